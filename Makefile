@@ -1,0 +1,130 @@
+# vigil build. Out of tree into $(BUILD); `make V=1` shows every command.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN      := -Wall -Wextra -Werror
+CFLAGS    ?= -O2 -g
+# User CFLAGS (e.g. make CFLAGS=-O0) are kept; warnings and includes are always added.
+ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -Iinclude -Iuser -I$(BUILD) -MMD -MP
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter \
+	-Iinclude -Ivmlinux/$(ARCH) -MMD -MP
+
+LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+YAML_LIBS   := -lyaml
+JSON_LIBS   := -ljansson
+NL_CFLAGS   := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
+NL_LIBS     := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
+CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+BPF_PROGS   := monitor
+BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
+SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
+
+# Pure modules: no BPF, no syscalls beyond stdio; linked by unit tests too.
+PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/stats.c
+PURE_OBJS   := $(PURE_SRCS:user/%.c=$(BUILD)/user/%.o)
+VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host.o \
+	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(PURE_OBJS)
+VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o \
+	$(PURE_OBJS)
+
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_OBJS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.o)
+TOOL_SRCS   := $(wildcard tests/tools/*.c)
+TOOLS       := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all tools test unit integration bench demo install deps clean vmlinux
+all: $(BUILD)/vigild $(BUILD)/vigilctl tools
+
+tools: $(TOOLS)
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# `gen object` strips DWARF so the skeleton embeds only what libbpf needs.
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen object $(BUILD)/$*.linked.o $<
+	$(Q)$(BPFTOOL) gen skeleton $(BUILD)/$*.linked.o name $*_bpf > $@
+
+# Skeleton headers must exist before anything that includes them is compiled.
+$(BUILD)/user/monitor.o $(BUILD)/user/watch_sync.o: $(SKELETONS)
+
+$(BUILD)/user/%.o: user/%.c | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(NL_CFLAGS) -c $< -o $@
+
+$(BUILD)/vigild: $(VIGILD_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) $(NL_LIBS)
+
+$(BUILD)/vigilctl: $(VIGILCTL_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) $(JSON_LIBS)
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c | $(BUILD)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(PURE_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(CHECK_LIBS) $(YAML_LIBS) -lm
+
+$(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lpthread
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tools:
+	$(Q)mkdir -p $@
+
+unit: $(BUILD)/unit-tests
+	$(Q)tests/unit/run.sh $(BUILD)/unit-tests
+
+integration: all
+	$(Q)tests/integration/run.sh
+
+# Unit tests first (no root needed), then real-traffic tests in namespaces.
+test: all $(BUILD)/unit-tests
+	$(Q)tests/run.sh
+
+bench: all
+	$(Q)scripts/bench.sh
+
+demo: deps all
+	$(Q)scripts/demo.sh
+
+deps:
+	$(Q)scripts/deps.sh
+
+vmlinux:
+	$(Q)scripts/gen-vmlinux.sh $(ARCH)
+
+install: $(BUILD)/vigild $(BUILD)/vigilctl
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vigil
+	install -m 0755 $(BUILD)/vigild $(DESTDIR)$(PREFIX)/sbin/vigild
+	install -m 0755 $(BUILD)/vigilctl $(DESTDIR)$(PREFIX)/bin/vigilctl
+	install -m 0644 examples/vigil.yaml $(DESTDIR)$(PREFIX)/share/vigil/vigil.yaml.example
+	install -d $(DESTDIR)/lib/systemd/system
+	sed 's|/usr/local|$(PREFIX)|g' scripts/vigild.service > $(DESTDIR)/lib/systemd/system/vigild.service
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/unit/*.d)

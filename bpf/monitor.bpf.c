@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * vigil in-kernel TCP monitor.
+ *
+ * Raw BTF tracepoints (tp_btf) on TCP state changes, resets, retransmits and
+ * socket send/recv turn real traffic into per-backend (client side) and
+ * per-listening-port (server side) counters and latency histograms. tp_btf is
+ * used instead of classic tracepoints because it needs no tracefs, hands us
+ * typed pointers we can read directly, and skips the perf-buffer copy.
+ *
+ * Cost model: the per-message hooks (send/recv) do exactly one hash lookup for
+ * sockets nobody watches; connection set-up does the watch lookups once and
+ * caches the verdict in the in-flight map.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include <vigil/abi.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define MSG_PEEK_FLAG 2
+
+/* Written by vigild after load (global data, no helper call to read). */
+struct vigil_settings vigil_settings;
+
+/* Value templates for BPF_NOEXIST inserts: the stats records are larger than
+ * the 512-byte BPF stack, so they cannot be built there. */
+const struct vigil_backend_stats zero_backend_stats;
+const struct vigil_local_stats zero_local_stats;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, VIGIL_MAX_BACKENDS);
+	__type(key, struct vigil_endpoint);
+	__type(value, struct vigil_backend_stats);
+} backend_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, VIGIL_MAX_LOCAL_PORTS);
+	__type(key, __u32);
+	__type(value, struct vigil_local_stats);
+} local_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_WATCH_EXACT);
+	__type(key, struct vigil_endpoint);
+	__type(value, __u8);
+} watch_exact SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VIGIL_MAX_WATCH_PREFIX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_prefix_key);
+	__type(value, struct vigil_prefix_watch);
+} watch_prefix SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_LOCAL_PORTS);
+	__type(key, __u32);
+	__type(value, __u8);
+} watch_local SEC(".maps");
+
+/* LRU so that a socket freed without passing TCP_CLOSE can never pin memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct vigil_inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VIGIL_EVENT_RING_BYTES);
+} events SEC(".maps");
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) r += 1;
+	return r;
+}
+
+/* Same bucket rule as user/hist.c: [2^i, 2^(i+1)) us, 0 and 1 us in bucket 0. */
+static __always_inline void hist_add(__u64 *hist, __u64 delta_ns)
+{
+	__u64 us = delta_ns / 1000;
+	__u32 b = us < 2 ? 0 : log2_u64(us);
+
+	if (b >= VIGIL_HIST_BUCKETS)
+		b = VIGIL_HIST_BUCKETS - 1;
+	__sync_fetch_and_add(&hist[b & (VIGIL_HIST_BUCKETS - 1)], 1);
+}
+
+/* Counters are per-CPU, but a softirq (reset, retransmit) can interrupt a
+ * process-context hook on the same CPU, so increments are still atomic. */
+#define COUNT(field, n) __sync_fetch_and_add(&(field), (n))
+
+static __always_inline bool is_v4_mapped(const __u8 *a)
+{
+	return *(const __u64 *)a == 0 && *(const __u16 *)(a + 8) == 0 &&
+	       *(const __u16 *)(a + 10) == 0xffff;
+}
+
+static __always_inline void peer_of(const struct sock *sk, struct vigil_endpoint *ep)
+{
+	__u16 family = sk->__sk_common.skc_family;
+
+	ep->port = bpf_ntohs(sk->__sk_common.skc_dport);
+	ep->pad = 0;
+	if (family == VIGIL_AF_INET) {
+		__u32 v4 = sk->__sk_common.skc_daddr;
+
+		__builtin_memset(ep->addr, 0, 10);
+		ep->addr[10] = 0xff;
+		ep->addr[11] = 0xff;
+		__builtin_memcpy(&ep->addr[12], &v4, 4);
+		ep->family = VIGIL_AF_INET;
+		return;
+	}
+	__builtin_memcpy(ep->addr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
+	/* A dual-stack socket talking to an IPv4 peer reports it as IPv4. */
+	ep->family = is_v4_mapped(ep->addr) ? VIGIL_AF_INET : VIGIL_AF_INET6;
+}
+
+static __always_inline bool tcp_inet_sock(const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+
+	return sk->sk_protocol == IPPROTO_TCP &&
+	       (family == VIGIL_AF_INET || family == VIGIL_AF_INET6);
+}
+
+static __always_inline bool endpoint_watched(const struct vigil_endpoint *ep)
+{
+	struct vigil_prefix_key pk;
+	struct vigil_prefix_watch *pw;
+
+	if (vigil_settings.watch_all)
+		return true;
+	if (bpf_map_lookup_elem(&watch_exact, ep))
+		return true;
+	pk.prefixlen = 128;
+	__builtin_memcpy(pk.addr, ep->addr, 16);
+	pw = bpf_map_lookup_elem(&watch_prefix, &pk);
+	return pw && (pw->port == 0 || pw->port == ep->port);
+}
+
+static __always_inline struct vigil_backend_stats *backend_of(const struct vigil_endpoint *ep)
+{
+	struct vigil_backend_stats *st = bpf_map_lookup_elem(&backend_stats, ep);
+
+	if (st)
+		return st;
+	bpf_map_update_elem(&backend_stats, ep, &zero_backend_stats, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&backend_stats, ep);
+}
+
+static __always_inline struct vigil_local_stats *local_of(__u32 port)
+{
+	struct vigil_local_stats *st = bpf_map_lookup_elem(&local_stats, &port);
+
+	if (st)
+		return st;
+	bpf_map_update_elem(&local_stats, &port, &zero_local_stats, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&local_stats, &port);
+}
+
+static __always_inline void emit_event(const struct vigil_endpoint *ep, __u32 kind, __u64 now)
+{
+	struct vigil_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev)
+		return;
+	ev->ts_ns = now;
+	ev->backend = *ep;
+	ev->kind = kind;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* ---- connection lifecycle -------------------------------------------------- */
+
+static __always_inline void on_connect_start(const struct sock *sk, __u64 key)
+{
+	struct vigil_inflight fl = { .role = VIGIL_ROLE_CLIENT };
+	struct vigil_backend_stats *st;
+
+	peer_of(sk, &fl.peer);
+	if (!endpoint_watched(&fl.peer)) {
+		/* A recycled socket address must not inherit stale state. */
+		bpf_map_delete_elem(&inflight, &key);
+		return;
+	}
+	st = backend_of(&fl.peer);
+	if (!st)
+		return;
+	COUNT(st->connect_attempts, 1);
+	fl.syn_sent_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&inflight, &key, &fl, BPF_ANY);
+}
+
+static __always_inline void on_connect_done(struct vigil_inflight *fl)
+{
+	struct vigil_backend_stats *st = backend_of(&fl->peer);
+
+	if (!st)
+		return;
+	COUNT(st->established, 1);
+	hist_add(st->connect_lat_us, bpf_ktime_get_ns() - fl->syn_sent_ns);
+}
+
+static __always_inline void on_connect_failed(struct vigil_inflight *fl)
+{
+	struct vigil_backend_stats *st = backend_of(&fl->peer);
+	bool refused = fl->flags & VIGIL_INFLIGHT_RST_RCVD;
+
+	if (!st)
+		return;
+	if (refused)
+		COUNT(st->refused, 1);
+	else
+		COUNT(st->timeouts, 1);
+	emit_event(&fl->peer, refused ? VIGIL_EV_REFUSED : VIGIL_EV_TIMEOUT, bpf_ktime_get_ns());
+}
+
+static __always_inline void on_accept(const struct sock *sk, __u64 key)
+{
+	struct vigil_inflight fl = { .role = VIGIL_ROLE_SERVER };
+	struct vigil_local_stats *st;
+	__u32 port = sk->__sk_common.skc_num;
+
+	if (!vigil_settings.watch_all_local && !bpf_map_lookup_elem(&watch_local, &port)) {
+		bpf_map_delete_elem(&inflight, &key);
+		return;
+	}
+	st = local_of(port);
+	if (!st)
+		return;
+	COUNT(st->accepted, 1);
+	fl.local_port = port;
+	bpf_map_update_elem(&inflight, &key, &fl, BPF_ANY);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(vigil_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct vigil_inflight *fl;
+
+	if (!tcp_inet_sock(sk))
+		return 0;
+	if (newstate == TCP_SYN_SENT) {
+		on_connect_start(sk, key);
+		return 0;
+	}
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		on_accept(sk, key);
+		return 0;
+	}
+	if (oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
+		return 0;
+	fl = bpf_map_lookup_elem(&inflight, &key);
+	if (!fl)
+		return 0;
+	if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED)
+		on_connect_done(fl);
+	else if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE)
+		on_connect_failed(fl);
+	if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&inflight, &key);
+	return 0;
+}
+
+/* ---- resets and retransmits ----------------------------------------------- */
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(vigil_receive_reset, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct vigil_inflight *fl = bpf_map_lookup_elem(&inflight, &key);
+	struct vigil_backend_stats *st;
+	struct vigil_local_stats *lst;
+
+	if (!fl)
+		return 0;
+	if (fl->role == VIGIL_ROLE_SERVER) {
+		lst = local_of(fl->local_port);
+		if (lst)
+			COUNT(lst->resets_rcvd, 1);
+		return 0;
+	}
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT) {
+		/* Counted as "refused" when the socket reaches TCP_CLOSE. */
+		fl->flags |= VIGIL_INFLIGHT_RST_RCVD;
+		return 0;
+	}
+	st = backend_of(&fl->peer);
+	if (!st)
+		return 0;
+	COUNT(st->resets_rcvd, 1);
+	emit_event(&fl->peer, VIGIL_EV_RESET, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(vigil_send_reset, const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct vigil_inflight *fl;
+	struct vigil_backend_stats *st;
+	struct vigil_local_stats *lst;
+
+	if (!sk)
+		return 0;
+	fl = bpf_map_lookup_elem(&inflight, &key);
+	if (!fl)
+		return 0;
+	if (fl->role == VIGIL_ROLE_SERVER) {
+		lst = local_of(fl->local_port);
+		if (lst)
+			COUNT(lst->resets_sent, 1);
+		return 0;
+	}
+	st = backend_of(&fl->peer);
+	if (st)
+		COUNT(st->resets_sent, 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(vigil_retransmit, const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct vigil_inflight *fl = bpf_map_lookup_elem(&inflight, &key);
+	struct vigil_backend_stats *st;
+
+	if (!fl || fl->role != VIGIL_ROLE_CLIENT)
+		return 0;
+	st = backend_of(&fl->peer);
+	if (!st)
+		return 0;
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
+		COUNT(st->syn_retrans, 1);
+	else
+		COUNT(st->data_retrans, 1);
+	return 0;
+}
+
+/* ---- request/response latency (optional hooks, Linux 6.x) ------------------ */
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
+{
+	__u64 key = (__u64)sk;
+	struct vigil_inflight *fl;
+	__u64 now;
+
+	if (ret <= 0)
+		return 0;
+	fl = bpf_map_lookup_elem(&inflight, &key);
+	if (!fl)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (fl->role == VIGIL_ROLE_CLIENT) {
+		struct vigil_backend_stats *st = backend_of(&fl->peer);
+
+		if (st)
+			COUNT(st->bytes_sent, ret);
+		fl->last_send_ns = now;
+		fl->flags |= VIGIL_INFLIGHT_AWAIT_REPLY;
+		return 0;
+	}
+	struct vigil_local_stats *lst = local_of(fl->local_port);
+
+	if (!lst)
+		return 0;
+	COUNT(lst->bytes_sent, ret);
+	if (fl->flags & VIGIL_INFLIGHT_IN_REQUEST) {
+		fl->flags &= ~VIGIL_INFLIGHT_IN_REQUEST;
+		COUNT(lst->responses, 1);
+		hist_add(lst->response_lat_us, now - fl->request_start_ns);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
+{
+	__u64 key = (__u64)sk;
+	struct vigil_inflight *fl;
+	__u64 now;
+
+	if (ret <= 0 || (flags & MSG_PEEK_FLAG))
+		return 0;
+	fl = bpf_map_lookup_elem(&inflight, &key);
+	if (!fl)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (fl->role == VIGIL_ROLE_SERVER) {
+		struct vigil_local_stats *lst = local_of(fl->local_port);
+
+		if (lst)
+			COUNT(lst->bytes_rcvd, ret);
+		if (!(fl->flags & VIGIL_INFLIGHT_IN_REQUEST)) {
+			fl->flags |= VIGIL_INFLIGHT_IN_REQUEST;
+			fl->request_start_ns = now;
+		}
+		return 0;
+	}
+	struct vigil_backend_stats *st = backend_of(&fl->peer);
+
+	if (!st)
+		return 0;
+	COUNT(st->bytes_rcvd, ret);
+	if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
+		fl->flags &= ~VIGIL_INFLIGHT_AWAIT_REPLY;
+		COUNT(st->requests, 1);
+		hist_add(st->request_lat_us, now - fl->last_send_ns);
+	}
+	return 0;
+}

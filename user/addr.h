@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* Parsing and formatting of endpoints and prefixes (pure, no syscalls). */
+#ifndef VIGIL_ADDR_H
+#define VIGIL_ADDR_H
+
+#include <stddef.h>
+#include <vigil/abi.h>
+
+/* "a.b.c.d:port" or "[v6]:port" -> endpoint; IPv4 stored v4-mapped.
+ * Returns 0 or -EINVAL. */
+int vigil_endpoint_parse(const char *text, struct vigil_endpoint *ep);
+
+/* "a.b.c.d/len", "a.b.c.d/len:port", "v6/len", "[v6/len]:port".
+ * port 0 means every port. Host bits beyond len must be zero.
+ * Returns 0 or -EINVAL. */
+int vigil_prefix_parse(const char *text, struct vigil_prefix_key *key, __u16 *port);
+
+/* Same as the two above; on error *why (if not NULL) points to a static
+ * "what is wrong: how to fix" text such as "port must be 1-65535". */
+int vigil_endpoint_parse_why(const char *text, struct vigil_endpoint *ep, const char **why);
+int vigil_prefix_parse_why(const char *text, struct vigil_prefix_key *key, __u16 *port,
+			   const char **why);
+
+/* Endpoint from raw address bytes in network order; family VIGIL_AF_*. */
+void vigil_endpoint_make(struct vigil_endpoint *ep, int family, const void *addr, __u16 port);
+
+/* "10.0.0.1:80" or "[fd00::1]:80" into buf (at least VIGIL_ENDPOINT_STRLEN). */
+#define VIGIL_ENDPOINT_STRLEN 56
+const char *vigil_endpoint_format(const struct vigil_endpoint *ep, char *buf, size_t len);
+
+/* Address only, without port ("10.0.0.1" / "fd00::1"). */
+const char *vigil_addr_format(const struct vigil_endpoint *ep, char *buf, size_t len);
+
+/* Prefix as the user wrote it ("10.0.0.0/8", "fd00::/64"). */
+const char *vigil_prefix_format(const struct vigil_prefix_key *key, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+#include "maps.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_t value_size,
+		   char *err, size_t errlen)
+{
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot open pinned map %s: %s%s", path, strerror(e),
+			 e == ENOENT ? " (is vigild running, or did it ever run with this "
+				       "pin_dir? start it or pass --pin-dir)"
+			 : e == EPERM || e == EACCES ? " (run vigilctl as root)" : "");
+		return -e;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) < 0 || info.key_size != key_size ||
+	    info.value_size != value_size) {
+		snprintf(err, errlen, "pinned map %s has key/value size %u/%u, this vigilctl "
+			 "expects %zu/%zu: vigild and vigilctl come from different versions; "
+			 "restart vigild from this build after 'vigild --unpin'",
+			 path, info.key_size, info.value_size, key_size, value_size);
+		close(fd);
+		return -EPROTO;
+	}
+	return fd;
+}
+
+/* Per-CPU maps return one value per possible CPU, each rounded up to 8 bytes. */
+static void *percpu_buffer(size_t value_size, int *ncpus)
+{
+	*ncpus = libbpf_num_possible_cpus();
+	if (*ncpus <= 0)
+		return NULL;
+	return calloc((size_t)*ncpus, (value_size + 7) & ~(size_t)7);
+}
+
+static int read_backends(int fd, struct vigil_snapshot *snap)
+{
+	struct vigil_endpoint key, prev_key, *prev = NULL;
+	size_t stride = (sizeof(struct vigil_backend_stats) + 7) & ~(size_t)7, cap = 0;
+	int ncpus;
+	char *values = percpu_buffer(sizeof(struct vigil_backend_stats), &ncpus);
+
+	if (!values)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+		prev_key = key;
+		prev = &prev_key;
+		/* An entry evicted between next_key and lookup is simply skipped. */
+		if (bpf_map_lookup_elem(fd, &key, values) < 0)
+			continue;
+		if (snap->n_backends == cap) {
+			void *grown = realloc(snap->backends, (cap = cap ? cap * 2 : 16) *
+							      sizeof(*snap->backends));
+			if (!grown) {
+				free(values);
+				return -ENOMEM;
+			}
+			snap->backends = grown;
+		}
+		struct vigil_backend_row *row = &snap->backends[snap->n_backends++];
+
+		memset(row, 0, sizeof(*row));
+		row->ep = key;
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			vigil_backend_stats_add(&row->s, (void *)(values + cpu * stride));
+	}
+	free(values);
+	return 0;
+}
+
+static int read_locals(int fd, struct vigil_snapshot *snap)
+{
+	__u32 key, prev_key, *prev = NULL;
+	size_t stride = (sizeof(struct vigil_local_stats) + 7) & ~(size_t)7, cap = 0;
+	int ncpus;
+	char *values = percpu_buffer(sizeof(struct vigil_local_stats), &ncpus);
+
+	if (!values)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+		prev_key = key;
+		prev = &prev_key;
+		if (bpf_map_lookup_elem(fd, &key, values) < 0)
+			continue;
+		if (snap->n_locals == cap) {
+			void *grown = realloc(snap->locals, (cap = cap ? cap * 2 : 16) *
+							    sizeof(*snap->locals));
+			if (!grown) {
+				free(values);
+				return -ENOMEM;
+			}
+			snap->locals = grown;
+		}
+		struct vigil_local_row *row = &snap->locals[snap->n_locals++];
+
+		memset(row, 0, sizeof(*row));
+		row->port = (__u16)key;
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			vigil_local_stats_add(&row->s, (void *)(values + cpu * stride));
+	}
+	free(values);
+	return 0;
+}
+
+static size_t count_entries(int fd)
+{
+	__u64 key, prev_key, *prev = NULL;
+	size_t n = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+		prev_key = key;
+		prev = &prev_key;
+		n++;
+	}
+	return n;
+}
+
+int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *err,
+			size_t errlen)
+{
+	int fd_b, fd_l, fd_i, ret;
+
+	memset(snap, 0, sizeof(*snap));
+	fd_b = vigil_pin_open(pin_dir, VIGIL_PIN_BACKEND_STATS, sizeof(struct vigil_endpoint),
+			      sizeof(struct vigil_backend_stats), err, errlen);
+	if (fd_b < 0)
+		return fd_b;
+	fd_l = vigil_pin_open(pin_dir, VIGIL_PIN_LOCAL_STATS, sizeof(__u32),
+			      sizeof(struct vigil_local_stats), err, errlen);
+	fd_i = fd_l < 0 ? -1 : vigil_pin_open(pin_dir, VIGIL_PIN_INFLIGHT, sizeof(__u64),
+					       sizeof(struct vigil_inflight), err, errlen);
+	ret = fd_l < 0 ? fd_l : fd_i < 0 ? fd_i : 0;
+	if (!ret)
+		ret = read_backends(fd_b, snap);
+	if (!ret)
+		ret = read_locals(fd_l, snap);
+	if (!ret) {
+		snap->inflight = count_entries(fd_i);
+		vigil_snapshot_sort(snap);
+	} else if (ret == -ENOMEM) {
+		snprintf(err, errlen, "out of memory reading %s", pin_dir);
+	}
+	if (ret)
+		vigil_snapshot_free(snap);
+	close(fd_b);
+	if (fd_l >= 0)
+		close(fd_l);
+	if (fd_i >= 0)
+		close(fd_i);
+	return ret;
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+#include "monitor.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "monitor.skel.h"
+#include "watch_sync.h"
+
+struct vigil_monitor {
+	struct monitor_bpf *skel;
+	struct ring_buffer *ring;
+	vigil_event_fn on_event;
+	void *ctx;
+};
+
+/* Hooks whose absence only turns some signals off. */
+static const struct optional_hook {
+	const char *tracepoint;
+	const char *what_is_lost;
+} optional_hooks[] = {
+	{ "sock_send_length", "request/response latency and bytes sent" },
+	{ "sock_recv_length", "request/response latency and bytes received" },
+	{ "tcp_send_reset", "resets sent" },
+	{ "tcp_receive_reset", "refused connects (counted as timeouts) and resets received" },
+	{ "tcp_retransmit_skb", "SYN and data retransmits" },
+};
+
+static const char *const pinned_maps[] = {
+	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
+	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
+	VIGIL_PIN_EVENTS,
+};
+
+static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0;
+}
+
+static struct bpf_program *program_for(struct monitor_bpf *skel, const char *tp)
+{
+	struct bpf_program *prog;
+	char sec[160];
+
+	snprintf(sec, sizeof(sec), "tp_btf/%s", tp);
+	bpf_object__for_each_program(prog, skel->obj)
+		if (strcmp(bpf_program__section_name(prog), sec) == 0)
+			return prog;
+	return NULL;
+}
+
+static int disable_missing_hooks(struct monitor_bpf *skel, char *err, size_t errlen)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+
+	if (!vmlinux) {
+		snprintf(err, errlen, "cannot read kernel BTF: %s", strerror(errno));
+		return -errno;
+	}
+	if (!kernel_has_tracepoint(vmlinux, "inet_sock_set_state")) {
+		btf__free(vmlinux);
+		snprintf(err, errlen, "kernel lacks the sock:inet_sock_set_state tracepoint "
+			 "(Linux 4.16+ with BTF raw tracepoints, 5.5+): upgrade the kernel");
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 0; i < sizeof(optional_hooks) / sizeof(optional_hooks[0]); i++) {
+		const struct optional_hook *hook = &optional_hooks[i];
+
+		if (kernel_has_tracepoint(vmlinux, hook->tracepoint))
+			continue;
+		bpf_program__set_autoload(program_for(skel, hook->tracepoint), false);
+		pr_warn("kernel lacks tracepoint %s: signal off: %s", hook->tracepoint,
+			hook->what_is_lost);
+	}
+	btf__free(vmlinux);
+	return 0;
+}
+
+static int set_pin_paths(struct monitor_bpf *skel, const char *pin_dir)
+{
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
+		struct bpf_map *map = bpf_object__find_map_by_name(skel->obj, pinned_maps[i]);
+		int ret;
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, pinned_maps[i]);
+		ret = bpf_map__set_pin_path(map, path);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int handle_ring_record(void *ctx, void *data, size_t size)
+{
+	struct vigil_monitor *mon = ctx;
+	struct vigil_event ev;
+
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	if (mon->on_event)
+		mon->on_event(&ev, mon->ctx);
+	return 0;
+}
+
+static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cfg, char *err,
+			size_t errlen)
+{
+	int ret;
+
+	mon->skel = monitor_bpf__open();
+	if (!mon->skel) {
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	bpf_map__set_max_entries(mon->skel->maps.backend_stats, cfg->watch_all_max);
+	ret = disable_missing_hooks(mon->skel, err, errlen);
+	if (ret)
+		return ret;
+	ret = set_pin_paths(mon->skel, cfg->pin_dir);
+	if (ret) {
+		snprintf(err, errlen, "cannot set pin paths under %s: %s", cfg->pin_dir, strerror(-ret));
+		return ret;
+	}
+	ret = monitor_bpf__load(mon->skel);
+	if (ret) {
+		snprintf(err, errlen,
+			 "loading BPF programs failed (%s); if the log above says a pinned map "
+			 "could not be reused, maps under %s come from another vigil version or "
+			 "watch_all_max: remove them with 'vigild --unpin'",
+			 strerror(-ret), cfg->pin_dir);
+		return ret;
+	}
+	return 0;
+}
+
+int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *cfg,
+			vigil_event_fn on_event, void *ctx, char *err, size_t errlen)
+{
+	struct vigil_monitor *mon = calloc(1, sizeof(*mon));
+	int ret;
+
+	if (!mon)
+		return -ENOMEM;
+	mon->on_event = on_event;
+	mon->ctx = ctx;
+	ret = load_objects(mon, cfg, err, errlen);
+	if (ret)
+		goto fail;
+	mon->skel->bss->vigil_settings.watch_all = cfg->watch_all;
+	mon->skel->bss->vigil_settings.watch_all_local = cfg->watch_all_local;
+	ret = vigil_watch_sync(mon->skel, cfg, err, errlen);
+	if (ret)
+		goto fail;
+	ret = monitor_bpf__attach(mon->skel);
+	if (ret) {
+		snprintf(err, errlen, "attaching tracepoints failed: %s", strerror(-ret));
+		goto fail;
+	}
+	mon->ring = ring_buffer__new(bpf_map__fd(mon->skel->maps.events), handle_ring_record,
+				     mon, NULL);
+	if (!mon->ring) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open event ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	*out = mon;
+	return 0;
+fail:
+	vigil_monitor_stop(mon);
+	return ret;
+}
+
+int vigil_monitor_poll(struct vigil_monitor *mon, int timeout_ms)
+{
+	int ret = ring_buffer__poll(mon->ring, timeout_ms);
+
+	return ret == -EINTR ? 0 : ret;
+}
+
+void vigil_monitor_stop(struct vigil_monitor *mon)
+{
+	if (!mon)
+		return;
+	ring_buffer__free(mon->ring);
+	monitor_bpf__destroy(mon->skel);
+	free(mon);
+}
+
+int vigil_monitor_unpin(const char *pin_dir)
+{
+	char path[512];
+	int first_error = 0;
+
+	for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, pinned_maps[i]);
+		if (unlink(path) < 0 && errno != ENOENT && !first_error)
+			first_error = -errno;
+	}
+	if (rmdir(pin_dir) < 0 && errno != ENOENT && !first_error)
+		first_error = -errno;
+	return first_error;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* Loads, configures and attaches the in-kernel monitor (bpf/monitor.bpf.c). */
+#ifndef VIGIL_MONITOR_H
+#define VIGIL_MONITOR_H
+
+#include <stddef.h>
+#include <vigil/abi.h>
+#include "config.h"
+
+struct vigil_monitor;
+
+typedef void (*vigil_event_fn)(const struct vigil_event *ev, void *ctx);
+
+/* Open, load (reusing maps pinned under cfg->pin_dir), write the watch maps,
+ * attach every available hook. Optional hooks the kernel lacks are skipped
+ * with a warning. On error nothing stays attached and err says why. */
+int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *cfg,
+			vigil_event_fn on_event, void *ctx, char *err, size_t errlen);
+
+/* Deliver pending ring-buffer events; waits up to timeout_ms. */
+int vigil_monitor_poll(struct vigil_monitor *mon, int timeout_ms);
+
+/* Detach and free. Pinned maps stay so vigilctl keeps working. */
+void vigil_monitor_stop(struct vigil_monitor *mon);
+
+/* Remove every pin vigild creates under pin_dir, then pin_dir itself. */
+int vigil_monitor_unpin(const char *pin_dir);
+
+#endif

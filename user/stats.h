@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* Aggregation of per-CPU monitor records into rows (pure). */
+#ifndef VIGIL_STATS_H
+#define VIGIL_STATS_H
+
+#include <stddef.h>
+#include <vigil/abi.h>
+
+struct vigil_backend_row {
+	struct vigil_endpoint ep;
+	struct vigil_backend_stats s;
+};
+
+struct vigil_local_row {
+	__u16 port;
+	struct vigil_local_stats s;
+};
+
+struct vigil_snapshot {
+	struct vigil_backend_row *backends;
+	size_t n_backends;
+	struct vigil_local_row *locals;
+	size_t n_locals;
+	size_t inflight;
+};
+
+/* sum += add, field by field (used to fold per-CPU values). */
+void vigil_backend_stats_add(struct vigil_backend_stats *sum, const struct vigil_backend_stats *add);
+void vigil_local_stats_add(struct vigil_local_stats *sum, const struct vigil_local_stats *add);
+
+/* out = now - before, field by field, clamped at 0 (LRU eviction may reset). */
+void vigil_backend_stats_sub(struct vigil_backend_stats *out, const struct vigil_backend_stats *now,
+			     const struct vigil_backend_stats *before);
+void vigil_local_stats_sub(struct vigil_local_stats *out, const struct vigil_local_stats *now,
+			   const struct vigil_local_stats *before);
+
+/* Hard failures: refused + timed-out connects + resets received. */
+__u64 vigil_backend_errors(const struct vigil_backend_stats *s);
+/* errors / connect attempts, in [0, 1]; 0 when nothing was attempted. */
+double vigil_backend_error_ratio(const struct vigil_backend_stats *s);
+
+/* Sort rows by endpoint / port so output is stable. */
+void vigil_snapshot_sort(struct vigil_snapshot *snap);
+
+/* Replace every row of now by its delta against the same key in before
+ * (rows new since before are kept whole). */
+void vigil_snapshot_delta(struct vigil_snapshot *now, const struct vigil_snapshot *before);
+
+void vigil_snapshot_free(struct vigil_snapshot *snap);
+
+#endif

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include "stats_fmt.h"
+
+#include <errno.h>
+#include <jansson.h>
+
+#include "addr.h"
+#include "hist.h"
+
+static const double percentiles[] = { 50.0, 90.0, 99.0 };
+
+static void format_latency(char *buf, size_t len, const __u64 *hist)
+{
+	double ms[3];
+
+	if (vigil_hist_count(hist, VIGIL_HIST_BUCKETS) == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	for (int i = 0; i < 3; i++)
+		ms[i] = vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, percentiles[i]) / 1000.0;
+	snprintf(buf, len, "%.3g/%.3g/%.3g", ms[0], ms[1], ms[2]);
+}
+
+static void print_backend_table(FILE *out, const struct vigil_snapshot *snap)
+{
+	char ep[VIGIL_ENDPOINT_STRLEN], conn[48], req[48];
+
+	fprintf(out, "%-28s %8s %8s %7s %7s %6s %6s %6s %-20s %-20s %s\n", "BACKEND", "CONNS",
+		"ESTAB", "REFUSED", "TIMEOUT", "RST_IN", "RST_OUT", "ERR%",
+		"CONNECT_MS p50/90/99", "REQUEST_MS p50/90/99", "RETRANS syn/data");
+	for (size_t i = 0; i < snap->n_backends; i++) {
+		const struct vigil_backend_stats *s = &snap->backends[i].s;
+
+		format_latency(conn, sizeof(conn), s->connect_lat_us);
+		format_latency(req, sizeof(req), s->request_lat_us);
+		fprintf(out, "%-28s %8llu %8llu %7llu %7llu %6llu %6llu %5.1f%% %-20s %-20s %llu/%llu\n",
+			vigil_endpoint_format(&snap->backends[i].ep, ep, sizeof(ep)),
+			(unsigned long long)s->connect_attempts, (unsigned long long)s->established,
+			(unsigned long long)s->refused, (unsigned long long)s->timeouts,
+			(unsigned long long)s->resets_rcvd, (unsigned long long)s->resets_sent,
+			100.0 * vigil_backend_error_ratio(s), conn, req,
+			(unsigned long long)s->syn_retrans, (unsigned long long)s->data_retrans);
+	}
+}
+
+static void print_local_table(FILE *out, const struct vigil_snapshot *snap)
+{
+	char resp[48];
+
+	fprintf(out, "\n%-10s %9s %9s %8s %8s %-22s\n", "LOCAL_PORT", "ACCEPTED", "RESPONSES",
+		"RST_OUT", "RST_IN", "RESPONSE_MS p50/90/99");
+	for (size_t i = 0; i < snap->n_locals; i++) {
+		const struct vigil_local_stats *s = &snap->locals[i].s;
+
+		format_latency(resp, sizeof(resp), s->response_lat_us);
+		fprintf(out, "%-10u %9llu %9llu %8llu %8llu %-22s\n", snap->locals[i].port,
+			(unsigned long long)s->accepted, (unsigned long long)s->responses,
+			(unsigned long long)s->resets_sent, (unsigned long long)s->resets_rcvd, resp);
+	}
+}
+
+void vigil_stats_print_table(FILE *out, const struct vigil_snapshot *snap, unsigned interval_s)
+{
+	if (interval_s)
+		fprintf(out, "--- last %us ---\n", interval_s);
+	print_backend_table(out, snap);
+	if (snap->n_locals)
+		print_local_table(out, snap);
+	fprintf(out, "\nin-flight sockets: %zu   (latency from log2 buckets: each figure is "
+		"within a factor of 2 of the true value)\n", snap->inflight);
+	fflush(out);
+}
+
+static json_t *latency_json(const __u64 *hist)
+{
+	json_t *buckets = json_array();
+	json_t *obj = json_pack("{s:I}", "count",
+				(json_int_t)vigil_hist_count(hist, VIGIL_HIST_BUCKETS));
+
+	for (int i = 0; i < VIGIL_HIST_BUCKETS; i++)
+		json_array_append_new(buckets, json_integer((json_int_t)hist[i]));
+	json_object_set_new(obj, "p50", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 50)));
+	json_object_set_new(obj, "p90", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 90)));
+	json_object_set_new(obj, "p99", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 99)));
+	json_object_set_new(obj, "buckets", buckets);
+	return obj;
+}
+
+static json_t *backend_json(const struct vigil_backend_row *row)
+{
+	const struct vigil_backend_stats *s = &row->s;
+	char ep[VIGIL_ENDPOINT_STRLEN];
+
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f,"
+			 " s:o, s:o}",
+			 "endpoint", vigil_endpoint_format(&row->ep, ep, sizeof(ep)),
+			 "connect_attempts", (json_int_t)s->connect_attempts,
+			 "established", (json_int_t)s->established,
+			 "refused", (json_int_t)s->refused, "timeouts", (json_int_t)s->timeouts,
+			 "syn_retrans", (json_int_t)s->syn_retrans,
+			 "resets_rcvd", (json_int_t)s->resets_rcvd,
+			 "resets_sent", (json_int_t)s->resets_sent,
+			 "data_retrans", (json_int_t)s->data_retrans,
+			 "bytes_sent", (json_int_t)s->bytes_sent, "bytes_rcvd", (json_int_t)s->bytes_rcvd,
+			 "requests", (json_int_t)s->requests,
+			 "errors", (json_int_t)vigil_backend_errors(s),
+			 "error_ratio", vigil_backend_error_ratio(s),
+			 "connect_latency_us", latency_json(s->connect_lat_us),
+			 "request_latency_us", latency_json(s->request_lat_us));
+}
+
+static json_t *local_json(const struct vigil_local_row *row)
+{
+	const struct vigil_local_stats *s = &row->s;
+
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "port", row->port,
+			 "accepted", (json_int_t)s->accepted, "resets_sent", (json_int_t)s->resets_sent,
+			 "resets_rcvd", (json_int_t)s->resets_rcvd,
+			 "responses", (json_int_t)s->responses,
+			 "bytes_sent", (json_int_t)s->bytes_sent, "bytes_rcvd", (json_int_t)s->bytes_rcvd,
+			 "response_latency_us", latency_json(s->response_lat_us));
+}
+
+int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigned interval_s)
+{
+	json_t *backends = json_array(), *locals = json_array(), *root;
+	int ret;
+
+	for (size_t i = 0; i < snap->n_backends; i++)
+		json_array_append_new(backends, backend_json(&snap->backends[i]));
+	for (size_t i = 0; i < snap->n_locals; i++)
+		json_array_append_new(locals, local_json(&snap->locals[i]));
+	root = json_pack("{s:i, s:i, s:o, s:o, s:I}", "schema", VIGIL_STATS_SCHEMA, "interval_s",
+			 (int)interval_s, "backends", backends, "local", locals, "inflight",
+			 (json_int_t)snap->inflight);
+	if (!root)
+		return -ENOMEM;
+	ret = json_dumpf(root, out, JSON_COMPACT);
+	fputc('\n', out);
+	fflush(out);
+	json_decref(root);
+	return ret ? -EIO : 0;
+}

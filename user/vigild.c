@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/* vigild: loads the in-kernel monitor, keeps its watch maps in line with the
+ * config and consumes its failure events until SIGTERM/SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "addr.h"
+#include "config.h"
+#include "host.h"
+#include "log.h"
+#include "monitor.h"
+
+#define DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
+#define VIGIL_VERSION "0.1.0"
+
+struct options {
+	const char *config_path;
+	const char *ready_file;
+	int log_level; /* -1: from config */
+	bool unpin;
+	bool check_only;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: vigild [-c FILE] [--log-level LEVEL] [--ready-file PATH]\n"
+		"       vigild --check [-c FILE]    validate the config and exit\n"
+		"       vigild --unpin [-c FILE]    remove the maps pinned under daemon.pin_dir\n"
+		"\n"
+		"  -c, --config FILE     config file (default %s)\n"
+		"  -l, --log-level L     error|warn|info|debug (overrides daemon.log_level)\n"
+		"  -r, --ready-file P    create P once all hooks are attached; removed on exit\n"
+		"  -V, --version         print the version\n"
+		"\n"
+		"Runs in the foreground until SIGTERM or SIGINT. Exit status: 0 clean stop,\n"
+		"1 runtime failure, 2 bad usage or config, 3 missing privileges/kernel feature.\n",
+		DEFAULT_CONFIG);
+}
+
+static int parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "ready-file", required_argument, NULL, 'r' },
+		{ "unpin", no_argument, NULL, 'U' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	*opt = (struct options){ .config_path = DEFAULT_CONFIG, .log_level = -1 };
+	while ((c = getopt_long(argc, argv, "c:l:r:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': opt->config_path = optarg; break;
+		case 'r': opt->ready_file = optarg; break;
+		case 'U': opt->unpin = true; break;
+		case 'C': opt->check_only = true; break;
+		case 'V': printf("vigild %s\n", VIGIL_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		case 'l':
+			opt->log_level = vigil_log_level_parse(optarg);
+			if (opt->log_level < 0) {
+				fprintf(stderr, "vigild: --log-level %s: use error, warn, info or debug\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vigild: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char line[1024];
+
+	/* libbpf's debug output is a flood; only surface it at debug level. */
+	if (level == LIBBPF_DEBUG && vigil_log_get_level() < VIGIL_LOG_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, args);
+	vigil_log(level == LIBBPF_WARN ? VIGIL_LOG_WARN : VIGIL_LOG_DEBUG, "libbpf: %s", line);
+	return 0;
+}
+
+static const char *event_kind_name(__u32 kind)
+{
+	switch (kind) {
+	case VIGIL_EV_REFUSED: return "refused";
+	case VIGIL_EV_TIMEOUT: return "timeout";
+	case VIGIL_EV_RESET: return "reset";
+	default: return "unknown";
+	}
+}
+
+static void log_failure_event(const struct vigil_event *ev, void *ctx)
+{
+	char ep[VIGIL_ENDPOINT_STRLEN];
+
+	(void)ctx;
+	pr_info("failure kind=%s backend=%s ts_ns=%llu", event_kind_name(ev->kind),
+		vigil_endpoint_format(&ev->backend, ep, sizeof(ep)), (unsigned long long)ev->ts_ns);
+}
+
+static int check_host(const struct vigil_config *cfg)
+{
+	char err[512];
+
+	if (vigil_host_check_privileges(err, sizeof(err)) ||
+	    vigil_host_check_btf(err, sizeof(err)) ||
+	    vigil_host_prepare_bpffs(cfg->pin_dir, err, sizeof(err))) {
+		pr_err("%s", err);
+		return 3;
+	}
+	return 0;
+}
+
+static void install_signal_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = request_stop };
+
+	/* No SA_RESTART: the poll must return so the loop sees the flag. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int write_ready_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		pr_err("cannot create ready file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	fprintf(f, "%d\n", getpid());
+	fclose(f);
+	return 0;
+}
+
+static int run(const struct vigil_config *cfg, const struct options *opt)
+{
+	struct vigil_monitor *mon = NULL;
+	char err[512];
+	int ret;
+
+	ret = vigil_monitor_start(&mon, cfg, log_failure_event, NULL, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		return 1;
+	}
+	pr_info("monitor attached; maps pinned under %s; watching %zu endpoints, %zu prefixes, "
+		"%zu local ports%s", cfg->pin_dir, cfg->n_backends, cfg->n_prefixes,
+		cfg->n_local_ports, cfg->watch_all ? ", and every outgoing connection" : "");
+	if (opt->ready_file && write_ready_file(opt->ready_file) < 0) {
+		vigil_monitor_stop(mon);
+		return 1;
+	}
+	while (!stop_requested) {
+		ret = vigil_monitor_poll(mon, 200);
+		if (ret < 0) {
+			pr_err("reading events failed: %s", strerror(-ret));
+			break;
+		}
+	}
+	pr_info("stopping: detaching hooks (maps stay pinned under %s)", cfg->pin_dir);
+	vigil_monitor_stop(mon);
+	if (opt->ready_file)
+		unlink(opt->ready_file);
+	return ret < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vigil_config cfg;
+	struct options opt;
+	char err[512];
+	int ret;
+
+	if (parse_options(argc, argv, &opt))
+		return 2;
+	if (vigil_config_load_file(opt.config_path, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "vigild: %s\n", err);
+		return 2;
+	}
+	vigil_log_set_level(opt.log_level >= 0 ? (enum vigil_log_level)opt.log_level
+					       : cfg.log_level);
+	if (opt.check_only) {
+		printf("%s: ok\n", opt.config_path);
+		ret = 0;
+	} else if (opt.unpin) {
+		ret = vigil_monitor_unpin(cfg.pin_dir);
+		if (ret)
+			pr_err("unpinning %s failed: %s", cfg.pin_dir, strerror(-ret));
+		ret = ret ? 1 : 0;
+	} else {
+		libbpf_set_print(libbpf_to_log);
+		install_signal_handlers();
+		ret = check_host(&cfg);
+		if (!ret)
+			ret = run(&cfg, &opt);
+	}
+	vigil_config_free(&cfg);
+	return ret;
+}

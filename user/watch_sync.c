@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+#include "watch_sync.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "monitor.skel.h"
+
+/* One map's desired content: n keys of key_size bytes and their values. */
+struct desired {
+	const char *name;
+	int fd;
+	size_t key_size;
+	const void *keys;
+	const void *values; /* NULL: every value is value_one */
+	size_t value_size;
+	size_t n;
+};
+
+static bool wanted(const struct desired *d, const void *key)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (memcmp((const char *)d->keys + i * d->key_size, key, d->key_size) == 0)
+			return true;
+	return false;
+}
+
+static int insert_all(const struct desired *d)
+{
+	static const __u8 value_one = 1;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const void *key = (const char *)d->keys + i * d->key_size;
+		const void *val = d->values ? (const void *)((const char *)d->values + i * d->value_size)
+					    : (const void *)&value_one;
+
+		if (bpf_map_update_elem(d->fd, key, val, BPF_ANY) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int delete_stale(const struct desired *d)
+{
+	__u8 key[64], next[64];
+	void *prev = NULL;
+	size_t n_stale = 0, cap = 16;
+	__u8 *stale = malloc(cap * d->key_size);
+	int ret = 0;
+
+	if (!stale)
+		return -ENOMEM;
+	/* Collect first: deleting while iterating restarts the walk. */
+	while (bpf_map_get_next_key(d->fd, prev, next) == 0) {
+		if (!wanted(d, next)) {
+			if (n_stale == cap) {
+				__u8 *grown = realloc(stale, (cap *= 2) * d->key_size);
+
+				if (!grown) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				stale = grown;
+			}
+			memcpy(stale + n_stale++ * d->key_size, next, d->key_size);
+		}
+		memcpy(key, next, d->key_size);
+		prev = key;
+	}
+	for (size_t i = 0; i < n_stale; i++)
+		bpf_map_delete_elem(d->fd, stale + i * d->key_size);
+out:
+	free(stale);
+	return ret;
+}
+
+static int sync_one(const struct desired *d, char *err, size_t errlen)
+{
+	int ret = insert_all(d);
+
+	if (!ret)
+		ret = delete_stale(d);
+	if (ret)
+		snprintf(err, errlen, "updating watch map %s failed: %s", d->name, strerror(-ret));
+	else
+		pr_debug("watch map %s: %zu entries", d->name, d->n);
+	return ret;
+}
+
+int vigil_watch_sync(struct monitor_bpf *skel, const struct vigil_config *cfg, char *err,
+		     size_t errlen)
+{
+	struct vigil_prefix_key *pkeys = calloc(cfg->n_prefixes + 1, sizeof(*pkeys));
+	struct vigil_prefix_watch *pvals = calloc(cfg->n_prefixes + 1, sizeof(*pvals));
+	__u32 *ports = calloc(cfg->n_local_ports + 1, sizeof(*ports));
+	int ret = -ENOMEM;
+
+	if (!pkeys || !pvals || !ports)
+		goto out;
+	for (size_t i = 0; i < cfg->n_prefixes; i++) {
+		pkeys[i] = cfg->prefixes[i].key;
+		pvals[i].port = cfg->prefixes[i].port;
+	}
+	for (size_t i = 0; i < cfg->n_local_ports; i++)
+		ports[i] = cfg->local_ports[i];
+
+	struct desired maps[] = {
+		{ "watch_exact", bpf_map__fd(skel->maps.watch_exact), sizeof(struct vigil_endpoint),
+		  cfg->backends, NULL, 1, cfg->n_backends },
+		{ "watch_prefix", bpf_map__fd(skel->maps.watch_prefix), sizeof(*pkeys), pkeys,
+		  pvals, sizeof(*pvals), cfg->n_prefixes },
+		{ "watch_local", bpf_map__fd(skel->maps.watch_local), sizeof(*ports), ports, NULL, 1,
+		  cfg->n_local_ports },
+	};
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		ret = sync_one(&maps[i], err, errlen);
+		if (ret)
+			break;
+	}
+out:
+	free(pkeys);
+	free(pvals);
+	free(ports);
+	return ret;
+}
