@@ -1,5 +1,6 @@
 # vigil build. Out of tree into $(BUILD); `make V=1` shows every command.
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 
 BUILD    ?= build
@@ -22,8 +23,8 @@ WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 # User CFLAGS (e.g. make CFLAGS=-O0) are kept; warnings and includes are always added.
 ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -Iinclude -Iuser -I$(BUILD) -MMD -MP
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter \
-	-Iinclude -Ivmlinux/$(ARCH) -MMD -MP
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter \
+	-Iinclude -Ibpf -Ivmlinux/$(ARCH) -MMD -MP
 
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 YAML_LIBS   := -lyaml
@@ -32,17 +33,19 @@ NL_CFLAGS   := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null
 NL_LIBS     := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-BPF_PROGS   := monitor
+BPF_PROGS   := monitor sock_lb
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
 # Pure modules: no BPF, no syscalls beyond stdio; linked by unit tests too.
-PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/stats.c
+PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/config_yaml.c user/config_services.c user/stats.c user/detector.c
 PURE_OBJS   := $(PURE_SRCS:user/%.c=$(BUILD)/user/%.o)
 VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host.o \
-	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(PURE_OBJS)
-VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o \
-	$(PURE_OBJS)
+	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
+	$(BUILD)/user/failover.o $(BUILD)/user/failover_publish.o $(BUILD)/user/sockdestroy.o \
+	$(BUILD)/user/probe.o $(PURE_OBJS)
+VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/lbstate.o \
+	$(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o $(PURE_OBJS)
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.o)
@@ -65,7 +68,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $(BUILD)/$*.linked.o name $*_bpf > $@
 
 # Skeleton headers must exist before anything that includes them is compiled.
-$(BUILD)/user/monitor.o $(BUILD)/user/watch_sync.o: $(SKELETONS)
+$(BUILD)/user/monitor.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o: $(SKELETONS)
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)

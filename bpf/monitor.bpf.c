@@ -17,6 +17,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include <vigil/abi.h>
+#include "shared_maps.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -191,6 +192,38 @@ static __always_inline void emit_event(const struct vigil_endpoint *ep, __u32 ki
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* ---- fast path ------------------------------------------------------------ */
+
+static __always_inline void health_success(const struct vigil_endpoint *ep, __u64 now)
+{
+	struct vigil_backend_health *h = bpf_map_lookup_elem(&backend_health, ep);
+
+	if (!h)
+		return;
+	h->consecutive_failures = 0;
+	h->last_success_ns = now;
+}
+
+/* At the threshold the backend is marked down right here, so the very next
+ * connect() through the socket load balancer avoids it; vigild learns of it
+ * from the event and owns re-admission. */
+static __always_inline void health_failure(const struct vigil_endpoint *ep, __u64 now)
+{
+	struct vigil_backend_health *h = bpf_map_lookup_elem(&backend_health, ep);
+	__u32 failures;
+
+	if (!h || h->threshold == 0)
+		return;
+	failures = __sync_add_and_fetch(&h->consecutive_failures, 1);
+	if (failures < h->threshold || h->down)
+		return;
+	/* Only the CPU that flips the flag reports it. */
+	if (__sync_val_compare_and_swap(&h->down, 0, 1) != 0)
+		return;
+	h->down_since_ns = now;
+	emit_event(ep, VIGIL_EV_KERNEL_DOWN, now);
+}
+
 /* ---- connection lifecycle -------------------------------------------------- */
 
 static __always_inline void on_connect_start(const struct sock *sk, __u64 key)
@@ -216,16 +249,21 @@ static __always_inline void on_connect_done(struct vigil_inflight *fl)
 {
 	struct vigil_backend_stats *st = backend_of(&fl->peer);
 
+	__u64 now = bpf_ktime_get_ns();
+
+	fl->flags |= VIGIL_INFLIGHT_ESTABLISHED;
+	health_success(&fl->peer, now);
 	if (!st)
 		return;
 	COUNT(st->established, 1);
-	hist_add(st->connect_lat_us, bpf_ktime_get_ns() - fl->syn_sent_ns);
+	hist_add(st->connect_lat_us, now - fl->syn_sent_ns);
 }
 
 static __always_inline void on_connect_failed(struct vigil_inflight *fl)
 {
 	struct vigil_backend_stats *st = backend_of(&fl->peer);
 	bool refused = fl->flags & VIGIL_INFLIGHT_RST_RCVD;
+	__u64 now = bpf_ktime_get_ns();
 
 	if (!st)
 		return;
@@ -233,7 +271,8 @@ static __always_inline void on_connect_failed(struct vigil_inflight *fl)
 		COUNT(st->refused, 1);
 	else
 		COUNT(st->timeouts, 1);
-	emit_event(&fl->peer, refused ? VIGIL_EV_REFUSED : VIGIL_EV_TIMEOUT, bpf_ktime_get_ns());
+	emit_event(&fl->peer, refused ? VIGIL_EV_REFUSED : VIGIL_EV_TIMEOUT, now);
+	health_failure(&fl->peer, now);
 }
 
 static __always_inline void on_accept(const struct sock *sk, __u64 key)
@@ -307,11 +346,14 @@ int BPF_PROG(vigil_receive_reset, struct sock *sk)
 		fl->flags |= VIGIL_INFLIGHT_RST_RCVD;
 		return 0;
 	}
+	__u64 now = bpf_ktime_get_ns();
+
 	st = backend_of(&fl->peer);
 	if (!st)
 		return 0;
 	COUNT(st->resets_rcvd, 1);
-	emit_event(&fl->peer, VIGIL_EV_RESET, bpf_ktime_get_ns());
+	emit_event(&fl->peer, VIGIL_EV_RESET, now);
+	health_failure(&fl->peer, now);
 	return 0;
 }
 

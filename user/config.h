@@ -6,11 +6,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <vigil/abi.h>
+#include "detector.h"
 #include "log.h"
 
 struct vigil_watch_prefix {
 	struct vigil_prefix_key key;
 	__u16 port; /* 0: every port */
+};
+
+/* One backend of a service (primaries first, then backups, in config order). */
+struct vigil_backend_cfg {
+	struct vigil_endpoint ep;
+	__u32 weight;  /* default 1 */
+	__u8 role;     /* VIGIL_ROLE_PRIMARY / VIGIL_ROLE_BACKUP */
+};
+
+struct vigil_service_cfg {
+	char name[VIGIL_NAME_LEN];
+	struct vigil_endpoint vips[2]; /* at most one IPv4 and one IPv6 virtual address */
+	size_t n_vips;
+	struct vigil_backend_cfg backends[VIGIL_MAX_SVC_BACKENDS];
+	size_t n_backends;
+	size_t n_primaries;            /* backends[0..n_primaries) are primaries */
+	struct vigil_det_params detection; /* global defaults overridden per service */
+	char probe_http_path[128];     /* "" = TCP connect probe */
+	unsigned int probe_timeout_ms; /* default 1000 */
 };
 
 struct vigil_config {
@@ -27,6 +47,13 @@ struct vigil_config {
 	size_t n_prefixes;
 	__u16 *local_ports;
 	size_t n_local_ports;
+	/* failover: */
+	unsigned int tick_ms;          /* daemon.tick_ms, default 10 */
+	char probe_netns[256];         /* daemon.probe_netns: "" = vigild's own */
+	char lb_cgroup[256];           /* lb.cgroup: "" = auto (cgroup v2 root) */
+	struct vigil_det_params detection; /* detection: global defaults */
+	struct vigil_service_cfg *services;
+	size_t n_services;
 };
 
 /* Fill cfg with defaults (no allocation). */

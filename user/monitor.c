@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static const struct optional_hook {
 static const char *const pinned_maps[] = {
 	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
 	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
-	VIGIL_PIN_EVENTS,
+	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,
 };
 
 static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
@@ -100,6 +101,30 @@ static int set_pin_paths(struct monitor_bpf *skel, const char *pin_dir)
 			return ret;
 	}
 	return 0;
+}
+
+/* Unlink every entry of dir (bpffs pins; no subdirectories but links/), then dir. */
+static int remove_dir_entries(const char *dir)
+{
+	char path[768];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int first_error = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, VIGIL_PIN_LINKS_DIR) == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) < 0 && !first_error)
+			first_error = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) < 0 && !first_error)
+		first_error = -errno;
+	return first_error;
 }
 
 static int handle_ring_record(void *ctx, void *data, size_t size)
@@ -199,17 +224,31 @@ void vigil_monitor_stop(struct vigil_monitor *mon)
 	free(mon);
 }
 
+/* Removes every pin in pin_dir (maps of all vigil objects, pinned links). */
 int vigil_monitor_unpin(const char *pin_dir)
 {
-	char path[512];
-	int first_error = 0;
+	char links[512];
+	int ret;
 
-	for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, pinned_maps[i]);
-		if (unlink(path) < 0 && errno != ENOENT && !first_error)
-			first_error = -errno;
-	}
-	if (rmdir(pin_dir) < 0 && errno != ENOENT && !first_error)
-		first_error = -errno;
-	return first_error;
+	snprintf(links, sizeof(links), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
+	ret = remove_dir_entries(links);
+	if (ret == 0 || ret == -ENOENT)
+		ret = remove_dir_entries(pin_dir);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int vigil_monitor_epoll_fd(const struct vigil_monitor *mon)
+{
+	return ring_buffer__epoll_fd(mon->ring);
+}
+
+int vigil_monitor_consume(struct vigil_monitor *mon)
+{
+	return ring_buffer__consume(mon->ring);
+}
+
+void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int *inflight)
+{
+	*backend_stats = bpf_map__fd(mon->skel->maps.backend_stats);
+	*inflight = bpf_map__fd(mon->skel->maps.inflight);
 }

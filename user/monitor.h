@@ -23,6 +23,13 @@ int vigil_monitor_poll(struct vigil_monitor *mon, int timeout_ms);
 /* Detach and free. Pinned maps stay so vigilctl keeps working. */
 void vigil_monitor_stop(struct vigil_monitor *mon);
 
+/* Ring-buffer epoll fd to wait on, and delivery without waiting. */
+int vigil_monitor_epoll_fd(const struct vigil_monitor *mon);
+int vigil_monitor_consume(struct vigil_monitor *mon);
+
+/* Map fds the failover engine reads. */
+void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int *inflight);
+
 /* Remove every pin vigild creates under pin_dir, then pin_dir itself. */
 int vigil_monitor_unpin(const char *pin_dir);
 

@@ -11,14 +11,10 @@
 #include <unistd.h>
 
 #include "maps.h"
+#include "vigilctl.h"
 #include "stats_fmt.h"
 
-#define EXIT_USAGE 2
 #define MAX_INTERVAL_S 86400
-
-struct global_opts {
-	const char *pin_dir;
-};
 
 struct command {
 	const char *name;
@@ -154,6 +150,14 @@ static int cmd_stats(const struct global_opts *g, int argc, char **argv)
 
 static const struct command commands[] = {
 	{ "stats", "per-backend and per-local-port TCP signals", cmd_stats },
+	{ "services", "services, their virtual addresses and serving sets", cmd_services },
+	{ "backends", "backend states, last rule and evidence, share of new connections",
+	  cmd_backends },
+	{ "events", "history of state changes (--follow to stream)", cmd_events },
+	{ "drain", "SERVICE BACKEND: no new connections, existing ones untouched", cmd_drain },
+	{ "undrain", "SERVICE BACKEND: end a drain", cmd_undrain },
+	{ "disable", "SERVICE BACKEND: out of selection and probing", cmd_disable },
+	{ "enable", "SERVICE BACKEND: end a disable", cmd_enable },
 };
 
 static void usage(FILE *out)
@@ -165,8 +169,9 @@ static void usage(FILE *out)
 		"\noptions:\n"
 		"  --pin-dir DIR   where vigild pinned its maps (default $VIGIL_PIN_DIR or %s)\n"
 		"  -h, --help      this text; 'vigilctl COMMAND --help' for a command\n"
-		"\nexit status: 0 success, 1 the maps could not be read (message says why),\n"
-		"2 bad command line.\n", VIGIL_DEFAULT_PIN_DIR);
+		"\nevery command takes --json (one JSON document; NDJSON with --follow/--interval).\n"
+		"exit status: 0 success, 1 the maps could not be read or written (the message\n"
+		"says why and what to do), 2 bad command line.\n", VIGIL_DEFAULT_PIN_DIR);
 }
 
 int main(int argc, char **argv)

@@ -3,6 +3,7 @@
  * config and consumes its failure events until SIGTERM/SIGINT. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 #include "config.h"
 #include "host.h"
 #include "log.h"
+#include "failover.h"
 #include "monitor.h"
+#include "sock_lb.h"
 
 #define DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
 #define VIGIL_VERSION "0.1.0"
@@ -162,33 +165,110 @@ static int write_ready_file(const char *path)
 	return 0;
 }
 
-static int run(const struct vigil_config *cfg, const struct options *opt)
+/* Everything vigild runs; members NULL when not started. */
+struct daemon {
+	struct vigil_monitor *mon;
+	struct vigil_sock_lb *lb;
+	struct vigil_failover *fo;
+};
+
+static void on_kernel_event(const struct vigil_event *ev, void *ctx)
 {
-	struct vigil_monitor *mon = NULL;
-	char err[512];
+	struct daemon *d = ctx;
+
+	log_failure_event(ev, NULL);
+	if (d->fo)
+		vigil_failover_on_event(d->fo, ev);
+}
+
+static int start_failover(struct daemon *d, const struct vigil_config *cfg, char *err, size_t errlen)
+{
+	struct vigil_monitor_maps mon_maps;
+	struct vigil_lb_maps lb_maps;
 	int ret;
 
-	ret = vigil_monitor_start(&mon, cfg, log_failure_event, NULL, err, sizeof(err));
-	if (ret) {
-		pr_err("%s", err);
-		return 1;
+	if (cfg->n_services == 0) {
+		vigil_sock_lb_detach_pinned(cfg->pin_dir);
+		return 0;
 	}
-	pr_info("monitor attached; maps pinned under %s; watching %zu endpoints, %zu prefixes, "
-		"%zu local ports%s", cfg->pin_dir, cfg->n_backends, cfg->n_prefixes,
-		cfg->n_local_ports, cfg->watch_all ? ", and every outgoing connection" : "");
-	if (opt->ready_file && write_ready_file(opt->ready_file) < 0) {
-		vigil_monitor_stop(mon);
-		return 1;
-	}
+	ret = vigil_sock_lb_load(&d->lb, cfg->pin_dir, err, errlen);
+	if (ret)
+		return ret;
+	vigil_sock_lb_maps(d->lb, &lb_maps);
+	vigil_monitor_maps(d->mon, &mon_maps.backend_stats, &mon_maps.inflight);
+	/* Sets and thresholds are published before the hooks switch over. */
+	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &lb_maps, err, errlen);
+	if (ret)
+		return ret;
+	vigil_failover_run(d->fo, vigil_now_ns());
+	return vigil_sock_lb_attach(d->lb, cfg->lb_cgroup, err, errlen);
+}
+
+static void stop_daemon(struct daemon *d)
+{
+	vigil_failover_stop(d->fo);
+	vigil_sock_lb_stop(d->lb);
+	vigil_monitor_stop(d->mon);
+}
+
+#define MAX_POLLFDS 260
+
+static int event_loop(struct daemon *d)
+{
+	struct pollfd fds[MAX_POLLFDS];
+	int ret = 0;
+
 	while (!stop_requested) {
-		ret = vigil_monitor_poll(mon, 200);
-		if (ret < 0) {
+		__u64 now = vigil_now_ns();
+		int timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : 200;
+		size_t n = 1;
+
+		fds[0] = (struct pollfd){ .fd = vigil_monitor_epoll_fd(d->mon), .events = POLLIN };
+		if (d->fo)
+			n += vigil_failover_pollfds(d->fo, fds + 1, MAX_POLLFDS - 1);
+		if (poll(fds, n, timeout > 200 ? 200 : timeout) < 0 && errno != EINTR) {
+			ret = -errno;
+			pr_err("poll failed: %s", strerror(errno));
+			break;
+		}
+		ret = vigil_monitor_consume(d->mon);
+		if (ret < 0 && ret != -EINTR) {
 			pr_err("reading events failed: %s", strerror(-ret));
 			break;
 		}
+		ret = 0;
+		if (d->fo)
+			vigil_failover_run(d->fo, vigil_now_ns());
 	}
-	pr_info("stopping: detaching hooks (maps stay pinned under %s)", cfg->pin_dir);
-	vigil_monitor_stop(mon);
+	return ret;
+}
+
+static int run(const struct vigil_config *cfg, const struct options *opt)
+{
+	struct daemon d = {};
+	char err[512];
+	int ret;
+
+	ret = vigil_monitor_start(&d.mon, cfg, on_kernel_event, &d, err, sizeof(err));
+	if (!ret)
+		ret = start_failover(&d, cfg, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		stop_daemon(&d);
+		return 1;
+	}
+	pr_info("monitor attached; maps pinned under %s; watching %zu endpoints, %zu prefixes, "
+		"%zu local ports%s; %zu services", cfg->pin_dir, cfg->n_backends, cfg->n_prefixes,
+		cfg->n_local_ports, cfg->watch_all ? ", and every outgoing connection" : "",
+		cfg->n_services);
+	if (opt->ready_file && write_ready_file(opt->ready_file) < 0) {
+		stop_daemon(&d);
+		return 1;
+	}
+	ret = event_loop(&d);
+	pr_info("stopping: detaching monitor hooks (maps and socket load balancer stay pinned "
+		"under %s; 'vigild --unpin' removes them)", cfg->pin_dir);
+	stop_daemon(&d);
 	if (opt->ready_file)
 		unlink(opt->ready_file);
 	return ret < 0 ? 1 : 0;

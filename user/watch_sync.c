@@ -92,15 +92,45 @@ static int sync_one(const struct desired *d, char *err, size_t errlen)
 	return ret;
 }
 
+/* Explicit watch.backends plus every service backend (watched automatically),
+ * without duplicates. Caller frees. */
+static struct vigil_endpoint *watched_endpoints(const struct vigil_config *cfg, size_t *n_out)
+{
+	size_t cap = cfg->n_backends + 1, n = 0;
+	struct vigil_endpoint *eps;
+
+	for (size_t s = 0; s < cfg->n_services; s++)
+		cap += cfg->services[s].n_backends;
+	eps = calloc(cap, sizeof(*eps));
+	if (!eps)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_backends; i++)
+		eps[n++] = cfg->backends[i];
+	for (size_t s = 0; s < cfg->n_services; s++)
+		for (size_t b = 0; b < cfg->services[s].n_backends; b++) {
+			const struct vigil_endpoint *ep = &cfg->services[s].backends[b].ep;
+			size_t j = 0;
+
+			while (j < n && memcmp(&eps[j], ep, sizeof(*ep)) != 0)
+				j++;
+			if (j == n)
+				eps[n++] = *ep;
+		}
+	*n_out = n;
+	return eps;
+}
+
 int vigil_watch_sync(struct monitor_bpf *skel, const struct vigil_config *cfg, char *err,
 		     size_t errlen)
 {
+	size_t n_exact = 0;
+	struct vigil_endpoint *exact = watched_endpoints(cfg, &n_exact);
 	struct vigil_prefix_key *pkeys = calloc(cfg->n_prefixes + 1, sizeof(*pkeys));
 	struct vigil_prefix_watch *pvals = calloc(cfg->n_prefixes + 1, sizeof(*pvals));
 	__u32 *ports = calloc(cfg->n_local_ports + 1, sizeof(*ports));
 	int ret = -ENOMEM;
 
-	if (!pkeys || !pvals || !ports)
+	if (!pkeys || !pvals || !ports || !exact)
 		goto out;
 	for (size_t i = 0; i < cfg->n_prefixes; i++) {
 		pkeys[i] = cfg->prefixes[i].key;
@@ -111,7 +141,7 @@ int vigil_watch_sync(struct monitor_bpf *skel, const struct vigil_config *cfg, c
 
 	struct desired maps[] = {
 		{ "watch_exact", bpf_map__fd(skel->maps.watch_exact), sizeof(struct vigil_endpoint),
-		  cfg->backends, NULL, 1, cfg->n_backends },
+		  exact, NULL, 1, n_exact },
 		{ "watch_prefix", bpf_map__fd(skel->maps.watch_prefix), sizeof(*pkeys), pkeys,
 		  pvals, sizeof(*pvals), cfg->n_prefixes },
 		{ "watch_local", bpf_map__fd(skel->maps.watch_local), sizeof(*ports), ports, NULL, 1,
@@ -123,6 +153,9 @@ int vigil_watch_sync(struct monitor_bpf *skel, const struct vigil_config *cfg, c
 			break;
 	}
 out:
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory building watch maps");
+	free(exact);
 	free(pkeys);
 	free(pvals);
 	free(ports);

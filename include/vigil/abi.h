@@ -29,6 +29,13 @@
 #define VIGIL_MAX_WATCH_PREFIX  1024
 #define VIGIL_MAX_INFLIGHT      65536
 #define VIGIL_EVENT_RING_BYTES  (256 * 1024)
+#define VIGIL_MAX_SERVICES      256  /* virtual addresses (a dual-stack service counts twice) */
+#define VIGIL_MAX_SET           32   /* backends selectable at once per service */
+#define VIGIL_MAX_SVC_BACKENDS  64   /* primaries + backups per service */
+#define VIGIL_MAX_HEALTH        4096 /* distinct backend endpoints with fast-path state */
+#define VIGIL_MAX_SOCK_VIP      65536 /* sockets whose peer address is rewritten */
+#define VIGIL_HISTORY_SLOTS     1024 /* state-change history kept in a pinned map */
+#define VIGIL_NAME_LEN          32
 
 /* ---- pin names (relative to the pin directory, default /sys/fs/bpf/vigil) */
 
@@ -40,6 +47,14 @@
 #define VIGIL_PIN_WATCH_LOCAL   "watch_local"
 #define VIGIL_PIN_INFLIGHT      "inflight"
 #define VIGIL_PIN_EVENTS        "events"
+#define VIGIL_PIN_HEALTH        "backend_health"
+#define VIGIL_PIN_SERVICE_SETS  "service_sets"
+#define VIGIL_PIN_SERVICES      "services"
+#define VIGIL_PIN_BACKEND_INFO  "backend_info"
+#define VIGIL_PIN_ADMIN         "admin"
+#define VIGIL_PIN_HISTORY       "history"
+#define VIGIL_PIN_SOCK_VIP      "sock_vip"
+#define VIGIL_PIN_LINKS_DIR     "links"   /* pinned cgroup links, so they outlive vigild */
 
 /* Address families as the kernel numbers them (AF_INET, AF_INET6); repeated
  * here because BPF code cannot include <sys/socket.h>. */
@@ -130,6 +145,7 @@ _Static_assert(sizeof(struct vigil_inflight) == 48, "vigil_inflight layout");
 #define VIGIL_INFLIGHT_RST_RCVD      0x01 /* an RST arrived (refused if SYN_SENT) */
 #define VIGIL_INFLIGHT_AWAIT_REPLY   0x02 /* client sent, no reply yet */
 #define VIGIL_INFLIGHT_IN_REQUEST    0x04 /* server received, not answered yet */
+#define VIGIL_INFLIGHT_ESTABLISHED   0x08 /* client handshake completed */
 
 /* Daemon settings the BPF programs read (global data written by vigild after load). */
 struct vigil_settings {
@@ -144,6 +160,7 @@ enum vigil_event_kind {
 	VIGIL_EV_REFUSED = 1,   /* connect answered by RST */
 	VIGIL_EV_TIMEOUT = 2,   /* connect gave up without an answer */
 	VIGIL_EV_RESET = 3,     /* established connection reset by the peer */
+	VIGIL_EV_KERNEL_DOWN = 4, /* fast path marked the backend unavailable */
 };
 
 /* One hard failure seen in the kernel. ts_ns is CLOCK_MONOTONIC. */
@@ -153,5 +170,140 @@ struct vigil_event {
 	__u32 kind; /* enum vigil_event_kind */
 };
 _Static_assert(sizeof(struct vigil_event) == 32, "vigil_event layout");
+
+/* ---- failover: fast-path health (monitor writes, socket LB reads) ----------- */
+
+/* Per backend endpoint. The monitor counts consecutive hard failures and, at
+ * threshold, sets down so the very next connect() skips the backend without
+ * waiting for vigild. vigild sets threshold and clears down on re-admission. */
+struct vigil_backend_health {
+	__u32 consecutive_failures;
+	__u32 threshold;       /* 0: fast path off for this backend */
+	__u32 down;            /* 1: not selectable (set by the kernel fast path) */
+	__u32 pad;
+	__u64 last_success_ns; /* last established connect (CLOCK_MONOTONIC) */
+	__u64 down_since_ns;
+};
+_Static_assert(sizeof(struct vigil_backend_health) == 32, "vigil_backend_health layout");
+
+/* ---- failover: socket-level load balancing --------------------------------- */
+
+struct vigil_set_entry {
+	struct vigil_endpoint backend;
+	__u32 weight;
+};
+_Static_assert(sizeof(struct vigil_set_entry) == 24, "vigil_set_entry layout");
+
+#define VIGIL_SET_BACKUPS   0x1 /* no primary healthy: entries are backups */
+#define VIGIL_SET_FAIL_OPEN 0x2 /* nothing healthy: entries are every backend */
+
+/* The selectable backends of one service virtual address. vigild replaces the
+ * whole value with one hash-map update, so connect() sees the old set or the
+ * new one, never a mix. */
+struct vigil_backend_set {
+	__u32 service_id;
+	__u32 count;
+	__u32 total_weight;
+	__u32 flags;   /* VIGIL_SET_* */
+	__u64 version; /* increases with every rebuild */
+	struct vigil_set_entry entries[VIGIL_MAX_SET];
+};
+_Static_assert(sizeof(struct vigil_backend_set) == 24 + 24 * VIGIL_MAX_SET,
+	       "vigil_backend_set layout");
+
+/* ---- failover: state published by vigild for vigilctl ------------------------ */
+
+enum vigil_backend_state {
+	VIGIL_STATE_HEALTHY = 0,
+	VIGIL_STATE_EJECTED = 1,
+	VIGIL_STATE_PROBING = 2,
+};
+
+enum vigil_admin_state {
+	VIGIL_ADMIN_NONE = 0,
+	VIGIL_ADMIN_DRAINING = 1, /* no new connections, existing ones untouched */
+	VIGIL_ADMIN_DISABLED = 2, /* out of selection, not probed */
+};
+
+enum vigil_rule {
+	VIGIL_RULE_NONE = 0,
+	VIGIL_RULE_CONSECUTIVE = 1,   /* consecutive hard failures (vigild) */
+	VIGIL_RULE_FAST_PATH = 2,     /* consecutive hard failures (kernel) */
+	VIGIL_RULE_ERROR_RATIO = 3,
+	VIGIL_RULE_SLOW = 4,
+	VIGIL_RULE_STUCK_CONNECT = 5,
+	VIGIL_RULE_STUCK_REQUEST = 6,
+	VIGIL_RULE_EJECT_EXPIRED = 7, /* ejection time over: start probing */
+	VIGIL_RULE_PROBE_OK = 8,      /* enough consecutive probe successes */
+	VIGIL_RULE_PROBE_FAILED = 9,
+	VIGIL_RULE_ADMIN = 10,
+	VIGIL_RULE_FAIL_OPEN = 11,    /* service-level: nothing healthy */
+	VIGIL_RULE_BACKUPS = 12,      /* service-level: backups serving */
+	VIGIL_RULE_PRIMARIES = 13,    /* service-level: primaries serving again */
+	VIGIL_RULE_COUNT
+};
+
+/* Why a state changed: the figures the rule compared. Unused fields are 0. */
+struct vigil_evidence {
+	__u32 failures;        /* consecutive failures / stuck sockets counted */
+	__u32 threshold;       /* the count or ratio (per mille) that was reached */
+	__u32 requests;        /* window volume */
+	__u32 errors;          /* window errors */
+	__u32 latency_us;      /* this backend's p99, or the stuck age */
+	__u32 peer_latency_us; /* median of peers' p99 */
+	__u32 limit_us;        /* latency threshold applied */
+	__u32 probes;          /* consecutive probe results */
+};
+_Static_assert(sizeof(struct vigil_evidence) == 32, "vigil_evidence layout");
+
+/* Key of per-(service, backend) records: a service is named by its VIP. */
+struct vigil_svc_backend_key {
+	struct vigil_endpoint vip;
+	struct vigil_endpoint backend;
+};
+_Static_assert(sizeof(struct vigil_svc_backend_key) == 40, "vigil_svc_backend_key layout");
+
+#define VIGIL_ROLE_PRIMARY 0
+#define VIGIL_ROLE_BACKUP  1
+
+struct vigil_backend_info {
+	__u8 state;      /* enum vigil_backend_state */
+	__u8 admin;      /* enum vigil_admin_state */
+	__u8 role;       /* VIGIL_ROLE_PRIMARY / VIGIL_ROLE_BACKUP */
+	__u8 last_rule;  /* enum vigil_rule of the last change */
+	__u32 weight;
+	__u32 ejections; /* times ejected (drives the backoff) */
+	__u32 selected;  /* 1 when in the service's current set */
+	__u64 since_wall_ns; /* CLOCK_REALTIME of the last change */
+	struct vigil_evidence evidence;
+};
+_Static_assert(sizeof(struct vigil_backend_info) == 56, "vigil_backend_info layout");
+
+struct vigil_service_info {
+	char name[VIGIL_NAME_LEN];
+	__u32 service_id;
+	__u16 n_primaries;
+	__u16 n_backups;
+	__u32 set_flags;    /* VIGIL_SET_* of the current set */
+	__u32 set_count;
+	__u64 set_version;
+	__u64 since_wall_ns; /* last set change */
+};
+_Static_assert(sizeof(struct vigil_service_info) == 64, "vigil_service_info layout");
+
+/* One state change, kept in the history ring (array map, slot seq % SLOTS). */
+struct vigil_change {
+	__u64 seq;          /* 1-based; 0 marks an empty slot */
+	__u64 wall_ns;      /* CLOCK_REALTIME */
+	__u64 mono_ns;      /* CLOCK_MONOTONIC, comparable with vigil_event.ts_ns */
+	struct vigil_svc_backend_key key; /* backend all-zero for service-level changes */
+	__u8 from;          /* enum vigil_backend_state, or VIGIL_SET_* flags */
+	__u8 to;
+	__u8 rule;          /* enum vigil_rule */
+	__u8 admin;
+	__u32 pad;
+	struct vigil_evidence evidence;
+};
+_Static_assert(sizeof(struct vigil_change) == 104, "vigil_change layout");
 
 #endif /* VIGIL_ABI_H */

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * vigil socket-level load balancer for local clients.
+ *
+ * cgroup/connect4|6 rewrite connect() to a service's virtual address into a
+ * connect() to one selectable backend, chosen by weight from the set vigild
+ * publishes. Backends the kernel fast path marked down are skipped at once.
+ * cgroup/getpeername4|6 hand the virtual address back to the application, so
+ * it never learns (or logs) which backend it got.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <vigil/abi.h>
+#include "shared_maps.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define SOCK_STREAM_TYPE 1
+#define ALLOW 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_SERVICES);
+	__type(key, struct vigil_endpoint);
+	__type(value, struct vigil_backend_set);
+} service_sets SEC(".maps");
+
+/* Socket cookie -> the virtual address the application asked for. LRU: an
+ * entry of a closed socket is simply recycled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_SOCK_VIP);
+	__type(key, __u64);
+	__type(value, struct vigil_endpoint);
+} sock_vip SEC(".maps");
+
+static __always_inline bool backend_down(const struct vigil_endpoint *ep)
+{
+	struct vigil_backend_health *h = bpf_map_lookup_elem(&backend_health, ep);
+
+	return h && h->down;
+}
+
+/* Bit i of the result is set when entry i may be chosen: right family and not
+ * marked down. *weight gets the sum of their weights. */
+static __always_inline __u32 usable_entries(const struct vigil_backend_set *set, bool v4_only,
+					    __u32 *weight)
+{
+	__u32 mask = 0, total = 0;
+
+	for (__u32 i = 0; i < VIGIL_MAX_SET; i++) {
+		const struct vigil_set_entry *e = &set->entries[i];
+
+		if (i >= set->count)
+			break;
+		if (v4_only && e->backend.family != VIGIL_AF_INET)
+			continue;
+		if (backend_down(&e->backend))
+			continue;
+		mask |= 1u << i;
+		total += e->weight;
+	}
+	*weight = total;
+	return mask;
+}
+
+static __always_inline const struct vigil_set_entry *
+pick_weighted(const struct vigil_backend_set *set, __u32 mask, __u32 total)
+{
+	__u32 r;
+
+	if (total == 0)
+		return NULL;
+	r = bpf_get_prandom_u32() % total;
+	for (__u32 i = 0; i < VIGIL_MAX_SET; i++) {
+		const struct vigil_set_entry *e = &set->entries[i];
+
+		if (i >= set->count)
+			break;
+		if (!(mask & (1u << i)))
+			continue;
+		if (r < e->weight)
+			return e;
+		r -= e->weight;
+	}
+	return NULL;
+}
+
+/* Choose a backend; when every entry is marked down, choose among all of them
+ * rather than fail the connect (vigild will publish backups or fail open). */
+static __always_inline const struct vigil_set_entry *choose(const struct vigil_backend_set *set,
+							    bool v4_only)
+{
+	const struct vigil_set_entry *e;
+	__u32 total, mask = usable_entries(set, v4_only, &total);
+
+	e = pick_weighted(set, mask, total);
+	if (e)
+		return e;
+	mask = 0;
+	total = 0;
+	for (__u32 i = 0; i < VIGIL_MAX_SET; i++) {
+		if (i >= set->count)
+			break;
+		if (v4_only && set->entries[i].backend.family != VIGIL_AF_INET)
+			continue;
+		mask |= 1u << i;
+		total += set->entries[i].weight;
+	}
+	return pick_weighted(set, mask, total);
+}
+
+static __always_inline void remember_vip(struct bpf_sock_addr *ctx, const struct vigil_endpoint *vip)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+
+	bpf_map_update_elem(&sock_vip, &cookie, vip, BPF_ANY);
+}
+
+SEC("cgroup/connect4")
+int vigil_connect4(struct bpf_sock_addr *ctx)
+{
+	struct vigil_endpoint vip = { .family = VIGIL_AF_INET };
+	const struct vigil_backend_set *set;
+	const struct vigil_set_entry *e;
+	__u32 ip4 = ctx->user_ip4;
+
+	if (ctx->type != SOCK_STREAM_TYPE)
+		return ALLOW;
+	vip.addr[10] = 0xff;
+	vip.addr[11] = 0xff;
+	__builtin_memcpy(&vip.addr[12], &ip4, 4);
+	vip.port = bpf_ntohs(ctx->user_port);
+	set = bpf_map_lookup_elem(&service_sets, &vip);
+	if (!set)
+		return ALLOW;
+	e = choose(set, true);
+	if (!e)
+		return ALLOW;
+	__builtin_memcpy(&ip4, &e->backend.addr[12], 4);
+	ctx->user_ip4 = ip4;
+	ctx->user_port = bpf_htons(e->backend.port);
+	remember_vip(ctx, &vip);
+	return ALLOW;
+}
+
+SEC("cgroup/connect6")
+int vigil_connect6(struct bpf_sock_addr *ctx)
+{
+	struct vigil_endpoint vip = { .family = VIGIL_AF_INET6 };
+	const struct vigil_backend_set *set;
+	const struct vigil_set_entry *e;
+	__u32 w[4];
+
+	if (ctx->type != SOCK_STREAM_TYPE)
+		return ALLOW;
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	__builtin_memcpy(vip.addr, w, 16);
+	vip.port = bpf_ntohs(ctx->user_port);
+	set = bpf_map_lookup_elem(&service_sets, &vip);
+	if (!set)
+		return ALLOW;
+	/* IPv4 backends are reached through their v4-mapped address. */
+	e = choose(set, false);
+	if (!e)
+		return ALLOW;
+	__builtin_memcpy(w, e->backend.addr, 16);
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+	ctx->user_port = bpf_htons(e->backend.port);
+	remember_vip(ctx, &vip);
+	return ALLOW;
+}
+
+SEC("cgroup/getpeername4")
+int vigil_getpeername4(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct vigil_endpoint *vip = bpf_map_lookup_elem(&sock_vip, &cookie);
+	__u32 ip4;
+
+	if (!vip || vip->family != VIGIL_AF_INET)
+		return ALLOW;
+	__builtin_memcpy(&ip4, &vip->addr[12], 4);
+	ctx->user_ip4 = ip4;
+	ctx->user_port = bpf_htons(vip->port);
+	return ALLOW;
+}
+
+SEC("cgroup/getpeername6")
+int vigil_getpeername6(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct vigil_endpoint *vip = bpf_map_lookup_elem(&sock_vip, &cookie);
+	__u32 w[4];
+
+	if (!vip || vip->family != VIGIL_AF_INET6)
+		return ALLOW;
+	__builtin_memcpy(w, vip->addr, 16);
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+	ctx->user_port = bpf_htons(vip->port);
+	return ALLOW;
+}
+
+/* ---- state vigild publishes for vigilctl (no program reads these) ---------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_SERVICES);
+	__type(key, struct vigil_endpoint);
+	__type(value, struct vigil_service_info);
+} services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_SERVICES * VIGIL_MAX_SVC_BACKENDS);
+	__type(key, struct vigil_svc_backend_key);
+	__type(value, struct vigil_backend_info);
+} backend_info SEC(".maps");
+
+/* Administrative states set by vigilctl; survive vigild restarts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_SERVICES * VIGIL_MAX_SVC_BACKENDS);
+	__type(key, struct vigil_svc_backend_key);
+	__type(value, __u32);
+} admin SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_HISTORY_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vigil_change);
+} history SEC(".maps");

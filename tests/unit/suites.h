@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* Check suites linked into build/unit-tests; test_main.c runs them all. */
+#ifndef VIGIL_TEST_SUITES_H
+#define VIGIL_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *addr_suite(void);
+Suite *hist_suite(void);
+Suite *config_suite(void);
+
+#endif

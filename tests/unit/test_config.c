@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * user/config.c: good files load with the right values, every bad-file class
+ * fails with "FILE:LINE: reason" and leaves the config empty. Fixtures live in
+ * $VIGIL_TEST_DATA (default tests/unit/data).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "config.h"
+#include "suites.h"
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const char *data_dir(void)
+{
+	const char *d = getenv("VIGIL_TEST_DATA");
+
+	return d && *d ? d : "tests/unit/data";
+}
+
+static void data_path(char *buf, size_t len, const char *file)
+{
+	snprintf(buf, len, "%s/%s", data_dir(), file);
+}
+
+/* The config must be back to defaults with nothing allocated. */
+static void assert_empty(const struct vigil_config *cfg)
+{
+	ck_assert_str_eq(cfg->pin_dir, VIGIL_DEFAULT_PIN_DIR);
+	ck_assert_int_eq(cfg->log_level, VIGIL_LOG_WARN);
+	ck_assert(!cfg->watch_all);
+	ck_assert(!cfg->watch_all_local);
+	ck_assert_uint_eq(cfg->watch_all_max, VIGIL_MAX_BACKENDS);
+	ck_assert_ptr_null(cfg->backends);
+	ck_assert_ptr_null(cfg->prefixes);
+	ck_assert_ptr_null(cfg->local_ports);
+	ck_assert_uint_eq(cfg->n_backends, 0);
+	ck_assert_uint_eq(cfg->n_prefixes, 0);
+	ck_assert_uint_eq(cfg->n_local_ports, 0);
+}
+
+static void load_ok(const char *file, struct vigil_config *cfg)
+{
+	char path[512], err[512] = "";
+	int ret;
+
+	data_path(path, sizeof(path), file);
+	ret = vigil_config_load_file(path, cfg, err, sizeof(err));
+	ck_assert_msg(ret == 0, "%s: %d %s", file, ret, err);
+}
+
+/* ---- good files ---------------------------------------------------------- */
+
+START_TEST(good_full)
+{
+	struct vigil_config cfg;
+	char buf[64];
+
+	load_ok("good-full.yaml", &cfg);
+	ck_assert_str_eq(cfg.pin_dir, "/sys/fs/bpf/vigil-test"); /* trailing '/' dropped */
+	ck_assert_int_eq(cfg.log_level, VIGIL_LOG_DEBUG);
+	ck_assert(cfg.watch_all);
+	ck_assert_uint_eq(cfg.watch_all_max, 2048);
+	ck_assert(cfg.watch_all_local);
+
+	ck_assert_uint_eq(cfg.n_backends, 3);
+	ck_assert_str_eq(vigil_endpoint_format(&cfg.backends[0], buf, sizeof(buf)), "10.0.0.2:80");
+	ck_assert_str_eq(vigil_endpoint_format(&cfg.backends[1], buf, sizeof(buf)),
+			 "[fd00::2]:8080");
+	ck_assert_str_eq(vigil_endpoint_format(&cfg.backends[2], buf, sizeof(buf)), "10.0.0.3:443");
+
+	ck_assert_uint_eq(cfg.n_prefixes, 4);
+	ck_assert_str_eq(vigil_prefix_format(&cfg.prefixes[0].key, buf, sizeof(buf)), "10.1.0.0/16");
+	ck_assert_uint_eq(cfg.prefixes[0].port, 0);
+	ck_assert_uint_eq(cfg.prefixes[1].key.prefixlen, 96 + 16);
+	ck_assert_uint_eq(cfg.prefixes[1].port, 443);
+	ck_assert_str_eq(vigil_prefix_format(&cfg.prefixes[2].key, buf, sizeof(buf)), "fd00:1::/64");
+	ck_assert_str_eq(vigil_prefix_format(&cfg.prefixes[3].key, buf, sizeof(buf)), "fd00:2::/48");
+	ck_assert_uint_eq(cfg.prefixes[3].port, 8443);
+
+	ck_assert_uint_eq(cfg.n_local_ports, 2);
+	ck_assert_uint_eq(cfg.local_ports[0], 8080);
+	ck_assert_uint_eq(cfg.local_ports[1], 9090);
+	vigil_config_free(&cfg);
+	assert_empty(&cfg);
+	vigil_config_free(&cfg); /* twice is harmless */
+}
+END_TEST
+
+/* Files that must give exactly the defaults. */
+static const char *const good_default_files[] = {
+	"good-empty.yaml",
+	"good-comments.yaml",
+	"good-null-sections.yaml",
+};
+
+START_TEST(good_defaults)
+{
+	struct vigil_config cfg;
+
+	load_ok(good_default_files[_i], &cfg);
+	assert_empty(&cfg);
+	vigil_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(good_bools)
+{
+	struct vigil_config cfg;
+
+	load_ok("good-bools.yaml", &cfg);
+	ck_assert(cfg.watch_all);        /* On */
+	ck_assert(!cfg.watch_all_local); /* "no" */
+	ck_assert_uint_eq(cfg.n_local_ports, 1);
+	ck_assert_uint_eq(cfg.local_ports[0], 443); /* "443" */
+	vigil_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(good_anchors)
+{
+	struct vigil_config cfg;
+
+	load_ok("good-anchors.yaml", &cfg);
+	ck_assert_uint_eq(cfg.n_backends, 1);
+	ck_assert_uint_eq(cfg.backends[0].port, 80);
+	ck_assert_uint_eq(cfg.n_prefixes, 1);
+	vigil_config_free(&cfg);
+}
+END_TEST
+
+/* The shipped example must always be valid. */
+START_TEST(good_example)
+{
+	const char *dir = getenv("VIGIL_EXAMPLES");
+	struct vigil_config cfg;
+	char path[512], err[512] = "";
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/vigil.yaml", dir && *dir ? dir : "examples");
+	ret = vigil_config_load_file(path, &cfg, err, sizeof(err));
+	ck_assert_msg(ret == 0, "%s", err);
+	ck_assert_uint_gt(cfg.n_backends + cfg.n_prefixes + cfg.n_local_ports, 0);
+	vigil_config_free(&cfg);
+}
+END_TEST
+
+/* ---- bad files: every rejection class with its line and reason ----------- */
+
+static const struct {
+	const char *file;
+	int line;
+	const char *reason;
+} bad_files[] = {
+	/* YAML itself */
+	{ "bad-syntax.yaml", 4, "YAML syntax error: did not find expected ',' or ']'" },
+	{ "bad-syntax.yaml", 4, "flow sequence that started at line 3" },
+	{ "bad-tab.yaml", 2, "YAML does not allow tabs" },
+	{ "bad-utf8.yaml", 3, "invalid leading UTF-8 octet" },
+	{ "bad-nul.yaml", 2, "control characters are not allowed" },
+	{ "bad-two-docs.yaml", 4, "a second YAML document" },
+	/* shape: wrong node types */
+	{ "bad-top-list.yaml", 2, "top level: expected a mapping, got a list" },
+	{ "bad-top-scalar.yaml", 1, "top level: expected a mapping, got a scalar" },
+	{ "bad-daemon-list.yaml", 3, "daemon: expected a mapping, got a list" },
+	{ "bad-daemon-scalar.yaml", 1, "daemon: expected a mapping, got a scalar" },
+	{ "bad-backends-map.yaml", 3, "watch.backends: expected a list, got a mapping" },
+	{ "bad-backends-scalar.yaml", 2, "watch.backends: expected a list, got a scalar" },
+	{ "bad-backend-item-list.yaml", 4, "watch.backends[1]: expected a quoted string, got a list" },
+	{ "bad-backend-empty-item.yaml", 3, "watch.backends[0]: expected a quoted string, got an empty value" },
+	{ "bad-local-ports-map.yaml", 2, "watch.local_ports: expected a list, got a mapping" },
+	{ "bad-watch-all-max-list.yaml", 2, "daemon.watch_all_max: expected an integer, got a list" },
+	{ "bad-bool-empty.yaml", 2, "daemon.watch_all_local: expected a boolean, got an empty value" },
+	{ "bad-key-not-scalar.yaml", 2, "daemon: keys must be plain words" },
+	/* keys */
+	{ "bad-unknown-top.yaml", 3, "top level: unknown key \"deamon\" (known: daemon, watch, services, detection, lb)" },
+	{ "bad-unknown-daemon.yaml", 3, "daemon: unknown key \"log_lvl\" (known: pin_dir, log_level, "
+	  "watch_all, watch_all_max, watch_all_local, tick_ms, probe_netns)" },
+	{ "bad-unknown-watch.yaml", 3, "watch: unknown key \"backend\" (known: backends, prefixes, "
+	  "local_ports)" },
+	{ "bad-dup-key.yaml", 4, "daemon: duplicate key \"log_level\" (first at line 2)" },
+	{ "bad-dup-section.yaml", 5, "top level: duplicate key \"daemon\" (first at line 1)" },
+	{ "bad-services.yaml", 4, "services[0]: service web has no \"vip\": add vip:" },
+	{ "bad-svc-dup-name.yaml", 5, "services[1]: service name \"web\" is used twice" },
+	{ "bad-svc-weight0.yaml", 5, "services[0].backends[0]: \"0\": must be an integer 1-1000000" },
+	{ "bad-svc-weight-neg.yaml", 5, "\"-2\": must be an integer 1-1000000" },
+	{ "bad-svc-empty-backends.yaml", 2, "service web has no backends" },
+	{ "bad-svc-bad-vip.yaml", 3, "services[0].vip: \"10.96.0.300:80\"" },
+	{ "bad-svc-unknown-key.yaml", 4, "unknown key \"backend\"" },
+	{ "bad-svc-dup-backend.yaml", 5, "services[0].backups[0]: backend listed twice" },
+	{ "bad-svc-dup-vip.yaml", 5, "service api uses the vip of service web" },
+	{ "bad-detection-unknown.yaml", 2, "detection: unknown key \"consecutive_failure\"" },
+	{ "bad-detection-range.yaml", 2, "detection.error_ratio: \"1.5\": must be a number from 0.01 to 1" },
+	{ "bad-svc-v4-vip-v6-backends.yaml", 2, "an IPv4 vip needs at least one IPv4 backend" },
+	/* daemon values */
+	{ "bad-log-level.yaml", 2, "daemon.log_level: \"verbose\" is not a log level: use error, warn, info or debug" },
+	{ "bad-bool.yaml", 2, "daemon.watch_all: \"maybe\" is not a boolean" },
+	{ "bad-watch-all-max-0.yaml", 2, "daemon.watch_all_max: \"0\": must be an integer 1-4096" },
+	{ "bad-watch-all-max-big.yaml", 2, "daemon.watch_all_max: \"5000\": must be an integer 1-4096" },
+	{ "bad-watch-all-max-neg.yaml", 2, "\"-1\": must be an integer 1-4096" },
+	{ "bad-pin-dir.yaml", 2, "daemon.pin_dir: \"/tmp/vigil\": must be a directory under /sys/fs/bpf/" },
+	{ "bad-pin-dir-relative.yaml", 2, "must be a directory under /sys/fs/bpf/" },
+	{ "bad-pin-dir-root.yaml", 2, "must be a directory under /sys/fs/bpf/" },
+	{ "bad-pin-dir-dotdot.yaml", 2, "\"..\" are not allowed" },
+	/* backends */
+	{ "bad-backend-port0.yaml", 8, "watch.backends[1]: \"10.0.0.1:0\": port must be 1-65535" },
+	{ "bad-backend-flow-port.yaml", 2, "watch.backends[1]: \"10.0.0.1:65536\": port must be 1-65535" },
+	{ "bad-backend-noport.yaml", 3, "watch.backends[0]: \"10.0.0.2\": missing port" },
+	{ "bad-backend-v6-brackets.yaml", 3, "\"fd00::2\": IPv6 addresses need brackets" },
+	{ "bad-backend-garbage.yaml", 4, "\"web-1:80\": not a valid IPv4 address" },
+	{ "bad-backend-dup.yaml", 5, "watch.backends[2]: \"[::ffff:10.0.0.2]:80\" is listed twice (first at line 3)" },
+	{ "bad-max-backends.yaml", 6, "3 backends but daemon.watch_all_max is 2" },
+	/* prefixes */
+	{ "bad-prefix-len.yaml", 3, "watch.prefixes[0]: \"10.0.0.0/33\": prefix length must be 0-32" },
+	{ "bad-prefix-len6.yaml", 2, "\"fd00::/200\": prefix length must be 0-128" },
+	{ "bad-prefix-hostbits.yaml", 4, "watch.prefixes[1]: \"10.2.3.0/16\": host bits are set" },
+	{ "bad-prefix-nolen.yaml", 3, "\"10.1.0.0\": missing prefix length" },
+	{ "bad-prefix-v6-port.yaml", 3, "\"fd00::/64:443\": an IPv6 prefix with a port needs brackets" },
+	{ "bad-prefix-port.yaml", 3, "\"10.2.0.0/16:70000\": port must be 0-65535" },
+	{ "bad-prefix-dup.yaml", 5, "watch.prefixes[2]: \"10.2.0.0/16:443\" is listed twice (first at line 4)" },
+	{ "bad-prefix-conflict.yaml", 5, "\"10.2.0.0/16:80\" conflicts with line 3" },
+	/* local ports */
+	{ "bad-local-port0.yaml", 2, "watch.local_ports[0]: \"0\": must be an integer 1-65535" },
+	{ "bad-local-port-big.yaml", 4, "watch.local_ports[1]: \"65536\": must be an integer 1-65535" },
+	{ "bad-local-port-name.yaml", 3, "\"http\": must be an integer 1-65535" },
+	{ "bad-local-port-octal.yaml", 3, "\"0443\": must be an integer 1-65535" },
+	{ "bad-local-port-dup.yaml", 5, "watch.local_ports[2]: \"8080\" is listed twice (first at line 3)" },
+	{ "bad-late-error.yaml", 8, "watch.local_ports[2]: \"99999\"" },
+};
+
+START_TEST(bad_file)
+{
+	struct vigil_config cfg;
+	char path[512], err[512] = "", where[600];
+	int ret;
+
+	data_path(path, sizeof(path), bad_files[_i].file);
+	memset(&cfg, 0x5a, sizeof(cfg)); /* loading must not read or free old contents */
+	ret = vigil_config_load_file(path, &cfg, err, sizeof(err));
+	ck_assert_msg(ret == -EINVAL, "%s: ret %d (%s)", bad_files[_i].file, ret, err);
+	snprintf(where, sizeof(where), "%s:%d: ", path, bad_files[_i].line);
+	ck_assert_msg(strncmp(err, where, strlen(where)) == 0, "error \"%s\" does not start with \"%s\"",
+		      err, where);
+	ck_assert_msg(strstr(err, bad_files[_i].reason), "error \"%s\" lacks \"%s\"", err,
+		      bad_files[_i].reason);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	assert_empty(&cfg);
+}
+END_TEST
+
+/* Every bad-*.yaml fixture must be in the table above, so none goes untested. */
+START_TEST(bad_files_all_listed)
+{
+	DIR *dir = opendir(data_dir());
+	struct dirent *de;
+	int found = 0;
+
+	ck_assert_msg(dir != NULL, "%s: %s", data_dir(), strerror(errno));
+	while ((de = readdir(dir))) {
+		int listed = 0;
+
+		if (strncmp(de->d_name, "bad-", 4))
+			continue;
+		for (int i = 0; i < N(bad_files); i++)
+			listed |= !strcmp(de->d_name, bad_files[i].file);
+		ck_assert_msg(listed, "%s is not in the bad_files table", de->d_name);
+		found++;
+	}
+	closedir(dir);
+	ck_assert_int_gt(found, 40);
+}
+END_TEST
+
+/* ---- strings, limits and API edge cases ---------------------------------- */
+
+static int load(const char *text, struct vigil_config *cfg, char *err, size_t errlen)
+{
+	return vigil_config_load_string(text, "inline.yaml", cfg, err, errlen);
+}
+
+START_TEST(string_name_in_errors)
+{
+	struct vigil_config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("daemon:\n  log_level: loud\n", &cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "inline.yaml:2: daemon.log_level: \"loud\" is not a log level: "
+			 "use error, warn, info or debug");
+	ck_assert_int_eq(vigil_config_load_string("watch: 1\n", NULL, &cfg, err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_str_eq(err, "<config>:1: watch: expected a mapping, got a scalar: write "
+			 "indented \"key: value\" lines");
+	assert_empty(&cfg);
+}
+END_TEST
+
+START_TEST(string_services)
+{
+	struct vigil_config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load("services: []\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.n_services, 0);
+	vigil_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(file_services)
+{
+	struct vigil_config cfg;
+	const struct vigil_service_cfg *web, *db;
+	char ep[VIGIL_ENDPOINT_STRLEN];
+
+	load_ok("good-services.yaml", &cfg);
+	ck_assert_uint_eq(cfg.tick_ms, 5);
+	ck_assert_str_eq(cfg.probe_netns, "/var/run/netns/client");
+	ck_assert_str_eq(cfg.lb_cgroup, "/sys/fs/cgroup/unified");
+	ck_assert_uint_eq(cfg.n_services, 2);
+	web = &cfg.services[0];
+	db = &cfg.services[1];
+	ck_assert_str_eq(web->name, "web");
+	ck_assert_uint_eq(web->n_vips, 2);
+	ck_assert_str_eq(vigil_endpoint_format(&web->vips[1], ep, sizeof(ep)), "[fd00:96::10]:80");
+	ck_assert_uint_eq(web->n_backends, 3);
+	ck_assert_uint_eq(web->n_primaries, 2);
+	ck_assert_uint_eq(web->backends[0].weight, 1);
+	ck_assert_uint_eq(web->backends[1].weight, 3);
+	ck_assert_uint_eq(web->backends[2].role, VIGIL_ROLE_BACKUP);
+	ck_assert_str_eq(vigil_endpoint_format(&web->backends[2].ep, ep, sizeof(ep)), "10.0.0.9:8080");
+	/* per-service override wins; other keys come from the global section,
+	 * even though it appears after the services in the file */
+	ck_assert_uint_eq(web->detection.consecutive_failures, 2);
+	ck_assert_double_eq_tol(web->detection.slow_factor, 8.0, 1e-9);
+	ck_assert_double_eq_tol(web->detection.error_ratio, 0.25, 1e-9);
+	ck_assert_uint_eq(db->detection.consecutive_failures, 4);
+	ck_assert_str_eq(web->probe_http_path, "/healthz");
+	ck_assert_uint_eq(web->probe_timeout_ms, 300);
+	ck_assert_uint_eq(db->probe_timeout_ms, 1000);
+	vigil_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(string_null_document)
+{
+	struct vigil_config cfg;
+	char err[256] = "x";
+
+	ck_assert_int_eq(load("~\n", &cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "");
+	assert_empty(&cfg);
+	ck_assert_int_eq(load("", &cfg, err, sizeof(err)), 0);
+	assert_empty(&cfg);
+	ck_assert_int_eq(load("---\n...\n", &cfg, err, sizeof(err)), 0);
+	assert_empty(&cfg);
+}
+END_TEST
+
+START_TEST(string_pin_dir_too_long)
+{
+	struct vigil_config cfg;
+	char text[512], err[256];
+
+	snprintf(text, sizeof(text), "daemon:\n  pin_dir: /sys/fs/bpf/%0300d\n", 0);
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "inline.yaml:2: daemon.pin_dir: path is 312 characters long: "
+			      "use at most 255"), "%s", err);
+	/* 255 characters exactly is fine */
+	snprintf(text, sizeof(text), "daemon:\n  pin_dir: /sys/fs/bpf/%0243d\n", 0);
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), 0);
+	ck_assert_uint_eq(strlen(cfg.pin_dir), 255);
+	vigil_config_free(&cfg);
+}
+END_TEST
+
+static const struct {
+	const char *key;
+	int max;
+} limits[] = {
+	{ "backends", VIGIL_MAX_WATCH_EXACT },
+	{ "prefixes", VIGIL_MAX_WATCH_PREFIX },
+	{ "local_ports", VIGIL_MAX_LOCAL_PORTS },
+};
+
+/* "watch: <key>:" with n distinct entries; returns a malloc'ed text. */
+static char *make_list(int kind, int n)
+{
+	size_t cap = 64 + (size_t)n * 40, len;
+	char *text = malloc(cap);
+
+	ck_assert_ptr_nonnull(text);
+	len = (size_t)snprintf(text, cap, "watch:\n  %s:\n", limits[kind].key);
+	for (int i = 0; i < n; i++) {
+		int a = i / 250 + 1, b = i % 250 + 1;
+
+		if (kind == 0)
+			len += (size_t)snprintf(text + len, cap - len, "    - \"10.%d.%d.1:80\"\n", a, b);
+		else if (kind == 1)
+			len += (size_t)snprintf(text + len, cap - len, "    - 10.%d.%d.0/24\n", a, b);
+		else
+			len += (size_t)snprintf(text + len, cap - len, "    - %d\n", i + 1);
+	}
+	return text;
+}
+
+START_TEST(limit_at_max_ok)
+{
+	char *text = make_list(_i, limits[_i].max);
+	struct vigil_config cfg;
+	char err[256] = "";
+
+	ck_assert_msg(load(text, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.n_backends + cfg.n_prefixes + cfg.n_local_ports,
+			  (size_t)limits[_i].max);
+	vigil_config_free(&cfg);
+	free(text);
+}
+END_TEST
+
+START_TEST(limit_exceeded)
+{
+	char *text = make_list(_i, limits[_i].max + 1);
+	struct vigil_config cfg;
+	char err[256], want[128];
+
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "inline.yaml:3: watch.%s: %d entries, at most %d are supported",
+		 limits[_i].key, limits[_i].max + 1, limits[_i].max);
+	ck_assert_msg(strstr(err, want), "error \"%s\" lacks \"%s\"", err, want);
+	assert_empty(&cfg);
+	free(text);
+}
+END_TEST
+
+START_TEST(error_buffer_edge_cases)
+{
+	const char *text = "daemon:\n  log_level: loud\n";
+	struct vigil_config cfg;
+	char err[16];
+
+	memset(err, 'x', sizeof(err));
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "inline.yaml:2: ");
+	ck_assert_int_eq(load(text, &cfg, err, 5), -EINVAL);
+	ck_assert_str_eq(err, "inli");
+	ck_assert_int_eq(load(text, &cfg, NULL, 0), -EINVAL);
+	ck_assert_int_eq(load(text, &cfg, err, 0), -EINVAL);
+	assert_empty(&cfg);
+}
+END_TEST
+
+START_TEST(unreadable_file)
+{
+	struct vigil_config cfg;
+	char path[512], err[512];
+
+	data_path(path, sizeof(path), "does-not-exist.yaml");
+	ck_assert_int_eq(vigil_config_load_file(path, &cfg, err, sizeof(err)), -ENOENT);
+	ck_assert_msg(!strncmp(err, path, strlen(path)) && strstr(err, "No such file or directory"),
+		      "%s", err);
+	assert_empty(&cfg);
+	ck_assert_int_eq(vigil_config_load_file(data_dir(), &cfg, err, sizeof(err)), -EISDIR);
+	ck_assert_msg(strstr(err, "Is a directory"), "%s", err);
+	assert_empty(&cfg);
+}
+END_TEST
+
+/* Reloading into a freed config and failing leaves nothing behind. */
+START_TEST(reload_after_free)
+{
+	struct vigil_config cfg;
+	char err[512];
+
+	load_ok("good-full.yaml", &cfg);
+	vigil_config_free(&cfg);
+	ck_assert_int_eq(load("watch:\n  backends: [\"10.0.0.1:80\", \"10.0.0.1:80\"]\n", &cfg,
+			      err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "inline.yaml:2: watch.backends[1]: \"10.0.0.1:80\" is listed "
+			      "twice (first at line 2)"), "%s", err);
+	assert_empty(&cfg);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *good = tcase_create("good");
+	TCase *bad = tcase_create("bad");
+	TCase *edge = tcase_create("edge");
+
+	tcase_add_test(good, good_full);
+	tcase_add_loop_test(good, good_defaults, 0, N(good_default_files));
+	tcase_add_test(good, good_bools);
+	tcase_add_test(good, good_anchors);
+	tcase_add_test(good, good_example);
+	suite_add_tcase(s, good);
+
+	tcase_add_loop_test(bad, bad_file, 0, N(bad_files));
+	tcase_add_test(bad, bad_files_all_listed);
+	suite_add_tcase(s, bad);
+
+	tcase_set_timeout(edge, 60); /* 4096 entries under valgrind */
+	tcase_add_test(edge, string_name_in_errors);
+	tcase_add_test(edge, string_services);
+	tcase_add_test(edge, file_services);
+	tcase_add_test(edge, string_null_document);
+	tcase_add_test(edge, string_pin_dir_too_long);
+	tcase_add_loop_test(edge, limit_at_max_ok, 0, N(limits));
+	tcase_add_loop_test(edge, limit_exceeded, 0, N(limits));
+	tcase_add_test(edge, error_buffer_edge_cases);
+	tcase_add_test(edge, unreadable_file);
+	tcase_add_test(edge, reload_after_free);
+	suite_add_tcase(s, edge);
+	return s;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit-test runner: every suite in one SRunner. CK_FORK=no (set by run.sh under
+ * valgrind) runs them in-process so leaks are attributed to the test. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(addr_suite());
+	int failed;
+
+	srunner_add_suite(sr, hist_suite());
+	srunner_add_suite(sr, config_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the config parser: sections defined in config_services.c. */
+#ifndef VIGIL_CONFIG_SECTIONS_H
+#define VIGIL_CONFIG_SECTIONS_H
+
+#include "config_yaml.h"
+
+int config_section_services(struct yc_ctx *c, yaml_node_t *v, const char *path);
+int config_section_detection(struct yc_ctx *c, yaml_node_t *v, const char *path);
+int config_section_lb(struct yc_ctx *c, yaml_node_t *v, const char *path);
+int config_key_tick_ms(struct yc_ctx *c, yaml_node_t *v, const char *path);
+int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path);
+
+#endif

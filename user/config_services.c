@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Config schema of the failover milestone: services:, detection: and lb:.
+ * Per-service detection settings start from the global detection: section
+ * (wherever it appears in the file) and override single keys.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "config_sections.h"
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_WEIGHT 1000000
+
+/* ---- detection: ----------------------------------------------------------- */
+
+struct det_key {
+	const char *key;
+	size_t offset;
+	bool is_double;
+	double min, max;
+};
+
+#define DET_U32(name, lo, hi) { #name, offsetof(struct vigil_det_params, name), false, lo, hi }
+#define DET_DBL(name, lo, hi) { #name, offsetof(struct vigil_det_params, name), true, lo, hi }
+
+static const struct det_key det_keys[] = {
+	DET_U32(consecutive_failures, 1, 1000),
+	DET_DBL(error_ratio, 0.01, 1.0),
+	DET_U32(error_min_requests, 1, 1000000),
+	DET_U32(window_ms, 100, 3600000),
+	DET_DBL(slow_factor, 1.5, 1000.0),
+	DET_U32(slow_floor_ms, 1, 3600000),
+	DET_U32(slow_min_samples, 1, 1000000),
+	DET_DBL(stuck_factor, 1.5, 1000.0),
+	DET_U32(stuck_connect_floor_ms, 1, 3600000),
+	DET_U32(stuck_request_floor_ms, 1, 3600000),
+	DET_U32(eject_base_ms, 10, 3600000),
+	DET_U32(eject_max_ms, 10, 86400000),
+	DET_U32(probe_interval_ms, 10, 3600000),
+	DET_U32(probe_successes, 1, 1000),
+	DET_DBL(max_ejection_share, 0.0, 1.0),
+};
+
+static int get_double(struct yc_ctx *c, yaml_node_t *v, const char *path, double min, double max,
+		      double *out)
+{
+	const char *s;
+	char *end;
+	int err = yc_get_str(c, v, path, "a number", &s);
+
+	if (err)
+		return err;
+	*out = strtod(s, &end);
+	if (*end || end == s || !(*out >= min && *out <= max))
+		return yc_fail(c, v, "%s: \"%s\": must be a number from %g to %g", path, s, min, max);
+	return 0;
+}
+
+static int parse_det_key(struct yc_ctx *c, const struct det_key *k, yaml_node_t *v,
+			 const char *path, struct vigil_det_params *p)
+{
+	char *field = (char *)p + k->offset;
+	unsigned long n;
+	int err;
+
+	if (k->is_double)
+		return get_double(c, v, path, k->min, k->max, (double *)field);
+	err = yc_get_uint(c, v, path, (unsigned long)k->min, (unsigned long)k->max, &n);
+	if (!err)
+		*(__u32 *)field = (__u32)n;
+	return err;
+}
+
+static int check_det(struct yc_ctx *c, yaml_node_t *map, const char *path,
+		     const struct vigil_det_params *p)
+{
+	if (p->eject_max_ms < p->eject_base_ms)
+		return yc_fail(c, map, "%s: eject_max_ms (%u) is below eject_base_ms (%u): raise "
+			       "eject_max_ms", path, p->eject_max_ms, p->eject_base_ms);
+	return 0;
+}
+
+/* Known keys are listed in the error; duplicates are YAML errors already. */
+static int parse_detection(struct yc_ctx *c, yaml_node_t *map, const char *path,
+			   struct vigil_det_params *p)
+{
+	if (yc_is_null(map))
+		return 0;
+	if (map->type != YAML_MAPPING_NODE)
+		return yc_fail(c, map, "%s: expected a mapping of detection settings: see "
+			       "docs/detection.md", path);
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *key = yaml_document_get_node(c->doc, pr->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, pr->value);
+		const char *name = key->type == YAML_SCALAR_NODE ? (const char *)key->data.scalar.value : "?";
+		char kpath[YC_PATH_MAX];
+		size_t i = 0;
+
+		while (i < NKEYS(det_keys) && strcmp(det_keys[i].key, name) != 0)
+			i++;
+		if (i == NKEYS(det_keys))
+			return yc_fail(c, key, "%s: unknown key \"%s\" (known: consecutive_failures, "
+				       "error_ratio, error_min_requests, window_ms, slow_factor, "
+				       "slow_floor_ms, slow_min_samples, stuck_factor, "
+				       "stuck_connect_floor_ms, stuck_request_floor_ms, eject_base_ms, "
+				       "eject_max_ms, probe_interval_ms, probe_successes, "
+				       "max_ejection_share)", path, name);
+		snprintf(kpath, sizeof(kpath), "%s.%s", path, name);
+		if (parse_det_key(c, &det_keys[i], val, kpath, p))
+			return -EINVAL;
+	}
+	return check_det(c, map, path, p);
+}
+
+int config_section_detection(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	vigil_det_params_defaults(&c->cfg->detection);
+	return parse_detection(c, v, path, &c->cfg->detection);
+}
+
+/* ---- lb: and daemon: additions -------------------------------------------- */
+
+static int key_lb_cgroup(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	const char *s;
+	int err = yc_get_str(c, v, path, "a cgroup v2 directory", &s);
+
+	if (err)
+		return err;
+	if (s[0] != '/' || strlen(s) >= sizeof(c->cfg->lb_cgroup))
+		return yc_fail(c, v, "%s: \"%s\": must be an absolute path shorter than %zu "
+			       "characters, e.g. /sys/fs/cgroup", path, s, sizeof(c->cfg->lb_cgroup));
+	snprintf(c->cfg->lb_cgroup, sizeof(c->cfg->lb_cgroup), "%s", s);
+	return 0;
+}
+
+int config_section_lb(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	static const struct yc_key keys[] = { { "cgroup", key_lb_cgroup, false } };
+
+	return yc_walk_map(c, v, path, keys, NKEYS(keys));
+}
+
+int config_key_tick_ms(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	unsigned long n;
+	int err = yc_get_uint(c, v, path, 1, 1000, &n);
+
+	if (!err)
+		c->cfg->tick_ms = (unsigned int)n;
+	return err;
+}
+
+int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	const char *s;
+	int err = yc_get_str(c, v, path, "a network namespace file", &s);
+
+	if (err)
+		return err;
+	if (s[0] != '/' || strlen(s) >= sizeof(c->cfg->probe_netns))
+		return yc_fail(c, v, "%s: \"%s\": must be an absolute path such as "
+			       "/var/run/netns/NAME or /proc/PID/ns/net", path, s);
+	snprintf(c->cfg->probe_netns, sizeof(c->cfg->probe_netns), "%s", s);
+	return 0;
+}
+
+/* ---- services: ------------------------------------------------------------ */
+
+static struct vigil_service_cfg *cur_svc(struct yc_ctx *c)
+{
+	return c->svc;
+}
+
+static int key_svc_name(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	struct vigil_service_cfg *svc = cur_svc(c);
+	const char *s;
+	int err = yc_get_str(c, v, path, "a name", &s);
+	size_t len = strlen(s);
+
+	if (err)
+		return err;
+	if (len == 0 || len >= VIGIL_NAME_LEN || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+						       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
+		return yc_fail(c, v, "%s: \"%s\": use 1-%d letters, digits, '_', '.' or '-'", path, s,
+			       VIGIL_NAME_LEN - 1);
+	memcpy(svc->name, s, len + 1);
+	return 0;
+}
+
+static int add_vip(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	struct vigil_service_cfg *svc = cur_svc(c);
+	struct vigil_endpoint ep;
+	const char *s, *why;
+	int err = yc_get_str(c, v, path, "a quoted \"address:port\"", &s);
+
+	if (err)
+		return err;
+	if (vigil_endpoint_parse_why(s, &ep, &why))
+		return yc_fail(c, v, "%s: \"%s\": %s", path, s, why);
+	for (size_t i = 0; i < svc->n_vips; i++)
+		if (svc->vips[i].family == ep.family)
+			return yc_fail(c, v, "%s: \"%s\": a service has at most one IPv4 and one IPv6 "
+				       "virtual address: define another service", path, s);
+	svc->vips[svc->n_vips++] = ep;
+	return 0;
+}
+
+static int key_svc_vips(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	if (v->type == YAML_SCALAR_NODE)
+		return add_vip(c, v, path);
+	if (v->type != YAML_SEQUENCE_NODE)
+		return yc_fail(c, v, "%s: expected \"10.96.0.10:80\" or a list of one IPv4 and one "
+			       "IPv6 address", path);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		char ipath[YC_PATH_MAX];
+
+		snprintf(ipath, sizeof(ipath), "%s[%ld]", path, (long)(it - v->data.sequence.items.start));
+		if (add_vip(c, yaml_document_get_node(c->doc, *it), ipath))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_weighted(struct yc_ctx *c, yaml_node_t *v, const char *path,
+			  struct vigil_backend_cfg *b)
+{
+	const char *s, *why;
+	yaml_node_t *addr = v, *weight;
+	unsigned long w = 1;
+
+	if (v->type == YAML_MAPPING_NODE) {
+		addr = yc_find(c, v, "address");
+		weight = yc_find(c, v, "weight");
+		if (!addr)
+			return yc_fail(c, v, "%s: missing \"address\": write {address: "
+				       "\"10.0.0.2:8080\", weight: 1}", path);
+		if (v->data.mapping.pairs.top - v->data.mapping.pairs.start != 1 + (weight != NULL))
+			return yc_fail(c, v, "%s: unknown key (known: address, weight)", path);
+		if (weight && yc_get_uint(c, weight, path, 1, MAX_WEIGHT, &w))
+			return -EINVAL;
+	}
+	if (yc_get_str(c, addr, path, "\"address:port\" or {address, weight}", &s))
+		return -EINVAL;
+	if (vigil_endpoint_parse_why(s, &b->ep, &why))
+		return yc_fail(c, addr, "%s: \"%s\": %s", path, s, why);
+	b->weight = (__u32)w;
+	return 0;
+}
+
+static int add_backends(struct yc_ctx *c, yaml_node_t *v, const char *path, __u8 role)
+{
+	struct vigil_service_cfg *svc = cur_svc(c);
+
+	if (yc_is_null(v))
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return yc_fail(c, v, "%s: expected a list such as [\"10.0.0.2:8080\", {address: "
+			       "\"10.0.0.3:8080\", weight: 2}]", path);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+		struct vigil_backend_cfg *b = &svc->backends[svc->n_backends];
+		char ipath[YC_PATH_MAX];
+
+		snprintf(ipath, sizeof(ipath), "%s[%ld]", path, (long)(it - v->data.sequence.items.start));
+		if (svc->n_backends == VIGIL_MAX_SVC_BACKENDS)
+			return yc_fail(c, item, "%s: more than %d backends and backups in one service",
+				       ipath, VIGIL_MAX_SVC_BACKENDS);
+		if (parse_weighted(c, item, ipath, b))
+			return -EINVAL;
+		b->role = role;
+		for (size_t j = 0; j < svc->n_backends; j++)
+			if (memcmp(&svc->backends[j].ep, &b->ep, sizeof(b->ep)) == 0)
+				return yc_fail(c, item, "%s: backend listed twice in this service: "
+					       "remove the duplicate", ipath);
+		svc->n_backends++;
+	}
+	return 0;
+}
+
+static int key_svc_backends(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	int err = add_backends(c, v, path, VIGIL_ROLE_PRIMARY);
+
+	cur_svc(c)->n_primaries = cur_svc(c)->n_backends;
+	return err;
+}
+
+static int key_svc_backups(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	return add_backends(c, v, path, VIGIL_ROLE_BACKUP);
+}
+
+static int key_svc_detection(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	return parse_detection(c, v, path, &cur_svc(c)->detection);
+}
+
+static int key_probe_http_path(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	struct vigil_service_cfg *svc = cur_svc(c);
+	const char *s;
+	int err = yc_get_str(c, v, path, "a URL path", &s);
+
+	if (err)
+		return err;
+	if (s[0] != '/' || strlen(s) >= sizeof(svc->probe_http_path) || strpbrk(s, " \r\n"))
+		return yc_fail(c, v, "%s: \"%s\": must start with '/', contain no spaces and be "
+			       "shorter than %zu characters", path, s, sizeof(svc->probe_http_path));
+	snprintf(svc->probe_http_path, sizeof(svc->probe_http_path), "%s", s);
+	return 0;
+}
+
+static int key_probe_timeout(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	unsigned long n;
+	int err = yc_get_uint(c, v, path, 10, 60000, &n);
+
+	if (!err)
+		cur_svc(c)->probe_timeout_ms = (unsigned int)n;
+	return err;
+}
+
+static int key_svc_probe(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	static const struct yc_key keys[] = {
+		{ "http_path", key_probe_http_path, false },
+		{ "timeout_ms", key_probe_timeout, false },
+	};
+
+	return yc_walk_map(c, v, path, keys, NKEYS(keys));
+}
+
+static int check_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
+{
+	const struct vigil_service_cfg *svc = cur_svc(c);
+	bool v4_backend = false;
+
+	if (!svc->name[0])
+		return yc_fail(c, item, "%s: missing \"name\"", path);
+	if (svc->n_vips == 0)
+		return yc_fail(c, item, "%s: service %s has no \"vip\": add vip: \"10.96.0.10:80\"",
+			       path, svc->name);
+	if (svc->n_primaries == 0)
+		return yc_fail(c, item, "%s: service %s has no backends: list at least one under "
+			       "\"backends\"", path, svc->name);
+	if (svc->n_primaries > VIGIL_MAX_SET || svc->n_backends - svc->n_primaries > VIGIL_MAX_SET)
+		return yc_fail(c, item, "%s: service %s: at most %d backends and %d backups", path,
+			       svc->name, VIGIL_MAX_SET, VIGIL_MAX_SET);
+	for (size_t b = 0; b < svc->n_backends; b++)
+		v4_backend |= svc->backends[b].ep.family == VIGIL_AF_INET;
+	for (size_t v = 0; v < svc->n_vips; v++)
+		if (svc->vips[v].family == VIGIL_AF_INET && !v4_backend)
+			return yc_fail(c, item, "%s: service %s: an IPv4 vip needs at least one IPv4 "
+				       "backend (IPv4 sockets cannot reach IPv6 backends)", path,
+				       svc->name);
+	return 0;
+}
+
+static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
+{
+	static const struct yc_key keys[] = {
+		{ "name", key_svc_name, false },
+		{ "vip", key_svc_vips, false },
+		{ "vips", key_svc_vips, false },
+		{ "backends", key_svc_backends, false },
+		{ "backups", key_svc_backups, false },
+		{ "detection", key_svc_detection, false },
+		{ "probe", key_svc_probe, false },
+	};
+	struct vigil_service_cfg *svc = cur_svc(c);
+
+	svc->detection = c->cfg->detection;
+	svc->probe_timeout_ms = 1000;
+	if (item->type != YAML_MAPPING_NODE)
+		return yc_fail(c, item, "%s: expected a service mapping with name, vip and backends",
+			       path);
+	if (yc_walk_map(c, item, path, keys, NKEYS(keys)))
+		return -EINVAL;
+	return check_service(c, item, path);
+}
+
+static int check_unique_service(struct yc_ctx *c, yaml_node_t *item, const char *path, size_t i)
+{
+	const struct vigil_service_cfg *all = c->cfg->services, *s = &all[i];
+
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(all[j].name, s->name) == 0)
+			return yc_fail(c, item, "%s: service name \"%s\" is used twice: rename one",
+				       path, s->name);
+		for (size_t a = 0; a < s->n_vips; a++)
+			for (size_t b = 0; b < all[j].n_vips; b++)
+				if (memcmp(&s->vips[a], &all[j].vips[b], sizeof(s->vips[a])) == 0)
+					return yc_fail(c, item, "%s: service %s uses the vip of "
+						       "service %s: each vip belongs to one service",
+						       path, s->name, all[j].name);
+	}
+	return 0;
+}
+
+int config_section_services(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	yaml_node_t *det = yc_find(c, yaml_document_get_root_node(c->doc), "detection");
+	size_t n, vips = 0;
+
+	/* Services inherit the global detection: section wherever it is in the
+	 * file; parsing it again when the walk reaches it gives the same result. */
+	if (det && config_section_detection(c, det, "detection"))
+		return -EINVAL;
+	if (yc_is_null(v))
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return yc_fail(c, v, "%s: expected a list of services", path);
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	c->cfg->services = calloc(n ? n : 1, sizeof(*c->cfg->services));
+	if (!c->cfg->services)
+		return yc_fail(c, v, "%s: out of memory", path);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+		char ipath[YC_PATH_MAX];
+
+		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		c->svc = &c->cfg->services[i];
+		c->cfg->n_services = i + 1;
+		if (parse_service(c, item, ipath) || check_unique_service(c, item, ipath, i))
+			return -EINVAL;
+		vips += c->cfg->services[i].n_vips;
+		if (vips > VIGIL_MAX_SERVICES)
+			return yc_fail(c, item, "%s: more than %d virtual addresses in all", ipath,
+				       VIGIL_MAX_SERVICES);
+	}
+	return 0;
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/* The failover engine: signals in, detector decisions out. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "failover_int.h"
+#include "log.h"
+#include "sockdestroy.h"
+#include "stats.h"
+
+#define INFLIGHT_BATCH 256
+#define MAX_CHANGES (VIGIL_MAX_SVC_BACKENDS + 1)
+#define MAX_PROBE_RESULTS 64
+
+static __u64 clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+__u64 vigil_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+__u64 vigil_wall_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+/* ---- reading the monitor ------------------------------------------------ */
+
+static int read_backend_stats(struct vigil_failover *fo, const struct vigil_endpoint *ep,
+			      struct vigil_backend_stats *sum)
+{
+	size_t stride = (sizeof(*sum) + 7) & ~(size_t)7;
+
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(fo->mon.backend_stats, ep, fo->percpu_buf) < 0)
+		return -errno;
+	for (int cpu = 0; cpu < fo->ncpus; cpu++)
+		vigil_backend_stats_add(sum, (void *)((char *)fo->percpu_buf + cpu * stride));
+	return 0;
+}
+
+static void observation_from_delta(struct vigil_det_observation *obs,
+				   const struct vigil_backend_stats *d)
+{
+	obs->connect_attempts = d->connect_attempts;
+	obs->established = d->established;
+	obs->errors = vigil_backend_errors(d);
+	obs->data_retrans = d->data_retrans;
+	memcpy(obs->connect_lat_us, d->connect_lat_us, sizeof(obs->connect_lat_us));
+	memcpy(obs->request_lat_us, d->request_lat_us, sizeof(obs->request_lat_us));
+}
+
+static void observe_counters(struct vigil_failover *fo, struct fo_service *s, size_t idx,
+			     struct vigil_det_observation *obs)
+{
+	struct fo_backend_rt *rt = &s->rt[idx];
+	struct vigil_backend_stats now, delta;
+	struct vigil_backend_health h = {};
+
+	if (read_backend_stats(fo, &s->det.backends[idx].ep, &now) == 0) {
+		if (rt->have_last) {
+			vigil_backend_stats_sub(&delta, &now, &rt->last);
+			observation_from_delta(obs, &delta);
+		}
+		rt->last = now;
+		rt->have_last = true;
+	}
+	if (bpf_map_lookup_elem(fo->lb.backend_health, &s->det.backends[idx].ep, &h) == 0) {
+		obs->kernel_consecutive = h.consecutive_failures;
+		obs->kernel_down = h.down != 0;
+	}
+}
+
+/* Stuck sockets of one backend: SYNs pending past the limit that started after
+ * the last successful connect, and sends unanswered past the limit. */
+static void count_stuck(const struct vigil_inflight *fl, __u64 now, __u64 last_success,
+			__u64 connect_limit, __u64 request_limit, struct vigil_det_observation *obs)
+{
+	__u64 age = 0;
+
+	if (!(fl->flags & VIGIL_INFLIGHT_ESTABLISHED)) {
+		if (fl->syn_sent_ns <= last_success || now - fl->syn_sent_ns <= connect_limit)
+			return;
+		obs->stuck_connects++;
+		age = now - fl->syn_sent_ns;
+	} else if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
+		if (now - fl->last_send_ns <= request_limit)
+			return;
+		obs->stuck_requests++;
+		age = now - fl->last_send_ns;
+	}
+	if (age / 1000 > obs->oldest_stuck_us)
+		obs->oldest_stuck_us = (__u32)(age / 1000 > 0xffffffffull ? 0xffffffffull : age / 1000);
+}
+
+static void scan_backend_sockets(struct vigil_failover *fo, const struct vigil_inflight *fls,
+				 size_t n, struct fo_service *s, size_t idx, __u64 now,
+				 struct vigil_det_observation *obs)
+{
+	const struct vigil_endpoint *ep = &s->det.backends[idx].ep;
+	__u64 connect_limit = vigil_det_stuck_connect_limit_ns(&s->det, idx);
+	__u64 request_limit = vigil_det_stuck_request_limit_ns(&s->det, idx);
+	struct vigil_backend_health h = {};
+
+	bpf_map_lookup_elem(fo->lb.backend_health, ep, &h);
+	for (size_t i = 0; i < n; i++)
+		if (fls[i].role == VIGIL_ROLE_CLIENT && memcmp(&fls[i].peer, ep, sizeof(*ep)) == 0)
+			count_stuck(&fls[i], now, h.last_success_ns, connect_limit, request_limit, obs);
+}
+
+/* All client in-flight entries, read in batches (one syscall per batch). */
+static struct vigil_inflight *read_inflight(struct vigil_failover *fo, size_t *n_out)
+{
+	size_t cap = INFLIGHT_BATCH, n = 0;
+	struct vigil_inflight *vals = malloc(cap * sizeof(*vals));
+	__u64 *keys = malloc(cap * sizeof(*keys)), in_batch = 0, out_batch;
+	bool first = true;
+
+	while (vals && keys) {
+		__u32 count = INFLIGHT_BATCH;
+		int ret = bpf_map_lookup_batch(fo->mon.inflight, first ? NULL : &in_batch, &out_batch,
+					       keys, vals + n, &count, NULL);
+
+		n += count;
+		if (ret < 0)
+			break; /* ENOENT: end of map */
+		first = false;
+		in_batch = out_batch;
+		cap += INFLIGHT_BATCH;
+		void *grown = realloc(vals, cap * sizeof(*vals));
+		void *grown_keys = realloc(keys, cap * sizeof(*keys));
+
+		if (grown)
+			vals = grown;
+		if (grown_keys)
+			keys = grown_keys;
+		if (!grown || !grown_keys)
+			break;
+	}
+	free(keys);
+	*n_out = vals ? n : 0;
+	return vals;
+}
+
+/* ---- applying decisions ------------------------------------------------- */
+
+static void log_backend_change(const struct fo_service *s, const struct vigil_det_change *c)
+{
+	const struct vigil_det_backend *b = &s->det.backends[c->backend_index];
+	const struct vigil_evidence *e = &c->evidence;
+	char ep[VIGIL_ENDPOINT_STRLEN];
+
+	pr_warn("service %s backend %s: %s -> %s rule=%s failures=%u threshold=%u requests=%u "
+		"errors=%u latency_us=%u peer_latency_us=%u limit_us=%u probes=%u ejections=%u",
+		s->cfg->name, vigil_endpoint_format(&b->ep, ep, sizeof(ep)), vigil_state_name(c->from),
+		vigil_state_name(c->to), vigil_rule_name(c->rule), e->failures, e->threshold,
+		e->requests, e->errors, e->latency_us, e->peer_latency_us, e->limit_us, e->probes,
+		b->ejections);
+}
+
+static void log_service_change(const struct fo_service *s, const struct vigil_det_change *c)
+{
+	if (c->set_flags_to & VIGIL_SET_FAIL_OPEN)
+		pr_err("service %s: NO HEALTHY BACKEND: failing open to every backend (rule=%s)",
+		       s->cfg->name, vigil_rule_name(c->rule));
+	else if (c->set_flags_to & VIGIL_SET_BACKUPS)
+		pr_warn("service %s: no healthy primary: backups now serve (rule=%s)", s->cfg->name,
+			vigil_rule_name(c->rule));
+	else
+		pr_warn("service %s: primaries serve again (rule=%s)", s->cfg->name,
+			vigil_rule_name(c->rule));
+}
+
+static void tear_down(const struct fo_service *s, const struct vigil_endpoint *ep)
+{
+	char err[256], name[VIGIL_ENDPOINT_STRLEN];
+	unsigned destroyed = 0;
+
+	if (vigil_destroy_connections_to(ep, &destroyed, err, sizeof(err)) < 0)
+		pr_warn("service %s: tearing down connections to %s: %s", s->cfg->name,
+			vigil_endpoint_format(ep, name, sizeof(name)), err);
+	else if (destroyed)
+		pr_info("service %s: tore down %u connections to %s", s->cfg->name, destroyed,
+			vigil_endpoint_format(ep, name, sizeof(name)));
+}
+
+static void apply_changes(struct vigil_failover *fo, struct fo_service *s,
+			  const struct vigil_det_change *changes, size_t n)
+{
+	__u64 now = vigil_now_ns();
+
+	/* The new set goes out first so new connections avoid the backend before
+	 * anything slower (logging, tearing down) happens. */
+	fo_publish_set(fo, s);
+	for (size_t i = 0; i < n; i++) {
+		const struct vigil_det_change *c = &changes[i];
+
+		fo_publish_change(fo, s, c, now);
+		if (c->backend_index < 0) {
+			log_service_change(s, c);
+			continue;
+		}
+		log_backend_change(s, c);
+		if (c->to == VIGIL_STATE_HEALTHY)
+			fo_publish_readmit(fo, &s->det.backends[c->backend_index].ep);
+	}
+	for (size_t b = 0; b < s->det.n_backends; b++)
+		fo_publish_backend(fo, s, b);
+	fo_publish_service(fo, s);
+	for (size_t i = 0; i < n; i++)
+		if (changes[i].backend_index >= 0 && changes[i].tear_down)
+			tear_down(s, &s->det.backends[changes[i].backend_index].ep);
+}
+
+static void read_admin(struct vigil_failover *fo, struct fo_service *s, __u64 now)
+{
+	for (size_t b = 0; b < s->det.n_backends; b++) {
+		struct vigil_svc_backend_key key;
+		__u32 admin = VIGIL_ADMIN_NONE;
+
+		memset(&key, 0, sizeof(key));
+		key.vip = s->cfg->vips[0];
+		key.backend = s->det.backends[b].ep;
+		bpf_map_lookup_elem(fo->lb.admin, &key, &admin);
+		if (admin > VIGIL_ADMIN_DISABLED)
+			admin = VIGIL_ADMIN_NONE;
+		vigil_det_set_admin(&s->det, b, (enum vigil_admin_state)admin, now);
+	}
+}
+
+static void start_due_probes(struct vigil_failover *fo, struct fo_service *s, size_t si, __u64 now)
+{
+	for (size_t b = 0; b < s->det.n_backends; b++) {
+		if (s->rt[b].probe_in_flight || !vigil_det_probe_due(&s->det, b, now))
+			continue;
+		/* tag = service index << 8 | backend index */
+		if (vigil_probe_start(fo->prober, &s->det.backends[b].ep, s->cfg->probe_http_path,
+				      s->cfg->probe_timeout_ms, (si << 8) | b, now) == 0)
+			s->rt[b].probe_in_flight = true;
+		else
+			vigil_det_probe_result(&s->det, b, false, now);
+	}
+}
+
+static void evaluate_service(struct vigil_failover *fo, struct fo_service *s, size_t si,
+			     const struct vigil_inflight *fls, size_t n_fls, __u64 now)
+{
+	struct vigil_det_change changes[MAX_CHANGES];
+	size_t n;
+
+	read_admin(fo, s, now);
+	for (size_t b = 0; b < s->det.n_backends; b++) {
+		struct vigil_det_observation obs;
+
+		memset(&obs, 0, sizeof(obs));
+		observe_counters(fo, s, b, &obs);
+		scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
+		vigil_det_observe(&s->det, b, &obs, now);
+	}
+	n = vigil_det_evaluate(&s->det, now, changes, MAX_CHANGES);
+	if (n || fo_publish_set(fo, s))
+		apply_changes(fo, s, changes, n);
+	start_due_probes(fo, s, si, now);
+}
+
+static void collect_probes(struct vigil_failover *fo, __u64 now)
+{
+	struct vigil_probe_result res[MAX_PROBE_RESULTS];
+	size_t n = vigil_prober_collect(fo->prober, now, res, MAX_PROBE_RESULTS);
+
+	for (size_t i = 0; i < n; i++) {
+		size_t si = res[i].tag >> 8, b = res[i].tag & 0xff;
+
+		if (si >= fo->n_svcs || b >= fo->svcs[si].det.n_backends)
+			continue;
+		fo->svcs[si].rt[b].probe_in_flight = false;
+		vigil_det_probe_result(&fo->svcs[si].det, b, res[i].ok, now);
+		if (!res[i].ok)
+			pr_debug("service %s: probe of backend %zu failed: %s", fo->svcs[si].cfg->name,
+				 b, strerror(res[i].error));
+		fo->event_pending = true; /* evaluate now, not at the next tick */
+	}
+}
+
+void vigil_failover_run(struct vigil_failover *fo, __u64 now)
+{
+	struct vigil_inflight *fls;
+	size_t n_fls = 0;
+
+	collect_probes(fo, now);
+	if (!fo->event_pending && now < fo->next_tick_ns)
+		return;
+	fo->event_pending = false;
+	fo->next_tick_ns = now + (__u64)fo->cfg->tick_ms * 1000000ull;
+	fls = read_inflight(fo, &n_fls);
+	for (size_t i = 0; i < fo->n_svcs; i++)
+		evaluate_service(fo, &fo->svcs[i], i, fls, n_fls, now);
+	free(fls);
+}
+
+void vigil_failover_on_event(struct vigil_failover *fo, const struct vigil_event *ev)
+{
+	(void)ev;
+	fo->event_pending = true;
+}
+
+size_t vigil_failover_pollfds(struct vigil_failover *fo, struct pollfd *fds, size_t max)
+{
+	return vigil_prober_pollfds(fo->prober, fds, max);
+}
+
+int vigil_failover_timeout_ms(struct vigil_failover *fo, __u64 now)
+{
+	int tick = now >= fo->next_tick_ns ? 0 : (int)((fo->next_tick_ns - now + 999999) / 1000000);
+	int probe = vigil_prober_timeout_ms(fo->prober, now);
+
+	if (fo->event_pending)
+		return 0;
+	return probe >= 0 && probe < tick ? probe : tick;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static int init_services(struct vigil_failover *fo, __u64 now)
+{
+	fo->svcs = calloc(fo->cfg->n_services, sizeof(*fo->svcs));
+	if (!fo->svcs)
+		return -ENOMEM;
+	fo->n_svcs = fo->cfg->n_services;
+	for (size_t i = 0; i < fo->n_svcs; i++) {
+		struct fo_service *s = &fo->svcs[i];
+		const struct vigil_service_cfg *c = &fo->cfg->services[i];
+
+		s->cfg = c;
+		s->id = (__u32)i + 1;
+		vigil_det_init(&s->det, &c->detection);
+		for (size_t b = 0; b < c->n_backends; b++)
+			vigil_det_add_backend(&s->det, &c->backends[b].ep, c->backends[b].weight,
+					      c->backends[b].role, now);
+	}
+	return 0;
+}
+
+int vigil_failover_start(struct vigil_failover **out, const struct vigil_config *cfg,
+			 const struct vigil_monitor_maps *mon, const struct vigil_lb_maps *lb,
+			 char *err, size_t errlen)
+{
+	struct vigil_failover *fo = calloc(1, sizeof(*fo));
+	__u64 now = vigil_now_ns();
+	int ret = -ENOMEM;
+
+	if (!fo)
+		goto fail;
+	fo->cfg = cfg;
+	fo->mon = *mon;
+	fo->lb = *lb;
+	fo->ncpus = libbpf_num_possible_cpus();
+	fo->percpu_buf = calloc((size_t)fo->ncpus, (sizeof(struct vigil_backend_stats) + 7) & ~7ul);
+	if (!fo->percpu_buf || init_services(fo, now))
+		goto fail;
+	fo->prober = vigil_prober_new(cfg->probe_netns[0] ? cfg->probe_netns : NULL);
+	if (!fo->prober) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot set up probes in network namespace '%s': %s: fix "
+			 "daemon.probe_netns", cfg->probe_netns, strerror(errno));
+		goto fail;
+	}
+	ret = fo_publish_thresholds(fo);
+	if (ret) {
+		snprintf(err, errlen, "writing fast-path thresholds failed: %s", strerror(-ret));
+		goto fail;
+	}
+	fo_remove_stale(fo);
+	fo->history_seq = fo_history_last_seq(lb->history);
+	fo->event_pending = true; /* publish sets at once */
+	*out = fo;
+	return 0;
+fail:
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory setting up %zu services", cfg->n_services);
+	vigil_failover_stop(fo);
+	return ret;
+}
+
+void vigil_failover_stop(struct vigil_failover *fo)
+{
+	if (!fo)
+		return;
+	vigil_prober_free(fo->prober);
+	free(fo->svcs);
+	free(fo->percpu_buf);
+	free(fo);
+}

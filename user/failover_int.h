@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by failover.c (engine) and failover_publish.c (map writes). */
+#ifndef VIGIL_FAILOVER_INT_H
+#define VIGIL_FAILOVER_INT_H
+
+#include "detector.h"
+#include "failover.h"
+#include "probe.h"
+
+struct fo_backend_rt {
+	struct vigil_backend_stats last; /* cumulative counters at the previous tick */
+	bool have_last;
+	bool probe_in_flight;
+	__u32 published_admin;
+};
+
+struct fo_service {
+	const struct vigil_service_cfg *cfg;
+	__u32 id;
+	struct vigil_det_service det;
+	struct fo_backend_rt rt[VIGIL_MAX_SVC_BACKENDS];
+	struct vigil_backend_set set; /* as last published */
+	bool set_published;
+	__u64 set_changed_wall_ns;
+};
+
+struct vigil_failover {
+	const struct vigil_config *cfg;
+	struct vigil_monitor_maps mon;
+	struct vigil_lb_maps lb;
+	struct fo_service *svcs;
+	size_t n_svcs;
+	struct vigil_prober *prober;
+	__u64 history_seq;
+	__u64 next_tick_ns;
+	bool event_pending;
+	int ncpus;
+	void *percpu_buf;
+};
+
+__u64 vigil_wall_ns(void);
+
+/* failover_publish.c */
+int fo_publish_thresholds(struct vigil_failover *fo);
+void fo_publish_readmit(struct vigil_failover *fo, const struct vigil_endpoint *ep);
+void fo_publish_backend(struct vigil_failover *fo, struct fo_service *s, size_t idx);
+void fo_publish_change(struct vigil_failover *fo, const struct fo_service *s,
+		       const struct vigil_det_change *c, __u64 mono_ns);
+bool fo_publish_set(struct vigil_failover *fo, struct fo_service *s);
+void fo_publish_service(struct vigil_failover *fo, const struct fo_service *s);
+void fo_remove_stale(struct vigil_failover *fo);
+__u64 fo_history_last_seq(int history_fd);
+
+#endif

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* Writes of the failover engine into BPF maps: fast-path thresholds, backend
+ * sets (the datapath) and the state vigilctl reads. */
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "failover_int.h"
+#include "log.h"
+
+static struct vigil_svc_backend_key svc_key(const struct fo_service *s, size_t vip,
+					    const struct vigil_endpoint *backend)
+{
+	struct vigil_svc_backend_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.vip = s->cfg->vips[vip];
+	if (backend)
+		key.backend = *backend;
+	return key;
+}
+
+/* The fast-path threshold of an endpoint is the strictest of the services
+ * using it. Existing counters and the down flag are kept across restarts. */
+static __u32 threshold_for(const struct vigil_failover *fo, const struct vigil_endpoint *ep)
+{
+	__u32 t = 0;
+
+	for (size_t i = 0; i < fo->n_svcs; i++) {
+		const struct vigil_det_service *d = &fo->svcs[i].det;
+
+		for (size_t b = 0; b < d->n_backends; b++)
+			if (memcmp(&d->backends[b].ep, ep, sizeof(*ep)) == 0 &&
+			    (t == 0 || d->params.consecutive_failures < t))
+				t = d->params.consecutive_failures;
+	}
+	return t;
+}
+
+int fo_publish_thresholds(struct vigil_failover *fo)
+{
+	for (size_t i = 0; i < fo->n_svcs; i++) {
+		const struct vigil_det_service *d = &fo->svcs[i].det;
+
+		for (size_t b = 0; b < d->n_backends; b++) {
+			struct vigil_backend_health h = {};
+
+			bpf_map_lookup_elem(fo->lb.backend_health, &d->backends[b].ep, &h);
+			h.threshold = threshold_for(fo, &d->backends[b].ep);
+			if (bpf_map_update_elem(fo->lb.backend_health, &d->backends[b].ep, &h, BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+void fo_publish_readmit(struct vigil_failover *fo, const struct vigil_endpoint *ep)
+{
+	struct vigil_backend_health h = {};
+
+	bpf_map_lookup_elem(fo->lb.backend_health, ep, &h);
+	h.consecutive_failures = 0;
+	h.down = 0;
+	h.down_since_ns = 0;
+	h.threshold = threshold_for(fo, ep);
+	bpf_map_update_elem(fo->lb.backend_health, ep, &h, BPF_ANY);
+}
+
+static bool in_set(const struct vigil_backend_set *set, const struct vigil_endpoint *ep)
+{
+	for (__u32 i = 0; i < set->count; i++)
+		if (memcmp(&set->entries[i].backend, ep, sizeof(*ep)) == 0)
+			return true;
+	return false;
+}
+
+void fo_publish_backend(struct vigil_failover *fo, struct fo_service *s, size_t idx)
+{
+	const struct vigil_det_backend *b = &s->det.backends[idx];
+	struct vigil_backend_info info = {
+		.state = b->state, .admin = b->admin, .role = b->role,
+		.last_rule = b->last_rule, .weight = b->weight, .ejections = b->ejections,
+		.selected = in_set(&s->set, &b->ep),
+		.since_wall_ns = vigil_wall_ns() - (vigil_now_ns() - b->since_ns),
+		.evidence = b->last_evidence,
+	};
+
+	for (size_t v = 0; v < s->cfg->n_vips; v++) {
+		struct vigil_svc_backend_key key = svc_key(s, v, &b->ep);
+
+		bpf_map_update_elem(fo->lb.backend_info, &key, &info, BPF_ANY);
+	}
+}
+
+void fo_publish_change(struct vigil_failover *fo, const struct fo_service *s,
+		       const struct vigil_det_change *c, __u64 mono_ns)
+{
+	const struct vigil_det_backend *b = c->backend_index >= 0 ? &s->det.backends[c->backend_index]
+								 : NULL;
+	struct vigil_change rec = {
+		.seq = ++fo->history_seq, .wall_ns = vigil_wall_ns(), .mono_ns = mono_ns,
+		.key = svc_key(s, 0, b ? &b->ep : NULL), .rule = c->rule,
+		.from = b ? c->from : c->set_flags_from, .to = b ? c->to : c->set_flags_to,
+		.admin = b ? b->admin : 0, .evidence = c->evidence,
+	};
+	__u32 slot = rec.seq % VIGIL_HISTORY_SLOTS;
+
+	bpf_map_update_elem(fo->lb.history, &slot, &rec, BPF_ANY);
+}
+
+__u64 fo_history_last_seq(int history_fd)
+{
+	struct vigil_change rec;
+	__u64 max = 0;
+
+	for (__u32 slot = 0; slot < VIGIL_HISTORY_SLOTS; slot++)
+		if (bpf_map_lookup_elem(history_fd, &slot, &rec) == 0 && rec.seq > max)
+			max = rec.seq;
+	return max;
+}
+
+static bool same_set(const struct vigil_backend_set *a, const struct vigil_backend_set *b)
+{
+	return a->count == b->count && a->flags == b->flags &&
+	       memcmp(a->entries, b->entries, a->count * sizeof(a->entries[0])) == 0;
+}
+
+/* One hash update per VIP replaces the whole value: connect() sees either the
+ * old set or the new one. */
+bool fo_publish_set(struct vigil_failover *fo, struct fo_service *s)
+{
+	struct vigil_backend_set set;
+
+	memset(&set, 0, sizeof(set));
+	vigil_det_select(&s->det, &set);
+	if (s->set_published && same_set(&set, &s->set))
+		return false;
+	set.service_id = s->id;
+	set.version = s->set.version + 1;
+	for (size_t v = 0; v < s->cfg->n_vips; v++)
+		if (bpf_map_update_elem(fo->lb.service_sets, &s->cfg->vips[v], &set, BPF_ANY))
+			pr_err("service %s: writing its backend set failed: %s", s->cfg->name,
+			       strerror(errno));
+	s->set = set;
+	s->set_published = true;
+	s->set_changed_wall_ns = vigil_wall_ns();
+	return true;
+}
+
+void fo_publish_service(struct vigil_failover *fo, const struct fo_service *s)
+{
+	struct vigil_service_info info;
+	size_t backups = s->cfg->n_backends - s->cfg->n_primaries;
+
+	memset(&info, 0, sizeof(info));
+	snprintf(info.name, sizeof(info.name), "%s", s->cfg->name);
+	info.service_id = s->id;
+	info.n_primaries = (__u16)s->cfg->n_primaries;
+	info.n_backups = (__u16)backups;
+	info.set_flags = s->set.flags;
+	info.set_count = s->set.count;
+	info.set_version = s->set.version;
+	info.since_wall_ns = s->set_changed_wall_ns;
+	for (size_t v = 0; v < s->cfg->n_vips; v++)
+		bpf_map_update_elem(fo->lb.services, &s->cfg->vips[v], &info, BPF_ANY);
+}
+
+static bool configured_vip(const struct vigil_failover *fo, const struct vigil_endpoint *vip)
+{
+	for (size_t i = 0; i < fo->n_svcs; i++)
+		for (size_t v = 0; v < fo->svcs[i].cfg->n_vips; v++)
+			if (memcmp(&fo->svcs[i].cfg->vips[v], vip, sizeof(*vip)) == 0)
+				return true;
+	return false;
+}
+
+static bool configured_backend(const struct vigil_failover *fo, const struct vigil_endpoint *ep)
+{
+	return threshold_for(fo, ep) != 0;
+}
+
+/* Delete every key of fd for which keep() is false; keys are collected first
+ * because deleting during iteration restarts the walk. */
+static void delete_where_not(int fd, size_t key_size, const struct vigil_failover *fo,
+			     bool (*keep)(const struct vigil_failover *, const void *))
+{
+	__u8 key[64], prev[64], *stale = NULL;
+	size_t n = 0;
+	void *p = NULL;
+
+	while (bpf_map_get_next_key(fd, p, key) == 0) {
+		if (!keep(fo, key)) {
+			__u8 *grown = realloc(stale, (n + 1) * key_size);
+
+			if (!grown)
+				break;
+			stale = grown;
+			memcpy(stale + n++ * key_size, key, key_size);
+		}
+		memcpy(prev, key, key_size);
+		p = prev;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, stale + i * key_size);
+	free(stale);
+}
+
+static bool keep_vip(const struct vigil_failover *fo, const void *key)
+{
+	return configured_vip(fo, key);
+}
+
+static bool keep_svc_backend(const struct vigil_failover *fo, const void *key)
+{
+	const struct vigil_svc_backend_key *k = key;
+
+	return configured_vip(fo, &k->vip) && configured_backend(fo, &k->backend);
+}
+
+static bool keep_health(const struct vigil_failover *fo, const void *key)
+{
+	return configured_backend(fo, key);
+}
+
+/* Services or backends removed from the config leave the datapath and the
+ * published state; admin states of removed backends are dropped too. */
+void fo_remove_stale(struct vigil_failover *fo)
+{
+	delete_where_not(fo->lb.service_sets, sizeof(struct vigil_endpoint), fo, keep_vip);
+	delete_where_not(fo->lb.services, sizeof(struct vigil_endpoint), fo, keep_vip);
+	delete_where_not(fo->lb.backend_info, sizeof(struct vigil_svc_backend_key), fo,
+			 keep_svc_backend);
+	delete_where_not(fo->lb.admin, sizeof(struct vigil_svc_backend_key), fo, keep_svc_backend);
+	delete_where_not(fo->lb.backend_health, sizeof(struct vigil_endpoint), fo, keep_health);
+}

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+#include "lbstate.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "detector.h"
+#include "maps.h"
+
+struct lb_fds {
+	int services, sets, info, admin;
+};
+
+static void close_fds(struct lb_fds *f)
+{
+	int *all[] = { &f->services, &f->sets, &f->info, &f->admin };
+
+	for (size_t i = 0; i < 4; i++)
+		if (*all[i] >= 0)
+			close(*all[i]);
+}
+
+static int open_fds(const char *pin_dir, struct lb_fds *f, char *err, size_t errlen)
+{
+	*f = (struct lb_fds){ -1, -1, -1, -1 };
+	f->services = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICES, sizeof(struct vigil_endpoint),
+				     sizeof(struct vigil_service_info), err, errlen);
+	if (f->services >= 0)
+		f->sets = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICE_SETS, sizeof(struct vigil_endpoint),
+					 sizeof(struct vigil_backend_set), err, errlen);
+	if (f->sets >= 0)
+		f->info = vigil_pin_open(pin_dir, VIGIL_PIN_BACKEND_INFO,
+					 sizeof(struct vigil_svc_backend_key),
+					 sizeof(struct vigil_backend_info), err, errlen);
+	if (f->info >= 0)
+		f->admin = vigil_pin_open(pin_dir, VIGIL_PIN_ADMIN, sizeof(struct vigil_svc_backend_key),
+					  sizeof(__u32), err, errlen);
+	if (f->admin >= 0)
+		return 0;
+	close_fds(f);
+	if (strstr(err, "No such file"))
+		snprintf(err + strlen(err), errlen - strlen(err),
+			 "; no services are published there: configure services and start vigild");
+	return -ENOENT;
+}
+
+/* Room for element n: capacity doubles at 8, 16, 32, ... */
+static int grow(void **arr, size_t n, size_t elem)
+{
+	void *p;
+
+	if (n != 0 && (n < 8 || (n & (n - 1))))
+		return 0;
+	p = realloc(*arr, (n ? n * 2 : 8) * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	return 0;
+}
+
+static int read_services(const struct lb_fds *f, struct vigil_lb_state *st)
+{
+	struct vigil_endpoint key, prev, *p = NULL;
+
+	while (bpf_map_get_next_key(f->services, p, &key) == 0) {
+		prev = key;
+		p = &prev;
+		if (grow((void **)&st->services, st->n_services, sizeof(*st->services)))
+			return -ENOMEM;
+		struct vigil_lb_service_row *row = &st->services[st->n_services];
+
+		memset(row, 0, sizeof(*row));
+		row->vip = key;
+		if (bpf_map_lookup_elem(f->services, &key, &row->info))
+			continue;
+		row->has_set = bpf_map_lookup_elem(f->sets, &key, &row->set) == 0;
+		st->n_services++;
+	}
+	return 0;
+}
+
+static const struct vigil_lb_service_row *service_of(const struct vigil_lb_state *st,
+						     const struct vigil_endpoint *vip)
+{
+	for (size_t i = 0; i < st->n_services; i++)
+		if (memcmp(&st->services[i].vip, vip, sizeof(*vip)) == 0)
+			return &st->services[i];
+	return NULL;
+}
+
+static double share_in_set(const struct vigil_lb_service_row *svc, const struct vigil_endpoint *ep)
+{
+	if (!svc || !svc->has_set || svc->set.total_weight == 0)
+		return 0.0;
+	for (__u32 i = 0; i < svc->set.count && i < VIGIL_MAX_SET; i++)
+		if (memcmp(&svc->set.entries[i].backend, ep, sizeof(*ep)) == 0)
+			return (double)svc->set.entries[i].weight / svc->set.total_weight;
+	return 0.0;
+}
+
+static int read_backends(const struct lb_fds *f, struct vigil_lb_state *st)
+{
+	struct vigil_svc_backend_key key, prev, *p = NULL;
+
+	while (bpf_map_get_next_key(f->info, p, &key) == 0) {
+		prev = key;
+		p = &prev;
+		if (grow((void **)&st->backends, st->n_backends, sizeof(*st->backends)))
+			return -ENOMEM;
+		struct vigil_lb_backend_row *row = &st->backends[st->n_backends];
+		const struct vigil_lb_service_row *svc = service_of(st, &key.vip);
+
+		memset(row, 0, sizeof(*row));
+		row->key = key;
+		if (bpf_map_lookup_elem(f->info, &key, &row->info))
+			continue;
+		if (svc)
+			memcpy(row->service, svc->info.name, sizeof(row->service) - 1);
+		row->share = share_in_set(svc, &key.backend);
+		st->n_backends++;
+	}
+	return 0;
+}
+
+static int compare_services(const void *a, const void *b)
+{
+	const struct vigil_lb_service_row *x = a, *y = b;
+	int c = strcmp(x->info.name, y->info.name);
+
+	return c ? c : memcmp(&x->vip, &y->vip, sizeof(x->vip));
+}
+
+static int compare_backends(const void *a, const void *b)
+{
+	const struct vigil_lb_backend_row *x = a, *y = b;
+	int c = strcmp(x->service, y->service);
+
+	if (c)
+		return c;
+	c = memcmp(&x->key.vip, &y->key.vip, sizeof(x->key.vip));
+	if (c)
+		return c;
+	if (x->info.role != y->info.role)
+		return (int)x->info.role - (int)y->info.role;
+	return memcmp(&x->key.backend, &y->key.backend, sizeof(x->key.backend));
+}
+
+int vigil_lb_state_read(const char *pin_dir, struct vigil_lb_state *st, char *err, size_t errlen)
+{
+	struct lb_fds f;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = open_fds(pin_dir, &f, err, errlen);
+	if (ret)
+		return ret;
+	ret = read_services(&f, st);
+	if (!ret)
+		ret = read_backends(&f, st);
+	close_fds(&f);
+	if (ret) {
+		snprintf(err, errlen, "out of memory reading %s", pin_dir);
+		vigil_lb_state_free(st);
+		return ret;
+	}
+	if (st->n_services)
+		qsort(st->services, st->n_services, sizeof(*st->services), compare_services);
+	if (st->n_backends)
+		qsort(st->backends, st->n_backends, sizeof(*st->backends), compare_backends);
+	return 0;
+}
+
+void vigil_lb_state_free(struct vigil_lb_state *st)
+{
+	free(st->services);
+	free(st->backends);
+	memset(st, 0, sizeof(*st));
+}
+
+static int compare_seq(const void *a, const void *b)
+{
+	const struct vigil_change *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int vigil_lb_history_read(const char *pin_dir, __u64 after_seq, struct vigil_change **out,
+			  size_t *n, char *err, size_t errlen)
+{
+	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_HISTORY, sizeof(__u32), sizeof(struct vigil_change),
+				err, errlen);
+	struct vigil_change *recs;
+
+	*n = 0;
+	*out = NULL;
+	if (fd < 0)
+		return fd;
+	recs = calloc(VIGIL_HISTORY_SLOTS, sizeof(*recs));
+	if (!recs) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (__u32 slot = 0; slot < VIGIL_HISTORY_SLOTS; slot++)
+		if (bpf_map_lookup_elem(fd, &slot, &recs[*n]) == 0 && recs[*n].seq > after_seq)
+			(*n)++;
+	close(fd);
+	qsort(recs, *n, sizeof(*recs), compare_seq);
+	*out = recs;
+	return 0;
+}
+
+/* ---- admin ------------------------------------------------------------------ */
+
+/* Rebuild the set of vip from the published backend records, with the admin
+ * states now in the map, using the detector's own selection rule. */
+static int republish_set(const struct lb_fds *f, const struct vigil_lb_state *st,
+			 const struct vigil_lb_service_row *svc)
+{
+	struct vigil_det_service *det = calloc(1, sizeof(*det));
+	struct vigil_det_params params;
+	struct vigil_backend_set set;
+	int ret = 0;
+
+	if (!det)
+		return -ENOMEM;
+	vigil_det_params_defaults(&params);
+	vigil_det_init(det, &params);
+	for (size_t i = 0; i < st->n_backends; i++) {
+		const struct vigil_lb_backend_row *row = &st->backends[i];
+		__u32 admin = VIGIL_ADMIN_NONE;
+
+		if (memcmp(&row->key.vip, &svc->vip, sizeof(svc->vip)) != 0 ||
+		    vigil_det_add_backend(det, &row->key.backend, row->info.weight, row->info.role, 0))
+			continue;
+		bpf_map_lookup_elem(f->admin, &row->key, &admin);
+		det->backends[det->n_backends - 1].state = (enum vigil_backend_state)row->info.state;
+		det->backends[det->n_backends - 1].admin = (enum vigil_admin_state)admin;
+	}
+	memset(&set, 0, sizeof(set));
+	vigil_det_select(det, &set);
+	set.service_id = svc->info.service_id;
+	set.version = (svc->has_set ? svc->set.version : 0) + 1;
+	if (bpf_map_update_elem(f->sets, &svc->vip, &set, BPF_ANY))
+		ret = -errno;
+	free(det);
+	return ret;
+}
+
+static int admin_write(const struct lb_fds *f, const struct vigil_svc_backend_key *key,
+		       enum vigil_admin_state admin)
+{
+	__u32 v = admin;
+
+	if (admin == VIGIL_ADMIN_NONE)
+		return bpf_map_delete_elem(f->admin, key) == 0 || errno == ENOENT ? 0 : -errno;
+	return bpf_map_update_elem(f->admin, key, &v, BPF_ANY) ? -errno : 0;
+}
+
+static bool has_backend(const struct vigil_lb_state *st, const struct vigil_svc_backend_key *key)
+{
+	for (size_t i = 0; i < st->n_backends; i++)
+		if (memcmp(&st->backends[i].key, key, sizeof(*key)) == 0)
+			return true;
+	return false;
+}
+
+static int apply_admin(const struct lb_fds *f, const struct vigil_lb_state *st, const char *service,
+		       const struct vigil_endpoint *backend, enum vigil_admin_state admin,
+		       size_t *matched)
+{
+	for (size_t i = 0; i < st->n_services; i++) {
+		const struct vigil_lb_service_row *svc = &st->services[i];
+		struct vigil_svc_backend_key key;
+		int ret;
+
+		if (strncmp(svc->info.name, service, VIGIL_NAME_LEN) != 0)
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.vip = svc->vip;
+		key.backend = *backend;
+		if (!has_backend(st, &key))
+			continue;
+		ret = admin_write(f, &key, admin);
+		if (!ret)
+			ret = republish_set(f, st, svc);
+		if (ret)
+			return ret;
+		(*matched)++;
+	}
+	return 0;
+}
+
+int vigil_lb_set_admin(const char *pin_dir, const char *service, const struct vigil_endpoint *backend,
+		       enum vigil_admin_state admin, char *err, size_t errlen)
+{
+	struct vigil_lb_state st;
+	struct lb_fds f;
+	size_t matched = 0;
+	int ret = vigil_lb_state_read(pin_dir, &st, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = open_fds(pin_dir, &f, err, errlen);
+	if (!ret) {
+		ret = apply_admin(&f, &st, service, backend, admin, &matched);
+		close_fds(&f);
+		if (ret)
+			snprintf(err, errlen, "writing the admin state failed: %s", strerror(-ret));
+	}
+	vigil_lb_state_free(&st);
+	if (!ret && matched == 0) {
+		snprintf(err, errlen, "service '%s' has no such backend: see 'vigilctl backends %s' "
+			 "for its backends", service, service);
+		ret = -ENOENT;
+	}
+	return ret;
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+#include "sock_lb.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <vigil/abi.h>
+
+#include "log.h"
+#include "sock_lb.skel.h"
+
+#define CGROUP2_MAGIC 0x63677270
+
+struct vigil_sock_lb {
+	struct sock_lb_bpf *skel;
+	char pin_dir[256];
+};
+
+static const char *const lb_pinned_maps[] = {
+	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP, VIGIL_PIN_SERVICES,
+	VIGIL_PIN_BACKEND_INFO, VIGIL_PIN_ADMIN, VIGIL_PIN_HISTORY,
+};
+
+static const char *const hook_names[] = { "connect4", "connect6", "getpeername4", "getpeername6" };
+
+static bool is_cgroup2(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && (unsigned long)st.f_type == CGROUP2_MAGIC;
+}
+
+const char *vigil_cgroup2_root(void)
+{
+	if (is_cgroup2("/sys/fs/cgroup"))
+		return "/sys/fs/cgroup";
+	if (is_cgroup2("/sys/fs/cgroup/unified"))
+		return "/sys/fs/cgroup/unified";
+	return NULL;
+}
+
+int vigil_sock_lb_load(struct vigil_sock_lb **out, const char *pin_dir, char *err, size_t errlen)
+{
+	struct vigil_sock_lb *lb = calloc(1, sizeof(*lb));
+	char path[512];
+	int ret = -ENOMEM;
+
+	if (!lb)
+		goto fail;
+	snprintf(lb->pin_dir, sizeof(lb->pin_dir), "%s", pin_dir);
+	lb->skel = sock_lb_bpf__open();
+	if (!lb->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open socket LB object: %s", strerror(errno));
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof(lb_pinned_maps) / sizeof(lb_pinned_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, lb_pinned_maps[i]);
+		bpf_map__set_pin_path(bpf_object__find_map_by_name(lb->skel->obj, lb_pinned_maps[i]),
+				      path);
+	}
+	ret = sock_lb_bpf__load(lb->skel);
+	if (ret) {
+		snprintf(err, errlen, "loading the socket load balancer failed (%s); if a pinned "
+			 "map could not be reused, remove old pins with 'vigild --unpin'",
+			 strerror(-ret));
+		goto fail;
+	}
+	*out = lb;
+	return 0;
+fail:
+	vigil_sock_lb_stop(lb);
+	return ret;
+}
+
+static int attach_one(struct bpf_program *prog, int cgroup_fd, const char *pin_path)
+{
+	struct bpf_link *link = bpf_link__open(pin_path);
+	int ret;
+
+	if (link) {
+		/* Swap the program under the existing attachment: no gap in service. */
+		ret = bpf_link__update_program(link, prog);
+		bpf_link__destroy(link);
+		if (!ret)
+			return 0;
+		unlink(pin_path);
+	}
+	link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	if (!link)
+		return -errno;
+	ret = bpf_link__pin(link, pin_path);
+	bpf_link__destroy(link); /* the pin keeps it attached */
+	return ret;
+}
+
+int vigil_sock_lb_attach(struct vigil_sock_lb *lb, const char *cgroup, char *err, size_t errlen)
+{
+	struct bpf_program *progs[] = {
+		lb->skel->progs.vigil_connect4, lb->skel->progs.vigil_connect6,
+		lb->skel->progs.vigil_getpeername4, lb->skel->progs.vigil_getpeername6,
+	};
+	char links_dir[300], path[600];
+	int cgroup_fd, ret = 0;
+
+	if (!cgroup || !*cgroup)
+		cgroup = vigil_cgroup2_root();
+	if (!cgroup || !is_cgroup2(cgroup)) {
+		snprintf(err, errlen, "%s is not a cgroup v2 directory: set lb.cgroup to a cgroup v2 "
+			 "path (mount one with 'mount -t cgroup2 none /sys/fs/cgroup/unified')",
+			 cgroup ? cgroup : "no cgroup v2 hierarchy is mounted;");
+		return -ENOTDIR;
+	}
+	cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
+	if (cgroup_fd < 0) {
+		snprintf(err, errlen, "cannot open cgroup %s: %s", cgroup, strerror(errno));
+		return -errno;
+	}
+	snprintf(links_dir, sizeof(links_dir), "%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR);
+	mkdir(links_dir, 0700);
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]) && !ret; i++) {
+		snprintf(path, sizeof(path), "%s/%s", links_dir, hook_names[i]);
+		ret = attach_one(progs[i], cgroup_fd, path);
+		if (ret)
+			snprintf(err, errlen, "attaching cgroup/%s to %s failed: %s", hook_names[i],
+				 cgroup, strerror(-ret));
+	}
+	close(cgroup_fd);
+	if (!ret)
+		pr_info("socket load balancer attached to cgroup %s", cgroup);
+	return ret;
+}
+
+void vigil_sock_lb_detach_pinned(const char *pin_dir)
+{
+	char path[600];
+
+	for (size_t i = 0; i < sizeof(hook_names) / sizeof(hook_names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR, hook_names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
+	rmdir(path);
+}
+
+void vigil_sock_lb_maps(const struct vigil_sock_lb *lb, struct vigil_lb_maps *maps)
+{
+	maps->service_sets = bpf_map__fd(lb->skel->maps.service_sets);
+	maps->services = bpf_map__fd(lb->skel->maps.services);
+	maps->backend_info = bpf_map__fd(lb->skel->maps.backend_info);
+	maps->admin = bpf_map__fd(lb->skel->maps.admin);
+	maps->history = bpf_map__fd(lb->skel->maps.history);
+	maps->backend_health = bpf_map__fd(lb->skel->maps.backend_health);
+}
+
+void vigil_sock_lb_stop(struct vigil_sock_lb *lb)
+{
+	if (!lb)
+		return;
+	sock_lb_bpf__destroy(lb->skel);
+	free(lb);
+}

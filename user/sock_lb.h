@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Loads the socket-level load balancer (bpf/sock_lb.bpf.c) and the state maps
+ * vigild publishes; attaches connect/getpeername hooks to a cgroup v2. */
+#ifndef VIGIL_SOCK_LB_H
+#define VIGIL_SOCK_LB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vigil_sock_lb;
+
+/* Map fds owned by the loaded object (valid until vigil_sock_lb_stop). */
+struct vigil_lb_maps {
+	int service_sets, services, backend_info, admin, history, backend_health;
+};
+
+/* Load (reusing maps pinned under pin_dir, including backend_health shared
+ * with the monitor) without attaching. */
+int vigil_sock_lb_load(struct vigil_sock_lb **out, const char *pin_dir, char *err, size_t errlen);
+
+/* Attach to cgroup (NULL/"" = the cgroup v2 root). Links are pinned under
+ * pin_dir/links so the datapath keeps serving while vigild restarts; a
+ * pinned link from a previous run is switched to the new program in place. */
+int vigil_sock_lb_attach(struct vigil_sock_lb *lb, const char *cgroup, char *err, size_t errlen);
+
+/* Remove the pinned links (detaches the hooks), e.g. when no service is left. */
+void vigil_sock_lb_detach_pinned(const char *pin_dir);
+
+void vigil_sock_lb_maps(const struct vigil_sock_lb *lb, struct vigil_lb_maps *maps);
+void vigil_sock_lb_stop(struct vigil_sock_lb *lb);
+
+/* The cgroup v2 root: /sys/fs/cgroup when it is cgroup2, else
+ * /sys/fs/cgroup/unified (hybrid hierarchy). NULL when none is mounted. */
+const char *vigil_cgroup2_root(void);
+
+#endif

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/* vigilctl services | backends | events | drain | undrain | disable | enable */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "detector.h"
+#include "lbstate.h"
+#include "vigilctl.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+int ctl_parse_flags(int argc, char **argv, bool *json, bool *follow, const char *usage)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jfh", longopts, NULL)) != -1) {
+		if (c == 'j')
+			*json = true;
+		else if (c == 'f' && follow)
+			*follow = true;
+		else if (c == 'h') {
+			printf("%s", usage);
+			return 1;
+		} else {
+			fprintf(stderr, "%s", usage);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static const char *set_mode(__u32 flags)
+{
+	if (flags & VIGIL_SET_FAIL_OPEN)
+		return "FAIL-OPEN";
+	return flags & VIGIL_SET_BACKUPS ? "backups" : "primaries";
+}
+
+static void format_age(char *buf, size_t len, __u64 wall_ns)
+{
+	struct timespec now;
+	double age;
+
+	if (!wall_ns) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	age = ((double)now.tv_sec * 1e9 + now.tv_nsec - (double)wall_ns) / 1e9;
+	snprintf(buf, len, "%.1fs ago", age < 0 ? 0 : age);
+}
+
+static int read_state(const struct global_opts *g, struct vigil_lb_state *st)
+{
+	char err[512];
+
+	if (vigil_lb_state_read(g->pin_dir, st, err, sizeof(err))) {
+		fprintf(stderr, "vigilctl: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+static int print_json(json_t *root)
+{
+	int ret = json_dumpf(root, stdout, JSON_COMPACT);
+
+	putchar('\n');
+	fflush(stdout);
+	json_decref(root);
+	return ret ? 1 : 0;
+}
+
+/* ---- services ------------------------------------------------------------- */
+
+static json_t *service_json(const struct vigil_lb_service_row *s)
+{
+	char vip[VIGIL_ENDPOINT_STRLEN];
+
+	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:i, s:I, s:I}", "name", s->info.name, "vip",
+			 vigil_endpoint_format(&s->vip, vip, sizeof(vip)), "primaries",
+			 s->info.n_primaries, "backups", s->info.n_backups, "serving",
+			 set_mode(s->info.set_flags), "selectable", (int)s->set.count,
+			 "set_version", (json_int_t)s->set.version, "since_wall_ns",
+			 (json_int_t)s->info.since_wall_ns);
+}
+
+int cmd_services(const struct global_opts *g, int argc, char **argv)
+{
+	static const char usage[] = "usage: vigilctl services [--json]\n";
+	struct vigil_lb_state st;
+	char vip[VIGIL_ENDPOINT_STRLEN], age[32];
+	bool json = false;
+	int ret = ctl_parse_flags(argc, argv, &json, NULL, usage);
+
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	if (read_state(g, &st))
+		return 1;
+	if (json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < st.n_services; i++)
+			json_array_append_new(arr, service_json(&st.services[i]));
+		vigil_lb_state_free(&st);
+		return print_json(json_pack("{s:i, s:o}", "schema", 1, "services", arr));
+	}
+	printf("%-20s %-28s %-8s %9s %7s %-10s %10s %s\n", "SERVICE", "VIP", "DATAPATH", "PRIMARIES",
+	       "BACKUPS", "SERVING", "SELECTABLE", "SINCE");
+	for (size_t i = 0; i < st.n_services; i++) {
+		const struct vigil_lb_service_row *s = &st.services[i];
+
+		format_age(age, sizeof(age), s->info.since_wall_ns);
+		printf("%-20s %-28s %-8s %9u %7u %-10s %10u %s\n", s->info.name,
+		       vigil_endpoint_format(&s->vip, vip, sizeof(vip)), "socket", s->info.n_primaries,
+		       s->info.n_backups, set_mode(s->info.set_flags), s->set.count, age);
+	}
+	vigil_lb_state_free(&st);
+	return 0;
+}
+
+/* ---- backends ------------------------------------------------------------- */
+
+static void format_evidence(char *buf, size_t len, const struct vigil_backend_info *info)
+{
+	const struct vigil_evidence *e = &info->evidence;
+
+	switch (info->last_rule) {
+	case VIGIL_RULE_CONSECUTIVE:
+	case VIGIL_RULE_FAST_PATH:
+		snprintf(buf, len, "%u failures (threshold %u)", e->failures, e->threshold);
+		break;
+	case VIGIL_RULE_STUCK_CONNECT:
+	case VIGIL_RULE_STUCK_REQUEST:
+		snprintf(buf, len, "%u stuck/failed, oldest %.1fms > limit %.1fms", e->failures,
+			 e->latency_us / 1000.0, e->limit_us / 1000.0);
+		break;
+	case VIGIL_RULE_ERROR_RATIO:
+		snprintf(buf, len, "%u errors / %u attempts", e->errors, e->requests);
+		break;
+	case VIGIL_RULE_SLOW:
+		snprintf(buf, len, "p99 %.1fms vs peers %.1fms (limit %.1fms)", e->latency_us / 1000.0,
+			 e->peer_latency_us / 1000.0, e->limit_us / 1000.0);
+		break;
+	case VIGIL_RULE_PROBE_OK:
+	case VIGIL_RULE_PROBE_FAILED:
+		snprintf(buf, len, "%u probes", e->probes);
+		break;
+	default:
+		snprintf(buf, len, "-");
+	}
+}
+
+static json_t *evidence_json(const struct vigil_evidence *e)
+{
+	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "failures", e->failures,
+			 "threshold", e->threshold, "requests", e->requests, "errors", e->errors,
+			 "latency_us", e->latency_us, "peer_latency_us", e->peer_latency_us,
+			 "limit_us", e->limit_us, "probes", e->probes);
+}
+
+static json_t *backend_json(const struct vigil_lb_backend_row *b)
+{
+	char vip[VIGIL_ENDPOINT_STRLEN], ep[VIGIL_ENDPOINT_STRLEN];
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:i, s:b, s:I, s:s, s:o}",
+			 "service", b->service, "vip",
+			 vigil_endpoint_format(&b->key.vip, vip, sizeof(vip)), "backend",
+			 vigil_endpoint_format(&b->key.backend, ep, sizeof(ep)), "role",
+			 b->info.role == VIGIL_ROLE_BACKUP ? "backup" : "primary", "state",
+			 vigil_state_name(b->info.state), "admin", vigil_admin_name(b->info.admin),
+			 "weight", (int)b->info.weight, "share", b->share, "ejections",
+			 (int)b->info.ejections, "selected", b->info.selected != 0, "since_wall_ns",
+			 (json_int_t)b->info.since_wall_ns, "rule", vigil_rule_name(b->info.last_rule),
+			 "evidence", evidence_json(&b->info.evidence));
+}
+
+static void print_backend_row(const struct vigil_lb_backend_row *b)
+{
+	char ep[VIGIL_ENDPOINT_STRLEN], age[32], evidence[96];
+	const char *state = b->info.admin != VIGIL_ADMIN_NONE ? vigil_admin_name(b->info.admin)
+							     : vigil_state_name(b->info.state);
+
+	format_age(age, sizeof(age), b->info.since_wall_ns);
+	format_evidence(evidence, sizeof(evidence), &b->info);
+	printf("%-16s %-26s %-7s %-9s %6u %6.1f%% %4u %-12s %-20s %s\n", b->service,
+	       vigil_endpoint_format(&b->key.backend, ep, sizeof(ep)),
+	       b->info.role == VIGIL_ROLE_BACKUP ? "backup" : "primary", state, b->info.weight,
+	       100.0 * b->share, b->info.ejections, age, vigil_rule_name(b->info.last_rule), evidence);
+}
+
+int cmd_backends(const struct global_opts *g, int argc, char **argv)
+{
+	static const char usage[] = "usage: vigilctl backends [SERVICE] [--json]\n";
+	struct vigil_lb_state st;
+	const char *only = NULL;
+	bool json = false;
+	int ret = ctl_parse_flags(argc, argv, &json, NULL, usage);
+	json_t *arr;
+
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	if (optind < argc)
+		only = argv[optind++];
+	if (optind != argc) {
+		fprintf(stderr, "%s", usage);
+		return EXIT_USAGE;
+	}
+	if (read_state(g, &st))
+		return 1;
+	arr = json ? json_array() : NULL;
+	if (!json)
+		printf("%-16s %-26s %-7s %-9s %6s %7s %4s %-12s %-20s %s\n", "SERVICE", "BACKEND",
+		       "ROLE", "STATE", "WEIGHT", "SHARE", "EJEC", "SINCE", "RULE", "EVIDENCE");
+	for (size_t i = 0; i < st.n_backends; i++) {
+		const struct vigil_lb_backend_row *b = &st.backends[i];
+
+		/* A dual-stack service has its backends under each VIP: show the first. */
+		if ((only && strcmp(b->service, only) != 0) ||
+		    (i > 0 && strcmp(st.backends[i - 1].service, b->service) == 0 &&
+		     memcmp(&st.backends[i - 1].key.vip, &b->key.vip, sizeof(b->key.vip)) != 0))
+			continue;
+		if (json)
+			json_array_append_new(arr, backend_json(b));
+		else
+			print_backend_row(b);
+	}
+	vigil_lb_state_free(&st);
+	return json ? print_json(json_pack("{s:i, s:o}", "schema", 1, "backends", arr)) : 0;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static const char *change_from_name(const struct vigil_change *c, bool to)
+{
+	static const char *const modes[] = { "primaries", "backups", "fail-open", "fail-open" };
+	__u8 v = to ? c->to : c->from;
+
+	if (c->key.backend.family == 0)
+		return modes[v & 3];
+	return vigil_state_name((enum vigil_backend_state)v);
+}
+
+static void print_change(const struct vigil_change *c, bool json)
+{
+	char vip[VIGIL_ENDPOINT_STRLEN], ep[VIGIL_ENDPOINT_STRLEN] = "-", when[48];
+	time_t secs = (time_t)(c->wall_ns / 1000000000ull);
+	struct tm tm;
+
+	vigil_endpoint_format(&c->key.vip, vip, sizeof(vip));
+	if (c->key.backend.family)
+		vigil_endpoint_format(&c->key.backend, ep, sizeof(ep));
+	localtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (json) {
+		print_json(json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o}", "seq",
+				     (json_int_t)c->seq, "wall_ns", (json_int_t)c->wall_ns, "mono_ns",
+				     (json_int_t)c->mono_ns, "vip", vip, "backend", ep, "from",
+				     change_from_name(c, false), "to", change_from_name(c, true), "rule",
+				     vigil_rule_name(c->rule), "evidence", evidence_json(&c->evidence)));
+		return;
+	}
+	printf("%s.%03llu #%llu %-24s %-26s %s -> %s  rule=%s failures=%u latency_us=%u "
+	       "limit_us=%u errors=%u/%u\n", when,
+	       (unsigned long long)(c->wall_ns / 1000000ull % 1000), (unsigned long long)c->seq, vip,
+	       ep, change_from_name(c, false), change_from_name(c, true), vigil_rule_name(c->rule),
+	       c->evidence.failures, c->evidence.latency_us, c->evidence.limit_us,
+	       c->evidence.errors, c->evidence.requests);
+	fflush(stdout);
+}
+
+int cmd_events(const struct global_opts *g, int argc, char **argv)
+{
+	static const char usage[] = "usage: vigilctl events [--follow] [--json]\n";
+	bool json = false, follow = false;
+	int ret = ctl_parse_flags(argc, argv, &json, &follow, usage);
+	__u64 last = 0;
+	char err[512];
+
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	signal(SIGINT, request_stop);
+	signal(SIGTERM, request_stop);
+	do {
+		struct vigil_change *recs;
+		size_t n;
+
+		if (vigil_lb_history_read(g->pin_dir, last, &recs, &n, err, sizeof(err))) {
+			fprintf(stderr, "vigilctl: %s\n", err);
+			return 1;
+		}
+		for (size_t i = 0; i < n; i++)
+			print_change(&recs[i], json);
+		if (n)
+			last = recs[n - 1].seq;
+		free(recs);
+		if (follow)
+			usleep(100 * 1000);
+	} while (follow && !stop_requested);
+	return 0;
+}
+
+/* ---- admin ---------------------------------------------------------------- */
+
+static int admin_command(const struct global_opts *g, int argc, char **argv,
+			 enum vigil_admin_state admin, const char *verb)
+{
+	struct vigil_endpoint ep;
+	char err[512];
+
+	if (argc != 3 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: vigilctl %s SERVICE BACKEND   (BACKEND as 10.0.0.2:8080 or "
+			"[fd00::2]:8080)\n", verb);
+		return EXIT_USAGE;
+	}
+	if (vigil_endpoint_parse(argv[2], &ep)) {
+		fprintf(stderr, "vigilctl %s: backend '%s' is not ADDRESS:PORT (e.g. 10.0.0.2:8080 or "
+			"[fd00::2]:8080)\n", verb, argv[2]);
+		return EXIT_USAGE;
+	}
+	if (vigil_lb_set_admin(g->pin_dir, argv[1], &ep, admin, err, sizeof(err))) {
+		fprintf(stderr, "vigilctl %s: %s\n", verb, err);
+		return 1;
+	}
+	printf("%s %s: %s (datapath updated; kept across vigild restarts)\n", argv[1], argv[2],
+	       admin == VIGIL_ADMIN_NONE ? "back in service" : vigil_admin_name(admin));
+	return 0;
+}
+
+int cmd_drain(const struct global_opts *g, int argc, char **argv)
+{
+	return admin_command(g, argc, argv, VIGIL_ADMIN_DRAINING, "drain");
+}
+
+int cmd_undrain(const struct global_opts *g, int argc, char **argv)
+{
+	return admin_command(g, argc, argv, VIGIL_ADMIN_NONE, "undrain");
+}
+
+int cmd_disable(const struct global_opts *g, int argc, char **argv)
+{
+	return admin_command(g, argc, argv, VIGIL_ADMIN_DISABLED, "disable");
+}
+
+int cmd_enable(const struct global_opts *g, int argc, char **argv)
+{
+	return admin_command(g, argc, argv, VIGIL_ADMIN_NONE, "enable");
+}
