@@ -38,7 +38,7 @@ BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
 # Pure modules: no BPF, no syscalls beyond stdio; linked by unit tests too.
-PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/config_yaml.c user/config_services.c user/stats.c user/detector.c
+PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/config_yaml.c user/config_services.c user/stats.c user/detector.c user/detector_rules.c
 PURE_OBJS   := $(PURE_SRCS:user/%.c=$(BUILD)/user/%.o)
 VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
@@ -130,4 +130,4 @@ install: $(BUILD)/vigild $(BUILD)/vigilctl
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/unit/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tools/*.d)

@@ -42,73 +42,74 @@ static __always_inline bool backend_down(const struct vigil_endpoint *ep)
 	return h && h->down;
 }
 
-/* Bit i of the result is set when entry i may be chosen: right family and not
- * marked down. *weight gets the sum of their weights. */
-static __always_inline __u32 usable_entries(const struct vigil_backend_set *set, bool v4_only,
-					    __u32 *weight)
+/* State shared with the bpf_loop callbacks. bpf_loop keeps verification cost
+ * independent of VIGIL_MAX_SET: an unrolled or bounded loop with a map lookup
+ * per entry exceeds the verifier's budget. */
+struct pick_ctx {
+	const struct vigil_backend_set *set;
+	__u32 v4_only;
+	__u32 ignore_down;
+	__u32 mask;   /* bit i: entry i may be chosen */
+	__u32 total;  /* sum of their weights */
+	__u32 target; /* random point in [0, total) */
+	__s32 chosen;
+};
+
+static long mark_usable(__u32 i, void *data)
 {
-	__u32 mask = 0, total = 0;
+	struct pick_ctx *c = data;
+	const struct vigil_set_entry *e;
 
-	for (__u32 i = 0; i < VIGIL_MAX_SET; i++) {
-		const struct vigil_set_entry *e = &set->entries[i];
-
-		if (i >= set->count)
-			break;
-		if (v4_only && e->backend.family != VIGIL_AF_INET)
-			continue;
-		if (backend_down(&e->backend))
-			continue;
-		mask |= 1u << i;
-		total += e->weight;
-	}
-	*weight = total;
-	return mask;
+	if (i >= VIGIL_MAX_SET || i >= c->set->count)
+		return 1;
+	e = &c->set->entries[i & (VIGIL_MAX_SET - 1)];
+	if (c->v4_only && e->backend.family != VIGIL_AF_INET)
+		return 0;
+	if (!c->ignore_down && backend_down(&e->backend))
+		return 0;
+	c->mask |= 1u << i;
+	c->total += e->weight;
+	return 0;
 }
 
-static __always_inline const struct vigil_set_entry *
-pick_weighted(const struct vigil_backend_set *set, __u32 mask, __u32 total)
+static long pick_target(__u32 i, void *data)
 {
-	__u32 r;
+	struct pick_ctx *c = data;
+	__u32 w;
 
-	if (total == 0)
-		return NULL;
-	r = bpf_get_prandom_u32() % total;
-	for (__u32 i = 0; i < VIGIL_MAX_SET; i++) {
-		const struct vigil_set_entry *e = &set->entries[i];
-
-		if (i >= set->count)
-			break;
-		if (!(mask & (1u << i)))
-			continue;
-		if (r < e->weight)
-			return e;
-		r -= e->weight;
+	if (i >= VIGIL_MAX_SET)
+		return 1;
+	if (!(c->mask & (1u << i)))
+		return 0;
+	w = c->set->entries[i & (VIGIL_MAX_SET - 1)].weight;
+	if (c->target < w) {
+		c->chosen = (__s32)i;
+		return 1;
 	}
-	return NULL;
+	c->target -= w;
+	return 0;
 }
 
-/* Choose a backend; when every entry is marked down, choose among all of them
- * rather than fail the connect (vigild will publish backups or fail open). */
+/* Weighted choice among entries not marked down by the fast path; when every
+ * entry is down, among all of them rather than failing the connect (vigild
+ * publishes backups or fails open right after). Returns NULL for none. */
 static __always_inline const struct vigil_set_entry *choose(const struct vigil_backend_set *set,
 							    bool v4_only)
 {
-	const struct vigil_set_entry *e;
-	__u32 total, mask = usable_entries(set, v4_only, &total);
+	struct pick_ctx c = { .set = set, .v4_only = v4_only, .chosen = -1 };
 
-	e = pick_weighted(set, mask, total);
-	if (e)
-		return e;
-	mask = 0;
-	total = 0;
-	for (__u32 i = 0; i < VIGIL_MAX_SET; i++) {
-		if (i >= set->count)
-			break;
-		if (v4_only && set->entries[i].backend.family != VIGIL_AF_INET)
-			continue;
-		mask |= 1u << i;
-		total += set->entries[i].weight;
+	bpf_loop(VIGIL_MAX_SET, mark_usable, &c, 0);
+	if (c.total == 0) {
+		c.ignore_down = 1;
+		bpf_loop(VIGIL_MAX_SET, mark_usable, &c, 0);
 	}
-	return pick_weighted(set, mask, total);
+	if (c.total == 0)
+		return NULL;
+	c.target = bpf_get_prandom_u32() % c.total;
+	bpf_loop(VIGIL_MAX_SET, pick_target, &c, 0);
+	if (c.chosen < 0 || c.chosen >= VIGIL_MAX_SET)
+		return NULL;
+	return &set->entries[c.chosen];
 }
 
 static __always_inline void remember_vip(struct bpf_sock_addr *ctx, const struct vigil_endpoint *vip)

@@ -63,11 +63,12 @@ static void observation_from_delta(struct vigil_det_observation *obs,
 	memcpy(obs->request_lat_us, d->request_lat_us, sizeof(obs->request_lat_us));
 }
 
-static void observe_counters(struct vigil_failover *fo, struct fo_service *s, size_t idx,
-			     struct vigil_det_observation *obs)
+/* Returns the number of replies the backend sent since the last tick. */
+static __u64 observe_counters(struct vigil_failover *fo, struct fo_service *s, size_t idx,
+			      struct vigil_det_observation *obs)
 {
 	struct fo_backend_rt *rt = &s->rt[idx];
-	struct vigil_backend_stats now, delta;
+	struct vigil_backend_stats now, delta = {};
 	struct vigil_backend_health h = {};
 
 	if (read_backend_stats(fo, &s->det.backends[idx].ep, &now) == 0) {
@@ -82,6 +83,7 @@ static void observe_counters(struct vigil_failover *fo, struct fo_service *s, si
 		obs->kernel_consecutive = h.consecutive_failures;
 		obs->kernel_down = h.down != 0;
 	}
+	return delta.requests;
 }
 
 /* Stuck sockets of one backend: SYNs pending past the limit that started after
@@ -91,13 +93,15 @@ static void count_stuck(const struct vigil_inflight *fl, __u64 now, __u64 last_s
 {
 	__u64 age = 0;
 
+	/* Timestamps newer than now (written while we read the map) are not stuck. */
 	if (!(fl->flags & VIGIL_INFLIGHT_ESTABLISHED)) {
-		if (fl->syn_sent_ns <= last_success || now - fl->syn_sent_ns <= connect_limit)
+		if (fl->syn_sent_ns <= last_success || fl->syn_sent_ns >= now ||
+		    now - fl->syn_sent_ns <= connect_limit)
 			return;
 		obs->stuck_connects++;
 		age = now - fl->syn_sent_ns;
 	} else if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
-		if (now - fl->last_send_ns <= request_limit)
+		if (fl->last_send_ns >= now || now - fl->last_send_ns <= request_limit)
 			return;
 		obs->stuck_requests++;
 		age = now - fl->last_send_ns;
@@ -259,6 +263,7 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s, si
 			     const struct vigil_inflight *fls, size_t n_fls, __u64 now)
 {
 	struct vigil_det_change changes[MAX_CHANGES];
+	__u64 replies;
 	size_t n;
 
 	read_admin(fo, s, now);
@@ -266,8 +271,12 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s, si
 		struct vigil_det_observation obs;
 
 		memset(&obs, 0, sizeof(obs));
-		observe_counters(fo, s, b, &obs);
+		replies = observe_counters(fo, s, b, &obs);
 		scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
+		/* A backend that answered some requests this tick is slow on a few
+		 * connections, not blackholed: that is the slow rule's business. */
+		if (replies)
+			obs.stuck_requests = 0;
 		vigil_det_observe(&s->det, b, &obs, now);
 	}
 	n = vigil_det_evaluate(&s->det, now, changes, MAX_CHANGES);

@@ -115,6 +115,7 @@ static const char *event_kind_name(__u32 kind)
 	case VIGIL_EV_REFUSED: return "refused";
 	case VIGIL_EV_TIMEOUT: return "timeout";
 	case VIGIL_EV_RESET: return "reset";
+	case VIGIL_EV_KERNEL_DOWN: return "fast_path_down";
 	default: return "unknown";
 	}
 }

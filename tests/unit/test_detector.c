@@ -1,0 +1,1195 @@
+/* SPDX-License-Identifier: MIT */
+/* user/detector.c, user/detector_rules.c: rules, state machine, selection. */
+#include <errno.h>
+#include <string.h>
+
+#include "detector.h"
+#include "hist.h"
+#include "suites.h"
+
+#define MS 1000000ULL
+#define SEC (1000 * MS)
+#define T0 (100 * SEC) /* start well above 0 so slot indices are not trivial */
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define PRI VIGIL_ROLE_PRIMARY
+#define BAK VIGIL_ROLE_BACKUP
+
+/* ~350 KiB: static, not on the stack; every test re-initialises it. */
+static struct vigil_det_service svc;
+static struct vigil_det_change ch[VIGIL_MAX_SVC_BACKENDS + 2];
+static size_t nch;
+
+static struct vigil_endpoint ep_of(size_t i)
+{
+	struct vigil_endpoint ep;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.addr[10] = 0xff;
+	ep.addr[11] = 0xff;
+	ep.addr[12] = 10;
+	ep.addr[15] = (__u8)(i + 1);
+	ep.port = (__u16)(8000 + i);
+	ep.family = VIGIL_AF_INET;
+	return ep;
+}
+
+/* primaries first, then backups; backend i has weight 10 * (i + 1). */
+static void setup_with(size_t primaries, size_t backups, const struct vigil_det_params *p)
+{
+	vigil_det_init(&svc, p);
+	for (size_t i = 0; i < primaries + backups; i++) {
+		struct vigil_endpoint ep = ep_of(i);
+
+		ck_assert_int_eq(vigil_det_add_backend(&svc, &ep, 10 * (__u32)(i + 1),
+						       i < primaries ? PRI : BAK, T0), 0);
+	}
+}
+
+/* The rule tests were written for small sample counts and floors; the
+ * shipped defaults are stricter (checked in the defaults test). */
+static void setup(size_t primaries, size_t backups)
+{
+	struct vigil_det_params p;
+
+	vigil_det_params_defaults(&p);
+	p.slow_min_samples = 20;
+	p.stuck_connect_floor_ms = 30;
+	p.stuck_request_floor_ms = 100;
+	setup_with(primaries, backups, &p);
+}
+
+static size_t eval(__u64 now)
+{
+	nch = vigil_det_evaluate(&svc, now, ch, N(ch));
+	return nch;
+}
+
+/* The first change of backend idx (-1: service-level) in the last eval(). */
+static const struct vigil_det_change *change_for(int idx)
+{
+	for (size_t i = 0; i < nch; i++)
+		if (ch[i].backend_index == idx)
+			return &ch[i];
+	return NULL;
+}
+
+static size_t backend_changes(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nch; i++)
+		n += ch[i].backend_index >= 0;
+	return n;
+}
+
+static void traffic(size_t idx, __u64 attempts, __u64 errors, __u64 now)
+{
+	struct vigil_det_observation o;
+
+	memset(&o, 0, sizeof(o));
+	o.connect_attempts = attempts;
+	o.established = attempts > errors ? attempts - errors : 0;
+	o.errors = errors;
+	vigil_det_observe(&svc, idx, &o, now);
+}
+
+/* n samples of us microseconds, request latency (or connect latency). */
+static void latency(size_t idx, bool request, __u64 us, __u64 n, __u64 now)
+{
+	struct vigil_det_observation o;
+
+	memset(&o, 0, sizeof(o));
+	if (request)
+		o.request_lat_us[vigil_hist_bucket_of(us)] = n;
+	else
+		o.connect_lat_us[vigil_hist_bucket_of(us)] = n;
+	vigil_det_observe(&svc, idx, &o, now);
+}
+
+static void hard(size_t idx, __u32 consecutive, bool down, __u32 stuck_conn, __u32 stuck_req,
+		 __u32 oldest_us, __u64 now)
+{
+	struct vigil_det_observation o;
+
+	memset(&o, 0, sizeof(o));
+	o.kernel_consecutive = consecutive;
+	o.kernel_down = down;
+	o.stuck_connects = stuck_conn;
+	o.stuck_requests = stuck_req;
+	o.oldest_stuck_us = oldest_us;
+	vigil_det_observe(&svc, idx, &o, now);
+}
+
+/* Fast-path ejection of backend idx at now. */
+static void eject_now(size_t idx, __u64 now)
+{
+	hard(idx, 3, true, 0, 0, 0, now);
+	eval(now);
+	ck_assert_int_eq(svc.backends[idx].state, VIGIL_STATE_EJECTED);
+}
+
+/* From EJECTED: wait out the ejection, then probe_successes good probes. */
+static __u64 readmit(size_t idx)
+{
+	__u64 now = svc.backends[idx].eject_until_ns;
+
+	eval(now);
+	ck_assert_int_eq(svc.backends[idx].state, VIGIL_STATE_PROBING);
+	for (__u32 i = 0; i < svc.params.probe_successes; i++) {
+		now += 200 * MS;
+		ck_assert(vigil_det_probe_due(&svc, idx, now));
+		vigil_det_probe_result(&svc, idx, true, now);
+	}
+	ck_assert_int_eq(svc.backends[idx].state, VIGIL_STATE_HEALTHY);
+	eval(now);
+	return now;
+}
+
+/* ---- names and setup ------------------------------------------------------- */
+
+START_TEST(names)
+{
+	static const char *const rules[] = {
+		"none", "consecutive_failures", "fast_path", "error_ratio", "slow",
+		"stuck_connect", "stuck_request", "eject_expired", "probe_ok", "probe_failed",
+		"admin", "fail_open", "backups", "primaries",
+	};
+
+	ck_assert_int_eq((int)N(rules), VIGIL_RULE_COUNT);
+	for (int r = 0; r < VIGIL_RULE_COUNT; r++)
+		ck_assert_str_eq(vigil_rule_name((enum vigil_rule)r), rules[r]);
+	ck_assert_str_eq(vigil_rule_name(VIGIL_RULE_COUNT), "unknown");
+	ck_assert_str_eq(vigil_state_name(VIGIL_STATE_HEALTHY), "healthy");
+	ck_assert_str_eq(vigil_state_name(VIGIL_STATE_EJECTED), "ejected");
+	ck_assert_str_eq(vigil_state_name(VIGIL_STATE_PROBING), "probing");
+	ck_assert_str_eq(vigil_state_name((enum vigil_backend_state)7), "unknown");
+	ck_assert_str_eq(vigil_admin_name(VIGIL_ADMIN_NONE), "none");
+	ck_assert_str_eq(vigil_admin_name(VIGIL_ADMIN_DRAINING), "draining");
+	ck_assert_str_eq(vigil_admin_name(VIGIL_ADMIN_DISABLED), "disabled");
+	ck_assert_str_eq(vigil_admin_name((enum vigil_admin_state)9), "unknown");
+}
+END_TEST
+
+START_TEST(defaults)
+{
+	struct vigil_det_params p;
+
+	vigil_det_params_defaults(&p);
+	ck_assert_uint_eq(p.consecutive_failures, 3);
+	ck_assert_double_eq(p.error_ratio, 0.5);
+	ck_assert_uint_eq(p.error_min_requests, 20);
+	ck_assert_uint_eq(p.window_ms, 10000);
+	ck_assert_double_eq(p.slow_factor, 5.0);
+	ck_assert_uint_eq(p.slow_floor_ms, 50);
+	ck_assert_uint_eq(p.slow_min_samples, 200);
+	ck_assert_double_eq(p.stuck_factor, 4.0);
+	ck_assert_uint_eq(p.stuck_connect_floor_ms, 50);
+	ck_assert_uint_eq(p.stuck_request_floor_ms, 300);
+	ck_assert_uint_eq(p.eject_base_ms, 2000);
+	ck_assert_uint_eq(p.eject_max_ms, 60000);
+	ck_assert_uint_eq(p.probe_interval_ms, 200);
+	ck_assert_uint_eq(p.probe_successes, 3);
+	ck_assert_double_eq(p.max_ejection_share, 0.5);
+	/* init(NULL) takes the defaults */
+	setup_with(1, 0, NULL);
+	ck_assert_uint_eq(svc.params.consecutive_failures, p.consecutive_failures);
+	ck_assert_double_eq(svc.params.error_ratio, p.error_ratio);
+	ck_assert_uint_eq(svc.params.eject_max_ms, p.eject_max_ms);
+	ck_assert_double_eq(svc.params.max_ejection_share, p.max_ejection_share);
+}
+END_TEST
+
+START_TEST(add_backend)
+{
+	struct vigil_endpoint ep = ep_of(0);
+
+	setup(VIGIL_MAX_SVC_BACKENDS, 0);
+	ck_assert_uint_eq(svc.n_backends, VIGIL_MAX_SVC_BACKENDS);
+	ck_assert_int_eq(vigil_det_add_backend(&svc, &ep, 1, PRI, T0), -ENOSPC);
+	ck_assert_int_eq(svc.backends[3].state, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(svc.backends[3].admin, VIGIL_ADMIN_NONE);
+	ck_assert_uint_eq(svc.backends[3].since_ns, T0);
+	ck_assert_uint_eq(svc.backends[3].weight, 40);
+}
+END_TEST
+
+START_TEST(quiet_service_no_changes)
+{
+	setup(3, 1);
+	for (size_t i = 0; i < 3; i++) {
+		traffic(i, 100, 2, T0);
+		latency(i, true, 1000, 50, T0);
+	}
+	ck_assert_uint_eq(eval(T0), 0);
+	ck_assert_uint_eq(eval(T0 + 5 * SEC), 0);
+}
+END_TEST
+
+/* ---- hard failures ------------------------------------------------------------ */
+
+START_TEST(fast_path)
+{
+	const struct vigil_det_change *c;
+
+	setup(2, 0);
+	hard(0, 2, true, 0, 0, 0, T0 + SEC);
+	ck_assert_uint_eq(eval(T0 + SEC), 1);
+	c = change_for(0);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->from, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(c->to, VIGIL_STATE_EJECTED);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_FAST_PATH);
+	ck_assert(c->tear_down);
+	ck_assert_uint_eq(c->evidence.failures, 2);
+	ck_assert_uint_eq(c->evidence.threshold, 3);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_EJECTED);
+	ck_assert_int_eq(svc.backends[0].last_rule, VIGIL_RULE_FAST_PATH);
+	ck_assert_uint_eq(svc.backends[0].ejections, 1);
+	ck_assert_uint_eq(svc.backends[0].since_ns, T0 + SEC);
+	ck_assert_uint_eq(svc.backends[0].eject_until_ns, T0 + SEC + 2 * SEC);
+	ck_assert_uint_eq(svc.backends[0].last_evidence.failures, 2);
+	ck_assert_uint_eq(eval(T0 + SEC), 0); /* reported once */
+}
+END_TEST
+
+START_TEST(consecutive)
+{
+	const struct vigil_det_change *c;
+
+	setup(2, 0);
+	hard(0, 2, false, 0, 0, 0, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+	hard(0, 3, false, 0, 0, 0, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	c = change_for(0);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_CONSECUTIVE);
+	ck_assert(c->tear_down);
+	ck_assert_uint_eq(c->evidence.failures, 3);
+	ck_assert_uint_eq(c->evidence.threshold, 3);
+	ck_assert_uint_eq(c->evidence.limit_us, 0);
+}
+END_TEST
+
+START_TEST(stuck_connect)
+{
+	const struct vigil_det_change *c;
+
+	setup(2, 0); /* peers without samples */
+	hard(0, 1, false, 2, 0, 45000, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	c = change_for(0);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_STUCK_CONNECT);
+	ck_assert(c->tear_down);
+	ck_assert_uint_eq(c->evidence.failures, 3);
+	ck_assert_uint_eq(c->evidence.latency_us, 45000);
+	ck_assert_uint_eq(c->evidence.limit_us, 30000); /* connect floor, no peers */
+}
+END_TEST
+
+START_TEST(stuck_request)
+{
+	const struct vigil_det_change *c;
+
+	setup(2, 0); /* peers without samples */
+	hard(0, 0, false, 0, 3, 250000, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	c = change_for(0);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_STUCK_REQUEST);
+	ck_assert(c->tear_down);
+	ck_assert_uint_eq(c->evidence.failures, 3);
+	ck_assert_uint_eq(c->evidence.latency_us, 250000);
+	ck_assert_uint_eq(c->evidence.limit_us, 100000); /* request floor */
+}
+END_TEST
+
+START_TEST(stuck_connect_wins)
+{
+	setup(2, 0); /* peers without samples */
+	hard(0, 0, false, 1, 2, 1000, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_STUCK_CONNECT);
+	/* below the threshold nothing happens */
+	setup(2, 0); /* peers without samples */
+	hard(0, 1, false, 0, 1, 1000, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+}
+END_TEST
+
+START_TEST(hard_on_backup)
+{
+	setup(1, 1);
+	hard(1, 3, false, 0, 0, 0, T0);
+	eval(T0);
+	ck_assert_uint_eq(backend_changes(), 1);
+	ck_assert_int_eq(change_for(1)->rule, VIGIL_RULE_CONSECUTIVE);
+}
+END_TEST
+
+START_TEST(draining_still_judged)
+{
+	setup(2, 0);
+	ck_assert(vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_DRAINING, T0));
+	eval(T0);
+	hard(0, 3, true, 0, 0, 0, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_FAST_PATH);
+}
+END_TEST
+
+START_TEST(disabled_not_judged)
+{
+	setup(2, 0);
+	ck_assert(vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_DISABLED, T0));
+	eval(T0);
+	traffic(0, 50, 50, T0);
+	hard(0, 3, true, 0, 0, 0, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_HEALTHY);
+}
+END_TEST
+
+/* ---- error ratio ---------------------------------------------------------------- */
+
+START_TEST(error_ratio)
+{
+	const struct vigil_det_change *c;
+
+	setup(3, 0);
+	traffic(0, 20, 10, T0);
+	traffic(1, 20, 0, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	c = change_for(0);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_ERROR_RATIO);
+	ck_assert(!c->tear_down);
+	ck_assert_uint_eq(c->evidence.requests, 20);
+	ck_assert_uint_eq(c->evidence.errors, 10);
+	ck_assert_uint_eq(c->evidence.threshold, 500);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_EJECTED);
+}
+END_TEST
+
+START_TEST(error_ratio_one_of_two)
+{
+	setup(2, 0);
+	traffic(0, 2, 1, T0); /* ratio 0.5 but only 2 attempts */
+	ck_assert_uint_eq(eval(T0), 0);
+	traffic(0, 2, 2, T0); /* 3 of 4 */
+	ck_assert_uint_eq(eval(T0), 0);
+}
+END_TEST
+
+START_TEST(error_ratio_below)
+{
+	setup(2, 0);
+	traffic(0, 20, 9, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+	traffic(0, 0, 1, T0); /* 10 of 20: reached */
+	ck_assert_uint_eq(eval(T0), 1);
+}
+END_TEST
+
+START_TEST(error_ratio_single_primary)
+{
+	setup(1, 1); /* share 0.5 of 1 primary: still 1 may go */
+	traffic(0, 20, 20, T0);
+	eval(T0);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_ERROR_RATIO);
+}
+END_TEST
+
+START_TEST(outliers_spare_backups)
+{
+	setup(1, 2);
+	traffic(1, 40, 40, T0);
+	latency(2, true, 1000, 30, T0);
+	latency(1, true, 900000, 30, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+}
+END_TEST
+
+/* ---- slow outlier --------------------------------------------------------------- */
+
+START_TEST(slow_outlier)
+{
+	const struct vigil_det_change *c;
+
+	setup(4, 0);
+	for (size_t i = 0; i < 3; i++)
+		latency(i, true, 1000, 30, T0); /* bucket [512, 1024): p99 1024 */
+	latency(3, true, 100000, 30, T0);       /* bucket [65536, 131072): p99 131072 */
+	ck_assert_uint_eq(eval(T0), 1);
+	c = change_for(3);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_SLOW);
+	ck_assert(!c->tear_down);
+	ck_assert_uint_eq(c->evidence.latency_us, 131072);
+	ck_assert_uint_eq(c->evidence.peer_latency_us, 1024);
+	ck_assert_uint_eq(c->evidence.limit_us, 50000); /* floor > 5 x 1024 */
+	ck_assert_uint_eq(c->evidence.threshold, 5000);
+	ck_assert_uint_eq(c->evidence.requests, 30);
+}
+END_TEST
+
+START_TEST(slow_connect_fallback)
+{
+	/* backend 2: too few request samples of its own, slow connects */
+	setup(3, 0);
+	latency(0, true, 1000, 30, T0);
+	latency(1, true, 1000, 30, T0);
+	latency(0, false, 1000, 30, T0);
+	latency(1, false, 1000, 30, T0);
+	latency(2, true, 1000, 5, T0);
+	latency(2, false, 200000, 30, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	ck_assert_int_eq(change_for(2)->rule, VIGIL_RULE_SLOW);
+	ck_assert_uint_eq(change_for(2)->evidence.latency_us, 262144);
+	ck_assert_uint_eq(change_for(2)->evidence.requests, 30);
+}
+END_TEST
+
+START_TEST(slow_needs_peer)
+{
+	setup(1, 0);
+	latency(0, true, 500000, 30, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+	/* peers below slow_min_samples do not count */
+	setup(3, 0);
+	latency(0, true, 1000, 19, T0);
+	latency(1, true, 1000, 10, T0);
+	latency(2, true, 500000, 30, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+	/* nor does a slow backend with too few samples of its own */
+	setup(3, 0);
+	latency(0, true, 1000, 30, T0);
+	latency(1, true, 1000, 30, T0);
+	latency(2, true, 500000, 19, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+}
+END_TEST
+
+START_TEST(slow_floor_and_factor)
+{
+	/* 32x the peers but p99 32768 us < floor 50 ms */
+	setup(3, 0);
+	latency(0, true, 1000, 30, T0);
+	latency(1, true, 1000, 30, T0);
+	latency(2, true, 20000, 30, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+	/* above the floor but only 4x the peers (131072 vs 32768) */
+	setup(3, 0);
+	latency(0, true, 20000, 30, T0);
+	latency(1, true, 20000, 30, T0);
+	latency(2, true, 100000, 30, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+}
+END_TEST
+
+START_TEST(uniform_spike)
+{
+	setup(4, 0);
+	for (size_t i = 0; i < 4; i++) {
+		traffic(i, 100, 0, T0);
+		latency(i, true, 10000, 50, T0);
+		latency(i, false, 3000, 50, T0);
+	}
+	ck_assert_uint_eq(eval(T0), 0);
+	/* everything 10x slower at once, for a whole window */
+	for (__u64 t = T0 + SEC; t <= T0 + 12 * SEC; t += SEC) {
+		for (size_t i = 0; i < 4; i++) {
+			traffic(i, 100, 0, t);
+			latency(i, true, 100000 + 1000 * i, 50, t);
+			latency(i, false, 30000, 50, t);
+		}
+		ck_assert_uint_eq(eval(t), 0);
+	}
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_int_eq(svc.backends[i].state, VIGIL_STATE_HEALTHY);
+	/* and the stuck limits followed the peers: 4 x p99 of 500 samples in
+	 * [65536, 131072) = 4 x (65536 + 65536 x 495 / 500) us */
+	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 521666560ULL);
+}
+END_TEST
+
+/* ---- max ejection share ------------------------------------------------------------ */
+
+START_TEST(share_limits_outliers)
+{
+	setup(4, 0);
+	for (size_t i = 0; i < 4; i++)
+		traffic(i, 20, 20, T0);
+	ck_assert_uint_eq(eval(T0), 2); /* floor(0.5 x 4) */
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_ERROR_RATIO);
+	ck_assert_int_eq(change_for(1)->rule, VIGIL_RULE_ERROR_RATIO);
+	ck_assert_int_eq(svc.backends[2].state, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(svc.backends[3].state, VIGIL_STATE_HEALTHY);
+	ck_assert_uint_eq(eval(T0 + 100 * MS), 0);
+	/* probing primaries still count against the share */
+	eval(svc.backends[0].eject_until_ns);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_PROBING);
+	ck_assert_uint_eq(backend_changes(), 2); /* both expired, nobody ejected */
+	ck_assert_int_eq(svc.backends[2].state, VIGIL_STATE_HEALTHY);
+}
+END_TEST
+
+START_TEST(share_rounds_down)
+{
+	setup(3, 1); /* floor(0.5 x 3) = 1; backups do not count */
+	for (size_t i = 0; i < 3; i++)
+		traffic(i, 20, 20, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_ERROR_RATIO);
+	ck_assert_int_eq(svc.backends[1].state, VIGIL_STATE_HEALTHY);
+}
+END_TEST
+
+START_TEST(share_counts_hard_ejections)
+{
+	setup(4, 0);
+	eject_now(0, T0);
+	eject_now(1, T0);
+	traffic(2, 20, 20, T0);
+	traffic(3, 20, 20, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+}
+END_TEST
+
+START_TEST(share_at_least_one)
+{
+	struct vigil_det_params p;
+
+	vigil_det_params_defaults(&p);
+	p.max_ejection_share = 0.0;
+	setup_with(2, 0, &p);
+	traffic(0, 20, 20, T0);
+	traffic(1, 20, 20, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_ERROR_RATIO);
+}
+END_TEST
+
+START_TEST(hard_ignores_share)
+{
+	const struct vigil_det_change *s;
+
+	setup(4, 0);
+	for (size_t i = 0; i < 4; i++)
+		hard(i, 3, true, 0, 0, 0, T0);
+	eval(T0);
+	ck_assert_uint_eq(backend_changes(), 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_int_eq(svc.backends[i].state, VIGIL_STATE_EJECTED);
+	s = change_for(-1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(s->rule, VIGIL_RULE_FAIL_OPEN);
+	ck_assert_ptr_eq(s, &ch[nch - 1]); /* service-level change comes last */
+}
+END_TEST
+
+/* ---- ejection, probing, backoff ------------------------------------------------------- */
+
+START_TEST(expiry_starts_probing)
+{
+	const struct vigil_det_change *c;
+
+	setup(2, 0);
+	eject_now(0, T0);
+	ck_assert(!vigil_det_probe_due(&svc, 0, T0 + SEC)); /* EJECTED: no probes */
+	ck_assert_uint_eq(eval(T0 + 2 * SEC - 1), 0);
+	ck_assert_uint_eq(eval(T0 + 2 * SEC), 1);
+	c = change_for(0);
+	ck_assert_int_eq(c->from, VIGIL_STATE_EJECTED);
+	ck_assert_int_eq(c->to, VIGIL_STATE_PROBING);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_EJECT_EXPIRED);
+	ck_assert(!c->tear_down);
+	ck_assert_uint_eq(svc.backends[0].next_probe_ns, T0 + 2 * SEC);
+	ck_assert_uint_eq(svc.backends[0].since_ns, T0 + 2 * SEC);
+	ck_assert(vigil_det_probe_due(&svc, 0, T0 + 2 * SEC));
+	ck_assert(!vigil_det_probe_due(&svc, 0, T0 + 2 * SEC + 199 * MS));
+	ck_assert(vigil_det_probe_due(&svc, 0, T0 + 2 * SEC + 200 * MS));
+	ck_assert(!vigil_det_probe_due(&svc, 1, T0 + 3 * SEC)); /* healthy */
+}
+END_TEST
+
+START_TEST(probe_readmission)
+{
+	__u64 t = T0 + 2 * SEC;
+	const struct vigil_det_change *c;
+
+	setup(2, 0);
+	traffic(0, 20, 20, T0);
+	eval(T0);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_ERROR_RATIO);
+	eval(t);
+	vigil_det_probe_result(&svc, 0, true, t);
+	vigil_det_probe_result(&svc, 0, true, t + 200 * MS);
+	ck_assert_uint_eq(svc.backends[0].probe_ok_streak, 2);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_PROBING);
+	ck_assert_uint_eq(eval(t + 300 * MS), 0);
+	vigil_det_probe_result(&svc, 0, true, t + 400 * MS);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_HEALTHY); /* applied at once */
+	ck_assert_uint_eq(svc.backends[0].since_ns, t + 400 * MS);
+	ck_assert_uint_eq(eval(t + 500 * MS), 1);
+	c = change_for(0);
+	ck_assert_int_eq(c->from, VIGIL_STATE_PROBING);
+	ck_assert_int_eq(c->to, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_PROBE_OK);
+	ck_assert_uint_eq(c->evidence.probes, 3);
+	ck_assert_uint_eq(c->evidence.threshold, 3);
+	ck_assert_uint_eq(eval(t + 600 * MS), 0); /* exactly once */
+	/* window cleared: the old errors do not eject it again */
+	ck_assert_uint_eq(svc.backends[0].window[0].errors + svc.backends[0].window[1].errors, 0);
+	traffic(0, 1, 0, t + 700 * MS);
+	ck_assert_uint_eq(eval(t + 700 * MS), 0);
+	/* late probe results for a healthy backend are ignored */
+	vigil_det_probe_result(&svc, 0, false, t + 800 * MS);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_HEALTHY);
+	ck_assert_uint_eq(eval(t + 800 * MS), 0);
+}
+END_TEST
+
+START_TEST(probe_failure_resets_streak)
+{
+	__u64 t = T0 + 2 * SEC, t2;
+	const struct vigil_det_change *c;
+
+	setup(2, 0);
+	eject_now(0, T0);
+	eval(t);
+	vigil_det_probe_result(&svc, 0, true, t);
+	vigil_det_probe_result(&svc, 0, true, t + 200 * MS);
+	vigil_det_probe_result(&svc, 0, false, t + 400 * MS);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_EJECTED);
+	ck_assert_uint_eq(svc.backends[0].probe_ok_streak, 0);
+	ck_assert_uint_eq(svc.backends[0].ejections, 2);
+	ck_assert_uint_eq(eval(t + 400 * MS), 1);
+	c = change_for(0);
+	ck_assert_int_eq(c->from, VIGIL_STATE_PROBING);
+	ck_assert_int_eq(c->to, VIGIL_STATE_EJECTED);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_PROBE_FAILED);
+	ck_assert_uint_eq(c->evidence.probes, 2);
+	ck_assert_uint_eq(eval(t + 500 * MS), 0);
+	/* after the second ejection: 3 new successes are needed, not 1 */
+	t2 = svc.backends[0].eject_until_ns;
+	ck_assert_uint_eq(t2, t + 400 * MS + 4 * SEC);
+	eval(t2);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_PROBING);
+	vigil_det_probe_result(&svc, 0, true, t2);
+	vigil_det_probe_result(&svc, 0, true, t2 + 200 * MS);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_PROBING);
+	vigil_det_probe_result(&svc, 0, true, t2 + 400 * MS);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_HEALTHY);
+}
+END_TEST
+
+START_TEST(backoff_grows)
+{
+	__u64 first, second, third, t;
+
+	setup(2, 0);
+	eject_now(0, T0);
+	first = svc.backends[0].eject_until_ns - svc.backends[0].since_ns;
+	t = svc.backends[0].eject_until_ns;
+	eval(t);
+	vigil_det_probe_result(&svc, 0, false, t);
+	second = svc.backends[0].eject_until_ns - svc.backends[0].since_ns;
+	t = svc.backends[0].eject_until_ns;
+	eval(t);
+	vigil_det_probe_result(&svc, 0, false, t);
+	third = svc.backends[0].eject_until_ns - svc.backends[0].since_ns;
+	ck_assert_uint_eq(first, 2 * SEC);
+	ck_assert_uint_eq(second, 4 * SEC);
+	ck_assert_uint_eq(third, 6 * SEC);
+	ck_assert_uint_gt(second, first);
+}
+END_TEST
+
+START_TEST(backoff_capped)
+{
+	struct vigil_det_params p;
+	__u64 t;
+
+	vigil_det_params_defaults(&p);
+	p.eject_max_ms = 5000;
+	setup_with(2, 0, &p);
+	eject_now(0, T0);
+	for (int i = 0; i < 4; i++) {
+		t = svc.backends[0].eject_until_ns;
+		eval(t);
+		vigil_det_probe_result(&svc, 0, false, t);
+	}
+	ck_assert_uint_eq(svc.backends[0].ejections, 5);
+	ck_assert_uint_eq(svc.backends[0].eject_until_ns - svc.backends[0].since_ns, 5 * SEC);
+}
+END_TEST
+
+START_TEST(ejections_decay)
+{
+	__u64 r;
+
+	setup(2, 0);
+	eject_now(0, T0);
+	r = readmit(0);
+	ck_assert_uint_eq(svc.backends[0].ejections, 1);
+	ck_assert_uint_eq(eval(r + 60 * SEC), 0);
+	ck_assert_uint_eq(svc.backends[0].ejections, 1); /* not longer than eject_max yet */
+	ck_assert_uint_eq(eval(r + 60 * SEC + 1), 0);
+	ck_assert_uint_eq(svc.backends[0].ejections, 0);
+	eject_now(0, r + 61 * SEC);
+	ck_assert_uint_eq(svc.backends[0].eject_until_ns - svc.backends[0].since_ns, 2 * SEC);
+}
+END_TEST
+
+START_TEST(no_decay_when_flapping)
+{
+	__u64 r;
+
+	setup(2, 0);
+	eject_now(0, T0);
+	r = readmit(0);
+	eject_now(0, r + 10 * SEC);
+	ck_assert_uint_eq(svc.backends[0].ejections, 2);
+	ck_assert_uint_eq(svc.backends[0].eject_until_ns - svc.backends[0].since_ns, 4 * SEC);
+}
+END_TEST
+
+/* ---- service level: backups and fail-open -------------------------------------------------- */
+
+START_TEST(backup_promotion)
+{
+	struct vigil_backend_set set;
+	const struct vigil_det_change *s;
+	struct vigil_endpoint ep2 = ep_of(2), ep0 = ep_of(0);
+
+	setup(2, 1);
+	hard(0, 3, true, 0, 0, 0, T0);
+	hard(1, 3, true, 0, 0, 0, T0);
+	eval(T0);
+	ck_assert_uint_eq(nch, 3);
+	s = change_for(-1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->set_flags_from, 0);
+	ck_assert_uint_eq(s->set_flags_to, VIGIL_SET_BACKUPS);
+	ck_assert_int_eq(s->rule, VIGIL_RULE_BACKUPS);
+	ck_assert_uint_eq(s->evidence.failures, 2);
+	ck_assert_uint_eq(s->evidence.threshold, 2);
+	ck_assert_uint_eq(svc.set_flags, VIGIL_SET_BACKUPS);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.flags, VIGIL_SET_BACKUPS);
+	ck_assert_uint_eq(set.count, 1);
+	ck_assert_mem_eq(&set.entries[0].backend, &ep2, sizeof(ep2));
+	ck_assert_uint_eq(set.total_weight, 30);
+	ck_assert_uint_eq(eval(T0 + 1), 0); /* once */
+	/* primary 0 comes back */
+	readmit(0);
+	s = change_for(-1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->set_flags_from, VIGIL_SET_BACKUPS);
+	ck_assert_uint_eq(s->set_flags_to, 0);
+	ck_assert_int_eq(s->rule, VIGIL_RULE_PRIMARIES);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_PROBE_OK);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.flags, 0);
+	ck_assert_uint_eq(set.count, 1);
+	ck_assert_mem_eq(&set.entries[0].backend, &ep0, sizeof(ep0));
+}
+END_TEST
+
+START_TEST(fail_open)
+{
+	struct vigil_backend_set set;
+	const struct vigil_det_change *s;
+
+	setup(1, 1);
+	hard(0, 3, true, 0, 0, 0, T0);
+	hard(1, 3, true, 0, 0, 0, T0);
+	eval(T0);
+	s = change_for(-1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->set_flags_from, 0);
+	ck_assert_uint_eq(s->set_flags_to, VIGIL_SET_FAIL_OPEN);
+	ck_assert_int_eq(s->rule, VIGIL_RULE_FAIL_OPEN);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.flags, VIGIL_SET_FAIL_OPEN);
+	ck_assert_uint_eq(set.count, 2);
+	ck_assert_uint_eq(set.total_weight, 30);
+	/* DISABLED stays out even when failing open; DRAINING does not */
+	vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_DISABLED, T0);
+	vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_DRAINING, T0);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.flags, VIGIL_SET_FAIL_OPEN);
+	ck_assert_uint_eq(set.count, 1);
+	ck_assert_uint_eq(set.total_weight, 10);
+	ck_assert_uint_eq(eval(T0 + 1), 2); /* the two ADMIN changes, no service change */
+	ck_assert_ptr_null(change_for(-1));
+}
+END_TEST
+
+START_TEST(fail_open_from_backups)
+{
+	const struct vigil_det_change *s;
+
+	setup(1, 1);
+	eject_now(0, T0);
+	ck_assert_int_eq(change_for(-1)->rule, VIGIL_RULE_BACKUPS);
+	eject_now(1, T0 + SEC);
+	s = change_for(-1);
+	ck_assert_uint_eq(s->set_flags_from, VIGIL_SET_BACKUPS);
+	ck_assert_uint_eq(s->set_flags_to, VIGIL_SET_FAIL_OPEN);
+	ck_assert_int_eq(s->rule, VIGIL_RULE_FAIL_OPEN);
+}
+END_TEST
+
+/* ---- admin ------------------------------------------------------------------------------ */
+
+START_TEST(admin_draining_excluded)
+{
+	struct vigil_backend_set set;
+	const struct vigil_det_change *c;
+
+	setup(3, 0);
+	ck_assert(vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_DRAINING, T0 + SEC));
+	ck_assert(!vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_DRAINING, T0 + SEC));
+	ck_assert(!vigil_det_set_admin(&svc, 7, VIGIL_ADMIN_DRAINING, T0 + SEC));
+	ck_assert_int_eq(svc.backends[1].admin, VIGIL_ADMIN_DRAINING);
+	ck_assert_uint_eq(svc.backends[1].since_ns, T0 + SEC);
+	ck_assert_uint_eq(eval(T0 + SEC), 1);
+	c = change_for(1);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_ADMIN);
+	ck_assert_int_eq(c->from, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(c->to, VIGIL_STATE_HEALTHY);
+	ck_assert_uint_eq(eval(T0 + SEC), 0);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.count, 2);
+	ck_assert_uint_eq(set.total_weight, 10 + 30);
+	ck_assert_uint_eq(set.entries[0].weight, 10);
+	ck_assert_uint_eq(set.entries[1].weight, 30);
+}
+END_TEST
+
+START_TEST(admin_all_primaries_out)
+{
+	struct vigil_backend_set set;
+
+	setup(2, 1);
+	vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_DRAINING, T0);
+	vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_DISABLED, T0);
+	eval(T0);
+	ck_assert_uint_eq(backend_changes(), 2);
+	ck_assert_int_eq(change_for(-1)->rule, VIGIL_RULE_BACKUPS);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.flags, VIGIL_SET_BACKUPS);
+	ck_assert_uint_eq(set.count, 1);
+	ck_assert_uint_eq(set.entries[0].weight, 30);
+	vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_NONE, T0 + SEC);
+	eval(T0 + SEC);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_ADMIN);
+	ck_assert_int_eq(change_for(-1)->rule, VIGIL_RULE_PRIMARIES);
+}
+END_TEST
+
+START_TEST(disabled_not_probed)
+{
+	__u64 until;
+
+	setup(2, 0);
+	eject_now(0, T0);
+	until = svc.backends[0].eject_until_ns;
+	vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_DISABLED, T0 + SEC);
+	ck_assert_uint_eq(eval(until + SEC), 1); /* only the ADMIN change */
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_ADMIN);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_EJECTED);
+	ck_assert(!vigil_det_probe_due(&svc, 0, until + SEC));
+	/* enabled again: the expired ejection turns into probing */
+	vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_NONE, until + 2 * SEC);
+	ck_assert_uint_eq(eval(until + 2 * SEC), 2);
+	ck_assert_int_eq(ch[0].rule, VIGIL_RULE_ADMIN);
+	ck_assert_int_eq(ch[1].rule, VIGIL_RULE_EJECT_EXPIRED);
+	/* disabled while probing: no probes, results ignored */
+	vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_DISABLED, until + 3 * SEC);
+	ck_assert(!vigil_det_probe_due(&svc, 0, until + 3 * SEC));
+	for (int i = 0; i < 5; i++)
+		vigil_det_probe_result(&svc, 0, true, until + 3 * SEC);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_PROBING);
+	ck_assert_uint_eq(svc.backends[0].probe_ok_streak, 0);
+}
+END_TEST
+
+/* ---- selection ---------------------------------------------------------------------------- */
+
+START_TEST(select_weights)
+{
+	struct vigil_backend_set set;
+
+	setup(3, 1);
+	memset(&set, 0xab, sizeof(set));
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.flags, 0);
+	ck_assert_uint_eq(set.count, 3);
+	ck_assert_uint_eq(set.total_weight, 60);
+	ck_assert_uint_eq(set.service_id, 0);
+	ck_assert_uint_eq(set.version, 0);
+	for (size_t i = 0; i < 3; i++) {
+		struct vigil_endpoint ep = ep_of(i);
+
+		ck_assert_mem_eq(&set.entries[i].backend, &ep, sizeof(ep));
+		ck_assert_uint_eq(set.entries[i].weight, 10 * (i + 1));
+	}
+	ck_assert_uint_eq(set.entries[3].weight, 0);
+	/* an ejected primary leaves the set */
+	eject_now(1, T0);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.count, 2);
+	ck_assert_uint_eq(set.total_weight, 40);
+}
+END_TEST
+
+START_TEST(select_max_set)
+{
+	struct vigil_backend_set set;
+	__u32 want = 0;
+
+	setup(VIGIL_MAX_SET + 8, 0);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.count, VIGIL_MAX_SET);
+	for (__u32 i = 0; i < VIGIL_MAX_SET; i++)
+		want += 10 * (i + 1);
+	ck_assert_uint_eq(set.total_weight, want);
+}
+END_TEST
+
+/* ---- stuck limits --------------------------------------------------------------------------- */
+
+START_TEST(stuck_limits_floor)
+{
+	setup(1, 0);
+	latency(0, true, 900000, 50, T0); /* its own latency does not count */
+	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 30 * MS);
+	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 100 * MS);
+	/* peers without samples: floor */
+	setup(3, 0);
+	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 30 * MS);
+	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 100 * MS);
+	/* peers faster than floor / factor: floor */
+	latency(1, false, 1000, 10, T0);
+	latency(2, true, 1000, 10, T0);
+	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 30 * MS);
+	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 100 * MS);
+}
+END_TEST
+
+START_TEST(stuck_limits_from_peers)
+{
+	setup(4, 0);
+	latency(0, true, 900000, 50, T0);
+	latency(1, true, 50000, 5, T0);   /* p99 65536 */
+	latency(2, true, 100000, 5, T0);  /* p99 131072 */
+	latency(1, false, 10000, 5, T0);  /* p99 16384 */
+	/* request: 4 x median(65536, 131072) = 4 x 98304 us */
+	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 4ULL * 98304 * 1000);
+	/* connect: one peer with samples, 4 x 16384 us */
+	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 4ULL * 16384 * 1000);
+	/* an unhealthy peer does not count */
+	eject_now(2, T0);
+	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 4ULL * 65536 * 1000);
+	/* used as evidence of a stuck ejection */
+	hard(0, 0, false, 0, 3, 400000, T0);
+	eval(T0);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_STUCK_REQUEST);
+	ck_assert_uint_eq(change_for(0)->evidence.latency_us, 400000);
+	ck_assert_uint_eq(change_for(0)->evidence.limit_us, 4 * 65536);
+}
+END_TEST
+
+/* ---- window ------------------------------------------------------------------------------ */
+
+START_TEST(window_forgets)
+{
+	setup(2, 0);
+	traffic(0, 20, 20, T0);
+	ck_assert_uint_eq(eval(T0 + 10 * SEC), 0); /* a whole window later */
+	setup(2, 0);
+	traffic(0, 20, 20, T0);
+	ck_assert_uint_eq(eval(T0 + 9 * SEC), 1); /* still inside */
+}
+END_TEST
+
+START_TEST(window_slot_reuse)
+{
+	setup(2, 0);
+	traffic(0, 20, 20, T0);
+	/* same slot position one window later: reset, not added to */
+	traffic(0, 20, 0, T0 + 10 * SEC);
+	ck_assert_uint_eq(eval(T0 + 10 * SEC), 0);
+	ck_assert_uint_eq(svc.backends[0].window[(T0 / SEC) % VIGIL_DET_WINDOW_SLOTS].errors, 0);
+}
+END_TEST
+
+START_TEST(window_spans_slots)
+{
+	setup(2, 0);
+	traffic(0, 10, 10, T0);
+	traffic(0, 5, 0, T0 + 3 * SEC);
+	ck_assert_uint_eq(eval(T0 + 3 * SEC), 0); /* 15 attempts */
+	traffic(0, 5, 0, T0 + 5 * SEC);
+	ck_assert_uint_eq(eval(T0 + 5 * SEC), 1); /* 10 of 20 */
+	ck_assert_uint_eq(change_for(0)->evidence.requests, 20);
+	ck_assert_uint_eq(change_for(0)->evidence.errors, 10);
+}
+END_TEST
+
+START_TEST(slow_window_expiry)
+{
+	setup(3, 0);
+	latency(0, true, 1000, 30, T0);
+	latency(1, true, 1000, 30, T0);
+	latency(2, true, 500000, 30, T0);
+	/* the peers' samples have aged out when the slow one's are new */
+	latency(0, true, 1000, 30, T0 + 10 * SEC);
+	latency(2, true, 500000, 30, T0 + 10 * SEC);
+	latency(1, true, 1000, 5, T0 + 10 * SEC);
+	ck_assert_uint_eq(eval(T0 + 10 * SEC), 1); /* peer 0 still has 30 samples */
+	setup(3, 0);
+	latency(0, true, 1000, 30, T0);
+	latency(1, true, 1000, 30, T0);
+	latency(2, true, 500000, 30, T0 + 10 * SEC);
+	ck_assert_uint_eq(eval(T0 + 10 * SEC), 0); /* no peer left in the window */
+}
+END_TEST
+
+/* ---- evaluate() output limit ----------------------------------------------------------------- */
+
+START_TEST(evaluate_max)
+{
+	struct vigil_det_change one[1];
+
+	setup(3, 0);
+	for (size_t i = 0; i < 3; i++)
+		hard(i, 3, true, 0, 0, 0, T0);
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0, one, 0), 0);
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0, NULL, 5), 0);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_HEALTHY);
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0, one, 1), 1);
+	ck_assert_int_eq(one[0].backend_index, 0);
+	ck_assert_int_eq(svc.backends[1].state, VIGIL_STATE_HEALTHY);
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0, one, 1), 1);
+	ck_assert_int_eq(one[0].backend_index, 1);
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0, one, 1), 1);
+	ck_assert_int_eq(one[0].backend_index, 2);
+	/* the service-level change was not lost either */
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0, one, 1), 1);
+	ck_assert_int_eq(one[0].backend_index, -1);
+	ck_assert_int_eq(one[0].rule, VIGIL_RULE_FAIL_OPEN);
+	ck_assert_uint_eq(eval(T0), 0);
+}
+END_TEST
+
+START_TEST(pending_kept_when_full)
+{
+	struct vigil_det_change one[1];
+
+	setup(2, 0);
+	eject_now(0, T0);
+	eval(T0 + 2 * SEC);
+	vigil_det_probe_result(&svc, 0, false, T0 + 2 * SEC);
+	vigil_det_set_admin(&svc, 0, VIGIL_ADMIN_DRAINING, T0 + 2 * SEC);
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0 + 2 * SEC, one, 0), 0);
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0 + 2 * SEC, one, 1), 1);
+	ck_assert_int_eq(one[0].rule, VIGIL_RULE_PROBE_FAILED);
+	ck_assert_uint_eq(vigil_det_evaluate(&svc, T0 + 2 * SEC, one, 1), 1);
+	ck_assert_int_eq(one[0].rule, VIGIL_RULE_ADMIN);
+	ck_assert_uint_eq(eval(T0 + 2 * SEC), 0);
+}
+END_TEST
+
+Suite *detector_suite(void)
+{
+	Suite *s = suite_create("detector");
+	TCase *tc;
+
+	tc = tcase_create("setup");
+	tcase_add_test(tc, names);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, add_backend);
+	tcase_add_test(tc, quiet_service_no_changes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hard_failures");
+	tcase_add_test(tc, fast_path);
+	tcase_add_test(tc, consecutive);
+	tcase_add_test(tc, stuck_connect);
+	tcase_add_test(tc, stuck_request);
+	tcase_add_test(tc, stuck_connect_wins);
+	tcase_add_test(tc, hard_on_backup);
+	tcase_add_test(tc, draining_still_judged);
+	tcase_add_test(tc, disabled_not_judged);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("error_ratio");
+	tcase_add_test(tc, error_ratio);
+	tcase_add_test(tc, error_ratio_one_of_two);
+	tcase_add_test(tc, error_ratio_below);
+	tcase_add_test(tc, error_ratio_single_primary);
+	tcase_add_test(tc, outliers_spare_backups);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slow");
+	tcase_add_test(tc, slow_outlier);
+	tcase_add_test(tc, slow_connect_fallback);
+	tcase_add_test(tc, slow_needs_peer);
+	tcase_add_test(tc, slow_floor_and_factor);
+	tcase_add_test(tc, uniform_spike);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ejection_share");
+	tcase_add_test(tc, share_limits_outliers);
+	tcase_add_test(tc, share_rounds_down);
+	tcase_add_test(tc, share_counts_hard_ejections);
+	tcase_add_test(tc, share_at_least_one);
+	tcase_add_test(tc, hard_ignores_share);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("probing_backoff");
+	tcase_add_test(tc, expiry_starts_probing);
+	tcase_add_test(tc, probe_readmission);
+	tcase_add_test(tc, probe_failure_resets_streak);
+	tcase_add_test(tc, backoff_grows);
+	tcase_add_test(tc, backoff_capped);
+	tcase_add_test(tc, ejections_decay);
+	tcase_add_test(tc, no_decay_when_flapping);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("service_level");
+	tcase_add_test(tc, backup_promotion);
+	tcase_add_test(tc, fail_open);
+	tcase_add_test(tc, fail_open_from_backups);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("admin");
+	tcase_add_test(tc, admin_draining_excluded);
+	tcase_add_test(tc, admin_all_primaries_out);
+	tcase_add_test(tc, disabled_not_probed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("select");
+	tcase_add_test(tc, select_weights);
+	tcase_add_test(tc, select_max_set);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stuck_limits");
+	tcase_add_test(tc, stuck_limits_floor);
+	tcase_add_test(tc, stuck_limits_from_peers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("window");
+	tcase_add_test(tc, window_forgets);
+	tcase_add_test(tc, window_slot_reuse);
+	tcase_add_test(tc, window_spans_slots);
+	tcase_add_test(tc, slow_window_expiry);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("evaluate_output");
+	tcase_add_test(tc, evaluate_max);
+	tcase_add_test(tc, pending_kept_when_full);
+	suite_add_tcase(s, tc);
+	return s;
+}

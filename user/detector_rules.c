@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Failure detector rules: vigil_det_evaluate() and the rules it applies, in
+ * order: pending probe/admin changes, timers, hard failures, outlier rules,
+ * then the service-level set change. See detector.h and docs/detection.md.
+ */
+#define VIGIL_DETECTOR_INTERNAL
+#include "detector.h"
+
+#include <string.h>
+
+static bool is_backup(const struct vigil_det_backend *b)
+{
+	return b->role == VIGIL_ROLE_BACKUP;
+}
+
+/* Changes written by vigil_det_evaluate(). */
+struct emitter {
+	struct vigil_det_change *c;
+	size_t n, max;
+};
+
+/* A backend the ejection rules look at. DRAINING ones are still judged. */
+static bool judged(const struct vigil_det_backend *b)
+{
+	return b->state == VIGIL_STATE_HEALTHY && b->admin != VIGIL_ADMIN_DISABLED;
+}
+
+static bool room(const struct emitter *e)
+{
+	return e->n < e->max;
+}
+
+static void emit(struct emitter *e, int idx, enum vigil_backend_state from,
+		 enum vigil_backend_state to, enum vigil_rule rule,
+		 const struct vigil_evidence *ev, bool tear_down)
+{
+	struct vigil_det_change *c = &e->c[e->n++];
+
+	memset(c, 0, sizeof(*c));
+	c->backend_index = idx;
+	c->from = from;
+	c->to = to;
+	c->rule = rule;
+	c->evidence = *ev;
+	c->tear_down = tear_down;
+}
+
+/* A transition made by evaluate(): applied and reported together. */
+static void transition(struct emitter *e, struct vigil_det_service *svc, size_t idx,
+		       enum vigil_backend_state to, enum vigil_rule rule,
+		       const struct vigil_evidence *ev, bool tear_down, __u64 now_ns)
+{
+	struct vigil_det_backend *b = &svc->backends[idx];
+	enum vigil_backend_state from = b->state;
+
+	if (to == VIGIL_STATE_EJECTED)
+		vigil_det_eject(&svc->params, b, rule, ev, now_ns);
+	else
+		vigil_det_record(b, to, rule, ev, now_ns);
+	emit(e, (int)idx, from, to, rule, ev, tear_down);
+}
+
+/* ---- evaluation ---------------------------------------------------------------- */
+
+/* Changes made by vigil_det_probe_result() and vigil_det_set_admin(). */
+static void eval_pending(struct emitter *e, struct vigil_det_backend *b, size_t idx)
+{
+	static const struct vigil_evidence none;
+
+	if (b->pending_probe && room(e)) {
+		emit(e, (int)idx, b->pending_from, b->pending_to, b->pending_rule,
+		     &b->pending_evidence, false);
+		b->pending_probe = false;
+	}
+	if (b->pending_admin && room(e)) {
+		emit(e, (int)idx, b->state, b->state, VIGIL_RULE_ADMIN, &none, false);
+		b->pending_admin = false;
+	}
+}
+
+/* Flapping memory decays after eject_max_ms HEALTHY; ejection time over
+ * starts probing (not while DISABLED: such a backend waits, EJECTED). */
+static void eval_timers(struct emitter *e, struct vigil_det_service *svc, size_t idx,
+			__u64 now_ns)
+{
+	struct vigil_det_backend *b = &svc->backends[idx];
+	__u64 max_ns = (__u64)svc->params.eject_max_ms * VIGIL_DET_NS_PER_MS;
+	struct vigil_evidence ev = { 0 };
+
+	if (b->state == VIGIL_STATE_HEALTHY && b->ejections && now_ns >= b->since_ns &&
+	    now_ns - b->since_ns > max_ns)
+		b->ejections = 0;
+	if (b->state != VIGIL_STATE_EJECTED || b->admin == VIGIL_ADMIN_DISABLED ||
+	    now_ns < b->eject_until_ns || !room(e))
+		return;
+	ev.failures = b->ejections;
+	transition(e, svc, idx, VIGIL_STATE_PROBING, VIGIL_RULE_EJECT_EXPIRED, &ev, false, now_ns);
+	b->next_probe_ns = now_ns;
+	b->probe_ok_streak = 0;
+}
+
+/* Fast path, consecutive failures, stuck sockets: never limited by the share. */
+static void eval_hard(struct emitter *e, struct vigil_det_service *svc, size_t idx, __u64 now_ns)
+{
+	struct vigil_det_backend *b = &svc->backends[idx];
+	__u32 need = svc->params.consecutive_failures;
+	struct vigil_evidence ev = { 0 };
+	enum vigil_rule rule = VIGIL_RULE_CONSECUTIVE;
+	__u64 total;
+
+	if (!judged(b) || !room(e))
+		return;
+	ev.threshold = need;
+	if (b->kernel_down) {
+		ev.failures = b->kernel_consecutive;
+		transition(e, svc, idx, VIGIL_STATE_EJECTED, VIGIL_RULE_FAST_PATH, &ev, true, now_ns);
+		return;
+	}
+	total = (__u64)b->kernel_consecutive + b->stuck_connects + b->stuck_requests;
+	if (need == 0 || total < need)
+		return;
+	ev.failures = vigil_det_sat_u32(total);
+	ev.latency_us = b->oldest_stuck_us;
+	if (b->stuck_connects) {
+		rule = VIGIL_RULE_STUCK_CONNECT;
+		ev.limit_us = vigil_det_sat_u32(vigil_det_stuck_connect_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
+	} else if (b->stuck_requests) {
+		rule = VIGIL_RULE_STUCK_REQUEST;
+		ev.limit_us = vigil_det_sat_u32(vigil_det_stuck_request_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
+	}
+	transition(e, svc, idx, VIGIL_STATE_EJECTED, rule, &ev, true, now_ns);
+}
+
+static bool error_rule(const struct vigil_det_params *p, const struct vigil_det_sum *s,
+		       struct vigil_evidence *ev)
+{
+	if (!(p->error_ratio > 0.0) || s->attempts == 0 || s->attempts < p->error_min_requests)
+		return false;
+	if ((double)s->errors / (double)s->attempts < p->error_ratio)
+		return false;
+	ev->requests = vigil_det_sat_u32(s->attempts);
+	ev->errors = vigil_det_sat_u32(s->errors);
+	ev->failures = vigil_det_sat_u32(s->errors);
+	ev->threshold = vigil_det_round_u32(p->error_ratio * 1000.0);
+	return true;
+}
+
+/* p99 request latency (connect latency without enough request samples) above
+ * slow_factor x the peers' median p99 and above the floor. */
+static bool slow_rule(const struct vigil_det_service *svc, const struct vigil_det_sum *sums, size_t idx,
+		      struct vigil_evidence *ev)
+{
+	const struct vigil_det_params *p = &svc->params;
+	__u64 min = p->slow_min_samples ? p->slow_min_samples : 1;
+	int kind = sums[idx].samples[VIGIL_DET_LAT_REQUEST] >= min ? VIGIL_DET_LAT_REQUEST : VIGIL_DET_LAT_CONNECT;
+	double own = sums[idx].p99_us[kind], floor_us = p->slow_floor_ms * 1000.0, med, limit;
+	size_t npeers;
+
+	if (!(p->slow_factor > 0.0) || sums[idx].samples[kind] < min)
+		return false;
+	med = vigil_det_peer_median(svc, sums, idx, kind, min, &npeers);
+	limit = p->slow_factor * med;
+	if (npeers == 0 || own <= limit || own <= floor_us)
+		return false;
+	ev->requests = vigil_det_sat_u32(sums[idx].samples[kind]);
+	ev->threshold = vigil_det_round_u32(p->slow_factor * 1000.0);
+	ev->latency_us = vigil_det_round_u32(own);
+	ev->peer_latency_us = vigil_det_round_u32(med);
+	ev->limit_us = vigil_det_round_u32(limit > floor_us ? limit : floor_us);
+	return true;
+}
+
+/* Primaries EJECTED or PROBING, and how many primaries there are. */
+static size_t primaries_out(const struct vigil_det_service *svc, size_t *n_primaries)
+{
+	size_t out = 0;
+
+	*n_primaries = 0;
+	for (size_t i = 0; i < svc->n_backends; i++) {
+		const struct vigil_det_backend *b = &svc->backends[i];
+
+		if (is_backup(b))
+			continue;
+		(*n_primaries)++;
+		if (b->state != VIGIL_STATE_HEALTHY)
+			out++;
+	}
+	return out;
+}
+
+static size_t share_limit(const struct vigil_det_params *p, size_t n_primaries)
+{
+	double lim = p->max_ejection_share * (double)n_primaries;
+	size_t n = lim > 0.0 ? (size_t)lim : 0;
+
+	return n > 1 ? n : 1;
+}
+
+static void eval_outliers(struct emitter *e, struct vigil_det_service *svc, __u64 now_ns)
+{
+	struct vigil_det_sum sums[VIGIL_MAX_SVC_BACKENDS];
+	size_t n_primaries, out = primaries_out(svc, &n_primaries);
+	size_t limit = share_limit(&svc->params, n_primaries);
+
+	vigil_det_window_sums(svc, sums);
+	for (size_t i = 0; i < svc->n_backends && room(e) && out < limit; i++) {
+		struct vigil_evidence ev = { 0 };
+		enum vigil_rule rule;
+
+		if (is_backup(&svc->backends[i]) || !judged(&svc->backends[i]))
+			continue;
+		if (error_rule(&svc->params, &sums[i], &ev))
+			rule = VIGIL_RULE_ERROR_RATIO;
+		else if (slow_rule(svc, sums, i, &ev))
+			rule = VIGIL_RULE_SLOW;
+		else
+			continue;
+		transition(e, svc, i, VIGIL_STATE_EJECTED, rule, &ev, false, now_ns);
+		out++;
+	}
+}
+
+/* One change when the set switches between primaries, backups and fail-open.
+ * Evidence: failures = primaries not selectable, threshold = primaries. */
+static void eval_service(struct emitter *e, struct vigil_det_service *svc)
+{
+	struct vigil_backend_set set;
+	struct vigil_det_change *c;
+	size_t n_primaries = 0, usable = 0;
+	__u32 flags;
+
+	vigil_det_select(svc, &set);
+	flags = set.flags & (VIGIL_SET_BACKUPS | VIGIL_SET_FAIL_OPEN);
+	if (flags == svc->set_flags || !room(e))
+		return;
+	for (size_t i = 0; i < svc->n_backends; i++) {
+		const struct vigil_det_backend *b = &svc->backends[i];
+
+		if (is_backup(b))
+			continue;
+		n_primaries++;
+		usable += b->state == VIGIL_STATE_HEALTHY && b->admin == VIGIL_ADMIN_NONE;
+	}
+	c = &e->c[e->n++];
+	memset(c, 0, sizeof(*c));
+	c->backend_index = -1;
+	c->set_flags_from = svc->set_flags;
+	c->set_flags_to = flags;
+	c->rule = flags & VIGIL_SET_FAIL_OPEN ? VIGIL_RULE_FAIL_OPEN :
+		  flags & VIGIL_SET_BACKUPS   ? VIGIL_RULE_BACKUPS :
+						VIGIL_RULE_PRIMARIES;
+	c->evidence.failures = vigil_det_sat_u32(n_primaries - usable);
+	c->evidence.threshold = vigil_det_sat_u32(n_primaries);
+	svc->set_flags = flags;
+}
+
+size_t vigil_det_evaluate(struct vigil_det_service *svc, __u64 now_ns,
+			  struct vigil_det_change *changes, size_t max)
+{
+	struct emitter e = { .c = changes, .n = 0, .max = changes ? max : 0 };
+
+	vigil_det_touch(svc, now_ns);
+	for (size_t i = 0; i < svc->n_backends; i++)
+		eval_pending(&e, &svc->backends[i], i);
+	for (size_t i = 0; i < svc->n_backends; i++)
+		eval_timers(&e, svc, i, now_ns);
+	for (size_t i = 0; i < svc->n_backends; i++)
+		eval_hard(&e, svc, i, now_ns);
+	eval_outliers(&e, svc, now_ns);
+	eval_service(&e, svc);
+	return e.n;
+}
+

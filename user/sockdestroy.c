@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Destroy TCP connections to a backend in every network namespace.
+ *
+ * For each distinct namespace (the caller's own first, then those of
+ * /proc/<pid>/ns/net and /run/netns/<name>, deduplicated by device and inode)
+ * the calling thread enters it with setns(), dumps TCP sockets of both
+ * families over NETLINK_SOCK_DIAG, and sends SOCK_DESTROY with the full
+ * inet_diag_sockid (cookie included) of every socket whose peer is the
+ * backend. The thread's own namespace is restored before moving on and before
+ * returning, on every path. Plain netlink, no library.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "sockdestroy.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "log.h"
+
+/* Every TCP state except LISTEN and TIME_WAIT (the kernel adds
+ * NEW_SYN_RECV by itself when SYN_RECV is asked for). */
+#define SD_STATES (((1u << (TCP_CLOSING + 1)) - 1) & \
+		   ~((1u << TCP_LISTEN) | (1u << TCP_TIME_WAIT) | (1u << TCP_CLOSE)))
+#define SD_RCVBUF 32768
+
+struct sd_nsid {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Namespaces already visited. */
+struct sd_seen {
+	struct sd_nsid *ids;
+	size_t n, cap;
+};
+
+/* Matching sockets of one namespace, collected during the dump. */
+struct sd_match {
+	__u8 family;
+	struct inet_diag_sockid id;
+};
+
+struct sd_matches {
+	struct sd_match *v;
+	size_t n, cap;
+};
+
+/* State of one call. */
+struct sd_ctx {
+	const struct vigil_endpoint *backend;
+	unsigned destroyed;
+	int first_err;  /* first per-namespace failure (-errno), reported at the end */
+	char *err;
+	size_t errlen;
+	__u32 seq;
+};
+
+static void sd_err(struct sd_ctx *c, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Record the first error with its text; later ones are only logged. */
+static void sd_err(struct sd_ctx *c, int rc, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pr_warn("sockdestroy: %s", msg);
+	if (c->first_err)
+		return;
+	c->first_err = rc;
+	if (c->err && c->errlen)
+		snprintf(c->err, c->errlen, "%s", msg);
+}
+
+static bool sd_seen_add(struct sd_seen *s, const struct stat *st)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ids[i].dev == st->st_dev && s->ids[i].ino == st->st_ino)
+			return false;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct sd_nsid *ids = realloc(s->ids, cap * sizeof(*ids));
+
+		if (!ids)
+			return false; /* out of memory: treat as visited, i.e. skip */
+		s->ids = ids;
+		s->cap = cap;
+	}
+	s->ids[s->n++] = (struct sd_nsid){ .dev = st->st_dev, .ino = st->st_ino };
+	return true;
+}
+
+static int sd_match_add(struct sd_matches *m, __u8 family, const struct inet_diag_sockid *id)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct sd_match *v = realloc(m->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n].family = family;
+	m->v[m->n].id = *id;
+	m->n++;
+	return 0;
+}
+
+/* Send one inet_diag_req_v2 (dump or exact destroy request). */
+static int sd_send(int fd, __u16 type, __u16 flags, __u32 seq, const struct inet_diag_req_v2 *req)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} msg = {
+		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = type,
+			 .nlmsg_flags = flags, .nlmsg_seq = seq },
+		.req = *req,
+	};
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Receive one datagram; returns its length or -errno. */
+static ssize_t sd_recv(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n;
+}
+
+static bool sd_is_match(const struct sd_ctx *c, const struct inet_diag_msg *m)
+{
+	struct vigil_endpoint ep;
+	int family = m->idiag_family == AF_INET ? VIGIL_AF_INET : VIGIL_AF_INET6;
+
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return false;
+	/* Normalises a v4-mapped peer of an AF_INET6 socket to VIGIL_AF_INET. */
+	vigil_endpoint_make(&ep, family, m->id.idiag_dst, ntohs(m->id.idiag_dport));
+	return ep.port == c->backend->port && memcmp(ep.addr, c->backend->addr, 16) == 0;
+}
+
+/* Handle the messages of one dump datagram: 1 when done, 0 for more, -errno. */
+static int sd_dump_chunk(struct sd_ctx *c, const char *buf, size_t len, struct sd_matches *out)
+{
+	size_t off = 0;
+
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + off);
+		const struct inet_diag_msg *m = NLMSG_DATA(h);
+
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - off)
+			return -EPROTO;
+		off += NLMSG_ALIGN(h->nlmsg_len) < len - off ? NLMSG_ALIGN(h->nlmsg_len) : len - off;
+		if (h->nlmsg_seq != c->seq)
+			continue;
+		if (h->nlmsg_type == NLMSG_DONE)
+			return 1;
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(h);
+
+			return e->error ? e->error : -EPROTO;
+		}
+		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+			continue;
+		if (sd_is_match(c, m) && sd_match_add(out, m->idiag_family, &m->id) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Dump the TCP sockets of one family in the current namespace into out. */
+static int sd_dump(struct sd_ctx *c, int fd, __u8 family, struct sd_matches *out)
+{
+	struct inet_diag_req_v2 req = {
+		.sdiag_family = family,
+		.sdiag_protocol = IPPROTO_TCP,
+		.idiag_states = SD_STATES,
+	};
+	char *buf;
+	int rc;
+
+	rc = sd_send(fd, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, ++c->seq, &req);
+	if (rc < 0)
+		return rc;
+	buf = malloc(SD_RCVBUF);
+	if (!buf)
+		return -ENOMEM;
+	do {
+		ssize_t n = sd_recv(fd, buf, SD_RCVBUF);
+
+		rc = n < 0 ? (int)n : n == 0 ? -EPROTO : sd_dump_chunk(c, buf, (size_t)n, out);
+	} while (rc == 0);
+	free(buf);
+	return rc < 0 ? rc : 0;
+}
+
+/* SOCK_DESTROY one socket; 0, or -errno from the kernel's acknowledgement. */
+static int sd_destroy_one(struct sd_ctx *c, int fd, const struct sd_match *m)
+{
+	struct inet_diag_req_v2 req = {
+		.sdiag_family = m->family,
+		.sdiag_protocol = IPPROTO_TCP,
+		.idiag_states = SD_STATES,
+		.id = m->id,
+	};
+	char buf[512];
+	int rc;
+
+	rc = sd_send(fd, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, ++c->seq, &req);
+	while (rc == 0) {
+		ssize_t n = sd_recv(fd, buf, sizeof(buf));
+		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+
+		if (n < 0)
+			return (int)n;
+		if ((size_t)n < NLMSG_LENGTH(sizeof(struct nlmsgerr)) || h->nlmsg_seq != c->seq)
+			continue; /* not our acknowledgement */
+		if (h->nlmsg_type != NLMSG_ERROR)
+			return -EPROTO;
+		return ((const struct nlmsgerr *)NLMSG_DATA(h))->error;
+	}
+	return rc;
+}
+
+/* Errors that would repeat in every namespace: stop at once. */
+static bool sd_is_fatal(int rc)
+{
+	return rc == -EOPNOTSUPP || rc == -EPERM || rc == -EACCES;
+}
+
+/* Destroy the matches of the current namespace; a socket that vanished since
+ * the dump (-ENOENT) is skipped. */
+static int sd_destroy_all(struct sd_ctx *c, int fd, const struct sd_matches *m, const char *ns)
+{
+	char peer[VIGIL_ENDPOINT_STRLEN];
+
+	vigil_endpoint_format(c->backend, peer, sizeof(peer));
+	for (size_t i = 0; i < m->n; i++) {
+		int rc = sd_destroy_one(c, fd, &m->v[i]);
+
+		if (rc == 0) {
+			c->destroyed++;
+			pr_debug("sockdestroy: destroyed socket to %s (port %u) in %s", peer,
+				 ntohs(m->v[i].id.idiag_sport), ns);
+		} else if (sd_is_fatal(rc)) {
+			return rc;
+		} else if (rc != -ENOENT) {
+			sd_err(c, rc, "destroying a socket to %s in %s failed: %s", peer, ns,
+			       strerror(-rc));
+		}
+	}
+	return 0;
+}
+
+/* Dump and destroy in the namespace the thread is in now. */
+static int sd_visit_current(struct sd_ctx *c, const char *ns)
+{
+	static const __u8 families[] = { AF_INET, AF_INET6 };
+	static const struct timeval rcv_timeout = { .tv_sec = 5 };
+	struct sd_matches m = { 0 };
+	int fd, rc = 0;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0) {
+		sd_err(c, -errno, "NETLINK_SOCK_DIAG socket in %s: %s", ns, strerror(errno));
+		return 0;
+	}
+	/* The kernel always answers; the timeout only bounds a pathological wait. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv_timeout, sizeof(rcv_timeout));
+	for (size_t i = 0; i < sizeof(families) && rc == 0; i++) {
+		rc = sd_dump(c, fd, families[i], &m);
+		if (rc == -ENOENT && families[i] == AF_INET6)
+			rc = 0; /* no IPv6 diag handler (IPv6 disabled) */
+	}
+	if (rc < 0)
+		sd_err(c, rc, "dumping TCP sockets in %s failed: %s", ns, strerror(-rc));
+	else
+		rc = sd_destroy_all(c, fd, &m, ns);
+	free(m.v);
+	close(fd);
+	return sd_is_fatal(rc) ? rc : 0;
+}
+
+/* Enter the namespace at path (unless already seen), visit it, come back.
+ * Returns 0, a fatal -errno from the visit, or 1 if the way back failed. */
+static int sd_visit_path(struct sd_ctx *c, struct sd_seen *seen, const char *path, int self_fd)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (stat(path, &st) < 0 || !sd_seen_add(seen, &st))
+		return 0; /* process gone, or namespace already visited */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		if (errno == EPERM) /* every other namespace will fail the same way */
+			sd_err(c, -errno, "entering %s failed: %s (needs CAP_SYS_ADMIN)", path,
+			       strerror(errno));
+		else /* e.g. a stale /run/netns file whose mount is gone */
+			pr_debug("sockdestroy: skipping %s: %s", path, strerror(errno));
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	rc = sd_visit_current(c, path);
+	if (setns(self_fd, CLONE_NEWNET) < 0) {
+		pr_err("sockdestroy: cannot return to the original network namespace: %s",
+		       strerror(errno));
+		return 1;
+	}
+	return rc;
+}
+
+/* Visit every namespace found under dir (entries matching "<name>/<suffix>"). */
+static int sd_visit_dir(struct sd_ctx *c, struct sd_seen *seen, const char *dir,
+			const char *suffix, bool numeric, int self_fd)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int rc = 0;
+
+	if (!d)
+		return 0;
+	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || (numeric && (de->d_name[0] < '0' || de->d_name[0] > '9')))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s%s", dir, de->d_name, suffix);
+		rc = sd_visit_path(c, seen, path, self_fd);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int sd_fatal(struct sd_ctx *c, int rc)
+{
+	if (rc == -EOPNOTSUPP)
+		snprintf(c->err, c->errlen, "the kernel cannot destroy sockets (SOCK_DESTROY: %s): "
+			 "rebuild it with CONFIG_INET_DIAG_DESTROY=y", strerror(EOPNOTSUPP));
+	else if (rc == -EPERM || rc == -EACCES)
+		snprintf(c->err, c->errlen, "SOCK_DESTROY refused (%s): needs CAP_NET_ADMIN",
+			 strerror(-rc));
+	else
+		snprintf(c->err, c->errlen, "cannot return to the original network namespace; "
+			 "this thread is now in another one");
+	return rc > 0 ? -EIO : rc;
+}
+
+int vigil_destroy_connections_to(const struct vigil_endpoint *backend, unsigned *destroyed,
+				 char *err, size_t errlen)
+{
+	char dummy[1];
+	struct sd_ctx c = { .backend = backend, .err = err ? err : dummy,
+			    .errlen = err ? errlen : sizeof(dummy) };
+	struct sd_seen seen = { 0 };
+	struct stat st;
+	int self_fd, rc;
+
+	*destroyed = 0;
+	if (c.errlen)
+		c.err[0] = '\0';
+	/* thread-self: setns() changes this thread, not the whole process. */
+	self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self_fd < 0 || fstat(self_fd, &st) < 0) {
+		rc = -errno;
+		snprintf(c.err, c.errlen, "cannot open /proc/thread-self/ns/net: %s "
+			 "(is /proc mounted?)", strerror(errno));
+		if (self_fd >= 0)
+			close(self_fd);
+		return rc;
+	}
+	sd_seen_add(&seen, &st);
+	rc = sd_visit_current(&c, "the own network namespace");
+	if (rc == 0)
+		rc = sd_visit_dir(&c, &seen, "/proc", "/ns/net", true, self_fd);
+	if (rc == 0)
+		rc = sd_visit_dir(&c, &seen, "/run/netns", "", false, self_fd);
+	if (rc != 1 && setns(self_fd, CLONE_NEWNET) < 0) /* belt and braces */
+		rc = 1;
+	close(self_fd);
+	free(seen.ids);
+	*destroyed = c.destroyed;
+	if (rc != 0)
+		return sd_fatal(&c, rc);
+	return c.first_err;
+}
