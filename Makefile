@@ -33,27 +33,30 @@ NL_CFLAGS   := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null
 NL_LIBS     := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-BPF_PROGS   := monitor sock_lb
+BPF_PROGS   := monitor sock_lb xdp_lb
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
 # Pure modules: no BPF, no syscalls beyond stdio; linked by unit tests too.
-PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/config_yaml.c user/config_services.c user/stats.c user/detector.c user/detector_rules.c
+PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/config_yaml.c user/config_services.c user/stats.c user/detector.c user/detector_rules.c user/maglev.c
 PURE_OBJS   := $(PURE_SRCS:user/%.c=$(BUILD)/user/%.o)
 VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
 	$(BUILD)/user/failover.o $(BUILD)/user/failover_publish.o $(BUILD)/user/sockdestroy.o \
-	$(BUILD)/user/probe.o $(PURE_OBJS)
+	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(PURE_OBJS)
 VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/lbstate.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o $(PURE_OBJS)
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.o)
 TOOL_SRCS   := $(wildcard tests/tools/*.c)
+# BPF program tests (BPF_PROG_TEST_RUN, need root): one binary per file.
+BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFTESTS    := $(BPFTEST_SRCS:tests/bpf/%.c=$(BUILD)/tests/bpf/%)
 TOOLS       := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
 .PHONY: all tools test unit integration bench demo install deps clean vmlinux
-all: $(BUILD)/vigild $(BUILD)/vigilctl tools
+all: $(BUILD)/vigild $(BUILD)/vigilctl tools $(BPFTESTS)
 
 tools: $(TOOLS)
 
@@ -68,7 +71,8 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $(BUILD)/$*.linked.o name $*_bpf > $@
 
 # Skeleton headers must exist before anything that includes them is compiled.
-$(BUILD)/user/monitor.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o: $(SKELETONS)
+$(BUILD)/user/monitor.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
+	$(BUILD)/user/xdp_lb.o: $(SKELETONS)
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)
@@ -94,7 +98,11 @@ $(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lpthread
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tools:
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELETONS) $(PURE_OBJS) | $(BUILD)/tests/bpf
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tools $(BUILD)/tests/bpf:
 	$(Q)mkdir -p $@
 
 unit: $(BUILD)/unit-tests
@@ -130,4 +138,5 @@ install: $(BUILD)/vigild $(BUILD)/vigilctl
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tools/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tools/*.d \
+	$(BUILD)/tests/bpf/*.d)

@@ -12,7 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <vigil/abi.h>
-#include "shared_maps.h"
+#include "maps_health.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 

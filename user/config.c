@@ -205,6 +205,11 @@ static int check_cross(struct yc_ctx *c, yaml_node_t *root)
 	const struct vigil_config *cfg = c->cfg;
 	yaml_node_t *backends = yc_find(c, yc_find(c, root, "watch"), "backends");
 
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if ((cfg->services[i].datapath & VIGIL_DATAPATH_XDP) && cfg->n_xdp_interfaces == 0)
+			return yc_fail(c, yc_find(c, root, "services"), "services: service %s uses "
+				       "datapath xdp but no xdp.interfaces are configured: add "
+				       "xdp: {interfaces: [eth0]}", cfg->services[i].name);
 	if (backends && cfg->n_backends > cfg->watch_all_max)
 		return yc_fail(c, backends, "watch.backends: %zu backends but "
 			       "daemon.watch_all_max is %u: raise watch_all_max to at least %zu",
@@ -220,6 +225,7 @@ static int load_root(struct yc_ctx *c, yaml_node_t *root)
 		{ "services", config_section_services, false },
 		{ "detection", config_section_detection, false },
 		{ "lb", config_section_lb, false },
+		{ "xdp", config_section_xdp, false },
 	};
 	int err;
 

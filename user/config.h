@@ -29,6 +29,8 @@ struct vigil_service_cfg {
 	size_t n_backends;
 	size_t n_primaries;            /* backends[0..n_primaries) are primaries */
 	struct vigil_det_params detection; /* global defaults overridden per service */
+	__u32 datapath;                /* VIGIL_DATAPATH_* (default socket) */
+	__u32 table_size;              /* Maglev slots for XDP (prime, default 65537) */
 	char probe_http_path[128];     /* "" = TCP connect probe */
 	unsigned int probe_timeout_ms; /* default 1000 */
 };
@@ -51,6 +53,9 @@ struct vigil_config {
 	unsigned int tick_ms;          /* daemon.tick_ms, default 10 */
 	char probe_netns[256];         /* daemon.probe_netns: "" = vigild's own */
 	char lb_cgroup[256];           /* lb.cgroup: "" = auto (cgroup v2 root) */
+	char xdp_interfaces[8][16];    /* xdp.interfaces: where remote clients' packets arrive */
+	size_t n_xdp_interfaces;
+	char xdp_netns[256];           /* xdp.netns: namespace of those interfaces ("" = own) */
 	struct vigil_det_params detection; /* detection: global defaults */
 	struct vigil_service_cfg *services;
 	size_t n_services;

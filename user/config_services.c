@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "config_sections.h"
+#include "maglev.h"
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_WEIGHT 1000000
@@ -169,6 +170,58 @@ int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
 			       "/var/run/netns/NAME or /proc/PID/ns/net", path, s);
 	snprintf(c->cfg->probe_netns, sizeof(c->cfg->probe_netns), "%s", s);
 	return 0;
+}
+
+/* ---- xdp: ------------------------------------------------------------------- */
+
+static int key_xdp_interfaces(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	struct vigil_config *cfg = c->cfg;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return yc_fail(c, v, "%s: expected a list of interface names, e.g. [eth0]", path);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+		const char *name;
+
+		if (yc_get_str(c, item, path, "an interface name", &name))
+			return -EINVAL;
+		if (!name[0] || strlen(name) >= sizeof(cfg->xdp_interfaces[0]) || strchr(name, '/'))
+			return yc_fail(c, item, "%s: \"%s\" is not an interface name (1-15 characters)",
+				       path, name);
+		if (cfg->n_xdp_interfaces == sizeof(cfg->xdp_interfaces) / sizeof(cfg->xdp_interfaces[0]))
+			return yc_fail(c, item, "%s: at most 8 interfaces", path);
+		for (size_t i = 0; i < cfg->n_xdp_interfaces; i++)
+			if (strcmp(cfg->xdp_interfaces[i], name) == 0)
+				return yc_fail(c, item, "%s: \"%s\" is listed twice", path, name);
+		snprintf(cfg->xdp_interfaces[cfg->n_xdp_interfaces++], sizeof(cfg->xdp_interfaces[0]),
+			 "%s", name);
+	}
+	return 0;
+}
+
+static int key_xdp_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	const char *s;
+
+	if (yc_get_str(c, v, path, "a network namespace file", &s))
+		return -EINVAL;
+	if (s[0] != '/' || strlen(s) >= sizeof(c->cfg->xdp_netns))
+		return yc_fail(c, v, "%s: \"%s\": must be an absolute path such as "
+			       "/var/run/netns/NAME", path, s);
+	snprintf(c->cfg->xdp_netns, sizeof(c->cfg->xdp_netns), "%s", s);
+	return 0;
+}
+
+int config_section_xdp(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	static const struct yc_key keys[] = {
+		{ "interfaces", key_xdp_interfaces, false },
+		{ "netns", key_xdp_netns, false },
+	};
+
+	return yc_walk_map(c, v, path, keys, NKEYS(keys));
 }
 
 /* ---- services: ------------------------------------------------------------ */
@@ -342,6 +395,37 @@ static int key_svc_probe(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return yc_walk_map(c, v, path, keys, NKEYS(keys));
 }
 
+static int key_svc_datapath(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	const char *s;
+
+	if (yc_get_str(c, v, path, "socket, xdp or both", &s))
+		return -EINVAL;
+	if (strcmp(s, "socket") == 0)
+		cur_svc(c)->datapath = VIGIL_DATAPATH_SOCKET;
+	else if (strcmp(s, "xdp") == 0)
+		cur_svc(c)->datapath = VIGIL_DATAPATH_XDP;
+	else if (strcmp(s, "both") == 0)
+		cur_svc(c)->datapath = VIGIL_DATAPATH_SOCKET | VIGIL_DATAPATH_XDP;
+	else
+		return yc_fail(c, v, "%s: \"%s\": use socket (local clients), xdp (packets from "
+			       "other hosts) or both", path, s);
+	return 0;
+}
+
+static int key_svc_table_size(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	unsigned long n;
+
+	if (yc_get_uint(c, v, path, 7, VIGIL_MAGLEV_MAX_SIZE, &n))
+		return -EINVAL;
+	if (!vigil_is_prime((__u32)n))
+		return yc_fail(c, v, "%s: %lu is not prime: Maglev needs a prime table size, e.g. "
+			       "65537, 16381 or 251", path, n);
+	cur_svc(c)->table_size = (__u32)n;
+	return 0;
+}
+
 static int check_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 {
 	const struct vigil_service_cfg *svc = cur_svc(c);
@@ -355,6 +439,9 @@ static int check_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 	if (svc->n_primaries == 0)
 		return yc_fail(c, item, "%s: service %s has no backends: list at least one under "
 			       "\"backends\"", path, svc->name);
+	if ((svc->datapath & VIGIL_DATAPATH_XDP) && svc->table_size < svc->n_backends)
+		return yc_fail(c, item, "%s: service %s: table_size %u is smaller than its %zu "
+			       "backends", path, svc->name, svc->table_size, svc->n_backends);
 	if (svc->n_primaries > VIGIL_MAX_SET || svc->n_backends - svc->n_primaries > VIGIL_MAX_SET)
 		return yc_fail(c, item, "%s: service %s: at most %d backends and %d backups", path,
 			       svc->name, VIGIL_MAX_SET, VIGIL_MAX_SET);
@@ -378,11 +465,15 @@ static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 		{ "backups", key_svc_backups, false },
 		{ "detection", key_svc_detection, false },
 		{ "probe", key_svc_probe, false },
+		{ "datapath", key_svc_datapath, false },
+		{ "table_size", key_svc_table_size, false },
 	};
 	struct vigil_service_cfg *svc = cur_svc(c);
 
 	svc->detection = c->cfg->detection;
 	svc->probe_timeout_ms = 1000;
+	svc->datapath = VIGIL_DATAPATH_SOCKET;
+	svc->table_size = VIGIL_MAGLEV_DEFAULT_SIZE;
 	if (item->type != YAML_MAPPING_NODE)
 		return yc_fail(c, item, "%s: expected a service mapping with name, vip and backends",
 			       path);

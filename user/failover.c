@@ -206,9 +206,22 @@ static void apply_changes(struct vigil_failover *fo, struct fo_service *s,
 {
 	__u64 now = vigil_now_ns();
 
+	bool set_changed;
+
+	for (size_t i = 0; i < n; i++)
+		if (changes[i].backend_index >= 0) {
+			struct fo_backend_rt *rt = &s->rt[changes[i].backend_index];
+
+			if (changes[i].to == VIGIL_STATE_HEALTHY)
+				rt->hard_ejected = false;
+			else if (changes[i].tear_down)
+				rt->hard_ejected = true;
+		}
 	/* The new set goes out first so new connections avoid the backend before
 	 * anything slower (logging, tearing down) happens. */
-	fo_publish_set(fo, s);
+	set_changed = fo_publish_set(fo, s) || s->force_xdp;
+	fo_publish_xdp(fo, s, set_changed);
+	s->force_xdp = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct vigil_det_change *c = &changes[i];
 
@@ -280,7 +293,7 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s, si
 		vigil_det_observe(&s->det, b, &obs, now);
 	}
 	n = vigil_det_evaluate(&s->det, now, changes, MAX_CHANGES);
-	if (n || fo_publish_set(fo, s))
+	if (n || s->force_xdp || !s->set_published)
 		apply_changes(fo, s, changes, n);
 	start_due_probes(fo, s, si, now);
 }
@@ -355,6 +368,7 @@ static int init_services(struct vigil_failover *fo, __u64 now)
 
 		s->cfg = c;
 		s->id = (__u32)i + 1;
+		s->force_xdp = true; /* tables and flags are written at start */
 		vigil_det_init(&s->det, &c->detection);
 		for (size_t b = 0; b < c->n_backends; b++)
 			vigil_det_add_backend(&s->det, &c->backends[b].ep, c->backends[b].weight,
@@ -365,7 +379,7 @@ static int init_services(struct vigil_failover *fo, __u64 now)
 
 int vigil_failover_start(struct vigil_failover **out, const struct vigil_config *cfg,
 			 const struct vigil_monitor_maps *mon, const struct vigil_lb_maps *lb,
-			 char *err, size_t errlen)
+			 struct vigil_xdp_lb *xdp, char *err, size_t errlen)
 {
 	struct vigil_failover *fo = calloc(1, sizeof(*fo));
 	__u64 now = vigil_now_ns();
@@ -374,6 +388,7 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 	if (!fo)
 		goto fail;
 	fo->cfg = cfg;
+	fo->xdp = xdp;
 	fo->mon = *mon;
 	fo->lb = *lb;
 	fo->ncpus = libbpf_num_possible_cpus();

@@ -19,9 +19,12 @@ struct vigil_monitor_maps {
 	int backend_stats, inflight;
 };
 
+struct vigil_xdp_lb;
+
+/* xdp may be NULL when no service uses the XDP datapath. */
 int vigil_failover_start(struct vigil_failover **out, const struct vigil_config *cfg,
 			 const struct vigil_monitor_maps *mon, const struct vigil_lb_maps *lb,
-			 char *err, size_t errlen);
+			 struct vigil_xdp_lb *xdp, char *err, size_t errlen);
 
 /* A kernel event arrived: evaluate on the next vigil_failover_run. */
 void vigil_failover_on_event(struct vigil_failover *fo, const struct vigil_event *ev);

@@ -6,11 +6,13 @@
 #include "detector.h"
 #include "failover.h"
 #include "probe.h"
+#include "xdp_lb.h"
 
 struct fo_backend_rt {
 	struct vigil_backend_stats last; /* cumulative counters at the previous tick */
 	bool have_last;
 	bool probe_in_flight;
+	bool hard_ejected; /* ejected on hard-failure evidence: XDP moves its flows */
 	__u32 published_admin;
 };
 
@@ -21,6 +23,7 @@ struct fo_service {
 	struct fo_backend_rt rt[VIGIL_MAX_SVC_BACKENDS];
 	struct vigil_backend_set set; /* as last published */
 	bool set_published;
+	bool force_xdp; /* (re)write XDP tables even if the set is unchanged */
 	__u64 set_changed_wall_ns;
 };
 
@@ -31,6 +34,7 @@ struct vigil_failover {
 	struct fo_service *svcs;
 	size_t n_svcs;
 	struct vigil_prober *prober;
+	struct vigil_xdp_lb *xdp; /* NULL when no service uses the XDP datapath */
 	__u64 history_seq;
 	__u64 next_tick_ns;
 	bool event_pending;
@@ -48,6 +52,7 @@ void fo_publish_change(struct vigil_failover *fo, const struct fo_service *s,
 		       const struct vigil_det_change *c, __u64 mono_ns);
 bool fo_publish_set(struct vigil_failover *fo, struct fo_service *s);
 void fo_publish_service(struct vigil_failover *fo, const struct fo_service *s);
+void fo_publish_xdp(struct vigil_failover *fo, struct fo_service *s, bool set_changed);
 void fo_remove_stale(struct vigil_failover *fo);
 __u64 fo_history_last_seq(int history_fd);
 

@@ -140,7 +140,7 @@ bool fo_publish_set(struct vigil_failover *fo, struct fo_service *s)
 		return false;
 	set.service_id = s->id;
 	set.version = s->set.version + 1;
-	for (size_t v = 0; v < s->cfg->n_vips; v++)
+	for (size_t v = 0; v < s->cfg->n_vips && (s->cfg->datapath & VIGIL_DATAPATH_SOCKET); v++)
 		if (bpf_map_update_elem(fo->lb.service_sets, &s->cfg->vips[v], &set, BPF_ANY))
 			pr_err("service %s: writing its backend set failed: %s", s->cfg->name,
 			       strerror(errno));
@@ -164,6 +164,8 @@ void fo_publish_service(struct vigil_failover *fo, const struct fo_service *s)
 	info.set_count = s->set.count;
 	info.set_version = s->set.version;
 	info.since_wall_ns = s->set_changed_wall_ns;
+	info.datapath = s->cfg->datapath;
+	info.table_size = (s->cfg->datapath & VIGIL_DATAPATH_XDP) ? s->cfg->table_size : 0;
 	for (size_t v = 0; v < s->cfg->n_vips; v++)
 		bpf_map_update_elem(fo->lb.services, &s->cfg->vips[v], &info, BPF_ANY);
 }
@@ -235,4 +237,41 @@ void fo_remove_stale(struct vigil_failover *fo)
 			 keep_svc_backend);
 	delete_where_not(fo->lb.admin, sizeof(struct vigil_svc_backend_key), fo, keep_svc_backend);
 	delete_where_not(fo->lb.backend_health, sizeof(struct vigil_endpoint), fo, keep_health);
+}
+
+/* Flow policy of one backend for the XDP datapath. */
+static __u32 xdp_flags_of(const struct fo_service *s, size_t b)
+{
+	const struct vigil_det_backend *d = &s->det.backends[b];
+	__u32 flags = in_set(&s->set, &d->ep) ? VIGIL_XB_SELECTABLE : 0;
+
+	/* Drained or outlier-ejected: established flows stay. Dead or disabled:
+	 * move them, so clients get a fast reset instead of a timeout. */
+	if (!flags && (s->rt[b].hard_ejected || d->admin == VIGIL_ADMIN_DISABLED))
+		flags |= VIGIL_XB_RESELECT;
+	return flags;
+}
+
+void fo_publish_xdp(struct vigil_failover *fo, struct fo_service *s, bool set_changed)
+{
+	__u64 elapsed = 0;
+	int ret;
+
+	if (!fo->xdp || !(s->cfg->datapath & VIGIL_DATAPATH_XDP))
+		return;
+	for (size_t b = 0; b < s->det.n_backends; b++)
+		vigil_xdp_backend_set_flags(fo->xdp, &s->det.backends[b].ep, xdp_flags_of(s, b));
+	for (size_t v = 0; v < s->cfg->n_vips && set_changed; v++) {
+		/* Service ids 1..n; two VIPs of one service share a table slot pair. */
+		__u32 sid = (s->id - 1) * 2 + (__u32)v;
+
+		ret = vigil_xdp_publish(fo->xdp, sid, &s->cfg->vips[v], &s->set, s->cfg->table_size,
+					&elapsed);
+		if (ret)
+			pr_err("service %s: publishing its XDP Maglev table failed: %s", s->cfg->name,
+			       strerror(-ret));
+		else
+			pr_debug("service %s: Maglev table of %u slots built and swapped in %.3f ms",
+				 s->cfg->name, s->cfg->table_size, elapsed / 1e6);
+	}
 }

@@ -19,6 +19,7 @@
 #include "failover.h"
 #include "monitor.h"
 #include "sock_lb.h"
+#include "xdp_lb.h"
 
 #define DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
 #define VIGIL_VERSION "0.1.0"
@@ -170,6 +171,7 @@ static int write_ready_file(const char *path)
 struct daemon {
 	struct vigil_monitor *mon;
 	struct vigil_sock_lb *lb;
+	struct vigil_xdp_lb *xdp;
 	struct vigil_failover *fo;
 };
 
@@ -188,26 +190,39 @@ static int start_failover(struct daemon *d, const struct vigil_config *cfg, char
 	struct vigil_lb_maps lb_maps;
 	int ret;
 
-	if (cfg->n_services == 0) {
+	__u32 datapaths = 0;
+
+	for (size_t i = 0; i < cfg->n_services; i++)
+		datapaths |= cfg->services[i].datapath;
+	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
 		vigil_sock_lb_detach_pinned(cfg->pin_dir);
+	if (!(datapaths & VIGIL_DATAPATH_XDP))
+		vigil_xdp_lb_detach_pinned(cfg->pin_dir);
+	if (cfg->n_services == 0)
 		return 0;
-	}
 	ret = vigil_sock_lb_load(&d->lb, cfg->pin_dir, err, errlen);
+	if (!ret && (datapaths & VIGIL_DATAPATH_XDP))
+		ret = vigil_xdp_lb_start(&d->xdp, cfg, err, errlen);
 	if (ret)
 		return ret;
+	if (d->xdp)
+		vigil_xdp_remove_stale(d->xdp, cfg);
 	vigil_sock_lb_maps(d->lb, &lb_maps);
 	vigil_monitor_maps(d->mon, &mon_maps.backend_stats, &mon_maps.inflight);
 	/* Sets and thresholds are published before the hooks switch over. */
-	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &lb_maps, err, errlen);
+	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &lb_maps, d->xdp, err, errlen);
 	if (ret)
 		return ret;
 	vigil_failover_run(d->fo, vigil_now_ns());
+	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
+		return 0;
 	return vigil_sock_lb_attach(d->lb, cfg->lb_cgroup, err, errlen);
 }
 
 static void stop_daemon(struct daemon *d)
 {
 	vigil_failover_stop(d->fo);
+	vigil_xdp_lb_stop(d->xdp);
 	vigil_sock_lb_stop(d->lb);
 	vigil_monitor_stop(d->mon);
 }

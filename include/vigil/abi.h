@@ -288,8 +288,13 @@ struct vigil_service_info {
 	__u32 set_count;
 	__u64 set_version;
 	__u64 since_wall_ns; /* last set change */
+	__u32 datapath;      /* VIGIL_DATAPATH_* */
+	__u32 table_size;    /* Maglev slots (XDP datapath) */
 };
-_Static_assert(sizeof(struct vigil_service_info) == 64, "vigil_service_info layout");
+_Static_assert(sizeof(struct vigil_service_info) == 72, "vigil_service_info layout");
+
+#define VIGIL_DATAPATH_SOCKET 0x1 /* cgroup connect() rewrite for local clients */
+#define VIGIL_DATAPATH_XDP    0x2 /* XDP NAT for packets from other hosts */
 
 /* One state change, kept in the history ring (array map, slot seq % SLOTS). */
 struct vigil_change {
@@ -305,5 +310,80 @@ struct vigil_change {
 	struct vigil_evidence evidence;
 };
 _Static_assert(sizeof(struct vigil_change) == 104, "vigil_change layout");
+
+/* ---- XDP load balancing for remote clients ----------------------------------- */
+
+#define VIGIL_MAX_LB_BACKENDS 4096   /* backend id space shared by all XDP services */
+#define VIGIL_MAX_FLOWS       262144 /* connection-tracking entries per direction */
+
+#define VIGIL_PIN_XDP_SERVICES "xdp_services"
+#define VIGIL_PIN_XDP_BACKENDS "xdp_backends"
+#define VIGIL_PIN_XDP_TABLES   "xdp_tables"
+#define VIGIL_PIN_FLOWS        "xdp_flows"
+#define VIGIL_PIN_REV_FLOWS    "xdp_rev_flows"
+#define VIGIL_PIN_XDP_STATS    "xdp_stats"
+
+/* A virtual address served by XDP (key: struct vigil_endpoint, TCP). */
+struct vigil_xdp_service {
+	__u32 service_id; /* slot in the xdp_tables outer map */
+	__u32 table_size; /* Maglev table size (prime) */
+	__u64 version;    /* increases with every table swap */
+};
+_Static_assert(sizeof(struct vigil_xdp_service) == 16, "vigil_xdp_service layout");
+
+/* What happens to established flows of a backend that is no longer selectable. */
+#define VIGIL_XB_SELECTABLE 0x1 /* in the current Maglev table */
+#define VIGIL_XB_RESELECT   0x2 /* ejected after hard failure or removed: move its flows
+				 * on their next packet (the client gets a fast reset from
+				 * a live backend instead of a timeout) */
+
+/* xdp_backends[id]: a backend's address and flow policy. */
+struct vigil_xdp_backend {
+	struct vigil_endpoint ep;
+	__u32 flags; /* VIGIL_XB_* */
+};
+_Static_assert(sizeof(struct vigil_xdp_backend) == 24, "vigil_xdp_backend layout");
+
+/* Connection-tracking key, client -> VIP direction (addresses v4-mapped for
+ * IPv4, ports host order). The reverse entry uses the backend as src. */
+struct vigil_flow_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct vigil_flow_key) == 40, "vigil_flow_key layout");
+
+struct vigil_flow {
+	__u32 backend_id;
+	__u32 service_id;
+	__u64 syn_ns; /* SYN forwarded and no SYN-ACK yet (0 otherwise) */
+};
+_Static_assert(sizeof(struct vigil_flow) == 16, "vigil_flow layout");
+
+/* Reverse entry: backend -> client packets are rewritten to come from vip. */
+struct vigil_rev_flow {
+	struct vigil_endpoint vip;
+	__u32 backend_id;
+	__u64 flow_hash; /* in-flight key of the SYN waiting for its SYN-ACK */
+};
+_Static_assert(sizeof(struct vigil_rev_flow) == 32, "vigil_rev_flow layout");
+
+/* Per-CPU packet counters of the XDP program (array index = enum). */
+enum vigil_xdp_counter {
+	VIGIL_XDP_PASS_OTHER = 0, /* not for a service: passed untouched */
+	VIGIL_XDP_FORWARDED,      /* client -> backend, rewritten */
+	VIGIL_XDP_REVERSED,       /* backend -> client, rewritten */
+	VIGIL_XDP_NEW_FLOWS,
+	VIGIL_XDP_RESELECTED,     /* flow moved off a backend that is no longer selectable */
+	VIGIL_XDP_PASS_MALFORMED, /* IP fine but TCP header truncated: passed to the stack */
+	VIGIL_XDP_PASS_NOT_TCP,   /* not whole unfragmented IPv4/IPv6 TCP (other protocols,
+				   * fragments, IPv6 extension headers): passed untouched */
+	VIGIL_XDP_DROP_NO_BACKEND,
+	VIGIL_XDP_COUNTERS
+};
 
 #endif /* VIGIL_ABI_H */

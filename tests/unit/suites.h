@@ -9,5 +9,6 @@ Suite *addr_suite(void);
 Suite *hist_suite(void);
 Suite *config_suite(void);
 Suite *detector_suite(void);
+Suite *maglev_suite(void);
 
 #endif

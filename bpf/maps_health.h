@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
-/* Maps used by more than one BPF object. Each object declares them from here;
- * vigild pins them at one path so every object loads the same map. */
-#ifndef VIGIL_BPF_SHARED_MAPS_H
-#define VIGIL_BPF_SHARED_MAPS_H
+/* The fast-path health map, shared by the monitor, the socket load balancer
+ * and the XDP datapath; vigild pins it at one path so all load the same map. */
+#ifndef VIGIL_BPF_MAPS_HEALTH_H
+#define VIGIL_BPF_MAPS_HEALTH_H
 
 /* Fast-path health per backend endpoint: written by the monitor on hard
  * failures, read by the socket load balancer on every connect(). Entries are

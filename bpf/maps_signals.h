@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/* Signal maps shared by the socket monitor and the XDP datapath; vigild pins
+ * them at one path so both objects load the same maps. */
+#ifndef VIGIL_BPF_MAPS_SIGNALS_H
+#define VIGIL_BPF_MAPS_SIGNALS_H
+
+/* Per backend endpoint, client-side signals: the socket monitor and the XDP
+ * datapath's passive health both count here so every detector rule works for
+ * both datapaths. LRU so watch_all cannot exhaust memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, VIGIL_MAX_BACKENDS);
+	__type(key, struct vigil_endpoint);
+	__type(value, struct vigil_backend_stats);
+} backend_stats SEC(".maps");
+
+/* In-flight connection state: keyed by kernel socket address (monitor), or by
+ * a flow hash with the top bit clear (XDP, SYN waiting for its SYN-ACK), so
+ * the two key spaces never collide. LRU so an entry whose close was never seen
+ * cannot pin memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct vigil_inflight);
+} inflight SEC(".maps");
+
+/* One record per hard failure, consumed by vigild. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VIGIL_EVENT_RING_BYTES);
+} events SEC(".maps");
+
+#endif

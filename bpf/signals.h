@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/* Recording client-side signals, shared by the socket monitor and the XDP
+ * datapath: counters, log2 histograms, failure events, the fast path. */
+#ifndef VIGIL_BPF_SIGNALS_H
+#define VIGIL_BPF_SIGNALS_H
+
+/* Value template for BPF_NOEXIST inserts: the stats record is larger than the
+ * 512-byte BPF stack, so it cannot be built there. */
+const struct vigil_backend_stats zero_backend_stats;
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) r += 1;
+	return r;
+}
+
+/* Same bucket rule as user/hist.c: [2^i, 2^(i+1)) us, 0 and 1 us in bucket 0. */
+static __always_inline void hist_add(__u64 *hist, __u64 delta_ns)
+{
+	__u64 us = delta_ns / 1000;
+	__u32 b = us < 2 ? 0 : log2_u64(us);
+
+	if (b >= VIGIL_HIST_BUCKETS)
+		b = VIGIL_HIST_BUCKETS - 1;
+	__sync_fetch_and_add(&hist[b & (VIGIL_HIST_BUCKETS - 1)], 1);
+}
+
+/* Counters are per-CPU, but a softirq (reset, retransmit) can interrupt a
+ * process-context hook on the same CPU, so increments are still atomic. */
+#define COUNT(field, n) __sync_fetch_and_add(&(field), (n))
+
+static __always_inline struct vigil_backend_stats *backend_of(const struct vigil_endpoint *ep)
+{
+	struct vigil_backend_stats *st = bpf_map_lookup_elem(&backend_stats, ep);
+
+	if (st)
+		return st;
+	bpf_map_update_elem(&backend_stats, ep, &zero_backend_stats, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&backend_stats, ep);
+}
+
+static __always_inline void emit_event(const struct vigil_endpoint *ep, __u32 kind, __u64 now)
+{
+	struct vigil_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev)
+		return;
+	ev->ts_ns = now;
+	ev->backend = *ep;
+	ev->kind = kind;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline void health_success(const struct vigil_endpoint *ep, __u64 now)
+{
+	struct vigil_backend_health *h = bpf_map_lookup_elem(&backend_health, ep);
+
+	if (!h)
+		return;
+	h->consecutive_failures = 0;
+	h->last_success_ns = now;
+}
+
+/* At the threshold the backend is marked down right here, so the very next
+ * connect() through the socket load balancer avoids it; vigild learns of it
+ * from the event and owns re-admission. */
+static __always_inline void health_failure(const struct vigil_endpoint *ep, __u64 now)
+{
+	struct vigil_backend_health *h = bpf_map_lookup_elem(&backend_health, ep);
+	__u32 failures;
+
+	if (!h || h->threshold == 0)
+		return;
+	failures = __sync_add_and_fetch(&h->consecutive_failures, 1);
+	if (failures < h->threshold || h->down)
+		return;
+	/* Only the CPU that flips the flag reports it. */
+	if (__sync_val_compare_and_swap(&h->down, 0, 1) != 0)
+		return;
+	h->down_since_ns = now;
+	emit_event(ep, VIGIL_EV_KERNEL_DOWN, now);
+}
+
+#endif

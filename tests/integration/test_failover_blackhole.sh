@@ -1,0 +1,157 @@
+#!/bin/bash
+# Failover on a black-holed backend (nft drop in the server namespace): the
+# peers answer at once, the victim never answers, nothing is refused.
+#   A. new connection per request (service "conn"): SYNs to the victim stay
+#      pending; vigild ejects it (stuck_connect, or consecutive/fast_path
+#      once connects time out) well before 1 s, tears the pending connects
+#      down, and no connect reaches it afterwards.
+#   B. keep-alive only (service "keep", loadgen -k started before the fault,
+#      so no new connection is opened unless one fails): requests on the
+#      victim's connections go unanswered; vigild ejects it by stuck_request
+#      within 1 s, destroys those connections (the clients' failures end
+#      soon after, far before their 3 s timeout) and the clients reconnect to
+#      the live backends.
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/lib_failover.sh
+source "$(dirname "$0")/../lib_failover.sh"
+fo_require_env
+command -v nft >/dev/null || skip "nft not installed"
+
+NET=241
+VIP=10.96.41.10
+PA=$VGL_PORT           # backends of service conn (case A)
+PB=$((VGL_PORT + 1))   # backends of service keep (case B)
+
+fo_topology "$NET" 3
+fo_cgroup
+for i in 1 2 3; do
+	fo_server "$i" "${B4[i]}" "$PA" "a$i"
+	fo_server $((i + 3)) "${B4[i]}" "$PB" "k$i"
+done
+A1="${B4[1]}:$PA" A2="${B4[2]}:$PA" A3="${B4[3]}:$PA"
+K1="${B4[1]}:$PB" K2="${B4[2]}:$PB" K3="${B4[3]}:$PB"
+
+fo_new_config
+{
+	fo_config_head
+	cat <<EOF
+detection:
+  eject_base_ms: 20000          # stays ejected for the whole test
+  slow_floor_ms: 1000           # not under test (scheduling noise)
+services:
+  - name: conn
+    vip: "$VIP:80"
+    backends: ["$A1", "$A2"]
+    backups: ["$A3"]
+    # no request is ever kept waiting in case A: keep this rule out of it
+    detection: {stuck_request_floor_ms: 2000}
+    probe: {timeout_ms: 300}
+  - name: keep
+    vip: "$VIP:81"
+    backends: ["$K1", "$K2"]
+    backups: ["$K3"]
+    probe: {timeout_ms: 300}
+EOF
+} >"$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
+
+# Detection time in ms from FAULT_NS to the first ejection of EP (sets EJ,
+# EJ_RULE and DETECT_MS; "none" when there is no such event).
+detection() { # EP
+	local ns
+	EJ=$(events_of "$1" ejected | head -n1)
+	EJ_RULE=$(jq -r .rule <<<"$EJ" 2>/dev/null)
+	ns=$(jq -r .wall_ns <<<"$EJ" 2>/dev/null)
+	DETECT_MS=none
+	[[ "$ns" =~ ^[0-9]+$ ]] && DETECT_MS=$(((ns - FAULT_NS) / 1000000))
+	log "ejection of $1: $DETECT_MS ms after the fault: $EJ"
+}
+
+# ESTABLISHED client connections to EP in the client namespace.
+estab_to() { # EP
+	ns_exec "$CLI_NS" ss -Htn state established | awk -v p="$1" '$4 == p' | wc -l
+}
+# shellcheck disable=SC2317 # called through wait_until
+estab_at_least() { (($(estab_to "$2") >= $1)); }
+# shellcheck disable=SC2317 # called through wait_until
+estab_none() { (($(estab_to "$1") == 0)); }
+
+# ---- A: new connection per request ------------------------------------------------
+log "case A: new connection per request, blackhole $A1"
+fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 4000 -t 2000 -s 1
+LGA_PID=$LG_PID LGA_LOG=$LG_LOG
+sleep 1.2 # the peers' connect latency fills the window
+FAULT_NS=$(now_wall_ns)
+kill -USR1 "$LGA_PID"
+fo_blackhole vgl_bh_a "${B4[1]}" "$PA" || skip "nft cannot add a table in $SRV_NS"
+if ! wait_backend_field conn "$A1" state ejected 5; then
+	VGL_FAILS=$((VGL_FAILS + 1))
+fi
+detection "$A1"
+assert_true "case A rule $EJ_RULE is stuck_connect, consecutive_failures or fast_path" \
+	grep -qxE 'stuck_connect|consecutive_failures|fast_path' <<<"$EJ_RULE"
+assert_le "case A fault to ejection ms (well before 1 s)" 1000 "$DETECT_MS"
+ATT=$(stat_of "$A1" connect_attempts)
+sleep 1.5
+ATT_LATER=$(stat_of "$A1" connect_attempts)
+log "case A: connect attempts to $A1: $ATT after ejection, $ATT_LATER 1.5 s later"
+assert_eq "case A connect attempts to the victim after ejection" "$ATT" "$ATT_LATER"
+fo_loadgen_wait "$LGA_PID" "$LGA_LOG" 15 || die "case A loadgen did not finish"
+log "case A loadgen: $LG_OUT"
+log "case A failures: in flight at the fault $(lg_get failed_inflight), started after it" \
+	"$(lg_get failed_after), last $(lg_get last_fail_ms) ms after the fault (client timeout 2000 ms)"
+# Pending connects to the victim are torn down at the ejection, not left to
+# the client's 2 s timeout.
+assert_le "case A last failure ms after the fault" 1500 "$(ms_int "$(lg_get last_fail_ms)")"
+assert_le "case A failed requests after the fault (one pending connect per worker)" 4 \
+	"$(lg_get failed_after)"
+assert_ge "case A served by a2" 100 "$(lg_get served_a2)"
+assert_eq "case A served by the backup" 0 "$(lg_get served_a3)"
+assert_eq "case A service serving" primaries "$(service_field conn serving)"
+
+# ---- B: keep-alive connections only ---------------------------------------------
+log "case B: keep-alive connections only, blackhole $K1"
+fo_loadgen_bg -a "$VIP" -p 81 -c 16 -d 5000 -t 3000 -k -s 1
+LGB_PID=$LG_PID LGB_LOG=$LG_LOG
+wait_until 5 estab_at_least 3 "$K1" ||
+	die "fewer than 3 of the 16 keep-alive connections went to $K1: $(estab_to "$K1")"
+sleep 1 # the peers' request latency fills the window
+log "case B: $(estab_to "$K1") keep-alive connections to $K1, $(estab_to "$K2") to $K2"
+ATT_K1=$(stat_of "$K1" connect_attempts)
+FAULT_NS=$(now_wall_ns)
+kill -USR1 "$LGB_PID"
+fo_blackhole vgl_bh_b "${B4[1]}" "$PB" || die "nft failed"
+if ! wait_backend_field keep "$K1" state ejected 5; then
+	VGL_FAILS=$((VGL_FAILS + 1))
+fi
+detection "$K1"
+assert_eq "case B rule" stuck_request "$EJ_RULE"
+assert_le "case B fault to ejection ms" 1000 "$DETECT_MS"
+log "case B evidence: $(jq -c .evidence <<<"$EJ")"
+if wait_until 3 estab_none "$K1"; then
+	log "ok: case B connections to $K1 torn down"
+else
+	warn "FAIL: case B connections to $K1 left: $(estab_to "$K1")"
+	VGL_FAILS=$((VGL_FAILS + 1))
+fi
+REQ_K2=$(stat_of "$K2" requests)
+sleep 1
+REQ_K2_LATER=$(stat_of "$K2" requests)
+log "case B: requests answered by $K2: $REQ_K2 at tear-down, $REQ_K2_LATER 1 s later"
+assert_ge "case B requests to k2 in the second after tear-down" 100 $((REQ_K2_LATER - REQ_K2))
+ATT_K1_LATER=$(stat_of "$K1" connect_attempts)
+assert_eq "case B new connections to the victim after the fault" "$ATT_K1" "$ATT_K1_LATER"
+fo_loadgen_wait "$LGB_PID" "$LGB_LOG" 15 || die "case B loadgen did not finish"
+log "case B loadgen: $LG_OUT"
+log "case B failures: in flight at the fault $(lg_get failed_inflight), started after it" \
+	"$(lg_get failed_after), last $(lg_get last_fail_ms) ms after the fault (client timeout 3000 ms)"
+assert_ge "case B failures (the victim's requests)" 1 "$(lg_get failed)"
+assert_le "case B last failure ms after the fault" 1500 "$(ms_int "$(lg_get last_fail_ms)")"
+assert_eq "case B served by the backup" 0 "$(lg_get served_k3)"
+assert_eq "case B service serving" primaries "$(service_field keep serving)"
+
+fo_show
+fo_show_events
+((VGL_FAILS == 0)) || dump_vigild_log
+finish

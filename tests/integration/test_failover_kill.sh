@@ -1,0 +1,120 @@
+#!/bin/bash
+# Failover on a killed backend: 2 primaries + 1 backup behind a VIP, clients
+# open a new connection per request through vigil's socket load balancer.
+# The testsrv of one primary is SIGKILLed under load: its connects are
+# refused, the kernel fast path marks it down after consecutive_failures (3)
+# refusals and vigild ejects it. Asserts: ejected by fast_path or
+# consecutive_failures, no connection attempt reaches it once ejected,
+# failures of requests started after the fault <= 3 (in-flight ones are
+# reported apart), and a later client sees only the live primary.
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/lib_failover.sh
+source "$(dirname "$0")/../lib_failover.sh"
+fo_require_env
+
+NET=240
+VIP=10.96.40.10
+PORT=$VGL_PORT
+THRESHOLD=3
+
+fo_topology "$NET" 3
+fo_cgroup
+EP1="${B4[1]}:$PORT" EP2="${B4[2]}:$PORT" EP3="${B4[3]}:$PORT"
+fo_server 1 "${B4[1]}" "$PORT" b1
+fo_server 2 "${B4[2]}" "$PORT" b2
+fo_server 3 "${B4[3]}" "$PORT" b3
+
+fo_new_config
+{
+	fo_config_head
+	cat <<EOF
+detection:
+  eject_base_ms: 20000          # stays ejected for the whole test (no probes)
+  # Not under test here: keep the latency rules above the scheduling stalls
+  # of a loaded 2-core VM (a healthy testsrv can miss its CPU for 400 ms).
+  slow_floor_ms: 1000
+  stuck_request_floor_ms: 2000
+services:
+  - name: web
+    vip: "$VIP:80"
+    backends: ["$EP1", "$EP2"]
+    backups: ["$EP3"]
+    detection: {consecutive_failures: $THRESHOLD}
+    probe: {timeout_ms: 300}
+EOF
+} >"$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
+
+# ---- healthy baseline --------------------------------------------------------------
+fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "baseline loadgen failed"
+assert_eq "baseline failed" 0 "$(lg_get failed)"
+assert_ge "baseline served_b1" 1 "$(lg_get served_b1)"
+assert_ge "baseline served_b2" 1 "$(lg_get served_b2)"
+assert_eq "baseline served_b3 (backup idle)" 0 "$(lg_get served_b3)"
+
+# ---- fault ---------------------------------------------------------------------------
+fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 5000 -t 1000 -s 1
+LG1_PID=$LG_PID LG1_LOG=$LG_LOG
+sleep 1.5
+ERR_BEFORE=$(stat_of "$EP1" errors)
+# Mark the fault in loadgen first, so every failure is counted as in flight
+# (request started before) or after; then kill b1 at once.
+FAULT_NS=$(now_wall_ns)
+kill -USR1 "$LG1_PID"
+kill -KILL "${FO_SRV_PIDS[1]}"
+stop_pid "${FO_SRV_PIDS[1]}"
+log "killed b1 ($EP1) with SIGKILL; errors to it before: $ERR_BEFORE"
+
+if wait_backend_field web "$EP1" state ejected 5; then
+	log "ok: b1 ejected"
+else
+	VGL_FAILS=$((VGL_FAILS + 1))
+fi
+EJ=$(events_of "$EP1" ejected | head -n1)
+log "ejection event: $EJ"
+RULE=$(jq -r .rule <<<"$EJ")
+assert_true "ejection rule $RULE is fast_path or consecutive_failures" \
+	grep -qxE 'fast_path|consecutive_failures' <<<"$RULE"
+EJ_NS=$(jq -r .wall_ns <<<"$EJ" 2>/dev/null)
+DETECT_MS=none
+[[ "$EJ_NS" =~ ^[0-9]+$ ]] && DETECT_MS=$(((EJ_NS - FAULT_NS) / 1000000))
+log "detection: ejected $DETECT_MS ms after the kill (evidence $(jq -c .evidence <<<"$EJ"))"
+assert_le "fault to ejection ms" 2000 "$DETECT_MS"
+
+# Once ejected, the load generator (still running) never tries b1 again.
+ATT_EJECTED=$(stat_of "$EP1" connect_attempts)
+ERR_EJECTED=$(stat_of "$EP1" errors)
+sleep 2
+ATT_LATER=$(stat_of "$EP1" connect_attempts)
+ERR_LATER=$(stat_of "$EP1" errors)
+log "b1 connect attempts: $ATT_EJECTED at ejection, $ATT_LATER 2 s later;" \
+	"errors (refused+timeouts+resets): $ERR_BEFORE before, $ERR_EJECTED at ejection, $ERR_LATER later"
+assert_eq "connect attempts to b1 after ejection" "$ATT_EJECTED" "$ATT_LATER"
+# Every connection to b1 after the kill fails. The fast path marks it down at
+# the 3rd failure; only connects that chose b1 before that (at most one per
+# other worker) can fail after it: at most THRESHOLD + WORKERS - 1.
+assert_le "failed connections to b1 in all" $((THRESHOLD + 4 - 1)) $((ERR_LATER - ERR_BEFORE))
+
+fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
+log "loadgen under fault: $LG_OUT"
+log "failures: in flight at the kill $(lg_get failed_inflight), started after it" \
+	"$(lg_get failed_after), last one $(lg_get last_fail_ms) ms after the kill"
+assert_le "failed requests started after the fault" "$THRESHOLD" "$(lg_get failed_after)"
+assert_ge "requests served by b2 under fault" 100 "$(lg_get served_b2)"
+assert_eq "requests served by the backup" 0 "$(lg_get served_b3)"
+
+# ---- after detection: only the live primary ----------------------------------
+fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "post-detection loadgen failed"
+assert_eq "post-detection failed" 0 "$(lg_get failed)"
+assert_eq "post-detection served_b1" 0 "$(lg_get served_b1)"
+assert_eq "post-detection served_b3 (backup)" 0 "$(lg_get served_b3)"
+assert_ge "post-detection served_b2" 1 "$(lg_get served_b2)"
+assert_eq "b2 state" healthy "$(backend_field web "$EP2" state)"
+assert_eq "b1 share" 0 "$(backend_field web "$EP1" share)"
+assert_eq "service serving" primaries "$(service_field web serving)"
+
+fo_show
+fo_show_events
+((VGL_FAILS == 0)) || dump_vigild_log
+finish

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE /* setns */
+#include "xdp_lb.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maglev.h"
+#include "xdp_lb.skel.h"
+
+struct vigil_xdp_lb {
+	struct xdp_lb_bpf *skel;
+	char pin_dir[256];
+	struct vigil_endpoint ids[VIGIL_MAX_LB_BACKENDS]; /* family 0: free */
+	__u64 versions[VIGIL_MAX_SERVICES];
+};
+
+static const char *const xdp_pinned_maps[] = {
+	VIGIL_PIN_HEALTH,       VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT, VIGIL_PIN_EVENTS,
+	VIGIL_PIN_XDP_SERVICES, VIGIL_PIN_XDP_BACKENDS,  VIGIL_PIN_XDP_TABLES, VIGIL_PIN_FLOWS,
+	VIGIL_PIN_REV_FLOWS,    VIGIL_PIN_XDP_STATS,
+};
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+/* ---- network namespace of the interfaces ------------------------------------ */
+
+/* Enter path (if any); *saved gets the fd to return with. */
+static int netns_enter(const char *path, int *saved)
+{
+	int fd;
+
+	*saved = -1;
+	if (!path || !*path)
+		return 0;
+	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*saved < 0 || fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		if (*saved >= 0)
+			close(*saved);
+		*saved = -1;
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
+static void netns_leave(int saved)
+{
+	if (saved < 0)
+		return;
+	if (setns(saved, CLONE_NEWNET) < 0)
+		pr_err("cannot return to vigild's network namespace: %s", strerror(errno));
+	close(saved);
+}
+
+/* ---- attach ----------------------------------------------------------------- */
+
+static const char *xdp_mode_name(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q) < 0)
+		return "unknown mode";
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_DRV: return "native (driver) mode";
+	case XDP_ATTACHED_SKB: return "generic (skb) mode: the driver has no native XDP";
+	case XDP_ATTACHED_HW: return "offloaded mode";
+	default: return "unknown mode";
+	}
+}
+
+static int attach_interface(struct vigil_xdp_lb *xl, const char *ifname, char *err, size_t errlen)
+{
+	struct bpf_program *prog = xl->skel->progs.vigil_xdp_lb;
+	int ifindex = (int)if_nametoindex(ifname), ret;
+	struct bpf_link *link;
+	char path[600];
+
+	if (!ifindex) {
+		snprintf(err, errlen, "xdp interface %s: no such interface: fix xdp.interfaces "
+			 "(or xdp.netns)", ifname);
+		return -ENODEV;
+	}
+	snprintf(path, sizeof(path), "%s/%s/xdp-%s", xl->pin_dir, VIGIL_PIN_LINKS_DIR, ifname);
+	link = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
+	if (link) {
+		/* Replace the program under the existing attachment: no gap. */
+		ret = bpf_link__update_program(link, prog);
+		bpf_link__destroy(link);
+		if (!ret)
+			goto attached;
+		unlink(path);
+	}
+	link = bpf_program__attach_xdp(prog, ifindex);
+	if (!link) {
+		ret = -errno;
+		snprintf(err, errlen, "attaching XDP to %s failed: %s%s", ifname, strerror(-ret),
+			 ret == -EBUSY ? " (another XDP program is attached: remove it with "
+					 "'ip link set dev IF xdp off')" : "");
+		return ret;
+	}
+	ret = bpf_link__pin(link, path);
+	bpf_link__destroy(link);
+	if (ret) {
+		snprintf(err, errlen, "pinning XDP link of %s at %s failed: %s", ifname, path,
+			 strerror(-ret));
+		return ret;
+	}
+attached:
+	pr_info("XDP load balancer attached to %s in %s", ifname, xdp_mode_name(ifindex));
+	return 0;
+}
+
+static int attach_all(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, char *err,
+		      size_t errlen)
+{
+	char links_dir[300];
+	int saved, ret;
+
+	snprintf(links_dir, sizeof(links_dir), "%s/%s", xl->pin_dir, VIGIL_PIN_LINKS_DIR);
+	mkdir(links_dir, 0700);
+	ret = netns_enter(cfg->xdp_netns, &saved);
+	if (ret) {
+		snprintf(err, errlen, "cannot enter network namespace %s: %s: fix xdp.netns",
+			 cfg->xdp_netns, strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < cfg->n_xdp_interfaces && !ret; i++)
+		ret = attach_interface(xl, cfg->xdp_interfaces[i], err, errlen);
+	netns_leave(saved);
+	return ret;
+}
+
+void vigil_xdp_lb_detach_pinned(const char *pin_dir)
+{
+	char dir[300], path[600];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
+	d = opendir(dir);
+	if (!d)
+		return;
+	/* Links are pinned as xdp-IFNAME; unlinking a pin detaches its program. */
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "xdp-", 4) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+}
+
+/* ---- load ------------------------------------------------------------------- */
+
+static void load_backend_ids(struct vigil_xdp_lb *xl)
+{
+	int fd = bpf_map__fd(xl->skel->maps.xdp_backends);
+
+	for (__u32 id = 0; id < VIGIL_MAX_LB_BACKENDS; id++) {
+		struct vigil_xdp_backend b;
+
+		if (bpf_map_lookup_elem(fd, &id, &b) == 0 && b.ep.family)
+			xl->ids[id] = b.ep;
+	}
+}
+
+static int load_object(struct vigil_xdp_lb *xl, char *err, size_t errlen)
+{
+	char path[512];
+	int ret;
+
+	xl->skel = xdp_lb_bpf__open();
+	if (!xl->skel) {
+		snprintf(err, errlen, "cannot open the XDP object: %s", strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < sizeof(xdp_pinned_maps) / sizeof(xdp_pinned_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", xl->pin_dir, xdp_pinned_maps[i]);
+		bpf_map__set_pin_path(bpf_object__find_map_by_name(xl->skel->obj, xdp_pinned_maps[i]),
+				      path);
+	}
+	ret = xdp_lb_bpf__load(xl->skel);
+	if (ret)
+		snprintf(err, errlen, "loading the XDP load balancer failed (%s); if a pinned map "
+			 "could not be reused, remove old pins with 'vigild --unpin'", strerror(-ret));
+	return ret;
+}
+
+int vigil_xdp_lb_start(struct vigil_xdp_lb **out, const struct vigil_config *cfg, char *err,
+		       size_t errlen)
+{
+	struct vigil_xdp_lb *xl = calloc(1, sizeof(*xl));
+	int ret;
+
+	if (!xl)
+		return -ENOMEM;
+	snprintf(xl->pin_dir, sizeof(xl->pin_dir), "%s", cfg->pin_dir);
+	ret = load_object(xl, err, errlen);
+	if (!ret) {
+		load_backend_ids(xl);
+		ret = attach_all(xl, cfg, err, errlen);
+	}
+	if (ret) {
+		vigil_xdp_lb_stop(xl);
+		return ret;
+	}
+	*out = xl;
+	return 0;
+}
+
+void vigil_xdp_lb_stop(struct vigil_xdp_lb *xl)
+{
+	if (!xl)
+		return;
+	xdp_lb_bpf__destroy(xl->skel);
+	free(xl);
+}
+
+/* ---- backends ---------------------------------------------------------------- */
+
+int vigil_xdp_backend_id(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep)
+{
+	int free_id = -1;
+
+	for (int id = 0; id < VIGIL_MAX_LB_BACKENDS; id++) {
+		if (memcmp(&xl->ids[id], ep, sizeof(*ep)) == 0)
+			return id;
+		if (free_id < 0 && xl->ids[id].family == 0)
+			free_id = id;
+	}
+	if (free_id < 0)
+		return -ENOSPC;
+	xl->ids[free_id] = *ep;
+	return free_id;
+}
+
+int vigil_xdp_backend_set_flags(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep,
+				__u32 flags)
+{
+	struct vigil_xdp_backend b = { .ep = *ep, .flags = flags };
+	int id = vigil_xdp_backend_id(xl, ep);
+	__u32 key;
+
+	if (id < 0)
+		return id;
+	key = (__u32)id;
+	return bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_backends), &key, &b, BPF_ANY)
+		       ? -errno : 0;
+}
+
+/* ---- Maglev tables ------------------------------------------------------------- */
+
+static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *set, __u32 size,
+		       __u32 *table)
+{
+	struct vigil_maglev_backend mb[VIGIL_MAX_SET];
+
+	for (__u32 i = 0; i < set->count && i < VIGIL_MAX_SET; i++) {
+		int id = vigil_xdp_backend_id(xl, &set->entries[i].backend);
+
+		if (id < 0)
+			return id;
+		mb[i] = (struct vigil_maglev_backend){ .ep = set->entries[i].backend,
+						       .weight = set->entries[i].weight, .id = (__u32)id };
+	}
+	return vigil_maglev_build(mb, set->count, size, table);
+}
+
+/* A new inner map filled through mmap: one memcpy instead of 65537 updates. */
+static int new_inner_table(const __u32 *table, __u32 size)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	size_t bytes = (size * sizeof(__u32) + 4095) & ~(size_t)4095;
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vigil_maglev", 4, 4, size, &opts);
+	void *mem;
+
+	if (fd < 0)
+		return -errno;
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	memcpy(mem, table, size * sizeof(__u32));
+	munmap(mem, bytes);
+	return fd;
+}
+
+int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vigil_endpoint *vip,
+		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns)
+{
+	struct vigil_xdp_service svc = { .service_id = service_id, .table_size = table_size };
+	__u32 *table = malloc(table_size * sizeof(*table));
+	__u64 start = mono_ns();
+	int ret = -ENOMEM, fd;
+
+	if (!table || service_id >= VIGIL_MAX_SERVICES)
+		goto out;
+	ret = set->count ? build_table(xl, set, table_size, table) : -ENOENT;
+	if (ret)
+		goto out;
+	fd = new_inner_table(table, table_size);
+	ret = fd < 0 ? fd : 0;
+	if (ret)
+		goto out;
+	/* The swap: readers see the old table or the new one, never a mix. */
+	if (bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_tables), &service_id, &fd, BPF_ANY))
+		ret = -errno;
+	close(fd);
+	svc.version = ++xl->versions[service_id];
+	if (!ret && bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_services), vip, &svc, BPF_ANY))
+		ret = -errno;
+out:
+	if (elapsed_ns)
+		*elapsed_ns = mono_ns() - start;
+	free(table);
+	return ret;
+}
+
+static bool vip_configured(const struct vigil_config *cfg, const struct vigil_endpoint *vip)
+{
+	for (size_t i = 0; i < cfg->n_services; i++)
+		for (size_t v = 0; v < cfg->services[i].n_vips; v++)
+			if ((cfg->services[i].datapath & VIGIL_DATAPATH_XDP) &&
+			    memcmp(&cfg->services[i].vips[v], vip, sizeof(*vip)) == 0)
+				return true;
+	return false;
+}
+
+void vigil_xdp_remove_stale(struct vigil_xdp_lb *xl, const struct vigil_config *cfg)
+{
+	int fd = bpf_map__fd(xl->skel->maps.xdp_services);
+	struct vigil_endpoint key, prev, *p = NULL, stale[VIGIL_MAX_SERVICES];
+	size_t n = 0;
+
+	while (bpf_map_get_next_key(fd, p, &key) == 0 && n < VIGIL_MAX_SERVICES) {
+		if (!vip_configured(cfg, &key))
+			stale[n++] = key;
+		prev = key;
+		p = &prev;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &stale[i]);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Control of the XDP load balancer (bpf/xdp_lb.bpf.c): load, attach to the
+ * configured interfaces, backend ids, Maglev table swaps. */
+#ifndef VIGIL_XDP_LB_H
+#define VIGIL_XDP_LB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <vigil/abi.h>
+
+#include "config.h"
+
+struct vigil_xdp_lb;
+
+/* Load, reusing maps pinned under cfg->pin_dir (shared signal maps of the
+ * monitor included), and attach to cfg->xdp_interfaces inside cfg->xdp_netns.
+ * Attachments are pinned links under pin_dir/links, so forwarding goes on
+ * while vigild restarts. Logs native or generic mode per interface. */
+int vigil_xdp_lb_start(struct vigil_xdp_lb **out, const struct vigil_config *cfg, char *err,
+		       size_t errlen);
+
+/* Stable id of a backend endpoint (kept across restarts through the pinned
+ * xdp_backends map). Returns -ENOSPC when all ids are used. */
+int vigil_xdp_backend_id(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep);
+
+/* Flow policy of a backend: VIGIL_XB_* flags. */
+int vigil_xdp_backend_set_flags(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep,
+				__u32 flags);
+
+/* Build the Maglev table of set (weights honoured) into a new inner map and
+ * swap it in with one update of the outer map; then point vip at it.
+ * Returns 0 or -errno; *elapsed_ns gets the build+swap time. */
+int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vigil_endpoint *vip,
+		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns);
+
+/* Drop services and backend ids that are no longer configured. */
+void vigil_xdp_remove_stale(struct vigil_xdp_lb *xl, const struct vigil_config *cfg);
+
+void vigil_xdp_lb_stop(struct vigil_xdp_lb *xl);
+
+/* Remove the pinned XDP links (detaches from the interfaces). */
+void vigil_xdp_lb_detach_pinned(const char *pin_dir);
+
+#endif
