@@ -106,6 +106,12 @@ static __always_inline __u64 flow_hash(const struct vigil_flow_key *k)
 		h *= 0xff51afd7ed558ccdull;
 		h ^= h >> 33;
 	}
+	/* Final avalanche: client ports are sequential and of one parity, so
+	 * every input bit must reach the low bits the slot is taken from. */
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 32;
 	return h;
 }
 
@@ -216,11 +222,12 @@ static __always_inline int rewrite(struct pkt *p, const struct vigil_endpoint *t
 		csum_replace4(&p->tcp->check, *old, addr);
 		*old = addr;
 	} else {
-		__u32 addr[4], *old = to_dst ? p->ip6->daddr.in6_u.u6_addr32
-					     : p->ip6->saddr.in6_u.u6_addr32;
+		__u32 addr[4], *old;
 
-		if (to->family != VIGIL_AF_INET6)
+		/* The verifier cannot tell that ip6 is set whenever ip4 is not. */
+		if (!p->ip6 || to->family != VIGIL_AF_INET6)
 			return -1;
+		old = to_dst ? p->ip6->daddr.in6_u.u6_addr32 : p->ip6->saddr.in6_u.u6_addr32;
 		__builtin_memcpy(addr, to->addr, 16);
 		csum_replace16(&p->tcp->check, old, addr);
 		__builtin_memcpy(old, addr, 16);

@@ -92,14 +92,20 @@ static const struct vigil_lb_service_row *service_of(const struct vigil_lb_state
 	return NULL;
 }
 
-static double share_in_set(const struct vigil_lb_service_row *svc, const struct vigil_endpoint *ep)
+/* Share of new connections: weight over the weights of the backends selected
+ * for the same VIP (what both datapaths use). */
+static void compute_shares(struct vigil_lb_state *st)
 {
-	if (!svc || !svc->has_set || svc->set.total_weight == 0)
-		return 0.0;
-	for (__u32 i = 0; i < svc->set.count && i < VIGIL_MAX_SET; i++)
-		if (memcmp(&svc->set.entries[i].backend, ep, sizeof(*ep)) == 0)
-			return (double)svc->set.entries[i].weight / svc->set.total_weight;
-	return 0.0;
+	for (size_t i = 0; i < st->n_backends; i++) {
+		struct vigil_lb_backend_row *row = &st->backends[i];
+		__u64 total = 0;
+
+		for (size_t j = 0; j < st->n_backends; j++)
+			if (st->backends[j].info.selected &&
+			    memcmp(&st->backends[j].key.vip, &row->key.vip, sizeof(row->key.vip)) == 0)
+				total += st->backends[j].info.weight;
+		row->share = row->info.selected && total ? (double)row->info.weight / total : 0.0;
+	}
 }
 
 static int read_backends(const struct lb_fds *f, struct vigil_lb_state *st)
@@ -120,7 +126,6 @@ static int read_backends(const struct lb_fds *f, struct vigil_lb_state *st)
 			continue;
 		if (svc)
 			memcpy(row->service, svc->info.name, sizeof(row->service) - 1);
-		row->share = share_in_set(svc, &key.backend);
 		st->n_backends++;
 	}
 	return 0;
@@ -161,6 +166,8 @@ int vigil_lb_state_read(const char *pin_dir, struct vigil_lb_state *st, char *er
 	ret = read_services(&f, st);
 	if (!ret)
 		ret = read_backends(&f, st);
+	if (!ret)
+		compute_shares(st);
 	close_fds(&f);
 	if (ret) {
 		snprintf(err, errlen, "out of memory reading %s", pin_dir);

@@ -57,6 +57,13 @@ static const char *set_mode(__u32 flags)
 	return flags & VIGIL_SET_BACKUPS ? "backups" : "primaries";
 }
 
+static const char *datapath_name(__u32 datapath)
+{
+	if ((datapath & VIGIL_DATAPATH_SOCKET) && (datapath & VIGIL_DATAPATH_XDP))
+		return "both";
+	return datapath & VIGIL_DATAPATH_XDP ? "xdp" : "socket";
+}
+
 static void format_age(char *buf, size_t len, __u64 wall_ns)
 {
 	struct timespec now;
@@ -98,12 +105,13 @@ static json_t *service_json(const struct vigil_lb_service_row *s)
 {
 	char vip[VIGIL_ENDPOINT_STRLEN];
 
-	return json_pack("{s:s, s:s, s:i, s:i, s:s, s:i, s:I, s:I}", "name", s->info.name, "vip",
-			 vigil_endpoint_format(&s->vip, vip, sizeof(vip)), "primaries",
-			 s->info.n_primaries, "backups", s->info.n_backups, "serving",
-			 set_mode(s->info.set_flags), "selectable", (int)s->set.count,
-			 "set_version", (json_int_t)s->set.version, "since_wall_ns",
-			 (json_int_t)s->info.since_wall_ns);
+	return json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:I, s:i, s:I}", "name",
+			 s->info.name, "vip", vigil_endpoint_format(&s->vip, vip, sizeof(vip)),
+			 "datapath", datapath_name(s->info.datapath), "primaries", s->info.n_primaries,
+			 "backups", s->info.n_backups, "serving", set_mode(s->info.set_flags),
+			 "selectable", (int)s->info.set_count, "set_version",
+			 (json_int_t)s->info.set_version, "table_size", (int)s->info.table_size,
+			 "since_wall_ns", (json_int_t)s->info.since_wall_ns);
 }
 
 int cmd_services(const struct global_opts *g, int argc, char **argv)
@@ -133,8 +141,9 @@ int cmd_services(const struct global_opts *g, int argc, char **argv)
 
 		format_age(age, sizeof(age), s->info.since_wall_ns);
 		printf("%-20s %-28s %-8s %9u %7u %-10s %10u %s\n", s->info.name,
-		       vigil_endpoint_format(&s->vip, vip, sizeof(vip)), "socket", s->info.n_primaries,
-		       s->info.n_backups, set_mode(s->info.set_flags), s->set.count, age);
+		       vigil_endpoint_format(&s->vip, vip, sizeof(vip)), datapath_name(s->info.datapath),
+		       s->info.n_primaries, s->info.n_backups, set_mode(s->info.set_flags),
+		       s->info.set_count, age);
 	}
 	vigil_lb_state_free(&st);
 	return 0;
