@@ -47,9 +47,11 @@ struct {
 	__type(value, struct vigil_xdp_backend);
 } xdp_backends SEC(".maps");
 
-/* Maglev tables: one inner array per service, swapped whole by vigild. Inner
- * maps may differ in size (BPF_F_INNER_MAP) and are mmapable so vigild fills
- * 65537 slots with one memcpy. */
+/* Maglev tables: two inner arrays per VIP (double buffering). vigild fills
+ * the idle one through mmap and then repoints xdp_services at it, one hash
+ * update, so a table switch is atomic and never waits for an RCU grace period
+ * (replacing an outer-map slot from userspace does). Inner maps may differ in
+ * size (BPF_F_INNER_MAP). */
 struct maglev_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -60,7 +62,7 @@ struct maglev_table {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, VIGIL_MAX_SERVICES);
+	__uint(max_entries, VIGIL_MAX_XDP_TABLES);
 	__type(key, __u32);
 	__array(values, struct maglev_table);
 } xdp_tables SEC(".maps");
@@ -115,9 +117,14 @@ static __always_inline __u64 flow_hash(const struct vigil_flow_key *k)
 	return h;
 }
 
+/* In a reverse entry, the top bit of flow_hash marks a flow moved mid-stream
+ * off a failed backend: the new backend answers it with a RST, which is the
+ * intended fast reset for the client, not a failure of the new backend. */
+#define FLOW_MOVED (1ull << 63)
+
 static __always_inline __u64 inflight_key(__u64 hash)
 {
-	return hash & ~(1ull << 63);
+	return hash & ~FLOW_MOVED;
 }
 
 static __always_inline bool backend_usable(const struct vigil_xdp_backend *b)
@@ -130,11 +137,21 @@ static __always_inline bool backend_usable(const struct vigil_xdp_backend *b)
 	return !(h && h->down);
 }
 
-/* Maglev lookup; skips slots whose backend the fast path marked down. */
-static __always_inline __s64 maglev_pick(const struct vigil_xdp_service *svc, __u64 hash)
+/* A backend entry a packet of this family can be sent to. xdp_backends is an
+ * array: an id vigild never configured (or cleared) reads as all zeroes. */
+static __always_inline bool backend_fits(const struct vigil_xdp_backend *b, __u8 family)
 {
-	__u32 sid = svc->service_id, size = svc->table_size, first = 0;
+	return b && b->ep.family == family;
+}
+
+/* Maglev lookup; skips slots whose backend the fast path marked down, and
+ * slots whose backend cannot take the packet at all (never a fallback). */
+static __always_inline __s64 maglev_pick(const struct vigil_xdp_service *svc, __u64 hash,
+					 __u8 family)
+{
+	__u32 sid = svc->service_id, size = svc->table_size;
 	void *table = bpf_map_lookup_elem(&xdp_tables, &sid);
+	__s64 first = -1;
 
 	if (!table || size == 0)
 		return -1;
@@ -145,10 +162,12 @@ static __always_inline __s64 maglev_pick(const struct vigil_xdp_service *svc, __
 
 		if (!id)
 			return -1;
-		if (i == 0)
-			first = *id;
 		b = bpf_map_lookup_elem(&xdp_backends, id);
-		if (b && backend_usable(b))
+		if (!backend_fits(b, family))
+			continue;
+		if (first < 0)
+			first = *id;
+		if (backend_usable(b))
 			return *id;
 	}
 	return first;
@@ -156,12 +175,32 @@ static __always_inline __s64 maglev_pick(const struct vigil_xdp_service *svc, __
 
 /* ---- passive health ------------------------------------------------------- */
 
+static __always_inline bool same_endpoint(const struct vigil_endpoint *a,
+					  const struct vigil_endpoint *b)
+{
+	const __u16 *x = (const __u16 *)a, *y = (const __u16 *)b;
+
+	for (int i = 0; i < (int)(sizeof(*a) / 2); i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
 static __always_inline void syn_forwarded(const struct vigil_endpoint *backend, __u64 hash)
 {
 	struct vigil_inflight fl = { .peer = *backend, .role = VIGIL_ROLE_CLIENT };
 	struct vigil_backend_stats *st = backend_of(backend);
 	__u64 key = inflight_key(hash);
+	struct vigil_inflight *cur = bpf_map_lookup_elem(&inflight, &key);
 
+	/* A retransmitted SYN of an attempt still waiting for its SYN-ACK: not a
+	 * new attempt (the socket monitor counts it the same way), and the
+	 * attempt's clock keeps running for latency and the timeout scan. */
+	if (cur && same_endpoint(&cur->peer, backend)) {
+		if (st)
+			COUNT(st->syn_retrans, 1);
+		return;
+	}
 	if (st)
 		COUNT(st->connect_attempts, 1);
 	fl.syn_sent_ns = bpf_ktime_get_ns();
@@ -255,7 +294,7 @@ static __always_inline void make_reverse_key(const struct pkt *p, const struct v
  * for a new flow or when its backend was ejected on hard failure/removed. */
 static __always_inline struct vigil_xdp_backend *
 backend_for_flow(struct pkt *p, const struct vigil_xdp_service *svc, __u64 hash, __u32 *id_out,
-		 bool *chosen)
+		 bool *chosen, bool *moved)
 {
 	struct vigil_flow *fl = bpf_map_lookup_elem(&xdp_flows, &p->key);
 	struct vigil_flow nf = { .service_id = svc->service_id };
@@ -264,16 +303,17 @@ backend_for_flow(struct pkt *p, const struct vigil_xdp_service *svc, __u64 hash,
 
 	if (fl) {
 		b = bpf_map_lookup_elem(&xdp_backends, &fl->backend_id);
-		if (b && !(b->flags & VIGIL_XB_RESELECT)) {
+		if (backend_fits(b, p->key.family) && !(b->flags & VIGIL_XB_RESELECT)) {
 			*id_out = fl->backend_id;
 			*chosen = false;
 			return b;
 		}
 		count(VIGIL_XDP_RESELECTED);
+		*moved = true;
 	} else {
 		count(VIGIL_XDP_NEW_FLOWS);
 	}
-	id = maglev_pick(svc, hash);
+	id = maglev_pick(svc, hash, p->key.family);
 	if (id < 0)
 		return NULL;
 	nf.backend_id = (__u32)id;
@@ -292,10 +332,10 @@ static __always_inline int to_backend(struct pkt *p, const struct vigil_xdp_serv
 	struct vigil_flow_key rk;
 	struct vigil_xdp_backend *b;
 	__u64 hash = flow_hash(&p->key);
-	bool chosen = false;
+	bool chosen = false, moved = false, syn = p->tcp->syn && !p->tcp->ack;
 	__u32 id;
 
-	b = backend_for_flow(p, svc, hash, &id, &chosen);
+	b = backend_for_flow(p, svc, hash, &id, &chosen, &moved);
 	if (!b) {
 		count(VIGIL_XDP_DROP_NO_BACKEND);
 		return XDP_DROP;
@@ -303,14 +343,14 @@ static __always_inline int to_backend(struct pkt *p, const struct vigil_xdp_serv
 	__builtin_memcpy(rev.vip.addr, p->key.dst, 16);
 	rev.vip.port = p->key.dport;
 	rev.backend_id = id;
-	rev.flow_hash = inflight_key(hash);
+	rev.flow_hash = inflight_key(hash) | (moved && !syn ? FLOW_MOVED : 0);
 	/* The reverse entry is written when the flow gets its backend (a new
 	 * flow, or one moved off a failed backend) and refreshed on every SYN. */
-	if (chosen || (p->tcp->syn && !p->tcp->ack)) {
+	if (chosen || syn) {
 		make_reverse_key(p, &b->ep, &rk);
 		bpf_map_update_elem(&xdp_rev_flows, &rk, &rev, BPF_ANY);
 	}
-	if (p->tcp->syn && !p->tcp->ack)
+	if (syn)
 		syn_forwarded(&b->ep, hash);
 	if (rewrite(p, &b->ep, true) < 0) {
 		count(VIGIL_XDP_DROP_NO_BACKEND);
@@ -326,10 +366,10 @@ static __always_inline int to_client(struct pkt *p, const struct vigil_rev_flow 
 	struct vigil_endpoint backend = { .family = p->key.family, .port = p->key.sport };
 
 	__builtin_memcpy(backend.addr, p->key.src, 16);
-	if (p->tcp->rst)
+	if (p->tcp->rst && !(r.flow_hash & FLOW_MOVED))
 		reset_returned(&backend, r.flow_hash);
 	else if (p->tcp->syn && p->tcp->ack)
-		synack_returned(&backend, r.flow_hash);
+		synack_returned(&backend, inflight_key(r.flow_hash));
 	if (rewrite(p, &r.vip, false) < 0)
 		return XDP_PASS;
 	count(VIGIL_XDP_REVERSED);

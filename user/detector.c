@@ -66,7 +66,7 @@ void vigil_det_params_defaults(struct vigil_det_params *p)
 		.window_ms = 10000,
 		.slow_factor = 5.0,
 		.slow_floor_ms = 50,
-		.slow_min_samples = 200,
+		.slow_min_samples = 1000,
 		.stuck_factor = 4.0,
 		.stuck_connect_floor_ms = 50,
 		.stuck_request_floor_ms = 300,

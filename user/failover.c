@@ -80,6 +80,14 @@ static __u64 observe_counters(struct vigil_failover *fo, struct fo_service *s, s
 		rt->have_last = true;
 	}
 	if (bpf_map_lookup_elem(fo->lb.backend_health, &s->det.backends[idx].ep, &h) == 0) {
+		/* A down flag older than the backend's last state change predates
+		 * its re-admission (the probe result outran our clearing it). */
+		if (h.down && h.down_since_ns < s->det.backends[idx].since_ns &&
+		    s->det.backends[idx].state == VIGIL_STATE_HEALTHY) {
+			fo_publish_readmit(fo, &s->det.backends[idx].ep);
+			h.down = 0;
+			h.consecutive_failures = 0;
+		}
 		obs->kernel_consecutive = h.consecutive_failures;
 		obs->kernel_down = h.down != 0;
 	}

@@ -22,11 +22,27 @@
 #include "maglev.h"
 #include "xdp_lb.skel.h"
 
+/* One buffer of a VIP's double-buffered Maglev table, mapped for writing. */
+struct table_buf {
+	int fd; /* -1: not created yet */
+	__u64 *mem; /* array maps space elements 8 bytes apart */
+	size_t bytes;
+	__u32 size;
+};
+
+struct table_pair {
+	struct table_buf buf[2];
+	int active; /* -1: none published yet */
+	__u64 version;
+};
+
+#define N_PAIRS (VIGIL_MAX_XDP_TABLES / 2)
+
 struct vigil_xdp_lb {
 	struct xdp_lb_bpf *skel;
 	char pin_dir[256];
 	struct vigil_endpoint ids[VIGIL_MAX_LB_BACKENDS]; /* family 0: free */
-	__u64 versions[VIGIL_MAX_SERVICES];
+	struct table_pair pairs[N_PAIRS];
 };
 
 static const char *const xdp_pinned_maps[] = {
@@ -220,6 +236,10 @@ int vigil_xdp_lb_start(struct vigil_xdp_lb **out, const struct vigil_config *cfg
 	if (!xl)
 		return -ENOMEM;
 	snprintf(xl->pin_dir, sizeof(xl->pin_dir), "%s", cfg->pin_dir);
+	for (int p = 0; p < N_PAIRS; p++) {
+		xl->pairs[p].active = -1;
+		xl->pairs[p].buf[0].fd = xl->pairs[p].buf[1].fd = -1;
+	}
 	ret = load_object(xl, err, errlen);
 	if (!ret) {
 		load_backend_ids(xl);
@@ -237,6 +257,13 @@ void vigil_xdp_lb_stop(struct vigil_xdp_lb *xl)
 {
 	if (!xl)
 		return;
+	/* The outer map keeps the inner maps alive for the pinned datapath. */
+	for (int p = 0; p < N_PAIRS; p++)
+		for (int b = 0; b < 2; b++)
+			if (xl->pairs[p].buf[b].fd >= 0) {
+				munmap(xl->pairs[p].buf[b].mem, xl->pairs[p].buf[b].bytes);
+				close(xl->pairs[p].buf[b].fd);
+			}
 	xdp_lb_bpf__destroy(xl->skel);
 	free(xl);
 }
@@ -291,11 +318,14 @@ static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *
 	return vigil_maglev_build(mb, set->count, size, table);
 }
 
-/* A new inner map filled through mmap instead of 65537 update syscalls. An
- * array map lays its elements out 8 bytes apart, whatever the value size. */
-static int new_inner_table(const __u32 *table, __u32 size)
+/* Create buffer b of pair p (outer slot 2p+b) with size slots and map it.
+ * Installing it in the outer map waits for an RCU grace period, which is why
+ * this happens once per buffer, not per table change. */
+static int create_buffer(struct vigil_xdp_lb *xl, __u32 pair, int b, __u32 size)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	struct table_buf *tb = &xl->pairs[pair].buf[b];
+	__u32 slot = pair * 2 + (__u32)b;
 	size_t bytes = (size * sizeof(__u64) + 4095) & ~(size_t)4095;
 	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vigil_maglev", 4, 4, size, &opts);
 	void *mem;
@@ -303,42 +333,63 @@ static int new_inner_table(const __u32 *table, __u32 size)
 	if (fd < 0)
 		return -errno;
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED) {
+	if (mem == MAP_FAILED || bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_tables), &slot,
+						     &fd, BPF_ANY)) {
 		int e = errno;
 
+		if (mem != MAP_FAILED)
+			munmap(mem, bytes);
 		close(fd);
 		return -e;
 	}
-	for (__u32 i = 0; i < size; i++)
-		((__u64 *)mem)[i] = table[i];
-	munmap(mem, bytes);
-	return fd;
+	if (tb->fd >= 0) {
+		munmap(tb->mem, tb->bytes);
+		close(tb->fd);
+	}
+	*tb = (struct table_buf){ .fd = fd, .mem = mem, .bytes = bytes, .size = size };
+	return 0;
+}
+
+static int ensure_buffers(struct vigil_xdp_lb *xl, __u32 pair, __u32 size)
+{
+	for (int b = 0; b < 2; b++) {
+		int ret = xl->pairs[pair].buf[b].fd >= 0 && xl->pairs[pair].buf[b].size == size
+				  ? 0 : create_buffer(xl, pair, b, size);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vigil_endpoint *vip,
 		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns)
 {
-	struct vigil_xdp_service svc = { .service_id = service_id, .table_size = table_size };
+	struct table_pair *tp = service_id < N_PAIRS ? &xl->pairs[service_id] : NULL;
 	__u32 *table = malloc(table_size * sizeof(*table));
 	__u64 start = mono_ns();
-	int ret = -ENOMEM, fd;
+	struct vigil_xdp_service svc;
+	struct table_buf *idle;
+	int ret = tp ? -ENOMEM : -EINVAL, b;
 
-	if (!table || service_id >= VIGIL_MAX_SERVICES)
+	if (!tp || !table)
 		goto out;
 	ret = set->count ? build_table(xl, set, table_size, table) : -ENOENT;
+	if (!ret)
+		ret = ensure_buffers(xl, service_id, table_size);
 	if (ret)
 		goto out;
-	fd = new_inner_table(table, table_size);
-	ret = fd < 0 ? fd : 0;
-	if (ret)
-		goto out;
-	/* The swap: readers see the old table or the new one, never a mix. */
-	if (bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_tables), &service_id, &fd, BPF_ANY))
+	b = tp->active == 0 ? 1 : 0;
+	idle = &tp->buf[b];
+	for (__u32 i = 0; i < table_size; i++)
+		idle->mem[i] = table[i];
+	/* The switch: one hash update; packets see the old table or the new. */
+	svc = (struct vigil_xdp_service){ .service_id = service_id * 2 + (__u32)b,
+					  .table_size = table_size, .version = ++tp->version };
+	if (bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_services), vip, &svc, BPF_ANY))
 		ret = -errno;
-	close(fd);
-	svc.version = ++xl->versions[service_id];
-	if (!ret && bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_services), vip, &svc, BPF_ANY))
-		ret = -errno;
+	else
+		tp->active = b;
 out:
 	if (elapsed_ns)
 		*elapsed_ns = mono_ns() - start;

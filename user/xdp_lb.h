@@ -27,9 +27,12 @@ int vigil_xdp_backend_id(struct vigil_xdp_lb *xl, const struct vigil_endpoint *e
 int vigil_xdp_backend_set_flags(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep,
 				__u32 flags);
 
-/* Build the Maglev table of set (weights honoured) into a new inner map and
- * swap it in with one update of the outer map; then point vip at it.
- * Returns 0 or -errno; *elapsed_ns gets the build+swap time. */
+/* Build the Maglev table of set (weights honoured) into the idle buffer of
+ * the VIP's table pair and switch vip to it with one hash update. service_id
+ * numbers the VIP (0 .. VIGIL_MAX_XDP_TABLES/2 - 1). Returns 0 or -errno;
+ * *elapsed_ns gets the build+switch time. A packet that looked the table up
+ * just before the previous switch may still read the buffer being refilled;
+ * it then gets a backend of the old or the new table, both valid. */
 int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vigil_endpoint *vip,
 		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns);
 

@@ -315,6 +315,7 @@ _Static_assert(sizeof(struct vigil_change) == 104, "vigil_change layout");
 
 #define VIGIL_MAX_LB_BACKENDS 4096   /* backend id space shared by all XDP services */
 #define VIGIL_MAX_FLOWS       262144 /* connection-tracking entries per direction */
+#define VIGIL_MAX_XDP_TABLES  (4 * VIGIL_MAX_SERVICES) /* 2 VIPs x 2 buffers per service */
 
 #define VIGIL_PIN_XDP_SERVICES "xdp_services"
 #define VIGIL_PIN_XDP_BACKENDS "xdp_backends"
@@ -325,7 +326,7 @@ _Static_assert(sizeof(struct vigil_change) == 104, "vigil_change layout");
 
 /* A virtual address served by XDP (key: struct vigil_endpoint, TCP). */
 struct vigil_xdp_service {
-	__u32 service_id; /* slot in the xdp_tables outer map */
+	__u32 service_id; /* slot in the xdp_tables outer map (the active buffer) */
 	__u32 table_size; /* Maglev table size (prime) */
 	__u64 version;    /* increases with every table swap */
 };

@@ -181,7 +181,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(p.window_ms, 10000);
 	ck_assert_double_eq(p.slow_factor, 5.0);
 	ck_assert_uint_eq(p.slow_floor_ms, 50);
-	ck_assert_uint_eq(p.slow_min_samples, 200);
+	ck_assert_uint_eq(p.slow_min_samples, 1000);
 	ck_assert_double_eq(p.stuck_factor, 4.0);
 	ck_assert_uint_eq(p.stuck_connect_floor_ms, 50);
 	ck_assert_uint_eq(p.stuck_request_floor_ms, 300);
