@@ -115,8 +115,13 @@ integration: all
 test: all $(BUILD)/unit-tests
 	$(Q)tests/run.sh
 
+# Figures, not assertions: monitor overhead, XDP per-packet cost and
+# forwarding rate, failover against HAProxy on one netns testbed.
 bench: all
 	$(Q)scripts/bench.sh
+	$(Q)$(BUILD)/tests/bpf/test_xdp --bench
+	$(Q)scripts/bench-xdp.sh
+	$(Q)scripts/bench-failover.sh
 
 demo: deps all
 	$(Q)scripts/demo.sh

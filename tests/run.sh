@@ -1,6 +1,6 @@
 #!/bin/bash
 # What `make test` runs: the unit suite (one suite, judged by its exit code),
-# then the integration tests (as root only). Last line:
+# the BPF program tests, then the integration tests (both as root only). Last line:
 #   tests: N passed, N failed, N skipped
 set -u
 
@@ -19,6 +19,26 @@ elif "$dir/unit/run.sh" "$build/unit-tests"; then
 else
 	echo "FAIL unit (exit $?)"
 	failed=$((failed + 1))
+fi
+
+echo "== BPF program tests (BPF_PROG_TEST_RUN)"
+if [[ $(id -u) -ne 0 ]]; then
+	echo "SKIP bpf: not root"
+	skipped=$((skipped + 1))
+else
+	bpf_out=$("$dir/bpf/run.sh" 2>&1)
+	rc=$?
+	printf '%s\n' "$bpf_out"
+	summary=$(grep -E '^bpf: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' <<<"$bpf_out" | tail -n 1)
+	if [[ $summary =~ ^bpf:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+		skipped=$((skipped + BASH_REMATCH[3]))
+		((rc != 0 && BASH_REMATCH[2] == 0)) && failed=$((failed + 1))
+	else
+		echo "FAIL bpf: run.sh exited $rc without a summary line"
+		failed=$((failed + 1))
+	fi
 fi
 
 echo "== integration tests"
