@@ -40,81 +40,76 @@ int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_
 	return fd;
 }
 
-/* Per-CPU maps return one value per possible CPU, each rounded up to 8 bytes. */
-static void *percpu_buffer(size_t value_size, int *ncpus)
-{
-	*ncpus = libbpf_num_possible_cpus();
-	if (*ncpus <= 0)
-		return NULL;
-	return calloc((size_t)*ncpus, (value_size + 7) & ~(size_t)7);
-}
+/* Walk a per-CPU map; per entry, add_row(snap, key, values, ncpus, stride)
+ * folds the CPUs' values (each rounded up to 8 bytes) into a new row. */
+typedef int (*add_row_fn)(struct vigil_snapshot *snap, const void *key, const char *values,
+			  int ncpus, size_t stride);
 
-static int read_backends(int fd, struct vigil_snapshot *snap)
+static int walk_percpu(int fd, size_t key_size, size_t value_size, struct vigil_snapshot *snap,
+		       add_row_fn add_row)
 {
-	struct vigil_endpoint key, prev_key, *prev = NULL;
-	size_t stride = (sizeof(struct vigil_backend_stats) + 7) & ~(size_t)7, cap = 0;
-	int ncpus;
-	char *values = percpu_buffer(sizeof(struct vigil_backend_stats), &ncpus);
+	__u8 key[64], prev_key[64];
+	size_t stride = (value_size + 7) & ~(size_t)7;
+	int ncpus = libbpf_num_possible_cpus(), ret = 0;
+	char *values = ncpus > 0 ? calloc((size_t)ncpus, stride) : NULL;
+	void *prev = NULL;
 
 	if (!values)
 		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
-		prev_key = key;
-		prev = &prev_key;
+	while (!ret && bpf_map_get_next_key(fd, prev, key) == 0) {
+		memcpy(prev_key, key, key_size);
+		prev = prev_key;
 		/* An entry evicted between next_key and lookup is simply skipped. */
-		if (bpf_map_lookup_elem(fd, &key, values) < 0)
-			continue;
-		if (snap->n_backends == cap) {
-			void *grown = realloc(snap->backends, (cap = cap ? cap * 2 : 16) *
-							      sizeof(*snap->backends));
-			if (!grown) {
-				free(values);
-				return -ENOMEM;
-			}
-			snap->backends = grown;
-		}
-		struct vigil_backend_row *row = &snap->backends[snap->n_backends++];
-
-		memset(row, 0, sizeof(*row));
-		row->ep = key;
-		for (int cpu = 0; cpu < ncpus; cpu++)
-			vigil_backend_stats_add(&row->s, (void *)(values + cpu * stride));
+		if (bpf_map_lookup_elem(fd, key, values) == 0)
+			ret = add_row(snap, key, values, ncpus, stride);
 	}
 	free(values);
+	return ret;
+}
+
+/* Room for one more element in an array doubling from 16. */
+static int grow_rows(void **rows, size_t n, size_t elem)
+{
+	void *grown;
+
+	if (n && (n < 16 || (n & (n - 1))))
+		return 0;
+	grown = realloc(*rows, (n ? n * 2 : 16) * elem);
+	if (!grown)
+		return -ENOMEM;
+	*rows = grown;
 	return 0;
 }
 
-static int read_locals(int fd, struct vigil_snapshot *snap)
+static int add_backend_row(struct vigil_snapshot *snap, const void *key, const char *values,
+			   int ncpus, size_t stride)
 {
-	__u32 key, prev_key, *prev = NULL;
-	size_t stride = (sizeof(struct vigil_local_stats) + 7) & ~(size_t)7, cap = 0;
-	int ncpus;
-	char *values = percpu_buffer(sizeof(struct vigil_local_stats), &ncpus);
+	struct vigil_backend_row *row;
 
-	if (!values)
+	if (grow_rows((void **)&snap->backends, snap->n_backends, sizeof(*row)))
 		return -ENOMEM;
-	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
-		prev_key = key;
-		prev = &prev_key;
-		if (bpf_map_lookup_elem(fd, &key, values) < 0)
-			continue;
-		if (snap->n_locals == cap) {
-			void *grown = realloc(snap->locals, (cap = cap ? cap * 2 : 16) *
-							    sizeof(*snap->locals));
-			if (!grown) {
-				free(values);
-				return -ENOMEM;
-			}
-			snap->locals = grown;
-		}
-		struct vigil_local_row *row = &snap->locals[snap->n_locals++];
+	row = &snap->backends[snap->n_backends++];
+	memset(row, 0, sizeof(*row));
+	memcpy(&row->ep, key, sizeof(row->ep));
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		vigil_backend_stats_add(&row->s, (const void *)(values + cpu * stride));
+	return 0;
+}
 
-		memset(row, 0, sizeof(*row));
-		row->port = (__u16)key;
-		for (int cpu = 0; cpu < ncpus; cpu++)
-			vigil_local_stats_add(&row->s, (void *)(values + cpu * stride));
-	}
-	free(values);
+static int add_local_row(struct vigil_snapshot *snap, const void *key, const char *values,
+			 int ncpus, size_t stride)
+{
+	struct vigil_local_row *row;
+	__u32 port;
+
+	if (grow_rows((void **)&snap->locals, snap->n_locals, sizeof(*row)))
+		return -ENOMEM;
+	row = &snap->locals[snap->n_locals++];
+	memset(row, 0, sizeof(*row));
+	memcpy(&port, key, sizeof(port));
+	row->port = (__u16)port;
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		vigil_local_stats_add(&row->s, (const void *)(values + cpu * stride));
 	return 0;
 }
 
@@ -147,9 +142,11 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 					       sizeof(struct vigil_inflight), err, errlen);
 	ret = fd_l < 0 ? fd_l : fd_i < 0 ? fd_i : 0;
 	if (!ret)
-		ret = read_backends(fd_b, snap);
+		ret = walk_percpu(fd_b, sizeof(struct vigil_endpoint),
+				  sizeof(struct vigil_backend_stats), snap, add_backend_row);
 	if (!ret)
-		ret = read_locals(fd_l, snap);
+		ret = walk_percpu(fd_l, sizeof(__u32), sizeof(struct vigil_local_stats), snap,
+				  add_local_row);
 	if (!ret) {
 		snap->inflight = count_entries(fd_i);
 		vigil_snapshot_sort(snap);
