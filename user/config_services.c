@@ -300,7 +300,10 @@ static int parse_weighted(struct yc_ctx *c, yaml_node_t *v, const char *path,
 				       "\"10.0.0.2:8080\", weight: 1}", path);
 		if (v->data.mapping.pairs.top - v->data.mapping.pairs.start != 1 + (weight != NULL))
 			return yc_fail(c, v, "%s: unknown key (known: address, weight)", path);
-		if (weight && yc_get_uint(c, weight, path, 1, MAX_WEIGHT, &w))
+		char wpath[YC_PATH_MAX + 8];
+
+		snprintf(wpath, sizeof(wpath), "%s.weight", path);
+		if (weight && yc_get_uint(c, weight, wpath, 1, MAX_WEIGHT, &w))
 			return -EINVAL;
 	}
 	if (yc_get_str(c, addr, path, "\"address:port\" or {address, weight}", &s))

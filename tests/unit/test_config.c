@@ -187,7 +187,7 @@ static const struct {
 	{ "bad-dup-section.yaml", 5, "top level: duplicate key \"daemon\" (first at line 1)" },
 	{ "bad-services.yaml", 4, "services[0]: service web has no \"vip\": add vip:" },
 	{ "bad-svc-dup-name.yaml", 5, "services[1]: service name \"web\" is used twice" },
-	{ "bad-svc-weight0.yaml", 5, "services[0].backends[0]: \"0\": must be an integer 1-1000000" },
+	{ "bad-svc-weight0.yaml", 5, "services[0].backends[0].weight: \"0\": must be an integer 1-1000000" },
 	{ "bad-svc-weight-neg.yaml", 5, "\"-2\": must be an integer 1-1000000" },
 	{ "bad-svc-empty-backends.yaml", 2, "service web has no backends" },
 	{ "bad-svc-bad-vip.yaml", 3, "services[0].vip: \"10.96.0.300:80\"" },
