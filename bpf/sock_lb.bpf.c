@@ -47,6 +47,7 @@ static __always_inline bool backend_down(const struct vigil_endpoint *ep)
  * per entry exceeds the verifier's budget. */
 struct pick_ctx {
 	const struct vigil_backend_set *set;
+	__u32 lo, hi; /* entries considered: [lo, hi) */
 	__u32 v4_only;
 	__u32 ignore_down;
 	__u32 mask;   /* bit i: entry i may be chosen */
@@ -60,8 +61,10 @@ static long mark_usable(__u32 i, void *data)
 	struct pick_ctx *c = data;
 	const struct vigil_set_entry *e;
 
-	if (i >= VIGIL_MAX_SET || i >= c->set->count)
+	if (i >= VIGIL_MAX_SET || i >= c->hi)
 		return 1;
+	if (i < c->lo)
+		return 0;
 	e = &c->set->entries[i & (VIGIL_MAX_SET - 1)];
 	if (c->v4_only && e->backend.family != VIGIL_AF_INET)
 		return 0;
@@ -90,16 +93,25 @@ static long pick_target(__u32 i, void *data)
 	return 0;
 }
 
-/* Weighted choice among entries not marked down by the fast path; when every
- * entry is down, among all of them rather than failing the connect (vigild
- * publishes backups or fails open right after). Returns NULL for none. */
+/* Weighted choice among the preferred entries the fast path has not marked
+ * down; if every one is down, among the fallback tier (healthy backups); if
+ * those are down too, among the preferred entries anyway rather than failing
+ * the connect (vigild publishes backups or fails open right after). */
 static __always_inline const struct vigil_set_entry *choose(const struct vigil_backend_set *set,
 							    bool v4_only)
 {
-	struct pick_ctx c = { .set = set, .v4_only = v4_only, .chosen = -1 };
+	__u32 preferred = set->n_preferred < set->count ? set->n_preferred : set->count;
+	struct pick_ctx c = { .set = set, .hi = preferred, .v4_only = v4_only, .chosen = -1 };
 
 	bpf_loop(VIGIL_MAX_SET, mark_usable, &c, 0);
 	if (c.total == 0) {
+		c.lo = preferred;
+		c.hi = set->count;
+		bpf_loop(VIGIL_MAX_SET, mark_usable, &c, 0);
+	}
+	if (c.total == 0) {
+		c.lo = 0;
+		c.hi = preferred;
 		c.ignore_down = 1;
 		bpf_loop(VIGIL_MAX_SET, mark_usable, &c, 0);
 	}

@@ -173,6 +173,7 @@ static void window_sum(const struct vigil_det_service *svc, const struct vigil_d
 	for (int k = 0; k < VIGIL_DET_LAT_KINDS; k++) {
 		out->samples[k] = vigil_hist_count(hist[k], VIGIL_HIST_BUCKETS);
 		out->p99_us[k] = vigil_hist_percentile(hist[k], VIGIL_HIST_BUCKETS, P99);
+		out->p50_us[k] = vigil_hist_percentile(hist[k], VIGIL_HIST_BUCKETS, 50.0);
 	}
 }
 
@@ -382,16 +383,28 @@ static void fill(const struct vigil_det_service *svc, struct vigil_backend_set *
 
 void vigil_det_select(const struct vigil_det_service *svc, struct vigil_backend_set *set)
 {
+	__u32 preferred_weight;
+
 	memset(set, 0, sizeof(*set));
 	fill(svc, set, SEL_PRIMARIES);
-	if (set->count)
+	if (set->count) {
+		/* Healthy backups ride along as a fallback tier: when the kernel
+		 * fast path marks every primary down, connect() uses them before
+		 * vigild has even woken up. */
+		set->n_preferred = set->count;
+		preferred_weight = set->total_weight;
+		fill(svc, set, SEL_BACKUPS);
+		set->total_weight = preferred_weight;
 		return;
+	}
 	fill(svc, set, SEL_BACKUPS);
+	set->n_preferred = set->count;
 	if (set->count) {
 		set->flags = VIGIL_SET_BACKUPS;
 		return;
 	}
 	fill(svc, set, SEL_ANY);
+	set->n_preferred = set->count;
 	set->flags = VIGIL_SET_FAIL_OPEN;
 }
 

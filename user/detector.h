@@ -156,9 +156,10 @@ size_t vigil_det_evaluate(struct vigil_det_service *svc, __u64 now_ns,
 
 /* The set connect() should use now: HEALTHY primaries without admin state;
  * if none, HEALTHY backups (flag VIGIL_SET_BACKUPS); if none, every backend
- * that is not DISABLED (VIGIL_SET_FAIL_OPEN). Entries keep config order and
- * weights; at most VIGIL_MAX_SET. service_id and version are left 0 for the
- * caller. */
+ * that is not DISABLED (VIGIL_SET_FAIL_OPEN). Those are the preferred entries
+ * [0, n_preferred); while primaries serve, HEALTHY backups follow as the
+ * kernel's fallback tier. Entries keep config order and weights; at most
+ * VIGIL_MAX_SET. service_id and version are left 0 for the caller. */
 void vigil_det_select(const struct vigil_det_service *svc, struct vigil_backend_set *set);
 
 /* Names for logs and vigilctl. */
@@ -178,6 +179,7 @@ struct vigil_det_sum {
 	__u64 attempts, errors;
 	__u64 samples[VIGIL_DET_LAT_KINDS];
 	double p99_us[VIGIL_DET_LAT_KINDS];
+	double p50_us[VIGIL_DET_LAT_KINDS];
 };
 
 void vigil_det_touch(struct vigil_det_service *svc, __u64 now_ns);

@@ -147,7 +147,10 @@ static bool error_rule(const struct vigil_det_params *p, const struct vigil_det_
 }
 
 /* p99 request latency (connect latency without enough request samples) above
- * slow_factor x the peers' median p99 and above the floor. */
+ * slow_factor x the peers' median p99 and above the floor, and the median
+ * above the peers' p99 too: a backend whose typical request is slower than
+ * its peers' tail is slow; one with a few stalled requests (a scheduling
+ * hiccup of the machine, a GC pause) only has a bad tail. */
 static bool slow_rule(const struct vigil_det_service *svc, const struct vigil_det_sum *sums, size_t idx,
 		      struct vigil_evidence *ev)
 {
@@ -161,7 +164,7 @@ static bool slow_rule(const struct vigil_det_service *svc, const struct vigil_de
 		return false;
 	med = vigil_det_peer_median(svc, sums, idx, kind, min, &npeers);
 	limit = p->slow_factor * med;
-	if (npeers == 0 || own <= limit || own <= floor_us)
+	if (npeers == 0 || own <= limit || own <= floor_us || sums[idx].p50_us[kind] <= med)
 		return false;
 	ev->requests = vigil_det_sat_u32(sums[idx].samples[kind]);
 	ev->threshold = vigil_det_round_u32(p->slow_factor * 1000.0);

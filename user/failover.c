@@ -293,10 +293,13 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s, si
 
 		memset(&obs, 0, sizeof(obs));
 		replies = observe_counters(fo, s, b, &obs);
-		scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
-		/* A backend that answered some requests this tick is slow on a few
-		 * connections, not blackholed: that is the slow rule's business. */
-		if (replies)
+		if (replies || !s->rt[b].last_reply_ns)
+			s->rt[b].last_reply_ns = now;
+		if (now >= fo->stall_grace_until_ns)
+			scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
+		/* A backend that answered any request within the stuck limit is slow
+		 * on a few connections, not blackholed: the slow rule's business. */
+		if (now - s->rt[b].last_reply_ns <= vigil_det_stuck_request_limit_ns(&s->det, b))
 			obs.stuck_requests = 0;
 		vigil_det_observe(&s->det, b, &obs, now);
 	}
@@ -325,6 +328,23 @@ static void collect_probes(struct vigil_failover *fo, __u64 now)
 	}
 }
 
+/* vigild runs at least every tick; a much longer gap means the whole machine
+ * (or this VM) stalled. Sockets look stuck after such a stall only because
+ * nobody ran, servers included, so stuck rules wait until the machine has
+ * caught up (twice the stall, at most a second). */
+static void note_own_stall(struct vigil_failover *fo, __u64 now)
+{
+	__u64 gap = fo->last_run_ns ? now - fo->last_run_ns : 0;
+	__u64 expected = (__u64)fo->cfg->tick_ms * 1000000ull + 100000000ull;
+
+	fo->last_run_ns = now;
+	if (gap <= expected)
+		return;
+	fo->stall_grace_until_ns = now + (gap * 2 < 1000000000ull ? gap * 2 : 1000000000ull);
+	pr_debug("vigild did not run for %.0f ms: stuck-socket rules paused for %.0f ms",
+		 gap / 1e6, (fo->stall_grace_until_ns - now) / 1e6);
+}
+
 void vigil_failover_run(struct vigil_failover *fo, __u64 now)
 {
 	struct vigil_inflight *fls;
@@ -333,6 +353,7 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now)
 	collect_probes(fo, now);
 	if (!fo->event_pending && now < fo->next_tick_ns)
 		return;
+	note_own_stall(fo, now);
 	fo->event_pending = false;
 	fo->next_tick_ns = now + (__u64)fo->cfg->tick_ms * 1000000ull;
 	fls = read_inflight(fo, &n_fls);

@@ -13,6 +13,7 @@ struct fo_backend_rt {
 	bool have_last;
 	bool probe_in_flight;
 	bool hard_ejected; /* ejected on hard-failure evidence: XDP moves its flows */
+	__u64 last_reply_ns; /* last tick in which the backend answered a request */
 	__u32 published_admin;
 };
 
@@ -37,6 +38,8 @@ struct vigil_failover {
 	struct vigil_xdp_lb *xdp; /* NULL when no service uses the XDP datapath */
 	__u64 history_seq;
 	__u64 next_tick_ns;
+	__u64 last_run_ns;
+	__u64 stall_grace_until_ns; /* stuck rules paused after vigild itself stalled */
 	bool event_pending;
 	int ncpus;
 	void *percpu_buf;

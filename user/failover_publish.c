@@ -69,9 +69,10 @@ void fo_publish_readmit(struct vigil_failover *fo, const struct vigil_endpoint *
 	bpf_map_update_elem(fo->lb.backend_health, ep, &h, BPF_ANY);
 }
 
+/* In the serving (preferred) tier of the set. */
 static bool in_set(const struct vigil_backend_set *set, const struct vigil_endpoint *ep)
 {
-	for (__u32 i = 0; i < set->count; i++)
+	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++)
 		if (memcmp(&set->entries[i].backend, ep, sizeof(*ep)) == 0)
 			return true;
 	return false;
@@ -124,7 +125,7 @@ __u64 fo_history_last_seq(int history_fd)
 
 static bool same_set(const struct vigil_backend_set *a, const struct vigil_backend_set *b)
 {
-	return a->count == b->count && a->flags == b->flags &&
+	return a->count == b->count && a->n_preferred == b->n_preferred && a->flags == b->flags &&
 	       memcmp(a->entries, b->entries, a->count * sizeof(a->entries[0])) == 0;
 }
 
@@ -161,7 +162,7 @@ void fo_publish_service(struct vigil_failover *fo, const struct fo_service *s)
 	info.n_primaries = (__u16)s->cfg->n_primaries;
 	info.n_backups = (__u16)backups;
 	info.set_flags = s->set.flags;
-	info.set_count = s->set.count;
+	info.set_count = s->set.n_preferred;
 	info.set_version = s->set.version;
 	info.since_wall_ns = s->set_changed_wall_ns;
 	info.datapath = s->cfg->datapath;

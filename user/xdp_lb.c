@@ -307,7 +307,8 @@ static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *
 {
 	struct vigil_maglev_backend mb[VIGIL_MAX_SET];
 
-	for (__u32 i = 0; i < set->count && i < VIGIL_MAX_SET; i++) {
+	/* Only the serving tier: XDP has its own fallback (later Maglev slots). */
+	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++) {
 		int id = vigil_xdp_backend_id(xl, &set->entries[i].backend);
 
 		if (id < 0)
@@ -315,7 +316,7 @@ static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *
 		mb[i] = (struct vigil_maglev_backend){ .ep = set->entries[i].backend,
 						       .weight = set->entries[i].weight, .id = (__u32)id };
 	}
-	return vigil_maglev_build(mb, set->count, size, table);
+	return vigil_maglev_build(mb, set->n_preferred, size, table);
 }
 
 /* Create buffer b of pair p (outer slot 2p+b) with size slots and map it.
@@ -374,7 +375,7 @@ int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vi
 
 	if (!tp || !table)
 		goto out;
-	ret = set->count ? build_table(xl, set, table_size, table) : -ENOENT;
+	ret = set->n_preferred ? build_table(xl, set, table_size, table) : -ENOENT;
 	if (!ret)
 		ret = ensure_buffers(xl, service_id, table_size);
 	if (ret)

@@ -202,13 +202,17 @@ _Static_assert(sizeof(struct vigil_set_entry) == 24, "vigil_set_entry layout");
  * new one, never a mix. */
 struct vigil_backend_set {
 	__u32 service_id;
-	__u32 count;
-	__u32 total_weight;
-	__u32 flags;   /* VIGIL_SET_* */
-	__u64 version; /* increases with every rebuild */
+	__u32 count;        /* entries in use */
+	__u32 n_preferred;  /* entries[0, n_preferred) serve; the rest is the fallback
+			     * tier (healthy backups) the kernel uses when the fast path
+			     * has marked every preferred entry down */
+	__u32 total_weight; /* of the preferred entries */
+	__u32 flags;        /* VIGIL_SET_* */
+	__u32 pad;
+	__u64 version;      /* increases with every rebuild */
 	struct vigil_set_entry entries[VIGIL_MAX_SET];
 };
-_Static_assert(sizeof(struct vigil_backend_set) == 24 + 24 * VIGIL_MAX_SET,
+_Static_assert(sizeof(struct vigil_backend_set) == 32 + 24 * VIGIL_MAX_SET,
 	       "vigil_backend_set layout");
 
 /* ---- failover: state published by vigild for vigilctl ------------------------ */

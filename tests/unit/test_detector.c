@@ -430,6 +430,24 @@ START_TEST(slow_outlier)
 }
 END_TEST
 
+/* A machine stall leaves a few very slow samples on a healthy backend: its
+ * p99 jumps, its median does not, and it must stay in. */
+START_TEST(slow_tail_only_is_not_ejected)
+{
+	setup(3, 0);
+	latency(0, true, 1000, 970, T0);
+	latency(0, true, 500000, 30, T0);   /* 3% stalled: p99 = 500 ms */
+	latency(1, true, 1000, 1000, T0);
+	latency(2, true, 1000, 1000, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_HEALTHY);
+	/* the same backend slow on every request is ejected */
+	latency(0, true, 500000, 2000, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_SLOW);
+}
+END_TEST
+
 START_TEST(slow_connect_fallback)
 {
 	/* backend 2: too few request samples of its own, slow connects */
@@ -789,7 +807,8 @@ START_TEST(backup_promotion)
 	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_PROBE_OK);
 	vigil_det_select(&svc, &set);
 	ck_assert_uint_eq(set.flags, 0);
-	ck_assert_uint_eq(set.count, 1);
+	ck_assert_uint_eq(set.n_preferred, 1);
+	ck_assert_uint_eq(set.count, 2); /* the healthy backup is the fallback tier */
 	ck_assert_mem_eq(&set.entries[0].backend, &ep0, sizeof(ep0));
 }
 END_TEST
@@ -924,7 +943,8 @@ START_TEST(select_weights)
 	memset(&set, 0xab, sizeof(set));
 	vigil_det_select(&svc, &set);
 	ck_assert_uint_eq(set.flags, 0);
-	ck_assert_uint_eq(set.count, 3);
+	ck_assert_uint_eq(set.n_preferred, 3);
+	ck_assert_uint_eq(set.count, 4); /* primaries, then the backup as fallback */
 	ck_assert_uint_eq(set.total_weight, 60);
 	ck_assert_uint_eq(set.service_id, 0);
 	ck_assert_uint_eq(set.version, 0);
@@ -934,11 +954,13 @@ START_TEST(select_weights)
 		ck_assert_mem_eq(&set.entries[i].backend, &ep, sizeof(ep));
 		ck_assert_uint_eq(set.entries[i].weight, 10 * (i + 1));
 	}
-	ck_assert_uint_eq(set.entries[3].weight, 0);
+	ck_assert_uint_eq(set.entries[3].weight, 40);
+	ck_assert_uint_eq(set.entries[4].weight, 0);
 	/* an ejected primary leaves the set */
 	eject_now(1, T0);
 	vigil_det_select(&svc, &set);
-	ck_assert_uint_eq(set.count, 2);
+	ck_assert_uint_eq(set.n_preferred, 2);
+	ck_assert_uint_eq(set.count, 3);
 	ck_assert_uint_eq(set.total_weight, 40);
 }
 END_TEST
@@ -1134,6 +1156,7 @@ Suite *detector_suite(void)
 
 	tc = tcase_create("slow");
 	tcase_add_test(tc, slow_outlier);
+	tcase_add_test(tc, slow_tail_only_is_not_ejected);
 	tcase_add_test(tc, slow_connect_fallback);
 	tcase_add_test(tc, slow_needs_peer);
 	tcase_add_test(tc, slow_floor_and_factor);
