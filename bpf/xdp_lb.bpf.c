@@ -302,14 +302,23 @@ backend_for_flow(struct pkt *p, const struct vigil_xdp_service *svc, __u64 hash,
 	__s64 id;
 
 	if (fl) {
+		bool syn = p->tcp->syn && !p->tcp->ack;
+
 		b = bpf_map_lookup_elem(&xdp_backends, &fl->backend_id);
-		if (backend_fits(b, p->key.family) && !(b->flags & VIGIL_XB_RESELECT)) {
+		/* A SYN on a known 5-tuple opens a new connection: it stays with the
+		 * old backend only while that one is still selectable. */
+		if (backend_fits(b, p->key.family) && !(b->flags & VIGIL_XB_RESELECT) &&
+		    !(syn && !(b->flags & VIGIL_XB_SELECTABLE))) {
 			*id_out = fl->backend_id;
 			*chosen = false;
 			return b;
 		}
-		count(VIGIL_XDP_RESELECTED);
-		*moved = true;
+		if (syn) {
+			count(VIGIL_XDP_NEW_FLOWS);
+		} else {
+			count(VIGIL_XDP_RESELECTED);
+			*moved = true;
+		}
 	} else {
 		count(VIGIL_XDP_NEW_FLOWS);
 	}

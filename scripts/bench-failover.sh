@@ -15,9 +15,9 @@
 # mark-down`), haproxy listening on 127.0.0.1:8000 in the client namespace.
 # Faults: kill (SIGKILL of b11's server) and blackhole (nftables drops every
 # packet to b12). Each case: BEFORE_MS of steady load, the fault (SIGUSR1 tells
-# loadgen the instant), AFTER_MS more load (KA_BEFORE_MS, KA_AFTER_MS with
-# kept-alive connections, shorter to keep the run under 3 minutes); once with a new connection per
-# request and once with kept-alive connections (MODES).
+# loadgen the instant), AFTER_MS more load; once with a new connection per
+# request and once with kept-alive connections (MODES; KA_BEFORE_MS and
+# KA_AFTER_MS, shorter, to keep the whole run near 3 minutes).
 # Then ROUNDS kill faults, each against a fresh vigild (fresh pin dir), time
 # the kernel fast path and vigild's set rebuild from event timestamps.
 #
@@ -39,7 +39,7 @@ AFTER_MS=${AFTER_MS:-8000}    # load after the fault
 KA_BEFORE_MS=${KA_BEFORE_MS:-2000} # the same with kept-alive connections
 KA_AFTER_MS=${KA_AFTER_MS:-6000}
 ROUNDS=${ROUNDS:-10}          # repeated kill faults for the fast-path timings
-MODES=${MODES:-"close keepalive"} # close: new connection per request; keepalive: -k
+MODES=${MODES-"close keepalive"} # close: new connection per request; keepalive: -k
 KEEP_WORK=${KEEP_WORK:-0}     # 1: keep the temp dir (logs, events, configs) for inspection
 
 NET=10.213.47
@@ -158,8 +158,6 @@ mono_now() {
 	MONO=${l%% nsecs}
 }
 
-sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
-
 wait_until() { # TIMEOUT_DS (tenths of a second) CMD...: poll every 0.1 s
 	local n=$1 i
 	shift
@@ -255,7 +253,8 @@ mark_fault() { # F_MONO, F_REAL: the fault instant; SIGUSR1 tells loadgen
 	mono_now
 	F_MONO=$MONO
 	F_REAL=$EPOCHREALTIME
-	kill -USR1 "$LG_PID"
+	F_SIGNALED=0
+	kill -USR1 "$LG_PID" 2>/dev/null && F_SIGNALED=1
 }
 
 # kill: the instant is marked, then SIGKILL (a builtin, microseconds later).
@@ -293,7 +292,7 @@ restore() { # FAULT
 
 # loadgen inside the lb cgroup and the client namespace. Sets LG_PID.
 start_loadgen() { # ADDR PORT DURATION_MS MODE OUT
-	local ka=()
+	local ka=() i
 	[[ $4 == keepalive ]] && ka=(-k)
 	# ip netns exec execs (no fork): LAST_PID is loadgen's own PID.
 	# shellcheck disable=SC2016 # expanded by the inner bash
@@ -301,6 +300,38 @@ start_loadgen() { # ADDR PORT DURATION_MS MODE OUT
 		ip netns exec "$CLI" "$LOADGEN" -a "$1" -p "$2" -c "$WORKERS" -d "$3" -t "$TIMEOUT_MS" \
 		-s "$PAUSE_MS" "${ka[@]}" >"$5" 2>"$5.err"
 	LG_PID=$LAST_PID
+	LG_DUR_MS=$3
+	# SIGUSR1 before loadgen installs its handler would kill it: wait for it.
+	# loadgen starts its clock right after installing it: LG_T0_US.
+	for ((i = 0; i < 1000; i++)); do
+		loadgen_ready && break
+		sleep 0.005
+	done
+	loadgen_ready || die "loadgen did not start: $(cat "$5.err" 2>/dev/null)"
+	LG_T0_US=${EPOCHREALTIME/./}
+}
+
+# Sleep until MS after loadgen's start (scheduling stalls of this script
+# eat into the sleep rather than add to it).
+sleep_after_start() { # MS
+	local left=$(($1 * 1000 - (${EPOCHREALTIME/./} - LG_T0_US)))
+	((left > 0)) && sleep "$(printf '%d.%06d' $((left / 1000000)) $((left % 1000000)))"
+	return 0
+}
+
+# The fault fell inside the load: loadgen got SIGUSR1 and had at least half of
+# AFTER_MS left to run. A machine stall can break either; such a run is void.
+fault_in_window() { # AFTER_MS
+	local tail=$(((LG_T0_US + LG_DUR_MS * 1000 - ${F_REAL/./}) / 1000))
+	[[ $F_SIGNALED == 1 ]] && ((tail >= $1 / 2))
+}
+
+loadgen_ready() { # loadgen (not yet its wrapper) catches SIGUSR1 (bit 9 of SigCgt)
+	local comm mask
+	comm=$(cat "/proc/$LG_PID/comm" 2>/dev/null) || return 1
+	[[ $comm == loadgen ]] || return 1
+	mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$LG_PID/status" 2>/dev/null)
+	[[ -n "$mask" ]] && (((16#$mask >> 9) & 1))
 }
 
 wait_loadgen() {
@@ -396,8 +427,8 @@ ejection() { # EVENTS_JSON BACKEND SINCE
 # Ejections of healthy backends (anything but BACKEND after the fault) and
 # fail-open switches: printed as anomalies.
 ANOMALIES=()
-# Sets ANOM_FOUND=1 when it added anything. VIGILD_LOG_COPY: that run's
-# vigild log, for the connections a tear-down destroyed.
+# Sets ANOM_FOUND=1 when it added anything. VIGILD_LOG: that run's vigild
+# log, for the number of connections a tear-down destroyed.
 check_false_ejections() { # EVENTS_JSON BACKEND SINCE CASE VIGILD_LOG
 	local wall text ep torn
 	ANOM_FOUND=0
@@ -414,10 +445,14 @@ check_false_ejections() { # EVENTS_JSON BACKEND SINCE CASE VIGILD_LOG
 	return 0
 }
 
-# The faulted backend changed state before the fault (a false ejection): the
-# case does not measure the fault.
-changed_before_fault() { # EVENTS_JSON BACKEND SINCE
-	[[ -n "$(jq -r --arg b "$2" --argjson t "$3" 'select(.backend == $b and .mono_ns < $t) | .seq' "$1")" ]]
+# The faulted backend changed state before the fault (a false ejection, or
+# the kernel fast path marked it down): the case does not measure the fault.
+changed_before_fault() { # EVENTS_JSON BACKEND SINCE VIGILD_LOG
+	[[ -n "$(jq -r --arg b "$2" --argjson t "$3" 'select(.backend == $b and .mono_ns < $t) | .seq' "$1")" ]] ||
+		awk -v b="backend=$2" -v t="$3" '/ failure kind=fast_path_down / {
+			for (i = 1; i <= NF; i++) if ($i ~ /^ts_ns=/) ts = substr($i, 7) + 0
+			for (i = 1; i <= NF; i++) if ($i == b && ts < t) found = 1 }
+			END { exit !found }' "$4"
 }
 
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.1f", (a - b) / 1e6 }'; }
@@ -448,14 +483,16 @@ record_loadgen() { # KEY OUT
 # fault (a false ejection: the attempt does not measure the fault).
 vigil_case_once() { # FAULT MODE ATTEMPT
 	local fault=$1 mode=$2 key="vigil,$1,$2" out="$WORK/lg-vigil-$1-$2-$3" b ev ej down first rule stuck limit pc pr
+	local in_window=0
 	b="$NET.${FAULT_BACKEND[$fault]}:$PORT"
 	start_vigild
 	window "$mode"
 	start_loadgen "$VIP" "$VIP_PORT" $((W_BEFORE + W_AFTER)) "$mode" "$out"
-	sleep_ms "$W_BEFORE"
+	sleep_after_start "$W_BEFORE"
 	"$VIGILCTL" --pin-dir "$PIN" stats --json >"$out.stats" 2>/dev/null
 	inject "$fault"
 	[[ $fault == blackhole ]] && R[$key,nft_ms]=$NFT_MS
+	fault_in_window "$W_AFTER" && in_window=1
 	wait_loadgen
 	ev="$out.events"
 	"$VIGILCTL" --pin-dir "$PIN" events --json >"$ev" 2>/dev/null
@@ -483,17 +520,23 @@ vigil_case_once() { # FAULT MODE ATTEMPT
 	R[$key,peer_connect_ms]=$pc R[$key,peer_request_ms]=$pr
 	check_false_ejections "$ev" "$b" "$F_MONO" "vigil $fault $mode (attempt $3)" "$out.vigild"
 	R[$key,anom]=${ANOM_FOUND/0/}
-	! changed_before_fault "$ev" "$b" "$F_MONO"
+	if ((!in_window)); then
+		VOID_REASON="a machine stall pushed the fault out of the load window"
+		return 1
+	fi
+	VOID_REASON="the faulted backend was ejected before the fault"
+	! changed_before_fault "$ev" "$b" "$F_MONO" "$out.vigild"
 }
 
-vigil_case() { # FAULT MODE: a second attempt if the first one is void
+VOID_ATTEMPTS=${VOID_ATTEMPTS:-3}
+vigil_case() { # FAULT MODE: up to VOID_ATTEMPTS attempts while they are void
 	local attempt
-	for attempt in 1 2; do
+	for ((attempt = 1; attempt <= VOID_ATTEMPTS; attempt++)); do
 		vigil_case_once "$1" "$2" "$attempt" && return 0
-		ANOMALIES+=("vigil $1 $2 (attempt $attempt): the faulted backend was ejected before the fault; attempt discarded")
-		printf '    attempt %d void (faulted backend ejected before the fault), again\n' "$attempt"
+		ANOMALIES+=("vigil $1 $2 (attempt $attempt): $VOID_REASON; attempt discarded")
+		printf '    attempt %d void (%s)\n' "$attempt" "$VOID_REASON"
 	done
-	R[vigil,$1,$2,detect_by]+=" [VOID: faulted backend ejected before the fault]"
+	R[vigil,$1,$2,void]=$VOID_REASON
 }
 
 # ---- haproxy ------------------------------------------------------------------------
@@ -509,9 +552,20 @@ stamp_from() { # FIFO
 
 hp_listening() { ip netns exec "$CLI" bash -c "exec 3<>/dev/tcp/127.0.0.1/$HP_PORT" 2>/dev/null; }
 
-haproxy_case() { # CONF(default|passive) FAULT MODE
-	local conf=$1 fault=$2 mode=$3 key="haproxy-$1,$2,$3" out="$WORK/lg-hp-$1-$2-$3"
+haproxy_case() { # CONF FAULT MODE: up to VOID_ATTEMPTS attempts while they are void
+	local attempt
+	for ((attempt = 1; attempt <= VOID_ATTEMPTS; attempt++)); do
+		haproxy_case_once "$1" "$2" "$3" "$attempt" && return 0
+		ANOMALIES+=("haproxy-$1 $2 $3 (attempt $attempt): a machine stall pushed the fault out of the load window; attempt discarded")
+		printf '    attempt %d void (a machine stall pushed the fault out of the load window)\n' "$attempt"
+	done
+	R[haproxy-$1,$2,$3,void]="a machine stall pushed the fault out of the load window"
+}
+
+haproxy_case_once() { # CONF(default|passive) FAULT MODE ATTEMPT
+	local conf=$1 fault=$2 mode=$3 key="haproxy-$1,$2,$3" out="$WORK/lg-hp-$1-$2-$3-$4" in_window=0
 	local srv_opts="check inter 2s fall 3 rise 2" name down other
+	R[$key,anom]=""
 	[[ $conf == passive ]] && srv_opts+=" observe layer4 error-limit 1 on-error mark-down"
 	name="b${FAULT_BACKEND[$fault]}"
 	cat >"$out.cfg" <<CONF
@@ -539,9 +593,10 @@ CONF
 	wait_until 50 hp_listening || die "haproxy did not listen: $(cat "$out.log")"
 	window "$mode"
 	start_loadgen 127.0.0.1 "$HP_PORT" $((W_BEFORE + W_AFTER)) "$mode" "$out"
-	sleep_ms "$W_BEFORE"
+	sleep_after_start "$W_BEFORE"
 	inject "$fault"
 	[[ $fault == blackhole ]] && R[$key,nft_ms]=$NFT_MS
+	fault_in_window "$W_AFTER" && in_window=1
 	wait_loadgen
 	stop_pid "$HP_PID"
 	HP_PID=""
@@ -558,7 +613,7 @@ CONF
 		ANOMALIES+=("haproxy-$conf $fault $mode: healthy server marked down: $other")
 		R[$key,anom]=1
 	done < <(grep ' is DOWN' "$out.log" | grep -v "Server bench/$name is DOWN")
-	return 0
+	((in_window))
 }
 
 # ---- repeated kill faults: fast path timings ---------------------------------------
@@ -571,9 +626,9 @@ pct() { # P: nearest-rank percentile of the numbers on stdin
 }
 
 ROUND_BEFORE_MS=600
-ROUND_AFTER_MS=900
+ROUND_AFTER_MS=1000
 kill_rounds() {
-	local r out b="$NET.11:$PORT" ej down first decisive a ab b_us first_us fail_after
+	local r out b="$NET.11:$PORT" ej down first decisive a ab b_us first_us fail_after in_window
 	: >"$WORK/r.a"; : >"$WORK/r.b"; : >"$WORK/r.ab"; : >"$WORK/r.first"; : >"$WORK/r.fd"
 	local valid=0 tries=0
 	while ((valid < ROUNDS && tries < ROUNDS + 5)); do
@@ -582,23 +637,42 @@ kill_rounds() {
 		out="$WORK/round-$r"
 		start_vigild
 		start_loadgen "$VIP" "$VIP_PORT" $((ROUND_BEFORE_MS + ROUND_AFTER_MS)) close "$out"
-		sleep_ms "$ROUND_BEFORE_MS"
+		sleep_after_start "$ROUND_BEFORE_MS"
 		inject kill
+		in_window=0
+		fault_in_window "$ROUND_AFTER_MS" && in_window=1
 		wait_loadgen
 		"$VIGILCTL" --pin-dir "$PIN" events --json >"$out.events" 2>/dev/null
 		cp "$VIGILD_LOG" "$out.vigild"
 		stop_vigild
 		restore kill
 		check_false_ejections "$out.events" "$b" "$F_MONO" "kill round $r" "$out.vigild"
-		if changed_before_fault "$out.events" "$b" "$F_MONO"; then
+		if ((!in_window)); then
+			ANOMALIES+=("kill round $r: a machine stall pushed the fault out of the load window; round discarded")
+			printf '  round %2d: void (fault outside the load window)\n' "$r"
+			continue
+		fi
+		if [[ -z "$(kv requests "$out")" ]]; then
+			ANOMALIES+=("kill round $r: loadgen printed nothing ($(head -c 200 "$out.err")); round discarded")
+			printf '  round %2d: void (no loadgen result)\n' "$r"
+			continue
+		fi
+		if changed_before_fault "$out.events" "$b" "$F_MONO" "$out.vigild"; then
 			ANOMALIES+=("kill round $r: $b was ejected before the fault; round discarded")
 			printf '  round %2d: void (%s ejected before the fault)\n' "$r" "$b"
 			continue
 		fi
-		valid=$((valid + 1))
 		ej=$(ejection "$out.events" "$b" "$F_MONO" | awk '{print $1}')
 		down=$(ev_first "$out.vigild" "$b" fast_path_down "$F_MONO")
 		first=$(ev_first "$out.vigild" "$b" "refused|timeout|reset" "$F_MONO")
+		if [[ -z "$first" && -z "$down" && "$(kv failed_after "$out")" == 0 ]]; then
+			# Nothing failed and the kernel saw no failure: no client
+			# connected to b11 after the fault (they were not scheduled).
+			ANOMALIES+=("kill round $r: no client connected to $b after the fault (no failure at all); round discarded")
+			printf '  round %2d: void (no client connected to %s after the fault)\n' "$r" "$b"
+			continue
+		fi
+		valid=$((valid + 1))
 		decisive=""
 		[[ -n "$down" ]] && decisive=$(ev_last_before "$out.vigild" "$b" "$down")
 		a=$(us "$down" "$decisive")
@@ -634,6 +708,11 @@ print_table() { # MODE
 		for fault in kill blackhole; do
 			key="$sys,$fault,$mode"
 			[[ -n "${R[$key,requests]+x}" ]] || continue
+			if [[ -n "${R[$key,void]:-}" ]]; then
+				printf '  %-16s %-10s %9s %16s %13s %13s %10s  %s\n' "$sys*" "$fault" "${R[$key,requests]:-?}" \
+					VOID VOID VOID VOID "all $VOID_ATTEMPTS attempts void; last: ${R[$key,void]}"
+				continue
+			fi
 			printf '  %-16s %-10s %9s %16s %13s %13s %10s  %s\n' "$sys${R[$key,anom]:+*}" "$fault" \
 				"${R[$key,requests]:-?}" "${R[$key,failed_inflight]:-?}" "${R[$key,failed_after]:-?}" \
 				"${R[$key,last_fail_ms]:-?}" "${R[$key,detect_ms]:--}" "${R[$key,detect_by]:-}"
@@ -648,6 +727,10 @@ print_ratios() { # MODE
 		h=${R[haproxy-default,$fault,$mode,failed_after]:-}
 		p=${R[haproxy-passive,$fault,$mode,failed_after]:-}
 		[[ -n "$v" && -n "$h" ]] || continue
+		if [[ -n "${R[vigil,$fault,$mode,void]:-}${R[haproxy-default,$fault,$mode,void]:-}" ]]; then
+			printf '  %-9s no ratio: a case is void\n' "$fault"
+			continue
+		fi
 		awk -v f="$fault" -v v="$v" -v h="$h" -v p="$p" 'BEGIN {
 			d = (v == 0) ? 1 : v
 			r = h / d
@@ -737,7 +820,8 @@ ab50=$(pct 50 <"$WORK/r.ab") ab99=$(pct 99 <"$WORK/r.ab")
 fd50=$(pct 50 <"$WORK/r.fd") fd99=$(pct 99 <"$WORK/r.fd")
 nr=$(wc -l <"$WORK/r.ab")
 printf '  hard failure (kill), %s rounds with both events, p50 / p99 (nearest rank; with %s samples p99 is the maximum):\n' "$nr" "$nr"
-printf '    (a)     decisive kernel failure event -> fast_path_down (kernel datapath): %s / %s us\n' "$a50" "$a99"
+printf '    (a)     decisive kernel failure event -> fast_path_down (kernel datapath): %s / %s us%s\n' "$a50" "$a99" \
+	"$([[ $a99 == 0 ]] && echo ' (one timestamp: the fast path flips the flag inside the failing connect'"'"'s tracepoint)')"
 printf '    (b)     fast_path_down -> vigild set rebuild (ejection mono_ns):          %s / %s us\n' "$b50" "$b99"
 printf '    (a)+(b) decisive failure -> vigild set rebuild:                          %s / %s us\n' "$ab50" "$ab99"
 printf '    first failure after the fault -> fast_path_down:                        %s / %s us\n' "$fd50" "$fd99"
@@ -747,7 +831,7 @@ awk -v a="$a99" -v ab="$ab99" 'BEGIN {
 		(a < 1000) ? "met" : "MISSED", a / 1000, (ab != "-" && ab < 1000) ? "met" : "MISSED", ab / 1000 }'
 for mode in $MODES; do
 	key="vigil,blackhole,$mode"
-	[[ -n "${R[$key,requests]+x}" ]] || continue
+	[[ -n "${R[$key,requests]+x}" && -z "${R[$key,void]:-}" ]] || continue
 	awk -v e="${R[$key,eject_ms]:--}" -v rule="${R[$key,rule]:-none}" \
 		-v pc="${R[$key,peer_connect_ms]:--}" -v pr="${R[$key,peer_request_ms]:--}" \
 		-v st="${R[$key,stuck_us]:-}" -v lim="${R[$key,limit_us]:-}" -v m="$(mode_name "$mode")" 'BEGIN {

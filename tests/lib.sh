@@ -35,6 +35,7 @@ VGL_NETNS=()      # namespaces created by netns_create
 VGL_PIN_DIRS=()   # pin directories handed to vigild
 VGL_CLEANUPS=()   # extra commands registered with on_cleanup (run LIFO)
 VGL_FAILS=0
+VGL_BG_SEQ=0     # numbers background logs; never reused within a run
 VGL_PIN_DIR=""
 VGL_CONFIG=""
 VIGILD_PID=""
@@ -263,7 +264,8 @@ setup_topology() { # NET
 # Start CMD in the background with output to a log file; records the PID.
 # Sets BG_PID and BG_LOG (globals, so do not call it in $(...)).
 start_bg() { # CMD...
-	BG_LOG="$VGL_TMP/bg.${#VGL_PIDS[@]}.log"
+	VGL_BG_SEQ=$((VGL_BG_SEQ + 1))
+	BG_LOG="$VGL_TMP/bg.$VGL_BG_SEQ.log"
 	"$@" >"$BG_LOG" 2>&1 &
 	BG_PID=$!
 	VGL_PIDS+=("$BG_PID")

@@ -18,6 +18,10 @@
 #define INFLIGHT_BATCH 256
 #define MAX_CHANGES (VIGIL_MAX_SVC_BACKENDS + 1)
 #define MAX_PROBE_RESULTS 64
+#define STALL_NS (300 * 1000000ull)
+/* Reading the in-flight map costs ~1 ms per 16k slots, so it is read every
+ * SCAN_NS, and at once when a kernel event arrives. */
+#define SCAN_NS (20 * 1000000ull)
 
 static __u64 clock_ns(clockid_t clock)
 {
@@ -295,8 +299,13 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s, si
 		replies = observe_counters(fo, s, b, &obs);
 		if (replies || !s->rt[b].last_reply_ns)
 			s->rt[b].last_reply_ns = now;
-		if (now >= fo->stall_grace_until_ns)
+		if (!fls) { /* no scan this tick: keep the last counts */
+			obs.stuck_connects = s->det.backends[b].stuck_connects;
+			obs.stuck_requests = s->det.backends[b].stuck_requests;
+			obs.oldest_stuck_us = s->det.backends[b].oldest_stuck_us;
+		} else if (now >= fo->stall_grace_until_ns) {
 			scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
+		}
 		/* A backend that answered any request within the stuck limit is slow
 		 * on a few connections, not blackholed: the slow rule's business. */
 		if (now - s->rt[b].last_reply_ns <= vigil_det_stuck_request_limit_ns(&s->det, b))
@@ -328,19 +337,19 @@ static void collect_probes(struct vigil_failover *fo, __u64 now)
 	}
 }
 
-/* vigild runs at least every tick; a much longer gap means the whole machine
+/* vigild runs at least every tick; a gap of STALL_NS means the whole machine
  * (or this VM) stalled. Sockets look stuck after such a stall only because
- * nobody ran, servers included, so stuck rules wait until the machine has
- * caught up (twice the stall, at most a second). */
+ * nobody ran, servers included, so stuck rules wait as long again (at most a
+ * second) for the machine to catch up. Shorter gaps are ordinary CPU
+ * contention and must not blind the stuck rules. */
 static void note_own_stall(struct vigil_failover *fo, __u64 now)
 {
 	__u64 gap = fo->last_run_ns ? now - fo->last_run_ns : 0;
-	__u64 expected = (__u64)fo->cfg->tick_ms * 1000000ull + 100000000ull;
 
 	fo->last_run_ns = now;
-	if (gap <= expected)
+	if (gap <= STALL_NS)
 		return;
-	fo->stall_grace_until_ns = now + (gap * 2 < 1000000000ull ? gap * 2 : 1000000000ull);
+	fo->stall_grace_until_ns = now + (gap < 1000000000ull ? gap : 1000000000ull);
 	pr_debug("vigild did not run for %.0f ms: stuck-socket rules paused for %.0f ms",
 		 gap / 1e6, (fo->stall_grace_until_ns - now) / 1e6);
 }
@@ -349,14 +358,18 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now)
 {
 	struct vigil_inflight *fls;
 	size_t n_fls = 0;
+	bool scan;
 
 	collect_probes(fo, now);
 	if (!fo->event_pending && now < fo->next_tick_ns)
 		return;
 	note_own_stall(fo, now);
+	scan = fo->event_pending || now - fo->last_scan_ns >= SCAN_NS;
 	fo->event_pending = false;
 	fo->next_tick_ns = now + (__u64)fo->cfg->tick_ms * 1000000ull;
-	fls = read_inflight(fo, &n_fls);
+	fls = scan ? read_inflight(fo, &n_fls) : NULL;
+	if (scan)
+		fo->last_scan_ns = now;
 	for (size_t i = 0; i < fo->n_svcs; i++)
 		evaluate_service(fo, &fo->svcs[i], i, fls, n_fls, now);
 	free(fls);

@@ -39,6 +39,7 @@ struct vigil_failover {
 	__u64 history_seq;
 	__u64 next_tick_ns;
 	__u64 last_run_ns;
+	__u64 last_scan_ns;
 	__u64 stall_grace_until_ns; /* stuck rules paused after vigild itself stalled */
 	bool event_pending;
 	int ncpus;

@@ -302,21 +302,27 @@ int vigil_xdp_backend_set_flags(struct vigil_xdp_lb *xl, const struct vigil_endp
 
 /* ---- Maglev tables ------------------------------------------------------------- */
 
-static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *set, __u32 size,
-		       __u32 *table)
+/* Only the serving tier, and only backends of the VIP's address family: a
+ * packet cannot be NATed across families. */
+static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *set, __u8 family,
+		       __u32 size, __u32 *table)
 {
 	struct vigil_maglev_backend mb[VIGIL_MAX_SET];
+	__u32 n = 0;
 
-	/* Only the serving tier: XDP has its own fallback (later Maglev slots). */
 	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++) {
-		int id = vigil_xdp_backend_id(xl, &set->entries[i].backend);
+		int id;
 
+		if (set->entries[i].backend.family != family)
+			continue;
+		id = vigil_xdp_backend_id(xl, &set->entries[i].backend);
 		if (id < 0)
 			return id;
-		mb[i] = (struct vigil_maglev_backend){ .ep = set->entries[i].backend,
-						       .weight = set->entries[i].weight, .id = (__u32)id };
+		mb[n++] = (struct vigil_maglev_backend){ .ep = set->entries[i].backend,
+							 .weight = set->entries[i].weight,
+							 .id = (__u32)id };
 	}
-	return vigil_maglev_build(mb, set->n_preferred, size, table);
+	return n ? vigil_maglev_build(mb, n, size, table) : -ENOENT;
 }
 
 /* Create buffer b of pair p (outer slot 2p+b) with size slots and map it.
@@ -375,7 +381,7 @@ int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vi
 
 	if (!tp || !table)
 		goto out;
-	ret = set->n_preferred ? build_table(xl, set, table_size, table) : -ENOENT;
+	ret = set->n_preferred ? build_table(xl, set, vip->family, table_size, table) : -ENOENT;
 	if (!ret)
 		ret = ensure_buffers(xl, service_id, table_size);
 	if (ret)

@@ -27,7 +27,7 @@
 #define VIGIL_MAX_LOCAL_PORTS   1024
 #define VIGIL_MAX_WATCH_EXACT   4096
 #define VIGIL_MAX_WATCH_PREFIX  1024
-#define VIGIL_MAX_INFLIGHT      65536
+#define VIGIL_MAX_INFLIGHT      16384 /* vigild reads it whole every scan: keep it small */
 #define VIGIL_EVENT_RING_BYTES  (256 * 1024)
 #define VIGIL_MAX_SERVICES      256  /* virtual addresses (a dual-stack service counts twice) */
 #define VIGIL_MAX_SET           32   /* backends selectable at once per service */

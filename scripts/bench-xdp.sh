@@ -1,0 +1,281 @@
+#!/bin/bash
+# XDP datapath cost, measured in one run on the 3-namespace topology of
+# tests/lib_xdp.sh: client namespace -> LB namespace (forwarding, XDP on both
+# veths) -> server namespace.
+#
+# Modes, alternated ROUNDS times (medians reported):
+#   direct   client -> backend address, routed by the LB kernel, no XDP
+#            attached (vigild stopped, pin dir removed: the links go).
+#   nogso    as direct, with TSO/GSO off on the client's and the server's
+#            veth: one packet per MTU as with XDP attached (veth turns its
+#            peer's GSO off while a non-frags XDP program is attached), so
+#            this is the per-packet baseline for xdp.
+#   xdppass  as direct, with a one-line XDP_PASS program attached natively
+#            to both veths (built with clang here): what running in veth's
+#            XDP mode costs by itself (GSO off, frames converted for XDP).
+#   xdp      client -> VIP, XDP NAT in both directions (vigild attached).
+# nogso needs python3 (ioctls), xdppass clang; modes that cannot run are
+# left out.
+# Measures per mode:
+#   iperf3 TCP, 1 stream, DURATION s: Gbit/s, and packets/s the LB host
+#     received on its two veths (ip -s link counters) with bytes per packet.
+#   loadgen short connections (CONNS workers, a new TCP connection per
+#     request): requests/s; small packets, so GSO plays no part.
+#   bpf_stats: average run time of the XDP program per packet.
+# Prints lines starting with "xdp_bench"; asserts nothing. Root only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-8}
+NET=${NET:-244}
+[ "$(id -u)" -eq 0 ] || { echo "bench-xdp: run as root (loads BPF programs)" >&2; exit 1; }
+for t in iperf3 jq ip; do
+	command -v "$t" >/dev/null || { echo "bench-xdp: $t missing (apt-get install -y $t)" >&2; exit 1; }
+done
+for b in "$BUILD/vigild" "$BUILD/tools/loadgen" "$BUILD/tools/testsrv"; do
+	[ -x "$b" ] || { echo "bench-xdp: $b not built (make all)" >&2; exit 1; }
+done
+HAVE_PY=false HAVE_CLANG=false
+command -v python3 >/dev/null && HAVE_PY=true
+command -v clang >/dev/null && HAVE_CLANG=true
+
+ID="vxb$$"
+CLI="$ID-cli" LB="$ID-lb" SRV="$ID-srv"
+VIP="10.96.$NET.10" BACKEND="10.$NET.2.11"
+work=$(mktemp -d "/tmp/vigil-bench-xdp.XXXXXX")
+pin_dir="/sys/fs/bpf/vigil-bench-xdp-$$"
+vigild_pid="" pids=() netns=()
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+
+cleanup() {
+	local p n
+	set +e
+	[ -n "$vigild_pid" ] && kill "$vigild_pid" 2>/dev/null && wait "$vigild_pid" 2>/dev/null
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	rm -rf "$pin_dir" # removes the pinned XDP links: detaches the program
+	for n in "${netns[@]}"; do ip netns delete "$n" 2>/dev/null; done
+	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
+
+# ---- topology ---------------------------------------------------------------------
+for n in "$CLI" "$LB" "$SRV"; do
+	ip netns add "$n"
+	netns+=("$n")
+	ip -n "$n" link set lo up
+done
+ip link add xc netns "$CLI" type veth peer name xlc netns "$LB"
+ip link add xs netns "$SRV" type veth peer name xls netns "$LB"
+ip -n "$CLI" addr add "10.$NET.1.2/24" dev xc
+ip -n "$LB" addr add "10.$NET.1.1/24" dev xlc
+ip -n "$LB" addr add "10.$NET.2.1/24" dev xls
+ip -n "$SRV" addr add "$BACKEND/24" dev xs
+for d in "$CLI xc" "$LB xlc" "$LB xls" "$SRV xs"; do
+	# shellcheck disable=SC2086 # "namespace device"
+	set -- $d
+	ip -n "$1" link set "$2" up
+done
+ip -n "$CLI" route add "10.96.$NET.0/24" via "10.$NET.1.1"
+ip -n "$CLI" route add "10.$NET.2.0/24" via "10.$NET.1.1"
+ip -n "$SRV" route add default via "10.$NET.2.1"
+nsx "$LB" sysctl -qw net.ipv4.ip_forward=1
+# Thousands of short connections per second to one address: without reuse
+# of TIME_WAIT ports the client runs out of ports within a round.
+nsx "$CLI" sysctl -qw net.ipv4.tcp_tw_reuse=1 "net.ipv4.ip_local_port_range=1024 65535"
+
+# Not through nsx: $! must be the server itself (ip netns exec execs it), not
+# a subshell running a function, or cleanup would kill the wrong process.
+ip netns exec "$SRV" iperf3 -s -B "$BACKEND" -p 5201 >"$work/iperf3-server.log" 2>&1 &
+pids+=($!)
+ip netns exec "$SRV" "$BUILD/tools/testsrv" -l "$BACKEND" -p 8080 -n b1 \
+	--ready-file "$work/testsrv.ready" >"$work/testsrv.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do [ -e "$work/testsrv.ready" ] && break; sleep 0.1; done
+
+cat >"$work/vigil.yaml" <<CONF
+daemon:
+  pin_dir: $pin_dir
+  log_level: info
+  probe_netns: /var/run/netns/$LB
+xdp:
+  netns: /var/run/netns/$LB
+  interfaces: [xlc, xls]
+detection:
+  # The benchmark saturates one CPU: keep the backend in service whatever
+  # latencies that causes (detection is not what is measured here).
+  slow_floor_ms: 60000
+  stuck_connect_floor_ms: 60000
+  stuck_request_floor_ms: 60000
+services:
+  - {name: bench, vip: "$VIP:5201", datapath: xdp, backends: ["$BACKEND:5201"]}
+  - {name: rps, vip: "$VIP:80", datapath: xdp, backends: ["$BACKEND:8080"]}
+CONF
+
+attach() {
+	rm -f "$work/vigild.ready"
+	"$BUILD/vigild" -c "$work/vigil.yaml" --ready-file "$work/vigild.ready" >>"$work/vigild.log" 2>&1 &
+	vigild_pid=$!
+	for _ in $(seq 100); do [ -e "$work/vigild.ready" ] && return 0; sleep 0.1; done
+	echo "bench-xdp: vigild did not start:" >&2
+	cat "$work/vigild.log" >&2
+	exit 1
+}
+detach() {
+	if [ -n "$vigild_pid" ]; then
+		kill "$vigild_pid"
+		wait "$vigild_pid" || true
+		vigild_pid=""
+	fi
+	rm -rf "$pin_dir"
+}
+
+# TSO/GSO on (1) or off (0) on veth DEV in NS (legacy SIOCETHTOOL ioctls, as
+# ethtool -K DEV tso X gso X).
+offload() { # NS DEV 0|1
+	nsx "$1" python3 - "$2" "$3" <<'EOF'
+import ctypes, fcntl, socket, struct, sys
+SIOCETHTOOL, ETHTOOL_STSO, ETHTOOL_SGSO = 0x8946, 0x1F, 0x24
+def ethtool(dev, cmd, data):
+    val = (ctypes.c_uint32 * 2)(cmd, data)
+    ifr = struct.pack("16sP", dev.encode(), ctypes.addressof(val)).ljust(40, b"\0")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCETHTOOL, ifr)
+for cmd in (ETHTOOL_STSO, ETHTOOL_SGSO):
+    ethtool(sys.argv[1], cmd, int(sys.argv[2]))
+EOF
+}
+
+# "packets bytes" the LB host received on DEV.
+rx_counters() { # DEV
+	nsx "$LB" ip -s -j link show dev "$1" | jq -r '.[0].stats64.rx | "\(.packets) \(.bytes)"'
+}
+
+# iperf3 to ADDR; appends "gbps pps bytes_per_data_pkt" to FILE: pps counts
+# what the LB host received on both veths (data one way, ACKs the other),
+# bytes per packet the client's data packets (xlc).
+run_iperf() { # ADDR FILE
+	local c0 c1 s0 s1 json gbps
+	c0=$(rx_counters xlc) s0=$(rx_counters xls)
+	json=$(nsx "$CLI" iperf3 -c "$1" -p 5201 -t "$DURATION" -J)
+	c1=$(rx_counters xlc) s1=$(rx_counters xls)
+	gbps=$(jq '.end.sum_received.bits_per_second / 1e9' <<<"$json")
+	awk -v g="$gbps" -v d="$DURATION" -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" 'BEGIN {
+		split(c0, a); split(c1, b); split(s0, e); split(s1, f)
+		cp = b[1] - a[1]; sp = f[1] - e[1]
+		printf "%.2f %.0f %.0f\n", g, (cp + sp) / d, cp ? (b[2] - a[2]) / cp : 0 }' >"$2.last"
+	cat "$2.last" >>"$2"
+}
+
+# loadgen to ADDR:PORT; appends requests/s to FILE.
+run_rps() { # ADDR PORT FILE
+	local out req
+	out=$(nsx "$CLI" "$BUILD/tools/loadgen" -a "$1" -p "$2" -c "$CONNS" -d $((DURATION * 1000)) -t 2000)
+	req=$(sed -n 's/.*requests=\([0-9]*\).* failed=\([0-9]*\).*/\1 \2/p' <<<"$out")
+	[ "${req#* }" = 0 ] || echo "bench-xdp: $1:$2: ${req#* } requests failed" >&2
+	echo $((${req% *} / DURATION)) >>"$3"
+}
+
+# The XDP_PASS program of mode xdppass.
+pass_obj() {
+	cat >"$work/pass.c" <<'EOF'
+struct xdp_md;
+/* 2 is XDP_PASS (no headers needed) */
+__attribute__((section("xdp"), used)) int xdp_pass(struct xdp_md *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+EOF
+	clang -O2 -g -target bpf -c "$work/pass.c" -o "$work/pass.o"
+}
+pass_attach() { # 1 attach, 0 detach
+	local d
+	for d in xlc xls; do
+		if [ "$1" = 1 ]; then
+			nsx "$LB" ip link set dev "$d" xdpdrv obj "$work/pass.o" sec xdp
+		else
+			nsx "$LB" ip link set dev "$d" xdpdrv off
+		fi
+	done
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+col() { awk -v c="$1" '{print $c}' "$2" | median; }
+
+echo "xdp_bench setup: $CLI -> $LB (forwarding; XDP on xlc, xls when attached) -> $SRV;" \
+	"iperf3 1 TCP stream ${DURATION}s; loadgen $CONNS workers ${DURATION}s; $ROUNDS rounds"
+sysctl -qw kernel.bpf_stats_enabled=1
+modes="direct"
+$HAVE_PY && modes+=" nogso"
+$HAVE_CLANG && pass_obj 2>"$work/clang.log" && modes+=" xdppass"
+modes+=" xdp"
+for r in $(seq "$ROUNDS"); do
+	for m in $modes; do
+		case $m in
+		direct)
+			detach
+			run_iperf "$BACKEND" "$work/iperf.$m"
+			run_rps "$BACKEND" 8080 "$work/rps.$m"
+			;;
+		nogso)
+			detach
+			offload "$CLI" xc 0 && offload "$SRV" xs 0
+			run_iperf "$BACKEND" "$work/iperf.$m"
+			offload "$CLI" xc 1 && offload "$SRV" xs 1
+			;;
+		xdppass)
+			detach
+			pass_attach 1
+			run_iperf "$BACKEND" "$work/iperf.$m"
+			run_rps "$BACKEND" 8080 "$work/rps.$m"
+			pass_attach 0
+			;;
+		xdp)
+			attach
+			# Our program: the one behind our pinned link (other vigilds may run).
+			id=$(bpftool -j link show pinned "$pin_dir/links/xdp-xlc" | jq .prog_id)
+			prog=$(bpftool -j prog show id "$id")
+			run_iperf "$VIP" "$work/iperf.$m"
+			run_rps "$VIP" 80 "$work/rps.$m"
+			prog2=$(bpftool -j prog show id "$id")
+			jq -n --argjson a "$prog" --argjson b "$prog2" \
+				'if ($b.run_cnt // 0) > ($a.run_cnt // 0) then
+				 ((($b.run_time_ns // 0) - ($a.run_time_ns // 0)) /
+				  ($b.run_cnt - ($a.run_cnt // 0))) else 0 end' \
+				>>"$work/ns.$m"
+			;;
+		esac
+		read -r gbps pps bpp <"$work/iperf.$m.last"
+		printf 'xdp_bench round %d %-7s iperf3 %s Gbit/s %s pkt/s %s B/data pkt%s\n' "$r" "$m" \
+			"$gbps" "$pps" "$bpp" \
+			"$([ -s "$work/rps.$m" ] && echo ", $(tail -n1 "$work/rps.$m") req/s")"
+	done
+done
+detach
+
+for m in $modes; do
+	line="xdp_bench $m: iperf3 $(col 1 "$work/iperf.$m") Gbit/s, $(col 2 "$work/iperf.$m") pkt/s"
+	line+=" through the LB host ($(col 3 "$work/iperf.$m") B per data packet)"
+	[ -s "$work/rps.$m" ] && line+=", $(col 1 "$work/rps.$m") short-connection req/s"
+	echo "$line"
+done
+ns=$(median <"$work/ns.xdp")
+echo "xdp_bench xdp program: $(printf '%.0f' "$ns") ns per packet (bpf_stats run_time_ns / run_cnt)"
+ratio() { # WHAT FILE_A FILE_B COLUMN (median of A / median of B)
+	[ -s "$2" ] && [ -s "$3" ] || return 0
+	awk -v w="$1" -v a="$(col "$4" "$2")" -v b="$(col "$4" "$3")" \
+		'BEGIN { if (b > 0) printf "xdp_bench ratio %s: %.2f\n", w, a / b }'
+}
+ratio "xdp/direct iperf3 throughput" "$work/iperf.xdp" "$work/iperf.direct" 1
+ratio "xdp/direct short-connection req/s" "$work/rps.xdp" "$work/rps.direct" 1
+ratio "nogso/direct iperf3 throughput (cost of one packet per MTU)" \
+	"$work/iperf.nogso" "$work/iperf.direct" 1
+ratio "xdppass/nogso iperf3 packets/s (cost of veth's XDP mode)" \
+	"$work/iperf.xdppass" "$work/iperf.nogso" 2
+ratio "xdp/xdppass iperf3 packets/s (cost of vigil's program and NAT)" \
+	"$work/iperf.xdp" "$work/iperf.xdppass" 2
+ratio "xdp/xdppass short-connection req/s" "$work/rps.xdp" "$work/rps.xdppass" 1

@@ -1,0 +1,130 @@
+#!/bin/bash
+# Backups take over when every primary is gone, and hand back when the
+# primaries return: 2 primaries + 1 backup behind a VIP, clients opening a
+# new connection per request.
+#   1. Both primaries' testsrv are SIGKILLed: the kernel fast path marks
+#      them down after 3 refusals each and connect() falls back to the backup
+#      at once (at most 2 x (3 + workers - 1) failed requests); both are
+#      ejected, the service switches to its backup (vigilctl services:
+#      serving "backups", a "backups" change in the history) and new
+#      connections reach only the backup, without failures.
+#   2. The primaries are restarted: the probes (TCP connects from the client
+#      namespace) re-admit them (probe_ok), the service serves its primaries
+#      again (a "primaries" change) and new connections leave the backup.
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/lib_failover.sh
+source "$(dirname "$0")/../lib_failover.sh"
+fo_require_env
+
+NET=243
+VIP=10.96.43.10
+PORT=$VGL_PORT
+
+fo_topology "$NET" 3
+fo_cgroup
+EP1="${B4[1]}:$PORT" EP2="${B4[2]}:$PORT" EP3="${B4[3]}:$PORT"
+fo_server 1 "${B4[1]}" "$PORT" b1
+fo_server 2 "${B4[2]}" "$PORT" b2
+fo_server 3 "${B4[3]}" "$PORT" b3
+
+fo_new_config
+{
+	fo_config_head
+	cat <<EOF
+detection:
+  # short ejections so that restarted primaries come back within the test:
+  # 300 ms, 600 ms, ... at most 1.5 s, then 3 probe successes 200 ms apart
+  eject_base_ms: 300
+  eject_max_ms: 1500
+  slow_floor_ms: 1000           # not under test (scheduling noise)
+  stuck_request_floor_ms: 2000  # not under test (scheduling noise)
+services:
+  - name: web
+    vip: "$VIP:80"
+    backends: ["$EP1", "$EP2"]
+    backups: ["$EP3"]
+    probe: {timeout_ms: 300}
+EOF
+} >"$VGL_CONFIG"
+fo_start_vigild "$VGL_CONFIG"
+
+fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "baseline loadgen failed"
+assert_eq "baseline failed" 0 "$(lg_get failed)"
+assert_eq "baseline served by the backup" 0 "$(lg_get served_b3)"
+assert_eq "baseline serving" primaries "$(service_field web serving)"
+
+# ---- 1: every primary dies ---------------------------------------------------------
+fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
+LG_FAULT_PID=$LG_PID LG_FAULT_LOG=$LG_LOG
+sleep 0.5
+FAULT_NS=$(now_wall_ns)
+kill -USR1 "$LG_FAULT_PID"
+kill -KILL "${FO_SRV_PIDS[1]}" "${FO_SRV_PIDS[2]}"
+stop_pid "${FO_SRV_PIDS[1]}"
+stop_pid "${FO_SRV_PIDS[2]}"
+log "killed both primaries"
+assert_true "service switched to its backup" wait_service_field web serving backups 5
+SW=$(events_of - backups | head -n1)
+log "switch to backups: $SW"
+SW_NS=$(jq -r .wall_ns <<<"$SW")
+SW_MS=none
+[[ "$SW_NS" =~ ^[0-9]+$ ]] && SW_MS=$(((SW_NS - FAULT_NS) / 1000000))
+log "backups serving $SW_MS ms after the kill"
+assert_le "kill to backups serving ms" 1000 "$SW_MS"
+assert_eq "switch rule" backups "$(jq -r .rule <<<"$SW")"
+for ep in "$EP1" "$EP2"; do
+	log "ejection of $ep: $(events_of "$ep" ejected | head -n1 | jq -c '{rule, evidence}')"
+done
+fo_loadgen_wait "$LG_FAULT_PID" "$LG_FAULT_LOG" 10 || die "loadgen did not finish"
+log "loadgen across the fault: $LG_OUT"
+log "failures: in flight at the kill $(lg_get failed_inflight), started after it $(lg_get failed_after)"
+# Each dead primary costs its fast-path threshold plus the connects that
+# chose it before it was marked down (one per other worker): 2 x (3 + 3).
+# Once both are down in the kernel the very next connect() takes the backup
+# (fallback tier of the set), without waiting for vigild.
+assert_le "failed requests after the fault (2 primaries x (3 + 3))" 12 "$(lg_get failed_after)"
+assert_ge "served by the backup during the fault" 1 "$(lg_get served_b3)"
+
+vctl services --json | jq -c '.services[]' | sed 's/^/  /'
+assert_eq "services: serving" backups "$(service_field web serving)"
+assert_eq "services: selectable" 1 "$(service_field web selectable)"
+assert_eq "backup share" 1 "$(backend_field web "$EP3" share)"
+fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "loadgen on backups failed"
+assert_eq "on backups: failed" 0 "$(lg_get failed)"
+assert_eq "on backups: served by b1" 0 "$(lg_get served_b1)"
+assert_eq "on backups: served by b2" 0 "$(lg_get served_b2)"
+assert_ge "on backups: served by the backup" 1 "$(lg_get served_b3)"
+fo_show
+
+# ---- 2: the primaries come back ----------------------------------------------------
+RESTART_NS=$(now_wall_ns)
+fo_server 1 "${B4[1]}" "$PORT" b1
+fo_server 2 "${B4[2]}" "$PORT" b2
+log "restarted both primaries"
+# Worst case: an ejection of eject_max_ms (1.5 s) just begun, then 3 probes.
+assert_true "b1 re-admitted" wait_backend_field web "$EP1" state healthy 6
+assert_true "b2 re-admitted" wait_backend_field web "$EP2" state healthy 6
+assert_true "service serves its primaries again" wait_service_field web serving primaries 3
+for ep in "$EP1" "$EP2"; do
+	OK=$(events_of "$ep" healthy | tail -n1)
+	OK_NS=$(jq -r .wall_ns <<<"$OK")
+	log "re-admission of $ep: rule $(jq -r .rule <<<"$OK"), evidence $(jq -c .evidence <<<"$OK")," \
+		"$(((OK_NS - RESTART_NS) / 1000000)) ms after the restart;" \
+		"$(events_of "$ep" ejected | wc -l) ejections in all"
+	assert_eq "re-admission rule of $ep" probe_ok "$(jq -r .rule <<<"$OK")"
+done
+BACK=$(events_of - primaries | tail -n1)
+log "switch back: $BACK"
+assert_eq "switch-back rule" primaries "$(jq -r .rule <<<"$BACK")"
+
+fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "loadgen after re-admission failed"
+assert_eq "after re-admission: failed" 0 "$(lg_get failed)"
+assert_ge "after re-admission: served by b1" 1 "$(lg_get served_b1)"
+assert_ge "after re-admission: served by b2" 1 "$(lg_get served_b2)"
+assert_eq "after re-admission: served by the backup" 0 "$(lg_get served_b3)"
+
+fo_show
+fo_show_events
+((VGL_FAILS == 0)) || dump_vigild_log
+finish

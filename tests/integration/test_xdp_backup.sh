@@ -1,0 +1,127 @@
+#!/bin/bash
+# XDP datapath, every primary fails: client host -> LB host (XDP) -> 2
+# primaries + 1 backup. Under load both primaries' testsrv are SIGKILLed;
+# each is ejected by the XDP passive monitor's refused SYNs (fast path) and
+# the service switches to its backup.
+# Asserts: both primaries ejected, 'vigilctl services' shows the service
+# serving from backups (and a primaries -> backups change) within 1 s, no
+# request fails once it does, the backup serves everything afterwards
+# (served_b3 grows), and once one primary is restarted it is re-admitted by
+# probes, stays healthy (no re-ejection without a new failure) and the
+# service serves from its primaries again.
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/lib_failover.sh
+source "$(dirname "$0")/../lib_failover.sh"
+# shellcheck source=tests/lib_xdp.sh
+source "$(dirname "$0")/../lib_xdp.sh"
+xdp_require_env
+
+NET=253
+PORT=$VGL_PORT
+xdp_topology "$NET" 3
+for i in 1 2 3; do fo_server "$i" "${B4[i]}" "$PORT" "b$i"; done
+EP=("" "${B4[1]}:$PORT" "${B4[2]}:$PORT" "${B4[3]}:$PORT")
+
+fo_new_config
+{
+	xdp_config_head
+	cat <<EOF
+detection:
+  eject_base_ms: 1500           # probes start 1.5 s after an ejection
+  probe_interval_ms: 200
+  probe_successes: 3
+  slow_floor_ms: 1000           # latency rules are not under test here
+  stuck_request_floor_ms: 2000
+services:
+  - name: web
+    vip: "$VIP4:80"
+    datapath: xdp
+    backends: ["${EP[1]}", "${EP[2]}"]
+    backups: ["${EP[3]}"]
+    probe: {timeout_ms: 300}
+EOF
+} >"$VGL_CONFIG"
+xdp_start_vigild
+
+xlg -a "$VIP4" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "baseline loadgen failed"
+assert_eq "baseline failed" 0 "$(lg_get failed)"
+assert_eq "baseline served_b3 (backup idle)" 0 "$(lg_get served_b3)"
+assert_eq "serving before the fault" primaries "$(service_field web serving)"
+
+# ---- both primaries die under load ------------------------------------------------------
+xlg_bg -a "$VIP4" -p 80 -c 4 -d 3000 -t 1000 -s 1
+LG1_PID=$LG_PID LG1_LOG=$LG_LOG
+sleep 0.8
+FAULT_NS=$(now_wall_ns)
+kill -USR1 "$LG1_PID"
+fo_kill_server 1
+fo_kill_server 2
+log "killed b1 and b2 (both primaries)"
+for i in 1 2; do
+	wait_backend_field web "${EP[i]}" state ejected 5 || VGL_FAILS=$((VGL_FAILS + 1))
+done
+wait_service_field web serving backups 5 || VGL_FAILS=$((VGL_FAILS + 1))
+SW=$(vctl events --json 2>/dev/null | jq -c 'select(.backend == "-" and .to == "backups")' | head -n1)
+log "switch to backups: $SW"
+SW_NS=$(jq -r .wall_ns <<<"$SW" 2>/dev/null)
+SWITCH_MS=none
+[[ "$SW_NS" =~ ^[0-9]+$ ]] && SWITCH_MS=$(((SW_NS - FAULT_NS) / 1000000))
+assert_le "fault to backups ms" 1000 "$SWITCH_MS"
+vctl services 2>&1 | sed 's/^/  /'
+assert_eq "services --json: serving" backups "$(service_field web serving)"
+
+fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
+log "loadgen across the fault: $LG_OUT"
+log "xdp_backup switch_ms=$SWITCH_MS failed_after=$(lg_get failed_after)" \
+	"last_fail_ms=$(lg_get last_fail_ms) served_b3=$(lg_get served_b3)"
+# Until vigild switches the table to the backup, new flows can only go to
+# the dead primaries (the XDP program has no backup tier of its own: with
+# every primary marked down it uses the first one probed), so the number of
+# failures is the client's connect rate times vigild's reaction time. Once
+# the backup serves, nothing fails any more.
+LAST_FAIL=$(ms_int "$(lg_get last_fail_ms)")
+[[ "$SWITCH_MS" =~ ^[0-9]+$ ]] || SWITCH_MS=1000
+assert_le "last failure ms after the fault (switch to backups at $SWITCH_MS ms)" \
+	$((SWITCH_MS + 300)) "$LAST_FAIL"
+assert_ge "served by the backup across the fault" 1 "$(lg_get served_b3)"
+
+xlg -a "$VIP4" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "backup loadgen failed"
+assert_eq "on backup: failed" 0 "$(lg_get failed)"
+assert_eq "on backup: served_b3 == requests" "$(lg_get requests)" "$(lg_get served_b3)"
+assert_ge "on backup: served_b3" 100 "$(lg_get served_b3)"
+B3_SERVED=$(lg_get served_b3)
+
+# ---- a primary comes back ------------------------------------------------------------------
+fo_server 1 "${B4[1]}" "$PORT" b1
+RESTART_NS=$(now_wall_ns)
+log "restarted b1"
+if wait_backend_field web "${EP[1]}" state healthy 10; then
+	log "ok: b1 re-admitted"
+else
+	VGL_FAILS=$((VGL_FAILS + 1))
+fi
+wait_service_field web serving primaries 5 || VGL_FAILS=$((VGL_FAILS + 1))
+BACK=$(vctl events --json 2>/dev/null | jq -c 'select(.backend == "-" and .to == "primaries")' | head -n1)
+BACK_NS=$(jq -r .wall_ns <<<"$BACK" 2>/dev/null)
+[[ "$BACK_NS" =~ ^[0-9]+$ ]] && log "xdp_backup primaries_again_ms=$(((BACK_NS - RESTART_NS) / 1000000)) after the restart"
+sleep 0.5
+# Re-admitted means the old failure is forgotten: no ejection after probe_ok.
+AFTER=$(events_of "${EP[1]}" | jq -c --argjson t "$RESTART_NS" 'select(.wall_ns > $t)')
+log "b1 changes since the restart:"
+# shellcheck disable=SC2001 # indent every line
+sed 's/^/  /' <<<"$AFTER"
+OK_SEQ=$(jq -r 'select(.rule == "probe_ok") | .seq' <<<"$AFTER" | head -n1)
+REEJ=$(jq -c --argjson s "${OK_SEQ:-0}" 'select(.seq > $s and .to == "ejected")' <<<"$AFTER")
+assert_eq "b1 ejected again after probe_ok" "" "$REEJ"
+assert_eq "b1 state" healthy "$(backend_field web "${EP[1]}" state)"
+xlg -a "$VIP4" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "post-recovery loadgen failed"
+assert_eq "primaries again: failed" 0 "$(lg_get failed)"
+assert_eq "primaries again: served_b3" 0 "$(lg_get served_b3)"
+assert_eq "primaries again: served_b1 == requests" "$(lg_get requests)" "$(lg_get served_b1)"
+log "backup served $B3_SERVED requests in its 1 s run; b1 serves again"
+
+fo_show
+fo_show_events
+((VGL_FAILS == 0)) || dump_vigild_log
+finish

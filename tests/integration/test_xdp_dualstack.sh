@@ -1,0 +1,61 @@
+#!/bin/bash
+# XDP datapath, one service with an IPv4 and an IPv6 VIP and backends of both
+# families: client host -> LB host (XDP) -> 2 IPv4 + 2 IPv6 backends.
+# The rewrite cannot turn an IPv4 packet into an IPv6 one, so each VIP's
+# Maglev table must hold only backends of its own family.
+# Asserts, per VIP: every request succeeds, served only by backends of the
+# VIP's family, each of them with 30-70 % of the connections; and the XDP
+# program dropped nothing for want of a usable backend.
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/lib_failover.sh
+source "$(dirname "$0")/../lib_failover.sh"
+# shellcheck source=tests/lib_xdp.sh
+source "$(dirname "$0")/../lib_xdp.sh"
+xdp_require_env
+
+NET=245
+PORT=$VGL_PORT
+xdp_topology "$NET" 2
+fo_server 1 "${B4[1]}" "$PORT" v4a
+fo_server 2 "${B4[2]}" "$PORT" v4b
+fo_server 3 "${B6[1]}" "$PORT" v6a
+fo_server 4 "${B6[2]}" "$PORT" v6b
+
+fo_new_config
+{
+	xdp_config_head
+	cat <<EOF
+services:
+  - name: dual
+    vips: ["$VIP4:80", "[$VIP6]:80"]
+    datapath: xdp
+    table_size: 16381
+    backends: ["${B4[1]}:$PORT", "[${B6[1]}]:$PORT", "${B4[2]}:$PORT", "[${B6[2]}]:$PORT"]
+EOF
+} >"$VGL_CONFIG"
+xdp_start_vigild
+
+check_vip() { # VIP OWN_A OWN_B OTHER_A OTHER_B
+	local ok sa sb
+	xlg -a "$1" -p 80 -c 4 -d 1500 -t 2000 -s 1 || die "loadgen to $1 failed"
+	ok=$(lg_get ok)
+	assert_eq "$1: failed" 0 "$(lg_get failed)"
+	assert_eq "$1: served by $4 (other family)" 0 "$(lg_get "served_$4")"
+	assert_eq "$1: served by $5 (other family)" 0 "$(lg_get "served_$5")"
+	sa=0 sb=0
+	((ok > 0)) && sa=$(($(lg_get "served_$2") * 100 / ok)) sb=$(($(lg_get "served_$3") * 100 / ok))
+	log "xdp_dualstack $1 requests=$(lg_get requests) failed=$(lg_get failed) share_$2=$sa% share_$3=$sb%"
+	assert_ge "$1: share of $2 (%)" 30 "$sa"
+	assert_le "$1: share of $2 (%)" 70 "$sa"
+	assert_ge "$1: share of $3 (%)" 30 "$sb"
+	assert_le "$1: share of $3 (%)" 70 "$sb"
+}
+check_vip "$VIP4" v4a v4b v6a v6b
+check_vip "$VIP6" v6a v6b v4a v4b
+log "xdp counters: $(xdp_counters_line)"
+assert_eq "XDP drops (no usable backend)" 0 "$(xdp_counter 7)"
+
+vctl services 2>&1 | sed 's/^/  /'
+((VGL_FAILS == 0)) || dump_vigild_log
+finish

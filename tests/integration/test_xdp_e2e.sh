@@ -1,0 +1,145 @@
+#!/bin/bash
+# XDP datapath end to end, healthy path: client host -> LB host (XDP NAT) ->
+# backends, IPv4 and IPv6. A real load generator in the client namespace
+# talks to the VIPs; testsrv answers "OK NAME" from each backend address.
+# Asserts: every request succeeds (the replies come back from the VIP, so
+# the reverse NAT works), the two equal-weight primaries each get 30-70 % of
+# the new connections and the backup none, a kept-alive connection stays on
+# one backend, the backends see the client's own address (NAT mode, no SNAT),
+# packets the load balancer does not handle (ICMP, TCP to the LB host itself)
+# pass untouched, and the same for an IPv6 VIP with IPv6 backends.
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/lib_failover.sh
+source "$(dirname "$0")/../lib_failover.sh"
+# shellcheck source=tests/lib_xdp.sh
+source "$(dirname "$0")/../lib_xdp.sh"
+xdp_require_env
+
+NET=250
+PORT=$VGL_PORT
+xdp_topology "$NET" 3
+for i in 1 2 3; do
+	fo_server "$i" "${B4[i]}" "$PORT" "b$i"
+	fo_server $((i + 3)) "${B6[i]}" "$PORT" "v6b$i"
+done
+
+fo_new_config
+{
+	xdp_config_head
+	cat <<EOF
+services:
+  - name: web
+    vip: "$VIP4:80"
+    datapath: xdp
+    backends: ["${B4[1]}:$PORT", "${B4[2]}:$PORT"]
+    backups: ["${B4[3]}:$PORT"]
+  - name: web6
+    vip: "[$VIP6]:80"
+    datapath: xdp
+    table_size: 251
+    backends: ["[${B6[1]}]:$PORT", "[${B6[2]}]:$PORT"]
+    backups: ["[${B6[3]}]:$PORT"]
+EOF
+} >"$VGL_CONFIG"
+xdp_start_vigild
+assert_eq "web datapath" xdp "$(service_field web datapath)"
+assert_eq "web6 table_size" 251 "$(service_field web6 table_size)"
+
+# Share of NAME in the last loadgen line, in percent of the ok replies.
+share_of() { # NAME
+	local ok served
+	ok=$(lg_get ok) served=$(lg_get "served_$1")
+	((ok > 0)) && echo $((served * 100 / ok)) || echo 0
+}
+
+# ---- (a) IPv4: spread and reverse NAT ----------------------------------------------
+xlg -a "$VIP4" -p 80 -c 4 -d 2000 -t 1000 || die "IPv4 loadgen failed"
+REQ4=$(lg_get requests)
+assert_ge "IPv4 requests" 200 "$REQ4"
+assert_eq "IPv4 failed" 0 "$(lg_get failed)"
+S1=$(share_of b1) S2=$(share_of b2)
+log "xdp_e2e ipv4 requests=$REQ4 rate=$((REQ4 / 2))/s share_b1=$S1% share_b2=$S2%" \
+	"served_b3=$(lg_get served_b3)"
+assert_ge "share of b1 (%)" 30 "$S1"
+assert_le "share of b1 (%)" 70 "$S1"
+assert_ge "share of b2 (%)" 30 "$S2"
+assert_le "share of b2 (%)" 70 "$S2"
+assert_eq "IPv4 served by the backup" 0 "$(lg_get served_b3)"
+# The LB saw every connection: SYNs forwarded and SYN-ACKs returned.
+ATT=$(($(stat_of "${B4[1]}:$PORT" connect_attempts) + $(stat_of "${B4[2]}:$PORT" connect_attempts)))
+EST=$(($(stat_of "${B4[1]}:$PORT" established) + $(stat_of "${B4[2]}:$PORT" established)))
+log "passive health: connect attempts $ATT, established $EST (loadgen made $REQ4 connections);" \
+	"b1 connect p50 $(vigil_stats | jq -r --arg ep "${B4[1]}:$PORT" \
+		'.backends[] | select(.endpoint == $ep) | .connect_latency_us.p50') us"
+assert_ge "SYNs the LB forwarded" "$REQ4" "$ATT"
+assert_ge "SYN-ACKs the LB returned" "$REQ4" "$EST"
+log "xdp counters: $(xdp_counters_line)"
+assert_ge "XDP new flows" "$REQ4" "$(xdp_counter 3)"
+
+# ---- kept-alive connections stay put; the backends see the client --------------------
+xlg_bg -a "$VIP4" -p 80 -c 1 -k -d 1500 -t 1000 -s 2
+ONE_PID=$LG_PID ONE_LOG=$LG_LOG
+wait_until 2 test -n "$(client_port_of "$ONE_PID" 80)" || true
+CPORT=$(client_port_of "$ONE_PID" 80)
+PEERS=$(ns_exec "$SRV_NS" ss -Htn state established "( dport = :$CPORT )" | awk '{print $4}')
+log "kept-alive connection from port $CPORT; seen by the backend as: $PEERS"
+assert_eq "backend sees the client address" "$CLI4:$CPORT" "$PEERS"
+fo_loadgen_wait "$ONE_PID" "$ONE_LOG" 10 || die "keep-alive loadgen did not finish"
+log "keep-alive loadgen: $LG_OUT"
+assert_eq "keep-alive failed" 0 "$(lg_get failed)"
+NAMES=$(grep -o 'served_[a-z0-9]*' <<<"$LG_OUT" | wc -l)
+assert_eq "backends serving one kept-alive connection" 1 "$NAMES"
+
+# ---- packets that are not for a service pass untouched --------------------------------
+P_NOT_TCP=$(xdp_counter 6) P_OTHER=$(xdp_counter 0)
+# UDP (not TCP) to the LB host: a python3 echo server there, a client here.
+if command -v python3 >/dev/null; then
+	start_bg ip netns exec "$LB_NS" timeout 10 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+open(sys.argv[3], "w").close()
+for _ in range(2):
+    d, a = s.recvfrom(100)
+    s.sendto(d, a)' "10.$NET.1.1" "$PORT" "$VGL_TMP/udp.ready"
+	wait_file "$VGL_TMP/udp.ready" 5 || die "UDP echo server did not start"
+	UDP_REPLY=$(ns_exec "$CLI_NS" timeout 5 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+for i in range(2):
+    s.sendto(b"udp-%d" % i, (sys.argv[1], int(sys.argv[2])))
+    print(s.recvfrom(100)[0].decode(), end=" ")' "10.$NET.1.1" "$PORT")
+	assert_eq "UDP echo through the XDP interface" "udp-0 udp-1 " "$UDP_REPLY"
+fi
+start_testsrv "$LB_NS" "10.$NET.1.1" "$PORT" -n lbhost
+xlg -a "10.$NET.1.1" -p "$PORT" -c 1 -d 300 -t 1000 || die "loadgen to the LB host failed"
+assert_eq "TCP to the LB host itself (not a VIP) failed" 0 "$(lg_get failed)"
+assert_ge "TCP to the LB host itself served" 1 "$(lg_get served_lbhost)"
+if [[ $(xdp_counter 6) != n/a ]]; then
+	assert_ge "XDP pass_not_tcp grew (UDP, ARP)" $((P_NOT_TCP + 2)) "$(xdp_counter 6)"
+	assert_ge "XDP pass_other grew (TCP not for a VIP)" $((P_OTHER + 1)) "$(xdp_counter 0)"
+fi
+
+# ---- (g) IPv6 VIP, IPv6 backends -----------------------------------------------------
+xlg -a "$VIP6" -p 80 -c 4 -d 2000 -t 1000 || die "IPv6 loadgen failed"
+REQ6=$(lg_get requests)
+assert_ge "IPv6 requests" 200 "$REQ6"
+assert_eq "IPv6 failed" 0 "$(lg_get failed)"
+S1=$(share_of v6b1) S2=$(share_of v6b2)
+log "xdp_e2e ipv6 requests=$REQ6 rate=$((REQ6 / 2))/s share_v6b1=$S1% share_v6b2=$S2%" \
+	"served_v6b3=$(lg_get served_v6b3)"
+assert_ge "share of v6b1 (%)" 30 "$S1"
+assert_le "share of v6b1 (%)" 70 "$S1"
+assert_ge "share of v6b2 (%)" 30 "$S2"
+assert_le "share of v6b2 (%)" 70 "$S2"
+assert_eq "IPv6 served by the backup" 0 "$(lg_get served_v6b3)"
+assert_ge "IPv6 SYN-ACKs the LB returned" "$REQ6" \
+	$(($(stat_of "[${B6[1]}]:$PORT" established) + $(stat_of "[${B6[2]}]:$PORT" established)))
+log "xdp counters: $(xdp_counters_line)"
+assert_eq "XDP drops (no backend)" 0 "$(xdp_counter 7)"
+
+fo_show
+((VGL_FAILS == 0)) || dump_vigild_log
+finish

@@ -1,0 +1,316 @@
+# shellcheck shell=bash
+# Helpers for tests/integration/test_xdp_*.sh, sourced after lib.sh and
+# lib_failover.sh (whose config, vigilctl and loadgen-summary helpers they
+# reuse; no cgroup is involved: the XDP datapath serves other hosts).
+#
+# World of an XDP test: three namespaces joined by two veth pairs,
+#
+#   CLI_NS  xc 10.NET.1.2      fd00:NET:1::2
+#      |
+#   LB_NS   xlc 10.NET.1.1     fd00:NET:1::1   <- XDP (vigild's xdp.interfaces)
+#           xls 10.NET.2.1     fd00:NET:2::1   <- XDP
+#      |
+#   SRV_NS  xs  10.NET.2.1I    fd00:NET:2::1I  (one address per backend I)
+#
+# The client routes the virtual addresses (VIP4 10.96.NET.10, VIP6
+# fd00:96:NET::10) via the LB host, the servers route everything back via it
+# (NAT mode: the backends see the client's address), and the LB host forwards
+# (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding). vigild runs in the root
+# namespace, attaches XDP inside LB_NS (xdp.netns) and probes from there
+# (daemon.probe_netns); XDP_LOG_LEVEL (default info) sets its log level.
+# Cleanup is lib.sh's and lib_failover.sh's: processes by PID, the pin
+# directory (which detaches the pinned XDP links), then the namespaces.
+
+XDP_IFS="xlc, xls"
+
+# lib.sh's start_bg names logs after the number of recorded PIDs, which
+# drops when stop_pid forgets one: a later process can then share (and
+# truncate) the log of one still running, vigild's or a loadgen's whose
+# summary is read later. Same contract, with a log name used only once.
+XDP_BG_SEQ=0
+start_bg() { # CMD...
+	XDP_BG_SEQ=$((XDP_BG_SEQ + 1))
+	BG_LOG="$VGL_TMP/bg.x$XDP_BG_SEQ.log"
+	"$@" >"$BG_LOG" 2>&1 &
+	BG_PID=$!
+	VGL_PIDS+=("$BG_PID")
+}
+
+xdp_require_env() {
+	require_env
+	[[ -x "$LOADGEN" ]] || die "$LOADGEN not built (run make all)"
+}
+
+# Build the world above with N backend addresses. Sets CLI_NS LB_NS SRV_NS,
+# CLI4 CLI6, VIP4 VIP6, B4[1..N] B6[1..N].
+xdp_topology() { # NET N
+	local net=$1 n=$2 i
+	netns_create cli
+	CLI_NS=$NETNS
+	netns_create lb
+	LB_NS=$NETNS
+	netns_create srv
+	SRV_NS=$NETNS
+	CLI4="10.$net.1.2" CLI6="fd00:$net:1::2"
+	VIP4="10.96.$net.10" VIP6="fd00:96:$net::10"
+	B4=() B6=()
+	if ! { ip link add xc netns "$CLI_NS" type veth peer name xlc netns "$LB_NS" &&
+		ip link add xs netns "$SRV_NS" type veth peer name xls netns "$LB_NS"; }; then
+		die "creating the veth pairs failed"
+	fi
+	if ! { ip -n "$CLI_NS" addr add "$CLI4/24" dev xc &&
+		ip -n "$CLI_NS" addr add "$CLI6/64" dev xc nodad &&
+		ip -n "$LB_NS" addr add "10.$net.1.1/24" dev xlc &&
+		ip -n "$LB_NS" addr add "fd00:$net:1::1/64" dev xlc nodad &&
+		ip -n "$LB_NS" addr add "10.$net.2.1/24" dev xls &&
+		ip -n "$LB_NS" addr add "fd00:$net:2::1/64" dev xls nodad; }; then
+		die "addressing the veth pairs failed"
+	fi
+	for ((i = 1; i <= n; i++)); do
+		B4[i]="10.$net.2.1$i"
+		B6[i]="fd00:$net:2::1$i"
+		ip -n "$SRV_NS" addr add "${B4[i]}/24" dev xs || die "adding ${B4[i]} failed"
+		ip -n "$SRV_NS" addr add "${B6[i]}/64" dev xs nodad || die "adding ${B6[i]} failed"
+	done
+	if ! { ip -n "$CLI_NS" link set xc up && ip -n "$LB_NS" link set xlc up &&
+		ip -n "$LB_NS" link set xls up && ip -n "$SRV_NS" link set xs up &&
+		ip -n "$CLI_NS" route add "10.96.$net.0/24" via "10.$net.1.1" &&
+		ip -n "$CLI_NS" route add "fd00:96:$net::/64" via "fd00:$net:1::1" &&
+		ip -n "$SRV_NS" route add default via "10.$net.2.1" &&
+		ip -n "$SRV_NS" route add default via "fd00:$net:2::1" &&
+		ns_exec "$LB_NS" sysctl -qw net.ipv4.ip_forward=1 &&
+		ns_exec "$LB_NS" sysctl -qw net.ipv6.conf.all.forwarding=1; }; then
+		die "links, routes or forwarding setup failed"
+	fi
+	log "topology: $CLI_NS ($CLI4) -> $LB_NS (XDP on xlc, xls; VIP $VIP4 / $VIP6)" \
+		"-> $SRV_NS (${B4[*]})"
+}
+
+# The daemon: and xdp: sections (fo_new_config first). The caller appends
+# detection: and services:.
+xdp_config_head() {
+	cat <<EOF
+daemon:
+  pin_dir: $VGL_PIN_DIR
+  log_level: ${XDP_LOG_LEVEL:-info}
+  probe_netns: /var/run/netns/$LB_NS
+xdp:
+  netns: /var/run/netns/$LB_NS
+  interfaces: [$XDP_IFS]
+EOF
+}
+
+# Start vigild and check it attached XDP to both interfaces (the log names the
+# mode: native on veth).
+xdp_start_vigild() {
+	start_vigild "$VGL_CONFIG"
+	if ! wait_until 5 grep -q "XDP load balancer attached to xls" "$VIGILD_LOG"; then
+		dump_vigild_log
+		die "vigild did not attach XDP to xls"
+	fi
+	grep -o 'XDP load balancer attached to .*' "$VIGILD_LOG" | sed "s/^/[$VGL_TEST]   /"
+}
+
+# ---- load ----------------------------------------------------------------------
+
+# Start loadgen in the client namespace (ip netns exec execs it, so LG_PID is
+# loadgen's own PID). Sets LG_PID and LG_LOG.
+xlg_bg() { # loadgen options...
+	start_bg ip netns exec "$CLI_NS" "$LOADGEN" "$@"
+	# shellcheck disable=SC2153 # set by lib.sh's start_bg
+	LG_PID=$BG_PID LG_LOG=$BG_LOG
+}
+
+# Run loadgen in the foreground; LG_OUT gets its summary line.
+xlg() { # loadgen options...
+	local d=5000 a
+	local -a args=("$@")
+	for ((a = 0; a < ${#args[@]}; a++)); do
+		[[ "${args[a]}" == -d ]] && d=${args[a + 1]}
+	done
+	xlg_bg "$@"
+	fo_loadgen_wait "$LG_PID" "$LG_LOG" $((d / 1000 + 10)) || return 1
+	log "loadgen $*: $LG_OUT"
+}
+
+# ---- flows -----------------------------------------------------------------------
+
+# Client port of the one established connection of process PID in CLI_NS to
+# PORT (empty if none).
+client_port_of() { # PID PORT
+	ns_exec "$CLI_NS" ss -Htnp state established "( dport = :$2 )" |
+		awk -v pid="pid=$1," 'index($0, pid) { n = split($3, a, ":"); print a[n]; exit }'
+}
+
+# Backend address serving the connection from client port CPORT: the local
+# address of the server socket in SRV_NS whose peer port is CPORT.
+backend_of_port() { # CPORT
+	ns_exec "$SRV_NS" ss -Htn state established "( dport = :$1 )" |
+		awk '{ a = $3; sub(/:[0-9]+$/, "", a); gsub(/[][]/, "", a); print a; exit }'
+}
+
+# Start N single-connection keep-alive loadgens to VIP4:80 (more loadgen
+# options after N) and wait until each is connected. Sets KA_N, and per
+# client k: KA_PID[k], KA_LOG[k], KA_PORT[k] (its client port) and
+# KA_BACKEND[k] (the address of the backend serving it).
+xdp_keepalive_clients() { # N loadgen options...
+	local k
+	KA_N=$1
+	shift
+	# shellcheck disable=SC2034 # KA_LOG is for the tests
+	KA_PID=() KA_LOG=() KA_PORT=() KA_BACKEND=()
+	for ((k = 1; k <= KA_N; k++)); do
+		xlg_bg -a "$VIP4" -p 80 -c 1 -k "$@"
+		# shellcheck disable=SC2034 # KA_LOG is for the tests
+		KA_PID[k]=$LG_PID KA_LOG[k]=$LG_LOG
+	done
+	wait_until 3 _xdp_ka_placed || die "keep-alive clients did not connect"
+	for ((k = 1; k <= KA_N; k++)); do
+		log "keep-alive client $k: port ${KA_PORT[k]} -> ${KA_BACKEND[k]}"
+	done
+}
+# shellcheck disable=SC2317 # called through wait_until
+_xdp_ka_placed() {
+	local k
+	for ((k = 1; k <= KA_N; k++)); do
+		KA_PORT[k]=$(client_port_of "${KA_PID[k]}" 80)
+		[[ -n "${KA_PORT[k]}" ]] || return 1
+		KA_BACKEND[k]=$(backend_of_port "${KA_PORT[k]}")
+		[[ -n "${KA_BACKEND[k]}" ]] || return 1
+	done
+}
+
+# KA_PORT_NOW[k]: the client port of keep-alive client k now (empty if it
+# has no connection at this moment).
+xdp_keepalive_ports_now() {
+	local k
+	KA_PORT_NOW=()
+	# shellcheck disable=SC2034 # for the tests
+	for ((k = 1; k <= KA_N; k++)); do KA_PORT_NOW[k]=$(client_port_of "${KA_PID[k]}" 80); done
+}
+
+# Number of keep-alive clients served by backend address ADDR.
+ka_on() { # ADDR
+	local k n=0
+	for ((k = 1; k <= KA_N; k++)); do [[ "${KA_BACKEND[k]}" == "$1" ]] && n=$((n + 1)); done
+	echo "$n"
+}
+
+# ---- XDP counters ----------------------------------------------------------------
+
+# Sum over CPUs of the XDP program's counter IDX (enum vigil_xdp_counter):
+# 0 pass_other 1 forwarded 2 reversed 3 new_flows 4 reselected 5 pass_malformed
+# 6 pass_not_tcp 7 drop_no_backend. "n/a" without bpftool.
+xdp_counter() { # IDX
+	command -v bpftool >/dev/null || { echo n/a; return 0; }
+	bpftool -j map lookup pinned "$VGL_PIN_DIR/xdp_stats" key "$1" 0 0 0 2>/dev/null |
+		jq 'def hex: ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 +
+			(if $c >= 97 then $c - 87 elif $c >= 65 then $c - 55 else $c - 48 end));
+		    def num: if type == "array" then (reverse | map(hex) | reduce .[] as $b (0; . * 256 + $b))
+			     elif type == "string" then hex else . end;
+		    if .formatted then [.formatted.values[].value] else [.values[].value | num] end | add // 0' ||
+		echo n/a
+}
+
+xdp_counters_line() {
+	echo "forwarded=$(xdp_counter 1) reversed=$(xdp_counter 2) new_flows=$(xdp_counter 3)" \
+		"reselected=$(xdp_counter 4) pass_other=$(xdp_counter 0)" \
+		"pass_not_tcp=$(xdp_counter 6) pass_malformed=$(xdp_counter 5)" \
+		"drop_no_backend=$(xdp_counter 7)"
+}
+
+# ---- a backend behind a TUN link ---------------------------------------------------
+
+# A backend namespace TUN_NS reached from SRV_NS through two TUN devices
+# joined by a python3 relay, which holds every packet coming from the backend
+# for DELAY_MS (0: none). This kernel has no netem; the relay is the slow
+# link. Unlike veth, a TUN device has no checksum offload: packets routed
+# into it get their checksums computed for real. SRV_NS routes for it and
+# LB_NS reaches it via B4[1]. Sets TUN_NS and TUN4 (10.NET.3.2).
+xdp_tun_backend() { # NET DELAY_MS
+	local net=$1 delay=$2 relay=$VGL_TMP/tun_relay.py ready=$VGL_TMP/relay.$RANDOM.ready
+	netns_create tunb
+	TUN_NS=$NETNS
+	TUN4="10.$net.3.2"
+	cat >"$relay" <<'EOF'
+# Join TUN device A (created in our network namespace) and TUN device B
+# (created in namespace NS_B); packets B -> A are held for DELAY_MS.
+import ctypes, fcntl, heapq, itertools, os, select, struct, sys, time
+
+TUNSETIFF, IFF_TUN, IFF_NO_PI, CLONE_NEWNET = 0x400454CA, 0x0001, 0x1000, 0x40000000
+name_a, ns_b, name_b, delay, ready = sys.argv[1], sys.argv[2], sys.argv[3], \
+    float(sys.argv[4]) / 1000.0, sys.argv[5]
+
+def tun(name):
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+    return fd
+
+def send(fd, data):
+    try:
+        os.write(fd, data)
+    except OSError:  # the other device is not up yet: the packet is lost
+        pass
+
+libc = ctypes.CDLL(None, use_errno=True)
+a = tun(name_a)
+nsfd = os.open(ns_b, os.O_RDONLY)
+if libc.setns(nsfd, CLONE_NEWNET) != 0:
+    sys.exit("setns %s: %s" % (ns_b, os.strerror(ctypes.get_errno())))
+b = tun(name_b)
+open(ready, "w").close()
+held, seq = [], itertools.count()
+while True:
+    now = time.monotonic()
+    while held and held[0][0] <= now:
+        send(a, heapq.heappop(held)[2])
+    timeout = max(0.0, held[0][0] - now) if held else None
+    for fd in select.select([a, b], [], [], timeout)[0]:
+        data = os.read(fd, 65536)
+        if fd == b and delay > 0:
+            heapq.heappush(held, (time.monotonic() + delay, next(seq), data))
+        else:
+            send(b if fd == a else a, data)
+EOF
+	# Niced: the relay is the link, it must keep its timing on a busy host.
+	start_bg nice -n -10 ip netns exec "$SRV_NS" python3 "$relay" tun0 \
+		"/var/run/netns/$TUN_NS" tun1 "$delay" "$ready"
+	wait_until 10 _ready_or_dead "$ready" "$BG_PID"
+	[[ -e "$ready" ]] || { cat "$BG_LOG" >&2; die "TUN relay did not start"; }
+	if ! { ip -n "$SRV_NS" addr add "10.$net.3.1/24" dev tun0 &&
+		ip -n "$SRV_NS" link set tun0 up &&
+		ip -n "$TUN_NS" addr add "$TUN4/24" dev tun1 &&
+		ip -n "$TUN_NS" link set tun1 up &&
+		ip -n "$TUN_NS" route add default dev tun1 &&
+		ns_exec "$SRV_NS" sysctl -qw net.ipv4.ip_forward=1 &&
+		ip -n "$LB_NS" route add "10.$net.3.0/24" via "${B4[1]}"; }; then
+		die "setting up the TUN link failed"
+	fi
+	log "backend address $TUN4 in $TUN_NS, behind a TUN link (+$delay ms) from $SRV_NS"
+}
+
+# Turn TX checksum offload off on DEV in NS (ethtool -K DEV tx off, done with
+# the SIOCETHTOOL ioctl since ethtool may not be installed): its TCP segments
+# then carry a complete checksum instead of a partial one (CHECKSUM_PARTIAL)
+# that a later hop completes.
+tx_csum_off() { # NS DEV
+	ns_exec "$1" python3 - "$2" <<'EOF'
+import ctypes, fcntl, socket, struct, sys
+SIOCETHTOOL, ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM = 0x8946, 0x16, 0x17
+def ethtool(dev, cmd, data=0):
+    val = (ctypes.c_uint32 * 2)(cmd, data)
+    ifr = struct.pack("16sP", dev.encode(), ctypes.addressof(val)).ljust(40, b"\0")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCETHTOOL, ifr)
+    return val[1]
+ethtool(sys.argv[1], ETHTOOL_STXCSUM, 0)
+sys.exit(ethtool(sys.argv[1], ETHTOOL_GTXCSUM))
+EOF
+}
+
+# TCP segments NS received with a bad checksum (TcpInCsumErrors).
+tcp_csum_errors() { # NS
+	# shellcheck disable=SC2016 # an awk program
+	ns_exec "$1" awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) c[$i] = i; h = 1 }
+		else { print $c["InCsumErrors"]; exit } }' /proc/net/snmp
+}
