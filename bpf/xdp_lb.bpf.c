@@ -225,22 +225,27 @@ static __always_inline void synack_returned(const struct vigil_endpoint *backend
 	bpf_map_delete_elem(&inflight, &key);
 }
 
+/* A RST while the SYN is pending is a refused connect: a hard failure. A RST
+ * later is only counted: without the TCP state machine the packet path
+ * cannot tell an aborted live connection from the RST that answers a late
+ * segment after an ordinary close, and the latter is no failure. */
 static __always_inline void reset_returned(const struct vigil_endpoint *backend, __u64 key)
 {
 	struct vigil_backend_stats *st = backend_of(backend);
 	bool refused = bpf_map_lookup_elem(&inflight, &key) != NULL;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now;
 
-	if (st) {
-		if (refused)
-			COUNT(st->refused, 1);
-		else
+	if (!refused) {
+		if (st)
 			COUNT(st->resets_rcvd, 1);
+		return;
 	}
-	emit_event(backend, refused ? VIGIL_EV_REFUSED : VIGIL_EV_RESET, now);
+	now = bpf_ktime_get_ns();
+	if (st)
+		COUNT(st->refused, 1);
+	emit_event(backend, VIGIL_EV_REFUSED, now);
 	health_failure(backend, now);
-	if (refused)
-		bpf_map_delete_elem(&inflight, &key);
+	bpf_map_delete_elem(&inflight, &key);
 }
 
 /* ---- rewriting ------------------------------------------------------------ */

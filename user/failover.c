@@ -179,6 +179,11 @@ static void log_backend_change(const struct fo_service *s, const struct vigil_de
 	const struct vigil_evidence *e = &c->evidence;
 	char ep[VIGIL_ENDPOINT_STRLEN];
 
+	if (c->rule == VIGIL_RULE_ADMIN) {
+		pr_warn("service %s backend %s: admin state %s", s->cfg->name,
+			vigil_endpoint_format(&b->ep, ep, sizeof(ep)), vigil_admin_name(b->admin));
+		return;
+	}
 	pr_warn("service %s backend %s: %s -> %s rule=%s failures=%u threshold=%u requests=%u "
 		"errors=%u latency_us=%u peer_latency_us=%u limit_us=%u probes=%u ejections=%u",
 		s->cfg->name, vigil_endpoint_format(&b->ep, ep, sizeof(ep)), vigil_state_name(c->from),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "detector.h"
@@ -222,6 +223,34 @@ int vigil_lb_history_read(const char *pin_dir, __u64 after_seq, struct vigil_cha
 
 /* ---- admin ------------------------------------------------------------------ */
 
+static bool serving(const struct vigil_backend_set *set, const struct vigil_endpoint *ep)
+{
+	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++)
+		if (memcmp(&set->entries[i].backend, ep, sizeof(*ep)) == 0)
+			return true;
+	return false;
+}
+
+/* Keep the published records in step with the admin change, so vigilctl
+ * backends shows it at once, vigild running or not. */
+static void refresh_backend_info(const struct lb_fds *f, const struct vigil_lb_state *st,
+				 const struct vigil_lb_service_row *svc,
+				 const struct vigil_backend_set *set)
+{
+	for (size_t i = 0; i < st->n_backends; i++) {
+		const struct vigil_lb_backend_row *row = &st->backends[i];
+		struct vigil_backend_info info = row->info;
+		__u32 admin = VIGIL_ADMIN_NONE;
+
+		if (memcmp(&row->key.vip, &svc->vip, sizeof(svc->vip)) != 0)
+			continue;
+		bpf_map_lookup_elem(f->admin, &row->key, &admin);
+		info.admin = (__u8)admin;
+		info.selected = serving(set, &row->key.backend);
+		bpf_map_update_elem(f->info, &row->key, &info, BPF_ANY);
+	}
+}
+
 /* Rebuild the set of vip from the published backend records, with the admin
  * states now in the map, using the detector's own selection rule. */
 static int republish_set(const struct lb_fds *f, const struct vigil_lb_state *st,
@@ -251,8 +280,21 @@ static int republish_set(const struct lb_fds *f, const struct vigil_lb_state *st
 	vigil_det_select(det, &set);
 	set.service_id = svc->info.service_id;
 	set.version = (svc->has_set ? svc->set.version : 0) + 1;
-	if (bpf_map_update_elem(f->sets, &svc->vip, &set, BPF_ANY))
+	if ((svc->info.datapath & VIGIL_DATAPATH_SOCKET) &&
+	    bpf_map_update_elem(f->sets, &svc->vip, &set, BPF_ANY))
 		ret = -errno;
+	if (!ret) {
+		struct vigil_service_info info = svc->info;
+		struct timespec now;
+
+		refresh_backend_info(f, st, svc, &set);
+		clock_gettime(CLOCK_REALTIME, &now);
+		info.set_count = set.n_preferred;
+		info.set_flags = set.flags;
+		info.set_version = set.version;
+		info.since_wall_ns = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+		bpf_map_update_elem(f->services, &svc->vip, &info, BPF_ANY);
+	}
 	free(det);
 	return ret;
 }

@@ -793,8 +793,9 @@ static bool test_ipv4_rst_established(void)
 	T(expect_rewrite(&rst, &VIP, false));
 	T(ASSERT_TRUE(bstats(&B1, &st)));
 	T(ASSERT_EQ(st.refused, 0) && ASSERT_EQ(st.resets_rcvd, 1));
-	return ASSERT_EQ(events(), 1) && ASSERT_EQ(F.ev[0].kind, VIGIL_EV_RESET) &&
-	       ASSERT_TRUE(ep_eq(&F.ev[0].backend, &B1));
+	/* counted, but no failure event: the packet path cannot tell an aborted
+	 * connection from a RST answering a late segment after a close */
+	return ASSERT_EQ(events(), 0);
 }
 
 static bool test_ipv6_syn(void)

@@ -118,6 +118,7 @@ vctl backends | sed 's/^/  /'
 # now does, daemon or not.
 assert_eq "b3 admin shown with vigild stopped" draining "$(backend_field web "$EP3" admin)"
 assert_eq "b3 share shown with vigild stopped" 0 "$(backend_field web "$EP3" share)"
+assert_eq "selectable backends shown with vigild stopped" 2 "$(service_field web selectable)"
 probe_load "vigild stopped"
 assert_eq "vigild stopped: new connections to b3 (drained)" 0 "$(lg_get served_b3)"
 assert_ge "vigild stopped: new connections to b2 (undrained before the stop)" 1 "$(lg_get served_b2)"

@@ -18,6 +18,7 @@ NET=240
 VIP=10.96.40.10
 PORT=$VGL_PORT
 THRESHOLD=3
+WORKERS=4
 
 fo_topology "$NET" 3
 fo_cgroup
@@ -48,14 +49,14 @@ EOF
 fo_start_vigild "$VGL_CONFIG"
 
 # ---- healthy baseline --------------------------------------------------------------
-fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "baseline loadgen failed"
+fo_loadgen -a "$VIP" -p 80 -c "$WORKERS" -d 1000 -t 1000 -s 1 || die "baseline loadgen failed"
 assert_eq "baseline failed" 0 "$(lg_get failed)"
 assert_ge "baseline served_b1" 1 "$(lg_get served_b1)"
 assert_ge "baseline served_b2" 1 "$(lg_get served_b2)"
 assert_eq "baseline served_b3 (backup idle)" 0 "$(lg_get served_b3)"
 
 # ---- fault ---------------------------------------------------------------------------
-fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 5000 -t 1000 -s 1
+fo_loadgen_bg -a "$VIP" -p 80 -c "$WORKERS" -d 5000 -t 1000 -s 1
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1.5
 ERR_BEFORE=$(stat_of "$EP1" errors)
@@ -95,7 +96,7 @@ assert_eq "connect attempts to b1 after ejection" "$ATT_EJECTED" "$ATT_LATER"
 # Every connection to b1 after the kill fails. The fast path marks it down at
 # the 3rd failure; only connects that chose b1 before that (at most one per
 # other worker) can fail after it: at most THRESHOLD + WORKERS - 1.
-assert_le "failed connections to b1 in all" $((THRESHOLD + 4 - 1)) $((ERR_LATER - ERR_BEFORE))
+assert_le "failed connections to b1 in all" $((THRESHOLD + WORKERS - 1)) $((ERR_LATER - ERR_BEFORE))
 
 fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
 log "loadgen under fault: $LG_OUT"
@@ -109,12 +110,12 @@ if (($(lg_get failed_after) > THRESHOLD)); then
 		"that chose b1 before the 3rd failure marked it down (concurrent workers)"
 fi
 assert_le "failed requests started after the fault (threshold + workers - 1)" \
-	$((THRESHOLD + 4 - 1)) "$(lg_get failed_after)"
+	$((THRESHOLD + WORKERS - 1)) "$(lg_get failed_after)"
 assert_ge "requests served by b2 under fault" 100 "$(lg_get served_b2)"
 assert_eq "requests served by the backup" 0 "$(lg_get served_b3)"
 
 # ---- after detection: only the live primary ----------------------------------
-fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "post-detection loadgen failed"
+fo_loadgen -a "$VIP" -p 80 -c "$WORKERS" -d 1000 -t 1000 -s 1 || die "post-detection loadgen failed"
 assert_eq "post-detection failed" 0 "$(lg_get failed)"
 assert_eq "post-detection served_b1" 0 "$(lg_get served_b1)"
 assert_eq "post-detection served_b3 (backup)" 0 "$(lg_get served_b3)"
