@@ -3,8 +3,9 @@
  *
  * Rule for packets the load balancer does not handle (documented in
  * docs/xdp.md and proven by tests/bpf): anything that is not a complete,
- * unfragmented IPv4 or IPv6 TCP packet is passed to the kernel untouched;
- * only TCP aimed at a service whose TCP header is truncated is dropped.
+ * unfragmented IPv4 or IPv6 TCP packet is passed to the kernel untouched,
+ * including TCP with a truncated header (counted as malformed): nothing is
+ * rewritten that was not parsed whole.
  */
 #ifndef VIGIL_BPF_XDP_PARSE_H
 #define VIGIL_BPF_XDP_PARSE_H
@@ -17,7 +18,7 @@
 enum parse_result {
 	PARSE_TCP = 0,      /* pkt filled, TCP header complete */
 	PARSE_PASS,         /* not ours to judge: pass to the stack */
-	PARSE_TCP_TRUNCATED /* L3 fine, TCP header incomplete: drop if for a service */
+	PARSE_TCP_TRUNCATED /* L3 fine, TCP header incomplete: passed, counted */
 };
 
 struct pkt {
