@@ -71,6 +71,7 @@ sysctl -qw kernel.bpf_stats_enabled=1
 : > "$work/off"; : > "$work/on"
 for r in $(seq "$ROUNDS"); do
 	off=$(rps); echo "$off" >> "$work/off"
+	bpftool -j prog show | jq '[.[].id]' > "$work/ids.before"
 	start_vigild; on=$(rps); echo "$on" >> "$work/on"
 	# Per-program costs from the last attached round, before detaching.
 	[ "$r" -eq "$ROUNDS" ] && bpftool -j prog show > "$work/progs.json"
@@ -83,6 +84,9 @@ awk -v off="$off_med" -v on="$on_med" 'BEGIN {
 		off, on, 100 * (off - on) / off }'
 
 echo "per-program average cost (kernel.bpf_stats_enabled, last attached round; target < 150 ns):"
-jq -r '.[] | select(.name != null and (.name | startswith("vigil_"))) |
+# Only the programs this run's vigild loaded (another vigild may run too).
+jq -r --slurpfile before "$work/ids.before" '.[] |
+	select(.name != null and (.name | startswith("vigil_"))) |
+	select(.id as $id | $before[0] | index($id) | not) |
 	select(.run_cnt != null and .run_cnt > 0) |
 	"  \(.name)\t runs=\(.run_cnt)\t avg=\((.run_time_ns / .run_cnt) | floor) ns"' "$work/progs.json"

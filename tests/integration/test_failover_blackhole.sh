@@ -11,6 +11,8 @@
 #      within 1 s, destroys those connections (the clients' failures end
 #      soon after, far before their 3 s timeout) and the clients reconnect to
 #      the live backends.
+# The 1 s bounds grow by the time vigild paused its stuck rules after a stall
+# of the whole VM (logged at debug level; see detection() below).
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
@@ -34,7 +36,7 @@ K1="${B4[1]}:$PB" K2="${B4[2]}:$PB" K3="${B4[3]}:$PB"
 
 fo_new_config
 {
-	fo_config_head
+	fo_config_head | sed 's/log_level: info/log_level: debug/' # stall notices
 	cat <<EOF
 detection:
   eject_base_ms: 20000          # stays ejected for the whole test
@@ -58,14 +60,31 @@ fo_start_vigild "$VGL_CONFIG"
 
 # Detection time in ms from FAULT_NS to the first ejection of EP (sets EJ,
 # EJ_RULE and DETECT_MS; "none" when there is no such event).
+# Also sets BOUND_MS: 1000 ms, plus the time vigild paused its stuck rules
+# between the fault and the ejection. vigild does so when it did not run for
+# 300 ms or more (the whole VM stalled: sockets look stuck only because
+# nobody ran), for as long again, at most 1 s (docs/detection.md); this VM
+# has such stalls several times a minute.
 detection() { # EP
-	local ns
+	local ns paused
 	EJ=$(events_of "$1" ejected | head -n1)
 	EJ_RULE=$(jq -r .rule <<<"$EJ" 2>/dev/null)
 	ns=$(jq -r .wall_ns <<<"$EJ" 2>/dev/null)
-	DETECT_MS=none
-	[[ "$ns" =~ ^[0-9]+$ ]] && DETECT_MS=$(((ns - FAULT_NS) / 1000000))
+	DETECT_MS=none BOUND_MS=1000
+	[[ "$ns" =~ ^[0-9]+$ ]] || ns=$(now_wall_ns)
+	[[ "$EJ" ]] && DETECT_MS=$(((ns - FAULT_NS) / 1000000))
 	log "ejection of $1: $DETECT_MS ms after the fault: $EJ"
+	# "1795682869.324 debug vigild did not run for 202 ms: stuck-socket rules paused for 405 ms"
+	paused=$(awk -v from="$FAULT_NS" -v to="$ns" '
+		/stuck-socket rules paused for/ {
+			t = $1 * 1e9
+			if (t >= from - 1e9 && t <= to) { sum += $(NF - 1); n++ }
+		}
+		END { printf "%d %d", sum, n }' "$VIGILD_LOG")
+	if [[ ${paused#* } -gt 0 ]]; then
+		log "vigild stalled ${paused#* } time(s) around the fault: stuck rules paused ${paused% *} ms"
+		BOUND_MS=$((1000 + ${paused% *}))
+	fi
 }
 
 # ESTABLISHED client connections to EP in the client namespace.
@@ -91,7 +110,8 @@ fi
 detection "$A1"
 assert_true "case A rule $EJ_RULE is stuck_connect, consecutive_failures or fast_path" \
 	grep -qxE 'stuck_connect|consecutive_failures|fast_path' <<<"$EJ_RULE"
-assert_le "case A fault to ejection ms (well before 1 s)" 1000 "$DETECT_MS"
+assert_le "case A fault to ejection ms (well before 1 s, plus stall pauses)" "$BOUND_MS" "$DETECT_MS"
+BOUND_A=$BOUND_MS
 ATT=$(stat_of "$A1" connect_attempts)
 sleep 1.5
 ATT_LATER=$(stat_of "$A1" connect_attempts)
@@ -103,7 +123,7 @@ log "case A failures: in flight at the fault $(lg_get failed_inflight), started 
 	"$(lg_get failed_after), last $(lg_get last_fail_ms) ms after the fault (client timeout 2000 ms)"
 # Pending connects to the victim are torn down at the ejection, not left to
 # the client's 2 s timeout.
-assert_le "case A last failure ms after the fault" 1500 "$(ms_int "$(lg_get last_fail_ms)")"
+assert_le "case A last failure ms after the fault" $((BOUND_A + 500)) "$(ms_int "$(lg_get last_fail_ms)")"
 assert_le "case A failed requests after the fault (one pending connect per worker)" 4 \
 	"$(lg_get failed_after)"
 assert_ge "case A served by a2" 100 "$(lg_get served_a2)"
@@ -125,7 +145,7 @@ fo_blackhole vgl_bh_b "${B4[1]}" "$PB" || die "nft failed"
 if wait_backend_field keep "$K1" state ejected 3; then
 	detection "$K1"
 	assert_eq "case B rule" stuck_request "$EJ_RULE"
-	assert_le "case B fault to ejection ms" 1000 "$DETECT_MS"
+	assert_le "case B fault to ejection ms (1 s, plus stall pauses)" "$BOUND_MS" "$DETECT_MS"
 	log "case B evidence: $(jq -c .evidence <<<"$EJ")"
 	if wait_until 3 estab_none "$K1"; then
 		log "ok: case B connections to $K1 torn down"
@@ -150,7 +170,7 @@ log "case B loadgen: $LG_OUT"
 log "case B failures: in flight at the fault $(lg_get failed_inflight), started after it" \
 	"$(lg_get failed_after), last $(lg_get last_fail_ms) ms after the fault (client timeout 3000 ms)"
 assert_ge "case B failures (the victim's requests)" 1 "$(lg_get failed)"
-assert_le "case B last failure ms after the fault" 1500 "$(ms_int "$(lg_get last_fail_ms)")"
+assert_le "case B last failure ms after the fault" $((${BOUND_MS:-1000} + 500)) "$(ms_int "$(lg_get last_fail_ms)")"
 assert_eq "case B served by the backup" 0 "$(lg_get served_k3)"
 assert_eq "case B service serving" primaries "$(service_field keep serving)"
 
