@@ -135,7 +135,7 @@ log "case B: keep-alive connections only, blackhole $K1"
 fo_loadgen_bg -a "$VIP" -p 81 -c 16 -d 5000 -t 3000 -k -s 1
 LGB_PID=$LG_PID LGB_LOG=$LG_LOG
 wait_until 5 estab_at_least 3 "$K1" ||
-	die "fewer than 3 of the 16 keep-alive connections went to $K1: $(estab_to "$K1")"
+	die "fewer than 3 of the 16 keep-alive connections went to $K1: $(estab_to "$K1") (to $K2: $(estab_to "$K2"); loadgen: $(cat "$LGB_LOG"))"
 sleep 1 # the peers' request latency fills the window
 log "case B: $(estab_to "$K1") keep-alive connections to $K1, $(estab_to "$K2") to $K2"
 ATT_K1=$(stat_of "$K1" connect_attempts)
