@@ -314,6 +314,8 @@ backend_for_flow(struct pkt *p, const struct vigil_xdp_service *svc, __u64 hash,
 		 * old backend only while that one is still selectable. */
 		if (backend_fits(b, p->key.family) && !(b->flags & VIGIL_XB_RESELECT) &&
 		    !(syn && !(b->flags & VIGIL_XB_SELECTABLE))) {
+			if (syn) /* a new connection on a reused 5-tuple */
+				count(VIGIL_XDP_NEW_FLOWS);
 			*id_out = fl->backend_id;
 			*chosen = false;
 			return b;

@@ -85,7 +85,10 @@ EJ_NS=$(jq -r .wall_ns <<<"$EJ" 2>/dev/null)
 	"p99 $(jq -r .evidence.latency_us <<<"$EJ") us, peers $(jq -r .evidence.peer_latency_us <<<"$EJ") us," \
 	"limit $(jq -r .evidence.limit_us <<<"$EJ") us"
 assert_ge "evidence: b3 p99 connect latency us" $((DELAY_MS * 1000)) "$(jq -r .evidence.latency_us <<<"$EJ")"
-assert_le "evidence: peers' median p99 us" $((DELAY_MS * 1000 / 5)) "$(jq -r .evidence.peer_latency_us <<<"$EJ")"
+# The rule's own relation (p99 above slow_factor 5 x the peers' median p99);
+# the peers' absolute p99 is scheduling noise on a loaded machine.
+assert_ge "evidence: p99 over 5x the peers' median p99" \
+	$((5 * $(jq -r .evidence.peer_latency_us <<<"$EJ") + 1)) "$(jq -r .evidence.latency_us <<<"$EJ")"
 fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 20 || die "loadgen (part 1) did not finish"
 log "loadgen across the ejection: $LG_OUT"
 assert_eq "part 1: failed" 0 "$(lg_get failed)"
