@@ -123,6 +123,7 @@ phase() { # NAME SECONDS ACTION...
 	local lg=$!
 	sleep 1
 	kill -USR1 "$lg"
+	sleep 0.05 # let the fault mark land before the fault itself
 	"$@"
 	wait "$lg"
 	out=$(cat "$work/lg")
