@@ -408,6 +408,14 @@ void vigil_det_select(const struct vigil_det_service *svc, struct vigil_backend_
 	set->flags = VIGIL_SET_FAIL_OPEN;
 }
 
+bool vigil_set_serves(const struct vigil_backend_set *set, const struct vigil_endpoint *ep)
+{
+	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++)
+		if (memcmp(&set->entries[i].backend, ep, sizeof(*ep)) == 0)
+			return true;
+	return false;
+}
+
 /* ---- names ------------------------------------------------------------------------ */
 
 const char *vigil_state_name(enum vigil_backend_state s)

@@ -162,6 +162,9 @@ size_t vigil_det_evaluate(struct vigil_det_service *svc, __u64 now_ns,
  * VIGIL_MAX_SET. service_id and version are left 0 for the caller. */
 void vigil_det_select(const struct vigil_det_service *svc, struct vigil_backend_set *set);
 
+/* True when ep is in the serving (preferred) tier of set. */
+bool vigil_set_serves(const struct vigil_backend_set *set, const struct vigil_endpoint *ep);
+
 /* Names for logs and vigilctl. */
 const char *vigil_state_name(enum vigil_backend_state s);
 const char *vigil_admin_name(enum vigil_admin_state a);

@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "failover_int.h"
 #include "log.h"
+#include "maps.h"
 
 static struct vigil_svc_backend_key svc_key(const struct fo_service *s, size_t vip,
 					    const struct vigil_endpoint *backend)
@@ -69,22 +70,13 @@ void fo_publish_readmit(struct vigil_failover *fo, const struct vigil_endpoint *
 	bpf_map_update_elem(fo->lb.backend_health, ep, &h, BPF_ANY);
 }
 
-/* In the serving (preferred) tier of the set. */
-static bool in_set(const struct vigil_backend_set *set, const struct vigil_endpoint *ep)
-{
-	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++)
-		if (memcmp(&set->entries[i].backend, ep, sizeof(*ep)) == 0)
-			return true;
-	return false;
-}
-
 void fo_publish_backend(struct vigil_failover *fo, struct fo_service *s, size_t idx)
 {
 	const struct vigil_det_backend *b = &s->det.backends[idx];
 	struct vigil_backend_info info = {
 		.state = b->state, .admin = b->admin, .role = b->role,
 		.last_rule = b->last_rule, .weight = b->weight, .ejections = b->ejections,
-		.selected = in_set(&s->set, &b->ep),
+		.selected = vigil_set_serves(&s->set, &b->ep),
 		.since_wall_ns = vigil_wall_ns() - (vigil_now_ns() - b->since_ns),
 		.evidence = b->last_evidence,
 	};
@@ -185,45 +177,19 @@ static bool configured_backend(const struct vigil_failover *fo, const struct vig
 	return threshold_for(fo, ep) != 0;
 }
 
-/* Delete every key of fd for which keep() is false; keys are collected first
- * because deleting during iteration restarts the walk. */
-static void delete_where_not(int fd, size_t key_size, const struct vigil_failover *fo,
-			     bool (*keep)(const struct vigil_failover *, const void *))
-{
-	__u8 key[64], prev[64], *stale = NULL;
-	size_t n = 0;
-	void *p = NULL;
-
-	while (bpf_map_get_next_key(fd, p, key) == 0) {
-		if (!keep(fo, key)) {
-			__u8 *grown = realloc(stale, (n + 1) * key_size);
-
-			if (!grown)
-				break;
-			stale = grown;
-			memcpy(stale + n++ * key_size, key, key_size);
-		}
-		memcpy(prev, key, key_size);
-		p = prev;
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, stale + i * key_size);
-	free(stale);
-}
-
-static bool keep_vip(const struct vigil_failover *fo, const void *key)
+static bool keep_vip(const void *key, const void *fo)
 {
 	return configured_vip(fo, key);
 }
 
-static bool keep_svc_backend(const struct vigil_failover *fo, const void *key)
+static bool keep_svc_backend(const void *key, const void *fo)
 {
 	const struct vigil_svc_backend_key *k = key;
 
 	return configured_vip(fo, &k->vip) && configured_backend(fo, &k->backend);
 }
 
-static bool keep_health(const struct vigil_failover *fo, const void *key)
+static bool keep_health(const void *key, const void *fo)
 {
 	return configured_backend(fo, key);
 }
@@ -232,19 +198,21 @@ static bool keep_health(const struct vigil_failover *fo, const void *key)
  * published state; admin states of removed backends are dropped too. */
 void fo_remove_stale(struct vigil_failover *fo)
 {
-	delete_where_not(fo->lb.service_sets, sizeof(struct vigil_endpoint), fo, keep_vip);
-	delete_where_not(fo->lb.services, sizeof(struct vigil_endpoint), fo, keep_vip);
-	delete_where_not(fo->lb.backend_info, sizeof(struct vigil_svc_backend_key), fo,
-			 keep_svc_backend);
-	delete_where_not(fo->lb.admin, sizeof(struct vigil_svc_backend_key), fo, keep_svc_backend);
-	delete_where_not(fo->lb.backend_health, sizeof(struct vigil_endpoint), fo, keep_health);
+	vigil_map_delete_unless(fo->lb.service_sets, sizeof(struct vigil_endpoint), keep_vip, fo);
+	vigil_map_delete_unless(fo->lb.services, sizeof(struct vigil_endpoint), keep_vip, fo);
+	vigil_map_delete_unless(fo->lb.backend_info, sizeof(struct vigil_svc_backend_key),
+				keep_svc_backend, fo);
+	vigil_map_delete_unless(fo->lb.admin, sizeof(struct vigil_svc_backend_key),
+				keep_svc_backend, fo);
+	vigil_map_delete_unless(fo->lb.backend_health, sizeof(struct vigil_endpoint), keep_health,
+				fo);
 }
 
 /* Flow policy of one backend for the XDP datapath. */
 static __u32 xdp_flags_of(const struct fo_service *s, size_t b)
 {
 	const struct vigil_det_backend *d = &s->det.backends[b];
-	__u32 flags = in_set(&s->set, &d->ep) ? VIGIL_XB_SELECTABLE : 0;
+	__u32 flags = vigil_set_serves(&s->set, &d->ep) ? VIGIL_XB_SELECTABLE : 0;
 
 	/* Drained or outlier-ejected: established flows stay. Dead or disabled:
 	 * move them, so clients get a fast reset instead of a timeout. */

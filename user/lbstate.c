@@ -49,20 +49,6 @@ static int open_fds(const char *pin_dir, struct lb_fds *f, char *err, size_t err
 	return -ENOENT;
 }
 
-/* Room for element n: capacity doubles at 8, 16, 32, ... */
-static int grow(void **arr, size_t n, size_t elem)
-{
-	void *p;
-
-	if (n != 0 && (n < 8 || (n & (n - 1))))
-		return 0;
-	p = realloc(*arr, (n ? n * 2 : 8) * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	return 0;
-}
-
 static int read_services(const struct lb_fds *f, struct vigil_lb_state *st)
 {
 	struct vigil_endpoint key, prev, *p = NULL;
@@ -70,7 +56,7 @@ static int read_services(const struct lb_fds *f, struct vigil_lb_state *st)
 	while (bpf_map_get_next_key(f->services, p, &key) == 0) {
 		prev = key;
 		p = &prev;
-		if (grow((void **)&st->services, st->n_services, sizeof(*st->services)))
+		if (vigil_grow_rows((void **)&st->services, st->n_services, sizeof(*st->services)))
 			return -ENOMEM;
 		struct vigil_lb_service_row *row = &st->services[st->n_services];
 
@@ -116,7 +102,7 @@ static int read_backends(const struct lb_fds *f, struct vigil_lb_state *st)
 	while (bpf_map_get_next_key(f->info, p, &key) == 0) {
 		prev = key;
 		p = &prev;
-		if (grow((void **)&st->backends, st->n_backends, sizeof(*st->backends)))
+		if (vigil_grow_rows((void **)&st->backends, st->n_backends, sizeof(*st->backends)))
 			return -ENOMEM;
 		struct vigil_lb_backend_row *row = &st->backends[st->n_backends];
 		const struct vigil_lb_service_row *svc = service_of(st, &key.vip);
@@ -221,16 +207,6 @@ int vigil_lb_history_read(const char *pin_dir, __u64 after_seq, struct vigil_cha
 	return 0;
 }
 
-/* ---- admin ------------------------------------------------------------------ */
-
-static bool serving(const struct vigil_backend_set *set, const struct vigil_endpoint *ep)
-{
-	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++)
-		if (memcmp(&set->entries[i].backend, ep, sizeof(*ep)) == 0)
-			return true;
-	return false;
-}
-
 /* Keep the published records in step with the admin change, so vigilctl
  * backends shows it at once, vigild running or not. */
 static void refresh_backend_info(const struct lb_fds *f, const struct vigil_lb_state *st,
@@ -246,7 +222,7 @@ static void refresh_backend_info(const struct lb_fds *f, const struct vigil_lb_s
 			continue;
 		bpf_map_lookup_elem(f->admin, &row->key, &admin);
 		info.admin = (__u8)admin;
-		info.selected = serving(set, &row->key.backend);
+		info.selected = vigil_set_serves(set, &row->key.backend);
 		bpf_map_update_elem(f->info, &row->key, &info, BPF_ANY);
 	}
 }

@@ -67,8 +67,7 @@ static int walk_percpu(int fd, size_t key_size, size_t value_size, struct vigil_
 	return ret;
 }
 
-/* Room for one more element in an array doubling from 16. */
-static int grow_rows(void **rows, size_t n, size_t elem)
+int vigil_grow_rows(void **rows, size_t n, size_t elem)
 {
 	void *grown;
 
@@ -86,7 +85,7 @@ static int add_backend_row(struct vigil_snapshot *snap, const void *key, const c
 {
 	struct vigil_backend_row *row;
 
-	if (grow_rows((void **)&snap->backends, snap->n_backends, sizeof(*row)))
+	if (vigil_grow_rows((void **)&snap->backends, snap->n_backends, sizeof(*row)))
 		return -ENOMEM;
 	row = &snap->backends[snap->n_backends++];
 	memset(row, 0, sizeof(*row));
@@ -102,7 +101,7 @@ static int add_local_row(struct vigil_snapshot *snap, const void *key, const cha
 	struct vigil_local_row *row;
 	__u32 port;
 
-	if (grow_rows((void **)&snap->locals, snap->n_locals, sizeof(*row)))
+	if (vigil_grow_rows((void **)&snap->locals, snap->n_locals, sizeof(*row)))
 		return -ENOMEM;
 	row = &snap->locals[snap->n_locals++];
 	memset(row, 0, sizeof(*row));
@@ -161,4 +160,28 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 	if (fd_i >= 0)
 		close(fd_i);
 	return ret;
+}
+
+int vigil_map_delete_unless(int fd, size_t key_size,
+			    bool (*keep)(const void *key, const void *ctx), const void *ctx)
+{
+	__u8 key[64], prev_key[64], *stale = NULL;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, key) == 0) {
+		if (!keep(key, ctx)) {
+			if (vigil_grow_rows((void **)&stale, n, key_size)) {
+				free(stale);
+				return -ENOMEM;
+			}
+			memcpy(stale + n++ * key_size, key, key_size);
+		}
+		memcpy(prev_key, key, key_size);
+		prev = prev_key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, stale + i * key_size);
+	free(stale);
+	return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef VIGIL_MAPS_H
 #define VIGIL_MAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "stats.h"
 
@@ -14,5 +15,15 @@ int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_
 /* Read backend_stats, local_stats and the in-flight count into snap (sorted). */
 int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *err,
 			size_t errlen);
+
+/* Delete every key of the map for which keep(key, ctx) is false. Keys are
+ * collected first, because deleting during the walk restarts it. Returns 0,
+ * or -ENOMEM with nothing deleted. Keys are at most 64 bytes. */
+int vigil_map_delete_unless(int fd, size_t key_size,
+			    bool (*keep)(const void *key, const void *ctx), const void *ctx);
+
+/* Make room for element n of *rows (elem bytes each), which holds n now:
+ * capacity doubles at 16, 32, ... Returns 0 or -ENOMEM (*rows unchanged). */
+int vigil_grow_rows(void **rows, size_t n, size_t elem);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "maps.h"
 #include "monitor.skel.h"
 
 /* One map's desired content: n keys of key_size bytes and their values. */
@@ -22,8 +23,10 @@ struct desired {
 	size_t n;
 };
 
-static bool wanted(const struct desired *d, const void *key)
+static bool wanted(const void *key, const void *ctx)
 {
+	const struct desired *d = ctx;
+
 	for (size_t i = 0; i < d->n; i++)
 		if (memcmp((const char *)d->keys + i * d->key_size, key, d->key_size) == 0)
 			return true;
@@ -45,46 +48,12 @@ static int insert_all(const struct desired *d)
 	return 0;
 }
 
-static int delete_stale(const struct desired *d)
-{
-	__u8 key[64], next[64];
-	void *prev = NULL;
-	size_t n_stale = 0, cap = 16;
-	__u8 *stale = malloc(cap * d->key_size);
-	int ret = 0;
-
-	if (!stale)
-		return -ENOMEM;
-	/* Collect first: deleting while iterating restarts the walk. */
-	while (bpf_map_get_next_key(d->fd, prev, next) == 0) {
-		if (!wanted(d, next)) {
-			if (n_stale == cap) {
-				__u8 *grown = realloc(stale, (cap *= 2) * d->key_size);
-
-				if (!grown) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				stale = grown;
-			}
-			memcpy(stale + n_stale++ * d->key_size, next, d->key_size);
-		}
-		memcpy(key, next, d->key_size);
-		prev = key;
-	}
-	for (size_t i = 0; i < n_stale; i++)
-		bpf_map_delete_elem(d->fd, stale + i * d->key_size);
-out:
-	free(stale);
-	return ret;
-}
-
 static int sync_one(const struct desired *d, char *err, size_t errlen)
 {
 	int ret = insert_all(d);
 
 	if (!ret)
-		ret = delete_stale(d);
+		ret = vigil_map_delete_unless(d->fd, d->key_size, wanted, d);
 	if (ret)
 		snprintf(err, errlen, "updating watch map %s failed: %s", d->name, strerror(-ret));
 	else

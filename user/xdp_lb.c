@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failover.h" /* vigil_now_ns */
 #include "log.h"
+#include "maps.h"
 #include "maglev.h"
 #include "xdp_lb.skel.h"
 
@@ -50,14 +52,6 @@ static const char *const xdp_pinned_maps[] = {
 	VIGIL_PIN_XDP_SERVICES, VIGIL_PIN_XDP_BACKENDS,  VIGIL_PIN_XDP_TABLES, VIGIL_PIN_FLOWS,
 	VIGIL_PIN_REV_FLOWS,    VIGIL_PIN_XDP_STATS,
 };
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
 
 /* ---- network namespace of the interfaces ------------------------------------ */
 
@@ -374,7 +368,7 @@ int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vi
 {
 	struct table_pair *tp = service_id < N_PAIRS ? &xl->pairs[service_id] : NULL;
 	__u32 *table = malloc(table_size * sizeof(*table));
-	__u64 start = mono_ns();
+	__u64 start = vigil_now_ns();
 	struct vigil_xdp_service svc;
 	struct table_buf *idle;
 	int ret = tp ? -ENOMEM : -EINVAL, b;
@@ -399,13 +393,16 @@ int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vi
 		tp->active = b;
 out:
 	if (elapsed_ns)
-		*elapsed_ns = mono_ns() - start;
+		*elapsed_ns = vigil_now_ns() - start;
 	free(table);
 	return ret;
 }
 
-static bool vip_configured(const struct vigil_config *cfg, const struct vigil_endpoint *vip)
+static bool vip_configured(const void *key, const void *ctx)
 {
+	const struct vigil_config *cfg = ctx;
+	const struct vigil_endpoint *vip = key;
+
 	for (size_t i = 0; i < cfg->n_services; i++)
 		for (size_t v = 0; v < cfg->services[i].n_vips; v++)
 			if ((cfg->services[i].datapath & VIGIL_DATAPATH_XDP) &&
@@ -416,16 +413,6 @@ static bool vip_configured(const struct vigil_config *cfg, const struct vigil_en
 
 void vigil_xdp_remove_stale(struct vigil_xdp_lb *xl, const struct vigil_config *cfg)
 {
-	int fd = bpf_map__fd(xl->skel->maps.xdp_services);
-	struct vigil_endpoint key, prev, *p = NULL, stale[VIGIL_MAX_SERVICES];
-	size_t n = 0;
-
-	while (bpf_map_get_next_key(fd, p, &key) == 0 && n < VIGIL_MAX_SERVICES) {
-		if (!vip_configured(cfg, &key))
-			stale[n++] = key;
-		prev = key;
-		p = &prev;
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &stale[i]);
+	vigil_map_delete_unless(bpf_map__fd(xl->skel->maps.xdp_services),
+				sizeof(struct vigil_endpoint), vip_configured, cfg);
 }

@@ -956,6 +956,13 @@ START_TEST(select_weights)
 	}
 	ck_assert_uint_eq(set.entries[3].weight, 40);
 	ck_assert_uint_eq(set.entries[4].weight, 0);
+	/* the fallback tier is in the set but does not serve */
+	{
+		struct vigil_endpoint primary = ep_of(0), backup = ep_of(3);
+
+		ck_assert(vigil_set_serves(&set, &primary));
+		ck_assert(!vigil_set_serves(&set, &backup));
+	}
 	/* an ejected primary leaves the set */
 	eject_now(1, T0);
 	vigil_det_select(&svc, &set);
