@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "stats.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,27 @@ void vigil_snapshot_delta(struct vigil_snapshot *now, const struct vigil_snapsho
 				break;
 			}
 	}
+}
+
+static void *dup_rows(const void *rows, size_t n, size_t elem)
+{
+	void *copy = n ? malloc(n * elem) : NULL;
+
+	if (copy)
+		memcpy(copy, rows, n * elem);
+	return copy;
+}
+
+int vigil_snapshot_copy(struct vigil_snapshot *dst, const struct vigil_snapshot *src)
+{
+	*dst = *src;
+	dst->backends = dup_rows(src->backends, src->n_backends, sizeof(*src->backends));
+	dst->locals = dup_rows(src->locals, src->n_locals, sizeof(*src->locals));
+	if ((src->n_backends && !dst->backends) || (src->n_locals && !dst->locals)) {
+		vigil_snapshot_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void vigil_snapshot_free(struct vigil_snapshot *snap)

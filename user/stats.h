@@ -46,6 +46,9 @@ void vigil_snapshot_sort(struct vigil_snapshot *snap);
  * (rows new since before are kept whole). */
 void vigil_snapshot_delta(struct vigil_snapshot *now, const struct vigil_snapshot *before);
 
+/* dst = an independent copy of src. Returns 0 or -ENOMEM (dst empty). */
+int vigil_snapshot_copy(struct vigil_snapshot *dst, const struct vigil_snapshot *src);
+
 void vigil_snapshot_free(struct vigil_snapshot *snap);
 
 #endif

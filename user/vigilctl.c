@@ -57,8 +57,9 @@ static int print_snapshot(const struct vigil_snapshot *snap, bool json, unsigned
 /* Every interval_s seconds, print what happened during the interval. */
 static int stats_loop(const struct global_opts *g, bool json, unsigned interval_s, unsigned count)
 {
-	struct vigil_snapshot before, now;
+	struct vigil_snapshot before, now, delta;
 	char err[512];
+	int ret = 0;
 
 	if (vigil_snapshot_read(g->pin_dir, &before, err, sizeof(err))) {
 		fprintf(stderr, "vigilctl: %s\n", err);
@@ -72,24 +73,25 @@ static int stats_loop(const struct global_opts *g, bool json, unsigned interval_
 			break;
 		if (vigil_snapshot_read(g->pin_dir, &now, err, sizeof(err))) {
 			fprintf(stderr, "vigilctl: %s\n", err);
-			vigil_snapshot_free(&before);
-			return 1;
+			ret = 1;
+			break;
 		}
-		struct vigil_snapshot delta = now;
-
+		/* One read per interval: this one is both the end of this interval
+		 * and the start of the next, so no event falls between the two. */
+		if (vigil_snapshot_copy(&delta, &now)) {
+			fprintf(stderr, "vigilctl: out of memory\n");
+			vigil_snapshot_free(&now);
+			ret = 1;
+			break;
+		}
 		vigil_snapshot_delta(&delta, &before);
 		print_snapshot(&delta, json, interval_s);
-		vigil_snapshot_free(&before);
-		/* delta reused now's rows in place; read again as the next base. */
-		if (vigil_snapshot_read(g->pin_dir, &before, err, sizeof(err))) {
-			vigil_snapshot_free(&delta);
-			fprintf(stderr, "vigilctl: %s\n", err);
-			return 1;
-		}
 		vigil_snapshot_free(&delta);
+		vigil_snapshot_free(&before);
+		before = now;
 	}
 	vigil_snapshot_free(&before);
-	return 0;
+	return ret;
 }
 
 static void stats_usage(FILE *out)

@@ -10,5 +10,6 @@ Suite *hist_suite(void);
 Suite *config_suite(void);
 Suite *detector_suite(void);
 Suite *maglev_suite(void);
+Suite *stats_suite(void);
 
 #endif
