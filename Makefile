@@ -38,12 +38,14 @@ BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
 # Pure modules: no BPF, no syscalls beyond stdio; linked by unit tests too.
-PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/config_yaml.c user/config_services.c user/stats.c user/detector.c user/detector_rules.c user/maglev.c
+PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/config_yaml.c user/config_services.c user/stats.c user/detector.c user/detector_rules.c user/maglev.c \
+	user/reload_plan.c
 PURE_OBJS   := $(PURE_SRCS:user/%.c=$(BUILD)/user/%.o)
 VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
 	$(BUILD)/user/failover.o $(BUILD)/user/failover_publish.o $(BUILD)/user/sockdestroy.o \
-	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(PURE_OBJS)
+	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(BUILD)/user/failover_reload.o \
+	$(BUILD)/user/vigild_reload.o $(PURE_OBJS)
 VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/lbstate.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o $(PURE_OBJS)
 

@@ -275,21 +275,22 @@ static void read_admin(struct vigil_failover *fo, struct fo_service *s, __u64 no
 	}
 }
 
-static void start_due_probes(struct vigil_failover *fo, struct fo_service *s, size_t si, __u64 now)
+static void start_due_probes(struct vigil_failover *fo, struct fo_service *s, __u64 now)
 {
 	for (size_t b = 0; b < s->det.n_backends; b++) {
 		if (s->rt[b].probe_in_flight || !vigil_det_probe_due(&s->det, b, now))
 			continue;
-		/* tag = service index << 8 | backend index */
+		/* The tag names the service by its id, which a reload keeps (indexes
+		 * may shift); the result names the backend by its endpoint. */
 		if (vigil_probe_start(fo->prober, &s->det.backends[b].ep, s->cfg->probe_http_path,
-				      s->cfg->probe_timeout_ms, (si << 8) | b, now) == 0)
+				      s->cfg->probe_timeout_ms, s->id, now) == 0)
 			s->rt[b].probe_in_flight = true;
 		else
 			vigil_det_probe_result(&s->det, b, false, now);
 	}
 }
 
-static void evaluate_service(struct vigil_failover *fo, struct fo_service *s, size_t si,
+static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 			     const struct vigil_inflight *fls, size_t n_fls, __u64 now)
 {
 	struct vigil_det_change changes[MAX_CHANGES];
@@ -320,24 +321,46 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s, si
 	n = vigil_det_evaluate(&s->det, now, changes, MAX_CHANGES);
 	if (n || s->force_xdp || !s->set_published)
 		apply_changes(fo, s, changes, n);
-	start_due_probes(fo, s, si, now);
+	start_due_probes(fo, s, now);
+}
+
+/* The service and backend a probe result belongs to; NULL when a reload
+ * removed them while the probe ran. */
+static struct fo_service *probe_owner(struct vigil_failover *fo,
+				      const struct vigil_probe_result *r, size_t *idx)
+{
+	for (size_t i = 0; i < fo->n_svcs; i++) {
+		struct fo_service *s = &fo->svcs[i];
+
+		if (s->id != r->tag)
+			continue;
+		for (size_t b = 0; b < s->det.n_backends; b++)
+			if (memcmp(&s->det.backends[b].ep, &r->ep, sizeof(r->ep)) == 0) {
+				*idx = b;
+				return s;
+			}
+	}
+	return NULL;
 }
 
 static void collect_probes(struct vigil_failover *fo, __u64 now)
 {
 	struct vigil_probe_result res[MAX_PROBE_RESULTS];
 	size_t n = vigil_prober_collect(fo->prober, now, res, MAX_PROBE_RESULTS);
+	char ep[VIGIL_ENDPOINT_STRLEN];
 
 	for (size_t i = 0; i < n; i++) {
-		size_t si = res[i].tag >> 8, b = res[i].tag & 0xff;
+		size_t b;
+		struct fo_service *s = probe_owner(fo, &res[i], &b);
 
-		if (si >= fo->n_svcs || b >= fo->svcs[si].det.n_backends)
+		if (!s)
 			continue;
-		fo->svcs[si].rt[b].probe_in_flight = false;
-		vigil_det_probe_result(&fo->svcs[si].det, b, res[i].ok, now);
+		s->rt[b].probe_in_flight = false;
+		vigil_det_probe_result(&s->det, b, res[i].ok, now);
 		if (!res[i].ok)
-			pr_debug("service %s: probe of backend %zu failed: %s", fo->svcs[si].cfg->name,
-				 b, strerror(res[i].error));
+			pr_debug("service %s: probe of backend %s failed: %s", s->cfg->name,
+				 vigil_endpoint_format(&res[i].ep, ep, sizeof(ep)),
+				 strerror(res[i].error));
 		fo->event_pending = true; /* evaluate now, not at the next tick */
 	}
 }
@@ -376,7 +399,7 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now)
 	if (scan)
 		fo->last_scan_ns = now;
 	for (size_t i = 0; i < fo->n_svcs; i++)
-		evaluate_service(fo, &fo->svcs[i], i, fls, n_fls, now);
+		evaluate_service(fo, &fo->svcs[i], fls, n_fls, now);
 	free(fls);
 }
 

@@ -39,6 +39,25 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now_ns);
 
 void vigil_failover_stop(struct vigil_failover *fo);
 
+/* Config reload (failover_reload.c), in two steps so that nothing changes
+ * unless everything could be prepared. prepare builds the services of cfg in
+ * memory: services are matched by name and backends by endpoint, and every
+ * backend that stays keeps its detector state, counters and probe; a new
+ * prober is opened when daemon.probe_netns changed. commit switches the
+ * engine to them (it cannot fail), moves admin states to changed VIPs,
+ * removes what is no longer configured from the pinned maps and publishes
+ * the new fast-path thresholds; sets follow on the next run. xdp is the XDP
+ * load balancer serving cfg (NULL when no service uses XDP). cfg must stay
+ * alive until the next reload or vigil_failover_stop; the previous config
+ * may be freed after commit. abort drops a prepared reload (NULL is fine). */
+struct vigil_failover_reload;
+
+int vigil_failover_reload_prepare(struct vigil_failover *fo, const struct vigil_config *cfg,
+				  struct vigil_failover_reload **out, char *err, size_t errlen);
+void vigil_failover_reload_commit(struct vigil_failover *fo, struct vigil_failover_reload *r,
+				  struct vigil_xdp_lb *xdp);
+void vigil_failover_reload_abort(struct vigil_failover_reload *r);
+
 /* CLOCK_MONOTONIC in ns (the clock of bpf_ktime_get_ns). */
 __u64 vigil_now_ns(void);
 

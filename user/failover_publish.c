@@ -163,13 +163,21 @@ void fo_publish_service(struct vigil_failover *fo, const struct fo_service *s)
 		bpf_map_update_elem(fo->lb.services, &s->cfg->vips[v], &info, BPF_ANY);
 }
 
-static bool configured_vip(const struct vigil_failover *fo, const struct vigil_endpoint *vip)
+/* A VIP of a configured service using one of the datapaths in mask. */
+static bool configured_vip_on(const struct vigil_failover *fo, const struct vigil_endpoint *vip,
+			      __u32 mask)
 {
 	for (size_t i = 0; i < fo->n_svcs; i++)
 		for (size_t v = 0; v < fo->svcs[i].cfg->n_vips; v++)
-			if (memcmp(&fo->svcs[i].cfg->vips[v], vip, sizeof(*vip)) == 0)
+			if ((fo->svcs[i].cfg->datapath & mask) &&
+			    memcmp(&fo->svcs[i].cfg->vips[v], vip, sizeof(*vip)) == 0)
 				return true;
 	return false;
+}
+
+static bool configured_vip(const struct vigil_failover *fo, const struct vigil_endpoint *vip)
+{
+	return configured_vip_on(fo, vip, ~0u);
 }
 
 static bool configured_backend(const struct vigil_failover *fo, const struct vigil_endpoint *ep)
@@ -182,11 +190,32 @@ static bool keep_vip(const void *key, const void *fo)
 	return configured_vip(fo, key);
 }
 
-static bool keep_svc_backend(const void *key, const void *fo)
+/* A service moved to the XDP datapath leaves the socket datapath. */
+static bool keep_socket_vip(const void *key, const void *fo)
+{
+	return configured_vip_on(fo, key, VIGIL_DATAPATH_SOCKET);
+}
+
+/* The service of that VIP has that backend: a backend removed from one
+ * service but still in another leaves the first one's records. */
+static bool keep_svc_backend(const void *key, const void *ctx)
 {
 	const struct vigil_svc_backend_key *k = key;
+	const struct vigil_failover *fo = ctx;
 
-	return configured_vip(fo, &k->vip) && configured_backend(fo, &k->backend);
+	for (size_t i = 0; i < fo->n_svcs; i++) {
+		const struct vigil_det_service *d = &fo->svcs[i].det;
+		const struct vigil_service_cfg *c = fo->svcs[i].cfg;
+
+		for (size_t v = 0; v < c->n_vips; v++) {
+			if (memcmp(&c->vips[v], &k->vip, sizeof(k->vip)) != 0)
+				continue;
+			for (size_t b = 0; b < d->n_backends; b++)
+				if (memcmp(&d->backends[b].ep, &k->backend, sizeof(k->backend)) == 0)
+					return true;
+		}
+	}
+	return false;
 }
 
 static bool keep_health(const void *key, const void *fo)
@@ -198,7 +227,8 @@ static bool keep_health(const void *key, const void *fo)
  * published state; admin states of removed backends are dropped too. */
 void fo_remove_stale(struct vigil_failover *fo)
 {
-	vigil_map_delete_unless(fo->lb.service_sets, sizeof(struct vigil_endpoint), keep_vip, fo);
+	vigil_map_delete_unless(fo->lb.service_sets, sizeof(struct vigil_endpoint), keep_socket_vip,
+				fo);
 	vigil_map_delete_unless(fo->lb.services, sizeof(struct vigil_endpoint), keep_vip, fo);
 	vigil_map_delete_unless(fo->lb.backend_info, sizeof(struct vigil_svc_backend_key),
 				keep_svc_backend, fo);

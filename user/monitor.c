@@ -208,6 +208,20 @@ fail:
 	return ret;
 }
 
+int vigil_monitor_reconfigure(struct vigil_monitor *mon, const struct vigil_config *cfg,
+			      char *err, size_t errlen)
+{
+	int ret = vigil_watch_sync(mon->skel, cfg, err, errlen);
+
+	if (ret)
+		return ret;
+	/* .bss stays writable (mmapped) after load: the programs read the new
+	 * settings on their next run. */
+	mon->skel->bss->vigil_settings.watch_all = cfg->watch_all;
+	mon->skel->bss->vigil_settings.watch_all_local = cfg->watch_all_local;
+	return 0;
+}
+
 int vigil_monitor_poll(struct vigil_monitor *mon, int timeout_ms)
 {
 	int ret = ring_buffer__poll(mon->ring, timeout_ms);

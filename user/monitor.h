@@ -17,6 +17,13 @@ typedef void (*vigil_event_fn)(const struct vigil_event *ev, void *ctx);
 int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *cfg,
 			vigil_event_fn on_event, void *ctx, char *err, size_t errlen);
 
+/* Config reload: re-sync the watch maps with cfg and apply watch_all and
+ * watch_all_local, with every hook left attached. On error the settings are
+ * unchanged and the watch maps may hold entries of both configs (new ones
+ * are inserted before stale ones are deleted): re-sync the old config. */
+int vigil_monitor_reconfigure(struct vigil_monitor *mon, const struct vigil_config *cfg,
+			      char *err, size_t errlen);
+
 /* Deliver pending ring-buffer events; waits up to timeout_ms. */
 int vigil_monitor_poll(struct vigil_monitor *mon, int timeout_ms);
 

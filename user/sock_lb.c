@@ -81,26 +81,59 @@ fail:
 	return ret;
 }
 
+/* cgroup v2 ids are the inode numbers of the cgroup directories. */
+static __u64 cgroup_id_of_fd(int cgroup_fd)
+{
+	struct stat st;
+
+	return fstat(cgroup_fd, &st) == 0 ? (__u64)st.st_ino : 0;
+}
+
+static __u64 link_cgroup_id(const struct bpf_link *link)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len))
+		return 0;
+	return info.cgroup.cgroup_id;
+}
+
+/* Attach prog to cgroup_fd and pin the link at pin_path, replacing old (a
+ * pinned link on another cgroup, or NULL). The new attachment exists before
+ * the old one goes, so a client in both cgroups always has the hook. */
+static int attach_new(struct bpf_program *prog, int cgroup_fd, const char *pin_path,
+		      struct bpf_link *old)
+{
+	struct bpf_link *link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	int ret;
+
+	if (!link) {
+		ret = -errno;
+		bpf_link__destroy(old);
+		return ret;
+	}
+	unlink(pin_path);
+	bpf_link__destroy(old); /* its pin is gone: this detaches it */
+	ret = bpf_link__pin(link, pin_path);
+	bpf_link__destroy(link); /* the pin keeps it attached */
+	return ret;
+}
+
 static int attach_one(struct bpf_program *prog, int cgroup_fd, const char *pin_path)
 {
 	/* Only open a pin that exists: libbpf warns about a missing one. */
 	struct bpf_link *link = access(pin_path, F_OK) == 0 ? bpf_link__open(pin_path) : NULL;
-	int ret;
 
-	if (link) {
-		/* Swap the program under the existing attachment: no gap in service. */
-		ret = bpf_link__update_program(link, prog);
+	/* Same cgroup (a restart, a reload): swap the program under the
+	 * existing attachment, no gap in service. lb.cgroup changed: move. */
+	if (link && link_cgroup_id(link) == cgroup_id_of_fd(cgroup_fd) &&
+	    bpf_link__update_program(link, prog) == 0) {
 		bpf_link__destroy(link);
-		if (!ret)
-			return 0;
-		unlink(pin_path);
+		return 0;
 	}
-	link = bpf_program__attach_cgroup(prog, cgroup_fd);
-	if (!link)
-		return -errno;
-	ret = bpf_link__pin(link, pin_path);
-	bpf_link__destroy(link); /* the pin keeps it attached */
-	return ret;
+	return attach_new(prog, cgroup_fd, pin_path, link);
 }
 
 int vigil_sock_lb_attach(struct vigil_sock_lb *lb, const char *cgroup, char *err, size_t errlen)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vigild: loads the in-kernel monitor, keeps its watch maps in line with the
- * config and consumes its failure events until SIGTERM/SIGINT. */
+ * config and consumes its failure events until SIGTERM/SIGINT; SIGHUP
+ * reloads the config (vigild_reload.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include "failover.h"
 #include "monitor.h"
 #include "sock_lb.h"
+#include "vigild.h"
 #include "xdp_lb.h"
 
 #define DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
@@ -32,12 +34,20 @@ struct options {
 	bool check_only;
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void request_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+/* The reload itself runs in the event loop: it allocates, logs and writes
+ * maps, none of which is safe in a signal handler. */
+static void request_reload(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
 }
 
 static void usage(FILE *out)
@@ -52,8 +62,9 @@ static void usage(FILE *out)
 		"  -r, --ready-file P    create P once all hooks are attached; removed on exit\n"
 		"  -V, --version         print the version\n"
 		"\n"
-		"Runs in the foreground until SIGTERM or SIGINT. Exit status: 0 clean stop,\n"
-		"1 runtime failure, 2 bad usage or config, 3 missing privileges/kernel feature.\n",
+		"Runs in the foreground until SIGTERM or SIGINT; SIGHUP re-reads the config\n"
+		"(docs/config.md, Reload). Exit status: 0 clean stop, 1 runtime failure,\n"
+		"2 bad usage or config, 3 missing privileges/kernel feature.\n",
 		DEFAULT_CONFIG);
 }
 
@@ -151,6 +162,8 @@ static void install_signal_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = request_reload;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -166,14 +179,6 @@ static int write_ready_file(const char *path)
 	fclose(f);
 	return 0;
 }
-
-/* Everything vigild runs; members NULL when not started. */
-struct daemon {
-	struct vigil_monitor *mon;
-	struct vigil_sock_lb *lb;
-	struct vigil_xdp_lb *xdp;
-	struct vigil_failover *fo;
-};
 
 static void on_kernel_event(const struct vigil_event *ev, void *ctx)
 {
@@ -235,10 +240,16 @@ static int event_loop(struct daemon *d)
 	int ret = 0;
 
 	while (!stop_requested) {
-		__u64 now = vigil_now_ns();
-		int timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : 200;
+		__u64 now;
+		int timeout;
 		size_t n = 1;
 
+		if (reload_requested) {
+			reload_requested = 0;
+			vigild_reload(d);
+		}
+		now = vigil_now_ns();
+		timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : 200;
 		fds[0] = (struct pollfd){ .fd = vigil_monitor_epoll_fd(d->mon), .events = POLLIN };
 		if (d->fo)
 			n += vigil_failover_pollfds(d->fo, fds + 1, MAX_POLLFDS - 1);
@@ -259,9 +270,13 @@ static int event_loop(struct daemon *d)
 	return ret;
 }
 
-static int run(const struct vigil_config *cfg, const struct options *opt)
+/* *cfgp is the running config: a reload replaces it (and frees the one it
+ * replaces), so the caller frees whatever *cfgp holds on return. */
+static int run(struct vigil_config **cfgp, const struct options *opt)
 {
-	struct daemon d = {};
+	struct daemon d = { .config_path = opt->config_path, .log_level_override = opt->log_level,
+			    .cfg = *cfgp };
+	const struct vigil_config *cfg = d.cfg;
 	char err[512];
 	int ret;
 
@@ -282,8 +297,9 @@ static int run(const struct vigil_config *cfg, const struct options *opt)
 		return 1;
 	}
 	ret = event_loop(&d);
+	*cfgp = d.cfg;
 	pr_info("stopping: detaching monitor hooks (maps and socket load balancer stay pinned "
-		"under %s; 'vigild --unpin' removes them)", cfg->pin_dir);
+		"under %s; 'vigild --unpin' removes them)", d.cfg->pin_dir);
 	stop_daemon(&d);
 	if (opt->ready_file)
 		unlink(opt->ready_file);
@@ -292,34 +308,38 @@ static int run(const struct vigil_config *cfg, const struct options *opt)
 
 int main(int argc, char **argv)
 {
-	struct vigil_config cfg;
+	struct vigil_config *cfg = calloc(1, sizeof(*cfg)); /* heap: a reload replaces it */
 	struct options opt;
 	char err[512];
 	int ret;
 
-	if (parse_options(argc, argv, &opt))
+	if (!cfg || parse_options(argc, argv, &opt)) {
+		free(cfg);
 		return 2;
-	if (vigil_config_load_file(opt.config_path, &cfg, err, sizeof(err))) {
+	}
+	if (vigil_config_load_file(opt.config_path, cfg, err, sizeof(err))) {
 		fprintf(stderr, "vigild: %s\n", err);
+		free(cfg);
 		return 2;
 	}
 	vigil_log_set_level(opt.log_level >= 0 ? (enum vigil_log_level)opt.log_level
-					       : cfg.log_level);
+					       : cfg->log_level);
 	if (opt.check_only) {
 		printf("%s: ok\n", opt.config_path);
 		ret = 0;
 	} else if (opt.unpin) {
-		ret = vigil_monitor_unpin(cfg.pin_dir);
+		ret = vigil_monitor_unpin(cfg->pin_dir);
 		if (ret)
-			pr_err("unpinning %s failed: %s", cfg.pin_dir, strerror(-ret));
+			pr_err("unpinning %s failed: %s", cfg->pin_dir, strerror(-ret));
 		ret = ret ? 1 : 0;
 	} else {
 		libbpf_set_print(libbpf_to_log);
 		install_signal_handlers();
-		ret = check_host(&cfg);
+		ret = check_host(cfg);
 		if (!ret)
 			ret = run(&cfg, &opt);
 	}
-	vigil_config_free(&cfg);
+	vigil_config_free(cfg);
+	free(cfg);
 	return ret;
 }

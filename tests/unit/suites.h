@@ -11,5 +11,6 @@ Suite *config_suite(void);
 Suite *detector_suite(void);
 Suite *maglev_suite(void);
 Suite *stats_suite(void);
+Suite *reload_suite(void);
 
 #endif

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* What vigild runs, shared by vigild.c (start, event loop, stop) and
+ * vigild_reload.c (config reload on SIGHUP). */
+#ifndef VIGIL_VIGILD_H
+#define VIGIL_VIGILD_H
+
+#include "config.h"
+
+/* Members NULL when not started. */
+struct daemon {
+	const char *config_path;
+	int log_level_override;   /* -1: daemon.log_level of the config */
+	struct vigil_config *cfg; /* running config; the engine points into it */
+	struct vigil_monitor *mon;
+	struct vigil_sock_lb *lb;
+	struct vigil_xdp_lb *xdp;
+	struct vigil_failover *fo;
+};
+
+/* Re-read config_path and bring everything in line with it (SIGHUP). A file
+ * that does not load, a change that needs a restart or a step that fails is
+ * logged, and the running config stays in charge, unchanged. */
+void vigild_reload(struct daemon *d);
+
+#endif

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Config reload on SIGHUP. Order: parse and check (nothing changes), prepare
+ * the engine's new state in memory, then the steps that change the kernel
+ * and can fail (load and attach datapaths newly in use, re-sync the watch
+ * maps), each undone in reverse order if a later one fails, and last the
+ * engine switch and the removal of datapaths no longer in use, which cannot
+ * fail. The monitor's hooks stay attached throughout, and the datapaths
+ * serve the last published sets until the engine publishes the new ones.
+ * What is live and what needs a restart: docs/config.md, "Reload".
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failover.h"
+#include "host.h"
+#include "log.h"
+#include "monitor.h"
+#include "netns.h"
+#include "probe.h"
+#include "reload_plan.h"
+#include "sock_lb.h"
+#include "vigild.h"
+#include "xdp_lb.h"
+
+struct txn {
+	const struct vigil_config *old, *next;
+	__u32 old_dp, next_dp;                 /* VIGIL_DATAPATH_* in use */
+	struct vigil_failover_reload *fo_next; /* prepared switch of the running engine */
+	struct vigil_failover *fo_new;         /* engine started: none ran before */
+	struct vigil_sock_lb *lb_new;          /* socket LB loaded: none was */
+	struct vigil_xdp_lb *xdp_new;          /* XDP started: not in use before */
+	bool xdp_reconciled, sock_attached, watch_synced; /* to undo on failure */
+	char err[512];
+};
+
+static struct vigil_sock_lb *lb_of(const struct daemon *d, const struct txn *t)
+{
+	return d->lb ? d->lb : t->lb_new;
+}
+
+/* The XDP load balancer serving the new config, NULL when it uses none. */
+static struct vigil_xdp_lb *xdp_of(const struct daemon *d, const struct txn *t)
+{
+	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
+		return NULL;
+	return d->xdp ? d->xdp : t->xdp_new;
+}
+
+/* ---- checks: nothing changes ----------------------------------------------- */
+
+static int check_capacity(struct txn *t)
+{
+	size_t n = vigil_reload_exact_endpoints(t->old, t->next);
+
+	if (n <= VIGIL_MAX_WATCH_EXACT)
+		return 0;
+	if (n == (size_t)-1) {
+		snprintf(t->err, sizeof(t->err), "out of memory counting watched endpoints");
+		return -ENOMEM;
+	}
+	snprintf(t->err, sizeof(t->err), "the watch map would hold %zu endpoints while the old "
+		 "and the new config are swapped, at most %d fit: restart vigild to apply this "
+		 "config", n, VIGIL_MAX_WATCH_EXACT);
+	return -E2BIG;
+}
+
+static int find_interfaces(struct txn *t)
+{
+	for (size_t i = 0; i < t->next->n_xdp_interfaces; i++)
+		if (!if_nametoindex(t->next->xdp_interfaces[i])) {
+			snprintf(t->err, sizeof(t->err), "xdp interface %s: no such interface%s%s: "
+				 "fix xdp.interfaces (or xdp.netns)", t->next->xdp_interfaces[i],
+				 t->next->xdp_netns[0] ? " in " : "", t->next->xdp_netns);
+			return -ENODEV;
+		}
+	return 0;
+}
+
+/* Every XDP interface exists (in xdp.netns) before any step runs: when the
+ * namespace changes, the old attachments go before the new ones are made. */
+static int check_interfaces(struct txn *t)
+{
+	int saved, ret;
+
+	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
+		return 0;
+	ret = vigil_netns_enter(t->next->xdp_netns, &saved);
+	if (ret) {
+		snprintf(t->err, sizeof(t->err), "cannot enter network namespace %s: %s: fix "
+			 "xdp.netns", t->next->xdp_netns, strerror(-ret));
+		return ret;
+	}
+	ret = find_interfaces(t);
+	vigil_netns_leave(saved);
+	return ret;
+}
+
+/* A running engine checks a changed probe_netns while it prepares; one that
+ * is about to start is checked here, before anything is attached. */
+static int check_probe_netns(const struct daemon *d, struct txn *t)
+{
+	struct vigil_prober *p;
+
+	if (d->fo || t->next->n_services == 0 || !t->next->probe_netns[0])
+		return 0;
+	p = vigil_prober_new(t->next->probe_netns);
+	if (!p) {
+		int e = errno;
+
+		snprintf(t->err, sizeof(t->err), "cannot set up probes in network namespace '%s': "
+			 "%s: fix daemon.probe_netns", t->next->probe_netns, strerror(e));
+		return -e;
+	}
+	vigil_prober_free(p);
+	return 0;
+}
+
+static int prepare(struct daemon *d, struct txn *t)
+{
+	int ret = check_capacity(t);
+
+	if (!ret)
+		ret = check_interfaces(t);
+	if (!ret)
+		ret = check_probe_netns(d, t);
+	if (!ret && d->fo)
+		ret = vigil_failover_reload_prepare(d->fo, t->next, &t->fo_next, t->err,
+						    sizeof(t->err));
+	return ret;
+}
+
+/* ---- steps that change the kernel and can fail ----------------------------- */
+
+/* The socket LB object also owns the state maps every service is published
+ * in, whatever its datapath. */
+static int load_lb(struct daemon *d, struct txn *t)
+{
+	if (d->lb || t->next->n_services == 0)
+		return 0;
+	return vigil_sock_lb_load(&t->lb_new, t->next->pin_dir, t->err, sizeof(t->err));
+}
+
+static int xdp_up(struct daemon *d, struct txn *t)
+{
+	int ret;
+
+	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
+		return 0;
+	if (!d->xdp) {
+		ret = vigil_xdp_lb_start(&t->xdp_new, t->next, t->err, sizeof(t->err));
+		if (ret) /* interfaces attached before the one that failed */
+			vigil_xdp_lb_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
+		return ret;
+	}
+	/* Attachments are recorded by interface name: an interface of the same
+	 * name in the old namespace would keep its attachment. */
+	if (strcmp(t->old->xdp_netns, t->next->xdp_netns) != 0)
+		vigil_xdp_lb_detach_pinned(t->old->pin_dir, t->old->xdp_netns);
+	t->xdp_reconciled = true;
+	return vigil_xdp_lb_reconcile(d->xdp, t->next, t->err, sizeof(t->err));
+}
+
+/* Swaps the programs in place, or moves them when lb.cgroup changed. */
+static int sock_up(struct daemon *d, struct txn *t)
+{
+	if (!(t->next_dp & VIGIL_DATAPATH_SOCKET))
+		return 0;
+	t->sock_attached = true;
+	return vigil_sock_lb_attach(lb_of(d, t), t->next->lb_cgroup, t->err, sizeof(t->err));
+}
+
+static int engine_up(struct daemon *d, struct txn *t)
+{
+	struct vigil_monitor_maps mon;
+	struct vigil_lb_maps lb;
+
+	if (d->fo || t->next->n_services == 0)
+		return 0;
+	vigil_sock_lb_maps(lb_of(d, t), &lb);
+	vigil_monitor_maps(d->mon, &mon.backend_stats, &mon.inflight);
+	return vigil_failover_start(&t->fo_new, t->next, &mon, &lb, xdp_of(d, t), t->err,
+				    sizeof(t->err));
+}
+
+static int monitor_up(struct daemon *d, struct txn *t)
+{
+	t->watch_synced = true;
+	return vigil_monitor_reconfigure(d->mon, t->next, t->err, sizeof(t->err));
+}
+
+/* ---- undo, in reverse order --------------------------------------------------- */
+
+static void undo_sock(struct daemon *d, struct txn *t)
+{
+	char err[512];
+
+	if (!(t->old_dp & VIGIL_DATAPATH_SOCKET))
+		vigil_sock_lb_detach_pinned(t->old->pin_dir);
+	else if (vigil_sock_lb_attach(lb_of(d, t), t->old->lb_cgroup, err, sizeof(err)))
+		pr_err("reload: restoring the socket load balancer failed: %s", err);
+}
+
+/* Back to the old interfaces, in the old namespace. */
+static void undo_xdp(struct daemon *d, struct txn *t)
+{
+	char err[512];
+
+	if (strcmp(t->old->xdp_netns, t->next->xdp_netns) != 0)
+		vigil_xdp_lb_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
+	if (vigil_xdp_lb_reconcile(d->xdp, t->old, err, sizeof(err)))
+		pr_err("reload: restoring the XDP attachments failed: %s", err);
+}
+
+static void undo(struct daemon *d, struct txn *t)
+{
+	char err[512];
+
+	if (t->watch_synced && vigil_monitor_reconfigure(d->mon, t->old, err, sizeof(err)))
+		pr_err("reload: restoring the watch maps failed: %s", err);
+	vigil_failover_stop(t->fo_new);
+	if (t->sock_attached)
+		undo_sock(d, t);
+	if (t->xdp_new) {
+		vigil_xdp_lb_stop(t->xdp_new);
+		vigil_xdp_lb_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
+	}
+	if (t->xdp_reconciled)
+		undo_xdp(d, t);
+	vigil_sock_lb_stop(t->lb_new);
+	vigil_failover_reload_abort(t->fo_next);
+}
+
+/* ---- the switch: cannot fail ---------------------------------------------------- */
+
+static void stop_unused_datapaths(struct daemon *d, struct txn *t)
+{
+	if (!(t->next_dp & VIGIL_DATAPATH_XDP) && d->xdp) {
+		vigil_xdp_lb_detach_pinned(t->old->pin_dir, t->old->xdp_netns);
+		vigil_xdp_lb_stop(d->xdp);
+		d->xdp = NULL;
+	}
+	if (!(t->next_dp & VIGIL_DATAPATH_SOCKET))
+		vigil_sock_lb_detach_pinned(t->next->pin_dir);
+}
+
+static void commit(struct daemon *d, struct txn *t)
+{
+	struct vigil_xdp_lb *xdp = xdp_of(d, t);
+
+	if (t->lb_new)
+		d->lb = t->lb_new;
+	if (t->xdp_new)
+		d->xdp = t->xdp_new;
+	if (t->fo_next)
+		vigil_failover_reload_commit(d->fo, t->fo_next, xdp);
+	if (t->fo_new)
+		d->fo = t->fo_new;
+	/* Every XDP VIP no longer configured, all of them when XDP goes. */
+	if (d->xdp)
+		vigil_xdp_remove_stale(d->xdp, t->next);
+	stop_unused_datapaths(d, t);
+	if (d->fo)
+		vigil_failover_run(d->fo, vigil_now_ns()); /* publish the new sets now */
+}
+
+static int apply(struct daemon *d, struct txn *t)
+{
+	int ret = prepare(d, t);
+
+	if (!ret)
+		ret = load_lb(d, t);
+	if (!ret)
+		ret = xdp_up(d, t);
+	if (!ret)
+		ret = sock_up(d, t);
+	if (!ret)
+		ret = engine_up(d, t);
+	if (!ret)
+		ret = monitor_up(d, t);
+	if (ret) {
+		undo(d, t);
+		return ret;
+	}
+	commit(d, t);
+	return 0;
+}
+
+/* ---- entry ------------------------------------------------------------------------ */
+
+static void log_summary(const struct daemon *d, const struct vigil_reload_summary *s)
+{
+	const struct vigil_config *c = d->cfg;
+
+	pr_info("config reloaded from %s: %zu services (%zu added, %zu removed, %zu changed), "
+		"backends %zu added, %zu removed; watching %zu endpoints, %zu prefixes, %zu local "
+		"ports%s", d->config_path, c->n_services, s->services_added, s->services_removed,
+		s->services_changed, s->backends_added, s->backends_removed, c->n_backends,
+		c->n_prefixes, c->n_local_ports,
+		c->watch_all ? ", and every outgoing connection" : "");
+}
+
+/* daemon.sched_priority; 0 returns vigild to the normal policy. */
+static void apply_sched_priority(const struct vigil_config *old, const struct vigil_config *next)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (old->sched_priority == next->sched_priority)
+		return;
+	if (next->sched_priority) {
+		vigil_host_set_sched_priority(next->sched_priority);
+		return;
+	}
+	if (sched_setscheduler(0, SCHED_OTHER, &sp) == 0)
+		pr_info("running at the normal scheduling policy (daemon.sched_priority: 0)");
+	else
+		pr_warn("cannot return to the normal scheduling policy: %s", strerror(errno));
+}
+
+static void free_config(struct vigil_config *cfg)
+{
+	vigil_config_free(cfg);
+	free(cfg);
+}
+
+/* Parse and validate; refuse settings that need a restart. */
+static struct vigil_config *load_next(const struct daemon *d)
+{
+	struct vigil_config *next = calloc(1, sizeof(*next));
+	char err[512];
+	int more;
+
+	if (!next) {
+		pr_err("reload of %s failed: out of memory: keeping the running config",
+		       d->config_path);
+		return NULL;
+	}
+	if (vigil_config_load_file(d->config_path, next, err, sizeof(err))) {
+		pr_err("reload refused: %s: keeping the running config", err);
+		free(next);
+		return NULL;
+	}
+	more = vigil_reload_restart_needed(d->cfg, next, err, sizeof(err));
+	if (more) {
+		pr_err("reload of %s refused: %s%s: keeping the running config", d->config_path,
+		       err, more > 1 ? " (and another setting that needs a restart)" : "");
+		free_config(next);
+		return NULL;
+	}
+	return next;
+}
+
+void vigild_reload(struct daemon *d)
+{
+	struct vigil_reload_summary sum;
+	struct vigil_config *next;
+	struct txn t;
+
+	pr_info("SIGHUP: reloading %s", d->config_path);
+	next = load_next(d);
+	if (!next)
+		return;
+	t = (struct txn){ .old = d->cfg, .next = next, .old_dp = vigil_reload_datapaths(d->cfg),
+			  .next_dp = vigil_reload_datapaths(next) };
+	if (apply(d, &t)) {
+		pr_err("reload of %s failed: %s: keeping the running config", d->config_path,
+		       t.err);
+		free_config(next);
+		return;
+	}
+	vigil_reload_summarize(d->cfg, next, &sum);
+	apply_sched_priority(d->cfg, next);
+	free_config(d->cfg); /* the engine points into next now */
+	d->cfg = next;
+	vigil_log_set_level(d->log_level_override >= 0 ? (enum vigil_log_level)d->log_level_override
+						       : next->log_level);
+	log_summary(d, &sum);
+}
