@@ -44,8 +44,9 @@ PURE_OBJS   := $(PURE_SRCS:user/%.c=$(BUILD)/user/%.o)
 VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
 	$(BUILD)/user/failover.o $(BUILD)/user/failover_publish.o $(BUILD)/user/sockdestroy.o \
-	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(BUILD)/user/failover_reload.o \
-	$(BUILD)/user/vigild_reload.o $(PURE_OBJS)
+	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o \
+	$(BUILD)/user/netns.o $(BUILD)/user/failover_reload.o $(BUILD)/user/vigild_reload.o \
+	$(PURE_OBJS)
 VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/lbstate.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o $(PURE_OBJS)
 
@@ -74,7 +75,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 # Skeleton headers must exist before anything that includes them is compiled.
 $(BUILD)/user/monitor.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
-	$(BUILD)/user/xdp_lb.o: $(SKELETONS)
+	$(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o: $(SKELETONS)
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)

@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR MIT)
 /*
- * vigil XDP load balancer for traffic from other hosts (NAT mode).
+ * vigil packet load balancer for traffic from other hosts (NAT mode), with
+ * two entry points sharing one decision (bpf/lb_core.h) and one set of maps:
+ *
+ *   vigil_xdp_lb  XDP on the ingress interfaces (xdp.hook: xdp, the default):
+ *                 rewrites in place with incremental checksum updates.
+ *   vigil_tc_lb   tc clsact ingress (xdp.hook: tc): rewrites with the kernel's
+ *                 checksum helpers, which also handle packets whose TCP
+ *                 checksum is still partial (local senders with checksum
+ *                 offload), something XDP cannot see.
  *
  * client -> VIP:port   matched in xdp_services; the flow's backend comes from
  *                      the connection table, or for a new flow (or one whose
@@ -8,14 +16,15 @@
  *                      destination rewritten to the backend.
  * backend -> client    matched in xdp_rev_flows; source rewritten back to the
  *                      VIP.
- * Both directions are handed to the kernel's IP forwarding (XDP_PASS) after
- * the rewrite, so routing, neighbour resolution and the egress device stay
- * the kernel's business on every topology.
  *
- * The packet path doubles as a passive health monitor for clients whose TCP
- * stack is elsewhere: SYN -> SYN-ACK latency, unanswered SYNs (via the
- * in-flight map vigild scans) and RSTs from backends are recorded in the same
- * maps and events as the socket monitor.
+ * Forwarding (xdp.forward: redirect, the default): a FIB lookup in the
+ * program gives the egress device and next-hop MAC; the packet leaves with
+ * XDP_TX / XDP_REDIRECT (XDP; the answer is cached in the flow entry for
+ * about a second) or bpf_redirect / bpf_redirect_neigh (tc), TTL decremented
+ * like a router. Whatever the program cannot send itself
+ * (no neighbour entry yet in XDP, TTL expiring, MTU exceeded, an egress
+ * device without XDP transmit) is handed to the kernel's IP forwarding after
+ * the rewrite, which always works (xdp.forward: kernel does that for all).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,232 +35,66 @@
 #include "signals.h"
 #include "csum.h"
 #include "xdp_parse.h"
+#include "lb_maps.h"
+#include "lb_core.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/* Probes of further Maglev slots when the chosen backend is down in the fast
- * path and vigild has not rebuilt the table yet. */
-#define DOWN_RETRIES 4
+#define AF_INET_ 2
+#define AF_INET6_ 10
+#define TC_ACT_OK_ 0
+#define TC_ACT_SHOT_ 2
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_MAX_SERVICES);
-	__type(key, struct vigil_endpoint);
-	__type(value, struct vigil_xdp_service);
-} xdp_services SEC(".maps");
+/* xdp.forward, set by vigild before load. */
+const volatile __u32 forward_mode = VIGIL_FWD_REDIRECT;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VIGIL_MAX_LB_BACKENDS);
-	__type(key, __u32);
-	__type(value, struct vigil_xdp_backend);
-} xdp_backends SEC(".maps");
+/* ---- forwarding, common ------------------------------------------------------ */
 
-/* Maglev tables: two inner arrays per VIP (double buffering). vigild fills
- * the idle one through mmap and then repoints xdp_services at it, one hash
- * update, so a table switch is atomic and never waits for an RCU grace period
- * (replacing an outer-map slot from userspace does). Inner maps may differ in
- * size (BPF_F_INNER_MAP). */
-struct maglev_table {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, __u32);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, VIGIL_MAX_XDP_TABLES);
-	__type(key, __u32);
-	__array(values, struct maglev_table);
-} xdp_tables SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VIGIL_MAX_FLOWS);
-	__type(key, struct vigil_flow_key);
-	__type(value, struct vigil_flow);
-} xdp_flows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VIGIL_MAX_FLOWS);
-	__type(key, struct vigil_flow_key);
-	__type(value, struct vigil_rev_flow);
-} xdp_rev_flows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VIGIL_XDP_COUNTERS);
-	__type(key, __u32);
-	__type(value, __u64);
-} xdp_stats SEC(".maps");
-
-static __always_inline void count(__u32 counter)
+/* FIB query for the packet as it will be after the rewrite; addresses come
+ * from the flow key and the rewrite order because the tc entry can no longer
+ * read the headers once its helpers have rewritten them. */
+static __always_inline void fib_prepare(struct bpf_fib_lookup *fib, const struct pkt *p,
+					const struct lb_rewrite *rw, __u32 ifindex)
 {
-	__u64 *c = bpf_map_lookup_elem(&xdp_stats, &counter);
+	__u8 src[16], dst[16];
 
-	if (c)
-		*c += 1; /* per-CPU and XDP runs with preemption off: no atomics */
-}
-
-/* 64-bit mix of the 5-tuple; the low 32 bits pick the Maglev slot, the high
- * bits (top bit cleared) key the in-flight map. */
-static __always_inline __u64 flow_hash(const struct vigil_flow_key *k)
-{
-	const __u64 *w = (const __u64 *)k;
-	__u64 h = 0x9e3779b97f4a7c15ull;
-
-	for (int i = 0; i < (int)(sizeof(*k) / 8); i++) {
-		h ^= w[i];
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 33;
+	/* Branches, not a pointer select: the verifier tracks them better. */
+	if (rw->to_dst) {
+		__builtin_memcpy(src, p->key.src, 16);
+		__builtin_memcpy(dst, rw->to.addr, 16);
+	} else {
+		__builtin_memcpy(src, rw->to.addr, 16);
+		__builtin_memcpy(dst, p->key.dst, 16);
 	}
-	/* Final avalanche: client ports are sequential and of one parity, so
-	 * every input bit must reach the low bits the slot is taken from. */
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 29;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 32;
-	return h;
-}
-
-/* In a reverse entry, the top bit of flow_hash marks a flow moved mid-stream
- * off a failed backend: the new backend answers it with a RST, which is the
- * intended fast reset for the client, not a failure of the new backend. */
-#define FLOW_MOVED (1ull << 63)
-
-static __always_inline __u64 inflight_key(__u64 hash)
-{
-	return hash & ~FLOW_MOVED;
-}
-
-static __always_inline bool backend_usable(const struct vigil_xdp_backend *b)
-{
-	struct vigil_backend_health *h;
-
-	if (!(b->flags & VIGIL_XB_SELECTABLE))
-		return false;
-	h = bpf_map_lookup_elem(&backend_health, &b->ep);
-	return !(h && h->down);
-}
-
-/* A backend entry a packet of this family can be sent to. xdp_backends is an
- * array: an id vigild never configured (or cleared) reads as all zeroes. */
-static __always_inline bool backend_fits(const struct vigil_xdp_backend *b, __u8 family)
-{
-	return b && b->ep.family == family;
-}
-
-/* Maglev lookup; skips slots whose backend the fast path marked down, and
- * slots whose backend cannot take the packet at all (never a fallback). */
-static __always_inline __s64 maglev_pick(const struct vigil_xdp_service *svc, __u64 hash,
-					 __u8 family)
-{
-	__u32 sid = svc->service_id, size = svc->table_size;
-	void *table = bpf_map_lookup_elem(&xdp_tables, &sid);
-	__s64 first = -1;
-
-	if (!table || size == 0)
-		return -1;
-	for (__u32 i = 0; i < DOWN_RETRIES; i++) {
-		__u32 slot = (__u32)((hash + i * 0x9e3779b1u) % size);
-		__u32 *id = bpf_map_lookup_elem(table, &slot);
-		struct vigil_xdp_backend *b;
-
-		if (!id)
-			return -1;
-		b = bpf_map_lookup_elem(&xdp_backends, id);
-		if (!backend_fits(b, family))
-			continue;
-		if (first < 0)
-			first = *id;
-		if (backend_usable(b))
-			return *id;
+	fib->ifindex = ifindex;
+	fib->l4_protocol = IPPROTO_TCP;
+	if (p->ip4) {
+		fib->family = AF_INET_;
+		fib->tos = p->ip4->tos;
+		fib->tot_len = bpf_ntohs(p->ip4->tot_len);
+		__builtin_memcpy(&fib->ipv4_src, &src[12], 4);
+		__builtin_memcpy(&fib->ipv4_dst, &dst[12], 4);
+	} else if (p->ip6) {
+		fib->family = AF_INET6_;
+		fib->tot_len = bpf_ntohs(p->ip6->payload_len) + sizeof(struct ipv6hdr);
+		__builtin_memcpy(fib->ipv6_src, src, 16);
+		__builtin_memcpy(fib->ipv6_dst, dst, 16);
 	}
-	return first;
 }
 
-/* ---- passive health ------------------------------------------------------- */
-
-static __always_inline bool same_endpoint(const struct vigil_endpoint *a,
-					  const struct vigil_endpoint *b)
+/* TTL or hop limit as the packet arrived. */
+static __always_inline __u8 hops_left(const struct pkt *p)
 {
-	const __u16 *x = (const __u16 *)a, *y = (const __u16 *)b;
-
-	for (int i = 0; i < (int)(sizeof(*a) / 2); i++)
-		if (x[i] != y[i])
-			return false;
-	return true;
+	if (p->ip4)
+		return p->ip4->ttl;
+	return p->ip6 ? p->ip6->hop_limit : 0;
 }
 
-static __always_inline void syn_forwarded(const struct vigil_endpoint *backend, __u64 hash)
-{
-	struct vigil_inflight fl = { .peer = *backend, .role = VIGIL_ROLE_CLIENT };
-	struct vigil_backend_stats *st = backend_of(backend);
-	__u64 key = inflight_key(hash);
-	struct vigil_inflight *cur = bpf_map_lookup_elem(&inflight, &key);
-
-	/* A retransmitted SYN of an attempt still waiting for its SYN-ACK: not a
-	 * new attempt (the socket monitor counts it the same way), and the
-	 * attempt's clock keeps running for latency and the timeout scan. */
-	if (cur && same_endpoint(&cur->peer, backend)) {
-		if (st)
-			COUNT(st->syn_retrans, 1);
-		return;
-	}
-	if (st)
-		COUNT(st->connect_attempts, 1);
-	fl.syn_sent_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&inflight, &key, &fl, BPF_ANY);
-}
-
-static __always_inline void synack_returned(const struct vigil_endpoint *backend, __u64 key)
-{
-	struct vigil_inflight *fl = bpf_map_lookup_elem(&inflight, &key);
-	struct vigil_backend_stats *st;
-	__u64 now;
-
-	if (!fl)
-		return; /* a retransmitted SYN-ACK: already counted */
-	now = bpf_ktime_get_ns();
-	st = backend_of(backend);
-	if (st) {
-		COUNT(st->established, 1);
-		hist_add(st->connect_lat_us, now - fl->syn_sent_ns);
-	}
-	health_success(backend, now);
-	bpf_map_delete_elem(&inflight, &key);
-}
-
-/* A RST while the SYN is pending is a refused connect: a hard failure. A RST
- * later is only counted: without the TCP state machine the packet path
- * cannot tell an aborted live connection from the RST that answers a late
- * segment after an ordinary close, and the latter is no failure. */
-static __always_inline void reset_returned(const struct vigil_endpoint *backend, __u64 key)
-{
-	struct vigil_backend_stats *st = backend_of(backend);
-	bool refused = bpf_map_lookup_elem(&inflight, &key) != NULL;
-	__u64 now;
-
-	if (!refused) {
-		if (st)
-			COUNT(st->resets_rcvd, 1);
-		return;
-	}
-	now = bpf_ktime_get_ns();
-	if (st)
-		COUNT(st->refused, 1);
-	emit_event(backend, VIGIL_EV_REFUSED, now);
-	health_failure(backend, now);
-	bpf_map_delete_elem(&inflight, &key);
-}
-
-/* ---- rewriting ------------------------------------------------------------ */
+/* ---- XDP entry ------------------------------------------------------------------ */
 
 /* Replace one address (dst when to_dst, else src) and port of the packet. */
-static __always_inline int rewrite(struct pkt *p, const struct vigil_endpoint *to, bool to_dst)
+static __always_inline void xdp_rewrite(struct pkt *p, const struct vigil_endpoint *to,
+					bool to_dst)
 {
 	__u16 port = bpf_htons(to->port);
 	__u16 *old_port = to_dst ? &p->tcp->dest : &p->tcp->source;
@@ -259,18 +102,13 @@ static __always_inline int rewrite(struct pkt *p, const struct vigil_endpoint *t
 	if (p->ip4) {
 		__u32 addr, *old = to_dst ? &p->ip4->daddr : &p->ip4->saddr;
 
-		if (to->family != VIGIL_AF_INET)
-			return -1;
 		__builtin_memcpy(&addr, &to->addr[12], 4);
 		csum_replace4(&p->ip4->check, *old, addr);
 		csum_replace4(&p->tcp->check, *old, addr);
 		*old = addr;
-	} else {
+	} else if (p->ip6) {
 		__u32 addr[4], *old;
 
-		/* The verifier cannot tell that ip6 is set whenever ip4 is not. */
-		if (!p->ip6 || to->family != VIGIL_AF_INET6)
-			return -1;
 		old = to_dst ? p->ip6->daddr.in6_u.u6_addr32 : p->ip6->saddr.in6_u.u6_addr32;
 		__builtin_memcpy(addr, to->addr, 16);
 		csum_replace16(&p->tcp->check, old, addr);
@@ -278,142 +116,244 @@ static __always_inline int rewrite(struct pkt *p, const struct vigil_endpoint *t
 	}
 	csum_replace2(&p->tcp->check, *old_port, port);
 	*old_port = port;
+}
+
+static __always_inline void xdp_decrement_hops(struct pkt *p)
+{
+	if (p->ip4) {
+		__u8 ttl = p->ip4->ttl;
+
+		/* The TTL is the high byte of its checksum word (TTL, protocol). */
+		csum_replace2(&p->ip4->check, bpf_htons((__u16)ttl << 8),
+			      bpf_htons((__u16)(ttl - 1) << 8));
+		p->ip4->ttl = ttl - 1;
+	} else if (p->ip6) {
+		p->ip6->hop_limit--;
+	}
+}
+
+/* The next hop from the FIB, if the program may send there itself: only to
+ * the interfaces vigild attached to (the device map). */
+static __always_inline int xdp_resolve(struct xdp_md *ctx, struct bpf_fib_lookup *fib,
+				       struct vigil_next_hop *hop)
+{
+	__u32 egress;
+
+	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;
+	egress = fib->ifindex;
+	if (!bpf_map_lookup_elem(&xdp_tx_ports, &egress))
+		return -1;
+	hop->ifindex = egress;
+	__builtin_memcpy(hop->dmac, fib->dmac, 6);
+	__builtin_memcpy(hop->smac, fib->smac, 6);
 	return 0;
 }
 
-static __always_inline void make_reverse_key(const struct pkt *p, const struct vigil_endpoint *b,
-					     struct vigil_flow_key *rk)
+/* The flow direction's cached next hop while fresh, else a FIB lookup (whose
+ * answer is cached). */
+static __always_inline int xdp_next_hop(struct xdp_md *ctx, const struct pkt *p,
+					const struct lb_rewrite *rw, struct vigil_next_hop *hop)
 {
-	__builtin_memcpy(rk->src, b->addr, 16);
-	__builtin_memcpy(rk->dst, p->key.src, 16);
-	rk->sport = b->port;
-	rk->dport = p->key.sport;
-	rk->family = p->key.family;
-	rk->proto = IPPROTO_TCP;
-	rk->pad = 0;
+	struct bpf_fib_lookup fib = {};
+	__u64 now = bpf_jiffies64();
+
+	if (rw->hop && rw->hop->ifindex && now - rw->hop->resolved_jiffies < VIGIL_HOP_CACHE_JIFFIES) {
+		*hop = *rw->hop;
+		return 0;
+	}
+	fib_prepare(&fib, p, rw, ctx->ingress_ifindex);
+	if (xdp_resolve(ctx, &fib, hop))
+		return -1;
+	hop->resolved_jiffies = now;
+	if (rw->hop)
+		*rw->hop = *hop;
+	return 0;
 }
 
-/* ---- directions ----------------------------------------------------------- */
-
-/* The flow's backend: kept while selectable, or while draining; chosen anew
- * for a new flow or when its backend was ejected on hard failure/removed. */
-static __always_inline struct vigil_xdp_backend *
-backend_for_flow(struct pkt *p, const struct vigil_xdp_service *svc, __u64 hash, __u32 *id_out,
-		 bool *chosen, bool *moved)
+/* Send the rewritten packet out to its next hop, or leave it to the kernel.
+ * MACs and TTL change only once the program knows it sends the packet
+ * itself: the kernel must get a packet addressed to this host. */
+static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p,
+				       const struct lb_rewrite *rw, void *data)
 {
-	struct vigil_flow *fl = bpf_map_lookup_elem(&xdp_flows, &p->key);
-	struct vigil_flow nf = { .service_id = svc->service_id };
-	struct vigil_xdp_backend *b;
-	__s64 id;
+	struct vigil_next_hop hop;
+	struct ethhdr *eth = data;
 
-	if (fl) {
-		bool syn = p->tcp->syn && !p->tcp->ack;
-
-		b = bpf_map_lookup_elem(&xdp_backends, &fl->backend_id);
-		/* A SYN on a known 5-tuple opens a new connection: it stays with the
-		 * old backend only while that one is still selectable. */
-		if (backend_fits(b, p->key.family) && !(b->flags & VIGIL_XB_RESELECT) &&
-		    !(syn && !(b->flags & VIGIL_XB_SELECTABLE))) {
-			if (syn) /* a new connection on a reused 5-tuple */
-				count(VIGIL_XDP_NEW_FLOWS);
-			*id_out = fl->backend_id;
-			*chosen = false;
-			return b;
-		}
-		if (syn) {
-			count(VIGIL_XDP_NEW_FLOWS);
-		} else {
-			count(VIGIL_XDP_RESELECTED);
-			*moved = true;
-		}
-	} else {
-		count(VIGIL_XDP_NEW_FLOWS);
-	}
-	id = maglev_pick(svc, hash, p->key.family);
-	if (id < 0)
-		return NULL;
-	nf.backend_id = (__u32)id;
-	b = bpf_map_lookup_elem(&xdp_backends, &nf.backend_id);
-	if (!b)
-		return NULL;
-	bpf_map_update_elem(&xdp_flows, &p->key, &nf, BPF_ANY);
-	*id_out = nf.backend_id;
-	*chosen = true;
-	return b;
-}
-
-static __always_inline int to_backend(struct pkt *p, const struct vigil_xdp_service *svc)
-{
-	struct vigil_rev_flow rev = { .vip.family = p->key.family };
-	struct vigil_flow_key rk;
-	struct vigil_xdp_backend *b;
-	__u64 hash = flow_hash(&p->key);
-	bool chosen = false, moved = false, syn = p->tcp->syn && !p->tcp->ack;
-	__u32 id;
-
-	b = backend_for_flow(p, svc, hash, &id, &chosen, &moved);
-	if (!b) {
-		count(VIGIL_XDP_DROP_NO_BACKEND);
-		return XDP_DROP;
-	}
-	__builtin_memcpy(rev.vip.addr, p->key.dst, 16);
-	rev.vip.port = p->key.dport;
-	rev.backend_id = id;
-	rev.flow_hash = inflight_key(hash) | (moved && !syn ? FLOW_MOVED : 0);
-	/* The reverse entry is written when the flow gets its backend (a new
-	 * flow, or one moved off a failed backend) and refreshed on every SYN. */
-	if (chosen || syn) {
-		make_reverse_key(p, &b->ep, &rk);
-		bpf_map_update_elem(&xdp_rev_flows, &rk, &rev, BPF_ANY);
-	}
-	if (syn)
-		syn_forwarded(&b->ep, hash);
-	if (rewrite(p, &b->ep, true) < 0) {
-		count(VIGIL_XDP_DROP_NO_BACKEND);
-		return XDP_DROP;
-	}
-	count(VIGIL_XDP_FORWARDED);
-	return XDP_PASS;
-}
-
-static __always_inline int to_client(struct pkt *p, const struct vigil_rev_flow *rev)
-{
-	struct vigil_rev_flow r = *rev; /* copy: the packet rewrite may race an update */
-	struct vigil_endpoint backend = { .family = p->key.family, .port = p->key.sport };
-
-	__builtin_memcpy(backend.addr, p->key.src, 16);
-	if (p->tcp->rst && !(r.flow_hash & FLOW_MOVED))
-		reset_returned(&backend, r.flow_hash);
-	else if (p->tcp->syn && p->tcp->ack)
-		synack_returned(&backend, inflight_key(r.flow_hash));
-	if (rewrite(p, &r.vip, false) < 0)
+	if (forward_mode != VIGIL_FWD_REDIRECT || hops_left(p) <= 1 ||
+	    xdp_next_hop(ctx, p, rw, &hop)) {
+		count(VIGIL_XDP_FWD_KERNEL);
 		return XDP_PASS;
-	count(VIGIL_XDP_REVERSED);
-	return XDP_PASS;
+	}
+	xdp_decrement_hops(p);
+	__builtin_memcpy(eth->h_dest, hop.dmac, 6);
+	__builtin_memcpy(eth->h_source, hop.smac, 6);
+	count(VIGIL_XDP_FWD_DIRECT);
+	if (hop.ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	/* An egress vigild took out of the map since: the frame is dropped. */
+	return bpf_redirect_map(&xdp_tx_ports, hop.ifindex, XDP_DROP);
 }
 
 SEC("xdp")
 int vigil_xdp_lb(struct xdp_md *ctx)
 {
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct lb_rewrite rw = {};
 	struct pkt p = {};
-	struct vigil_endpoint vip = {};
-	struct vigil_xdp_service *svc;
-	struct vigil_rev_flow *rev;
-	int res = parse_packet(ctx, &p);
+	int res = parse_packet(data, end, &p);
 
 	if (res != PARSE_TCP) {
-		count(res == PARSE_TCP_TRUNCATED ? VIGIL_XDP_PASS_MALFORMED : VIGIL_XDP_PASS_NOT_TCP);
+		count_unparsed(res);
 		return XDP_PASS;
 	}
-	__builtin_memcpy(vip.addr, p.key.dst, 16);
-	vip.port = p.key.dport;
-	vip.family = p.key.family;
-	svc = bpf_map_lookup_elem(&xdp_services, &vip);
-	if (svc)
-		return to_backend(&p, svc);
-	rev = bpf_map_lookup_elem(&xdp_rev_flows, &p.key);
-	if (rev)
-		return to_client(&p, rev);
-	count(VIGIL_XDP_PASS_OTHER);
-	return XDP_PASS;
+	res = lb_decide(&p, &rw);
+	if (res != LB_REWRITE)
+		return res == LB_DROP ? XDP_DROP : XDP_PASS;
+	xdp_rewrite(&p, &rw.to, rw.to_dst);
+	return xdp_forward(ctx, &p, &rw, data);
+}
+
+/* ---- tc entry -------------------------------------------------------------------- */
+
+/* Offsets (from the Ethernet header) of everything the tc rewrite touches,
+ * taken while the parsed pointers are still valid: every checksum or store
+ * helper invalidates them. */
+struct tc_fields {
+	__u32 l3, csum, port, addr;
+	__u16 old_port;
+	__u8 old_addr[16];
+	__u8 hops;
+};
+
+static __always_inline void tc_fields_of(const struct pkt *p, bool to_dst, __u32 l3, __u32 l4,
+					 struct tc_fields *f)
+{
+	f->l3 = l3;
+	f->csum = l4 + offsetof(struct tcphdr, check);
+	f->hops = hops_left(p);
+	if (to_dst) {
+		f->port = l4 + offsetof(struct tcphdr, dest);
+		f->old_port = p->tcp->dest;
+		__builtin_memcpy(f->old_addr, p->key.dst, 16);
+		f->addr = l3 + (p->ip4 ? offsetof(struct iphdr, daddr) : offsetof(struct ipv6hdr, daddr));
+	} else {
+		f->port = l4 + offsetof(struct tcphdr, source);
+		f->old_port = p->tcp->source;
+		__builtin_memcpy(f->old_addr, p->key.src, 16);
+		f->addr = l3 + (p->ip4 ? offsetof(struct iphdr, saddr) : offsetof(struct ipv6hdr, saddr));
+	}
+}
+
+/* The rewrite through the kernel's helpers: bpf_l4_csum_replace knows the
+ * skb's checksum state and updates a partial checksum as a partial one. */
+static __always_inline int tc_rewrite(struct __sk_buff *skb, const struct tc_fields *f,
+				      const struct lb_rewrite *rw, bool v4)
+{
+	__u16 port = bpf_htons(rw->to.port);
+
+	if (v4) {
+		__u32 from, to;
+
+		__builtin_memcpy(&from, &f->old_addr[12], 4);
+		__builtin_memcpy(&to, &rw->to.addr[12], 4);
+		if (bpf_l4_csum_replace(skb, f->csum, from, to, BPF_F_PSEUDO_HDR | 4) ||
+		    bpf_l3_csum_replace(skb, f->l3 + offsetof(struct iphdr, check), from, to, 4) ||
+		    bpf_skb_store_bytes(skb, f->addr, &to, 4, 0))
+			return -1;
+	} else {
+		__s64 diff = bpf_csum_diff((__be32 *)f->old_addr, 16, (__be32 *)rw->to.addr, 16, 0);
+
+		if (diff < 0 || bpf_l4_csum_replace(skb, f->csum, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
+		    bpf_skb_store_bytes(skb, f->addr, rw->to.addr, 16, 0))
+			return -1;
+	}
+	if (bpf_l4_csum_replace(skb, f->csum, f->old_port, port, 2) ||
+	    bpf_skb_store_bytes(skb, f->port, &port, 2, 0))
+		return -1;
+	return 0;
+}
+
+static __always_inline int tc_decrement_hops(struct __sk_buff *skb, const struct tc_fields *f,
+					     bool v4)
+{
+	__u8 hops = f->hops - 1;
+
+	if (!v4)
+		return bpf_skb_store_bytes(skb, f->l3 + offsetof(struct ipv6hdr, hop_limit), &hops, 1, 0);
+	/* The TTL is the high byte of its checksum word (TTL, protocol). */
+	if (bpf_l3_csum_replace(skb, f->l3 + offsetof(struct iphdr, check),
+				bpf_htons((__u16)f->hops << 8), bpf_htons((__u16)hops << 8), 2))
+		return -1;
+	return bpf_skb_store_bytes(skb, f->l3 + offsetof(struct iphdr, ttl), &hops, 1, 0);
+}
+
+/* bpf_redirect with the FIB's MACs, or bpf_redirect_neigh when the next hop
+ * has no neighbour entry yet (the kernel resolves it and queues the packet). */
+static __always_inline int tc_forward(struct __sk_buff *skb, struct bpf_fib_lookup *fib,
+				      const struct tc_fields *f, bool v4)
+{
+	long rc;
+
+	if (forward_mode != VIGIL_FWD_REDIRECT || f->hops <= 1)
+		goto kernel;
+	rc = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		goto kernel;
+	if (tc_decrement_hops(skb, f, v4))
+		return TC_ACT_SHOT_;
+	count(VIGIL_XDP_FWD_DIRECT);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return (int)bpf_redirect_neigh(fib->ifindex, NULL, 0, 0);
+	if (bpf_skb_store_bytes(skb, 0, fib->dmac, 6, 0) ||
+	    bpf_skb_store_bytes(skb, 6, fib->smac, 6, 0))
+		return TC_ACT_SHOT_;
+	return (int)bpf_redirect(fib->ifindex, 0);
+kernel:
+	count(VIGIL_XDP_FWD_KERNEL);
+	return TC_ACT_OK_;
+}
+
+/* Headers beyond the linear part of the skb are pulled in once. */
+static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
+{
+	int res = parse_packet((void *)(long)skb->data, (void *)(long)skb->data_end, p);
+	__u32 want = skb->len < 128 ? skb->len : 128;
+
+	if (res == PARSE_TCP || skb->data_end - skb->data >= want)
+		return res;
+	if (bpf_skb_pull_data(skb, want))
+		return res;
+	__builtin_memset(p, 0, sizeof(*p));
+	return parse_packet((void *)(long)skb->data, (void *)(long)skb->data_end, p);
+}
+
+SEC("tc")
+int vigil_tc_lb(struct __sk_buff *skb)
+{
+	struct bpf_fib_lookup fib = {};
+	struct lb_rewrite rw = {};
+	struct tc_fields f = {};
+	struct pkt p = {};
+	int res = tc_parse(skb, &p);
+	__u32 l4;
+	bool v4;
+
+	if (res != PARSE_TCP) {
+		count_unparsed(res);
+		return TC_ACT_OK_;
+	}
+	res = lb_decide(&p, &rw);
+	if (res != LB_REWRITE)
+		return res == LB_DROP ? TC_ACT_SHOT_ : TC_ACT_OK_;
+	v4 = p.ip4 != NULL;
+	fib_prepare(&fib, &p, &rw, skb->ingress_ifindex);
+	/* Header offsets: the parser accepts only Ethernet + IPv4 with options or
+	 * Ethernet + plain IPv6, so both follow from the IP header. */
+	l4 = v4 ? sizeof(struct ethhdr) + p.ip4->ihl * 4 : sizeof(struct ethhdr) + sizeof(struct ipv6hdr);
+	tc_fields_of(&p, rw.to_dst, sizeof(struct ethhdr), l4, &f);
+	/* A packet the helpers could only half rewrite must not leave. */
+	if (tc_rewrite(skb, &f, &rw, v4))
+		return TC_ACT_SHOT_;
+	return tc_forward(skb, &fib, &f, v4);
 }

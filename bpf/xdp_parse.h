@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
-/* Bounds-checked parsing of Ethernet / IPv4 / IPv6 / TCP for the XDP datapath.
+/* Bounds-checked parsing of Ethernet / IPv4 / IPv6 / TCP for the packet load
+ * balancer (XDP and tc entry points).
  *
  * Rule for packets the load balancer does not handle (documented in
  * docs/xdp.md and proven by tests/bpf): anything that is not a complete,
@@ -36,9 +37,8 @@ static __always_inline void v4_mapped(__u8 *dst, __be32 addr)
 	__builtin_memcpy(&dst[12], &addr, 4);
 }
 
-static __always_inline int parse_tcp(struct xdp_md *ctx, void *l4, struct pkt *p)
+static __always_inline int parse_tcp(void *end, void *l4, struct pkt *p)
 {
-	void *end = (void *)(long)ctx->data_end;
 	struct tcphdr *tcp = l4;
 
 	if ((void *)(tcp + 1) > end || tcp->doff < 5 || l4 + tcp->doff * 4 > end)
@@ -49,9 +49,8 @@ static __always_inline int parse_tcp(struct xdp_md *ctx, void *l4, struct pkt *p
 	return PARSE_TCP;
 }
 
-static __always_inline int parse_ipv4(struct xdp_md *ctx, void *l3, struct pkt *p)
+static __always_inline int parse_ipv4(void *end, void *l3, struct pkt *p)
 {
-	void *end = (void *)(long)ctx->data_end;
 	struct iphdr *ip = l3;
 
 	if ((void *)(ip + 1) > end || ip->ihl < 5 || l3 + ip->ihl * 4 > end)
@@ -65,13 +64,12 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, void *l3, struct pkt *
 	p->key.proto = IPPROTO_TCP;
 	v4_mapped(p->key.src, ip->saddr);
 	v4_mapped(p->key.dst, ip->daddr);
-	return parse_tcp(ctx, l3 + ip->ihl * 4, p);
+	return parse_tcp(end, l3 + ip->ihl * 4, p);
 }
 
 /* Extension headers (including fragments) before TCP are passed. */
-static __always_inline int parse_ipv6(struct xdp_md *ctx, void *l3, struct pkt *p)
+static __always_inline int parse_ipv6(void *end, void *l3, struct pkt *p)
 {
-	void *end = (void *)(long)ctx->data_end;
 	struct ipv6hdr *ip6 = l3;
 
 	if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
@@ -81,20 +79,20 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, void *l3, struct pkt *
 	p->key.proto = IPPROTO_TCP;
 	__builtin_memcpy(p->key.src, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst, &ip6->daddr, 16);
-	return parse_tcp(ctx, (void *)(ip6 + 1), p);
+	return parse_tcp(end, (void *)(ip6 + 1), p);
 }
 
-static __always_inline int parse_packet(struct xdp_md *ctx, struct pkt *p)
+/* data..end: the packet from its Ethernet header (XDP and tc alike). */
+static __always_inline int parse_packet(void *data, void *end, struct pkt *p)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > end)
 		return PARSE_PASS;
 	if (eth->h_proto == bpf_htons(ETH_P_IPV4))
-		return parse_ipv4(ctx, eth + 1, p);
+		return parse_ipv4(end, eth + 1, p);
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6_))
-		return parse_ipv6(ctx, eth + 1, p);
+		return parse_ipv6(end, eth + 1, p);
 	return PARSE_PASS;
 }
 

@@ -3,25 +3,29 @@
 # tests/lib_xdp.sh: client namespace -> LB namespace (forwarding, XDP on both
 # veths) -> server namespace.
 #
+# The client's and the server's veth ends stand for other hosts behind a NIC
+# (as in the tests): TX checksum offload off (complete checksums on the wire,
+# hence no TSO: one packet per MTU in every mode, as veth's XDP mode forces
+# anyway) and GRO on (NAPI, which veth needs to receive XDP_REDIRECT frames).
 # Modes, alternated ROUNDS times (medians reported):
-#   direct   client -> backend address, routed by the LB kernel, no XDP
-#            attached (vigild stopped, pin dir removed: the links go).
-#   nogso    as direct, with TSO/GSO off on the client's and the server's
-#            veth: one packet per MTU as with XDP attached (veth turns its
-#            peer's GSO off while a non-frags XDP program is attached), so
-#            this is the per-packet baseline for xdp.
+#   direct   client -> backend address, routed by the LB kernel, nothing
+#            attached (vigild stopped, vigild --unpin).
 #   xdppass  as direct, with a one-line XDP_PASS program attached natively
 #            to both veths (built with clang here): what running in veth's
-#            XDP mode costs by itself (GSO off, frames converted for XDP).
-#   xdp      client -> VIP, XDP NAT in both directions (vigild attached).
-# nogso needs python3 (ioctls), xdppass clang; modes that cannot run are
-# left out.
+#            XDP mode costs by itself (frames converted for XDP).
+#   xdpkern  client -> VIP, vigil's XDP NAT, rewritten packets handed to the
+#            kernel's forwarding (xdp.forward: kernel).
+#   xdp      client -> VIP, vigil's XDP NAT sending packets itself (FIB
+#            lookup, MAC rewrite, XDP_REDIRECT: xdp.forward: redirect).
+#   tc       client -> VIP, vigil on tc clsact ingress (xdp.hook: tc,
+#            bpf_redirect).
+# xdppass needs clang; modes that cannot run are left out.
 # Measures per mode:
 #   iperf3 TCP, 1 stream, DURATION s: Gbit/s, and packets/s the LB host
 #     received on its two veths (ip -s link counters) with bytes per packet.
 #   loadgen short connections (CONNS workers, a new TCP connection per
 #     request): requests/s; small packets, so GSO plays no part.
-#   bpf_stats: average run time of the XDP program per packet.
+#   bpf_stats: average run time of vigil's program per packet.
 # Prints lines starting with "xdp_bench"; asserts nothing. Root only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,14 +35,13 @@ DURATION=${DURATION:-5}
 CONNS=${CONNS:-8}
 NET=${NET:-244}
 [ "$(id -u)" -eq 0 ] || { echo "bench-xdp: run as root (loads BPF programs)" >&2; exit 1; }
-for t in iperf3 jq ip; do
+for t in iperf3 jq ip ethtool; do
 	command -v "$t" >/dev/null || { echo "bench-xdp: $t missing (apt-get install -y $t)" >&2; exit 1; }
 done
 for b in "$BUILD/vigild" "$BUILD/tools/loadgen" "$BUILD/tools/testsrv"; do
 	[ -x "$b" ] || { echo "bench-xdp: $b not built (make all)" >&2; exit 1; }
 done
-HAVE_PY=false HAVE_CLANG=false
-command -v python3 >/dev/null && HAVE_PY=true
+HAVE_CLANG=false
 command -v clang >/dev/null && HAVE_CLANG=true
 
 ID="vxb$$"
@@ -46,7 +49,7 @@ CLI="$ID-cli" LB="$ID-lb" SRV="$ID-srv"
 VIP="10.96.$NET.10" BACKEND="10.$NET.2.11"
 work=$(mktemp -d "/tmp/vigil-bench-xdp.XXXXXX")
 pin_dir="/sys/fs/bpf/vigil-bench-xdp-$$"
-vigild_pid="" pids=() netns=()
+vigild_pid="" pids=() netns=() config=""
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 
 cleanup() {
@@ -54,6 +57,7 @@ cleanup() {
 	set +e
 	[ -n "$vigild_pid" ] && kill "$vigild_pid" 2>/dev/null && wait "$vigild_pid" 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	[ -n "$config" ] && "$BUILD/vigild" -c "$config" --unpin >/dev/null 2>&1
 	rm -rf "$pin_dir" # removes the pinned XDP links: detaches the program
 	for n in "${netns[@]}"; do ip netns delete "$n" 2>/dev/null; done
 	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
@@ -86,6 +90,8 @@ ip -n "$CLI" route add "10.96.$NET.0/24" via "10.$NET.1.1"
 ip -n "$CLI" route add "10.$NET.2.0/24" via "10.$NET.1.1"
 ip -n "$SRV" route add default via "10.$NET.2.1"
 nsx "$LB" sysctl -qw net.ipv4.ip_forward=1
+nsx "$CLI" ethtool -K xc tx off gro on >/dev/null
+nsx "$SRV" ethtool -K xs tx off gro on >/dev/null
 # Thousands of short connections per second to one address: without reuse
 # of TIME_WAIT ports the client runs out of ports within a round.
 nsx "$CLI" sysctl -qw net.ipv4.tcp_tw_reuse=1 "net.ipv4.ip_local_port_range=1024 65535"
@@ -99,7 +105,9 @@ ip netns exec "$SRV" "$BUILD/tools/testsrv" -l "$BACKEND" -p 8080 -n b1 \
 pids+=($!)
 for _ in $(seq 50); do [ -e "$work/testsrv.ready" ] && break; sleep 0.1; done
 
-cat >"$work/vigil.yaml" <<CONF
+# vigild's config for HOOK and FORWARD.
+write_config() { # FILE HOOK FORWARD
+	cat >"$1" <<CONF
 daemon:
   pin_dir: $pin_dir
   log_level: info
@@ -107,6 +115,8 @@ daemon:
 xdp:
   netns: /var/run/netns/$LB
   interfaces: [xlc, xls]
+  hook: $2
+  forward: $3
 detection:
   # The benchmark saturates one CPU: keep the backend in service whatever
   # latencies that causes (detection is not what is measured here).
@@ -117,10 +127,15 @@ services:
   - {name: bench, vip: "$VIP:5201", datapath: xdp, backends: ["$BACKEND:5201"]}
   - {name: rps, vip: "$VIP:80", datapath: xdp, backends: ["$BACKEND:8080"]}
 CONF
+}
+write_config "$work/xdp.yaml" xdp redirect
+write_config "$work/xdpkern.yaml" xdp kernel
+write_config "$work/tc.yaml" tc redirect
 
-attach() {
+attach() { # MODE
 	rm -f "$work/vigild.ready"
-	"$BUILD/vigild" -c "$work/vigil.yaml" --ready-file "$work/vigild.ready" >>"$work/vigild.log" 2>&1 &
+	config="$work/$1.yaml"
+	"$BUILD/vigild" -c "$config" --ready-file "$work/vigild.ready" >>"$work/vigild.log" 2>&1 &
 	vigild_pid=$!
 	for _ in $(seq 100); do [ -e "$work/vigild.ready" ] && return 0; sleep 0.1; done
 	echo "bench-xdp: vigild did not start:" >&2
@@ -133,23 +148,9 @@ detach() {
 		wait "$vigild_pid" || true
 		vigild_pid=""
 	fi
+	# --unpin detaches tc filters too (they hold their program, not a pin).
+	[ -e "$pin_dir" ] && "$BUILD/vigild" -c "$config" --unpin >/dev/null 2>&1
 	rm -rf "$pin_dir"
-}
-
-# TSO/GSO on (1) or off (0) on veth DEV in NS (legacy SIOCETHTOOL ioctls, as
-# ethtool -K DEV tso X gso X).
-offload() { # NS DEV 0|1
-	nsx "$1" python3 - "$2" "$3" <<'EOF'
-import ctypes, fcntl, socket, struct, sys
-SIOCETHTOOL, ETHTOOL_STSO, ETHTOOL_SGSO = 0x8946, 0x1F, 0x24
-def ethtool(dev, cmd, data):
-    val = (ctypes.c_uint32 * 2)(cmd, data)
-    ifr = struct.pack("16sP", dev.encode(), ctypes.addressof(val)).ljust(40, b"\0")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        fcntl.ioctl(s, SIOCETHTOOL, ifr)
-for cmd in (ETHTOOL_STSO, ETHTOOL_SGSO):
-    ethtool(sys.argv[1], cmd, int(sys.argv[2]))
-EOF
 }
 
 # "packets bytes" the LB host received on DEV.
@@ -210,9 +211,8 @@ echo "xdp_bench setup: $CLI -> $LB (forwarding; XDP on xlc, xls when attached) -
 	"iperf3 1 TCP stream ${DURATION}s; loadgen $CONNS workers ${DURATION}s; $ROUNDS rounds"
 sysctl -qw kernel.bpf_stats_enabled=1
 modes="direct"
-$HAVE_PY && modes+=" nogso"
 $HAVE_CLANG && pass_obj 2>"$work/clang.log" && modes+=" xdppass"
-modes+=" xdp"
+modes+=" xdpkern xdp tc"
 for r in $(seq "$ROUNDS"); do
 	for m in $modes; do
 		case $m in
@@ -221,12 +221,6 @@ for r in $(seq "$ROUNDS"); do
 			run_iperf "$BACKEND" "$work/iperf.$m"
 			run_rps "$BACKEND" 8080 "$work/rps.$m"
 			;;
-		nogso)
-			detach
-			offload "$CLI" xc 0 && offload "$SRV" xs 0
-			run_iperf "$BACKEND" "$work/iperf.$m"
-			offload "$CLI" xc 1 && offload "$SRV" xs 1
-			;;
 		xdppass)
 			detach
 			pass_attach 1
@@ -234,11 +228,18 @@ for r in $(seq "$ROUNDS"); do
 			run_rps "$BACKEND" 8080 "$work/rps.$m"
 			pass_attach 0
 			;;
-		xdp)
-			attach
-			# Our program: the one behind our pinned link (other vigilds may run).
-			id=$(bpftool -j link show pinned "$pin_dir/links/xdp-xlc" | jq .prog_id)
-			prog=$(bpftool -j prog show id "$id")
+		*)
+			detach
+			attach "$m"
+			# Our program: the one attached to xlc under our pins (other
+			# vigilds may run).
+			if [ "$m" = tc ]; then
+				prog=$(bpftool -j prog show pinned "$pin_dir/links/tc-xlc")
+			else
+				id=$(bpftool -j link show pinned "$pin_dir/links/xdp-xlc" | jq .prog_id)
+				prog=$(bpftool -j prog show id "$id")
+			fi
+			id=$(jq .id <<<"$prog")
 			run_iperf "$VIP" "$work/iperf.$m"
 			run_rps "$VIP" 80 "$work/rps.$m"
 			prog2=$(bpftool -j prog show id "$id")
@@ -263,19 +264,22 @@ for m in $modes; do
 	[ -s "$work/rps.$m" ] && line+=", $(col 1 "$work/rps.$m") short-connection req/s"
 	echo "$line"
 done
-ns=$(median <"$work/ns.xdp")
-echo "xdp_bench xdp program: $(printf '%.0f' "$ns") ns per packet (bpf_stats run_time_ns / run_cnt)"
+for m in xdpkern xdp tc; do
+	[ -s "$work/ns.$m" ] && echo "xdp_bench $m program: $(printf '%.0f' "$(median <"$work/ns.$m")")" \
+		"ns per packet (bpf_stats run_time_ns / run_cnt)"
+done
 ratio() { # WHAT FILE_A FILE_B COLUMN (median of A / median of B)
 	[ -s "$2" ] && [ -s "$3" ] || return 0
 	awk -v w="$1" -v a="$(col "$4" "$2")" -v b="$(col "$4" "$3")" \
 		'BEGIN { if (b > 0) printf "xdp_bench ratio %s: %.2f\n", w, a / b }'
 }
-ratio "xdp/direct iperf3 throughput" "$work/iperf.xdp" "$work/iperf.direct" 1
+ratio "xdp/direct iperf3 packets/s" "$work/iperf.xdp" "$work/iperf.direct" 2
 ratio "xdp/direct short-connection req/s" "$work/rps.xdp" "$work/rps.direct" 1
-ratio "nogso/direct iperf3 throughput (cost of one packet per MTU)" \
-	"$work/iperf.nogso" "$work/iperf.direct" 1
-ratio "xdppass/nogso iperf3 packets/s (cost of veth's XDP mode)" \
-	"$work/iperf.xdppass" "$work/iperf.nogso" 2
-ratio "xdp/xdppass iperf3 packets/s (cost of vigil's program and NAT)" \
-	"$work/iperf.xdp" "$work/iperf.xdppass" 2
+ratio "xdppass/direct iperf3 packets/s (cost of veth's XDP mode)" \
+	"$work/iperf.xdppass" "$work/iperf.direct" 2
+ratio "xdpkern/xdppass iperf3 packets/s (vigil's NAT, kernel forwarding)" \
+	"$work/iperf.xdpkern" "$work/iperf.xdppass" 2
+ratio "xdp/xdpkern iperf3 packets/s (sending from XDP instead of kernel forwarding)" \
+	"$work/iperf.xdp" "$work/iperf.xdpkern" 2
+ratio "tc/xdp iperf3 packets/s" "$work/iperf.tc" "$work/iperf.xdp" 2
 ratio "xdp/xdppass short-connection req/s" "$work/rps.xdp" "$work/rps.xdppass" 1

@@ -16,7 +16,7 @@ set -u
 
 VGL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$VGL_ROOT/build}
-VIGILD=$BUILD/vigild
+VIGILD=${VIGILD:-$BUILD/vigild}
 VIGILCTL=$BUILD/vigilctl
 TESTSRV=$BUILD/tools/testsrv
 TESTCLI=$BUILD/tools/testcli

@@ -82,8 +82,23 @@ xdp_topology() { # NET N
 		ns_exec "$LB_NS" sysctl -qw net.ipv6.conf.all.forwarding=1; }; then
 		die "links, routes or forwarding setup failed"
 	fi
+	xdp_remote_ends "$CLI_NS" xc
+	xdp_remote_ends "$SRV_NS" xs
 	log "topology: $CLI_NS ($CLI4) -> $LB_NS (XDP on xlc, xls; VIP $VIP4 / $VIP6)" \
 		"-> $SRV_NS (${B4[*]})"
+}
+
+# Make a veth end behave like another host behind a NIC: complete TCP
+# checksums on the wire (no TX checksum offload; a local sender's partial
+# checksum is for its own NIC to finish) and NAPI on receive (GRO on), which
+# veth needs to accept frames the LB's XDP program sends with XDP_TX or
+# XDP_REDIRECT. XDP_HOST_CSUM_OFFLOAD=1 keeps the offload, i.e. a sender on
+# the LB host's own veths (a container).
+xdp_remote_ends() { # NS IF
+	local ns=$1 dev=$2 tx=off
+	[[ ${XDP_HOST_CSUM_OFFLOAD:-0} == 1 ]] && tx=on
+	ip netns exec "$ns" ethtool -K "$dev" tx "$tx" gro on >/dev/null 2>&1 ||
+		die "ethtool -K $dev tx $tx gro on failed in $ns (is ethtool installed? scripts/deps.sh)"
 }
 
 # The daemon: and xdp: sections (fo_new_config first). The caller appends
@@ -97,6 +112,8 @@ daemon:
 xdp:
   netns: /var/run/netns/$LB_NS
   interfaces: [$XDP_IFS]
+  hook: ${XDP_HOOK:-xdp}
+  forward: ${XDP_FORWARD:-redirect}
 EOF
 }
 
@@ -200,7 +217,8 @@ ka_on() { # ADDR
 
 # Sum over CPUs of the XDP program's counter IDX (enum vigil_xdp_counter):
 # 0 pass_other 1 forwarded 2 reversed 3 new_flows 4 reselected 5 pass_malformed
-# 6 pass_not_tcp 7 drop_no_backend. "n/a" without bpftool.
+# 6 pass_not_tcp 7 drop_no_backend 8 fwd_direct 9 fwd_kernel. "n/a" without
+# bpftool.
 xdp_counter() { # IDX
 	command -v bpftool >/dev/null || { echo n/a; return 0; }
 	bpftool -j map lookup pinned "$VGL_PIN_DIR/xdp_stats" key "$1" 0 0 0 2>/dev/null |
@@ -216,7 +234,8 @@ xdp_counters_line() {
 	echo "forwarded=$(xdp_counter 1) reversed=$(xdp_counter 2) new_flows=$(xdp_counter 3)" \
 		"reselected=$(xdp_counter 4) pass_other=$(xdp_counter 0)" \
 		"pass_not_tcp=$(xdp_counter 6) pass_malformed=$(xdp_counter 5)" \
-		"drop_no_backend=$(xdp_counter 7)"
+		"drop_no_backend=$(xdp_counter 7) fwd_direct=$(xdp_counter 8)" \
+		"fwd_kernel=$(xdp_counter 9)"
 }
 
 # ---- a backend behind a TUN link ---------------------------------------------------
@@ -287,25 +306,6 @@ EOF
 		die "setting up the TUN link failed"
 	fi
 	log "backend address $TUN4 in $TUN_NS, behind a TUN link (+$delay ms) from $SRV_NS"
-}
-
-# Turn TX checksum offload off on DEV in NS (ethtool -K DEV tx off, done with
-# the SIOCETHTOOL ioctl since ethtool may not be installed): its TCP segments
-# then carry a complete checksum instead of a partial one (CHECKSUM_PARTIAL)
-# that a later hop completes.
-tx_csum_off() { # NS DEV
-	ns_exec "$1" python3 - "$2" <<'EOF'
-import ctypes, fcntl, socket, struct, sys
-SIOCETHTOOL, ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM = 0x8946, 0x16, 0x17
-def ethtool(dev, cmd, data=0):
-    val = (ctypes.c_uint32 * 2)(cmd, data)
-    ifr = struct.pack("16sP", dev.encode(), ctypes.addressof(val)).ljust(40, b"\0")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        fcntl.ioctl(s, SIOCETHTOOL, ifr)
-    return val[1]
-ethtool(sys.argv[1], ETHTOOL_STXCSUM, 0)
-sys.exit(ethtool(sys.argv[1], ETHTOOL_GTXCSUM))
-EOF
 }
 
 # TCP segments NS received with a bad checksum (TcpInCsumErrors).

@@ -101,6 +101,7 @@ static int section_daemon(struct yc_ctx *c, yaml_node_t *v, const char *path)
 		{ "watch_all_local", key_watch_all_local, false },
 		{ "tick_ms", config_key_tick_ms, false },
 		{ "probe_netns", config_key_probe_netns, false },
+		{ "sched_priority", config_key_sched_priority, false },
 	};
 
 	return yc_walk_map(c, v, path, keys, NKEYS(keys));
@@ -210,6 +211,9 @@ static int check_cross(struct yc_ctx *c, yaml_node_t *root)
 			return yc_fail(c, yc_find(c, root, "services"), "services: service %s uses "
 				       "datapath xdp but no xdp.interfaces are configured: add "
 				       "xdp: {interfaces: [eth0]}", cfg->services[i].name);
+	if (cfg->xdp_hook == VIGIL_HOOK_TC && cfg->xdp_mode != VIGIL_XDP_MODE_AUTO)
+		return yc_fail(c, yc_find(c, yc_find(c, root, "xdp"), "mode"), "xdp.mode: applies "
+			       "to hook xdp only; remove it or set xdp.hook: xdp");
 	if (backends && cfg->n_backends > cfg->watch_all_max)
 		return yc_fail(c, backends, "watch.backends: %zu backends but "
 			       "daemon.watch_all_max is %u: raise watch_all_max to at least %zu",
@@ -262,6 +266,7 @@ void vigil_config_defaults(struct vigil_config *cfg)
 	cfg->watch_all_max = VIGIL_MAX_BACKENDS;
 	cfg->watch_all_local = false;
 	cfg->tick_ms = 10;
+	cfg->sched_priority = VIGIL_DEFAULT_SCHED_PRIORITY;
 	vigil_det_params_defaults(&cfg->detection);
 }
 

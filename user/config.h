@@ -35,6 +35,19 @@ struct vigil_service_cfg {
 	unsigned int probe_timeout_ms; /* default 1000 */
 };
 
+/* vigild runs SCHED_RR at this priority by default: its detection deadlines
+ * are tens of milliseconds, and on a busy node an ordinary task waits on the
+ * run queue for hundreds (measured: stuck-connect ejection 2-3 s instead of
+ * 75 ms under forwarding load on the 2-vCPU test VM). */
+#define VIGIL_DEFAULT_SCHED_PRIORITY 10
+
+#define VIGIL_HOOK_XDP 0 /* XDP on the interfaces */
+#define VIGIL_HOOK_TC  1 /* tc clsact ingress: any device, partial checksums handled */
+
+#define VIGIL_XDP_MODE_AUTO    0 /* native where the driver has it, else generic */
+#define VIGIL_XDP_MODE_NATIVE  1 /* native or fail */
+#define VIGIL_XDP_MODE_GENERIC 2 /* generic (skb) mode */
+
 struct vigil_config {
 	/* daemon: */
 	char pin_dir[256];          /* default VIGIL_DEFAULT_PIN_DIR */
@@ -51,11 +64,15 @@ struct vigil_config {
 	size_t n_local_ports;
 	/* failover: */
 	unsigned int tick_ms;          /* daemon.tick_ms, default 10 */
+	unsigned int sched_priority;   /* daemon.sched_priority: SCHED_RR priority, 0 = normal */
 	char probe_netns[256];         /* daemon.probe_netns: "" = vigild's own */
 	char lb_cgroup[256];           /* lb.cgroup: "" = auto (cgroup v2 root) */
 	char xdp_interfaces[8][16];    /* xdp.interfaces: where remote clients' packets arrive */
 	size_t n_xdp_interfaces;
 	char xdp_netns[256];           /* xdp.netns: namespace of those interfaces ("" = own) */
+	__u32 xdp_hook;                /* xdp.hook: VIGIL_HOOK_XDP (default) or VIGIL_HOOK_TC */
+	__u32 xdp_mode;                /* xdp.mode: VIGIL_XDP_MODE_* (default auto) */
+	__u32 xdp_forward;             /* xdp.forward: VIGIL_FWD_* (default redirect) */
 	struct vigil_det_params detection; /* detection: global defaults */
 	struct vigil_service_cfg *services;
 	size_t n_services;

@@ -158,6 +158,16 @@ int config_key_tick_ms(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return err;
 }
 
+int config_key_sched_priority(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	unsigned long n;
+	int err = yc_get_uint(c, v, path, 0, 99, &n);
+
+	if (!err)
+		c->cfg->sched_priority = (unsigned int)n;
+	return err;
+}
+
 int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	const char *s;
@@ -214,11 +224,66 @@ static int key_xdp_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return 0;
 }
 
+struct keyword {
+	const char *name;
+	__u32 value;
+};
+
+/* One of a fixed set of words; the error lists them. */
+static int get_keyword(struct yc_ctx *c, yaml_node_t *v, const char *path,
+		       const struct keyword *words, size_t n, const char *meaning, __u32 *out)
+{
+	char known[128] = "";
+	const char *s;
+
+	if (yc_get_str(c, v, path, meaning, &s))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, words[i].name) == 0) {
+			*out = words[i].value;
+			return 0;
+		}
+		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+			 i ? (i + 1 == n ? " or " : ", ") : "", words[i].name);
+	}
+	return yc_fail(c, v, "%s: \"%s\": use %s (%s)", path, s, known, meaning);
+}
+
+static int key_xdp_hook(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	static const struct keyword words[] = { { "xdp", VIGIL_HOOK_XDP }, { "tc", VIGIL_HOOK_TC } };
+
+	return get_keyword(c, v, path, words, NKEYS(words),
+			   "the hook the load balancer runs at", &c->cfg->xdp_hook);
+}
+
+static int key_xdp_mode(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	static const struct keyword words[] = { { "auto", VIGIL_XDP_MODE_AUTO },
+						{ "native", VIGIL_XDP_MODE_NATIVE },
+						{ "generic", VIGIL_XDP_MODE_GENERIC } };
+
+	return get_keyword(c, v, path, words, NKEYS(words), "the XDP attach mode",
+			   &c->cfg->xdp_mode);
+}
+
+static int key_xdp_forward(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	static const struct keyword words[] = { { "redirect", VIGIL_FWD_REDIRECT },
+						{ "kernel", VIGIL_FWD_KERNEL } };
+
+	return get_keyword(c, v, path, words, NKEYS(words),
+			   "who sends rewritten packets out", &c->cfg->xdp_forward);
+}
+
 int config_section_xdp(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	static const struct yc_key keys[] = {
 		{ "interfaces", key_xdp_interfaces, false },
 		{ "netns", key_xdp_netns, false },
+		{ "hook", key_xdp_hook, false },
+		{ "mode", key_xdp_mode, false },
+		{ "forward", key_xdp_forward, false },
 	};
 
 	return yc_walk_map(c, v, path, keys, NKEYS(keys));

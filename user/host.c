@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
@@ -114,4 +115,19 @@ int vigil_host_prepare_bpffs(const char *pin_dir, char *err, size_t errlen)
 		return -ENOTDIR;
 	}
 	return 0;
+}
+
+void vigil_host_set_sched_priority(unsigned int priority)
+{
+	struct sched_param sp = { .sched_priority = (int)priority };
+
+	if (priority == 0)
+		return;
+	if (sched_setscheduler(0, SCHED_RR, &sp) == 0) {
+		pr_info("running SCHED_RR at priority %u (daemon.sched_priority)", priority);
+		return;
+	}
+	pr_warn("cannot run SCHED_RR at priority %u: %s; detection may lag on a busy host "
+		"(grant CAP_SYS_NICE, or set daemon.sched_priority: 0 to silence this)", priority,
+		strerror(errno));
 }

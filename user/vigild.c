@@ -151,6 +151,7 @@ static int check_host(const struct vigil_config *cfg)
 		pr_err("%s", err);
 		return 3;
 	}
+	vigil_host_set_sched_priority(cfg->sched_priority);
 	return 0;
 }
 
@@ -202,7 +203,7 @@ static int start_failover(struct daemon *d, const struct vigil_config *cfg, char
 	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
 		vigil_sock_lb_detach_pinned(cfg->pin_dir);
 	if (!(datapaths & VIGIL_DATAPATH_XDP))
-		vigil_xdp_lb_detach_pinned(cfg->pin_dir);
+		vigil_xdp_lb_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
 	if (cfg->n_services == 0)
 		return 0;
 	ret = vigil_sock_lb_load(&d->lb, cfg->pin_dir, err, errlen);
@@ -328,6 +329,8 @@ int main(int argc, char **argv)
 		printf("%s: ok\n", opt.config_path);
 		ret = 0;
 	} else if (opt.unpin) {
+		/* tc filters hold their program, not a pin: detach them first. */
+		vigil_xdp_lb_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
 		ret = vigil_monitor_unpin(cfg->pin_dir);
 		if (ret)
 			pr_err("unpinning %s failed: %s", cfg->pin_dir, strerror(-ret));

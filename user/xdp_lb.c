@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE /* setns */
 #include "xdp_lb.h"
 
 #include <bpf/bpf.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "failover.h" /* vigil_now_ns */
+#include "lb_attach.h"
 #include "log.h"
 #include "maps.h"
 #include "maglev.h"
@@ -53,136 +53,30 @@ static const char *const xdp_pinned_maps[] = {
 	VIGIL_PIN_REV_FLOWS,    VIGIL_PIN_XDP_STATS,
 };
 
-/* ---- network namespace of the interfaces ------------------------------------ */
+/* ---- attachments ------------------------------------------------------------ */
 
-/* Enter path (if any); *saved gets the fd to return with. */
-static int netns_enter(const char *path, int *saved)
+static struct vigil_lb_hooks hooks_of(const struct vigil_xdp_lb *xl)
 {
-	int fd;
-
-	*saved = -1;
-	if (!path || !*path)
-		return 0;
-	*saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*saved < 0 || fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		if (*saved >= 0)
-			close(*saved);
-		*saved = -1;
-		return -e;
-	}
-	close(fd);
-	return 0;
+	return (struct vigil_lb_hooks){ .xdp_prog = xl->skel->progs.vigil_xdp_lb,
+					.tc_prog = xl->skel->progs.vigil_tc_lb,
+					.tx_ports_fd = bpf_map__fd(xl->skel->maps.xdp_tx_ports),
+					.pin_dir = xl->pin_dir };
 }
 
-static void netns_leave(int saved)
+int vigil_xdp_lb_reconcile(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, char *err,
+			   size_t errlen)
 {
-	if (saved < 0)
-		return;
-	if (setns(saved, CLONE_NEWNET) < 0)
-		pr_err("cannot return to vigild's network namespace: %s", strerror(errno));
-	close(saved);
+	struct vigil_lb_hooks h = hooks_of(xl);
+
+	if (cfg->xdp_forward != xl->skel->rodata->forward_mode)
+		pr_warn("xdp.forward changed: it takes effect when vigild restarts (the program's "
+			"read-only setting)");
+	return vigil_lb_hooks_apply(&h, cfg, err, errlen);
 }
 
-/* ---- attach ----------------------------------------------------------------- */
-
-static const char *xdp_mode_name(int ifindex)
+void vigil_xdp_lb_detach_pinned(const char *pin_dir, const char *netns)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-
-	if (bpf_xdp_query(ifindex, 0, &q) < 0)
-		return "unknown mode";
-	switch (q.attach_mode) {
-	case XDP_ATTACHED_DRV: return "native (driver) mode";
-	case XDP_ATTACHED_SKB: return "generic (skb) mode: the driver has no native XDP";
-	case XDP_ATTACHED_HW: return "offloaded mode";
-	default: return "unknown mode";
-	}
-}
-
-static int attach_interface(struct vigil_xdp_lb *xl, const char *ifname, char *err, size_t errlen)
-{
-	struct bpf_program *prog = xl->skel->progs.vigil_xdp_lb;
-	int ifindex = (int)if_nametoindex(ifname), ret;
-	struct bpf_link *link;
-	char path[600];
-
-	if (!ifindex) {
-		snprintf(err, errlen, "xdp interface %s: no such interface: fix xdp.interfaces "
-			 "(or xdp.netns)", ifname);
-		return -ENODEV;
-	}
-	snprintf(path, sizeof(path), "%s/%s/xdp-%s", xl->pin_dir, VIGIL_PIN_LINKS_DIR, ifname);
-	link = access(path, F_OK) == 0 ? bpf_link__open(path) : NULL;
-	if (link) {
-		/* Replace the program under the existing attachment: no gap. */
-		ret = bpf_link__update_program(link, prog);
-		bpf_link__destroy(link);
-		if (!ret)
-			goto attached;
-		unlink(path);
-	}
-	link = bpf_program__attach_xdp(prog, ifindex);
-	if (!link) {
-		ret = -errno;
-		snprintf(err, errlen, "attaching XDP to %s failed: %s%s", ifname, strerror(-ret),
-			 ret == -EBUSY ? " (another XDP program is attached: remove it with "
-					 "'ip link set dev IF xdp off')" : "");
-		return ret;
-	}
-	ret = bpf_link__pin(link, path);
-	bpf_link__destroy(link);
-	if (ret) {
-		snprintf(err, errlen, "pinning XDP link of %s at %s failed: %s", ifname, path,
-			 strerror(-ret));
-		return ret;
-	}
-attached:
-	pr_info("XDP load balancer attached to %s in %s", ifname, xdp_mode_name(ifindex));
-	return 0;
-}
-
-static int attach_all(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, char *err,
-		      size_t errlen)
-{
-	char links_dir[300];
-	int saved, ret;
-
-	snprintf(links_dir, sizeof(links_dir), "%s/%s", xl->pin_dir, VIGIL_PIN_LINKS_DIR);
-	mkdir(links_dir, 0700);
-	ret = netns_enter(cfg->xdp_netns, &saved);
-	if (ret) {
-		snprintf(err, errlen, "cannot enter network namespace %s: %s: fix xdp.netns",
-			 cfg->xdp_netns, strerror(-ret));
-		return ret;
-	}
-	for (size_t i = 0; i < cfg->n_xdp_interfaces && !ret; i++)
-		ret = attach_interface(xl, cfg->xdp_interfaces[i], err, errlen);
-	netns_leave(saved);
-	return ret;
-}
-
-void vigil_xdp_lb_detach_pinned(const char *pin_dir)
-{
-	char dir[300], path[600];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
-	d = opendir(dir);
-	if (!d)
-		return;
-	/* Links are pinned as xdp-IFNAME; unlinking a pin detaches its program. */
-	while ((de = readdir(d)))
-		if (strncmp(de->d_name, "xdp-", 4) == 0) {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-	closedir(d);
+	vigil_lb_hooks_detach_all(pin_dir, netns);
 }
 
 /* ---- load ------------------------------------------------------------------- */
@@ -199,7 +93,8 @@ static void load_backend_ids(struct vigil_xdp_lb *xl)
 	}
 }
 
-static int load_object(struct vigil_xdp_lb *xl, char *err, size_t errlen)
+static int load_object(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, char *err,
+		       size_t errlen)
 {
 	char path[512];
 	int ret;
@@ -214,6 +109,7 @@ static int load_object(struct vigil_xdp_lb *xl, char *err, size_t errlen)
 		bpf_map__set_pin_path(bpf_object__find_map_by_name(xl->skel->obj, xdp_pinned_maps[i]),
 				      path);
 	}
+	xl->skel->rodata->forward_mode = cfg->xdp_forward;
 	ret = xdp_lb_bpf__load(xl->skel);
 	if (ret)
 		snprintf(err, errlen, "loading the XDP load balancer failed (%s); if a pinned map "
@@ -234,10 +130,10 @@ int vigil_xdp_lb_start(struct vigil_xdp_lb **out, const struct vigil_config *cfg
 		xl->pairs[p].active = -1;
 		xl->pairs[p].buf[0].fd = xl->pairs[p].buf[1].fd = -1;
 	}
-	ret = load_object(xl, err, errlen);
+	ret = load_object(xl, cfg, err, errlen);
 	if (!ret) {
 		load_backend_ids(xl);
-		ret = attach_all(xl, cfg, err, errlen);
+		ret = vigil_xdp_lb_reconcile(xl, cfg, err, errlen);
 	}
 	if (ret) {
 		vigil_xdp_lb_stop(xl);

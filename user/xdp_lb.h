@@ -13,9 +13,9 @@
 struct vigil_xdp_lb;
 
 /* Load, reusing maps pinned under cfg->pin_dir (shared signal maps of the
- * monitor included), and attach to cfg->xdp_interfaces inside cfg->xdp_netns.
- * Attachments are pinned links under pin_dir/links, so forwarding goes on
- * while vigild restarts. Logs native or generic mode per interface. */
+ * monitor included), and attach to cfg->xdp_interfaces inside cfg->xdp_netns
+ * with cfg->xdp_hook (lb_attach.h). Attachments outlive vigild, so
+ * forwarding goes on while it restarts. */
 int vigil_xdp_lb_start(struct vigil_xdp_lb **out, const struct vigil_config *cfg, char *err,
 		       size_t errlen);
 
@@ -39,9 +39,18 @@ int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vi
 /* Drop services and backend ids that are no longer configured. */
 void vigil_xdp_remove_stale(struct vigil_xdp_lb *xl, const struct vigil_config *cfg);
 
+/* Bring the attachments in line with cfg (config reload): attach, or replace
+ * the program on, every xdp.interfaces entry, and detach the pinned
+ * attachments of interfaces no longer listed. Every listed interface is
+ * checked first: when one is missing nothing changes and err names it. */
+int vigil_xdp_lb_reconcile(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, char *err,
+			   size_t errlen);
+
 void vigil_xdp_lb_stop(struct vigil_xdp_lb *xl);
 
-/* Remove the pinned XDP links (detaches from the interfaces). */
-void vigil_xdp_lb_detach_pinned(const char *pin_dir);
+/* Detach the load balancer from every interface it is attached to (pinned
+ * XDP links, tc filters recorded under pin_dir; tc filters are found in
+ * netns, "" = vigild's own). */
+void vigil_xdp_lb_detach_pinned(const char *pin_dir, const char *netns);
 
 #endif

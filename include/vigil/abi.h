@@ -328,6 +328,11 @@ _Static_assert(sizeof(struct vigil_change) == 104, "vigil_change layout");
 #define VIGIL_PIN_REV_FLOWS    "xdp_rev_flows"
 #define VIGIL_PIN_XDP_STATS    "xdp_stats"
 
+/* Where a rewritten packet goes (xdp.forward; read-only data of the program). */
+#define VIGIL_FWD_REDIRECT 0 /* FIB lookup in the program, MAC rewrite, XDP_TX/XDP_REDIRECT
+			      * (XDP) or bpf_redirect/bpf_redirect_neigh (tc) */
+#define VIGIL_FWD_KERNEL   1 /* hand it to the kernel's IP forwarding */
+
 /* A virtual address served by XDP (key: struct vigil_endpoint, TCP). */
 struct vigil_xdp_service {
 	__u32 service_id; /* slot in the xdp_tables outer map (the active buffer) */
@@ -362,20 +367,35 @@ struct vigil_flow_key {
 };
 _Static_assert(sizeof(struct vigil_flow_key) == 40, "vigil_flow_key layout");
 
+/* Next hop of one direction of a flow, as the XDP program's FIB lookup found
+ * it: a tracked flow's packets reuse it instead of looking it up again, and
+ * re-resolve it once it is VIGIL_HOP_CACHE_JIFFIES old (so a route or
+ * neighbour change reaches established flows within about a second).
+ * ifindex 0: not resolved. */
+#define VIGIL_HOP_CACHE_JIFFIES 256
+struct vigil_next_hop {
+	__u64 resolved_jiffies;
+	__u32 ifindex;
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+_Static_assert(sizeof(struct vigil_next_hop) == 24, "vigil_next_hop layout");
+
 struct vigil_flow {
 	__u32 backend_id;
 	__u32 service_id;
-	__u64 syn_ns; /* SYN forwarded and no SYN-ACK yet (0 otherwise) */
+	struct vigil_next_hop hop; /* towards the backend */
 };
-_Static_assert(sizeof(struct vigil_flow) == 16, "vigil_flow layout");
+_Static_assert(sizeof(struct vigil_flow) == 32, "vigil_flow layout");
 
 /* Reverse entry: backend -> client packets are rewritten to come from vip. */
 struct vigil_rev_flow {
 	struct vigil_endpoint vip;
 	__u32 backend_id;
 	__u64 flow_hash; /* in-flight key of the SYN waiting for its SYN-ACK */
+	struct vigil_next_hop hop; /* towards the client */
 };
-_Static_assert(sizeof(struct vigil_rev_flow) == 32, "vigil_rev_flow layout");
+_Static_assert(sizeof(struct vigil_rev_flow) == 56, "vigil_rev_flow layout");
 
 /* Per-CPU packet counters of the XDP program (array index = enum). */
 enum vigil_xdp_counter {
@@ -388,6 +408,10 @@ enum vigil_xdp_counter {
 	VIGIL_XDP_PASS_NOT_TCP,   /* not whole unfragmented IPv4/IPv6 TCP (other protocols,
 				   * fragments, IPv6 extension headers): passed untouched */
 	VIGIL_XDP_DROP_NO_BACKEND,
+	VIGIL_XDP_FWD_DIRECT,     /* rewritten and sent out by the program (TX/redirect) */
+	VIGIL_XDP_FWD_KERNEL,     /* rewritten and left to the kernel's forwarding: no
+				   * neighbour entry yet, TTL expiring, MTU exceeded, egress
+				   * not redirectable, or xdp.forward: kernel */
 	VIGIL_XDP_COUNTERS
 };
 

@@ -7,7 +7,9 @@
 # the new connections and the backup none, a kept-alive connection stays on
 # one backend, the backends see the client's own address (NAT mode, no SNAT),
 # packets the load balancer does not handle (ICMP, TCP to the LB host itself)
-# pass untouched, and the same for an IPv6 VIP with IPv6 backends.
+# pass untouched, and the same for an IPv6 VIP with IPv6 backends; the
+# program sends nearly every rewritten packet out itself (XDP_TX/REDIRECT);
+# a vigild restart under load fails no request and replaces the program.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
@@ -139,6 +141,25 @@ assert_ge "IPv6 SYN-ACKs the LB returned" "$REQ6" \
 	$(($(stat_of "[${B6[1]}]:$PORT" established) + $(stat_of "[${B6[2]}]:$PORT" established)))
 log "xdp counters: $(xdp_counters_line)"
 assert_eq "XDP drops (no backend)" 0 "$(xdp_counter 7)"
+# The program sends packets out itself (FIB lookup, XDP_TX/XDP_REDIRECT);
+# only packets to a next hop without a neighbour entry yet go via the kernel.
+REWRITTEN=$(($(xdp_counter 1) + $(xdp_counter 2)))
+assert_ge "packets sent out by XDP itself (90 % of $REWRITTEN rewritten)" \
+	$((REWRITTEN * 9 / 10)) "$(xdp_counter 8)"
+
+# ---- vigild restarts under load: the pinned links keep forwarding -----------------
+xlg_bg -a "$VIP4" -p 80 -c 2 -d 3000 -t 1000 -s 1
+LG1_PID=$LG_PID LG1_LOG=$LG_LOG
+PROG0=$(bpftool -j link show pinned "$VGL_PIN_DIR/links/xdp-xlc" | jq .prog_id)
+sleep 0.5
+fo_stop_vigild || die "vigild did not stop"
+sleep 0.3
+xdp_start_vigild
+PROG1=$(bpftool -j link show pinned "$VGL_PIN_DIR/links/xdp-xlc" | jq .prog_id)
+fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
+log "restart under load: $LG_OUT; program $PROG0 -> $PROG1"
+assert_eq "requests failed across the vigild restart" 0 "$(lg_get failed)"
+assert_true "the restart replaced the program under the link" test "$PROG0" != "$PROG1"
 
 fo_show
 ((VGL_FAILS == 0)) || dump_vigild_log

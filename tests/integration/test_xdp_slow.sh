@@ -35,10 +35,6 @@ xdp_tun_backend "$NET" "$DELAY_MS"
 B4[3]=$TUN4
 start_testsrv "$TUN_NS" "${B4[3]}" "$PORT" -n b3
 FO_SRV_PIDS[3]=$SRV_PID
-# The XDP rewrite breaks the partial TCP checksums the client's veth sends
-# (CHECKSUM_PARTIAL, see test_xdp_csum.sh), and b3's TUN link computes them
-# for real: the client sends complete ones here.
-tx_csum_off "$CLI_NS" xc || die "turning off TX checksum offload on the client failed"
 fo_new_config
 EP=("" "${B4[1]}:$PORT" "${B4[2]}:$PORT" "${B4[3]}:$PORT")
 

@@ -180,7 +180,7 @@ static const struct {
 	/* keys */
 	{ "bad-unknown-top.yaml", 3, "top level: unknown key \"deamon\" (known: daemon, watch, services, detection, lb, xdp)" },
 	{ "bad-unknown-daemon.yaml", 3, "daemon: unknown key \"log_lvl\" (known: pin_dir, log_level, "
-	  "watch_all, watch_all_max, watch_all_local, tick_ms, probe_netns)" },
+	  "watch_all, watch_all_max, watch_all_local, tick_ms, probe_netns, sched_priority)" },
 	{ "bad-unknown-watch.yaml", 3, "watch: unknown key \"backend\" (known: backends, prefixes, "
 	  "local_ports)" },
 	{ "bad-dup-key.yaml", 4, "daemon: duplicate key \"log_level\" (first at line 2)" },
@@ -231,6 +231,10 @@ static const struct {
 	{ "bad-local-port-octal.yaml", 3, "\"0443\": must be an integer 1-65535" },
 	{ "bad-local-port-dup.yaml", 5, "watch.local_ports[2]: \"8080\" is listed twice (first at line 3)" },
 	{ "bad-late-error.yaml", 8, "watch.local_ports[2]: \"99999\"" },
+	/* xdp */
+	{ "bad-xdp-hook.yaml", 3, "xdp.hook: \"ebpf\": use xdp or tc (the hook the load balancer runs at)" },
+	{ "bad-xdp-forward.yaml", 3, "xdp.forward: \"fib\": use redirect or kernel" },
+	{ "bad-xdp-mode-tc.yaml", 4, "xdp.mode: applies to hook xdp only" },
 };
 
 START_TEST(bad_file)
@@ -341,6 +345,10 @@ START_TEST(file_services)
 	ck_assert_str_eq(web->probe_http_path, "/healthz");
 	ck_assert_uint_eq(web->probe_timeout_ms, 300);
 	ck_assert_uint_eq(db->probe_timeout_ms, 1000);
+	ck_assert_uint_eq(cfg.n_xdp_interfaces, 2);
+	ck_assert_uint_eq(cfg.xdp_hook, VIGIL_HOOK_TC);
+	ck_assert_uint_eq(cfg.xdp_forward, VIGIL_FWD_KERNEL);
+	ck_assert_uint_eq(cfg.xdp_mode, VIGIL_XDP_MODE_AUTO);
 	vigil_config_free(&cfg);
 }
 END_TEST

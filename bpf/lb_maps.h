@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/* Maps of the packet load balancer (bpf/xdp_lb.bpf.c: XDP and tc entry
+ * points). Types and pin names are in include/vigil/abi.h. */
+#ifndef VIGIL_BPF_LB_MAPS_H
+#define VIGIL_BPF_LB_MAPS_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_SERVICES);
+	__type(key, struct vigil_endpoint);
+	__type(value, struct vigil_xdp_service);
+} xdp_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_MAX_LB_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct vigil_xdp_backend);
+} xdp_backends SEC(".maps");
+
+/* Maglev tables: two inner arrays per VIP (double buffering). vigild fills
+ * the idle one through mmap and then repoints xdp_services at it, one hash
+ * update, so a table switch is atomic and never waits for an RCU grace period
+ * (replacing an outer-map slot from userspace does). Inner maps may differ in
+ * size (BPF_F_INNER_MAP). */
+struct maglev_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VIGIL_MAX_XDP_TABLES);
+	__type(key, __u32);
+	__array(values, struct maglev_table);
+} xdp_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_FLOWS);
+	__type(key, struct vigil_flow_key);
+	__type(value, struct vigil_flow);
+} xdp_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_FLOWS);
+	__type(key, struct vigil_flow_key);
+	__type(value, struct vigil_rev_flow);
+} xdp_rev_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_XDP_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdp_stats SEC(".maps");
+
+/* Egress interfaces the XDP entry may redirect to (ifindex -> ifindex), filled
+ * by vigild with the interfaces it attaches to: redirecting to a device
+ * without XDP transmit support would drop the packet, so anything else goes
+ * to the kernel's forwarding. Not pinned: each loaded program gets its own,
+ * filled before the program is attached (a pinned devmap cannot be reused by
+ * libbpf: the kernel adds BPF_F_RDONLY_PROG to its flags). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} xdp_tx_ports SEC(".maps");
+
+static __always_inline void count(__u32 counter)
+{
+	__u64 *c = bpf_map_lookup_elem(&xdp_stats, &counter);
+
+	if (c)
+		*c += 1; /* per-CPU and XDP runs with preemption off: no atomics */
+}
+
+#endif

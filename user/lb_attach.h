@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Attaching the packet load balancer to interfaces: XDP through pinned BPF
+ * links (pin_dir/links/xdp-IF), or tc clsact ingress filters (marked by the
+ * program pinned at pin_dir/links/tc-IF), and the XDP redirect device map. */
+#ifndef VIGIL_LB_ATTACH_H
+#define VIGIL_LB_ATTACH_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct bpf_program;
+
+struct vigil_lb_hooks {
+	struct bpf_program *xdp_prog, *tc_prog;
+	int tx_ports_fd; /* xdp_tx_ports devmap */
+	const char *pin_dir;
+};
+
+/* Bring the interfaces in line with cfg (xdp.interfaces, hook, mode, netns):
+ * attach or replace the program on every listed interface, then detach the
+ * hooks of interfaces no longer listed (or listed with the other hook), and
+ * refill the redirect map. Every interface is checked to exist before
+ * anything changes. Logs the hook and mode per interface. */
+int vigil_lb_hooks_apply(const struct vigil_lb_hooks *h, const struct vigil_config *cfg,
+			 char *err, size_t errlen);
+
+/* Detach every attachment recorded under pin_dir/links (XDP links and tc
+ * filters; tc filters are looked up in netns, "" = vigild's own). */
+void vigil_lb_hooks_detach_all(const char *pin_dir, const char *netns);
+
+#endif
