@@ -292,3 +292,23 @@ fo_stop_vigild() { # [TIMEOUT_S]
 	VIGILD_RC=$?
 	stop_pid "$pid"
 }
+
+# ---- config reload -------------------------------------------------------------
+
+# shellcheck disable=SC2317 # called through wait_until
+_log_count_above() { # PATTERN N
+	(($(grep -c -- "$1" "$VIGILD_LOG") > $2))
+}
+
+# SIGHUP vigild and wait (5 s) for a new log line matching PATTERN; prints it.
+hup_expect() { # PATTERN
+	local before
+	before=$(grep -c -- "$1" "$VIGILD_LOG")
+	kill -HUP "$VIGILD_PID" || die "cannot signal vigild (pid $VIGILD_PID)"
+	if ! wait_until 5 _log_count_above "$1" "$before"; then
+		dump_vigild_log
+		die "no log line matching '$1' within 5 s of SIGHUP"
+	fi
+	HUP_LINE=$(grep -- "$1" "$VIGILD_LOG" | tail -n1)
+	log "vigild: $HUP_LINE"
+}

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Config reload (SIGHUP) of the packet load balancer: client host -> LB host
+# -> 3 backends, under continuous short-connection load through the VIP.
+#   1. web = b1 b2 on the XDP hook.
+#   2. HUP: the hook becomes tc and b3 joins: the clsact filters are on both
+#      interfaces, the XDP links are gone, b3 serves, same vigild PID.
+#   3. HUP: back to the XDP hook, b1 leaves: the tc
+#      filters are gone, XDP is attached again, b1 gets no new connection.
+#   4. HUP with an interface that does not exist: refused, nothing changes.
+# Asserts no request fails across any of the reloads (the old hook runs
+# until the new one is attached; a packet rewritten by both is impossible:
+# the second sees a backend address, not a VIP).
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/lib_failover.sh
+source "$(dirname "$0")/../lib_failover.sh"
+# shellcheck source=tests/lib_xdp.sh
+source "$(dirname "$0")/../lib_xdp.sh"
+xdp_require_env
+
+NET=246
+PORT=$VGL_PORT
+xdp_topology "$NET" 3
+for i in 1 2 3; do fo_server "$i" "${B4[i]}" "$PORT" "b$i"; done
+EP=("" "${B4[1]}:$PORT" "${B4[2]}:$PORT" "${B4[3]}:$PORT")
+fo_new_config
+
+write_config() { # HOOK INTERFACES BACKEND...
+	local hook=$1 ifs=$2 list="" ep
+	shift 2
+	for ep in "$@"; do list+="${list:+, }\"$ep\""; done
+	{
+		XDP_HOOK=$hook XDP_IFS=$ifs xdp_config_head
+		cat <<EOF
+detection:
+  slow_floor_ms: 1000
+  stuck_request_floor_ms: 2000
+services:
+  - name: web
+    vip: "$VIP4:80"
+    datapath: xdp
+    backends: [$list]
+EOF
+	} >"$VGL_CONFIG"
+}
+
+tc_filter_on() { tc -n "$LB_NS" filter show dev "$1" ingress | grep -q vigil_tc_lb; }
+xdp_on() { ip -n "$LB_NS" -d link show dev "$1" | grep -q "prog/xdp"; }
+
+# Load running across a reload: every request must succeed.
+load_bg() { xlg_bg -a "$VIP4" -p 80 -c 2 -d 2500 -t 1000 -s 1; }
+load_check() { # LABEL
+	fo_loadgen_wait "$LG_PID" "$LG_LOG" 15 || die "$1: loadgen did not finish"
+	log "$1: $LG_OUT"
+	assert_eq "$1: failed requests" 0 "$(lg_get failed)"
+}
+
+write_config xdp "xlc, xls" "${EP[1]}" "${EP[2]}"
+xdp_start_vigild
+PID0=$VIGILD_PID
+
+# ---- xdp -> tc, b3 joins -------------------------------------------------------------
+load_bg
+sleep 0.5
+write_config tc "xlc, xls" "${EP[1]}" "${EP[2]}" "${EP[3]}"
+hup_expect "config reloaded"
+load_check "xdp -> tc"
+for d in xlc xls; do
+	assert_true "tc filter on $d" tc_filter_on "$d"
+	assert_true "no XDP program on $d" sh -c "! ip -n '$LB_NS' -d link show dev $d | grep -q prog/xdp"
+done
+xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after the switch to tc failed"
+assert_ge "b3 serves after joining" 1 "$(lg_get served_b3)"
+assert_eq "vigild pid" "$PID0" "$VIGILD_PID"
+
+# ---- tc -> xdp, b1 leaves --------------------------------------------------------------
+load_bg
+sleep 0.5
+write_config xdp "xlc, xls" "${EP[2]}" "${EP[3]}"
+hup_expect "config reloaded"
+load_check "tc -> xdp"
+for d in xlc xls; do
+	assert_true "XDP program on $d" xdp_on "$d"
+	assert_true "no tc filter on $d" sh -c "! tc -n '$LB_NS' filter show dev $d ingress | grep -q vigil_tc_lb"
+done
+xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after b1 left failed"
+assert_eq "b1 gets no new connection after leaving" 0 "$(lg_get served_b1)"
+assert_ge "b2 serves" 1 "$(lg_get served_b2)"
+
+# ---- a missing interface is refused as a whole ----------------------------------------------
+write_config tc "xlc, xls, nosuch0" "${EP[2]}" "${EP[3]}"
+hup_expect "keeping the running config"
+assert_true "refusal names the interface" grep -q "nosuch0" <<<"$HUP_LINE"
+assert_true "XDP still on xlc" xdp_on xlc
+assert_true "no tc filter after the refused reload" \
+	sh -c "! tc -n '$LB_NS' filter show dev xlc ingress | grep -q vigil_tc_lb"
+xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after the refused reload failed"
+assert_eq "after the refused reload: failed" 0 "$(lg_get failed)"
+log "xdp counters: $(xdp_counters_line)"
+
+fo_show
+((VGL_FAILS == 0)) || dump_vigild_log
+finish
