@@ -239,6 +239,24 @@ fo_loadgen_bg() { # loadgen options...
 	LG_PID=$BG_PID LG_LOG=$BG_LOG
 }
 
+# shellcheck disable=SC2317 # called through wait_until
+_catches_usr1() { # PID
+	local mask
+	mask=$(awk '/^SigCgt:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+	[[ -n "$mask" ]] && (((16#$mask >> 9) & 1))
+}
+
+# Mark the fault time in running loadgens (SIGUSR1), each once it catches the
+# signal: a loadgen still starting (its wrapper before exec, or loadgen
+# before its handler is set) would be killed by it instead.
+mark_fault() { # PID...
+	local pid
+	for pid in "$@"; do
+		wait_until 5 _catches_usr1 "$pid" || warn "loadgen $pid does not catch SIGUSR1 yet"
+	done
+	kill -USR1 "$@"
+}
+
 # Wait (at most TIMEOUT_S) for the loadgen PID to end; LG_OUT gets its
 # summary line. 1 if it did not end or printed no summary.
 fo_loadgen_wait() { # PID LOG TIMEOUT_S

@@ -53,7 +53,9 @@ for t in "${tests[@]}"; do
 	while [[ $rc -ne 0 && $rc -ne 77 ]] && ((attempt < retries)); do
 		attempt=$((attempt + 1))
 		[[ $rc -eq 124 ]] && echo "  (killed after ${timeout_s}s)" >>"$out"
-		echo "RETRY $name (attempt $attempt failed with exit $rc); last $tail_lines lines:"
+		echo "RETRY $name (attempt $attempt failed with exit $rc); its failed assertions:"
+		grep -E '\] FAIL' "$out" | sed 's/^/    /'
+		echo "  last $tail_lines lines:"
 		tail -n "$tail_lines" "$out" | sed 's/^/    /'
 		run_one "$t"
 		rc=$?

@@ -59,7 +59,7 @@ fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
 LG_FAULT_PID=$LG_PID LG_FAULT_LOG=$LG_LOG
 sleep 0.5
 FAULT_NS=$(now_wall_ns)
-kill -USR1 "$LG_FAULT_PID"
+mark_fault "$LG_FAULT_PID"
 kill -KILL "${FO_SRV_PIDS[1]}" "${FO_SRV_PIDS[2]}"
 stop_pid "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[2]}"

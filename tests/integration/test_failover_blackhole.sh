@@ -102,7 +102,7 @@ fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 4000 -t 2000 -s 1
 LGA_PID=$LG_PID LGA_LOG=$LG_LOG
 sleep 1.2 # the peers' connect latency fills the window
 FAULT_NS=$(now_wall_ns)
-kill -USR1 "$LGA_PID"
+mark_fault "$LGA_PID"
 fo_blackhole vgl_bh_a "${B4[1]}" "$PA" || skip "nft cannot add a table in $SRV_NS"
 if ! wait_backend_field conn "$A1" state ejected 5; then
 	VGL_FAILS=$((VGL_FAILS + 1))
@@ -140,7 +140,7 @@ sleep 1 # the peers' request latency fills the window
 log "case B: $(estab_to "$K1") keep-alive connections to $K1, $(estab_to "$K2") to $K2"
 ATT_K1=$(stat_of "$K1" connect_attempts)
 FAULT_NS=$(now_wall_ns)
-kill -USR1 "$LGB_PID"
+mark_fault "$LGB_PID"
 fo_blackhole vgl_bh_b "${B4[1]}" "$PB" || die "nft failed"
 if wait_backend_field keep "$K1" state ejected 3; then
 	detection "$K1"

@@ -57,7 +57,7 @@ fo_loadgen_bg -a "$VIP" -p 80 -c "$WORKERS" -d 3000 -t 1000 -s 1
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1
 ERR_BEFORE=$(stat_of "$EP1" errors)
-kill -USR1 "$LG1_PID"
+mark_fault "$LG1_PID"
 kill -KILL "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[1]}"
 log "killed b1 ($EP1)"

@@ -81,7 +81,7 @@ LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1
 ERR_BEFORE=$(stat_of "$EP1" errors)
 FAULT_NS=$(now_wall_ns)
-kill -USR1 "$LG1_PID"
+mark_fault "$LG1_PID"
 kill -KILL "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[1]}"
 log "killed b1 ($EP1)"

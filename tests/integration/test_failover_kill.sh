@@ -63,7 +63,7 @@ ERR_BEFORE=$(stat_of "$EP1" errors)
 # Mark the fault in loadgen first, so every failure is counted as in flight
 # (request started before) or after; then kill b1 at once.
 FAULT_NS=$(now_wall_ns)
-kill -USR1 "$LG1_PID"
+mark_fault "$LG1_PID"
 kill -KILL "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[1]}"
 log "killed b1 ($EP1) with SIGKILL; errors to it before: $ERR_BEFORE"

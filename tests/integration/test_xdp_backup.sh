@@ -54,7 +54,7 @@ xlg_bg -a "$VIP4" -p 80 -c 4 -d 3000 -t 1000 -s 1
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 0.8
 FAULT_NS=$(now_wall_ns)
-kill -USR1 "$LG1_PID"
+mark_fault "$LG1_PID"
 fo_kill_server 1
 fo_kill_server 2
 log "killed b1 and b2 (both primaries)"

@@ -103,7 +103,7 @@ for ((k = 1; k <= N_KA; k++)); do KA_PORT_DRAIN[k]=${KA_PORT_NOW[k]}; done
 # ---- disable ------------------------------------------------------------------------------
 RESEL_BEFORE=$(xdp_counter 4)
 DISABLE_NS=$(now_wall_ns)
-kill -USR1 "${KA_PID[@]:1}"
+mark_fault "${KA_PID[@]:1}"
 vctl disable web "${EP[D]}" >/dev/null || die "vigilctl disable failed"
 log "disabled b$D"
 sleep 2

@@ -75,7 +75,7 @@ LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1
 ERR_BEFORE=$(stat_of "${EP[VICTIM]}" errors)
 FAULT_NS=$(now_wall_ns)
-kill -USR1 "$LG1_PID" "${KA_PID[@]:1}"
+mark_fault "$LG1_PID" "${KA_PID[@]:1}"
 fo_kill_server "$VICTIM"
 log "killed b$VICTIM (${EP[VICTIM]}) with SIGKILL"
 
