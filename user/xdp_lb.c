@@ -229,7 +229,8 @@ static int create_buffer(struct vigil_xdp_lb *xl, __u32 pair, int b, __u32 size)
 
 	if (fd < 0)
 		return -errno;
-	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* Populated now: a table switch then never waits for page faults. */
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (mem == MAP_FAILED || bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_tables), &slot,
 						     &fd, BPF_ANY)) {
 		int e = errno;
