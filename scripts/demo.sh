@@ -113,7 +113,9 @@ echo "  .11 answers fast; .12's request latency sits near 150 ms; .13 shows refu
 echo "  .14 shows timeouts, each with the SYN retransmit the kernel sends after 1 s."
 
 step "part 2: live failover of service web (client loop: 8 workers, a new connection per request)"
-ctl events --follow > "$work/events" &
+# Not through ctl: $! must be vigilctl itself, not a subshell running the
+# function, or cleanup would leave it running.
+"$BUILD/vigilctl" --pin-dir "$pin_dir" events --follow > "$work/events" &
 pids+=($!)
 phase() { # NAME SECONDS ACTION...
 	local name=$1 secs=$2 out
