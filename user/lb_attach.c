@@ -210,8 +210,10 @@ static void detach_tc(const char *dir, const char *ifname)
 
 /* ---- whole set -------------------------------------------------------------------- */
 
-/* Drop the attachments (pins) that cfg no longer wants; cfg NULL: all. */
-static void detach_unwanted(const char *pin_dir, const struct vigil_config *cfg)
+/* Drop the attachments (pins) that cfg no longer wants; cfg NULL: all.
+ * in_netns false: the interfaces' namespace could not be entered; tc
+ * records are dropped without touching a same-named interface here. */
+static void detach_unwanted(const char *pin_dir, const struct vigil_config *cfg, bool in_netns)
 {
 	char dir[300], path[600];
 	struct dirent *de;
@@ -235,8 +237,11 @@ static void detach_unwanted(const char *pin_dir, const struct vigil_config *cfg)
 		if (xdp) { /* unlinking the pin detaches the link */
 			snprintf(path, sizeof(path), "%s/%s", dir, name);
 			unlink(path);
-		} else {
+		} else if (in_netns) {
 			detach_tc(dir, ifname);
+		} else {
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			unlink(path);
 		}
 		pr_info("load balancer detached from %s (%s)", ifname, xdp ? "XDP" : "tc");
 	}
@@ -296,7 +301,7 @@ static int apply_in_netns(const struct vigil_lb_hooks *h, const struct vigil_con
 			      : attach_xdp(h, cfg, cfg->xdp_interfaces[i], ifindex[i], err, errlen);
 	if (ret)
 		return ret;
-	detach_unwanted(h->pin_dir, cfg);
+	detach_unwanted(h->pin_dir, cfg, true);
 	return 0;
 }
 
@@ -322,9 +327,11 @@ int vigil_lb_hooks_apply(const struct vigil_lb_hooks *h, const struct vigil_conf
 void vigil_lb_hooks_detach_all(const char *pin_dir, const char *netns)
 {
 	int saved;
+	bool entered = vigil_netns_enter(netns, &saved) == 0;
 
-	if (vigil_netns_enter(netns, &saved))
-		pr_warn("cannot enter network namespace %s: tc filters there stay attached", netns);
-	detach_unwanted(pin_dir, NULL);
+	if (!entered)
+		pr_warn("cannot enter network namespace %s: its tc filters are not detached (they go "
+			"with the namespace)", netns);
+	detach_unwanted(pin_dir, NULL, entered);
 	vigil_netns_leave(saved);
 }
