@@ -45,7 +45,7 @@ VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host
 	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
 	$(BUILD)/user/failover.o $(BUILD)/user/failover_publish.o $(BUILD)/user/sockdestroy.o \
 	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o \
-	$(BUILD)/user/netns.o $(BUILD)/user/failover_reload.o $(BUILD)/user/vigild_reload.o \
+	$(BUILD)/user/netns.o $(BUILD)/user/canary.o $(BUILD)/user/failover_reload.o $(BUILD)/user/vigild_reload.o \
 	$(PURE_OBJS)
 VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/lbstate.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o $(PURE_OBJS)

@@ -408,6 +408,20 @@ void vigil_det_select(const struct vigil_det_service *svc, struct vigil_backend_
 	set->flags = VIGIL_SET_FAIL_OPEN;
 }
 
+__u64 vigil_det_stalled_ns(const struct vigil_det_stall *stalls, size_t n, __u64 from, __u64 to)
+{
+	__u64 total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		__u64 a = stalls[i].start_ns > from ? stalls[i].start_ns : from;
+		__u64 b = stalls[i].end_ns < to ? stalls[i].end_ns : to;
+
+		if (b > a)
+			total += b - a;
+	}
+	return total;
+}
+
 bool vigil_set_serves(const struct vigil_backend_set *set, const struct vigil_endpoint *ep)
 {
 	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++)

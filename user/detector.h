@@ -165,6 +165,16 @@ void vigil_det_select(const struct vigil_det_service *svc, struct vigil_backend_
 /* True when ep is in the serving (preferred) tier of set. */
 bool vigil_set_serves(const struct vigil_backend_set *set, const struct vigil_endpoint *ep);
 
+/* A span in which vigild did not run (the machine or vigild stalled). */
+struct vigil_det_stall {
+	__u64 start_ns, end_ns;
+};
+
+/* How much of [from, to) the stalls cover (they do not overlap each other).
+ * A socket's wait is only evidence against its backend for the time vigild
+ * (and with it, on a stalled machine, the backend) was running. */
+__u64 vigil_det_stalled_ns(const struct vigil_det_stall *stalls, size_t n, __u64 from, __u64 to);
+
 /* Names for logs and vigilctl. */
 const char *vigil_state_name(enum vigil_backend_state s);
 const char *vigil_admin_name(enum vigil_admin_state a);

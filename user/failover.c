@@ -12,13 +12,15 @@
 #include "addr.h"
 #include "failover_int.h"
 #include "log.h"
+#include "canary.h"
 #include "sockdestroy.h"
 #include "stats.h"
 
 #define INFLIGHT_BATCH 256
 #define MAX_CHANGES (VIGIL_MAX_SVC_BACKENDS + 1)
 #define MAX_PROBE_RESULTS 64
-#define STALL_NS (300 * 1000000ull)
+#define STALL_NS (50 * 1000000ull)
+#define CANARY_MS 5
 /* Reading the in-flight map costs ~1 ms per 16k slots, so it is read every
  * SCAN_NS, and at once when a kernel event arrives. */
 #define SCAN_NS (20 * 1000000ull)
@@ -98,25 +100,36 @@ static __u64 observe_counters(struct vigil_failover *fo, struct fo_service *s, s
 	return delta.requests;
 }
 
+/* How long a socket has been waiting since since_ns, minus the time vigild
+ * did not run (0 for timestamps newer than now, written while the map was
+ * read). */
+static __u64 waited_ns(const struct vigil_failover *fo, __u64 since_ns, __u64 now)
+{
+	if (since_ns >= now)
+		return 0;
+	return now - since_ns -
+	       vigil_det_stalled_ns(fo->stalls, sizeof(fo->stalls) / sizeof(fo->stalls[0]),
+				    since_ns, now);
+}
+
 /* Stuck sockets of one backend: SYNs pending past the limit that started after
  * the last successful connect, and sends unanswered past the limit. */
-static void count_stuck(const struct vigil_inflight *fl, __u64 now, __u64 last_success,
-			__u64 connect_limit, __u64 request_limit, struct vigil_det_observation *obs)
+static void count_stuck(const struct vigil_failover *fo, const struct vigil_inflight *fl,
+			__u64 now, __u64 last_success, __u64 connect_limit, __u64 request_limit,
+			struct vigil_det_observation *obs)
 {
 	__u64 age = 0;
 
-	/* Timestamps newer than now (written while we read the map) are not stuck. */
 	if (!(fl->flags & VIGIL_INFLIGHT_ESTABLISHED)) {
-		if (fl->syn_sent_ns <= last_success || fl->syn_sent_ns >= now ||
-		    now - fl->syn_sent_ns <= connect_limit)
+		age = waited_ns(fo, fl->syn_sent_ns, now);
+		if (fl->syn_sent_ns <= last_success || age <= connect_limit)
 			return;
 		obs->stuck_connects++;
-		age = now - fl->syn_sent_ns;
 	} else if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
-		if (fl->last_send_ns >= now || now - fl->last_send_ns <= request_limit)
+		age = waited_ns(fo, fl->last_send_ns, now);
+		if (age <= request_limit)
 			return;
 		obs->stuck_requests++;
-		age = now - fl->last_send_ns;
 	}
 	if (age / 1000 > obs->oldest_stuck_us)
 		obs->oldest_stuck_us = (__u32)(age / 1000 > 0xffffffffull ? 0xffffffffull : age / 1000);
@@ -134,7 +147,8 @@ static void scan_backend_sockets(struct vigil_failover *fo, const struct vigil_i
 	bpf_map_lookup_elem(fo->lb.backend_health, ep, &h);
 	for (size_t i = 0; i < n; i++)
 		if (fls[i].role == VIGIL_ROLE_CLIENT && memcmp(&fls[i].peer, ep, sizeof(*ep)) == 0)
-			count_stuck(&fls[i], now, h.last_success_ns, connect_limit, request_limit, obs);
+			count_stuck(fo, &fls[i], now, h.last_success_ns, connect_limit, request_limit,
+				    obs);
 }
 
 /* All client in-flight entries, read in batches (one syscall per batch). */
@@ -309,7 +323,7 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 			obs.stuck_connects = s->det.backends[b].stuck_connects;
 			obs.stuck_requests = s->det.backends[b].stuck_requests;
 			obs.oldest_stuck_us = s->det.backends[b].oldest_stuck_us;
-		} else if (now >= fo->stall_grace_until_ns) {
+		} else {
 			scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
 		}
 		/* A backend that answered any request within the stuck limit is slow
@@ -365,21 +379,47 @@ static void collect_probes(struct vigil_failover *fo, __u64 now)
 	}
 }
 
-/* vigild runs at least every tick; a gap of STALL_NS means the whole machine
- * (or this VM) stalled. Sockets look stuck after such a stall only because
- * nobody ran, servers included, so stuck rules wait as long again (at most a
- * second) for the machine to catch up. Shorter gaps are ordinary CPU
- * contention and must not blind the stuck rules. */
-static void note_own_stall(struct vigil_failover *fo, __u64 now)
+/* Add [start, end) to the stall ring, merged with the previous span when they
+ * touch (vigil_det_stalled_ns wants spans that do not overlap). Returns true
+ * for a new span. */
+static bool record_stall(struct vigil_failover *fo, __u64 start, __u64 end)
+{
+	size_t n = sizeof(fo->stalls) / sizeof(fo->stalls[0]);
+	struct vigil_det_stall *prev = &fo->stalls[(fo->next_stall + n - 1) % n];
+
+	if (start <= prev->end_ns && end >= prev->start_ns) {
+		prev->start_ns = start < prev->start_ns ? start : prev->start_ns;
+		prev->end_ns = end > prev->end_ns ? end : prev->end_ns;
+		return false;
+	}
+	fo->stalls[fo->next_stall] = (struct vigil_det_stall){ start, end };
+	fo->next_stall = (fo->next_stall + 1) % n;
+	return true;
+}
+
+/* vigild runs at least every tick, and its canary thread (normal policy)
+ * every CANARY_MS; a longer silence of either means the machine, vigild or
+ * every ordinary process (servers included) did not run. Sockets look stuck
+ * after such a stall only because nobody ran, so the stuck rules do not count
+ * it against them (waited_ns); a socket still waiting well beyond it is. */
+static void note_stalls(struct vigil_failover *fo, __u64 now)
 {
 	__u64 gap = fo->last_run_ns ? now - fo->last_run_ns : 0;
+	__u64 canary = fo->canary ? vigil_canary_last_ns(fo->canary) : 0;
 
+	if (gap > STALL_NS && record_stall(fo, fo->last_run_ns, now))
+		pr_debug("vigild did not run for %.0f ms: not counted against waiting sockets",
+			 gap / 1e6);
+	if (canary && now > canary && now - canary > STALL_NS) {
+		record_stall(fo, canary, now);
+		if (!fo->canary_stall_start_ns)
+			fo->canary_stall_start_ns = canary;
+	} else if (fo->canary_stall_start_ns) { /* the canary ran again: the span ends */
+		pr_debug("ordinary processes did not run for %.0f ms: not counted against waiting "
+			 "sockets", (canary - fo->canary_stall_start_ns) / 1e6);
+		fo->canary_stall_start_ns = 0;
+	}
 	fo->last_run_ns = now;
-	if (gap <= STALL_NS)
-		return;
-	fo->stall_grace_until_ns = now + (gap < 1000000000ull ? gap : 1000000000ull);
-	pr_debug("vigild did not run for %.0f ms: stuck-socket rules paused for %.0f ms",
-		 gap / 1e6, (fo->stall_grace_until_ns - now) / 1e6);
 }
 
 void vigil_failover_run(struct vigil_failover *fo, __u64 now)
@@ -391,7 +431,7 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now)
 	collect_probes(fo, now);
 	if (!fo->event_pending && now < fo->next_tick_ns)
 		return;
-	note_own_stall(fo, now);
+	note_stalls(fo, now);
 	scan = fo->event_pending || now - fo->last_scan_ns >= SCAN_NS;
 	fo->event_pending = false;
 	fo->next_tick_ns = now + (__u64)fo->cfg->tick_ms * 1000000ull;
@@ -465,6 +505,10 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 	fo->percpu_buf = calloc((size_t)fo->ncpus, (sizeof(struct vigil_backend_stats) + 7) & ~7ul);
 	if (!fo->percpu_buf || init_services(fo, now))
 		goto fail;
+	fo->canary = vigil_canary_start(CANARY_MS);
+	if (!fo->canary)
+		pr_warn("cannot start the scheduling canary thread (%s): stalls of other processes "
+			"are not recognised", strerror(errno));
 	fo->prober = vigil_prober_new(cfg->probe_netns[0] ? cfg->probe_netns : NULL);
 	if (!fo->prober) {
 		ret = -errno;
@@ -493,6 +537,7 @@ void vigil_failover_stop(struct vigil_failover *fo)
 {
 	if (!fo)
 		return;
+	vigil_canary_stop(fo->canary);
 	vigil_prober_free(fo->prober);
 	free(fo->svcs);
 	free(fo->percpu_buf);

@@ -35,12 +35,17 @@ struct vigil_failover {
 	struct fo_service *svcs;
 	size_t n_svcs;
 	struct vigil_prober *prober;
+	struct vigil_canary *canary; /* normal-policy thread: did ordinary processes run? */
+	__u64 canary_stall_start_ns;  /* start of the canary's current silence, 0: none */
 	struct vigil_xdp_lb *xdp; /* NULL when no service uses the XDP datapath */
 	__u64 history_seq;
 	__u64 next_tick_ns;
 	__u64 last_run_ns;
 	__u64 last_scan_ns;
-	__u64 stall_grace_until_ns; /* stuck rules paused after vigild itself stalled */
+	/* Recent spans in which vigild did not run (ring): a socket's wait is
+	 * not held against its backend for them. */
+	struct vigil_det_stall stalls[16];
+	size_t next_stall;
 	bool event_pending;
 	int ncpus;
 	void *percpu_buf;

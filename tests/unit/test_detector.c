@@ -1130,6 +1130,21 @@ START_TEST(pending_kept_when_full)
 }
 END_TEST
 
+/* Only the part of a stall inside the socket's wait counts, whichever side
+ * it overhangs; several stalls add up. */
+START_TEST(stalled_overlap)
+{
+	const struct vigil_det_stall st[] = { { 100, 200 }, { 300, 350 }, { 900, 1000 } };
+
+	ck_assert_uint_eq(vigil_det_stalled_ns(st, 3, 0, 1000), 100 + 50 + 100);
+	ck_assert_uint_eq(vigil_det_stalled_ns(st, 3, 150, 320), 50 + 20);
+	ck_assert_uint_eq(vigil_det_stalled_ns(st, 3, 400, 900), 0);
+	ck_assert_uint_eq(vigil_det_stalled_ns(st, 3, 950, 960), 10);
+	ck_assert_uint_eq(vigil_det_stalled_ns(st, 0, 0, 1000), 0);
+	ck_assert_uint_eq(vigil_det_stalled_ns(st, 3, 500, 400), 0); /* empty span */
+}
+END_TEST
+
 Suite *detector_suite(void)
 {
 	Suite *s = suite_create("detector");
@@ -1208,6 +1223,10 @@ Suite *detector_suite(void)
 	tc = tcase_create("stuck_limits");
 	tcase_add_test(tc, stuck_limits_floor);
 	tcase_add_test(tc, stuck_limits_from_peers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stalls");
+	tcase_add_test(tc, stalled_overlap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("window");

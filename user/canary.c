@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#include "canary.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct vigil_canary {
+	pthread_t thread;
+	unsigned int period_ms;
+	_Atomic __u64 last_ns;
+	atomic_bool stop;
+};
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+static void *canary_main(void *arg)
+{
+	struct vigil_canary *c = arg;
+	struct timespec period = { .tv_sec = c->period_ms / 1000,
+				   .tv_nsec = (long)(c->period_ms % 1000) * 1000000L };
+
+	while (!atomic_load(&c->stop)) {
+		atomic_store(&c->last_ns, monotonic_ns());
+		nanosleep(&period, NULL);
+	}
+	return NULL;
+}
+
+struct vigil_canary *vigil_canary_start(unsigned int period_ms)
+{
+	struct vigil_canary *c = calloc(1, sizeof(*c));
+	struct sched_param normal = { .sched_priority = 0 };
+	pthread_attr_t attr;
+	int ret;
+
+	if (!c)
+		return NULL;
+	c->period_ms = period_ms;
+	pthread_attr_init(&attr);
+	/* Explicit policy: a thread would otherwise inherit vigild's SCHED_RR. */
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	pthread_attr_setschedparam(&attr, &normal);
+	ret = pthread_create(&c->thread, &attr, canary_main, c);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		free(c);
+		errno = ret;
+		return NULL;
+	}
+	return c;
+}
+
+__u64 vigil_canary_last_ns(const struct vigil_canary *c)
+{
+	return atomic_load(&c->last_ns);
+}
+
+void vigil_canary_stop(struct vigil_canary *c)
+{
+	if (!c)
+		return;
+	atomic_store(&c->stop, true);
+	pthread_join(c->thread, NULL);
+	free(c);
+}
