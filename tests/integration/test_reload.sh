@@ -76,9 +76,11 @@ assert_alive() { # LABEL
 	assert_true "$1: vigild (pid $VIGILD_PID) still running" kill -0 "$VIGILD_PID"
 }
 
-# Short new-connection-per-request load on VIP (default the web VIP).
+# Short new-connection-per-request load on VIP (default the web VIP). The 3 s
+# timeout outlasts a SYN retransmission: what counts as failed is a refused,
+# reset or unserved request, not a SYN this VM lost while stalled.
 load_vip() { # LABEL [VIP]
-	fo_loadgen -a "${2:-$VIP}" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "$1: loadgen failed"
+	fo_loadgen -a "${2:-$VIP}" -p 80 -c 4 -d 1000 -t 3000 -s 1 || die "$1: loadgen failed"
 }
 
 # Connect straight to an endpoint from the client namespace (no VIP, no

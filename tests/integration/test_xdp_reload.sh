@@ -47,8 +47,11 @@ EOF
 tc_filter_on() { tc -n "$LB_NS" filter show dev "$1" ingress | grep -q vigil_tc_lb; }
 xdp_on() { ip -n "$LB_NS" -d link show dev "$1" | grep -q "prog/xdp"; }
 
-# Load running across a reload: every request must succeed.
-load_bg() { xlg_bg -a "$VIP4" -p 80 -c 2 -d 2500 -t 1000 -s 1; }
+# Load running across a reload: every request must succeed. Switching the
+# hook of a veth (XDP attached or detached) resets its XDP rings and may drop
+# a packet in flight; the 3 s timeout lets TCP retransmit it, so what counts
+# is a connection that fails, not one that waited for a retransmission.
+load_bg() { xlg_bg -a "$VIP4" -p 80 -c 2 -d 2500 -t 3000 -s 1; }
 load_check() { # LABEL
 	fo_loadgen_wait "$LG_PID" "$LG_LOG" 15 || die "$1: loadgen did not finish"
 	log "$1: $LG_OUT"
