@@ -47,7 +47,8 @@ VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host
 	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o \
 	$(BUILD)/user/netns.o $(BUILD)/user/canary.o $(BUILD)/user/failover_reload.o $(BUILD)/user/vigild_reload.o \
 	$(PURE_OBJS)
-VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/lbstate.o \
+VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/vigilctl_xdp.o \
+	$(BUILD)/user/lbstate.o \
 	$(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o $(PURE_OBJS)
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)

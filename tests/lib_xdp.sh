@@ -215,19 +215,14 @@ ka_on() { # ADDR
 
 # ---- XDP counters ----------------------------------------------------------------
 
-# Sum over CPUs of the XDP program's counter IDX (enum vigil_xdp_counter):
-# 0 pass_other 1 forwarded 2 reversed 3 new_flows 4 reselected 5 pass_malformed
-# 6 pass_not_tcp 7 drop_no_backend 8 fwd_direct 9 fwd_kernel. "n/a" without
-# bpftool.
+# Sum over CPUs of the load balancer's counter IDX (enum vigil_xdp_counter),
+# read with vigilctl xdp: 0 pass_other 1 forwarded 2 reversed 3 new_flows
+# 4 reselected 5 pass_malformed 6 pass_not_tcp 7 drop_no_backend 8 fwd_direct
+# 9 fwd_kernel.
+XDP_COUNTER_NAMES=(pass_other forwarded reversed new_flows reselected pass_malformed
+	pass_not_tcp drop_no_backend fwd_direct fwd_kernel)
 xdp_counter() { # IDX
-	command -v bpftool >/dev/null || { echo n/a; return 0; }
-	bpftool -j map lookup pinned "$VGL_PIN_DIR/xdp_stats" key "$1" 0 0 0 2>/dev/null |
-		jq 'def hex: ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 +
-			(if $c >= 97 then $c - 87 elif $c >= 65 then $c - 55 else $c - 48 end));
-		    def num: if type == "array" then (reverse | map(hex) | reduce .[] as $b (0; . * 256 + $b))
-			     elif type == "string" then hex else . end;
-		    if .formatted then [.formatted.values[].value] else [.values[].value | num] end | add // 0' ||
-		echo n/a
+	vctl xdp --json | jq -r --arg c "${XDP_COUNTER_NAMES[$1]}" '.counters[$c]'
 }
 
 xdp_counters_line() {
