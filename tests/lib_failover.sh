@@ -117,6 +117,16 @@ fo_server() { # IDX ADDR PORT NAME [testsrv options...]
 	FO_SRV_PIDS[idx]=$SRV_PID
 }
 
+# Backends 1..N: testsrv "bI" on B4[I]:PORT each; EP[I] gets "B4[I]:PORT".
+fo_servers() { # N PORT
+	local i
+	EP=("")
+	for ((i = 1; i <= $1; i++)); do
+		EP[i]="${B4[i]}:$2"
+		fo_server "$i" "${B4[i]}" "$2" "b$i"
+	done
+}
+
 # Kill backend IDX's testsrv (SIGKILL: no graceful close) and forget it.
 fo_kill_server() { # IDX
 	local pid=${FO_SRV_PIDS[$1]}

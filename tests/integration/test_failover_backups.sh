@@ -23,10 +23,7 @@ PORT=$VGL_PORT
 
 fo_topology "$NET" 3
 fo_cgroup
-EP1="${B4[1]}:$PORT" EP2="${B4[2]}:$PORT" EP3="${B4[3]}:$PORT"
-fo_server 1 "${B4[1]}" "$PORT" b1
-fo_server 2 "${B4[2]}" "$PORT" b2
-fo_server 3 "${B4[3]}" "$PORT" b3
+fo_servers 3 "$PORT"
 
 fo_new_config
 {
@@ -42,8 +39,8 @@ detection:
 services:
   - name: web
     vip: "$VIP:80"
-    backends: ["$EP1", "$EP2"]
-    backups: ["$EP3"]
+    backends: ["${EP[1]}", "${EP[2]}"]
+    backups: ["${EP[3]}"]
     probe: {timeout_ms: 300}
 EOF
 } >"$VGL_CONFIG"
@@ -73,7 +70,7 @@ SW_MS=none
 log "backups serving $SW_MS ms after the kill"
 assert_le "kill to backups serving ms" 1000 "$SW_MS"
 assert_eq "switch rule" backups "$(jq -r .rule <<<"$SW")"
-for ep in "$EP1" "$EP2"; do
+for ep in "${EP[1]}" "${EP[2]}"; do
 	log "ejection of $ep: $(events_of "$ep" ejected | head -n1 | jq -c '{rule, evidence}')"
 done
 fo_loadgen_wait "$LG_FAULT_PID" "$LG_FAULT_LOG" 10 || die "loadgen did not finish"
@@ -89,7 +86,7 @@ assert_ge "served by the backup during the fault" 1 "$(lg_get served_b3)"
 vctl services --json | jq -c '.services[]' | sed 's/^/  /'
 assert_eq "services: serving" backups "$(service_field web serving)"
 assert_eq "services: selectable" 1 "$(service_field web selectable)"
-assert_eq "backup share" 1 "$(backend_field web "$EP3" share)"
+assert_eq "backup share" 1 "$(backend_field web "${EP[3]}" share)"
 fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "loadgen on backups failed"
 assert_eq "on backups: failed" 0 "$(lg_get failed)"
 assert_eq "on backups: served by b1" 0 "$(lg_get served_b1)"
@@ -103,10 +100,10 @@ fo_server 1 "${B4[1]}" "$PORT" b1
 fo_server 2 "${B4[2]}" "$PORT" b2
 log "restarted both primaries"
 # Worst case: an ejection of eject_max_ms (1.5 s) just begun, then 3 probes.
-assert_true "b1 re-admitted" wait_backend_field web "$EP1" state healthy 6
-assert_true "b2 re-admitted" wait_backend_field web "$EP2" state healthy 6
+assert_true "b1 re-admitted" wait_backend_field web "${EP[1]}" state healthy 6
+assert_true "b2 re-admitted" wait_backend_field web "${EP[2]}" state healthy 6
 assert_true "service serves its primaries again" wait_service_field web serving primaries 3
-for ep in "$EP1" "$EP2"; do
+for ep in "${EP[1]}" "${EP[2]}"; do
 	OK=$(events_of "$ep" healthy | tail -n1)
 	OK_NS=$(jq -r .wall_ns <<<"$OK")
 	log "re-admission of $ep: rule $(jq -r .rule <<<"$OK"), evidence $(jq -c .evidence <<<"$OK")," \

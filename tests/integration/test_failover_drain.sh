@@ -21,10 +21,7 @@ PORT=$VGL_PORT
 
 fo_topology "$NET" 3
 fo_cgroup
-EP1="${B4[1]}:$PORT" EP2="${B4[2]}:$PORT" EP3="${B4[3]}:$PORT"
-fo_server 1 "${B4[1]}" "$PORT" b1
-fo_server 2 "${B4[2]}" "$PORT" b2
-fo_server 3 "${B4[3]}" "$PORT" b3
+fo_servers 3 "$PORT"
 
 fo_new_config
 {
@@ -36,7 +33,7 @@ detection:
 services:
   - name: web
     vip: "$VIP:80"
-    backends: ["$EP1", "$EP2", "$EP3"]
+    backends: ["${EP[1]}", "${EP[2]}", "${EP[3]}"]
 EOF
 } >"$VGL_CONFIG"
 fo_start_vigild "$VGL_CONFIG"
@@ -66,29 +63,29 @@ probe_load() { # LABEL
 # ---- 1: drain with kept-alive connections open --------------------------------------
 fo_loadgen_bg -a "$VIP" -p 80 -c 12 -d 8000 -t 3000 -k -s 2
 KA_PID=$LG_PID KA_LOG=$LG_LOG
-wait_until 5 estab_at_least 1 "$EP2" || die "none of the 12 keep-alive connections went to b2"
+wait_until 5 estab_at_least 1 "${EP[2]}" || die "none of the 12 keep-alive connections went to b2"
 sleep 0.5
-KA_B2=$(estab_to "$EP2")
-log "keep-alive connections: b1 $(estab_to "$EP1"), b2 $KA_B2, b3 $(estab_to "$EP3")"
+KA_B2=$(estab_to "${EP[2]}")
+log "keep-alive connections: b1 $(estab_to "${EP[1]}"), b2 $KA_B2, b3 $(estab_to "${EP[3]}")"
 
-ctl drain web "$EP2"
-assert_true "b2 admin draining" wait_backend_field web "$EP2" admin draining 3
-assert_eq "b2 share while draining" 0 "$(backend_field web "$EP2" share)"
-assert_eq "b2 health state while draining" healthy "$(backend_field web "$EP2" state)"
-log "drain change: $(events_of "$EP2" | tail -n1 | jq -c '{from, to, rule}')"
-REQ2=$(stat_of "$EP2" requests)
+ctl drain web "${EP[2]}"
+assert_true "b2 admin draining" wait_backend_field web "${EP[2]}" admin draining 3
+assert_eq "b2 share while draining" 0 "$(backend_field web "${EP[2]}" share)"
+assert_eq "b2 health state while draining" healthy "$(backend_field web "${EP[2]}" state)"
+log "drain change: $(events_of "${EP[2]}" | tail -n1 | jq -c '{from, to, rule}')"
+REQ2=$(stat_of "${EP[2]}" requests)
 probe_load "while draining"
 assert_eq "while draining: new connections to b2" 0 "$(lg_get served_b2)"
 assert_ge "while draining: new connections to b1" 1 "$(lg_get served_b1)"
 assert_ge "while draining: new connections to b3" 1 "$(lg_get served_b3)"
-REQ2_LATER=$(stat_of "$EP2" requests)
+REQ2_LATER=$(stat_of "${EP[2]}" requests)
 log "b2 answered $((REQ2_LATER - REQ2)) requests on its $KA_B2 kept-alive connections while draining"
 assert_ge "b2 requests on existing connections while draining" 1 $((REQ2_LATER - REQ2))
-assert_eq "b2 kept-alive connections untouched" "$KA_B2" "$(estab_to "$EP2")"
+assert_eq "b2 kept-alive connections untouched" "$KA_B2" "$(estab_to "${EP[2]}")"
 
-ctl undrain web "$EP2"
-assert_true "b2 admin none after undrain" wait_backend_field web "$EP2" admin none 3
-assert_true "b2 share after undrain" test "$(backend_field web "$EP2" share)" != 0
+ctl undrain web "${EP[2]}"
+assert_true "b2 admin none after undrain" wait_backend_field web "${EP[2]}" admin none 3
+assert_true "b2 share after undrain" test "$(backend_field web "${EP[2]}" share)" != 0
 probe_load "after undrain"
 assert_ge "after undrain: new connections to b2" 1 "$(lg_get served_b2)"
 
@@ -98,33 +95,33 @@ assert_eq "keep-alive requests failed across drain/undrain" 0 "$(lg_get failed)"
 assert_ge "keep-alive requests served by b2" 1 "$(lg_get served_b2)"
 
 # ---- 2: the drain survives a vigild restart --------------------------------------------
-ctl drain web "$EP2"
+ctl drain web "${EP[2]}"
 fo_stop_vigild 5 || die "vigild did not stop"
 assert_eq "vigild exit status" 0 "$VIGILD_RC"
 fo_start_vigild "$VGL_CONFIG"
-assert_true "b2 draining after the restart" wait_backend_field web "$EP2" admin draining 3
-assert_eq "b2 share after the restart" 0 "$(backend_field web "$EP2" share)"
+assert_true "b2 draining after the restart" wait_backend_field web "${EP[2]}" admin draining 3
+assert_eq "b2 share after the restart" 0 "$(backend_field web "${EP[2]}" share)"
 probe_load "after the restart"
 assert_eq "after the restart: new connections to b2" 0 "$(lg_get served_b2)"
 
 # ---- 3: drain with vigild stopped ---------------------------------------------------------
-ctl undrain web "$EP2"
-assert_true "b2 back in service" wait_backend_field web "$EP2" admin none 3
+ctl undrain web "${EP[2]}"
+assert_true "b2 back in service" wait_backend_field web "${EP[2]}" admin none 3
 fo_stop_vigild 5 || die "vigild did not stop"
 log "vigild stopped"
-ctl drain web "$EP3"
+ctl drain web "${EP[3]}"
 vctl backends | sed 's/^/  /'
 # vigilctl reads the maps directly: what it shows must be what the datapath
 # now does, daemon or not.
-assert_eq "b3 admin shown with vigild stopped" draining "$(backend_field web "$EP3" admin)"
-assert_eq "b3 share shown with vigild stopped" 0 "$(backend_field web "$EP3" share)"
+assert_eq "b3 admin shown with vigild stopped" draining "$(backend_field web "${EP[3]}" admin)"
+assert_eq "b3 share shown with vigild stopped" 0 "$(backend_field web "${EP[3]}" share)"
 assert_eq "selectable backends shown with vigild stopped" 2 "$(service_field web selectable)"
 probe_load "vigild stopped"
 assert_eq "vigild stopped: new connections to b3 (drained)" 0 "$(lg_get served_b3)"
 assert_ge "vigild stopped: new connections to b2 (undrained before the stop)" 1 "$(lg_get served_b2)"
 fo_start_vigild "$VGL_CONFIG"
-assert_true "b3 still draining once vigild is back" wait_backend_field web "$EP3" admin draining 3
-assert_eq "b2 not draining once vigild is back" none "$(backend_field web "$EP2" admin)"
+assert_true "b3 still draining once vigild is back" wait_backend_field web "${EP[3]}" admin draining 3
+assert_eq "b2 not draining once vigild is back" none "$(backend_field web "${EP[2]}" admin)"
 probe_load "vigild back"
 assert_eq "vigild back: new connections to b3" 0 "$(lg_get served_b3)"
 assert_ge "vigild back: new connections to b2" 1 "$(lg_get served_b2)"

@@ -22,10 +22,7 @@ WORKERS=4
 
 fo_topology "$NET" 3
 fo_cgroup
-EP1="${B4[1]}:$PORT" EP2="${B4[2]}:$PORT" EP3="${B4[3]}:$PORT"
-fo_server 1 "${B4[1]}" "$PORT" b1
-fo_server 2 "${B4[2]}" "$PORT" b2
-fo_server 3 "${B4[3]}" "$PORT" b3
+fo_servers 3 "$PORT"
 
 fo_new_config
 {
@@ -38,8 +35,8 @@ detection:
 services:
   - name: web
     vip: "$VIP:80"
-    backends: ["$EP1", "$EP2"]
-    backups: ["$EP3"]
+    backends: ["${EP[1]}", "${EP[2]}"]
+    backups: ["${EP[3]}"]
     detection: {consecutive_failures: $THRESHOLD}
 EOF
 } >"$VGL_CONFIG"
@@ -56,16 +53,16 @@ log "vigild (pid $VIGILD_PID) frozen with SIGSTOP"
 fo_loadgen_bg -a "$VIP" -p 80 -c "$WORKERS" -d 3000 -t 1000 -s 1
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1
-ERR_BEFORE=$(stat_of "$EP1" errors)
+ERR_BEFORE=$(stat_of "${EP[1]}" errors)
 mark_fault "$LG1_PID"
 kill -KILL "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[1]}"
-log "killed b1 ($EP1)"
+log "killed b1 (${EP[1]})"
 sleep 0.5
-ATT=$(stat_of "$EP1" connect_attempts)
+ATT=$(stat_of "${EP[1]}" connect_attempts)
 sleep 1
-ATT_LATER=$(stat_of "$EP1" connect_attempts)
-ERR_LATER=$(stat_of "$EP1" errors)
+ATT_LATER=$(stat_of "${EP[1]}" connect_attempts)
+ERR_LATER=$(stat_of "${EP[1]}" errors)
 log "b1 with vigild frozen: $((ERR_LATER - ERR_BEFORE)) failed connects in all;" \
 	"connect attempts $ATT, 1 s later $ATT_LATER"
 assert_eq "connect attempts to b1 once the kernel marked it down" "$ATT" "$ATT_LATER"
@@ -90,14 +87,14 @@ assert_eq "vigild frozen, later client: served by b1" 0 "$(lg_get served_b1)"
 assert_eq "vigild frozen, later client: served by the backup" 0 "$(lg_get served_b3)"
 assert_ge "vigild frozen, later client: served by b2" 1 "$(lg_get served_b2)"
 # Nothing in userspace knew: the published state is unchanged.
-assert_eq "b1 state published while vigild is frozen" healthy "$(backend_field web "$EP1" state)"
+assert_eq "b1 state published while vigild is frozen" healthy "$(backend_field web "${EP[1]}" state)"
 assert_eq "history while vigild is frozen" 0 "$(vctl events --json | wc -l)"
 
 # ---- vigild thawed ----------------------------------------------------------------------
 kill -CONT "$VIGILD_PID"
 log "vigild resumed"
-assert_true "b1 ejected once vigild runs" wait_backend_field web "$EP1" state ejected 3
-EJ=$(events_of "$EP1" ejected | head -n1)
+assert_true "b1 ejected once vigild runs" wait_backend_field web "${EP[1]}" state ejected 3
+EJ=$(events_of "${EP[1]}" ejected | head -n1)
 log "ejection: $EJ"
 assert_eq "rule" fast_path "$(jq -r .rule <<<"$EJ")"
 assert_ge "kernel consecutive failures in the evidence" "$THRESHOLD" "$(jq -r .evidence.failures <<<"$EJ")"

@@ -29,9 +29,7 @@ SLACK_MS=450
 
 fo_topology "$NET" 2
 fo_cgroup
-EP1="${B4[1]}:$PORT" EP2="${B4[2]}:$PORT"
-fo_server 1 "${B4[1]}" "$PORT" b1
-fo_server 2 "${B4[2]}" "$PORT" b2
+fo_servers 2 "$PORT"
 
 fo_new_config
 {
@@ -45,7 +43,7 @@ detection:
 services:
   - name: web
     vip: "$VIP:80"
-    backends: ["$EP1", "$EP2"]
+    backends: ["${EP[1]}", "${EP[2]}"]
     probe: {timeout_ms: 300}
 EOF
 } >"$VGL_CONFIG"
@@ -73,44 +71,44 @@ durations_at_least() { # EP N
 kill -KILL "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[1]}"
 log "killed b1"
-assert_true "b1 ejected" wait_backend_field web "$EP1" state ejected 5
+assert_true "b1 ejected" wait_backend_field web "${EP[1]}" state ejected 5
 # 800 + 1600 ms of ejections, plus probes and scheduling.
-assert_true "two ejections of b1 ended in probing" wait_until 8 durations_at_least "$EP1" 2
-mapfile -t D < <(ejection_durations "$EP1" | awk '{print $2}')
+assert_true "two ejections of b1 ended in probing" wait_until 8 durations_at_least "${EP[1]}" 2
+mapfile -t D < <(ejection_durations "${EP[1]}" | awk '{print $2}')
 log "b1 ejection durations (ms): ${D[*]} (eject_base_ms $BASE_MS: n x $BASE_MS expected)"
-log "b1 changes: $(events_of "$EP1" | jq -r '"\(.from)->\(.to):\(.rule)"' | tr '\n' ' ')"
+log "b1 changes: $(events_of "${EP[1]}" | jq -r '"\(.from)->\(.to):\(.rule)"' | tr '\n' ' ')"
 assert_ge "1st ejection ms" $((BASE_MS - SLACK_MS)) "${D[0]:-0}"
 assert_true "2nd ejection (${D[1]:-?} ms) longer than the 1st (${D[0]:-?} ms)" test "${D[1]:-0}" -gt "${D[0]:-0}"
 assert_ge "2nd ejection ms (2 x $BASE_MS)" $((2 * BASE_MS - SLACK_MS)) "${D[1]:-0}"
 assert_eq "re-ejections after failed probes" probe_failed \
-	"$(events_of "$EP1" ejected | sed -n 2p | jq -r .rule)"
+	"$(events_of "${EP[1]}" ejected | sed -n 2p | jq -r .rule)"
 
 # ---- 2: it comes back, then fails again ------------------------------------------------
 fo_server 1 "${B4[1]}" "$PORT" b1
 log "restarted b1"
-assert_true "b1 re-admitted" wait_backend_field web "$EP1" state healthy 8
-N_BEFORE=$(backend_field web "$EP1" ejections)
-log "b1 re-admitted by $(events_of "$EP1" healthy | tail -n1 | jq -c '{rule, evidence: .evidence.probes}') after $N_BEFORE ejections"
+assert_true "b1 re-admitted" wait_backend_field web "${EP[1]}" state healthy 8
+N_BEFORE=$(backend_field web "${EP[1]}" ejections)
+log "b1 re-admitted by $(events_of "${EP[1]}" healthy | tail -n1 | jq -c '{rule, evidence: .evidence.probes}') after $N_BEFORE ejections"
 sleep 0.5 # it serves again for a moment
 kill -KILL "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[1]}"
 log "killed b1 again"
-assert_true "b1 ejected again" wait_backend_field web "$EP1" state ejected 5
-N_AFTER=$(backend_field web "$EP1" ejections)
+assert_true "b1 ejected again" wait_backend_field web "${EP[1]}" state ejected 5
+N_AFTER=$(backend_field web "${EP[1]}" ejections)
 assert_eq "ejection count kept across the flap" $((N_BEFORE + 1)) "$N_AFTER"
 # The ejection right after the flap: the first one after the re-admission.
-FLAP_SEQ=$(events_of "$EP1" healthy | tail -n1 | jq -r .seq)
+FLAP_SEQ=$(events_of "${EP[1]}" healthy | tail -n1 | jq -r .seq)
 # shellcheck disable=SC2317 # called through wait_until
-flap_ended() { [[ -n $(ejection_durations "$EP1" | awk -v s="$FLAP_SEQ" '$1 > s') ]]; }
+flap_ended() { [[ -n $(ejection_durations "${EP[1]}" | awk -v s="$FLAP_SEQ" '$1 > s') ]]; }
 assert_true "the new ejection ended in probing" wait_until $((N_AFTER * BASE_MS / 1000 + 3)) flap_ended
-FLAP_MS=$(ejection_durations "$EP1" | awk -v s="$FLAP_SEQ" '$1 > s {print $2; exit}')
-mapfile -t D2 < <(ejection_durations "$EP1" | awk '{print $2}')
+FLAP_MS=$(ejection_durations "${EP[1]}" | awk -v s="$FLAP_SEQ" '$1 > s {print $2; exit}')
+mapfile -t D2 < <(ejection_durations "${EP[1]}" | awk '{print $2}')
 log "all b1 ejection durations (ms): ${D2[*]}; after the flap: ${FLAP_MS:-none} ms (ejection #$N_AFTER)"
 assert_true "ejection after the flap (${FLAP_MS:-?} ms) longer than the first (${D[0]:-?} ms)" \
 	test "${FLAP_MS:-0}" -gt "${D[0]:-0}"
 assert_ge "ejection after the flap ms ($N_AFTER x $BASE_MS)" $((N_AFTER * BASE_MS - SLACK_MS)) "${FLAP_MS:-0}"
-assert_eq "b2 stayed healthy" healthy "$(backend_field web "$EP2" state)"
-assert_eq "b2 ejections" 0 "$(backend_field web "$EP2" ejections)"
+assert_eq "b2 stayed healthy" healthy "$(backend_field web "${EP[2]}" state)"
+assert_eq "b2 ejections" 0 "$(backend_field web "${EP[2]}" ejections)"
 
 stop_pid "$LG_ALL"
 fo_show

@@ -22,10 +22,7 @@ WORKERS=4
 
 fo_topology "$NET" 3
 fo_cgroup
-EP1="${B4[1]}:$PORT" EP2="${B4[2]}:$PORT" EP3="${B4[3]}:$PORT"
-fo_server 1 "${B4[1]}" "$PORT" b1
-fo_server 2 "${B4[2]}" "$PORT" b2
-fo_server 3 "${B4[3]}" "$PORT" b3
+fo_servers 3 "$PORT"
 
 fo_new_config
 {
@@ -40,8 +37,8 @@ detection:
 services:
   - name: web
     vip: "$VIP:80"
-    backends: ["$EP1", "$EP2"]
-    backups: ["$EP3"]
+    backends: ["${EP[1]}", "${EP[2]}"]
+    backups: ["${EP[3]}"]
     detection: {consecutive_failures: $THRESHOLD}
     probe: {timeout_ms: 300}
 EOF
@@ -59,21 +56,21 @@ assert_eq "baseline served_b3 (backup idle)" 0 "$(lg_get served_b3)"
 fo_loadgen_bg -a "$VIP" -p 80 -c "$WORKERS" -d 5000 -t 1000 -s 1
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1.5
-ERR_BEFORE=$(stat_of "$EP1" errors)
+ERR_BEFORE=$(stat_of "${EP[1]}" errors)
 # Mark the fault in loadgen first, so every failure is counted as in flight
 # (request started before) or after; then kill b1 at once.
 FAULT_NS=$(now_wall_ns)
 mark_fault "$LG1_PID"
 kill -KILL "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[1]}"
-log "killed b1 ($EP1) with SIGKILL; errors to it before: $ERR_BEFORE"
+log "killed b1 (${EP[1]}) with SIGKILL; errors to it before: $ERR_BEFORE"
 
-if wait_backend_field web "$EP1" state ejected 5; then
+if wait_backend_field web "${EP[1]}" state ejected 5; then
 	log "ok: b1 ejected"
 else
 	VGL_FAILS=$((VGL_FAILS + 1))
 fi
-EJ=$(events_of "$EP1" ejected | head -n1)
+EJ=$(events_of "${EP[1]}" ejected | head -n1)
 log "ejection event: $EJ"
 RULE=$(jq -r .rule <<<"$EJ")
 assert_true "ejection rule $RULE is fast_path or consecutive_failures" \
@@ -85,11 +82,11 @@ log "detection: ejected $DETECT_MS ms after the kill (evidence $(jq -c .evidence
 assert_le "fault to ejection ms" 2000 "$DETECT_MS"
 
 # Once ejected, the load generator (still running) never tries b1 again.
-ATT_EJECTED=$(stat_of "$EP1" connect_attempts)
-ERR_EJECTED=$(stat_of "$EP1" errors)
+ATT_EJECTED=$(stat_of "${EP[1]}" connect_attempts)
+ERR_EJECTED=$(stat_of "${EP[1]}" errors)
 sleep 2
-ATT_LATER=$(stat_of "$EP1" connect_attempts)
-ERR_LATER=$(stat_of "$EP1" errors)
+ATT_LATER=$(stat_of "${EP[1]}" connect_attempts)
+ERR_LATER=$(stat_of "${EP[1]}" errors)
 log "b1 connect attempts: $ATT_EJECTED at ejection, $ATT_LATER 2 s later;" \
 	"errors (refused+timeouts+resets): $ERR_BEFORE before, $ERR_EJECTED at ejection, $ERR_LATER later"
 assert_eq "connect attempts to b1 after ejection" "$ATT_EJECTED" "$ATT_LATER"
@@ -120,8 +117,8 @@ assert_eq "post-detection failed" 0 "$(lg_get failed)"
 assert_eq "post-detection served_b1" 0 "$(lg_get served_b1)"
 assert_eq "post-detection served_b3 (backup)" 0 "$(lg_get served_b3)"
 assert_ge "post-detection served_b2" 1 "$(lg_get served_b2)"
-assert_eq "b2 state" healthy "$(backend_field web "$EP2" state)"
-assert_eq "b1 share" 0 "$(backend_field web "$EP1" share)"
+assert_eq "b2 state" healthy "$(backend_field web "${EP[2]}" state)"
+assert_eq "b1 share" 0 "$(backend_field web "${EP[1]}" share)"
 assert_eq "service serving" primaries "$(service_field web serving)"
 
 fo_show

@@ -20,8 +20,7 @@ xdp_require_env
 NET=253
 PORT=$VGL_PORT
 xdp_topology "$NET" 3
-for i in 1 2 3; do fo_server "$i" "${B4[i]}" "$PORT" "b$i"; done
-EP=("" "${B4[1]}:$PORT" "${B4[2]}:$PORT" "${B4[3]}:$PORT")
+fo_servers 3 "$PORT"
 
 fo_new_config
 {

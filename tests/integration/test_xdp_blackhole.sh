@@ -31,8 +31,7 @@ TIMEOUT_MS=1000
 KA_TIMEOUT_MS=5000
 
 xdp_topology "$NET" 3
-for i in 1 2 3; do fo_server "$i" "${B4[i]}" "$PORT" "b$i"; done
-EP=("" "${B4[1]}:$PORT" "${B4[2]}:$PORT" "${B4[3]}:$PORT")
+fo_servers 3 "$PORT"
 
 fo_new_config
 {

@@ -26,8 +26,7 @@ NET=246
 PORT=$VGL_PORT
 N_KA=8
 xdp_topology "$NET" 2
-for i in 1 2; do fo_server "$i" "${B4[i]}" "$PORT" "b$i"; done
-EP=("" "${B4[1]}:$PORT" "${B4[2]}:$PORT")
+fo_servers 2 "$PORT"
 
 fo_new_config
 {

@@ -28,7 +28,7 @@ NET=254
 PORT=$VGL_PORT
 DELAY_MS=20
 xdp_topology "$NET" 2
-for i in 1 2; do fo_server "$i" "${B4[i]}" "$PORT" "b$i"; done
+fo_servers 2 "$PORT"
 
 # ---- b3 behind a 20 ms link -----------------------------------------------------------------
 xdp_tun_backend "$NET" "$DELAY_MS"
@@ -36,7 +36,7 @@ B4[3]=$TUN4
 start_testsrv "$TUN_NS" "${B4[3]}" "$PORT" -n b3
 FO_SRV_PIDS[3]=$SRV_PID
 fo_new_config
-EP=("" "${B4[1]}:$PORT" "${B4[2]}:$PORT" "${B4[3]}:$PORT")
+EP[3]="${B4[3]}:$PORT"
 
 {
 	xdp_config_head
