@@ -571,18 +571,24 @@ struct run {
 	uint8_t out[PKT_MAX + 256];
 };
 
-static void run_pkt(const void *in, size_t len, struct run *r, int repeat)
+/* One BPF_PROG_TEST_RUN of prog on in; ctx (ctx_size bytes) may be NULL. */
+static void run_prog(int prog, const void *ctx, size_t ctx_size, const void *in, size_t len,
+		     struct run *r, int repeat)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = repeat);
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = repeat,
+		    .ctx_in = ctx, .ctx_size_in = (__u32)ctx_size);
 
 	memset(r->out, 0, sizeof(r->out));
-	r->err = bpf_prog_test_run_opts(F.prog, &o);
-	if (r->err)
-		r->err = -errno;
+	r->err = bpf_prog_test_run_opts(prog, &o) ? -errno : 0;
 	r->retval = o.retval;
 	r->out_len = o.data_size_out;
 	r->duration = o.duration;
+}
+
+static void run_pkt(const void *in, size_t len, struct run *r, int repeat)
+{
+	run_prog(F.prog, NULL, 0, in, len, r, repeat);
 }
 
 /* One run with the ingress device set: XDP through xdp_md, tc through
@@ -591,21 +597,11 @@ static void run_on(int prog, bool tc, __u32 ifindex, const void *in, size_t len,
 {
 	struct xdp_md xctx = { .data_end = (__u32)len, .ingress_ifindex = ifindex };
 	struct __sk_buff sctx = { .ifindex = ifindex, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (__u32)len,
-		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
 
-	if (tc) {
-		o.ctx_in = &sctx;
-		o.ctx_size_in = sizeof(sctx);
-	} else {
-		o.ctx_in = &xctx;
-		o.ctx_size_in = sizeof(xctx);
-	}
-	memset(r->out, 0, sizeof(r->out));
-	r->err = bpf_prog_test_run_opts(prog, &o) ? -errno : 0;
-	r->retval = o.retval;
-	r->out_len = o.data_size_out;
-	r->duration = o.duration;
+	if (tc)
+		run_prog(prog, &sctx, sizeof(sctx), in, len, r, 1);
+	else
+		run_prog(prog, &xctx, sizeof(xctx), in, len, r, 1);
 }
 
 /* in -> verdict, output identical to the input. */
@@ -618,6 +614,22 @@ static bool expect_unchanged(const uint8_t *in, size_t len, __u32 verdict)
 	       ASSERT_MEM(r.out, in, len);
 }
 
+/* s with its destination (to_dst) or source replaced by to. */
+static struct spec spec_rewritten(const struct spec *s, const struct vigil_endpoint *to,
+				  bool to_dst)
+{
+	struct spec e = *s;
+
+	if (to_dst) {
+		memcpy(e.dst, s->v6 ? to->addr : &to->addr[12], s->v6 ? 16 : 4);
+		e.dport = to->port;
+	} else {
+		memcpy(e.src, s->v6 ? to->addr : &to->addr[12], s->v6 ? 16 : 4);
+		e.sport = to->port;
+	}
+	return e;
+}
+
 /* s -> XDP_PASS with the output equal to s rebuilt with the given endpoints
  * (dst when to_dst else src): every other byte unchanged, checksums from
  * scratch valid. The byte comparison includes the checksum fields: an
@@ -627,17 +639,10 @@ static bool expect_unchanged(const uint8_t *in, size_t len, __u32 verdict)
 static bool expect_rewrite(const struct spec *s, const struct vigil_endpoint *to, bool to_dst)
 {
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct spec e = *s;
+	struct spec e = spec_rewritten(s, to, to_dst);
 	size_t len = build(s, in), wlen;
 	struct run r;
 
-	if (to_dst) {
-		memcpy(e.dst, s->v6 ? to->addr : &to->addr[12], s->v6 ? 16 : 4);
-		e.dport = to->port;
-	} else {
-		memcpy(e.src, s->v6 ? to->addr : &to->addr[12], s->v6 ? 16 : 4);
-		e.sport = to->port;
-	}
 	wlen = build(&e, want);
 	run_pkt(in, len, &r, 1);
 	return ASSERT_EQ(r.err, 0) && ASSERT_EQ(r.retval, XDP_PASS) && ASSERT_EQ(r.out_len, wlen) &&
@@ -1382,17 +1387,10 @@ static bool expect_fwd(const struct spec *s, const struct vigil_endpoint *to, bo
 		       const struct fwd_case *c)
 {
 	uint8_t in[PKT_MAX], want[PKT_MAX], macs[12];
-	struct spec e = *s;
+	struct spec e = spec_rewritten(s, to, to_dst);
 	size_t len = build(s, in), wlen;
 	struct run r;
 
-	if (to_dst) {
-		memcpy(e.dst, s->v6 ? to->addr : &to->addr[12], s->v6 ? 16 : 4);
-		e.dport = to->port;
-	} else {
-		memcpy(e.src, s->v6 ? to->addr : &to->addr[12], s->v6 ? 16 : 4);
-		e.sport = to->port;
-	}
 	if (c->next_hop_mac) {
 		memcpy(macs, c->next_hop_mac, 6);
 		memcpy(macs + 6, VA_MAC, 6);
