@@ -73,18 +73,19 @@ static bool mode_matches(__u32 attached, __u32 wanted)
  * Returns 1 when there is no usable link (none, or in the wrong mode). */
 static int replace_pinned_xdp(const char *path, int prog_fd, int ifindex, __u32 mode)
 {
-	int link_fd, ret;
+	int link_fd;
+	bool replaced;
 
 	if (access(path, F_OK) != 0)
 		return 1;
 	link_fd = bpf_obj_get(path);
-	ret = link_fd < 0 || !mode_matches(attach_mode_of(ifindex), mode) ? 1
-	      : bpf_link_update(link_fd, prog_fd, NULL) ? 1 : 0;
+	replaced = link_fd >= 0 && mode_matches(attach_mode_of(ifindex), mode) &&
+		   bpf_link_update(link_fd, prog_fd, NULL) == 0;
 	if (link_fd >= 0)
 		close(link_fd);
-	if (ret)
+	if (!replaced)
 		unlink(path); /* detaches the old link; the new one follows at once */
-	return ret;
+	return replaced ? 0 : 1;
 }
 
 static int create_xdp_link(const char *path, int prog_fd, int ifindex, __u32 mode)
@@ -271,8 +272,9 @@ static void fill_tx_ports(const struct vigil_lb_hooks *h, const struct vigil_con
 	vigil_map_delete_unless(h->tx_ports_fd, sizeof(__u32), keep_port, cfg);
 }
 
-static int check_interfaces(const struct vigil_config *cfg, int *ifindex, char *err,
-			    size_t errlen)
+/* Runs inside the interfaces' namespace. */
+static int find_interfaces(const struct vigil_config *cfg, int *ifindex, char *err,
+			   size_t errlen)
 {
 	for (size_t i = 0; i < cfg->n_xdp_interfaces; i++) {
 		ifindex[i] = (int)if_nametoindex(cfg->xdp_interfaces[i]);
@@ -286,10 +288,31 @@ static int check_interfaces(const struct vigil_config *cfg, int *ifindex, char *
 	return 0;
 }
 
+static int enter_xdp_netns(const struct vigil_config *cfg, int *saved, char *err, size_t errlen)
+{
+	int ret = vigil_netns_enter(cfg->xdp_netns, saved);
+
+	if (ret)
+		snprintf(err, errlen, "cannot enter network namespace %s: %s: fix xdp.netns",
+			 cfg->xdp_netns, strerror(-ret));
+	return ret;
+}
+
+int vigil_lb_check_interfaces(const struct vigil_config *cfg, char *err, size_t errlen)
+{
+	int ifindex[8], saved, ret = enter_xdp_netns(cfg, &saved, err, errlen);
+
+	if (ret)
+		return ret;
+	ret = find_interfaces(cfg, ifindex, err, errlen);
+	vigil_netns_leave(saved);
+	return ret;
+}
+
 static int apply_in_netns(const struct vigil_lb_hooks *h, const struct vigil_config *cfg,
 			  char *err, size_t errlen)
 {
-	int ifindex[8], ret = check_interfaces(cfg, ifindex, err, errlen);
+	int ifindex[8], ret = find_interfaces(cfg, ifindex, err, errlen);
 
 	if (ret)
 		return ret;
@@ -313,12 +336,9 @@ int vigil_lb_hooks_apply(const struct vigil_lb_hooks *h, const struct vigil_conf
 
 	snprintf(links_dir, sizeof(links_dir), "%s/%s", h->pin_dir, VIGIL_PIN_LINKS_DIR);
 	mkdir(links_dir, 0700);
-	ret = vigil_netns_enter(cfg->xdp_netns, &saved);
-	if (ret) {
-		snprintf(err, errlen, "cannot enter network namespace %s: %s: fix xdp.netns",
-			 cfg->xdp_netns, strerror(-ret));
+	ret = enter_xdp_netns(cfg, &saved, err, errlen);
+	if (ret)
 		return ret;
-	}
 	ret = apply_in_netns(h, cfg, err, errlen);
 	vigil_netns_leave(saved);
 	return ret;

@@ -25,6 +25,10 @@ struct vigil_lb_hooks {
 int vigil_lb_hooks_apply(const struct vigil_lb_hooks *h, const struct vigil_config *cfg,
 			 char *err, size_t errlen);
 
+/* 0 when every xdp.interfaces entry exists in xdp.netns, else -errno with
+ * the missing interface (or namespace) and the fix in err. Changes nothing. */
+int vigil_lb_check_interfaces(const struct vigil_config *cfg, char *err, size_t errlen);
+
 /* Detach every attachment recorded under pin_dir/links (XDP links and tc
  * filters; tc filters are looked up in netns, "" = vigild's own). */
 void vigil_lb_hooks_detach_all(const char *pin_dir, const char *netns);

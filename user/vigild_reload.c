@@ -10,7 +10,6 @@
  * What is live and what needs a restart: docs/config.md, "Reload".
  */
 #include <errno.h>
-#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +19,11 @@
 #include "host.h"
 #include "log.h"
 #include "monitor.h"
-#include "netns.h"
 #include "probe.h"
 #include "reload_plan.h"
 #include "sock_lb.h"
 #include "vigild.h"
+#include "lb_attach.h"
 #include "xdp_lb.h"
 
 struct txn {
@@ -69,35 +68,13 @@ static int check_capacity(struct txn *t)
 	return -E2BIG;
 }
 
-static int find_interfaces(struct txn *t)
-{
-	for (size_t i = 0; i < t->next->n_xdp_interfaces; i++)
-		if (!if_nametoindex(t->next->xdp_interfaces[i])) {
-			snprintf(t->err, sizeof(t->err), "xdp interface %s: no such interface%s%s: "
-				 "fix xdp.interfaces (or xdp.netns)", t->next->xdp_interfaces[i],
-				 t->next->xdp_netns[0] ? " in " : "", t->next->xdp_netns);
-			return -ENODEV;
-		}
-	return 0;
-}
-
 /* Every XDP interface exists (in xdp.netns) before any step runs: when the
  * namespace changes, the old attachments go before the new ones are made. */
 static int check_interfaces(struct txn *t)
 {
-	int saved, ret;
-
 	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
 		return 0;
-	ret = vigil_netns_enter(t->next->xdp_netns, &saved);
-	if (ret) {
-		snprintf(t->err, sizeof(t->err), "cannot enter network namespace %s: %s: fix "
-			 "xdp.netns", t->next->xdp_netns, strerror(-ret));
-		return ret;
-	}
-	ret = find_interfaces(t);
-	vigil_netns_leave(saved);
-	return ret;
+	return vigil_lb_check_interfaces(t->next, t->err, sizeof(t->err));
 }
 
 /* A running engine checks a changed probe_netns while it prepares; one that
