@@ -82,6 +82,13 @@ static __always_inline void fib_prepare(struct bpf_fib_lookup *fib, const struct
 	}
 }
 
+/* The IPv4 checksum word holding ttl: TTL is its high byte, the protocol
+ * (unchanged by a hop) its low byte, which cancels out of an update. */
+static __always_inline __u16 ttl_csum_word(__u8 ttl)
+{
+	return bpf_htons((__u16)ttl << 8);
+}
+
 /* TTL or hop limit as the packet arrived. */
 static __always_inline __u8 hops_left(const struct pkt *p)
 {
@@ -123,9 +130,7 @@ static __always_inline void xdp_decrement_hops(struct pkt *p)
 	if (p->ip4) {
 		__u8 ttl = p->ip4->ttl;
 
-		/* The TTL is the high byte of its checksum word (TTL, protocol). */
-		csum_replace2(&p->ip4->check, bpf_htons((__u16)ttl << 8),
-			      bpf_htons((__u16)(ttl - 1) << 8));
+		csum_replace2(&p->ip4->check, ttl_csum_word(ttl), ttl_csum_word(ttl - 1));
 		p->ip4->ttl = ttl - 1;
 	} else if (p->ip6) {
 		p->ip6->hop_limit--;
@@ -281,9 +286,8 @@ static __always_inline int tc_decrement_hops(struct __sk_buff *skb, const struct
 
 	if (!v4)
 		return bpf_skb_store_bytes(skb, f->l3 + offsetof(struct ipv6hdr, hop_limit), &hops, 1, 0);
-	/* The TTL is the high byte of its checksum word (TTL, protocol). */
 	if (bpf_l3_csum_replace(skb, f->l3 + offsetof(struct iphdr, check),
-				bpf_htons((__u16)f->hops << 8), bpf_htons((__u16)hops << 8), 2))
+				ttl_csum_word(f->hops), ttl_csum_word(hops), 2))
 		return -1;
 	return bpf_skb_store_bytes(skb, f->l3 + offsetof(struct iphdr, ttl), &hops, 1, 0);
 }
@@ -347,7 +351,8 @@ int vigil_tc_lb(struct __sk_buff *skb)
 	if (res != LB_REWRITE)
 		return res == LB_DROP ? TC_ACT_SHOT_ : TC_ACT_OK_;
 	v4 = p.ip4 != NULL;
-	fib_prepare(&fib, &p, &rw, skb->ingress_ifindex);
+	if (forward_mode == VIGIL_FWD_REDIRECT) /* before the helpers end header access */
+		fib_prepare(&fib, &p, &rw, skb->ingress_ifindex);
 	/* Header offsets: the parser accepts only Ethernet + IPv4 with options or
 	 * Ethernet + plain IPv6, so both follow from the IP header. */
 	l4 = v4 ? sizeof(struct ethhdr) + p.ip4->ihl * 4 : sizeof(struct ethhdr) + sizeof(struct ipv6hdr);

@@ -68,9 +68,8 @@ int vigil_xdp_lb_reconcile(struct vigil_xdp_lb *xl, const struct vigil_config *c
 {
 	struct vigil_lb_hooks h = hooks_of(xl);
 
-	if (cfg->xdp_forward != xl->skel->rodata->forward_mode)
-		pr_warn("xdp.forward changed: it takes effect when vigild restarts (the program's "
-			"read-only setting)");
+	/* xdp.forward is the program's read-only data: a reload that changes it
+	 * is refused before this point (reload_plan.c). */
 	return vigil_lb_hooks_apply(&h, cfg, err, errlen);
 }
 
