@@ -22,7 +22,7 @@ endif
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 # User CFLAGS (e.g. make CFLAGS=-O0) are kept; warnings and includes are always added.
-ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -Iinclude -Iuser -I$(BUILD) -MMD -MP
+ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -Iinclude $(USER_INC) -I$(BUILD) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter \
 	-Iinclude -Ibpf -Ivmlinux/$(ARCH) -MMD -MP
 
@@ -37,19 +37,29 @@ BPF_PROGS   := monitor sock_lb xdp_lb
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
-# Pure modules: no BPF, no syscalls beyond stdio; linked by unit tests too.
-PURE_SRCS   := user/log.c user/addr.c user/hist.c user/config.c user/config_yaml.c user/config_services.c user/stats.c user/detector.c user/detector_rules.c user/maglev.c \
-	user/reload_plan.c
-PURE_OBJS   := $(PURE_SRCS:user/%.c=$(BUILD)/user/%.o)
-VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host.o \
-	$(BUILD)/user/maps.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
-	$(BUILD)/user/failover.o $(BUILD)/user/failover_publish.o $(BUILD)/user/sockdestroy.o \
-	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o \
-	$(BUILD)/user/netns.o $(BUILD)/user/canary.o $(BUILD)/user/failover_reload.o $(BUILD)/user/vigild_reload.o \
-	$(PURE_OBJS)
-VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/vigilctl_xdp.o \
-	$(BUILD)/user/lbstate.o \
-	$(BUILD)/user/maps.o $(BUILD)/user/stats_fmt.o $(PURE_OBJS)
+# user/ holds one folder per role; the object lists come from the folders, so
+# a new file needs no edit here (docs/design.md, "Map of the code"):
+#   lib/       pure logic: no BPF, no syscalls beyond stdio and the clock;
+#              linked by the unit tests and tests/bpf too
+#   maps/      pinned-map access shared by both binaries
+#   vigild/    the daemon          vigilctl/  the CLI
+# Each folder sees only the headers of the layers below it.
+user_objs    = $(patsubst %.c,$(BUILD)/%.o,$(1))
+PURE_SRCS   := $(wildcard user/lib/*.c)
+MAPS_SRCS   := $(wildcard user/maps/*.c)
+VIGILD_SRCS := $(wildcard user/vigild/*.c)
+VIGILCTL_SRCS := $(wildcard user/vigilctl/*.c)
+USER_SRCS   := $(PURE_SRCS) $(MAPS_SRCS) $(VIGILD_SRCS) $(VIGILCTL_SRCS)
+PURE_OBJS   := $(call user_objs,$(PURE_SRCS))
+MAPS_OBJS   := $(call user_objs,$(MAPS_SRCS))
+VIGILD_OBJS := $(call user_objs,$(VIGILD_SRCS)) $(MAPS_OBJS) $(PURE_OBJS)
+VIGILCTL_OBJS := $(call user_objs,$(VIGILCTL_SRCS)) $(MAPS_OBJS) $(PURE_OBJS)
+# Include paths per folder; tests see every folder.
+USER_INC    := -Iuser/lib -Iuser/maps -Iuser/vigild -Iuser/vigilctl
+$(BUILD)/user/lib/%.o:      USER_INC := -Iuser/lib
+$(BUILD)/user/maps/%.o:     USER_INC := -Iuser/lib -Iuser/maps
+$(BUILD)/user/vigild/%.o:   USER_INC := -Iuser/lib -Iuser/maps -Iuser/vigild
+$(BUILD)/user/vigilctl/%.o: USER_INC := -Iuser/lib -Iuser/maps -Iuser/vigilctl
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.o)
@@ -74,12 +84,13 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(Q)$(BPFTOOL) gen object $(BUILD)/$*.linked.o $<
 	$(Q)$(BPFTOOL) gen skeleton $(BUILD)/$*.linked.o name $*_bpf > $@
 
-# Skeleton headers must exist before anything that includes them is compiled.
-$(BUILD)/user/monitor.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
-	$(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o: $(SKELETONS)
+# Skeleton headers must exist before anything that includes them is compiled
+# (found by name; -MMD tracks them from then on).
+$(call user_objs,$(shell grep -l '\.skel\.h"' $(USER_SRCS) /dev/null)): $(SKELETONS)
 
-$(BUILD)/user/%.o: user/%.c | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(NL_CFLAGS) -c $< -o $@
 
 $(BUILD)/vigild: $(VIGILD_OBJS)
@@ -147,5 +158,5 @@ install: $(BUILD)/vigild $(BUILD)/vigilctl
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tools/*.d \
+-include $(wildcard $(BUILD)/*.d $(BUILD)/user/*/*.d $(BUILD)/tests/unit/*.d $(BUILD)/tools/*.d \
 	$(BUILD)/tests/bpf/*.d)

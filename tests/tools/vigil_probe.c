@@ -11,9 +11,9 @@
  * The library sources are compiled in directly: tools link only -lpthread.
  */
 #define _GNU_SOURCE
-#include "../../user/addr.c"
-#include "../../user/log.c"
-#include "../../user/probe.c"
+#include "../../user/lib/addr.c"
+#include "../../user/lib/log.c"
+#include "../../user/vigild/probe.c"
 
 #include <getopt.h>
 #include <time.h>

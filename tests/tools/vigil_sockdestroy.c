@@ -10,9 +10,9 @@
  * The library sources are compiled in directly: tools link only -lpthread.
  */
 #define _GNU_SOURCE
-#include "../../user/addr.c"
-#include "../../user/log.c"
-#include "../../user/sockdestroy.c"
+#include "../../user/lib/addr.c"
+#include "../../user/lib/log.c"
+#include "../../user/vigild/sockdestroy.c"
 
 int main(int argc, char **argv)
 {
