@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "lbstate.h"
+#include "cli_state.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -49,7 +49,7 @@ static int open_fds(const char *pin_dir, struct lb_fds *f, char *err, size_t err
 	return -ENOENT;
 }
 
-static int read_services(const struct lb_fds *f, struct vigil_lb_state *st)
+static int read_services(const struct lb_fds *f, struct vigil_cli_state *st)
 {
 	struct vigil_endpoint key, prev, *p = NULL;
 
@@ -58,7 +58,7 @@ static int read_services(const struct lb_fds *f, struct vigil_lb_state *st)
 		p = &prev;
 		if (vigil_grow_rows((void **)&st->services, st->n_services, sizeof(*st->services)))
 			return -ENOMEM;
-		struct vigil_lb_service_row *row = &st->services[st->n_services];
+		struct vigil_cli_service_row *row = &st->services[st->n_services];
 
 		memset(row, 0, sizeof(*row));
 		row->vip = key;
@@ -70,7 +70,7 @@ static int read_services(const struct lb_fds *f, struct vigil_lb_state *st)
 	return 0;
 }
 
-static const struct vigil_lb_service_row *service_of(const struct vigil_lb_state *st,
+static const struct vigil_cli_service_row *service_of(const struct vigil_cli_state *st,
 						     const struct vigil_endpoint *vip)
 {
 	for (size_t i = 0; i < st->n_services; i++)
@@ -81,10 +81,10 @@ static const struct vigil_lb_service_row *service_of(const struct vigil_lb_state
 
 /* Share of new connections: weight over the weights of the backends selected
  * for the same VIP (what both datapaths use). */
-static void compute_shares(struct vigil_lb_state *st)
+static void compute_shares(struct vigil_cli_state *st)
 {
 	for (size_t i = 0; i < st->n_backends; i++) {
-		struct vigil_lb_backend_row *row = &st->backends[i];
+		struct vigil_cli_backend_row *row = &st->backends[i];
 		__u64 total = 0;
 
 		for (size_t j = 0; j < st->n_backends; j++)
@@ -95,7 +95,7 @@ static void compute_shares(struct vigil_lb_state *st)
 	}
 }
 
-static int read_backends(const struct lb_fds *f, struct vigil_lb_state *st)
+static int read_backends(const struct lb_fds *f, struct vigil_cli_state *st)
 {
 	struct vigil_svc_backend_key key, prev, *p = NULL;
 
@@ -104,8 +104,8 @@ static int read_backends(const struct lb_fds *f, struct vigil_lb_state *st)
 		p = &prev;
 		if (vigil_grow_rows((void **)&st->backends, st->n_backends, sizeof(*st->backends)))
 			return -ENOMEM;
-		struct vigil_lb_backend_row *row = &st->backends[st->n_backends];
-		const struct vigil_lb_service_row *svc = service_of(st, &key.vip);
+		struct vigil_cli_backend_row *row = &st->backends[st->n_backends];
+		const struct vigil_cli_service_row *svc = service_of(st, &key.vip);
 
 		memset(row, 0, sizeof(*row));
 		row->key = key;
@@ -120,7 +120,7 @@ static int read_backends(const struct lb_fds *f, struct vigil_lb_state *st)
 
 static int compare_services(const void *a, const void *b)
 {
-	const struct vigil_lb_service_row *x = a, *y = b;
+	const struct vigil_cli_service_row *x = a, *y = b;
 	int c = strcmp(x->info.name, y->info.name);
 
 	return c ? c : memcmp(&x->vip, &y->vip, sizeof(x->vip));
@@ -128,7 +128,7 @@ static int compare_services(const void *a, const void *b)
 
 static int compare_backends(const void *a, const void *b)
 {
-	const struct vigil_lb_backend_row *x = a, *y = b;
+	const struct vigil_cli_backend_row *x = a, *y = b;
 	int c = strcmp(x->service, y->service);
 
 	if (c)
@@ -141,7 +141,7 @@ static int compare_backends(const void *a, const void *b)
 	return memcmp(&x->key.backend, &y->key.backend, sizeof(x->key.backend));
 }
 
-int vigil_lb_state_read(const char *pin_dir, struct vigil_lb_state *st, char *err, size_t errlen)
+int vigil_cli_state_read(const char *pin_dir, struct vigil_cli_state *st, char *err, size_t errlen)
 {
 	struct lb_fds f;
 	int ret;
@@ -158,7 +158,7 @@ int vigil_lb_state_read(const char *pin_dir, struct vigil_lb_state *st, char *er
 	close_fds(&f);
 	if (ret) {
 		snprintf(err, errlen, "out of memory reading %s", pin_dir);
-		vigil_lb_state_free(st);
+		vigil_cli_state_free(st);
 		return ret;
 	}
 	if (st->n_services)
@@ -168,7 +168,7 @@ int vigil_lb_state_read(const char *pin_dir, struct vigil_lb_state *st, char *er
 	return 0;
 }
 
-void vigil_lb_state_free(struct vigil_lb_state *st)
+void vigil_cli_state_free(struct vigil_cli_state *st)
 {
 	free(st->services);
 	free(st->backends);
@@ -182,7 +182,7 @@ static int compare_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int vigil_lb_history_read(const char *pin_dir, __u64 after_seq, struct vigil_change **out,
+int vigil_cli_history_read(const char *pin_dir, __u64 after_seq, struct vigil_change **out,
 			  size_t *n, char *err, size_t errlen)
 {
 	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_HISTORY, sizeof(__u32), sizeof(struct vigil_change),
@@ -209,12 +209,12 @@ int vigil_lb_history_read(const char *pin_dir, __u64 after_seq, struct vigil_cha
 
 /* Keep the published records in step with the admin change, so vigilctl
  * backends shows it at once, vigild running or not. */
-static void refresh_backend_info(const struct lb_fds *f, const struct vigil_lb_state *st,
-				 const struct vigil_lb_service_row *svc,
+static void refresh_backend_info(const struct lb_fds *f, const struct vigil_cli_state *st,
+				 const struct vigil_cli_service_row *svc,
 				 const struct vigil_backend_set *set)
 {
 	for (size_t i = 0; i < st->n_backends; i++) {
-		const struct vigil_lb_backend_row *row = &st->backends[i];
+		const struct vigil_cli_backend_row *row = &st->backends[i];
 		struct vigil_backend_info info = row->info;
 		__u32 admin = VIGIL_ADMIN_NONE;
 
@@ -229,8 +229,8 @@ static void refresh_backend_info(const struct lb_fds *f, const struct vigil_lb_s
 
 /* Rebuild the set of vip from the published backend records, with the admin
  * states now in the map, using the detector's own selection rule. */
-static int republish_set(const struct lb_fds *f, const struct vigil_lb_state *st,
-			 const struct vigil_lb_service_row *svc)
+static int republish_set(const struct lb_fds *f, const struct vigil_cli_state *st,
+			 const struct vigil_cli_service_row *svc)
 {
 	struct vigil_det_service *det = calloc(1, sizeof(*det));
 	struct vigil_det_params params;
@@ -242,7 +242,7 @@ static int republish_set(const struct lb_fds *f, const struct vigil_lb_state *st
 	vigil_det_params_defaults(&params);
 	vigil_det_init(det, &params);
 	for (size_t i = 0; i < st->n_backends; i++) {
-		const struct vigil_lb_backend_row *row = &st->backends[i];
+		const struct vigil_cli_backend_row *row = &st->backends[i];
 		__u32 admin = VIGIL_ADMIN_NONE;
 
 		if (memcmp(&row->key.vip, &svc->vip, sizeof(svc->vip)) != 0 ||
@@ -285,7 +285,7 @@ static int admin_write(const struct lb_fds *f, const struct vigil_svc_backend_ke
 	return bpf_map_update_elem(f->admin, key, &v, BPF_ANY) ? -errno : 0;
 }
 
-static bool has_backend(const struct vigil_lb_state *st, const struct vigil_svc_backend_key *key)
+static bool has_backend(const struct vigil_cli_state *st, const struct vigil_svc_backend_key *key)
 {
 	for (size_t i = 0; i < st->n_backends; i++)
 		if (memcmp(&st->backends[i].key, key, sizeof(*key)) == 0)
@@ -293,12 +293,12 @@ static bool has_backend(const struct vigil_lb_state *st, const struct vigil_svc_
 	return false;
 }
 
-static int apply_admin(const struct lb_fds *f, const struct vigil_lb_state *st, const char *service,
+static int apply_admin(const struct lb_fds *f, const struct vigil_cli_state *st, const char *service,
 		       const struct vigil_endpoint *backend, enum vigil_admin_state admin,
 		       size_t *matched)
 {
 	for (size_t i = 0; i < st->n_services; i++) {
-		const struct vigil_lb_service_row *svc = &st->services[i];
+		const struct vigil_cli_service_row *svc = &st->services[i];
 		struct vigil_svc_backend_key key;
 		int ret;
 
@@ -319,13 +319,13 @@ static int apply_admin(const struct lb_fds *f, const struct vigil_lb_state *st, 
 	return 0;
 }
 
-int vigil_lb_set_admin(const char *pin_dir, const char *service, const struct vigil_endpoint *backend,
+int vigil_cli_set_admin(const char *pin_dir, const char *service, const struct vigil_endpoint *backend,
 		       enum vigil_admin_state admin, char *err, size_t errlen)
 {
-	struct vigil_lb_state st;
+	struct vigil_cli_state st;
 	struct lb_fds f;
 	size_t matched = 0;
-	int ret = vigil_lb_state_read(pin_dir, &st, err, errlen);
+	int ret = vigil_cli_state_read(pin_dir, &st, err, errlen);
 
 	if (ret)
 		return ret;
@@ -336,7 +336,7 @@ int vigil_lb_set_admin(const char *pin_dir, const char *service, const struct vi
 		if (ret)
 			snprintf(err, errlen, "writing the admin state failed: %s", strerror(-ret));
 	}
-	vigil_lb_state_free(&st);
+	vigil_cli_state_free(&st);
 	if (!ret && matched == 0) {
 		snprintf(err, errlen, "service '%s' has no such backend: see 'vigilctl backends %s' "
 			 "for its backends", service, service);

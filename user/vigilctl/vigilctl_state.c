@@ -12,7 +12,7 @@
 
 #include "addr.h"
 #include "detector.h"
-#include "lbstate.h"
+#include "cli_state.h"
 #include "vigilctl.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -78,11 +78,11 @@ static void format_age(char *buf, size_t len, __u64 wall_ns)
 	snprintf(buf, len, "%.1fs ago", age < 0 ? 0 : age);
 }
 
-static int read_state(const struct global_opts *g, struct vigil_lb_state *st)
+static int read_state(const struct global_opts *g, struct vigil_cli_state *st)
 {
 	char err[512];
 
-	if (vigil_lb_state_read(g->pin_dir, st, err, sizeof(err))) {
+	if (vigil_cli_state_read(g->pin_dir, st, err, sizeof(err))) {
 		fprintf(stderr, "vigilctl: %s\n", err);
 		return 1;
 	}
@@ -101,7 +101,7 @@ static int print_json(json_t *root)
 
 /* ---- services ------------------------------------------------------------- */
 
-static json_t *service_json(const struct vigil_lb_service_row *s)
+static json_t *service_json(const struct vigil_cli_service_row *s)
 {
 	char vip[VIGIL_ENDPOINT_STRLEN];
 
@@ -117,7 +117,7 @@ static json_t *service_json(const struct vigil_lb_service_row *s)
 int cmd_services(const struct global_opts *g, int argc, char **argv)
 {
 	static const char usage[] = "usage: vigilctl services [--json]\n";
-	struct vigil_lb_state st;
+	struct vigil_cli_state st;
 	char vip[VIGIL_ENDPOINT_STRLEN], age[32];
 	bool json = false;
 	int ret = ctl_parse_flags(argc, argv, &json, NULL, usage);
@@ -131,13 +131,13 @@ int cmd_services(const struct global_opts *g, int argc, char **argv)
 
 		for (size_t i = 0; i < st.n_services; i++)
 			json_array_append_new(arr, service_json(&st.services[i]));
-		vigil_lb_state_free(&st);
+		vigil_cli_state_free(&st);
 		return print_json(json_pack("{s:i, s:o}", "schema", 1, "services", arr));
 	}
 	printf("%-20s %-28s %-8s %9s %7s %-10s %10s %s\n", "SERVICE", "VIP", "DATAPATH", "PRIMARIES",
 	       "BACKUPS", "SERVING", "SELECTABLE", "SINCE");
 	for (size_t i = 0; i < st.n_services; i++) {
-		const struct vigil_lb_service_row *s = &st.services[i];
+		const struct vigil_cli_service_row *s = &st.services[i];
 
 		format_age(age, sizeof(age), s->info.since_wall_ns);
 		printf("%-20s %-28s %-8s %9u %7u %-10s %10u %s\n", s->info.name,
@@ -145,7 +145,7 @@ int cmd_services(const struct global_opts *g, int argc, char **argv)
 		       s->info.n_primaries, s->info.n_backups, set_mode(s->info.set_flags),
 		       s->info.set_count, age);
 	}
-	vigil_lb_state_free(&st);
+	vigil_cli_state_free(&st);
 	return 0;
 }
 
@@ -189,7 +189,7 @@ static json_t *evidence_json(const struct vigil_evidence *e)
 			 "limit_us", e->limit_us, "probes", e->probes);
 }
 
-static json_t *backend_json(const struct vigil_lb_backend_row *b)
+static json_t *backend_json(const struct vigil_cli_backend_row *b)
 {
 	char vip[VIGIL_ENDPOINT_STRLEN], ep[VIGIL_ENDPOINT_STRLEN];
 
@@ -205,7 +205,7 @@ static json_t *backend_json(const struct vigil_lb_backend_row *b)
 			 "evidence", evidence_json(&b->info.evidence));
 }
 
-static void print_backend_row(const struct vigil_lb_backend_row *b)
+static void print_backend_row(const struct vigil_cli_backend_row *b)
 {
 	char ep[VIGIL_ENDPOINT_STRLEN], age[32], evidence[96];
 	const char *state = b->info.admin != VIGIL_ADMIN_NONE ? vigil_admin_name(b->info.admin)
@@ -222,7 +222,7 @@ static void print_backend_row(const struct vigil_lb_backend_row *b)
 int cmd_backends(const struct global_opts *g, int argc, char **argv)
 {
 	static const char usage[] = "usage: vigilctl backends [SERVICE] [--json]\n";
-	struct vigil_lb_state st;
+	struct vigil_cli_state st;
 	const char *only = NULL;
 	bool json = false;
 	int ret = ctl_parse_flags(argc, argv, &json, NULL, usage);
@@ -243,7 +243,7 @@ int cmd_backends(const struct global_opts *g, int argc, char **argv)
 		printf("%-16s %-26s %-7s %-9s %6s %7s %4s %-12s %-20s %s\n", "SERVICE", "BACKEND",
 		       "ROLE", "STATE", "WEIGHT", "SHARE", "EJEC", "SINCE", "RULE", "EVIDENCE");
 	for (size_t i = 0; i < st.n_backends; i++) {
-		const struct vigil_lb_backend_row *b = &st.backends[i];
+		const struct vigil_cli_backend_row *b = &st.backends[i];
 
 		/* A dual-stack service has its backends under each VIP: show the first. */
 		if ((only && strcmp(b->service, only) != 0) ||
@@ -255,7 +255,7 @@ int cmd_backends(const struct global_opts *g, int argc, char **argv)
 		else
 			print_backend_row(b);
 	}
-	vigil_lb_state_free(&st);
+	vigil_cli_state_free(&st);
 	return json ? print_json(json_pack("{s:i, s:o}", "schema", 1, "backends", arr)) : 0;
 }
 
@@ -315,7 +315,7 @@ int cmd_events(const struct global_opts *g, int argc, char **argv)
 		struct vigil_change *recs;
 		size_t n;
 
-		if (vigil_lb_history_read(g->pin_dir, last, &recs, &n, err, sizeof(err))) {
+		if (vigil_cli_history_read(g->pin_dir, last, &recs, &n, err, sizeof(err))) {
 			fprintf(stderr, "vigilctl: %s\n", err);
 			return 1;
 		}
@@ -348,7 +348,7 @@ static int admin_command(const struct global_opts *g, int argc, char **argv,
 			"[fd00::2]:8080)\n", verb, argv[2]);
 		return EXIT_USAGE;
 	}
-	if (vigil_lb_set_admin(g->pin_dir, argv[1], &ep, admin, err, sizeof(err))) {
+	if (vigil_cli_set_admin(g->pin_dir, argv[1], &ep, admin, err, sizeof(err))) {
 		fprintf(stderr, "vigilctl %s: %s\n", verb, err);
 		return 1;
 	}

@@ -488,8 +488,8 @@ static int init_services(struct vigil_failover *fo, __u64 now)
 }
 
 int vigil_failover_start(struct vigil_failover **out, const struct vigil_config *cfg,
-			 const struct vigil_monitor_maps *mon, const struct vigil_lb_maps *lb,
-			 struct vigil_xdp_lb *xdp, char *err, size_t errlen)
+			 const struct vigil_monitor_maps *mon, const struct vigil_svc_maps *lb,
+			 struct vigil_pkt_dp *xdp, char *err, size_t errlen)
 {
 	struct vigil_failover *fo = calloc(1, sizeof(*fo));
 	__u64 now = vigil_now_ns();

@@ -9,7 +9,7 @@
 #include <vigil/abi.h>
 
 #include "config.h"
-#include "sock_lb.h"
+#include "sock_dp.h"
 
 struct vigil_failover;
 struct pollfd;
@@ -19,12 +19,12 @@ struct vigil_monitor_maps {
 	int backend_stats, inflight;
 };
 
-struct vigil_xdp_lb;
+struct vigil_pkt_dp;
 
 /* xdp may be NULL when no service uses the XDP datapath. */
 int vigil_failover_start(struct vigil_failover **out, const struct vigil_config *cfg,
-			 const struct vigil_monitor_maps *mon, const struct vigil_lb_maps *lb,
-			 struct vigil_xdp_lb *xdp, char *err, size_t errlen);
+			 const struct vigil_monitor_maps *mon, const struct vigil_svc_maps *lb,
+			 struct vigil_pkt_dp *xdp, char *err, size_t errlen);
 
 /* A kernel event arrived: evaluate on the next vigil_failover_run. */
 void vigil_failover_on_event(struct vigil_failover *fo, const struct vigil_event *ev);
@@ -55,7 +55,7 @@ struct vigil_failover_reload;
 int vigil_failover_reload_prepare(struct vigil_failover *fo, const struct vigil_config *cfg,
 				  struct vigil_failover_reload **out, char *err, size_t errlen);
 void vigil_failover_reload_commit(struct vigil_failover *fo, struct vigil_failover_reload *r,
-				  struct vigil_xdp_lb *xdp);
+				  struct vigil_pkt_dp *xdp);
 void vigil_failover_reload_abort(struct vigil_failover_reload *r);
 
 /* CLOCK_MONOTONIC in ns (the clock of bpf_ktime_get_ns). */

@@ -6,7 +6,7 @@
 #include "detector.h"
 #include "failover.h"
 #include "probe.h"
-#include "xdp_lb.h"
+#include "pkt_dp.h"
 
 struct fo_backend_rt {
 	struct vigil_backend_stats last; /* cumulative counters at the previous tick */
@@ -31,13 +31,13 @@ struct fo_service {
 struct vigil_failover {
 	const struct vigil_config *cfg;
 	struct vigil_monitor_maps mon;
-	struct vigil_lb_maps lb;
+	struct vigil_svc_maps lb;
 	struct fo_service *svcs;
 	size_t n_svcs;
 	struct vigil_prober *prober;
 	struct vigil_canary *canary; /* normal-policy thread: did ordinary processes run? */
 	__u64 canary_stall_start_ns;  /* start of the canary's current silence, 0: none */
-	struct vigil_xdp_lb *xdp; /* NULL when no service uses the XDP datapath */
+	struct vigil_pkt_dp *xdp; /* NULL when no service uses the XDP datapath */
 	__u64 history_seq;
 	__u64 next_tick_ns;
 	__u64 last_run_ns;

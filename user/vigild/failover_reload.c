@@ -174,7 +174,7 @@ static void retire_xdp_backends(struct vigil_failover *fo, const struct fo_servi
 		for (size_t b = 0; (s->cfg->datapath & VIGIL_DATAPATH_XDP) && b < s->det.n_backends;
 		     b++)
 			if (!xdp_backend_configured(fo, &s->det.backends[b].ep))
-				vigil_xdp_backend_set_flags(fo->xdp, &s->det.backends[b].ep, 0);
+				vigil_pkt_dp_set_flags(fo->xdp, &s->det.backends[b].ep, 0);
 	}
 }
 
@@ -190,7 +190,7 @@ static void switch_prober(struct vigil_failover *fo, struct vigil_prober *p)
 }
 
 void vigil_failover_reload_commit(struct vigil_failover *fo, struct vigil_failover_reload *r,
-				  struct vigil_xdp_lb *xdp)
+				  struct vigil_pkt_dp *xdp)
 {
 	struct fo_service *old = fo->svcs;
 	size_t n_old = fo->n_svcs;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "xdp_lb.h"
+#include "pkt_dp.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "failover.h" /* vigil_now_ns */
-#include "lb_attach.h"
+#include "pkt_hooks.h"
 #include "log.h"
 #include "maps.h"
 #include "maglev.h"
@@ -40,7 +40,7 @@ struct table_pair {
 
 #define N_PAIRS (VIGIL_MAX_XDP_TABLES / 2)
 
-struct vigil_xdp_lb {
+struct vigil_pkt_dp {
 	struct xdp_lb_bpf *skel;
 	char pin_dir[256];
 	struct vigil_endpoint ids[VIGIL_MAX_LB_BACKENDS]; /* family 0: free */
@@ -55,32 +55,32 @@ static const char *const xdp_pinned_maps[] = {
 
 /* ---- attachments ------------------------------------------------------------ */
 
-static struct vigil_lb_hooks hooks_of(const struct vigil_xdp_lb *xl)
+static struct vigil_pkt_hooks hooks_of(const struct vigil_pkt_dp *xl)
 {
-	return (struct vigil_lb_hooks){ .xdp_prog = xl->skel->progs.vigil_xdp_lb,
+	return (struct vigil_pkt_hooks){ .xdp_prog = xl->skel->progs.vigil_xdp_lb,
 					.tc_prog = xl->skel->progs.vigil_tc_lb,
 					.tx_ports_fd = bpf_map__fd(xl->skel->maps.xdp_tx_ports),
 					.pin_dir = xl->pin_dir };
 }
 
-int vigil_xdp_lb_reconcile(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, char *err,
+int vigil_pkt_dp_reconcile(struct vigil_pkt_dp *xl, const struct vigil_config *cfg, char *err,
 			   size_t errlen)
 {
-	struct vigil_lb_hooks h = hooks_of(xl);
+	struct vigil_pkt_hooks h = hooks_of(xl);
 
 	/* xdp.forward is the program's read-only data: a reload that changes it
 	 * is refused before this point (reload_plan.c). */
-	return vigil_lb_hooks_apply(&h, cfg, err, errlen);
+	return vigil_pkt_hooks_apply(&h, cfg, err, errlen);
 }
 
-void vigil_xdp_lb_detach_pinned(const char *pin_dir, const char *netns)
+void vigil_pkt_dp_detach_pinned(const char *pin_dir, const char *netns)
 {
-	vigil_lb_hooks_detach_all(pin_dir, netns);
+	vigil_pkt_hooks_detach_all(pin_dir, netns);
 }
 
 /* ---- load ------------------------------------------------------------------- */
 
-static void load_backend_ids(struct vigil_xdp_lb *xl)
+static void load_backend_ids(struct vigil_pkt_dp *xl)
 {
 	int fd = bpf_map__fd(xl->skel->maps.xdp_backends);
 
@@ -92,7 +92,7 @@ static void load_backend_ids(struct vigil_xdp_lb *xl)
 	}
 }
 
-static int load_object(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, char *err,
+static int load_object(struct vigil_pkt_dp *xl, const struct vigil_config *cfg, char *err,
 		       size_t errlen)
 {
 	char path[512];
@@ -116,10 +116,10 @@ static int load_object(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, 
 	return ret;
 }
 
-int vigil_xdp_lb_start(struct vigil_xdp_lb **out, const struct vigil_config *cfg, char *err,
+int vigil_pkt_dp_start(struct vigil_pkt_dp **out, const struct vigil_config *cfg, char *err,
 		       size_t errlen)
 {
-	struct vigil_xdp_lb *xl = calloc(1, sizeof(*xl));
+	struct vigil_pkt_dp *xl = calloc(1, sizeof(*xl));
 	int ret;
 
 	if (!xl)
@@ -132,17 +132,17 @@ int vigil_xdp_lb_start(struct vigil_xdp_lb **out, const struct vigil_config *cfg
 	ret = load_object(xl, cfg, err, errlen);
 	if (!ret) {
 		load_backend_ids(xl);
-		ret = vigil_xdp_lb_reconcile(xl, cfg, err, errlen);
+		ret = vigil_pkt_dp_reconcile(xl, cfg, err, errlen);
 	}
 	if (ret) {
-		vigil_xdp_lb_stop(xl);
+		vigil_pkt_dp_stop(xl);
 		return ret;
 	}
 	*out = xl;
 	return 0;
 }
 
-void vigil_xdp_lb_stop(struct vigil_xdp_lb *xl)
+void vigil_pkt_dp_stop(struct vigil_pkt_dp *xl)
 {
 	if (!xl)
 		return;
@@ -159,7 +159,7 @@ void vigil_xdp_lb_stop(struct vigil_xdp_lb *xl)
 
 /* ---- backends ---------------------------------------------------------------- */
 
-int vigil_xdp_backend_id(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep)
+int vigil_pkt_dp_backend_id(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep)
 {
 	int free_id = -1;
 
@@ -175,11 +175,11 @@ int vigil_xdp_backend_id(struct vigil_xdp_lb *xl, const struct vigil_endpoint *e
 	return free_id;
 }
 
-int vigil_xdp_backend_set_flags(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep,
+int vigil_pkt_dp_set_flags(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep,
 				__u32 flags)
 {
 	struct vigil_xdp_backend b = { .ep = *ep, .flags = flags };
-	int id = vigil_xdp_backend_id(xl, ep);
+	int id = vigil_pkt_dp_backend_id(xl, ep);
 	__u32 key;
 
 	if (id < 0)
@@ -193,7 +193,7 @@ int vigil_xdp_backend_set_flags(struct vigil_xdp_lb *xl, const struct vigil_endp
 
 /* Only the serving tier, and only backends of the VIP's address family: a
  * packet cannot be NATed across families. */
-static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *set, __u8 family,
+static int build_table(struct vigil_pkt_dp *xl, const struct vigil_backend_set *set, __u8 family,
 		       __u32 size, __u32 *table)
 {
 	struct vigil_maglev_backend mb[VIGIL_MAX_SET];
@@ -204,7 +204,7 @@ static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *
 
 		if (set->entries[i].backend.family != family)
 			continue;
-		id = vigil_xdp_backend_id(xl, &set->entries[i].backend);
+		id = vigil_pkt_dp_backend_id(xl, &set->entries[i].backend);
 		if (id < 0)
 			return id;
 		mb[n++] = (struct vigil_maglev_backend){ .ep = set->entries[i].backend,
@@ -217,7 +217,7 @@ static int build_table(struct vigil_xdp_lb *xl, const struct vigil_backend_set *
 /* Create buffer b of pair p (outer slot 2p+b) with size slots and map it.
  * Installing it in the outer map waits for an RCU grace period, which is why
  * this happens once per buffer, not per table change. */
-static int create_buffer(struct vigil_xdp_lb *xl, __u32 pair, int b, __u32 size)
+static int create_buffer(struct vigil_pkt_dp *xl, __u32 pair, int b, __u32 size)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	struct table_buf *tb = &xl->pairs[pair].buf[b];
@@ -247,7 +247,7 @@ static int create_buffer(struct vigil_xdp_lb *xl, __u32 pair, int b, __u32 size)
 	return 0;
 }
 
-static int ensure_buffers(struct vigil_xdp_lb *xl, __u32 pair, __u32 size)
+static int ensure_buffers(struct vigil_pkt_dp *xl, __u32 pair, __u32 size)
 {
 	for (int b = 0; b < 2; b++) {
 		int ret = xl->pairs[pair].buf[b].fd >= 0 && xl->pairs[pair].buf[b].size == size
@@ -259,7 +259,7 @@ static int ensure_buffers(struct vigil_xdp_lb *xl, __u32 pair, __u32 size)
 	return 0;
 }
 
-int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vigil_endpoint *vip,
+int vigil_pkt_dp_publish(struct vigil_pkt_dp *xl, __u32 service_id, const struct vigil_endpoint *vip,
 		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns)
 {
 	struct table_pair *tp = service_id < N_PAIRS ? &xl->pairs[service_id] : NULL;
@@ -307,7 +307,7 @@ static bool vip_configured(const void *key, const void *ctx)
 	return false;
 }
 
-void vigil_xdp_remove_stale(struct vigil_xdp_lb *xl, const struct vigil_config *cfg)
+void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_config *cfg)
 {
 	vigil_map_delete_unless(bpf_map__fd(xl->skel->maps.xdp_services),
 				sizeof(struct vigil_endpoint), vip_configured, cfg);

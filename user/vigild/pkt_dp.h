@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Control of the XDP load balancer (bpf/xdp_lb.bpf.c): load, attach to the
- * configured interfaces, backend ids, Maglev table swaps. */
-#ifndef VIGIL_XDP_LB_H
-#define VIGIL_XDP_LB_H
+/* The packet datapath: control of the XDP/tc load balancer (bpf/xdp_lb.bpf.c,
+ * whose object, program and pin names keep "xdp_lb"): load, attach to the
+ * configured interfaces (pkt_hooks.h), backend ids and flow policy, Maglev
+ * table swaps. */
+#ifndef VIGIL_PKT_DP_H
+#define VIGIL_PKT_DP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,21 +12,21 @@
 
 #include "config.h"
 
-struct vigil_xdp_lb;
+struct vigil_pkt_dp;
 
 /* Load, reusing maps pinned under cfg->pin_dir (shared signal maps of the
  * monitor included), and attach to cfg->xdp_interfaces inside cfg->xdp_netns
- * with cfg->xdp_hook (lb_attach.h). Attachments outlive vigild, so
+ * with cfg->xdp_hook (pkt_hooks.h). Attachments outlive vigild, so
  * forwarding goes on while it restarts. */
-int vigil_xdp_lb_start(struct vigil_xdp_lb **out, const struct vigil_config *cfg, char *err,
+int vigil_pkt_dp_start(struct vigil_pkt_dp **out, const struct vigil_config *cfg, char *err,
 		       size_t errlen);
 
 /* Stable id of a backend endpoint (kept across restarts through the pinned
  * xdp_backends map). Returns -ENOSPC when all ids are used. */
-int vigil_xdp_backend_id(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep);
+int vigil_pkt_dp_backend_id(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep);
 
 /* Flow policy of a backend: VIGIL_XB_* flags. */
-int vigil_xdp_backend_set_flags(struct vigil_xdp_lb *xl, const struct vigil_endpoint *ep,
+int vigil_pkt_dp_set_flags(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep,
 				__u32 flags);
 
 /* Build the Maglev table of set (weights honoured) into the idle buffer of
@@ -33,24 +35,24 @@ int vigil_xdp_backend_set_flags(struct vigil_xdp_lb *xl, const struct vigil_endp
  * *elapsed_ns gets the build+switch time. A packet that looked the table up
  * just before the previous switch may still read the buffer being refilled;
  * it then gets a backend of the old or the new table, both valid. */
-int vigil_xdp_publish(struct vigil_xdp_lb *xl, __u32 service_id, const struct vigil_endpoint *vip,
+int vigil_pkt_dp_publish(struct vigil_pkt_dp *xl, __u32 service_id, const struct vigil_endpoint *vip,
 		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns);
 
 /* Drop services and backend ids that are no longer configured. */
-void vigil_xdp_remove_stale(struct vigil_xdp_lb *xl, const struct vigil_config *cfg);
+void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_config *cfg);
 
 /* Bring the attachments in line with cfg (config reload): attach, or replace
  * the program on, every xdp.interfaces entry, and detach the pinned
  * attachments of interfaces no longer listed. Every listed interface is
  * checked first: when one is missing nothing changes and err names it. */
-int vigil_xdp_lb_reconcile(struct vigil_xdp_lb *xl, const struct vigil_config *cfg, char *err,
+int vigil_pkt_dp_reconcile(struct vigil_pkt_dp *xl, const struct vigil_config *cfg, char *err,
 			   size_t errlen);
 
-void vigil_xdp_lb_stop(struct vigil_xdp_lb *xl);
+void vigil_pkt_dp_stop(struct vigil_pkt_dp *xl);
 
 /* Detach the load balancer from every interface it is attached to (pinned
  * XDP links, tc filters recorded under pin_dir; tc filters are found in
  * netns, "" = vigild's own). */
-void vigil_xdp_lb_detach_pinned(const char *pin_dir, const char *netns);
+void vigil_pkt_dp_detach_pinned(const char *pin_dir, const char *netns);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "lb_attach.h"
+#include "pkt_hooks.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -139,7 +139,7 @@ static void log_xdp_attached(const struct vigil_config *cfg, const char *ifname,
 			"xdp.forward: kernel", ifname);
 }
 
-static int attach_xdp(const struct vigil_lb_hooks *h, const struct vigil_config *cfg,
+static int attach_xdp(const struct vigil_pkt_hooks *h, const struct vigil_config *cfg,
 		      const char *ifname, int ifindex, char *err, size_t errlen)
 {
 	int prog_fd = bpf_program__fd(h->xdp_prog), ret;
@@ -163,7 +163,7 @@ static int attach_xdp(const struct vigil_lb_hooks *h, const struct vigil_config 
 
 /* ---- tc ------------------------------------------------------------------------- */
 
-static int attach_tc(const struct vigil_lb_hooks *h, const char *ifname, int ifindex, char *err,
+static int attach_tc(const struct vigil_pkt_hooks *h, const char *ifname, int ifindex, char *err,
 		     size_t errlen)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
@@ -260,7 +260,7 @@ static bool keep_port(const void *key, const void *ctx)
 
 /* XDP may redirect to the interfaces it is attached to: they have XDP
  * transmit support by construction. Runs inside the interfaces' netns. */
-static void fill_tx_ports(const struct vigil_lb_hooks *h, const struct vigil_config *cfg)
+static void fill_tx_ports(const struct vigil_pkt_hooks *h, const struct vigil_config *cfg)
 {
 	for (size_t i = 0; cfg->xdp_hook == VIGIL_HOOK_XDP && i < cfg->n_xdp_interfaces; i++) {
 		__u32 ifindex = if_nametoindex(cfg->xdp_interfaces[i]);
@@ -298,7 +298,7 @@ static int enter_xdp_netns(const struct vigil_config *cfg, int *saved, char *err
 	return ret;
 }
 
-int vigil_lb_check_interfaces(const struct vigil_config *cfg, char *err, size_t errlen)
+int vigil_pkt_hooks_check(const struct vigil_config *cfg, char *err, size_t errlen)
 {
 	int ifindex[8], saved, ret = enter_xdp_netns(cfg, &saved, err, errlen);
 
@@ -309,7 +309,7 @@ int vigil_lb_check_interfaces(const struct vigil_config *cfg, char *err, size_t 
 	return ret;
 }
 
-static int apply_in_netns(const struct vigil_lb_hooks *h, const struct vigil_config *cfg,
+static int apply_in_netns(const struct vigil_pkt_hooks *h, const struct vigil_config *cfg,
 			  char *err, size_t errlen)
 {
 	int ifindex[8], ret = find_interfaces(cfg, ifindex, err, errlen);
@@ -328,7 +328,7 @@ static int apply_in_netns(const struct vigil_lb_hooks *h, const struct vigil_con
 	return 0;
 }
 
-int vigil_lb_hooks_apply(const struct vigil_lb_hooks *h, const struct vigil_config *cfg,
+int vigil_pkt_hooks_apply(const struct vigil_pkt_hooks *h, const struct vigil_config *cfg,
 			 char *err, size_t errlen)
 {
 	char links_dir[300];
@@ -344,7 +344,7 @@ int vigil_lb_hooks_apply(const struct vigil_lb_hooks *h, const struct vigil_conf
 	return ret;
 }
 
-void vigil_lb_hooks_detach_all(const char *pin_dir, const char *netns)
+void vigil_pkt_hooks_detach_all(const char *pin_dir, const char *netns)
 {
 	int saved;
 	bool entered = vigil_netns_enter(netns, &saved) == 0;

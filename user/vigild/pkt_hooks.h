@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Attaching the packet load balancer to interfaces: XDP through pinned BPF
+/* Attaching the packet datapath to interfaces: XDP through pinned BPF
  * links (pin_dir/links/xdp-IF), or tc clsact ingress filters (marked by the
  * program pinned at pin_dir/links/tc-IF), and the XDP redirect device map. */
-#ifndef VIGIL_LB_ATTACH_H
-#define VIGIL_LB_ATTACH_H
+#ifndef VIGIL_PKT_HOOKS_H
+#define VIGIL_PKT_HOOKS_H
 
 #include <stddef.h>
 
@@ -11,7 +11,7 @@
 
 struct bpf_program;
 
-struct vigil_lb_hooks {
+struct vigil_pkt_hooks {
 	struct bpf_program *xdp_prog, *tc_prog;
 	int tx_ports_fd; /* xdp_tx_ports devmap */
 	const char *pin_dir;
@@ -22,15 +22,15 @@ struct vigil_lb_hooks {
  * hooks of interfaces no longer listed (or listed with the other hook), and
  * refill the redirect map. Every interface is checked to exist before
  * anything changes. Logs the hook and mode per interface. */
-int vigil_lb_hooks_apply(const struct vigil_lb_hooks *h, const struct vigil_config *cfg,
+int vigil_pkt_hooks_apply(const struct vigil_pkt_hooks *h, const struct vigil_config *cfg,
 			 char *err, size_t errlen);
 
 /* 0 when every xdp.interfaces entry exists in xdp.netns, else -errno with
  * the missing interface (or namespace) and the fix in err. Changes nothing. */
-int vigil_lb_check_interfaces(const struct vigil_config *cfg, char *err, size_t errlen);
+int vigil_pkt_hooks_check(const struct vigil_config *cfg, char *err, size_t errlen);
 
 /* Detach every attachment recorded under pin_dir/links (XDP links and tc
  * filters; tc filters are looked up in netns, "" = vigild's own). */
-void vigil_lb_hooks_detach_all(const char *pin_dir, const char *netns);
+void vigil_pkt_hooks_detach_all(const char *pin_dir, const char *netns);
 
 #endif

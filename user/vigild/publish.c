@@ -259,12 +259,12 @@ void fo_publish_xdp(struct vigil_failover *fo, struct fo_service *s, bool set_ch
 	if (!fo->xdp || !(s->cfg->datapath & VIGIL_DATAPATH_XDP))
 		return;
 	for (size_t b = 0; b < s->det.n_backends; b++)
-		vigil_xdp_backend_set_flags(fo->xdp, &s->det.backends[b].ep, xdp_flags_of(s, b));
+		vigil_pkt_dp_set_flags(fo->xdp, &s->det.backends[b].ep, xdp_flags_of(s, b));
 	for (size_t v = 0; v < s->cfg->n_vips && set_changed; v++) {
 		/* Service ids 1..n; two VIPs of one service share a table slot pair. */
 		__u32 sid = (s->id - 1) * 2 + (__u32)v;
 
-		ret = vigil_xdp_publish(fo->xdp, sid, &s->cfg->vips[v], &s->set, s->cfg->table_size,
+		ret = vigil_pkt_dp_publish(fo->xdp, sid, &s->cfg->vips[v], &s->set, s->cfg->table_size,
 					&elapsed);
 		if (ret)
 			pr_err("service %s: publishing its XDP Maglev table failed: %s", s->cfg->name,

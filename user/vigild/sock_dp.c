@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "sock_lb.h"
+#include "sock_dp.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -19,7 +19,7 @@
 
 #define CGROUP2_MAGIC 0x63677270
 
-struct vigil_sock_lb {
+struct vigil_sock_dp {
 	struct sock_lb_bpf *skel;
 	char pin_dir[256];
 };
@@ -47,9 +47,9 @@ const char *vigil_cgroup2_root(void)
 	return NULL;
 }
 
-int vigil_sock_lb_load(struct vigil_sock_lb **out, const char *pin_dir, char *err, size_t errlen)
+int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *err, size_t errlen)
 {
-	struct vigil_sock_lb *lb = calloc(1, sizeof(*lb));
+	struct vigil_sock_dp *lb = calloc(1, sizeof(*lb));
 	char path[512];
 	int ret = -ENOMEM;
 
@@ -77,7 +77,7 @@ int vigil_sock_lb_load(struct vigil_sock_lb **out, const char *pin_dir, char *er
 	*out = lb;
 	return 0;
 fail:
-	vigil_sock_lb_stop(lb);
+	vigil_sock_dp_stop(lb);
 	return ret;
 }
 
@@ -136,7 +136,7 @@ static int attach_one(struct bpf_program *prog, int cgroup_fd, const char *pin_p
 	return attach_new(prog, cgroup_fd, pin_path, link);
 }
 
-int vigil_sock_lb_attach(struct vigil_sock_lb *lb, const char *cgroup, char *err, size_t errlen)
+int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err, size_t errlen)
 {
 	struct bpf_program *progs[] = {
 		lb->skel->progs.vigil_connect4, lb->skel->progs.vigil_connect6,
@@ -173,7 +173,7 @@ int vigil_sock_lb_attach(struct vigil_sock_lb *lb, const char *cgroup, char *err
 	return ret;
 }
 
-void vigil_sock_lb_detach_pinned(const char *pin_dir)
+void vigil_sock_dp_detach_pinned(const char *pin_dir)
 {
 	char path[600];
 
@@ -185,7 +185,7 @@ void vigil_sock_lb_detach_pinned(const char *pin_dir)
 	rmdir(path);
 }
 
-void vigil_sock_lb_maps(const struct vigil_sock_lb *lb, struct vigil_lb_maps *maps)
+void vigil_sock_dp_maps(const struct vigil_sock_dp *lb, struct vigil_svc_maps *maps)
 {
 	maps->service_sets = bpf_map__fd(lb->skel->maps.service_sets);
 	maps->services = bpf_map__fd(lb->skel->maps.services);
@@ -195,7 +195,7 @@ void vigil_sock_lb_maps(const struct vigil_sock_lb *lb, struct vigil_lb_maps *ma
 	maps->backend_health = bpf_map__fd(lb->skel->maps.backend_health);
 }
 
-void vigil_sock_lb_stop(struct vigil_sock_lb *lb)
+void vigil_sock_dp_stop(struct vigil_sock_dp *lb)
 {
 	if (!lb)
 		return;

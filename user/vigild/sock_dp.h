@@ -1,33 +1,34 @@
 /* SPDX-License-Identifier: MIT */
-/* Loads the socket-level load balancer (bpf/sock_lb.bpf.c) and the state maps
- * vigild publishes; attaches connect/getpeername hooks to a cgroup v2. */
-#ifndef VIGIL_SOCK_LB_H
-#define VIGIL_SOCK_LB_H
+/* The socket datapath: loads the socket-level load balancer
+ * (bpf/sock_lb.bpf.c) and with it the service maps vigild publishes in
+ * (svc_maps.h); attaches connect/getpeername hooks to a cgroup v2. */
+#ifndef VIGIL_SOCK_DP_H
+#define VIGIL_SOCK_DP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-struct vigil_sock_lb;
+struct vigil_sock_dp;
 
-/* Map fds owned by the loaded object (valid until vigil_sock_lb_stop). */
-struct vigil_lb_maps {
+/* Map fds owned by the loaded object (valid until vigil_sock_dp_stop). */
+struct vigil_svc_maps {
 	int service_sets, services, backend_info, admin, history, backend_health;
 };
 
 /* Load (reusing maps pinned under pin_dir, including backend_health shared
  * with the monitor) without attaching. */
-int vigil_sock_lb_load(struct vigil_sock_lb **out, const char *pin_dir, char *err, size_t errlen);
+int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *err, size_t errlen);
 
 /* Attach to cgroup (NULL/"" = the cgroup v2 root). Links are pinned under
  * pin_dir/links so the datapath keeps serving while vigild restarts; a
  * pinned link from a previous run is switched to the new program in place. */
-int vigil_sock_lb_attach(struct vigil_sock_lb *lb, const char *cgroup, char *err, size_t errlen);
+int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err, size_t errlen);
 
 /* Remove the pinned links (detaches the hooks), e.g. when no service is left. */
-void vigil_sock_lb_detach_pinned(const char *pin_dir);
+void vigil_sock_dp_detach_pinned(const char *pin_dir);
 
-void vigil_sock_lb_maps(const struct vigil_sock_lb *lb, struct vigil_lb_maps *maps);
-void vigil_sock_lb_stop(struct vigil_sock_lb *lb);
+void vigil_sock_dp_maps(const struct vigil_sock_dp *lb, struct vigil_svc_maps *maps);
+void vigil_sock_dp_stop(struct vigil_sock_dp *lb);
 
 /* The cgroup v2 root: /sys/fs/cgroup when it is cgroup2, else
  * /sys/fs/cgroup/unified (hybrid hierarchy). NULL when none is mounted. */

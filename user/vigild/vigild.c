@@ -19,9 +19,9 @@
 #include "log.h"
 #include "failover.h"
 #include "monitor.h"
-#include "sock_lb.h"
+#include "sock_dp.h"
 #include "vigild.h"
-#include "xdp_lb.h"
+#include "pkt_dp.h"
 
 #define DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
 #define VIGIL_VERSION "0.1.0"
@@ -183,17 +183,17 @@ static int write_ready_file(const char *path)
 
 static void on_kernel_event(const struct vigil_event *ev, void *ctx)
 {
-	struct daemon *d = ctx;
+	struct vigild *d = ctx;
 
 	log_failure_event(ev, NULL);
 	if (d->fo)
 		vigil_failover_on_event(d->fo, ev);
 }
 
-static int start_failover(struct daemon *d, const struct vigil_config *cfg, char *err, size_t errlen)
+static int start_failover(struct vigild *d, const struct vigil_config *cfg, char *err, size_t errlen)
 {
 	struct vigil_monitor_maps mon_maps;
-	struct vigil_lb_maps lb_maps;
+	struct vigil_svc_maps lb_maps;
 	int ret;
 
 	__u32 datapaths = 0;
@@ -201,19 +201,19 @@ static int start_failover(struct daemon *d, const struct vigil_config *cfg, char
 	for (size_t i = 0; i < cfg->n_services; i++)
 		datapaths |= cfg->services[i].datapath;
 	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
-		vigil_sock_lb_detach_pinned(cfg->pin_dir);
+		vigil_sock_dp_detach_pinned(cfg->pin_dir);
 	if (!(datapaths & VIGIL_DATAPATH_XDP))
-		vigil_xdp_lb_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
+		vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
 	if (cfg->n_services == 0)
 		return 0;
-	ret = vigil_sock_lb_load(&d->lb, cfg->pin_dir, err, errlen);
+	ret = vigil_sock_dp_load(&d->lb, cfg->pin_dir, err, errlen);
 	if (!ret && (datapaths & VIGIL_DATAPATH_XDP))
-		ret = vigil_xdp_lb_start(&d->xdp, cfg, err, errlen);
+		ret = vigil_pkt_dp_start(&d->xdp, cfg, err, errlen);
 	if (ret)
 		return ret;
 	if (d->xdp)
-		vigil_xdp_remove_stale(d->xdp, cfg);
-	vigil_sock_lb_maps(d->lb, &lb_maps);
+		vigil_pkt_dp_remove_stale(d->xdp, cfg);
+	vigil_sock_dp_maps(d->lb, &lb_maps);
 	vigil_monitor_maps(d->mon, &mon_maps.backend_stats, &mon_maps.inflight);
 	/* Sets and thresholds are published before the hooks switch over. */
 	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &lb_maps, d->xdp, err, errlen);
@@ -222,20 +222,20 @@ static int start_failover(struct daemon *d, const struct vigil_config *cfg, char
 	vigil_failover_run(d->fo, vigil_now_ns());
 	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
 		return 0;
-	return vigil_sock_lb_attach(d->lb, cfg->lb_cgroup, err, errlen);
+	return vigil_sock_dp_attach(d->lb, cfg->lb_cgroup, err, errlen);
 }
 
-static void stop_daemon(struct daemon *d)
+static void stop_daemon(struct vigild *d)
 {
 	vigil_failover_stop(d->fo);
-	vigil_xdp_lb_stop(d->xdp);
-	vigil_sock_lb_stop(d->lb);
+	vigil_pkt_dp_stop(d->xdp);
+	vigil_sock_dp_stop(d->lb);
 	vigil_monitor_stop(d->mon);
 }
 
 #define MAX_POLLFDS 260
 
-static int event_loop(struct daemon *d)
+static int event_loop(struct vigild *d)
 {
 	struct pollfd fds[MAX_POLLFDS];
 	int ret = 0;
@@ -275,7 +275,7 @@ static int event_loop(struct daemon *d)
  * replaces), so the caller frees whatever *cfgp holds on return. */
 static int run(struct vigil_config **cfgp, const struct options *opt)
 {
-	struct daemon d = { .config_path = opt->config_path, .log_level_override = opt->log_level,
+	struct vigild d = { .config_path = opt->config_path, .log_level_override = opt->log_level,
 			    .cfg = *cfgp };
 	const struct vigil_config *cfg = d.cfg;
 	char err[512];
@@ -330,7 +330,7 @@ int main(int argc, char **argv)
 		ret = 0;
 	} else if (opt.unpin) {
 		/* tc filters hold their program, not a pin: detach them first. */
-		vigil_xdp_lb_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
+		vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
 		ret = vigil_monitor_unpin(cfg->pin_dir);
 		if (ret)
 			pr_err("unpinning %s failed: %s", cfg->pin_dir, strerror(-ret));

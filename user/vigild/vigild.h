@@ -7,19 +7,19 @@
 #include "config.h"
 
 /* Members NULL when not started. */
-struct daemon {
+struct vigild {
 	const char *config_path;
 	int log_level_override;   /* -1: daemon.log_level of the config */
 	struct vigil_config *cfg; /* running config; the engine points into it */
 	struct vigil_monitor *mon;
-	struct vigil_sock_lb *lb;
-	struct vigil_xdp_lb *xdp;
+	struct vigil_sock_dp *lb;
+	struct vigil_pkt_dp *xdp;
 	struct vigil_failover *fo;
 };
 
 /* Re-read config_path and bring everything in line with it (SIGHUP). A file
  * that does not load, a change that needs a restart or a step that fails is
  * logged, and the running config stays in charge, unchanged. */
-void vigild_reload(struct daemon *d);
+void vigild_reload(struct vigild *d);
 
 #endif

@@ -21,29 +21,29 @@
 #include "monitor.h"
 #include "probe.h"
 #include "reload_plan.h"
-#include "sock_lb.h"
+#include "sock_dp.h"
 #include "vigild.h"
-#include "lb_attach.h"
-#include "xdp_lb.h"
+#include "pkt_hooks.h"
+#include "pkt_dp.h"
 
 struct txn {
 	const struct vigil_config *old, *next;
 	__u32 old_dp, next_dp;                 /* VIGIL_DATAPATH_* in use */
 	struct vigil_failover_reload *fo_next; /* prepared switch of the running engine */
 	struct vigil_failover *fo_new;         /* engine started: none ran before */
-	struct vigil_sock_lb *lb_new;          /* socket LB loaded: none was */
-	struct vigil_xdp_lb *xdp_new;          /* XDP started: not in use before */
+	struct vigil_sock_dp *lb_new;          /* socket LB loaded: none was */
+	struct vigil_pkt_dp *xdp_new;          /* XDP started: not in use before */
 	bool xdp_reconciled, sock_attached, watch_synced; /* to undo on failure */
 	char err[512];
 };
 
-static struct vigil_sock_lb *lb_of(const struct daemon *d, const struct txn *t)
+static struct vigil_sock_dp *lb_of(const struct vigild *d, const struct txn *t)
 {
 	return d->lb ? d->lb : t->lb_new;
 }
 
 /* The XDP load balancer serving the new config, NULL when it uses none. */
-static struct vigil_xdp_lb *xdp_of(const struct daemon *d, const struct txn *t)
+static struct vigil_pkt_dp *xdp_of(const struct vigild *d, const struct txn *t)
 {
 	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
 		return NULL;
@@ -74,12 +74,12 @@ static int check_interfaces(struct txn *t)
 {
 	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
 		return 0;
-	return vigil_lb_check_interfaces(t->next, t->err, sizeof(t->err));
+	return vigil_pkt_hooks_check(t->next, t->err, sizeof(t->err));
 }
 
 /* A running engine checks a changed probe_netns while it prepares; one that
  * is about to start is checked here, before anything is attached. */
-static int check_probe_netns(const struct daemon *d, struct txn *t)
+static int check_probe_netns(const struct vigild *d, struct txn *t)
 {
 	struct vigil_prober *p;
 
@@ -97,7 +97,7 @@ static int check_probe_netns(const struct daemon *d, struct txn *t)
 	return 0;
 }
 
-static int prepare(struct daemon *d, struct txn *t)
+static int prepare(struct vigild *d, struct txn *t)
 {
 	int ret = check_capacity(t);
 
@@ -115,56 +115,56 @@ static int prepare(struct daemon *d, struct txn *t)
 
 /* The socket LB object also owns the state maps every service is published
  * in, whatever its datapath. */
-static int load_lb(struct daemon *d, struct txn *t)
+static int load_lb(struct vigild *d, struct txn *t)
 {
 	if (d->lb || t->next->n_services == 0)
 		return 0;
-	return vigil_sock_lb_load(&t->lb_new, t->next->pin_dir, t->err, sizeof(t->err));
+	return vigil_sock_dp_load(&t->lb_new, t->next->pin_dir, t->err, sizeof(t->err));
 }
 
-static int xdp_up(struct daemon *d, struct txn *t)
+static int xdp_up(struct vigild *d, struct txn *t)
 {
 	int ret;
 
 	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
 		return 0;
 	if (!d->xdp) {
-		ret = vigil_xdp_lb_start(&t->xdp_new, t->next, t->err, sizeof(t->err));
+		ret = vigil_pkt_dp_start(&t->xdp_new, t->next, t->err, sizeof(t->err));
 		if (ret) /* interfaces attached before the one that failed */
-			vigil_xdp_lb_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
+			vigil_pkt_dp_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
 		return ret;
 	}
 	/* Attachments are recorded by interface name: an interface of the same
 	 * name in the old namespace would keep its attachment. */
 	if (strcmp(t->old->xdp_netns, t->next->xdp_netns) != 0)
-		vigil_xdp_lb_detach_pinned(t->old->pin_dir, t->old->xdp_netns);
+		vigil_pkt_dp_detach_pinned(t->old->pin_dir, t->old->xdp_netns);
 	t->xdp_reconciled = true;
-	return vigil_xdp_lb_reconcile(d->xdp, t->next, t->err, sizeof(t->err));
+	return vigil_pkt_dp_reconcile(d->xdp, t->next, t->err, sizeof(t->err));
 }
 
 /* Swaps the programs in place, or moves them when lb.cgroup changed. */
-static int sock_up(struct daemon *d, struct txn *t)
+static int sock_up(struct vigild *d, struct txn *t)
 {
 	if (!(t->next_dp & VIGIL_DATAPATH_SOCKET))
 		return 0;
 	t->sock_attached = true;
-	return vigil_sock_lb_attach(lb_of(d, t), t->next->lb_cgroup, t->err, sizeof(t->err));
+	return vigil_sock_dp_attach(lb_of(d, t), t->next->lb_cgroup, t->err, sizeof(t->err));
 }
 
-static int engine_up(struct daemon *d, struct txn *t)
+static int engine_up(struct vigild *d, struct txn *t)
 {
 	struct vigil_monitor_maps mon;
-	struct vigil_lb_maps lb;
+	struct vigil_svc_maps lb;
 
 	if (d->fo || t->next->n_services == 0)
 		return 0;
-	vigil_sock_lb_maps(lb_of(d, t), &lb);
+	vigil_sock_dp_maps(lb_of(d, t), &lb);
 	vigil_monitor_maps(d->mon, &mon.backend_stats, &mon.inflight);
 	return vigil_failover_start(&t->fo_new, t->next, &mon, &lb, xdp_of(d, t), t->err,
 				    sizeof(t->err));
 }
 
-static int monitor_up(struct daemon *d, struct txn *t)
+static int monitor_up(struct vigild *d, struct txn *t)
 {
 	t->watch_synced = true;
 	return vigil_monitor_reconfigure(d->mon, t->next, t->err, sizeof(t->err));
@@ -172,28 +172,28 @@ static int monitor_up(struct daemon *d, struct txn *t)
 
 /* ---- undo, in reverse order --------------------------------------------------- */
 
-static void undo_sock(struct daemon *d, struct txn *t)
+static void undo_sock(struct vigild *d, struct txn *t)
 {
 	char err[512];
 
 	if (!(t->old_dp & VIGIL_DATAPATH_SOCKET))
-		vigil_sock_lb_detach_pinned(t->old->pin_dir);
-	else if (vigil_sock_lb_attach(lb_of(d, t), t->old->lb_cgroup, err, sizeof(err)))
+		vigil_sock_dp_detach_pinned(t->old->pin_dir);
+	else if (vigil_sock_dp_attach(lb_of(d, t), t->old->lb_cgroup, err, sizeof(err)))
 		pr_err("reload: restoring the socket load balancer failed: %s", err);
 }
 
 /* Back to the old interfaces, in the old namespace. */
-static void undo_xdp(struct daemon *d, struct txn *t)
+static void undo_xdp(struct vigild *d, struct txn *t)
 {
 	char err[512];
 
 	if (strcmp(t->old->xdp_netns, t->next->xdp_netns) != 0)
-		vigil_xdp_lb_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
-	if (vigil_xdp_lb_reconcile(d->xdp, t->old, err, sizeof(err)))
+		vigil_pkt_dp_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
+	if (vigil_pkt_dp_reconcile(d->xdp, t->old, err, sizeof(err)))
 		pr_err("reload: restoring the XDP attachments failed: %s", err);
 }
 
-static void undo(struct daemon *d, struct txn *t)
+static void undo(struct vigild *d, struct txn *t)
 {
 	char err[512];
 
@@ -203,31 +203,31 @@ static void undo(struct daemon *d, struct txn *t)
 	if (t->sock_attached)
 		undo_sock(d, t);
 	if (t->xdp_new) {
-		vigil_xdp_lb_stop(t->xdp_new);
-		vigil_xdp_lb_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
+		vigil_pkt_dp_stop(t->xdp_new);
+		vigil_pkt_dp_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
 	}
 	if (t->xdp_reconciled)
 		undo_xdp(d, t);
-	vigil_sock_lb_stop(t->lb_new);
+	vigil_sock_dp_stop(t->lb_new);
 	vigil_failover_reload_abort(t->fo_next);
 }
 
 /* ---- the switch: cannot fail ---------------------------------------------------- */
 
-static void stop_unused_datapaths(struct daemon *d, struct txn *t)
+static void stop_unused_datapaths(struct vigild *d, struct txn *t)
 {
 	if (!(t->next_dp & VIGIL_DATAPATH_XDP) && d->xdp) {
-		vigil_xdp_lb_detach_pinned(t->old->pin_dir, t->old->xdp_netns);
-		vigil_xdp_lb_stop(d->xdp);
+		vigil_pkt_dp_detach_pinned(t->old->pin_dir, t->old->xdp_netns);
+		vigil_pkt_dp_stop(d->xdp);
 		d->xdp = NULL;
 	}
 	if (!(t->next_dp & VIGIL_DATAPATH_SOCKET))
-		vigil_sock_lb_detach_pinned(t->next->pin_dir);
+		vigil_sock_dp_detach_pinned(t->next->pin_dir);
 }
 
-static void commit(struct daemon *d, struct txn *t)
+static void commit(struct vigild *d, struct txn *t)
 {
-	struct vigil_xdp_lb *xdp = xdp_of(d, t);
+	struct vigil_pkt_dp *xdp = xdp_of(d, t);
 
 	if (t->lb_new)
 		d->lb = t->lb_new;
@@ -239,13 +239,13 @@ static void commit(struct daemon *d, struct txn *t)
 		d->fo = t->fo_new;
 	/* Every XDP VIP no longer configured, all of them when XDP goes. */
 	if (d->xdp)
-		vigil_xdp_remove_stale(d->xdp, t->next);
+		vigil_pkt_dp_remove_stale(d->xdp, t->next);
 	stop_unused_datapaths(d, t);
 	if (d->fo)
 		vigil_failover_run(d->fo, vigil_now_ns()); /* publish the new sets now */
 }
 
-static int apply(struct daemon *d, struct txn *t)
+static int apply(struct vigild *d, struct txn *t)
 {
 	int ret = prepare(d, t);
 
@@ -269,7 +269,7 @@ static int apply(struct daemon *d, struct txn *t)
 
 /* ---- entry ------------------------------------------------------------------------ */
 
-static void log_summary(const struct daemon *d, const struct vigil_reload_summary *s)
+static void log_summary(const struct vigild *d, const struct vigil_reload_summary *s)
 {
 	const struct vigil_config *c = d->cfg;
 
@@ -305,7 +305,7 @@ static void free_config(struct vigil_config *cfg)
 }
 
 /* Parse and validate; refuse settings that need a restart. */
-static struct vigil_config *load_next(const struct daemon *d)
+static struct vigil_config *load_next(const struct vigild *d)
 {
 	struct vigil_config *next = calloc(1, sizeof(*next));
 	char err[512];
@@ -331,7 +331,7 @@ static struct vigil_config *load_next(const struct daemon *d)
 	return next;
 }
 
-void vigild_reload(struct daemon *d)
+void vigild_reload(struct vigild *d)
 {
 	struct vigil_reload_summary sum;
 	struct vigil_config *next;
