@@ -3,7 +3,8 @@
  * Failure detector (pure C: no BPF, no syscalls, no clock reads; time is an
  * argument). One struct vigil_det_service per service; vigild feeds it
  * observations from the monitor maps, probe results and admin commands, calls
- * vigil_det_evaluate() every tick, and applies the returned changes.
+ * vigil_det_decide() every tick and hands the desired state it returns
+ * (desired.h) to its publisher.
  *
  * Per backend: HEALTHY -> EJECTED -> PROBING -> HEALTHY (probe failure sends
  * PROBING back to EJECTED for longer), with the administrative overlays
@@ -15,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <vigil/abi.h>
+
+#include "desired.h" /* struct vigil_det_change, struct vigil_desired */
 
 #define VIGIL_DET_WINDOW_SLOTS 10
 
@@ -90,6 +93,9 @@ struct vigil_det_backend {
 	enum vigil_rule pending_rule;
 	struct vigil_evidence pending_evidence;
 	bool pending_admin;        /* vigil_det_set_admin() changed admin */
+	/* out of service on hard-failure evidence (a change with tear_down):
+	 * the packet datapath moves its flows too (vigil_det_decide) */
+	bool hard_ejected;
 };
 
 struct vigil_det_service {
@@ -98,17 +104,6 @@ struct vigil_det_service {
 	__u32 set_flags;           /* VIGIL_SET_BACKUPS/FAIL_OPEN at the last evaluate */
 	__u64 now_ns;              /* latest time passed in: window reference for the stuck limits */
 	struct vigil_det_backend backends[VIGIL_MAX_SVC_BACKENDS];
-};
-
-/* A state change to apply and report. backend_index is -1 for a
- * service-level change (backups serving, fail-open, primaries back). */
-struct vigil_det_change {
-	int backend_index;
-	enum vigil_backend_state from, to;   /* backend-level */
-	__u32 set_flags_from, set_flags_to;  /* service-level: VIGIL_SET_* */
-	enum vigil_rule rule;
-	struct vigil_evidence evidence;
-	bool tear_down;  /* ejected on hard-failure evidence: destroy its established connections */
 };
 
 /* Initialise with params; backends added with vigil_det_add_backend (all start
@@ -153,6 +148,15 @@ bool vigil_det_set_admin(struct vigil_det_service *svc, size_t idx, enum vigil_a
  * judge primaries only. */
 size_t vigil_det_evaluate(struct vigil_det_service *svc, __u64 now_ns,
 			  struct vigil_det_change *changes, size_t max);
+
+/* vigil_det_evaluate at now_ns, and the complete desired state of the
+ * service after it, as a value: the serving set (vigil_det_select), every
+ * backend's record and packet-datapath flow policy, and the changes made.
+ * Serving backends are VIGIL_XB_SELECTABLE; a backend out of the set keeps
+ * its established flows when drained or outlier-ejected and has them moved
+ * (VIGIL_XB_RESELECT: a fast reset instead of a timeout) when disabled or
+ * ejected on hard-failure evidence. */
+void vigil_det_decide(struct vigil_det_service *svc, __u64 now_ns, struct vigil_desired *out);
 
 /* The set connect() should use now: HEALTHY primaries without admin state;
  * if none, HEALTHY backups (flag VIGIL_SET_BACKUPS); if none, every backend

@@ -275,3 +275,46 @@ size_t vigil_det_evaluate(struct vigil_det_service *svc, __u64 now_ns,
 	return e.n;
 }
 
+
+/* ---- desired state ------------------------------------------------------------ */
+
+static __u32 pkt_flags_of(const struct vigil_det_backend *b, bool serves)
+{
+	if (serves)
+		return VIGIL_XB_SELECTABLE;
+	/* Drained or outlier-ejected: established flows stay. Dead or disabled:
+	 * move them, so clients get a fast reset instead of a timeout. */
+	return b->hard_ejected || b->admin == VIGIL_ADMIN_DISABLED ? VIGIL_XB_RESELECT : 0;
+}
+
+void vigil_det_decide(struct vigil_det_service *svc, __u64 now_ns, struct vigil_desired *out)
+{
+	out->n_changes = vigil_det_evaluate(svc, now_ns, out->changes, VIGIL_DESIRED_MAX_CHANGES);
+	for (size_t i = 0; i < out->n_changes; i++) {
+		const struct vigil_det_change *c = &out->changes[i];
+
+		if (c->backend_index < 0)
+			continue;
+		if (c->to == VIGIL_STATE_HEALTHY)
+			svc->backends[c->backend_index].hard_ejected = false;
+		else if (c->tear_down)
+			svc->backends[c->backend_index].hard_ejected = true;
+	}
+	memset(&out->set, 0, sizeof(out->set));
+	vigil_det_select(svc, &out->set);
+	out->n_backends = svc->n_backends;
+	for (size_t i = 0; i < svc->n_backends; i++) {
+		const struct vigil_det_backend *b = &svc->backends[i];
+		bool serves = vigil_set_serves(&out->set, &b->ep);
+
+		out->backends[i] = (struct vigil_desired_backend){
+			.ep = b->ep,
+			.info = { .state = b->state, .admin = b->admin, .role = b->role,
+				  .last_rule = b->last_rule, .weight = b->weight,
+				  .ejections = b->ejections, .selected = serves,
+				  .evidence = b->last_evidence },
+			.since_ns = b->since_ns,
+			.pkt_flags = pkt_flags_of(b, serves),
+		};
+	}
+}

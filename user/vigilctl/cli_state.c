@@ -6,50 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "detector.h"
 #include "maps.h"
+#include "svc_maps.h"
 
-struct lb_fds {
-	int services, sets, info, admin;
-};
-
-static void close_fds(struct lb_fds *f)
-{
-	int *all[] = { &f->services, &f->sets, &f->info, &f->admin };
-
-	for (size_t i = 0; i < 4; i++)
-		if (*all[i] >= 0)
-			close(*all[i]);
-}
-
-static int open_fds(const char *pin_dir, struct lb_fds *f, char *err, size_t errlen)
-{
-	*f = (struct lb_fds){ -1, -1, -1, -1 };
-	f->services = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICES, sizeof(struct vigil_endpoint),
-				     sizeof(struct vigil_service_info), err, errlen);
-	if (f->services >= 0)
-		f->sets = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICE_SETS, sizeof(struct vigil_endpoint),
-					 sizeof(struct vigil_backend_set), err, errlen);
-	if (f->sets >= 0)
-		f->info = vigil_pin_open(pin_dir, VIGIL_PIN_BACKEND_INFO,
-					 sizeof(struct vigil_svc_backend_key),
-					 sizeof(struct vigil_backend_info), err, errlen);
-	if (f->info >= 0)
-		f->admin = vigil_pin_open(pin_dir, VIGIL_PIN_ADMIN, sizeof(struct vigil_svc_backend_key),
-					  sizeof(__u32), err, errlen);
-	if (f->admin >= 0)
-		return 0;
-	close_fds(f);
-	if (strstr(err, "No such file"))
-		snprintf(err + strlen(err), errlen - strlen(err),
-			 "; no services are published there: configure services and start vigild");
-	return -ENOENT;
-}
-
-static int read_services(const struct lb_fds *f, struct vigil_cli_state *st)
+static int read_services(const struct vigil_svc_maps *f, struct vigil_cli_state *st)
 {
 	struct vigil_endpoint key, prev, *p = NULL;
 
@@ -64,7 +28,7 @@ static int read_services(const struct lb_fds *f, struct vigil_cli_state *st)
 		row->vip = key;
 		if (bpf_map_lookup_elem(f->services, &key, &row->info))
 			continue;
-		row->has_set = bpf_map_lookup_elem(f->sets, &key, &row->set) == 0;
+		row->has_set = bpf_map_lookup_elem(f->service_sets, &key, &row->set) == 0;
 		st->n_services++;
 	}
 	return 0;
@@ -95,11 +59,11 @@ static void compute_shares(struct vigil_cli_state *st)
 	}
 }
 
-static int read_backends(const struct lb_fds *f, struct vigil_cli_state *st)
+static int read_backends(const struct vigil_svc_maps *f, struct vigil_cli_state *st)
 {
 	struct vigil_svc_backend_key key, prev, *p = NULL;
 
-	while (bpf_map_get_next_key(f->info, p, &key) == 0) {
+	while (bpf_map_get_next_key(f->backend_info, p, &key) == 0) {
 		prev = key;
 		p = &prev;
 		if (vigil_grow_rows((void **)&st->backends, st->n_backends, sizeof(*st->backends)))
@@ -109,7 +73,7 @@ static int read_backends(const struct lb_fds *f, struct vigil_cli_state *st)
 
 		memset(row, 0, sizeof(*row));
 		row->key = key;
-		if (bpf_map_lookup_elem(f->info, &key, &row->info))
+		if (bpf_map_lookup_elem(f->backend_info, &key, &row->info))
 			continue;
 		if (svc)
 			memcpy(row->service, svc->info.name, sizeof(row->service) - 1);
@@ -143,11 +107,11 @@ static int compare_backends(const void *a, const void *b)
 
 int vigil_cli_state_read(const char *pin_dir, struct vigil_cli_state *st, char *err, size_t errlen)
 {
-	struct lb_fds f;
+	struct vigil_svc_maps f;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	ret = open_fds(pin_dir, &f, err, errlen);
+	ret = vigil_svc_maps_open(pin_dir, &f, err, errlen);
 	if (ret)
 		return ret;
 	ret = read_services(&f, st);
@@ -155,7 +119,7 @@ int vigil_cli_state_read(const char *pin_dir, struct vigil_cli_state *st, char *
 		ret = read_backends(&f, st);
 	if (!ret)
 		compute_shares(st);
-	close_fds(&f);
+	vigil_svc_maps_close(&f);
 	if (ret) {
 		snprintf(err, errlen, "out of memory reading %s", pin_dir);
 		vigil_cli_state_free(st);
@@ -209,7 +173,7 @@ int vigil_cli_history_read(const char *pin_dir, __u64 after_seq, struct vigil_ch
 
 /* Keep the published records in step with the admin change, so vigilctl
  * backends shows it at once, vigild running or not. */
-static void refresh_backend_info(const struct lb_fds *f, const struct vigil_cli_state *st,
+static void refresh_backend_info(const struct vigil_svc_maps *f, const struct vigil_cli_state *st,
 				 const struct vigil_cli_service_row *svc,
 				 const struct vigil_backend_set *set)
 {
@@ -223,13 +187,13 @@ static void refresh_backend_info(const struct lb_fds *f, const struct vigil_cli_
 		bpf_map_lookup_elem(f->admin, &row->key, &admin);
 		info.admin = (__u8)admin;
 		info.selected = vigil_set_serves(set, &row->key.backend);
-		bpf_map_update_elem(f->info, &row->key, &info, BPF_ANY);
+		bpf_map_update_elem(f->backend_info, &row->key, &info, BPF_ANY);
 	}
 }
 
 /* Rebuild the set of vip from the published backend records, with the admin
  * states now in the map, using the detector's own selection rule. */
-static int republish_set(const struct lb_fds *f, const struct vigil_cli_state *st,
+static int republish_set(const struct vigil_svc_maps *f, const struct vigil_cli_state *st,
 			 const struct vigil_cli_service_row *svc)
 {
 	struct vigil_det_service *det = calloc(1, sizeof(*det));
@@ -254,28 +218,20 @@ static int republish_set(const struct lb_fds *f, const struct vigil_cli_state *s
 	}
 	memset(&set, 0, sizeof(set));
 	vigil_det_select(det, &set);
-	set.service_id = svc->info.service_id;
-	set.version = (svc->has_set ? svc->set.version : 0) + 1;
-	if ((svc->info.datapath & VIGIL_DATAPATH_SOCKET) &&
-	    bpf_map_update_elem(f->sets, &svc->vip, &set, BPF_ANY))
-		ret = -errno;
+	ret = vigil_set_write(f, &svc->vip, 1, svc->info.datapath, svc->info.service_id,
+			      svc->has_set ? svc->set.version : 0, &set);
 	if (!ret) {
 		struct vigil_service_info info = svc->info;
-		struct timespec now;
 
 		refresh_backend_info(f, st, svc, &set);
-		clock_gettime(CLOCK_REALTIME, &now);
-		info.set_count = set.n_preferred;
-		info.set_flags = set.flags;
-		info.set_version = set.version;
-		info.since_wall_ns = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+		vigil_service_info_take_set(&info, &set, vigil_wall_ns());
 		bpf_map_update_elem(f->services, &svc->vip, &info, BPF_ANY);
 	}
 	free(det);
 	return ret;
 }
 
-static int admin_write(const struct lb_fds *f, const struct vigil_svc_backend_key *key,
+static int admin_write(const struct vigil_svc_maps *f, const struct vigil_svc_backend_key *key,
 		       enum vigil_admin_state admin)
 {
 	__u32 v = admin;
@@ -293,7 +249,7 @@ static bool has_backend(const struct vigil_cli_state *st, const struct vigil_svc
 	return false;
 }
 
-static int apply_admin(const struct lb_fds *f, const struct vigil_cli_state *st, const char *service,
+static int apply_admin(const struct vigil_svc_maps *f, const struct vigil_cli_state *st, const char *service,
 		       const struct vigil_endpoint *backend, enum vigil_admin_state admin,
 		       size_t *matched)
 {
@@ -323,16 +279,16 @@ int vigil_cli_set_admin(const char *pin_dir, const char *service, const struct v
 		       enum vigil_admin_state admin, char *err, size_t errlen)
 {
 	struct vigil_cli_state st;
-	struct lb_fds f;
+	struct vigil_svc_maps f;
 	size_t matched = 0;
 	int ret = vigil_cli_state_read(pin_dir, &st, err, errlen);
 
 	if (ret)
 		return ret;
-	ret = open_fds(pin_dir, &f, err, errlen);
+	ret = vigil_svc_maps_open(pin_dir, &f, err, errlen);
 	if (!ret) {
 		ret = apply_admin(&f, &st, service, backend, admin, &matched);
-		close_fds(&f);
+		vigil_svc_maps_close(&f);
 		if (ret)
 			snprintf(err, errlen, "writing the admin state failed: %s", strerror(-ret));
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "detector.h"
 #include "cli_state.h"
 #include "vigilctl.h"
@@ -66,15 +67,13 @@ static const char *datapath_name(__u32 datapath)
 
 static void format_age(char *buf, size_t len, __u64 wall_ns)
 {
-	struct timespec now;
 	double age;
 
 	if (!wall_ns) {
 		snprintf(buf, len, "-");
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	age = ((double)now.tv_sec * 1e9 + now.tv_nsec - (double)wall_ns) / 1e9;
+	age = ((double)vigil_wall_ns() - (double)wall_ns) / 1e9;
 	snprintf(buf, len, "%.1fs ago", age < 0 ? 0 : age);
 }
 

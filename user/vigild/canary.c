@@ -9,20 +9,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct vigil_canary {
 	pthread_t thread;
 	unsigned int period_ms;
 	_Atomic __u64 last_ns;
 	atomic_bool stop;
 };
-
-static __u64 monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
 
 static void *canary_main(void *arg)
 {
@@ -31,7 +25,7 @@ static void *canary_main(void *arg)
 				   .tv_nsec = (long)(c->period_ms % 1000) * 1000000L };
 
 	while (!atomic_load(&c->stop)) {
-		atomic_store(&c->last_ns, monotonic_ns());
+		atomic_store(&c->last_ns, vigil_now_ns());
 		nanosleep(&period, NULL);
 	}
 	return NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The failover engine: signals in, detector decisions out. */
+/* The failover engine: signals in, the detector's desired state out to the
+ * publisher, then logging and tearing down. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -7,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "failover_int.h"
 #include "log.h"
 #include "canary.h"
@@ -17,31 +18,12 @@
 #include "stats.h"
 
 #define INFLIGHT_BATCH 256
-#define MAX_CHANGES (VIGIL_MAX_SVC_BACKENDS + 1)
 #define MAX_PROBE_RESULTS 64
 #define STALL_NS (50 * 1000000ull)
 #define CANARY_MS 5
 /* Reading the in-flight map costs ~1 ms per 16k slots, so it is read every
  * SCAN_NS, and at once when a kernel event arrives. */
 #define SCAN_NS (20 * 1000000ull)
-
-static __u64 clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
-__u64 vigil_now_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-__u64 vigil_wall_ns(void)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
 
 /* ---- reading the monitor ------------------------------------------------ */
 
@@ -85,12 +67,12 @@ static __u64 observe_counters(struct vigil_failover *fo, struct fo_service *s, s
 		rt->last = now;
 		rt->have_last = true;
 	}
-	if (bpf_map_lookup_elem(fo->lb.backend_health, &s->det.backends[idx].ep, &h) == 0) {
+	if (bpf_map_lookup_elem(fo->maps.backend_health, &s->det.backends[idx].ep, &h) == 0) {
 		/* A down flag older than the backend's last state change predates
 		 * its re-admission (the probe result outran our clearing it). */
 		if (h.down && h.down_since_ns < s->det.backends[idx].since_ns &&
 		    s->det.backends[idx].state == VIGIL_STATE_HEALTHY) {
-			fo_publish_readmit(fo, &s->det.backends[idx].ep);
+			vigil_publish_readmit(&fo->pub, &s->det.backends[idx].ep);
 			h.down = 0;
 			h.consecutive_failures = 0;
 		}
@@ -144,7 +126,7 @@ static void scan_backend_sockets(struct vigil_failover *fo, const struct vigil_i
 	__u64 request_limit = vigil_det_stuck_request_limit_ns(&s->det, idx);
 	struct vigil_backend_health h = {};
 
-	bpf_map_lookup_elem(fo->lb.backend_health, ep, &h);
+	bpf_map_lookup_elem(fo->maps.backend_health, ep, &h);
 	for (size_t i = 0; i < n; i++)
 		if (fls[i].role == VIGIL_ROLE_CLIENT && memcmp(&fls[i].peer, ep, sizeof(*ep)) == 0)
 			count_stuck(fo, &fls[i], now, h.last_success_ns, connect_limit, request_limit,
@@ -185,17 +167,19 @@ static struct vigil_inflight *read_inflight(struct vigil_failover *fo, size_t *n
 	return vals;
 }
 
-/* ---- applying decisions ------------------------------------------------- */
+/* ---- after publishing: logs and teardown -------------------------------- */
 
-static void log_backend_change(const struct fo_service *s, const struct vigil_det_change *c)
+static void log_backend_change(const struct fo_service *s, const struct vigil_desired *want,
+			       const struct vigil_det_change *c)
 {
-	const struct vigil_det_backend *b = &s->det.backends[c->backend_index];
+	const struct vigil_desired_backend *b = &want->backends[c->backend_index];
 	const struct vigil_evidence *e = &c->evidence;
 	char ep[VIGIL_ENDPOINT_STRLEN];
 
 	if (c->rule == VIGIL_RULE_ADMIN) {
 		pr_warn("service %s backend %s: admin state %s", s->cfg->name,
-			vigil_endpoint_format(&b->ep, ep, sizeof(ep)), vigil_admin_name(b->admin));
+			vigil_endpoint_format(&b->ep, ep, sizeof(ep)),
+			vigil_admin_name((enum vigil_admin_state)b->info.admin));
 		return;
 	}
 	pr_warn("service %s backend %s: %s -> %s rule=%s failures=%u threshold=%u requests=%u "
@@ -203,7 +187,7 @@ static void log_backend_change(const struct fo_service *s, const struct vigil_de
 		s->cfg->name, vigil_endpoint_format(&b->ep, ep, sizeof(ep)), vigil_state_name(c->from),
 		vigil_state_name(c->to), vigil_rule_name(c->rule), e->failures, e->threshold,
 		e->requests, e->errors, e->latency_us, e->peer_latency_us, e->limit_us, e->probes,
-		b->ejections);
+		b->info.ejections);
 }
 
 static void log_service_change(const struct fo_service *s, const struct vigil_det_change *c)
@@ -232,45 +216,21 @@ static void tear_down(const struct fo_service *s, const struct vigil_endpoint *e
 			vigil_endpoint_format(ep, name, sizeof(name)));
 }
 
-static void apply_changes(struct vigil_failover *fo, struct fo_service *s,
-			  const struct vigil_det_change *changes, size_t n)
+/* The publisher has written want: record what changed in the log, then
+ * tear down the connections of backends ejected on hard-failure evidence. */
+static void after_publish(const struct fo_service *s, const struct vigil_desired *want)
 {
-	__u64 now = vigil_now_ns();
+	for (size_t i = 0; i < want->n_changes; i++) {
+		const struct vigil_det_change *c = &want->changes[i];
 
-	bool set_changed;
-
-	for (size_t i = 0; i < n; i++)
-		if (changes[i].backend_index >= 0) {
-			struct fo_backend_rt *rt = &s->rt[changes[i].backend_index];
-
-			if (changes[i].to == VIGIL_STATE_HEALTHY)
-				rt->hard_ejected = false;
-			else if (changes[i].tear_down)
-				rt->hard_ejected = true;
-		}
-	/* The new set goes out first so new connections avoid the backend before
-	 * anything slower (logging, tearing down) happens. */
-	set_changed = fo_publish_set(fo, s) || s->force_xdp;
-	fo_publish_xdp(fo, s, set_changed);
-	s->force_xdp = false;
-	for (size_t i = 0; i < n; i++) {
-		const struct vigil_det_change *c = &changes[i];
-
-		fo_publish_change(fo, s, c, now);
-		if (c->backend_index < 0) {
+		if (c->backend_index < 0)
 			log_service_change(s, c);
-			continue;
-		}
-		log_backend_change(s, c);
-		if (c->to == VIGIL_STATE_HEALTHY)
-			fo_publish_readmit(fo, &s->det.backends[c->backend_index].ep);
+		else
+			log_backend_change(s, want, c);
 	}
-	for (size_t b = 0; b < s->det.n_backends; b++)
-		fo_publish_backend(fo, s, b);
-	fo_publish_service(fo, s);
-	for (size_t i = 0; i < n; i++)
-		if (changes[i].backend_index >= 0 && changes[i].tear_down)
-			tear_down(s, &s->det.backends[changes[i].backend_index].ep);
+	for (size_t i = 0; i < want->n_changes; i++)
+		if (want->changes[i].backend_index >= 0 && want->changes[i].tear_down)
+			tear_down(s, &want->backends[want->changes[i].backend_index].ep);
 }
 
 static void read_admin(struct vigil_failover *fo, struct fo_service *s, __u64 now)
@@ -282,7 +242,7 @@ static void read_admin(struct vigil_failover *fo, struct fo_service *s, __u64 no
 		memset(&key, 0, sizeof(key));
 		key.vip = s->cfg->vips[0];
 		key.backend = s->det.backends[b].ep;
-		bpf_map_lookup_elem(fo->lb.admin, &key, &admin);
+		bpf_map_lookup_elem(fo->maps.admin, &key, &admin);
 		if (admin > VIGIL_ADMIN_DISABLED)
 			admin = VIGIL_ADMIN_NONE;
 		vigil_det_set_admin(&s->det, b, (enum vigil_admin_state)admin, now);
@@ -307,9 +267,8 @@ static void start_due_probes(struct vigil_failover *fo, struct fo_service *s, __
 static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 			     const struct vigil_inflight *fls, size_t n_fls, __u64 now)
 {
-	struct vigil_det_change changes[MAX_CHANGES];
+	struct vigil_desired want;
 	__u64 replies;
-	size_t n;
 
 	read_admin(fo, s, now);
 	for (size_t b = 0; b < s->det.n_backends; b++) {
@@ -332,9 +291,12 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 			obs.stuck_requests = 0;
 		vigil_det_observe(&s->det, b, &obs, now);
 	}
-	n = vigil_det_evaluate(&s->det, now, changes, MAX_CHANGES);
-	if (n || s->force_xdp || !s->set_published)
-		apply_changes(fo, s, changes, n);
+	/* One way: signals -> detector -> desired state -> publisher -> maps. */
+	vigil_det_decide(&s->det, now, &want);
+	if (want.n_changes || vigil_publish_due(&s->pub)) {
+		vigil_publish_service(&fo->pub, s->cfg, s->id, &s->pub, &want);
+		after_publish(s, &want);
+	}
 	start_due_probes(fo, s, now);
 }
 
@@ -478,7 +440,7 @@ static int init_services(struct vigil_failover *fo, __u64 now)
 
 		s->cfg = c;
 		s->id = (__u32)i + 1;
-		s->force_xdp = true; /* tables and flags are written at start */
+		s->pub.force = true; /* tables and flags are written at start */
 		vigil_det_init(&s->det, &c->detection);
 		for (size_t b = 0; b < c->n_backends; b++)
 			vigil_det_add_backend(&s->det, &c->backends[b].ep, c->backends[b].weight,
@@ -488,8 +450,8 @@ static int init_services(struct vigil_failover *fo, __u64 now)
 }
 
 int vigil_failover_start(struct vigil_failover **out, const struct vigil_config *cfg,
-			 const struct vigil_monitor_maps *mon, const struct vigil_svc_maps *lb,
-			 struct vigil_pkt_dp *xdp, char *err, size_t errlen)
+			 const struct vigil_monitor_maps *mon, const struct vigil_svc_maps *maps,
+			 struct vigil_pkt_dp *pkt, char *err, size_t errlen)
 {
 	struct vigil_failover *fo = calloc(1, sizeof(*fo));
 	__u64 now = vigil_now_ns();
@@ -498,9 +460,9 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 	if (!fo)
 		goto fail;
 	fo->cfg = cfg;
-	fo->xdp = xdp;
 	fo->mon = *mon;
-	fo->lb = *lb;
+	fo->maps = *maps;
+	vigil_publisher_init(&fo->pub, cfg, maps, pkt);
 	fo->ncpus = libbpf_num_possible_cpus();
 	fo->percpu_buf = calloc((size_t)fo->ncpus, (sizeof(struct vigil_backend_stats) + 7) & ~7ul);
 	if (!fo->percpu_buf || init_services(fo, now))
@@ -516,13 +478,12 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 			 "daemon.probe_netns", cfg->probe_netns, strerror(errno));
 		goto fail;
 	}
-	ret = fo_publish_thresholds(fo);
+	ret = vigil_publish_thresholds(&fo->pub);
 	if (ret) {
 		snprintf(err, errlen, "writing fast-path thresholds failed: %s", strerror(-ret));
 		goto fail;
 	}
-	fo_remove_stale(fo);
-	fo->history_seq = fo_history_last_seq(lb->history);
+	vigil_publish_remove_stale(&fo->pub);
 	fo->event_pending = true; /* publish sets at once */
 	*out = fo;
 	return 0;

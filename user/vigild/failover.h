@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The failover engine inside vigild: feeds monitor signals to the detector,
- * runs active probes, applies admin states, and publishes backend sets,
- * fast-path thresholds and state for vigilctl. */
+/* The failover engine inside vigild: feeds monitor signals, probe results
+ * and admin states to the detector and hands the desired state it returns
+ * to the publisher (publish.h), which writes backend sets, packet-datapath
+ * tables, fast-path thresholds and the state vigilctl reads. */
 #ifndef VIGIL_FAILOVER_H
 #define VIGIL_FAILOVER_H
 
@@ -9,7 +10,7 @@
 #include <vigil/abi.h>
 
 #include "config.h"
-#include "sock_dp.h"
+#include "svc_maps.h"
 
 struct vigil_failover;
 struct pollfd;
@@ -21,10 +22,10 @@ struct vigil_monitor_maps {
 
 struct vigil_pkt_dp;
 
-/* xdp may be NULL when no service uses the XDP datapath. */
+/* pkt may be NULL when no service uses the packet datapath. */
 int vigil_failover_start(struct vigil_failover **out, const struct vigil_config *cfg,
-			 const struct vigil_monitor_maps *mon, const struct vigil_svc_maps *lb,
-			 struct vigil_pkt_dp *xdp, char *err, size_t errlen);
+			 const struct vigil_monitor_maps *mon, const struct vigil_svc_maps *maps,
+			 struct vigil_pkt_dp *pkt, char *err, size_t errlen);
 
 /* A kernel event arrived: evaluate on the next vigil_failover_run. */
 void vigil_failover_on_event(struct vigil_failover *fo, const struct vigil_event *ev);
@@ -46,8 +47,8 @@ void vigil_failover_stop(struct vigil_failover *fo);
  * prober is opened when daemon.probe_netns changed. commit switches the
  * engine to them (it cannot fail), moves admin states to changed VIPs,
  * removes what is no longer configured from the pinned maps and publishes
- * the new fast-path thresholds; sets follow on the next run. xdp is the XDP
- * load balancer serving cfg (NULL when no service uses XDP). cfg must stay
+ * the new fast-path thresholds; sets follow on the next run. pkt is the
+ * packet datapath serving cfg (NULL when no service uses it). cfg must stay
  * alive until the next reload or vigil_failover_stop; the previous config
  * may be freed after commit. abort drops a prepared reload (NULL is fine). */
 struct vigil_failover_reload;
@@ -55,10 +56,7 @@ struct vigil_failover_reload;
 int vigil_failover_reload_prepare(struct vigil_failover *fo, const struct vigil_config *cfg,
 				  struct vigil_failover_reload **out, char *err, size_t errlen);
 void vigil_failover_reload_commit(struct vigil_failover *fo, struct vigil_failover_reload *r,
-				  struct vigil_pkt_dp *xdp);
+				  struct vigil_pkt_dp *pkt);
 void vigil_failover_reload_abort(struct vigil_failover_reload *r);
-
-/* CLOCK_MONOTONIC in ns (the clock of bpf_ktime_get_ns). */
-__u64 vigil_now_ns(void);
 
 #endif

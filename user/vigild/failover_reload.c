@@ -5,12 +5,12 @@
  * unit-tested); this file moves the engine's own per-backend state along
  * and brings the pinned maps in line.
  */
-#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "failover_int.h"
 #include "log.h"
 #include "reload_plan.h"
@@ -36,7 +36,7 @@ static void carry_service(const struct fo_service *old, const struct vigil_servi
 	vigil_reload_match_backends(old ? old->cfg : NULL, c, idx);
 	vigil_reload_carry_det(old ? &old->det : NULL, idx, c, now, &s->det);
 	s->cfg = c;
-	s->force_xdp = true;
+	s->pub.force = true;
 	if (!old)
 		return;
 	for (size_t b = 0; b < c->n_backends; b++)
@@ -44,10 +44,9 @@ static void carry_service(const struct fo_service *old, const struct vigil_servi
 			s->rt[b] = old->rt[idx[b]];
 	changed = vigil_reload_service_changed(old->cfg, c);
 	s->id = old->id;
-	s->set = old->set;
-	s->set_changed_wall_ns = old->set_changed_wall_ns;
-	s->set_published = old->set_published && !changed;
-	s->force_xdp = old->force_xdp || changed;
+	s->pub = old->pub;
+	s->pub.valid = old->pub.valid && !changed;
+	s->pub.force = old->pub.force || changed;
 }
 
 static void reload_free(struct vigil_failover_reload *r)
@@ -123,59 +122,13 @@ fail:
 	return ret;
 }
 
-/* vigild reads admin states under a service's first VIP. When that VIP
- * changed, the drains and disables written under the old one are copied to
- * every new VIP before the old keys are removed as stale; an entry already
- * under a new VIP (vigilctl ran since) wins. */
+/* vigild reads admin states under a service's first VIP: when that VIP
+ * changed, they move along before the old keys are removed as stale. */
 static void move_admin(struct vigil_failover *fo, const struct vigil_failover_reload *r)
 {
-	for (size_t i = 0; i < r->n_svcs; i++) {
-		const struct fo_service *s = &r->svcs[i];
-
-		for (size_t b = 0; r->old_vip[i].family && b < s->det.n_backends; b++) {
-			struct vigil_svc_backend_key key = { .vip = r->old_vip[i],
-							     .backend = s->det.backends[b].ep };
-			__u32 admin;
-
-			if (bpf_map_lookup_elem(fo->lb.admin, &key, &admin))
-				continue;
-			for (size_t v = 0; v < s->cfg->n_vips; v++) {
-				key.vip = s->cfg->vips[v];
-				bpf_map_update_elem(fo->lb.admin, &key, &admin, BPF_NOEXIST);
-			}
-		}
-	}
-}
-
-static bool xdp_backend_configured(const struct vigil_failover *fo,
-				   const struct vigil_endpoint *ep)
-{
-	for (size_t i = 0; i < fo->n_svcs; i++) {
-		const struct fo_service *s = &fo->svcs[i];
-
-		for (size_t b = 0; (s->cfg->datapath & VIGIL_DATAPATH_XDP) && b < s->det.n_backends;
-		     b++)
-			if (memcmp(&s->det.backends[b].ep, ep, sizeof(*ep)) == 0)
-				return true;
-	}
-	return false;
-}
-
-/* A backend no XDP service has any more is in no Maglev table: its flow
- * policy says so. Its established flows stay, as established connections do
- * on the socket datapath; a new connection on a reused 5-tuple goes to a
- * configured backend. */
-static void retire_xdp_backends(struct vigil_failover *fo, const struct fo_service *old,
-				size_t n_old)
-{
-	for (size_t i = 0; fo->xdp && i < n_old; i++) {
-		const struct fo_service *s = &old[i];
-
-		for (size_t b = 0; (s->cfg->datapath & VIGIL_DATAPATH_XDP) && b < s->det.n_backends;
-		     b++)
-			if (!xdp_backend_configured(fo, &s->det.backends[b].ep))
-				vigil_pkt_dp_set_flags(fo->xdp, &s->det.backends[b].ep, 0);
-	}
+	for (size_t i = 0; i < r->n_svcs; i++)
+		if (r->old_vip[i].family)
+			vigil_publish_move_admin(&fo->pub, &r->old_vip[i], r->svcs[i].cfg);
 }
 
 /* Probes running in the old prober are lost with it: the detector starts
@@ -190,25 +143,25 @@ static void switch_prober(struct vigil_failover *fo, struct vigil_prober *p)
 }
 
 void vigil_failover_reload_commit(struct vigil_failover *fo, struct vigil_failover_reload *r,
-				  struct vigil_pkt_dp *xdp)
+				  struct vigil_pkt_dp *pkt)
 {
+	const struct vigil_config *old_cfg = fo->cfg; /* alive until after commit */
 	struct fo_service *old = fo->svcs;
-	size_t n_old = fo->n_svcs;
 	int ret;
 
 	move_admin(fo, r);
 	fo->cfg = r->cfg;
 	fo->svcs = r->svcs;
 	fo->n_svcs = r->n_svcs;
-	fo->xdp = xdp;
+	vigil_publisher_switch(&fo->pub, r->cfg, pkt);
 	r->svcs = NULL;
 	if (r->prober)
 		switch_prober(fo, r->prober);
 	r->prober = NULL;
 	/* Stale entries go first: the maps are sized for one config, not two. */
-	fo_remove_stale(fo);
-	retire_xdp_backends(fo, old, n_old); /* old's cfg is alive until after commit */
-	ret = fo_publish_thresholds(fo);
+	vigil_publish_remove_stale(&fo->pub);
+	vigil_publish_retire_pkt_backends(&fo->pub, old_cfg);
+	ret = vigil_publish_thresholds(&fo->pub);
 	if (ret)
 		pr_err("reload: writing fast-path thresholds failed: %s", strerror(-ret));
 	fo->event_pending = true; /* publish the new sets on the next run */

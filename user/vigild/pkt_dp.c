@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "failover.h" /* vigil_now_ns */
+#include "clock.h"
 #include "pkt_hooks.h"
 #include "log.h"
 #include "maps.h"

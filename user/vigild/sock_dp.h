@@ -8,12 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct vigil_sock_dp;
+#include "svc_maps.h"
 
-/* Map fds owned by the loaded object (valid until vigil_sock_dp_stop). */
-struct vigil_svc_maps {
-	int service_sets, services, backend_info, admin, history, backend_health;
-};
+struct vigil_sock_dp;
 
 /* Load (reusing maps pinned under pin_dir, including backend_health shared
  * with the monitor) without attaching. */
@@ -27,6 +24,8 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 /* Remove the pinned links (detaches the hooks), e.g. when no service is left. */
 void vigil_sock_dp_detach_pinned(const char *pin_dir);
 
+/* The service maps, owned by the loaded object (valid until
+ * vigil_sock_dp_stop). */
 void vigil_sock_dp_maps(const struct vigil_sock_dp *lb, struct vigil_svc_maps *maps);
 void vigil_sock_dp_stop(struct vigil_sock_dp *lb);
 

@@ -14,14 +14,15 @@
 #include <bpf/libbpf.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "config.h"
+#include "failover.h"
 #include "host.h"
 #include "log.h"
-#include "failover.h"
 #include "monitor.h"
+#include "pkt_dp.h"
 #include "sock_dp.h"
 #include "vigild.h"
-#include "pkt_dp.h"
 
 #define DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
 #define VIGIL_VERSION "0.1.0"
@@ -193,7 +194,7 @@ static void on_kernel_event(const struct vigil_event *ev, void *ctx)
 static int start_failover(struct vigild *d, const struct vigil_config *cfg, char *err, size_t errlen)
 {
 	struct vigil_monitor_maps mon_maps;
-	struct vigil_svc_maps lb_maps;
+	struct vigil_svc_maps svc_maps;
 	int ret;
 
 	__u32 datapaths = 0;
@@ -206,30 +207,30 @@ static int start_failover(struct vigild *d, const struct vigil_config *cfg, char
 		vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
 	if (cfg->n_services == 0)
 		return 0;
-	ret = vigil_sock_dp_load(&d->lb, cfg->pin_dir, err, errlen);
+	ret = vigil_sock_dp_load(&d->sock, cfg->pin_dir, err, errlen);
 	if (!ret && (datapaths & VIGIL_DATAPATH_XDP))
-		ret = vigil_pkt_dp_start(&d->xdp, cfg, err, errlen);
+		ret = vigil_pkt_dp_start(&d->pkt, cfg, err, errlen);
 	if (ret)
 		return ret;
-	if (d->xdp)
-		vigil_pkt_dp_remove_stale(d->xdp, cfg);
-	vigil_sock_dp_maps(d->lb, &lb_maps);
+	if (d->pkt)
+		vigil_pkt_dp_remove_stale(d->pkt, cfg);
+	vigil_sock_dp_maps(d->sock, &svc_maps);
 	vigil_monitor_maps(d->mon, &mon_maps.backend_stats, &mon_maps.inflight);
 	/* Sets and thresholds are published before the hooks switch over. */
-	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &lb_maps, d->xdp, err, errlen);
+	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &svc_maps, d->pkt, err, errlen);
 	if (ret)
 		return ret;
 	vigil_failover_run(d->fo, vigil_now_ns());
 	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
 		return 0;
-	return vigil_sock_dp_attach(d->lb, cfg->lb_cgroup, err, errlen);
+	return vigil_sock_dp_attach(d->sock, cfg->lb_cgroup, err, errlen);
 }
 
 static void stop_daemon(struct vigild *d)
 {
 	vigil_failover_stop(d->fo);
-	vigil_pkt_dp_stop(d->xdp);
-	vigil_sock_dp_stop(d->lb);
+	vigil_pkt_dp_stop(d->pkt);
+	vigil_sock_dp_stop(d->sock);
 	vigil_monitor_stop(d->mon);
 }
 

@@ -15,39 +15,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "failover.h"
 #include "host.h"
 #include "log.h"
 #include "monitor.h"
+#include "pkt_dp.h"
+#include "pkt_hooks.h"
 #include "probe.h"
 #include "reload_plan.h"
 #include "sock_dp.h"
 #include "vigild.h"
-#include "pkt_hooks.h"
-#include "pkt_dp.h"
 
 struct txn {
 	const struct vigil_config *old, *next;
 	__u32 old_dp, next_dp;                 /* VIGIL_DATAPATH_* in use */
 	struct vigil_failover_reload *fo_next; /* prepared switch of the running engine */
 	struct vigil_failover *fo_new;         /* engine started: none ran before */
-	struct vigil_sock_dp *lb_new;          /* socket LB loaded: none was */
-	struct vigil_pkt_dp *xdp_new;          /* XDP started: not in use before */
-	bool xdp_reconciled, sock_attached, watch_synced; /* to undo on failure */
+	struct vigil_sock_dp *sock_new;        /* socket datapath loaded: none was */
+	struct vigil_pkt_dp *pkt_new;          /* packet datapath started: not in use before */
+	bool pkt_reconciled, sock_attached, watch_synced; /* to undo on failure */
 	char err[512];
 };
 
-static struct vigil_sock_dp *lb_of(const struct vigild *d, const struct txn *t)
+static struct vigil_sock_dp *sock_of(const struct vigild *d, const struct txn *t)
 {
-	return d->lb ? d->lb : t->lb_new;
+	return d->sock ? d->sock : t->sock_new;
 }
 
 /* The XDP load balancer serving the new config, NULL when it uses none. */
-static struct vigil_pkt_dp *xdp_of(const struct vigild *d, const struct txn *t)
+static struct vigil_pkt_dp *pkt_of(const struct vigild *d, const struct txn *t)
 {
 	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
 		return NULL;
-	return d->xdp ? d->xdp : t->xdp_new;
+	return d->pkt ? d->pkt : t->pkt_new;
 }
 
 /* ---- checks: nothing changes ----------------------------------------------- */
@@ -115,21 +116,21 @@ static int prepare(struct vigild *d, struct txn *t)
 
 /* The socket LB object also owns the state maps every service is published
  * in, whatever its datapath. */
-static int load_lb(struct vigild *d, struct txn *t)
+static int load_sock(struct vigild *d, struct txn *t)
 {
-	if (d->lb || t->next->n_services == 0)
+	if (d->sock || t->next->n_services == 0)
 		return 0;
-	return vigil_sock_dp_load(&t->lb_new, t->next->pin_dir, t->err, sizeof(t->err));
+	return vigil_sock_dp_load(&t->sock_new, t->next->pin_dir, t->err, sizeof(t->err));
 }
 
-static int xdp_up(struct vigild *d, struct txn *t)
+static int pkt_up(struct vigild *d, struct txn *t)
 {
 	int ret;
 
 	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
 		return 0;
-	if (!d->xdp) {
-		ret = vigil_pkt_dp_start(&t->xdp_new, t->next, t->err, sizeof(t->err));
+	if (!d->pkt) {
+		ret = vigil_pkt_dp_start(&t->pkt_new, t->next, t->err, sizeof(t->err));
 		if (ret) /* interfaces attached before the one that failed */
 			vigil_pkt_dp_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
 		return ret;
@@ -138,8 +139,8 @@ static int xdp_up(struct vigild *d, struct txn *t)
 	 * name in the old namespace would keep its attachment. */
 	if (strcmp(t->old->xdp_netns, t->next->xdp_netns) != 0)
 		vigil_pkt_dp_detach_pinned(t->old->pin_dir, t->old->xdp_netns);
-	t->xdp_reconciled = true;
-	return vigil_pkt_dp_reconcile(d->xdp, t->next, t->err, sizeof(t->err));
+	t->pkt_reconciled = true;
+	return vigil_pkt_dp_reconcile(d->pkt, t->next, t->err, sizeof(t->err));
 }
 
 /* Swaps the programs in place, or moves them when lb.cgroup changed. */
@@ -148,19 +149,19 @@ static int sock_up(struct vigild *d, struct txn *t)
 	if (!(t->next_dp & VIGIL_DATAPATH_SOCKET))
 		return 0;
 	t->sock_attached = true;
-	return vigil_sock_dp_attach(lb_of(d, t), t->next->lb_cgroup, t->err, sizeof(t->err));
+	return vigil_sock_dp_attach(sock_of(d, t), t->next->lb_cgroup, t->err, sizeof(t->err));
 }
 
 static int engine_up(struct vigild *d, struct txn *t)
 {
 	struct vigil_monitor_maps mon;
-	struct vigil_svc_maps lb;
+	struct vigil_svc_maps maps;
 
 	if (d->fo || t->next->n_services == 0)
 		return 0;
-	vigil_sock_dp_maps(lb_of(d, t), &lb);
+	vigil_sock_dp_maps(sock_of(d, t), &maps);
 	vigil_monitor_maps(d->mon, &mon.backend_stats, &mon.inflight);
-	return vigil_failover_start(&t->fo_new, t->next, &mon, &lb, xdp_of(d, t), t->err,
+	return vigil_failover_start(&t->fo_new, t->next, &mon, &maps, pkt_of(d, t), t->err,
 				    sizeof(t->err));
 }
 
@@ -178,18 +179,18 @@ static void undo_sock(struct vigild *d, struct txn *t)
 
 	if (!(t->old_dp & VIGIL_DATAPATH_SOCKET))
 		vigil_sock_dp_detach_pinned(t->old->pin_dir);
-	else if (vigil_sock_dp_attach(lb_of(d, t), t->old->lb_cgroup, err, sizeof(err)))
+	else if (vigil_sock_dp_attach(sock_of(d, t), t->old->lb_cgroup, err, sizeof(err)))
 		pr_err("reload: restoring the socket load balancer failed: %s", err);
 }
 
 /* Back to the old interfaces, in the old namespace. */
-static void undo_xdp(struct vigild *d, struct txn *t)
+static void undo_pkt(struct vigild *d, struct txn *t)
 {
 	char err[512];
 
 	if (strcmp(t->old->xdp_netns, t->next->xdp_netns) != 0)
 		vigil_pkt_dp_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
-	if (vigil_pkt_dp_reconcile(d->xdp, t->old, err, sizeof(err)))
+	if (vigil_pkt_dp_reconcile(d->pkt, t->old, err, sizeof(err)))
 		pr_err("reload: restoring the XDP attachments failed: %s", err);
 }
 
@@ -202,13 +203,13 @@ static void undo(struct vigild *d, struct txn *t)
 	vigil_failover_stop(t->fo_new);
 	if (t->sock_attached)
 		undo_sock(d, t);
-	if (t->xdp_new) {
-		vigil_pkt_dp_stop(t->xdp_new);
+	if (t->pkt_new) {
+		vigil_pkt_dp_stop(t->pkt_new);
 		vigil_pkt_dp_detach_pinned(t->next->pin_dir, t->next->xdp_netns);
 	}
-	if (t->xdp_reconciled)
-		undo_xdp(d, t);
-	vigil_sock_dp_stop(t->lb_new);
+	if (t->pkt_reconciled)
+		undo_pkt(d, t);
+	vigil_sock_dp_stop(t->sock_new);
 	vigil_failover_reload_abort(t->fo_next);
 }
 
@@ -216,10 +217,10 @@ static void undo(struct vigild *d, struct txn *t)
 
 static void stop_unused_datapaths(struct vigild *d, struct txn *t)
 {
-	if (!(t->next_dp & VIGIL_DATAPATH_XDP) && d->xdp) {
+	if (!(t->next_dp & VIGIL_DATAPATH_XDP) && d->pkt) {
 		vigil_pkt_dp_detach_pinned(t->old->pin_dir, t->old->xdp_netns);
-		vigil_pkt_dp_stop(d->xdp);
-		d->xdp = NULL;
+		vigil_pkt_dp_stop(d->pkt);
+		d->pkt = NULL;
 	}
 	if (!(t->next_dp & VIGIL_DATAPATH_SOCKET))
 		vigil_sock_dp_detach_pinned(t->next->pin_dir);
@@ -227,19 +228,19 @@ static void stop_unused_datapaths(struct vigild *d, struct txn *t)
 
 static void commit(struct vigild *d, struct txn *t)
 {
-	struct vigil_pkt_dp *xdp = xdp_of(d, t);
+	struct vigil_pkt_dp *pkt = pkt_of(d, t);
 
-	if (t->lb_new)
-		d->lb = t->lb_new;
-	if (t->xdp_new)
-		d->xdp = t->xdp_new;
+	if (t->sock_new)
+		d->sock = t->sock_new;
+	if (t->pkt_new)
+		d->pkt = t->pkt_new;
 	if (t->fo_next)
-		vigil_failover_reload_commit(d->fo, t->fo_next, xdp);
+		vigil_failover_reload_commit(d->fo, t->fo_next, pkt);
 	if (t->fo_new)
 		d->fo = t->fo_new;
 	/* Every XDP VIP no longer configured, all of them when XDP goes. */
-	if (d->xdp)
-		vigil_pkt_dp_remove_stale(d->xdp, t->next);
+	if (d->pkt)
+		vigil_pkt_dp_remove_stale(d->pkt, t->next);
 	stop_unused_datapaths(d, t);
 	if (d->fo)
 		vigil_failover_run(d->fo, vigil_now_ns()); /* publish the new sets now */
@@ -250,9 +251,9 @@ static int apply(struct vigild *d, struct txn *t)
 	int ret = prepare(d, t);
 
 	if (!ret)
-		ret = load_lb(d, t);
+		ret = load_sock(d, t);
 	if (!ret)
-		ret = xdp_up(d, t);
+		ret = pkt_up(d, t);
 	if (!ret)
 		ret = sock_up(d, t);
 	if (!ret)
