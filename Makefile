@@ -130,6 +130,13 @@ integration: all
 test: all $(BUILD)/unit-tests
 	$(Q)tests/run.sh
 
+# No include cycle between the modules of user/, no include against its
+# layers (scripts/check-includes.sh says how); part of `make test`.
+.PHONY: check
+check:
+	$(Q)scripts/check-includes.sh
+test: check
+
 # Figures, not assertions: monitor overhead, XDP per-packet cost and
 # forwarding rate, failover against HAProxy on one netns testbed.
 bench: all
