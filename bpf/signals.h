@@ -21,7 +21,7 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
-/* Same bucket rule as user/hist.c: [2^i, 2^(i+1)) us, 0 and 1 us in bucket 0. */
+/* Same bucket rule as user/lib/hist.c: [2^i, 2^(i+1)) us, 0 and 1 us in bucket 0. */
 static __always_inline void hist_add(__u64 *hist, __u64 delta_ns)
 {
 	__u64 us = delta_ns / 1000;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SOCK_DESTROY of every connection to a backend across namespaces
-# (user/sockdestroy.c through build/tools/vigil_sockdestroy, run from the root
-# namespace), then active probes from inside a namespace (user/probe.c through
+# (user/vigild/sockdestroy.c through build/tools/vigil_sockdestroy, run from the root
+# namespace), then active probes from inside a namespace (user/vigild/probe.c through
 # build/tools/vigil_probe): success, refused, blackholed, HTTP.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"

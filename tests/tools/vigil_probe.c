@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * vigil_probe: test driver for user/probe.c.
+ * vigil_probe: test driver for user/vigild/probe.c.
  *
  *   vigil_probe [--netns PATH] [--http PATH] [--timeout MS] ADDR:PORT
  *

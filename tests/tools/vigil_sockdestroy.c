@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * vigil_sockdestroy: test driver for user/sockdestroy.c.
+ * vigil_sockdestroy: test driver for user/vigild/sockdestroy.c.
  *
  *   vigil_sockdestroy [-v] ADDR:PORT
  *

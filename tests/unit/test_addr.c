@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* user/addr.c: endpoint and prefix parsing, formatting, rejections. */
+/* user/lib/addr.c: endpoint and prefix parsing, formatting, rejections. */
 #include <errno.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * user/config.c: good files load with the right values, every bad-file class
+ * user/lib/config.c: good files load with the right values, every bad-file class
  * fails with "FILE:LINE: reason" and leaves the config empty. Fixtures live in
  * $VIGIL_TEST_DATA (default tests/unit/data).
  */

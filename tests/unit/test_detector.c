@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* user/detector.c, user/detector_rules.c: rules, state machine, selection. */
+/* user/lib/detector.c, user/lib/detector_rules.c: rules, state machine, selection. */
 #include <errno.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* user/hist.c: bucket rule (shared with BPF) and interpolated percentiles. */
+/* user/lib/hist.c: bucket rule (shared with BPF) and interpolated percentiles. */
 #include <math.h>
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* user/maglev.c: argument checks, full and even population, weights, and
+/* user/lib/maglev.c: argument checks, full and even population, weights, and
  * minimal disruption when a backend leaves or joins. */
 #include <errno.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* user/reload_plan.c: what a config reload keeps, changes and refuses. */
+/* user/lib/reload_plan.c: what a config reload keeps, changes and refuses. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
