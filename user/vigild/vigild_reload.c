@@ -43,7 +43,7 @@ static struct vigil_sock_dp *sock_of(const struct vigild *d, const struct txn *t
 	return d->sock ? d->sock : t->sock_new;
 }
 
-/* The XDP load balancer serving the new config, NULL when it uses none. */
+/* The packet datapath serving the new config, NULL when it uses none. */
 static struct vigil_pkt_dp *pkt_of(const struct vigild *d, const struct txn *t)
 {
 	if (!(t->next_dp & VIGIL_DATAPATH_XDP))
@@ -114,8 +114,8 @@ static int prepare(struct vigild *d, struct txn *t)
 
 /* ---- steps that change the kernel and can fail ----------------------------- */
 
-/* The socket LB object also owns the state maps every service is published
- * in, whatever its datapath. */
+/* The socket datapath object also owns the service maps every service is
+ * published in, whatever its datapath. */
 static int load_sock(struct vigild *d, struct txn *t)
 {
 	if (d->sock || t->next->n_services == 0)
