@@ -270,7 +270,13 @@ static void apply_changes(struct vigil_failover *fo, struct fo_service *s,
 	fo_publish_service(fo, s);
 	for (size_t i = 0; i < n; i++)
 		if (changes[i].backend_index >= 0 && changes[i].tear_down)
+#ifdef VIGIL_MUTANT_TEARDOWN
+			/* Mutation smoke test (see tests/mutants.sh): a hard
+			 * ejection leaves the backend's connections open. */
+			(void)tear_down;
+#else
 			tear_down(s, &s->det.backends[changes[i].backend_index].ep);
+#endif
 }
 
 static void read_admin(struct vigil_failover *fo, struct fo_service *s, __u64 now)
