@@ -323,6 +323,22 @@ fo_stop_vigild() { # [TIMEOUT_S]
 
 # ---- config reload -------------------------------------------------------------
 
+# "PID STARTTIME" of a running process (start time in clock ticks since boot,
+# /proc/PID/stat field 22), or "PID gone" / "PID exited (state Z)". A PID is
+# reused after exit; a PID and its start time name one process. kill -0 is no
+# proof of life: it also succeeds on a zombie (a dead child not reaped yet).
+proc_identity() { # PID
+	local stat f
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo "$1 gone"; return 1; }
+	# Field 2 (comm) is in parentheses and may contain spaces: split after it.
+	read -r -a f <<<"${stat##*) }"
+	# f[0] is field 3 (state), f[19] field 22 (starttime).
+	case ${f[0]} in
+	Z | X | x) echo "$1 exited (state ${f[0]})"; return 1 ;;
+	esac
+	echo "$1 ${f[19]}"
+}
+
 # shellcheck disable=SC2317 # called through wait_until
 _log_count_above() { # PATTERN N
 	(($(grep -c -- "$1" "$VIGILD_LOG") > $2))
