@@ -218,12 +218,19 @@ events_of() { # EP [TO]
 		jq -c --arg ep "$1" --arg to "${2:-}" 'select(.backend == $ep and ($to == "" or .to == $to))'
 }
 
-# A counter of backend EP from 'vigilctl stats --json' (0 when absent).
+# A counter of backend EP from 'vigilctl stats --json'. Prints nothing and
+# returns 1, with the reason on stderr, when vigilctl fails, EP has no entry
+# or the field is not a number: a "0" there would let "no connects after the
+# ejection" pass with no data at all. Callers end the test on failure:
+#   ATT=$(stat_of "$EP" connect_attempts) || die "no stats for $EP"
 stat_of() { # EP FIELD
 	local s v
-	s=$(vigil_stats) || { echo 0; return 1; }
+	s=$(vigil_stats) || { warn "stat_of $1 $2: vigilctl stats failed"; return 1; }
 	v=$(backend_get "$s" "$1" ".$2")
-	[[ "$v" =~ ^[0-9]+$ ]] || v=0
+	if [[ ! "$v" =~ ^[0-9]+$ ]]; then
+		warn "stat_of $1 $2: got '$v' (absent: no stats entry for this backend)"
+		return 1
+	fi
 	echo "$v"
 }
 

@@ -104,6 +104,10 @@ log "case A: new connection per request, blackhole $A1"
 fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 4000 -t 2000 -s 1
 LGA_PID=$LG_PID LGA_LOG=$LG_LOG
 sleep 1.2 # the peers' connect latency fills the window
+ATT_BEFORE=$(stat_of "$A1" connect_attempts) || die "no stats for $A1"
+# The victim must have been in use, or "no connect after the ejection"
+# proves nothing.
+assert_ge "case A connect attempts to the victim before the fault" 1 "$ATT_BEFORE"
 FAULT_NS=$(now_wall_ns)
 mark_fault "$LGA_PID"
 fo_blackhole vgl_bh_a "${B4[1]}" "$PA" || skip "nft cannot add a table in $SRV_NS"
@@ -115,9 +119,9 @@ assert_true "case A rule $EJ_RULE is stuck_connect, consecutive_failures or fast
 	grep -qxE 'stuck_connect|consecutive_failures|fast_path' <<<"$EJ_RULE"
 assert_le "case A fault to ejection ms (well before 1 s, plus stall pauses)" "$BOUND_MS" "$DETECT_MS"
 BOUND_A=$BOUND_MS
-ATT=$(stat_of "$A1" connect_attempts)
+ATT=$(stat_of "$A1" connect_attempts) || die "no stats for $A1"
 sleep 1.5
-ATT_LATER=$(stat_of "$A1" connect_attempts)
+ATT_LATER=$(stat_of "$A1" connect_attempts) || die "no stats for $A1"
 log "case A: connect attempts to $A1: $ATT after ejection, $ATT_LATER 1.5 s later"
 assert_eq "case A connect attempts to the victim after ejection" "$ATT" "$ATT_LATER"
 fo_loadgen_wait "$LGA_PID" "$LGA_LOG" 15 || die "case A loadgen did not finish"
@@ -141,7 +145,9 @@ wait_until 5 estab_at_least 3 "$K1" ||
 	die "fewer than 3 of the 16 keep-alive connections went to $K1: $(estab_to "$K1") (to $K2: $(estab_to "$K2"); loadgen: $(cat "$LGB_LOG"))"
 sleep 1 # the peers' request latency fills the window
 log "case B: $(estab_to "$K1") keep-alive connections to $K1, $(estab_to "$K2") to $K2"
-ATT_K1=$(stat_of "$K1" connect_attempts)
+ATT_K1=$(stat_of "$K1" connect_attempts) || die "no stats for $K1"
+# At least 3 keep-alive connections to K1 are established (waited for above).
+assert_ge "case B connect attempts to the victim before the fault" 3 "$ATT_K1"
 FAULT_NS=$(now_wall_ns)
 mark_fault "$LGB_PID"
 fo_blackhole vgl_bh_b "${B4[1]}" "$PB" || die "nft failed"
@@ -156,13 +162,13 @@ if wait_backend_field keep "$K1" state ejected 3; then
 		warn "FAIL: case B connections to $K1 left: $(estab_to "$K1")"
 		VGL_FAILS=$((VGL_FAILS + 1))
 	fi
-	REQ_K2=$(stat_of "$K2" requests)
+	REQ_K2=$(stat_of "$K2" requests) || die "no stats for $K2"
 	sleep 1
-	REQ_K2_LATER=$(stat_of "$K2" requests)
+	REQ_K2_LATER=$(stat_of "$K2" requests) || die "no stats for $K2"
+	ATT_K1_LATER=$(stat_of "$K1" connect_attempts) || die "no stats for $K1"
 	log "case B: requests answered by $K2: $REQ_K2 at tear-down, $REQ_K2_LATER 1 s later"
 	assert_ge "case B requests to k2 in the second after tear-down" 100 $((REQ_K2_LATER - REQ_K2))
-	assert_eq "case B new connections to the victim after the fault" "$ATT_K1" \
-		"$(stat_of "$K1" connect_attempts)"
+	assert_eq "case B new connections to the victim after the fault" "$ATT_K1" "$ATT_K1_LATER"
 else
 	# The tear-down and reconnection checks depend on the ejection.
 	warn "FAIL: case B: $K1 not ejected within 3 s of the fault (stuck_request expected within 1 s)"

@@ -69,6 +69,10 @@ RESEL_BEFORE=$(xdp_counter 4)
 xlg_bg -a "$VIP4" -p 80 -c "$WORKERS" -d 4000 -t "$TIMEOUT_MS" -s 5
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1
+ATT_BEFORE=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
+# The victim must have had SYNs before the fault, or "none after the
+# ejection" proves nothing.
+assert_ge "SYNs forwarded to b$VICTIM before the black hole" 1 "$ATT_BEFORE"
 FAULT_NS=$(now_wall_ns)
 mark_fault "$LG1_PID" "${KA_PID[@]:1}"
 fo_blackhole "vigil_bh_$VGL_ID" "${B4[VICTIM]}" "$PORT" || die "nft black hole failed"
@@ -89,13 +93,13 @@ DETECT_MS=none
 log "detection: ejected $DETECT_MS ms after the black hole (evidence $(jq -c .evidence <<<"$EJ"))"
 assert_le "fault to ejection ms" 1000 "$DETECT_MS"
 
-ATT_EJECTED=$(stat_of "${EP[VICTIM]}" connect_attempts)
+ATT_EJECTED=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
 # A client that starts now sees only the survivor.
 xlg -a "$VIP4" -p 80 -c 4 -d 1000 -t "$TIMEOUT_MS" -s 1 || die "post-ejection loadgen failed"
 assert_eq "post-ejection failed" 0 "$(lg_get failed)"
 assert_eq "post-ejection served_b$VICTIM" 0 "$(lg_get "served_b$VICTIM")"
 assert_ge "post-ejection served_b$SURVIVOR" 1 "$(lg_get "served_b$SURVIVOR")"
-ATT_LATER=$(stat_of "${EP[VICTIM]}" connect_attempts)
+ATT_LATER=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
 log "b$VICTIM connect attempts: $ATT_EJECTED at ejection, $ATT_LATER after another client's 1 s run"
 assert_eq "SYNs forwarded to b$VICTIM after ejection" "$ATT_EJECTED" "$ATT_LATER"
 xdp_keepalive_ports_now

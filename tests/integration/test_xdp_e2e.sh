@@ -69,8 +69,13 @@ assert_ge "share of b2 (%)" 30 "$S2"
 assert_le "share of b2 (%)" 70 "$S2"
 assert_eq "IPv4 served by the backup" 0 "$(lg_get served_b3)"
 # The LB saw every connection: SYNs forwarded and SYN-ACKs returned.
-ATT=$(($(stat_of "${B4[1]}:$PORT" connect_attempts) + $(stat_of "${B4[2]}:$PORT" connect_attempts)))
-EST=$(($(stat_of "${B4[1]}:$PORT" established) + $(stat_of "${B4[2]}:$PORT" established)))
+ATT=0 EST=0
+for ep in "${B4[1]}:$PORT" "${B4[2]}:$PORT"; do
+	n=$(stat_of "$ep" connect_attempts) || die "no stats for $ep"
+	ATT=$((ATT + n))
+	n=$(stat_of "$ep" established) || die "no stats for $ep"
+	EST=$((EST + n))
+done
 log "passive health: connect attempts $ATT, established $EST (loadgen made $REQ4 connections);" \
 	"b1 connect p50 $(vigil_stats | jq -r --arg ep "${B4[1]}:$PORT" \
 		'.backends[] | select(.endpoint == $ep) | .connect_latency_us.p50') us"
@@ -137,8 +142,12 @@ assert_le "share of v6b1 (%)" 70 "$S1"
 assert_ge "share of v6b2 (%)" 30 "$S2"
 assert_le "share of v6b2 (%)" 70 "$S2"
 assert_eq "IPv6 served by the backup" 0 "$(lg_get served_v6b3)"
-assert_ge "IPv6 SYN-ACKs the LB returned" "$REQ6" \
-	$(($(stat_of "[${B6[1]}]:$PORT" established) + $(stat_of "[${B6[2]}]:$PORT" established)))
+EST6=0
+for ep in "[${B6[1]}]:$PORT" "[${B6[2]}]:$PORT"; do
+	n=$(stat_of "$ep" established) || die "no stats for $ep"
+	EST6=$((EST6 + n))
+done
+assert_ge "IPv6 SYN-ACKs the LB returned" "$REQ6" "$EST6"
 log "xdp counters: $(xdp_counters_line)"
 assert_eq "XDP drops (no backend)" 0 "$(xdp_counter 7)"
 # The program sends packets out itself (FIB lookup, XDP_TX/XDP_REDIRECT);
