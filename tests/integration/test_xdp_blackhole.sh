@@ -113,8 +113,13 @@ log "xdp_blackhole detect_ms=$DETECT_MS rule=$RULE failed_inflight=$(lg_get fail
 # is at most the ejection time plus one client timeout, plus scheduling
 # slack (this VM stalls for up to 0.7 s under load; that no SYN reaches b1
 # once it is ejected is asserted exactly below).
-[[ "$DETECT_MS" =~ ^[0-9]+$ ]] &&
+if [[ "$DETECT_MS" =~ ^[0-9]+$ ]]; then
 	assert_le "last failure ms after the fault" $((DETECT_MS + TIMEOUT_MS + 1000)) "$LAST_FAIL"
+else
+	# Not quietly dropped: without an ejection time there is no bound.
+	warn "FAIL: last failure ms after the fault: not checked, no ejection time"
+	VGL_FAILS=$((VGL_FAILS + 1))
+fi
 assert_ge "requests served by b$SURVIVOR under fault" 100 "$(lg_get "served_b$SURVIVOR")"
 
 for ((k = 1; k <= N_KA; k++)); do
@@ -136,7 +141,13 @@ for ((k = 1; k <= N_KA; k++)); do
 done
 RESEL=$(xdp_counter 4)
 log "xdp_blackhole flows reselected: $((RESEL - RESEL_BEFORE)) (keep-alive flows on the victim: $ON_VICTIM)"
-((ON_VICTIM > 0)) && assert_ge "flows moved off the victim" "$ON_VICTIM" $((RESEL - RESEL_BEFORE))
+if ((ON_VICTIM > 0)); then
+	assert_ge "flows moved off the victim" "$ON_VICTIM" $((RESEL - RESEL_BEFORE))
+else
+	# All keep-alive clients landed on one backend, now the survivor: there
+	# is no flow to move (about 3 % of runs; the other checks still apply).
+	log "no keep-alive connection on the victim: no flow to move, moved-flow check not applicable"
+fi
 
 assert_eq "b$SURVIVOR state" healthy "$(backend_field web "${EP[SURVIVOR]}" state)"
 assert_eq "changes of b$SURVIVOR" "" "$(events_of "${EP[SURVIVOR]}")"
