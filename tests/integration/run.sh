@@ -98,7 +98,7 @@ echo "integration: $passed passed (${#flaky[@]} flaky), $failed failed, $skipped
 ((failed == 0)) || exit 1
 if ((skipped > 0)); then
 	if [[ ${VIGIL_ALLOW_SKIPS:-0} == 1 ]]; then
-		echo "skips allowed (VIGIL_ALLOW_SKIPS=1): $skipped skipped"
+		echo "skips accepted here (VIGIL_ALLOW_SKIPS=1): $skipped skipped"
 	else
 		echo "INCOMPLETE: $skipped skipped (set VIGIL_ALLOW_SKIPS=1 to accept skips)"
 		exit 1

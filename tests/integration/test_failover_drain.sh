@@ -108,7 +108,7 @@ assert_eq "after the restart: new connections to b2" 0 "$(lg_get served_b2)"
 ctl undrain web "${EP[2]}"
 assert_true "b2 back in service" wait_backend_field web "${EP[2]}" admin none 3
 fo_stop_vigild 5 || die "vigild did not stop"
-log "vigild stopped"
+assert_eq "vigild exit status (second stop)" 0 "$VIGILD_RC"
 ctl drain web "${EP[3]}"
 vctl backends | sed 's/^/  /'
 # vigilctl reads the maps directly: what it shows must be what the datapath

@@ -161,12 +161,16 @@ LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 PROG0=$(bpftool -j link show pinned "$VGL_PIN_DIR/links/xdp-xlc" | jq .prog_id)
 sleep 0.5
 fo_stop_vigild || die "vigild did not stop"
+assert_eq "vigild exit status after SIGTERM" 0 "$VIGILD_RC"
 sleep 0.3
 xdp_start_vigild
 PROG1=$(bpftool -j link show pinned "$VGL_PIN_DIR/links/xdp-xlc" | jq .prog_id)
 fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
 log "restart under load: $LG_OUT; program $PROG0 -> $PROG1"
 assert_eq "requests failed across the vigild restart" 0 "$(lg_get failed)"
+# Both must be program ids: "null" (no link) against a number differs too.
+assert_true "program ids under the link before and after ($PROG0, $PROG1)" \
+	grep -qxE '[0-9]+ [0-9]+' <<<"$PROG0 $PROG1"
 assert_true "the restart replaced the program under the link" test "$PROG0" != "$PROG1"
 
 fo_show
