@@ -140,7 +140,10 @@ integration: all
 	$(Q)tests/integration/run.sh
 
 # Unit tests first (no root needed), then real-traffic tests in namespaces.
-test: all $(BUILD)/unit-tests
+# deps first, and the build in a sub-make so that `make -j test` on a fresh
+# machine does not compile while the headers are still being installed.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/unit-tests
 	$(Q)tests/run.sh
 
 # No include cycle between the modules of user/, no include against its
