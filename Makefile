@@ -167,7 +167,9 @@ bench: all
 	$(Q)scripts/bench-xdp.sh
 	$(Q)scripts/bench-failover.sh
 
-demo: deps all
+# deps first, the build in a sub-make (as for test).
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
 
 deps:
