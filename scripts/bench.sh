@@ -70,13 +70,19 @@ work=$(mktemp -d /tmp/vigil-bench-oh.XXXXXX)
 nginx_pid="" vigild_pid="" wrk_pid="" netns=() cg_made=0
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 
+# Running (not exited): a child that exited but is not reaped yet (a zombie)
+# still answers kill -0.
+alive() { # PID
+	local st
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "${st%% *}" != Z ]
+}
 stop_pid() { # PID: SIGTERM, up to 5 s, then SIGKILL
 	local i
-	kill -TERM "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
-	for ((i = 0; i < 50; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
+	kill -TERM "$1" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do alive "$1" || break; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
 }
 cleanup() {
 	local rc=$? ns i
@@ -184,12 +190,15 @@ start_vigild() {
 		sleep 0.1
 	done
 	[ -e "$work/ready" ] || { cat "$work/vigild.log" >&2; die "vigild did not start"; }
-	# This run's programs: the vigil_* programs this vigild holds open (another
-	# vigild, or leftovers pinned elsewhere, are not counted).
-	bpftool -j prog show | jq --argjson pid "$vigild_pid" \
-		'[.[] | select((.name // "") | startswith("vigil_")) | select(any(.pids[]?; .pid == $pid)) | .id]' \
+	# This run's programs: those this vigild holds open (its fds' prog_id in
+	# fdinfo; bpftool here lists no owner pids), named vigil_*. Another
+	# vigild's programs, or leftovers pinned elsewhere, are not counted.
+	awk '$1 == "prog_id:" { print $2 }' /proc/"$vigild_pid"/fdinfo/* 2>/dev/null | sort -un |
+		jq -s . >"$work/fd_ids.json"
+	bpftool -j prog show | jq --slurpfile fd "$work/fd_ids.json" \
+		'[.[] | select((.name // "") | startswith("vigil_")) | select(.id as $i | $fd[0] | index($i)) | .id]' \
 		>"$work/ids.json"
-	[ "$(jq length "$work/ids.json")" -gt 0 ] || die "no vigil programs found for vigild $vigild_pid (bpftool without pids?)"
+	[ "$(jq length "$work/ids.json")" -gt 0 ] || die "no vigil programs found among vigild $vigild_pid's fds"
 	# Let the first probes pass and the backends go healthy before the load.
 	sleep 1
 }
@@ -229,9 +238,10 @@ measure() { # PHASE MODE
 	local bpf=0
 	if [ "$phase" = with ]; then
 		v1=$(vigild_cpu_ns); prog_stats >"$work/p1"
+		# By program id: "id name time0 cnt0 name time1 cnt1".
 		join -j2 <(sort -k2,2 "$work/p0") <(sort -k2,2 "$work/p1") |
-			awk '{ print $2, $7 - $4, $6 - $3 }' >>"$work/$mode.progs"
-		bpf=$(join -j2 <(sort -k2,2 "$work/p0") <(sort -k2,2 "$work/p1") | awk '{ s += $6 - $3 } END { print s + 0 }')
+			awk '{ print $2, $7 - $4, $6 - $3 }' | tee -a "$work/$mode.progs" >"$work/pd"
+		bpf=$(awk '{ s += $3 } END { print s + 0 }' "$work/pd")
 	fi
 	echo "$res $((b1 - b0)) $bpf $((v1 - v0)) $((t1 - t0))" >>"$work/$mode.$phase"
 	# shellcheck disable=SC2086 # split into its three fields
@@ -280,8 +290,7 @@ done
 # ---- summary ---------------------------------------------------------------------
 
 p ""
-p "requests/s (median [min-max] over $ROUNDS rounds; noise-bound on this shared 2-CPU VM,"
-p "the rounds of one side vary more than the difference between the sides):"
+p "requests/s (median [min-max] over $ROUNDS rounds; noise-bound, see the notes):"
 for mode in keepalive close; do
 	paste -d' ' <(cut -d' ' -f1 "$work/$mode.without") <(cut -d' ' -f1 "$work/$mode.with") |
 		awk -v m="$mode" '
@@ -292,8 +301,9 @@ for mode in keepalive close; do
 		{ off[NR] = $1; on[NR] = $2 }
 		END {
 			mo = med(off, NR); mn = med(on, NR)
-			printf "  %-9s without vigil %7.0f [%.0f-%.0f]   with vigil %7.0f [%.0f-%.0f]   difference of medians %+.1f%%\n",
-				m, mo, off[1], off[NR], mn, on[1], on[NR], 100 * (mn - mo) / mo
+			printf "  %-9s without vigil %7.0f [%.0f-%.0f]   with vigil %7.0f [%.0f-%.0f]   difference of medians %+.1f%% (ranges %s)\n",
+				m, mo, off[1], off[NR], mn, on[1], on[NR], 100 * (mn - mo) / mo,
+				(on[NR] < off[1] || off[NR] < on[1]) ? "apart" : "overlap"
 		}' | tee -a "$work/raw.txt"
 done
 
@@ -328,10 +338,14 @@ for mode in keepalive close; do
 		}' "$work/$mode.progs" | sort -k1,1 | tee -a "$work/raw.txt"
 done
 p ""
-p "Notes: the busy time includes every process on the machine (other users' builds too), so the"
-p "share is a lower bound when the machine is shared; ns/request does not depend on it. The"
-p "tracepoint programs also run for other sockets' traffic during the load. wrk never calls"
-p "getpeername(), so vigil_getpeername4 shows no runs. requests/s is noise-bound here."
+p "Notes: client and server share this host, so the tracepoint programs run for both ends of"
+p "every connection (2 send + 2 recv runs per request; with a remote backend the client host"
+p "pays about half of those). They also run for any other TCP traffic on the host meanwhile."
+p "The busy time counts every process on the machine (other users' builds too): the share is"
+p "lower on a busier machine; ns/request does not depend on that. wrk never calls"
+p "getpeername(), so vigil_getpeername4 shows no runs. requests/s is noise-bound on this shared"
+p "2-CPU VM (others compile on it): weigh the gap between the medians against each side's range."
+p ""
 
 if [ -n "$OUT" ]; then
 	mkdir -p "$(dirname "$OUT")"
