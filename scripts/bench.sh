@@ -325,7 +325,7 @@ for mode in keepalive close; do
 done
 
 p ""
-p "per program, summed over the $ROUNDS with-vigil rounds (ns/run includes bpf_stats' own two clock reads):"
+p "per program, summed over the $ROUNDS with-vigil rounds (ns/run: run_time_ns / run_cnt):"
 for mode in keepalive close; do
 	reqs=$(awk '{ n += $2 } END { print n }' "$work/$mode.with")
 	p "  $mode ($reqs requests):"
@@ -341,8 +341,8 @@ p ""
 p "Notes: client and server share this host, so the tracepoint programs run for both ends of"
 p "every connection (2 send + 2 recv runs per request; with a remote backend the client host"
 p "pays about half of those). They also run for any other TCP traffic on the host meanwhile."
-p "run_time_ns covers the programs' bodies only, not the hook entry (trampoline, cgroup run"
-p "array), bpf_stats' own clock reads around each run, or cache effects on the traffic."
+p "run_time_ns is timed around each program's body (it includes part of bpf_stats' two clock"
+p "reads), not the hook entry (trampoline, cgroup run array) or cache effects on the traffic."
 p "The busy time counts every process on the machine (other users' builds too): the share is"
 p "lower on a busier machine; ns/request does not depend on that. wrk never calls"
 p "getpeername(), so vigil_getpeername4 shows no runs. requests/s is noise-bound on this shared"
