@@ -659,12 +659,12 @@ print_table() { # MODE
 	local mode=$1 sys fault n
 	printf '\n%s (%s): %s s of load, fault, %s s of load; median [min-max] over the repeats with a result\n' \
 		"$(mode_name "$mode")" "$mode" "$(secs "$BEFORE_MS")" "$(secs "$AFTER_MS")"
-	printf '  %-16s %-9s %3s %-19s %-16s %-16s %-22s %-22s %-10s\n' system fault n requests \
+	printf '  %-16s %-9s %3s %-23s %-16s %-16s %-22s %-22s %s\n' system fault n requests \
 		failed_inflight failed_after last_fail_ms detect_ms false_ej
 	for fault in $FAULTS; do
 		for sys in $SYSTEMS; do
 			n=$(vals "$sys" "$fault" "$mode" requests | wc -l)
-			printf '  %-16s %-9s %3s %-19s %-16s %-16s %-22s %-22s %-10s\n' "$sys" "$fault" "$n/$REPEATS" \
+			printf '  %-16s %-9s %3s %-23s %-16s %-16s %-22s %-22s %s\n' "$sys" "$fault" "$n/$REPEATS" \
 				"$(cell "$sys" "$fault" "$mode" requests)" \
 				"$(cell "$sys" "$fault" "$mode" failed_inflight)" \
 				"$(cell "$sys" "$fault" "$mode" failed_after)" \
