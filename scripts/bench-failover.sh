@@ -243,7 +243,14 @@ lg_ready() { [[ "$(cat "/proc/$LG_PID/comm" 2>/dev/null)" == loadgen ]] && _catc
 lg_start() { # ADDR PORT DURATION_MS MODE
 	local ka=() i
 	[[ $4 == keepalive ]] && ka=(-k)
-	fo_loadgen_bg -a "$1" -p "$2" -c "$WORKERS" -d "$3" -t "$TIMEOUT_MS" -s "$PAUSE_MS" "${ka[@]}"
+	# lib_failover.sh's fo_loadgen_bg renames the log right after start_bg,
+	# racing the child that creates it ("mv: cannot stat" once in a run);
+	# lib.sh's log names are never reused, so the log keeps its name here.
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	start_bg bash -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$1" "$2" "${@:3}"' \
+		"$FO_CGROUP" "$CLI_NS" "$LOADGEN" -a "$1" -p "$2" -c "$WORKERS" -d "$3" -t "$TIMEOUT_MS" \
+		-s "$PAUSE_MS" "${ka[@]}"
+	LG_PID=$BG_PID LG_LOG=$BG_LOG
 	LG_DUR_MS=$3
 	# SIGUSR1 before loadgen installs its handler would kill it, and loadgen
 	# starts its clock right after installing it: poll finely (lib's
@@ -506,7 +513,6 @@ haproxy_case() { # VARIANT FAULT MODE REPEAT
 	ip netns exec "$CLI_NS" haproxy -c -q -f "$out.cfg" || die "haproxy rejects $out.cfg"
 	mkfifo "$out.fifo"
 	start_bg stamp_from "$out.fifo"
-	_fo_own_log
 	stamp_pid=$BG_PID stamp_log=$BG_LOG
 	# shellcheck disable=SC2016 # expanded by the inner bash; exec keeps the PID haproxy's
 	start_bg bash -c 'exec "$@" >"$0" 2>&1' "$out.fifo" \
