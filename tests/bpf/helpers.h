@@ -88,13 +88,21 @@ struct bpf_test_suite {
 	int (*init)(void);            /* once before the first test (0: ok), or NULL */
 	bool (*setup)(void);          /* before each test, or NULL */
 	void (*teardown)(void);       /* after each test, or NULL */
+	const char *skip_why;         /* SKIP message when not root; NULL: the
+				       * BPF_PROG_TEST_RUN one */
+	/* Tests of known bugs, run after the others (also by name): a failure
+	 * prints "XFAIL name" and is not counted; a pass prints "XPASS name"
+	 * and counts as a failure, so a fix moves the test to tests[]. */
+	const struct bpf_test *known_bugs;
+	size_t n_known_bugs;
 };
 
 /*
  * test_x [NAME...]: runs every test of the suite, or the named ones.
- * Output: "PASS name" / "FAIL name" per test, then "<suite>: N passed, M failed".
+ * Output: "PASS name" / "FAIL name" per test, then "<suite>: N passed, M failed"
+ * (", K known bugs" added when the suite has any).
  * Returns the exit status: 0 all passed, 1 a failure (or init failed),
- * 77 (skip) when not root. libbpf's debug output is silenced.
+ * 77 (skip) when not root or when init returns 77 (it prints why). libbpf's debug output is silenced.
  */
 int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv);
 
