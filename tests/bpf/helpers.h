@@ -102,7 +102,8 @@ struct bpf_test_suite {
  * Output: "PASS name" / "FAIL name" per test, then "<suite>: N passed, M failed"
  * (", K known bugs" added when the suite has any).
  * Returns the exit status: 0 all passed, 1 a failure (or init failed),
- * 77 (skip) when not root or when init returns 77 (it prints why). libbpf's debug output is silenced.
+ * 77 (skip) when not root or when init returns 77 (it prints why).
+ * libbpf's debug output is silenced.
  */
 int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv);
 
