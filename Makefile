@@ -133,9 +133,9 @@ $(BUILD)/tests/bpf/%.o: tests/bpf/%.c $(SKELETONS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELETONS) $(PURE_OBJS) $(BPFTEST_LIB) | $(BUILD)/tests/bpf
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELETONS) $(MAPS_OBJS) $(PURE_OBJS) $(BPFTEST_LIB) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $< $(BPFTEST_LIB) $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(BPFTEST_LIB) $(MAPS_OBJS) $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
 
 # Bench tools (figures, no assertions): tests/bench/X.c -> $(BUILD)/bench/X.
 all: $(BUILD)/bench/xdp_bench

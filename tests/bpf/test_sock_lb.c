@@ -5,8 +5,8 @@
  * (prog_tests/connect_force_port.c): the process moves into its own cgroup v2
  * directory and its own network namespace, every test loads a fresh
  * sock_lb skeleton, publishes a service the way vigild does (backend set
- * from vigil_det_select(), backend_health entries with the fast-path
- * threshold), attaches connect4/6 and getpeername4/6 to the cgroup, and
+ * from vigil_det_select() written by vigil_set_write(), backend_health
+ * entries with the fast-path threshold), attaches connect4/6 and getpeername4/6 to the cgroup, and
  * connects to the virtual address with listening backends behind it.
  *
  *   test_sock_lb [NAME...]   run all tests, or the named ones
@@ -45,6 +45,7 @@
 #include "detector.h"
 #include "helpers.h"
 #include "sock_lb.skel.h"
+#include "svc_maps.h"
 
 #define CGROUP2_MAGIC 0x63677270
 #define TRIES 32 /* connects per check: all on one of two equal backends is 2^-31 */
@@ -424,10 +425,13 @@ static bool det_service(const struct addr *const *primaries, size_t np,
 	return true;
 }
 
-/* fo_publish_thresholds + fo_publish_set: a backend_health entry per backend
- * with the fast-path threshold, then the selected set under the VIP. */
+/* vigil_publish_thresholds: a backend_health entry per backend with the
+ * fast-path threshold; then the detector's serving set written by vigild's
+ * one backend-set writer, vigil_set_write. */
 static bool publish(const struct addr *vip, struct vigil_backend_set *out)
 {
+	struct vigil_svc_maps m = { .service_sets = S.sets, .services = -1, .backend_info = -1,
+				    .admin = -1, .history = -1, .backend_health = S.health };
 	struct vigil_backend_set set;
 
 	for (size_t i = 0; i < DET.n_backends; i++) {
@@ -436,15 +440,14 @@ static bool publish(const struct addr *vip, struct vigil_backend_set *out)
 		T(ASSERT_EQ(bpf_map_update_elem(S.health, &DET.backends[i].ep, &h, BPF_ANY), 0));
 	}
 	vigil_det_select(&DET, &set);
-	set.service_id = 1;
-	set.version = 1;
+	T(ASSERT_EQ(vigil_set_write(&m, &vip->ep, 1, VIGIL_DATAPATH_SOCKET, 1, 0, &set), 0));
 	if (out)
 		*out = set;
-	return ASSERT_EQ(bpf_map_update_elem(S.sets, &vip->ep, &set, BPF_ANY), 0);
+	return ASSERT_EQ(set.version, 1);
 }
 
 /* The monitor's fast path (bpf/signals.h) reaching the threshold, or vigild
- * re-admitting the backend (fo_publish_readmit). */
+ * re-admitting the backend (vigil_publish_readmit). */
 static bool set_down(const struct addr *b, bool down)
 {
 	struct vigil_backend_health h;
