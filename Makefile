@@ -102,9 +102,10 @@ $(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lpthread
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELETONS) $(PURE_OBJS) | $(BUILD)/tests/bpf
+# maps.o: vigil_pins_check, the pin compatibility check vigild runs before a load.
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELETONS) $(PURE_OBJS) $(BUILD)/user/maps.o | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $< $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(PURE_OBJS) $(BUILD)/user/maps.o -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
 
 $(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tools $(BUILD)/tests/bpf:
 	$(Q)mkdir -p $@

@@ -24,6 +24,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_SERVICES);
 	__type(key, struct vigil_endpoint);
 	__type(value, struct vigil_backend_set);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } service_sets SEC(".maps");
 
 /* Socket cookie -> the virtual address the application asked for. LRU: an
@@ -33,6 +34,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_SOCK_VIP);
 	__type(key, __u64);
 	__type(value, struct vigil_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sock_vip SEC(".maps");
 
 static __always_inline bool backend_down(const struct vigil_endpoint *ep)
@@ -231,6 +233,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_SERVICES);
 	__type(key, struct vigil_endpoint);
 	__type(value, struct vigil_service_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } services SEC(".maps");
 
 struct {
@@ -238,6 +241,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_SERVICES * VIGIL_MAX_SVC_BACKENDS);
 	__type(key, struct vigil_svc_backend_key);
 	__type(value, struct vigil_backend_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backend_info SEC(".maps");
 
 /* Administrative states set by vigilctl; survive vigild restarts. */
@@ -246,6 +250,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_SERVICES * VIGIL_MAX_SVC_BACKENDS);
 	__type(key, struct vigil_svc_backend_key);
 	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } admin SEC(".maps");
 
 struct {
@@ -253,4 +258,5 @@ struct {
 	__uint(max_entries, VIGIL_HISTORY_SLOTS);
 	__type(key, __u32);
 	__type(value, struct vigil_change);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } history SEC(".maps");

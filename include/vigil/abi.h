@@ -39,6 +39,11 @@
 
 /* ---- pin names (relative to the pin directory, default /sys/fs/bpf/vigil) */
 
+/* A pinned map says so in its definition (__uint(pinning, LIBBPF_PIN_BY_NAME))
+ * and vigild opens each object with the pin directory as pin_root_path, so a
+ * map is pinned under its own name: each name below is also the name of the
+ * map in bpf/ (tests/bpf/test_pins.c checks both lists agree). */
+
 #define VIGIL_DEFAULT_PIN_DIR   "/sys/fs/bpf/vigil"
 #define VIGIL_PIN_BACKEND_STATS "backend_stats"
 #define VIGIL_PIN_LOCAL_STATS   "local_stats"
