@@ -33,7 +33,7 @@ NL_CFLAGS   := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null
 NL_LIBS     := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-BPF_PROGS   := monitor sock_lb xdp_lb
+BPF_PROGS   := monitor sock_lb xdp_lb state_maps
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
@@ -46,6 +46,7 @@ VIGILD_OBJS := $(BUILD)/user/vigild.o $(BUILD)/user/monitor.o $(BUILD)/user/host
 	$(BUILD)/user/failover.o $(BUILD)/user/failover_publish.o $(BUILD)/user/sockdestroy.o \
 	$(BUILD)/user/probe.o $(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o \
 	$(BUILD)/user/netns.o $(BUILD)/user/canary.o $(BUILD)/user/failover_reload.o $(BUILD)/user/vigild_reload.o \
+	$(BUILD)/user/state_maps.o \
 	$(PURE_OBJS)
 VIGILCTL_OBJS := $(BUILD)/user/vigilctl.o $(BUILD)/user/vigilctl_lb.o $(BUILD)/user/vigilctl_xdp.o \
 	$(BUILD)/user/lbstate.o \
@@ -76,7 +77,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 # Skeleton headers must exist before anything that includes them is compiled.
 $(BUILD)/user/monitor.o $(BUILD)/user/watch_sync.o $(BUILD)/user/sock_lb.o \
-	$(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o: $(SKELETONS)
+	$(BUILD)/user/xdp_lb.o $(BUILD)/user/lb_attach.o $(BUILD)/user/state_maps.o: $(SKELETONS)
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)

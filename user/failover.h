@@ -9,7 +9,7 @@
 #include <vigil/abi.h>
 
 #include "config.h"
-#include "sock_lb.h"
+#include "state_maps.h"
 
 struct vigil_failover;
 struct pollfd;

@@ -179,16 +179,6 @@ void vigil_sock_lb_detach_pinned(const char *pin_dir)
 	rmdir(path);
 }
 
-void vigil_sock_lb_maps(const struct vigil_sock_lb *lb, struct vigil_lb_maps *maps)
-{
-	maps->service_sets = bpf_map__fd(lb->skel->maps.service_sets);
-	maps->services = bpf_map__fd(lb->skel->maps.services);
-	maps->backend_info = bpf_map__fd(lb->skel->maps.backend_info);
-	maps->admin = bpf_map__fd(lb->skel->maps.admin);
-	maps->history = bpf_map__fd(lb->skel->maps.history);
-	maps->backend_health = bpf_map__fd(lb->skel->maps.backend_health);
-}
-
 void vigil_sock_lb_stop(struct vigil_sock_lb *lb)
 {
 	if (!lb)

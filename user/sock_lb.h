@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Loads the socket-level load balancer (bpf/sock_lb.bpf.c) and the state maps
- * vigild publishes; attaches connect/getpeername hooks to a cgroup v2. */
+/* Loads the socket-level load balancer (bpf/sock_lb.bpf.c), only when a
+ * service uses it; attaches connect/getpeername hooks to a cgroup v2. */
 #ifndef VIGIL_SOCK_LB_H
 #define VIGIL_SOCK_LB_H
 
@@ -9,13 +9,9 @@
 
 struct vigil_sock_lb;
 
-/* Map fds owned by the loaded object (valid until vigil_sock_lb_stop). */
-struct vigil_lb_maps {
-	int service_sets, services, backend_info, admin, history, backend_health;
-};
-
-/* Load (reusing maps pinned under pin_dir, including backend_health shared
- * with the monitor) without attaching. */
+/* Load (reusing maps pinned under pin_dir: backend_health shared with the
+ * monitor, service_sets written through the state maps, user/state_maps.h)
+ * without attaching. */
 int vigil_sock_lb_load(struct vigil_sock_lb **out, const char *pin_dir, char *err, size_t errlen);
 
 /* Attach to cgroup (NULL/"" = the cgroup v2 root). Links are pinned under
@@ -26,7 +22,6 @@ int vigil_sock_lb_attach(struct vigil_sock_lb *lb, const char *cgroup, char *err
 /* Remove the pinned links (detaches the hooks), e.g. when no service is left. */
 void vigil_sock_lb_detach_pinned(const char *pin_dir);
 
-void vigil_sock_lb_maps(const struct vigil_sock_lb *lb, struct vigil_lb_maps *maps);
 void vigil_sock_lb_stop(struct vigil_sock_lb *lb);
 
 /* The cgroup v2 root: /sys/fs/cgroup when it is cgroup2, else

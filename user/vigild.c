@@ -20,6 +20,7 @@
 #include "failover.h"
 #include "monitor.h"
 #include "sock_lb.h"
+#include "state_maps.h"
 #include "vigild.h"
 #include "xdp_lb.h"
 
@@ -206,14 +207,16 @@ static int start_failover(struct daemon *d, const struct vigil_config *cfg, char
 		vigil_xdp_lb_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
 	if (cfg->n_services == 0)
 		return 0;
-	ret = vigil_sock_lb_load(&d->lb, cfg->pin_dir, err, errlen);
+	ret = vigil_state_maps_load(&d->state, cfg->pin_dir, err, errlen);
+	if (!ret && (datapaths & VIGIL_DATAPATH_SOCKET))
+		ret = vigil_sock_lb_load(&d->lb, cfg->pin_dir, err, errlen);
 	if (!ret && (datapaths & VIGIL_DATAPATH_XDP))
 		ret = vigil_xdp_lb_start(&d->xdp, cfg, err, errlen);
 	if (ret)
 		return ret;
 	if (d->xdp)
 		vigil_xdp_remove_stale(d->xdp, cfg);
-	vigil_sock_lb_maps(d->lb, &lb_maps);
+	vigil_state_maps_fds(d->state, &lb_maps);
 	vigil_monitor_maps(d->mon, &mon_maps.backend_stats, &mon_maps.inflight);
 	/* Sets and thresholds are published before the hooks switch over. */
 	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &lb_maps, d->xdp, err, errlen);
@@ -230,6 +233,7 @@ static void stop_daemon(struct daemon *d)
 	vigil_failover_stop(d->fo);
 	vigil_xdp_lb_stop(d->xdp);
 	vigil_sock_lb_stop(d->lb);
+	vigil_state_maps_stop(d->state);
 	vigil_monitor_stop(d->mon);
 }
 

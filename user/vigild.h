@@ -12,7 +12,8 @@ struct daemon {
 	int log_level_override;   /* -1: daemon.log_level of the config */
 	struct vigil_config *cfg; /* running config; the engine points into it */
 	struct vigil_monitor *mon;
-	struct vigil_sock_lb *lb;
+	struct vigil_state_maps *state; /* loaded when services are configured */
+	struct vigil_sock_lb *lb;       /* loaded when a service uses the socket datapath */
 	struct vigil_xdp_lb *xdp;
 	struct vigil_failover *fo;
 };

@@ -22,6 +22,7 @@
 #include "probe.h"
 #include "reload_plan.h"
 #include "sock_lb.h"
+#include "state_maps.h"
 #include "vigild.h"
 #include "lb_attach.h"
 #include "xdp_lb.h"
@@ -31,6 +32,7 @@ struct txn {
 	__u32 old_dp, next_dp;                 /* VIGIL_DATAPATH_* in use */
 	struct vigil_failover_reload *fo_next; /* prepared switch of the running engine */
 	struct vigil_failover *fo_new;         /* engine started: none ran before */
+	struct vigil_state_maps *state_new;    /* state maps loaded: none were */
 	struct vigil_sock_lb *lb_new;          /* socket LB loaded: none was */
 	struct vigil_xdp_lb *xdp_new;          /* XDP started: not in use before */
 	bool xdp_reconciled, sock_attached, watch_synced; /* to undo on failure */
@@ -40,6 +42,11 @@ struct txn {
 static struct vigil_sock_lb *lb_of(const struct daemon *d, const struct txn *t)
 {
 	return d->lb ? d->lb : t->lb_new;
+}
+
+static struct vigil_state_maps *state_of(const struct daemon *d, const struct txn *t)
+{
+	return d->state ? d->state : t->state_new;
 }
 
 /* The XDP load balancer serving the new config, NULL when it uses none. */
@@ -113,13 +120,18 @@ static int prepare(struct daemon *d, struct txn *t)
 
 /* ---- steps that change the kernel and can fail ----------------------------- */
 
-/* The socket LB object also owns the state maps every service is published
- * in, whatever its datapath. */
+/* The state maps every service is published in, whatever its datapath, and
+ * the socket LB once a service uses it. */
 static int load_lb(struct daemon *d, struct txn *t)
 {
-	if (d->lb || t->next->n_services == 0)
-		return 0;
-	return vigil_sock_lb_load(&t->lb_new, t->next->pin_dir, t->err, sizeof(t->err));
+	int ret = 0;
+
+	if (!d->state && t->next->n_services)
+		ret = vigil_state_maps_load(&t->state_new, t->next->pin_dir, t->err,
+					    sizeof(t->err));
+	if (!ret && !d->lb && (t->next_dp & VIGIL_DATAPATH_SOCKET))
+		ret = vigil_sock_lb_load(&t->lb_new, t->next->pin_dir, t->err, sizeof(t->err));
+	return ret;
 }
 
 static int xdp_up(struct daemon *d, struct txn *t)
@@ -158,7 +170,7 @@ static int engine_up(struct daemon *d, struct txn *t)
 
 	if (d->fo || t->next->n_services == 0)
 		return 0;
-	vigil_sock_lb_maps(lb_of(d, t), &lb);
+	vigil_state_maps_fds(state_of(d, t), &lb);
 	vigil_monitor_maps(d->mon, &mon.backend_stats, &mon.inflight);
 	return vigil_failover_start(&t->fo_new, t->next, &mon, &lb, xdp_of(d, t), t->err,
 				    sizeof(t->err));
@@ -209,6 +221,7 @@ static void undo(struct daemon *d, struct txn *t)
 	if (t->xdp_reconciled)
 		undo_xdp(d, t);
 	vigil_sock_lb_stop(t->lb_new);
+	vigil_state_maps_stop(t->state_new);
 	vigil_failover_reload_abort(t->fo_next);
 }
 
@@ -229,6 +242,8 @@ static void commit(struct daemon *d, struct txn *t)
 {
 	struct vigil_xdp_lb *xdp = xdp_of(d, t);
 
+	if (t->state_new)
+		d->state = t->state_new;
 	if (t->lb_new)
 		d->lb = t->lb_new;
 	if (t->xdp_new)

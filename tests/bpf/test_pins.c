@@ -31,6 +31,7 @@
 #include "maps.h"
 #include "monitor.skel.h"
 #include "sock_lb.skel.h"
+#include "state_maps.skel.h"
 #include "xdp_lb.skel.h"
 
 #define CHECK(c)                                                                   \
@@ -75,9 +76,14 @@ static const char *const monitor_pins[] = {
 	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
 	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,      NULL,
 };
+/* The socket datapath's own maps only: what vigilctl reads is in state_maps. */
 static const char *const sock_lb_pins[] = {
-	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP, VIGIL_PIN_SERVICES,
-	VIGIL_PIN_BACKEND_INFO, VIGIL_PIN_ADMIN, VIGIL_PIN_HISTORY, NULL,
+	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP, NULL,
+};
+static const char *const state_pins[] = {
+	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SERVICES,
+	VIGIL_PIN_BACKEND_INFO, VIGIL_PIN_ADMIN,        VIGIL_PIN_HISTORY,
+	NULL,
 };
 static const char *const xdp_lb_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT, VIGIL_PIN_EVENTS,
@@ -89,6 +95,7 @@ struct objects {
 	struct monitor_bpf *mon;
 	struct sock_lb_bpf *sock;
 	struct xdp_lb_bpf *xdp;
+	struct state_maps_bpf *state;
 };
 
 static bool open_all(struct objects *o, __u32 backend_stats_max)
@@ -99,7 +106,8 @@ static bool open_all(struct objects *o, __u32 backend_stats_max)
 	o->mon = monitor_bpf__open_opts(&opts);
 	o->sock = sock_lb_bpf__open_opts(&opts);
 	o->xdp = xdp_lb_bpf__open_opts(&opts);
-	CHECK(o->mon && o->sock && o->xdp);
+	o->state = state_maps_bpf__open_opts(&opts);
+	CHECK(o->mon && o->sock && o->xdp && o->state);
 	CHECK(bpf_map__set_max_entries(o->mon->maps.backend_stats, backend_stats_max) == 0);
 	CHECK(bpf_map__set_max_entries(o->xdp->maps.backend_stats, backend_stats_max) == 0);
 	return true;
@@ -110,16 +118,17 @@ static void close_all(struct objects *o)
 	monitor_bpf__destroy(o->mon);
 	sock_lb_bpf__destroy(o->sock);
 	xdp_lb_bpf__destroy(o->xdp);
+	state_maps_bpf__destroy(o->state);
 	memset(o, 0, sizeof(*o));
 }
 
-/* vigild's order: check the pins, then load. */
+/* vigild's order (monitor, state maps, datapaths): check the pins, then load. */
 static bool load_all(struct objects *o)
 {
 	char err[512] = "";
-	struct bpf_object *objs[] = { o->mon->obj, o->sock->obj, o->xdp->obj };
+	struct bpf_object *objs[] = { o->mon->obj, o->state->obj, o->sock->obj, o->xdp->obj };
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		int ret = vigil_pins_check(objs[i], err, sizeof(err));
 
 		if (ret)
@@ -198,7 +207,8 @@ static bool test_pin_names(void)
 	CHECK(open_all(&o, VIGIL_MAX_BACKENDS));
 	ok = pins_exactly("monitor", o.mon->obj, monitor_pins) &&
 	     pins_exactly("sock_lb", o.sock->obj, sock_lb_pins) &&
-	     pins_exactly("xdp_lb", o.xdp->obj, xdp_lb_pins);
+	     pins_exactly("xdp_lb", o.xdp->obj, xdp_lb_pins) &&
+	     pins_exactly("state_maps", o.state->obj, state_pins);
 	/* the device map stays private to each loaded XDP program */
 	ok = ok && bpf_map__pin_path(o.xdp->maps.xdp_tx_ports) == NULL;
 	close_all(&o);
@@ -209,12 +219,12 @@ static bool test_pin_names(void)
  * share a map share one map. */
 static bool test_reuse(void)
 {
-	const char *const *lists[] = { monitor_pins, sock_lb_pins, xdp_lb_pins };
+	const char *const *lists[] = { monitor_pins, sock_lb_pins, xdp_lb_pins, state_pins };
 	struct objects a, b;
 	bool ok = true;
 
 	CHECK(open_all(&a, 100) && load_all(&a));
-	for (size_t l = 0; l < 3; l++)
+	for (size_t l = 0; l < 4; l++)
 		for (const char *const *n = lists[l]; *n; n++)
 			if (!pinned_id(*n)) {
 				printf("  %s not pinned\n", *n);
@@ -223,6 +233,10 @@ static bool test_reuse(void)
 	ok = ok && pinned_id(VIGIL_PIN_HEALTH) == map_id(bpf_map__fd(a.mon->maps.backend_health)) &&
 	     map_id(bpf_map__fd(a.sock->maps.backend_health)) ==
 		     map_id(bpf_map__fd(a.xdp->maps.backend_health)) &&
+	     map_id(bpf_map__fd(a.state->maps.backend_health)) ==
+		     map_id(bpf_map__fd(a.xdp->maps.backend_health)) &&
+	     map_id(bpf_map__fd(a.state->maps.service_sets)) ==
+		     map_id(bpf_map__fd(a.sock->maps.service_sets)) &&
 	     map_id(bpf_map__fd(a.mon->maps.backend_stats)) ==
 		     map_id(bpf_map__fd(a.xdp->maps.backend_stats));
 	if (ok && open_all(&b, 100) && load_all(&b)) {
@@ -230,8 +244,10 @@ static bool test_reuse(void)
 			     map_id(bpf_map__fd(a.xdp->maps.xdp_flows)) &&
 		     map_id(bpf_map__fd(b.mon->maps.inflight)) ==
 			     map_id(bpf_map__fd(a.mon->maps.inflight)) &&
-		     map_id(bpf_map__fd(b.sock->maps.history)) ==
-			     map_id(bpf_map__fd(a.sock->maps.history));
+		     map_id(bpf_map__fd(b.state->maps.history)) ==
+			     map_id(bpf_map__fd(a.state->maps.history)) &&
+		     map_id(bpf_map__fd(b.sock->maps.sock_vip)) ==
+			     map_id(bpf_map__fd(a.sock->maps.sock_vip));
 		/* the device map is the new program's own */
 		ok = ok && map_id(bpf_map__fd(b.xdp->maps.xdp_tx_ports)) !=
 				   map_id(bpf_map__fd(a.xdp->maps.xdp_tx_ports));

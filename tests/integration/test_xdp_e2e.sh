@@ -46,6 +46,9 @@ EOF
 } >"$VGL_CONFIG"
 xdp_start_vigild
 assert_eq "web datapath" xdp "$(service_field web datapath)"
+# A host with only the packet datapath does not load the socket load balancer
+# (sock_vip is its map alone); vigilctl's maps are there all the same.
+assert_true "socket LB not loaded (no sock_vip pin)" test ! -e "$VGL_PIN_DIR/sock_vip"
 assert_eq "web6 table_size" 251 "$(service_field web6 table_size)"
 
 # Share of NAME in the last loadgen line, in percent of the ok replies.
