@@ -66,6 +66,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_stats SEC(".maps");
 
+/* Dropped packets by enum vigil_drop_reason (drop() below). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_DROP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdp_drops SEC(".maps");
+
 /* Egress interfaces the XDP entry may redirect to (ifindex -> ifindex), filled
  * by vigild with the interfaces it attaches to: redirecting to a device
  * without XDP transmit support would drop the packet, so anything else goes
@@ -85,6 +94,17 @@ static __always_inline void count(__u32 counter)
 
 	if (c)
 		*c += 1; /* per-CPU and XDP runs with preemption off: no atomics */
+}
+
+/* Count a drop under its reason and return the dropping verdict: every
+ * XDP_DROP / TC_ACT_SHOT of the entry points goes through here. */
+static __always_inline int drop(__u32 reason, int verdict)
+{
+	__u64 *c = bpf_map_lookup_elem(&xdp_drops, &reason);
+
+	if (c)
+		*c += 1;
+	return verdict;
 }
 
 #endif

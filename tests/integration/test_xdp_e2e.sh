@@ -143,7 +143,10 @@ assert_eq "IPv6 served by the backup" 0 "$(lg_get served_v6b3)"
 assert_ge "IPv6 SYN-ACKs the LB returned" "$REQ6" \
 	$(($(stat_of "[${B6[1]}]:$PORT" established) + $(stat_of "[${B6[2]}]:$PORT" established)))
 log "xdp counters: $(xdp_counters_line)"
+log "xdp drops: $(xdp_drops_line)"
 assert_eq "XDP drops (no backend)" 0 "$(xdp_counter 7)"
+assert_eq "XDP drop reason no_backend" 0 "$(xdp_drops no_backend)"
+assert_eq "XDP drop reason redirect_miss" 0 "$(xdp_drops redirect_miss)"
 # The program sends packets out itself (FIB lookup, XDP_TX/XDP_REDIRECT);
 # only packets to a next hop without a neighbour entry yet go via the kernel.
 REWRITTEN=$(($(xdp_counter 1) + $(xdp_counter 2)))
