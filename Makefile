@@ -46,7 +46,7 @@ NL_CFLAGS   := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null
 NL_LIBS     := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-BPF_PROGS   := monitor sock_lb xdp_lb
+BPF_PROGS   := monitor sock_lb xdp_lb state_maps
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 

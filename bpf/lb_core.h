@@ -8,7 +8,7 @@
 
 enum lb_verdict {
 	LB_PASS,    /* not ours: hand to the stack untouched */
-	LB_DROP,    /* for a VIP, but no backend to give */
+	LB_DROP,    /* for a VIP, but no backend to give (VIGIL_DROP_NO_BACKEND) */
 	LB_REWRITE, /* rewrite as in struct lb_rewrite, then forward */
 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
 /* Maps of the packet load balancer (bpf/xdp_lb.bpf.c: XDP and tc entry
- * points). Types and pin names are in include/vigil/abi.h. */
+ * points). Types and pin names are in include/vigil/abi.h; maps marked
+ * LIBBPF_PIN_BY_NAME are pinned under the pin directory by their name. */
 #ifndef VIGIL_BPF_LB_MAPS_H
 #define VIGIL_BPF_LB_MAPS_H
 
@@ -9,6 +10,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_SERVICES);
 	__type(key, struct vigil_endpoint);
 	__type(value, struct vigil_xdp_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_services SEC(".maps");
 
 struct {
@@ -16,6 +18,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_LB_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct vigil_xdp_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_backends SEC(".maps");
 
 /* Maglev tables: two inner arrays per VIP (double buffering). vigild fills
@@ -35,7 +38,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, VIGIL_MAX_XDP_TABLES);
 	__type(key, __u32);
-	__array(values, struct maglev_table);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct maglev_table); /* last: a flexible array */
 } xdp_tables SEC(".maps");
 
 struct {
@@ -43,6 +47,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_FLOWS);
 	__type(key, struct vigil_flow_key);
 	__type(value, struct vigil_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_flows SEC(".maps");
 
 struct {
@@ -50,6 +55,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_FLOWS);
 	__type(key, struct vigil_flow_key);
 	__type(value, struct vigil_rev_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_rev_flows SEC(".maps");
 
 struct {
@@ -57,7 +63,17 @@ struct {
 	__uint(max_entries, VIGIL_XDP_COUNTERS);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_stats SEC(".maps");
+
+/* Dropped packets by enum vigil_drop_reason (drop() below). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_DROP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdp_drops SEC(".maps");
 
 /* Egress interfaces the XDP entry may redirect to (ifindex -> ifindex), filled
  * by vigild with the interfaces it attaches to: redirecting to a device
@@ -78,6 +94,17 @@ static __always_inline void count(__u32 counter)
 
 	if (c)
 		*c += 1; /* per-CPU and XDP runs with preemption off: no atomics */
+}
+
+/* Count a drop under its reason and return the dropping verdict: every
+ * XDP_DROP / TC_ACT_SHOT of the entry points goes through here. */
+static __always_inline int drop(__u32 reason, int verdict)
+{
+	__u64 *c = bpf_map_lookup_elem(&xdp_drops, &reason);
+
+	if (c)
+		*c += 1;
+	return verdict;
 }
 
 #endif

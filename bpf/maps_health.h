@@ -12,6 +12,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_HEALTH);
 	__type(key, struct vigil_endpoint);
 	__type(value, struct vigil_backend_health);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backend_health SEC(".maps");
 
 #endif

@@ -12,6 +12,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_BACKENDS);
 	__type(key, struct vigil_endpoint);
 	__type(value, struct vigil_backend_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backend_stats SEC(".maps");
 
 /* In-flight connection state: keyed by kernel socket address (monitor), or by
@@ -23,12 +24,14 @@ struct {
 	__uint(max_entries, VIGIL_MAX_INFLIGHT);
 	__type(key, __u64);
 	__type(value, struct vigil_inflight);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } inflight SEC(".maps");
 
 /* One record per hard failure, consumed by vigild. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, VIGIL_EVENT_RING_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } events SEC(".maps");
 
 #endif

@@ -36,6 +36,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_LOCAL_PORTS);
 	__type(key, __u32);
 	__type(value, struct vigil_local_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } local_stats SEC(".maps");
 
 struct {
@@ -43,6 +44,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_WATCH_EXACT);
 	__type(key, struct vigil_endpoint);
 	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } watch_exact SEC(".maps");
 
 struct {
@@ -51,6 +53,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct vigil_prefix_key);
 	__type(value, struct vigil_prefix_watch);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } watch_prefix SEC(".maps");
 
 struct {
@@ -58,6 +61,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_LOCAL_PORTS);
 	__type(key, __u32);
 	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } watch_local SEC(".maps");
 
 /* ---- helpers ------------------------------------------------------------- */

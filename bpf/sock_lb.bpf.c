@@ -13,18 +13,12 @@
 #include <bpf/bpf_endian.h>
 #include <vigil/abi.h>
 #include "maps_health.h"
+#include "maps_sets.h" /* published by vigild through bpf/state_maps.bpf.c */
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define SOCK_STREAM_TYPE 1
 #define ALLOW 1
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_MAX_SERVICES);
-	__type(key, struct vigil_endpoint);
-	__type(value, struct vigil_backend_set);
-} service_sets SEC(".maps");
 
 /* Socket cookie -> the virtual address the application asked for. LRU: an
  * entry of a closed socket is simply recycled. */
@@ -33,6 +27,7 @@ struct {
 	__uint(max_entries, VIGIL_MAX_SOCK_VIP);
 	__type(key, __u64);
 	__type(value, struct vigil_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sock_vip SEC(".maps");
 
 static __always_inline bool backend_down(const struct vigil_endpoint *ep)
@@ -229,34 +224,3 @@ int vigil_getpeername6(struct bpf_sock_addr *ctx)
 	ctx->user_port = bpf_htons(vip->port);
 	return ALLOW;
 }
-
-/* ---- state vigild publishes for vigilctl (no program reads these) ---------- */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_MAX_SERVICES);
-	__type(key, struct vigil_endpoint);
-	__type(value, struct vigil_service_info);
-} services SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_MAX_SERVICES * VIGIL_MAX_SVC_BACKENDS);
-	__type(key, struct vigil_svc_backend_key);
-	__type(value, struct vigil_backend_info);
-} backend_info SEC(".maps");
-
-/* Administrative states set by vigilctl; survive vigild restarts. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_MAX_SERVICES * VIGIL_MAX_SVC_BACKENDS);
-	__type(key, struct vigil_svc_backend_key);
-	__type(value, __u32);
-} admin SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VIGIL_HISTORY_SLOTS);
-	__type(key, __u32);
-	__type(value, struct vigil_change);
-} history SEC(".maps");

@@ -25,6 +25,9 @@
  * (no neighbour entry yet in XDP, TTL expiring, MTU exceeded, an egress
  * device without XDP transmit) is handed to the kernel's IP forwarding after
  * the rewrite, which always works (xdp.forward: kernel does that for all).
+ *
+ * Every packet either entry drops (XDP_DROP, TC_ACT_SHOT) is counted in
+ * xdp_drops under its enum vigil_drop_reason, through drop().
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -184,6 +187,7 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p,
 {
 	struct vigil_next_hop hop;
 	struct ethhdr *eth = data;
+	int verdict;
 
 	if (forward_mode != VIGIL_FWD_REDIRECT || hops_left(p) <= 1 ||
 	    xdp_next_hop(ctx, p, rw, &hop)) {
@@ -193,11 +197,17 @@ static __always_inline int xdp_forward(struct xdp_md *ctx, struct pkt *p,
 	xdp_decrement_hops(p);
 	__builtin_memcpy(eth->h_dest, hop.dmac, 6);
 	__builtin_memcpy(eth->h_source, hop.smac, 6);
-	count(VIGIL_XDP_FWD_DIRECT);
-	if (hop.ifindex == ctx->ingress_ifindex)
+	if (hop.ifindex == ctx->ingress_ifindex) {
+		count(VIGIL_XDP_FWD_DIRECT);
 		return XDP_TX;
-	/* An egress vigild took out of the map since: the frame is dropped. */
-	return bpf_redirect_map(&xdp_tx_ports, hop.ifindex, XDP_DROP);
+	}
+	/* An egress vigild took out of the map since the hop was cached: the
+	 * frame, already addressed to the next hop, is dropped. */
+	verdict = (int)bpf_redirect_map(&xdp_tx_ports, hop.ifindex, XDP_DROP);
+	if (verdict == XDP_DROP)
+		return drop(VIGIL_DROP_REDIRECT_MISS, XDP_DROP);
+	count(VIGIL_XDP_FWD_DIRECT);
+	return verdict;
 }
 
 SEC("xdp")
@@ -213,8 +223,10 @@ int vigil_xdp_lb(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	res = lb_decide(&p, &rw);
+	if (res == LB_DROP)
+		return drop(VIGIL_DROP_NO_BACKEND, XDP_DROP);
 	if (res != LB_REWRITE)
-		return res == LB_DROP ? XDP_DROP : XDP_PASS;
+		return XDP_PASS;
 	xdp_rewrite(&p, &rw.to, rw.to_dst);
 	return xdp_forward(ctx, &p, &rw, data);
 }
@@ -298,6 +310,7 @@ static __always_inline int tc_forward(struct __sk_buff *skb, struct bpf_fib_look
 				      const struct tc_fields *f, bool v4)
 {
 	long rc;
+	int verdict;
 
 	if (forward_mode != VIGIL_FWD_REDIRECT || f->hops <= 1)
 		goto kernel;
@@ -305,14 +318,19 @@ static __always_inline int tc_forward(struct __sk_buff *skb, struct bpf_fib_look
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		goto kernel;
 	if (tc_decrement_hops(skb, f, v4))
-		return TC_ACT_SHOT_;
+		return drop(VIGIL_DROP_HOP_REWRITE, TC_ACT_SHOT_);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		verdict = (int)bpf_redirect_neigh(fib->ifindex, NULL, 0, 0);
+	} else {
+		if (bpf_skb_store_bytes(skb, 0, fib->dmac, 6, 0) ||
+		    bpf_skb_store_bytes(skb, 6, fib->smac, 6, 0))
+			return drop(VIGIL_DROP_MAC_REWRITE, TC_ACT_SHOT_);
+		verdict = (int)bpf_redirect(fib->ifindex, 0);
+	}
+	if (verdict == TC_ACT_SHOT_)
+		return drop(VIGIL_DROP_REDIRECT, TC_ACT_SHOT_);
 	count(VIGIL_XDP_FWD_DIRECT);
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return (int)bpf_redirect_neigh(fib->ifindex, NULL, 0, 0);
-	if (bpf_skb_store_bytes(skb, 0, fib->dmac, 6, 0) ||
-	    bpf_skb_store_bytes(skb, 6, fib->smac, 6, 0))
-		return TC_ACT_SHOT_;
-	return (int)bpf_redirect(fib->ifindex, 0);
+	return verdict;
 kernel:
 	count(VIGIL_XDP_FWD_KERNEL);
 	return TC_ACT_OK_;
@@ -348,8 +366,10 @@ int vigil_tc_lb(struct __sk_buff *skb)
 		return TC_ACT_OK_;
 	}
 	res = lb_decide(&p, &rw);
+	if (res == LB_DROP)
+		return drop(VIGIL_DROP_NO_BACKEND, TC_ACT_SHOT_);
 	if (res != LB_REWRITE)
-		return res == LB_DROP ? TC_ACT_SHOT_ : TC_ACT_OK_;
+		return TC_ACT_OK_;
 	v4 = p.ip4 != NULL;
 	if (forward_mode == VIGIL_FWD_REDIRECT) /* before the helpers end header access */
 		fib_prepare(&fib, &p, &rw, skb->ingress_ifindex);
@@ -359,6 +379,6 @@ int vigil_tc_lb(struct __sk_buff *skb)
 	tc_fields_of(&p, rw.to_dst, sizeof(struct ethhdr), l4, &f);
 	/* A packet the helpers could only half rewrite must not leave. */
 	if (tc_rewrite(skb, &f, &rw, v4))
-		return TC_ACT_SHOT_;
+		return drop(VIGIL_DROP_NAT_REWRITE, TC_ACT_SHOT_);
 	return tc_forward(skb, &fib, &f, v4);
 }

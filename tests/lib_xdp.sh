@@ -225,6 +225,16 @@ xdp_counter() { # IDX
 	vctl xdp --json | jq -r --arg c "${XDP_COUNTER_NAMES[$1]}" '.counters[$c]'
 }
 
+# Packets the load balancer dropped for REASON (enum vigil_drop_reason name,
+# e.g. no_backend), summed over CPUs; xdp_drops_line: all of them.
+xdp_drops() { # REASON
+	vctl xdp --json | jq -r --arg r "$1" '.drops[$r]'
+}
+
+xdp_drops_line() {
+	vctl xdp --json | jq -r '.drops | to_entries | map("\(.key)=\(.value)") | join(" ")'
+}
+
 xdp_counters_line() {
 	echo "forwarded=$(xdp_counter 1) reversed=$(xdp_counter 2) new_flows=$(xdp_counter 3)" \
 		"reselected=$(xdp_counter 4) pass_other=$(xdp_counter 0)" \

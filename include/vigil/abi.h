@@ -39,6 +39,11 @@
 
 /* ---- pin names (relative to the pin directory, default /sys/fs/bpf/vigil) */
 
+/* A pinned map says so in its definition (__uint(pinning, LIBBPF_PIN_BY_NAME))
+ * and vigild opens each object with the pin directory as pin_root_path, so a
+ * map is pinned under its own name: each name below is also the name of the
+ * map in bpf/ (tests/bpf/test_pins.c checks both lists agree). */
+
 #define VIGIL_DEFAULT_PIN_DIR   "/sys/fs/bpf/vigil"
 #define VIGIL_PIN_BACKEND_STATS "backend_stats"
 #define VIGIL_PIN_LOCAL_STATS   "local_stats"
@@ -327,6 +332,7 @@ _Static_assert(sizeof(struct vigil_change) == 104, "vigil_change layout");
 #define VIGIL_PIN_FLOWS        "xdp_flows"
 #define VIGIL_PIN_REV_FLOWS    "xdp_rev_flows"
 #define VIGIL_PIN_XDP_STATS    "xdp_stats"
+#define VIGIL_PIN_XDP_DROPS    "xdp_drops"
 
 /* Where a rewritten packet goes (xdp.forward; read-only data of the program). */
 #define VIGIL_FWD_REDIRECT 0 /* FIB lookup in the program, MAC rewrite, XDP_TX/XDP_REDIRECT
@@ -414,5 +420,29 @@ enum vigil_xdp_counter {
 				   * not redirectable, or xdp.forward: kernel */
 	VIGIL_XDP_COUNTERS
 };
+
+/* Why the packet load balancer dropped a packet: the index of the per-CPU
+ * array xdp_drops. Every XDP_DROP and TC_ACT_SHOT the XDP and tc entries
+ * return is counted under exactly one reason, after the helper or store whose
+ * failure caused it. Append only: vigilctl and pinned counters index them. */
+enum vigil_drop_reason {
+	VIGIL_DROP_NO_BACKEND = 0, /* for a VIP, no backend a packet of its family can go to */
+	VIGIL_DROP_REDIRECT_MISS,  /* XDP: the egress is no longer in the device map (vigild
+				    * detached it after the flow cached its next hop) */
+	VIGIL_DROP_REDIRECT,       /* tc: bpf_redirect / bpf_redirect_neigh refused */
+	VIGIL_DROP_NAT_REWRITE,    /* tc: a checksum or store helper refused the address/port
+				    * rewrite (a half-rewritten packet must not leave) */
+	VIGIL_DROP_HOP_REWRITE,    /* tc: the TTL / hop-limit decrement was refused */
+	VIGIL_DROP_MAC_REWRITE,    /* tc: storing the next hop's MAC addresses was refused */
+	VIGIL_DROP_REASONS
+};
+
+/* Entries of xdp_drops: room for reasons added later, so that a new reason
+ * does not change the pinned map (which would need 'vigild --unpin'). */
+#define VIGIL_DROP_SLOTS 16
+_Static_assert(VIGIL_DROP_REASONS <= VIGIL_DROP_SLOTS, "xdp_drops has a slot per drop reason");
+_Static_assert(VIGIL_DROP_NO_BACKEND == 0 && VIGIL_DROP_MAC_REWRITE == 5 &&
+		       VIGIL_DROP_REASONS == 6,
+	       "drop reasons are appended, never renumbered (update vigilctl's names too)");
 
 #endif /* VIGIL_ABI_H */

@@ -47,6 +47,9 @@ EOF
 } >"$VGL_CONFIG"
 xdp_start_vigild
 assert_eq "web datapath" xdp "$(service_field web datapath)"
+# A host with only the packet datapath does not load the socket load balancer
+# (sock_vip is its map alone); vigilctl's maps are there all the same.
+assert_true "socket LB not loaded (no sock_vip pin)" test ! -e "$VGL_PIN_DIR/sock_vip"
 assert_eq "web6 table_size" 251 "$(service_field web6 table_size)"
 
 # Share of NAME in the last loadgen line, in percent of the ok replies.
@@ -148,7 +151,10 @@ for ep in "[${B6[1]}]:$PORT" "[${B6[2]}]:$PORT"; do
 done
 assert_ge "IPv6 SYN-ACKs the LB returned" "$REQ6" "$EST6"
 log "xdp counters: $(xdp_counters_line)"
+log "xdp drops: $(xdp_drops_line)"
 assert_eq "XDP drops (no backend)" 0 "$(xdp_counter 7)"
+assert_eq "XDP drop reason no_backend" 0 "$(xdp_drops no_backend)"
+assert_eq "XDP drop reason redirect_miss" 0 "$(xdp_drops redirect_miss)"
 # The program sends packets out itself (FIB lookup, XDP_TX/XDP_REDIRECT);
 # only packets to a next hop without a neighbour entry yet go via the kernel.
 REWRITTEN=$(($(xdp_counter 1) + $(xdp_counter 2)))

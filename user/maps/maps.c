@@ -40,6 +40,60 @@ int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_
 	return fd;
 }
 
+/* The first property (libbpf's reuse test) in which the pinned map differs. */
+static const char *pin_mismatch(const struct bpf_map *map, const struct bpf_map_info *info,
+				__u32 *have, __u32 *want)
+{
+	const struct {
+		const char *name;
+		__u32 have, want;
+	} props[] = {
+		{ "type", info->type, (__u32)bpf_map__type(map) },
+		{ "key size", info->key_size, bpf_map__key_size(map) },
+		{ "value size", info->value_size, bpf_map__value_size(map) },
+		{ "max_entries", info->max_entries, bpf_map__max_entries(map) },
+		{ "flags", info->map_flags, bpf_map__map_flags(map) },
+	};
+
+	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+		if (props[i].have != props[i].want) {
+			*have = props[i].have;
+			*want = props[i].want;
+			return props[i].name;
+		}
+	return NULL;
+}
+
+int vigil_pins_check(const struct bpf_object *obj, char *err, size_t errlen)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *path = bpf_map__pin_path(map), *what;
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info), have, want;
+		int fd, ret;
+
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue; /* not pinned yet (or unreadable: libbpf says why) */
+		ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		what = ret ? NULL : pin_mismatch(map, &info, &have, &want);
+		if (!what)
+			continue;
+		snprintf(err, errlen, "pinned map %s has %s %u, this vigild needs %u: it was "
+			 "created by another vigil version or with another daemon.watch_all_max, "
+			 "and a pinned map cannot change; stop vigild, remove the old pins with "
+			 "'vigild --unpin' (same -c config) and start it again", path, what, have,
+			 want);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 /* Walk a per-CPU map; per entry, add_row(snap, key, values, ncpus, stride)
  * folds the CPUs' values (each rounded up to 8 bytes) into a new row. */
 typedef int (*add_row_fn)(struct vigil_snapshot *snap, const void *key, const char *values,

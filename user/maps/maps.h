@@ -12,6 +12,15 @@
 int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_t value_size,
 		   char *err, size_t errlen);
 
+struct bpf_object;
+
+/* Before loading obj (opened with the pin directory as pin_root_path): the
+ * first map already pinned at its pin path that libbpf would refuse to reuse
+ * (another type, key or value size, max_entries or flags: left by another
+ * vigil version or another daemon.watch_all_max). Returns 0, or -EEXIST with
+ * err naming the pin, the difference and the fix. */
+int vigil_pins_check(const struct bpf_object *obj, char *err, size_t errlen);
+
 /* Read backend_stats, local_stats and the in-flight count into snap (sorted). */
 int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *err,
 			size_t errlen);

@@ -3,7 +3,8 @@
  * The service maps, shared by both binaries: backend sets (the socket
  * datapath reads them at connect()), service and backend records, admin
  * states, change history and backend health. vigild gets them from the
- * socket datapath object it loads (sock_dp.h), vigilctl opens their pins.
+ * maps-only state maps object it loads (state_maps.h, whatever the
+ * datapath), vigilctl opens their pins.
  * vigil_set_write is the one writer of backend sets.
  */
 #ifndef VIGIL_SVC_MAPS_H

@@ -160,7 +160,7 @@ static const struct command commands[] = {
 	{ "undrain", "SERVICE BACKEND: end a drain", cmd_undrain },
 	{ "disable", "SERVICE BACKEND: out of selection and probing", cmd_disable },
 	{ "enable", "SERVICE BACKEND: end a disable", cmd_enable },
-	{ "xdp", "packet load balancer counters (XDP and tc entries)", cmd_xdp },
+	{ "xdp", "packet load balancer counters and drops by reason (XDP and tc)", cmd_xdp },
 };
 
 static void usage(FILE *out)

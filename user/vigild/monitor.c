@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maps.h"
 #include "monitor.skel.h"
 #include "watch_sync.h"
 
@@ -32,12 +33,6 @@ static const struct optional_hook {
 	{ "tcp_send_reset", "resets sent" },
 	{ "tcp_receive_reset", "refused connects (counted as timeouts) and resets received" },
 	{ "tcp_retransmit_skb", "SYN and data retransmits" },
-};
-
-static const char *const pinned_maps[] = {
-	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
-	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
-	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,
 };
 
 static bool kernel_has_tracepoint(const struct btf *vmlinux, const char *tp)
@@ -87,22 +82,6 @@ static int disable_missing_hooks(struct monitor_bpf *skel, char *err, size_t err
 	return 0;
 }
 
-static int set_pin_paths(struct monitor_bpf *skel, const char *pin_dir)
-{
-	char path[512];
-
-	for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
-		struct bpf_map *map = bpf_object__find_map_by_name(skel->obj, pinned_maps[i]);
-		int ret;
-
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, pinned_maps[i]);
-		ret = bpf_map__set_pin_path(map, path);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 /* Unlink every entry of dir (bpffs pins; no subdirectories but links/), then dir. */
 static int remove_dir_entries(const char *dir)
 {
@@ -143,22 +122,26 @@ static int handle_ring_record(void *ctx, void *data, size_t size)
 static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cfg, char *err,
 			size_t errlen)
 {
+	/* Maps marked LIBBPF_PIN_BY_NAME are pinned (or reused) at pin_dir/NAME. */
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = cfg->pin_dir);
 	int ret;
 
-	mon->skel = monitor_bpf__open();
+	mon->skel = monitor_bpf__open_opts(&opts);
 	if (!mon->skel) {
 		snprintf(err, errlen, "cannot open BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	bpf_map__set_max_entries(mon->skel->maps.backend_stats, cfg->watch_all_max);
-	ret = disable_missing_hooks(mon->skel, err, errlen);
-	if (ret)
-		return ret;
-	ret = set_pin_paths(mon->skel, cfg->pin_dir);
+	ret = bpf_map__set_max_entries(mon->skel->maps.backend_stats, cfg->watch_all_max);
 	if (ret) {
-		snprintf(err, errlen, "cannot set pin paths under %s: %s", cfg->pin_dir, strerror(-ret));
+		snprintf(err, errlen, "cannot size backend_stats to %u entries: %s",
+			 cfg->watch_all_max, strerror(-ret));
 		return ret;
 	}
+	ret = disable_missing_hooks(mon->skel, err, errlen);
+	if (!ret)
+		ret = vigil_pins_check(mon->skel->obj, err, errlen);
+	if (ret)
+		return ret;
 	ret = monitor_bpf__load(mon->skel);
 	if (ret) {
 		snprintf(err, errlen,

@@ -47,12 +47,6 @@ struct vigil_pkt_dp {
 	struct table_pair pairs[N_PAIRS];
 };
 
-static const char *const xdp_pinned_maps[] = {
-	VIGIL_PIN_HEALTH,       VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT, VIGIL_PIN_EVENTS,
-	VIGIL_PIN_XDP_SERVICES, VIGIL_PIN_XDP_BACKENDS,  VIGIL_PIN_XDP_TABLES, VIGIL_PIN_FLOWS,
-	VIGIL_PIN_REV_FLOWS,    VIGIL_PIN_XDP_STATS,
-};
-
 /* ---- attachments ------------------------------------------------------------ */
 
 static struct vigil_pkt_hooks hooks_of(const struct vigil_pkt_dp *xl)
@@ -95,20 +89,25 @@ static void load_backend_ids(struct vigil_pkt_dp *xl)
 static int load_object(struct vigil_pkt_dp *xl, const struct vigil_config *cfg, char *err,
 		       size_t errlen)
 {
-	char path[512];
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = xl->pin_dir);
 	int ret;
 
-	xl->skel = xdp_lb_bpf__open();
+	xl->skel = xdp_lb_bpf__open_opts(&opts);
 	if (!xl->skel) {
 		snprintf(err, errlen, "cannot open the XDP object: %s", strerror(errno));
 		return -errno;
 	}
-	for (size_t i = 0; i < sizeof(xdp_pinned_maps) / sizeof(xdp_pinned_maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", xl->pin_dir, xdp_pinned_maps[i]);
-		bpf_map__set_pin_path(bpf_object__find_map_by_name(xl->skel->obj, xdp_pinned_maps[i]),
-				      path);
+	/* The monitor's backend_stats, reused from its pin: sized the same. */
+	ret = bpf_map__set_max_entries(xl->skel->maps.backend_stats, cfg->watch_all_max);
+	if (ret) {
+		snprintf(err, errlen, "cannot size backend_stats to %u entries: %s",
+			 cfg->watch_all_max, strerror(-ret));
+		return ret;
 	}
 	xl->skel->rodata->forward_mode = cfg->xdp_forward;
+	ret = vigil_pins_check(xl->skel->obj, err, errlen);
+	if (ret)
+		return ret;
 	ret = xdp_lb_bpf__load(xl->skel);
 	if (ret)
 		snprintf(err, errlen, "loading the XDP load balancer failed (%s); if a pinned map "

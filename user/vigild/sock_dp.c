@@ -15,6 +15,7 @@
 #include <vigil/abi.h>
 
 #include "log.h"
+#include "maps.h"
 #include "sock_lb.skel.h"
 
 #define CGROUP2_MAGIC 0x63677270
@@ -22,11 +23,6 @@
 struct vigil_sock_dp {
 	struct sock_lb_bpf *skel;
 	char pin_dir[256];
-};
-
-static const char *const lb_pinned_maps[] = {
-	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP, VIGIL_PIN_SERVICES,
-	VIGIL_PIN_BACKEND_INFO, VIGIL_PIN_ADMIN, VIGIL_PIN_HISTORY,
 };
 
 static const char *const hook_names[] = { "connect4", "connect6", "getpeername4", "getpeername6" };
@@ -49,24 +45,22 @@ const char *vigil_cgroup2_root(void)
 
 int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *err, size_t errlen)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
 	struct vigil_sock_dp *lb = calloc(1, sizeof(*lb));
-	char path[512];
 	int ret = -ENOMEM;
 
 	if (!lb)
 		goto fail;
 	snprintf(lb->pin_dir, sizeof(lb->pin_dir), "%s", pin_dir);
-	lb->skel = sock_lb_bpf__open();
+	lb->skel = sock_lb_bpf__open_opts(&opts);
 	if (!lb->skel) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open socket LB object: %s", strerror(errno));
 		goto fail;
 	}
-	for (size_t i = 0; i < sizeof(lb_pinned_maps) / sizeof(lb_pinned_maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, lb_pinned_maps[i]);
-		bpf_map__set_pin_path(bpf_object__find_map_by_name(lb->skel->obj, lb_pinned_maps[i]),
-				      path);
-	}
+	ret = vigil_pins_check(lb->skel->obj, err, errlen);
+	if (ret)
+		goto fail;
 	ret = sock_lb_bpf__load(lb->skel);
 	if (ret) {
 		snprintf(err, errlen, "loading the socket load balancer failed (%s); if a pinned "
@@ -183,16 +177,6 @@ void vigil_sock_dp_detach_pinned(const char *pin_dir)
 	}
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
 	rmdir(path);
-}
-
-void vigil_sock_dp_maps(const struct vigil_sock_dp *lb, struct vigil_svc_maps *maps)
-{
-	maps->service_sets = bpf_map__fd(lb->skel->maps.service_sets);
-	maps->services = bpf_map__fd(lb->skel->maps.services);
-	maps->backend_info = bpf_map__fd(lb->skel->maps.backend_info);
-	maps->admin = bpf_map__fd(lb->skel->maps.admin);
-	maps->history = bpf_map__fd(lb->skel->maps.history);
-	maps->backend_health = bpf_map__fd(lb->skel->maps.backend_health);
 }
 
 void vigil_sock_dp_stop(struct vigil_sock_dp *lb)

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* The socket datapath: loads the socket-level load balancer
- * (bpf/sock_lb.bpf.c) and with it the service maps vigild publishes in
- * (svc_maps.h); attaches connect/getpeername hooks to a cgroup v2. */
+ * (bpf/sock_lb.bpf.c), only when a service uses it; attaches
+ * connect/getpeername hooks to a cgroup v2. The service maps vigild
+ * publishes in are the state maps' (state_maps.h), whatever the datapath. */
 #ifndef VIGIL_SOCK_DP_H
 #define VIGIL_SOCK_DP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "svc_maps.h"
-
 struct vigil_sock_dp;
 
-/* Load (reusing maps pinned under pin_dir, including backend_health shared
- * with the monitor) without attaching. */
+/* Load (reusing maps pinned under pin_dir: backend_health shared with the
+ * monitor, service_sets written through the state maps, state_maps.h)
+ * without attaching. */
 int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *err, size_t errlen);
 
 /* Attach to cgroup (NULL/"" = the cgroup v2 root). Links are pinned under
@@ -24,9 +24,6 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 /* Remove the pinned links (detaches the hooks), e.g. when no service is left. */
 void vigil_sock_dp_detach_pinned(const char *pin_dir);
 
-/* The service maps, owned by the loaded object (valid until
- * vigil_sock_dp_stop). */
-void vigil_sock_dp_maps(const struct vigil_sock_dp *lb, struct vigil_svc_maps *maps);
 void vigil_sock_dp_stop(struct vigil_sock_dp *lb);
 
 /* The cgroup v2 root: /sys/fs/cgroup when it is cgroup2, else

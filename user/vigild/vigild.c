@@ -22,6 +22,7 @@
 #include "monitor.h"
 #include "pkt_dp.h"
 #include "sock_dp.h"
+#include "state_maps.h"
 #include "vigild.h"
 
 #define DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
@@ -207,14 +208,16 @@ static int start_failover(struct vigild *d, const struct vigil_config *cfg, char
 		vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
 	if (cfg->n_services == 0)
 		return 0;
-	ret = vigil_sock_dp_load(&d->sock, cfg->pin_dir, err, errlen);
+	ret = vigil_state_maps_load(&d->state, cfg->pin_dir, err, errlen);
+	if (!ret && (datapaths & VIGIL_DATAPATH_SOCKET))
+		ret = vigil_sock_dp_load(&d->sock, cfg->pin_dir, err, errlen);
 	if (!ret && (datapaths & VIGIL_DATAPATH_XDP))
 		ret = vigil_pkt_dp_start(&d->pkt, cfg, err, errlen);
 	if (ret)
 		return ret;
 	if (d->pkt)
 		vigil_pkt_dp_remove_stale(d->pkt, cfg);
-	vigil_sock_dp_maps(d->sock, &svc_maps);
+	vigil_state_maps_fds(d->state, &svc_maps);
 	vigil_monitor_maps(d->mon, &mon_maps.backend_stats, &mon_maps.inflight);
 	/* Sets and thresholds are published before the hooks switch over. */
 	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &svc_maps, d->pkt, err, errlen);
@@ -231,6 +234,7 @@ static void stop_daemon(struct vigild *d)
 	vigil_failover_stop(d->fo);
 	vigil_pkt_dp_stop(d->pkt);
 	vigil_sock_dp_stop(d->sock);
+	vigil_state_maps_stop(d->state);
 	vigil_monitor_stop(d->mon);
 }
 

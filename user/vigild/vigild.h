@@ -12,8 +12,9 @@ struct vigild {
 	int log_level_override;   /* -1: daemon.log_level of the config */
 	struct vigil_config *cfg; /* running config; the engine points into it */
 	struct vigil_monitor *mon;
-	struct vigil_sock_dp *sock; /* socket datapath; also owns the service maps */
-	struct vigil_pkt_dp *pkt;   /* packet datapath (XDP or tc) */
+	struct vigil_state_maps *state; /* service maps; loaded when services are configured */
+	struct vigil_sock_dp *sock;     /* socket datapath, when a service uses it */
+	struct vigil_pkt_dp *pkt;       /* packet datapath (XDP or tc) */
 	struct vigil_failover *fo;
 };
 

@@ -25,6 +25,7 @@
 #include "probe.h"
 #include "reload_plan.h"
 #include "sock_dp.h"
+#include "state_maps.h"
 #include "vigild.h"
 
 struct txn {
@@ -32,6 +33,7 @@ struct txn {
 	__u32 old_dp, next_dp;                 /* VIGIL_DATAPATH_* in use */
 	struct vigil_failover_reload *fo_next; /* prepared switch of the running engine */
 	struct vigil_failover *fo_new;         /* engine started: none ran before */
+	struct vigil_state_maps *state_new;    /* state maps loaded: none were */
 	struct vigil_sock_dp *sock_new;        /* socket datapath loaded: none was */
 	struct vigil_pkt_dp *pkt_new;          /* packet datapath started: not in use before */
 	bool pkt_reconciled, sock_attached, watch_synced; /* to undo on failure */
@@ -41,6 +43,11 @@ struct txn {
 static struct vigil_sock_dp *sock_of(const struct vigild *d, const struct txn *t)
 {
 	return d->sock ? d->sock : t->sock_new;
+}
+
+static struct vigil_state_maps *state_of(const struct vigild *d, const struct txn *t)
+{
+	return d->state ? d->state : t->state_new;
 }
 
 /* The packet datapath serving the new config, NULL when it uses none. */
@@ -114,13 +121,18 @@ static int prepare(struct vigild *d, struct txn *t)
 
 /* ---- steps that change the kernel and can fail ----------------------------- */
 
-/* The socket datapath object also owns the service maps every service is
- * published in, whatever its datapath. */
+/* The state maps every service is published in, whatever its datapath, and
+ * the socket datapath once a service uses it. */
 static int load_sock(struct vigild *d, struct txn *t)
 {
-	if (d->sock || t->next->n_services == 0)
-		return 0;
-	return vigil_sock_dp_load(&t->sock_new, t->next->pin_dir, t->err, sizeof(t->err));
+	int ret = 0;
+
+	if (!d->state && t->next->n_services)
+		ret = vigil_state_maps_load(&t->state_new, t->next->pin_dir, t->err,
+					    sizeof(t->err));
+	if (!ret && !d->sock && (t->next_dp & VIGIL_DATAPATH_SOCKET))
+		ret = vigil_sock_dp_load(&t->sock_new, t->next->pin_dir, t->err, sizeof(t->err));
+	return ret;
 }
 
 static int pkt_up(struct vigild *d, struct txn *t)
@@ -159,7 +171,7 @@ static int engine_up(struct vigild *d, struct txn *t)
 
 	if (d->fo || t->next->n_services == 0)
 		return 0;
-	vigil_sock_dp_maps(sock_of(d, t), &maps);
+	vigil_state_maps_fds(state_of(d, t), &maps);
 	vigil_monitor_maps(d->mon, &mon.backend_stats, &mon.inflight);
 	return vigil_failover_start(&t->fo_new, t->next, &mon, &maps, pkt_of(d, t), t->err,
 				    sizeof(t->err));
@@ -210,6 +222,7 @@ static void undo(struct vigild *d, struct txn *t)
 	if (t->pkt_reconciled)
 		undo_pkt(d, t);
 	vigil_sock_dp_stop(t->sock_new);
+	vigil_state_maps_stop(t->state_new);
 	vigil_failover_reload_abort(t->fo_next);
 }
 
@@ -230,6 +243,8 @@ static void commit(struct vigild *d, struct txn *t)
 {
 	struct vigil_pkt_dp *pkt = pkt_of(d, t);
 
+	if (t->state_new)
+		d->state = t->state_new;
 	if (t->sock_new)
 		d->sock = t->sock_new;
 	if (t->pkt_new)
