@@ -23,22 +23,19 @@
 
 XDP_IFS="xlc, xls"
 
-# lib.sh's start_bg names logs after the number of recorded PIDs, which
-# drops when stop_pid forgets one: a later process can then share (and
-# truncate) the log of one still running, vigild's or a loadgen's whose
-# summary is read later. Same contract, with a log name used only once.
-XDP_BG_SEQ=0
-start_bg() { # CMD...
-	XDP_BG_SEQ=$((XDP_BG_SEQ + 1))
-	BG_LOG="$VGL_TMP/bg.x$XDP_BG_SEQ.log"
-	"$@" >"$BG_LOG" 2>&1 &
-	BG_PID=$!
-	VGL_PIDS+=("$BG_PID")
-}
-
 xdp_require_env() {
 	require_env
 	[[ -x "$LOADGEN" ]] || die "$LOADGEN not built (run make all)"
+}
+
+# The world of an XDP test: a subnet of its own (alloc_net), the topology
+# below with N backend addresses and testsrv "bI" on every B4[I]:PORT (PORT
+# is VGL_PORT). Sets NET, PORT and what xdp_topology and fo_servers set.
+xdp_world() { # N
+	alloc_net
+	PORT=$VGL_PORT
+	xdp_topology "$NET" "$1"
+	fo_servers "$1" "$PORT"
 }
 
 # Build the world above with N backend addresses. Sets CLI_NS LB_NS SRV_NS,
@@ -140,14 +137,27 @@ xlg_bg() { # loadgen options...
 
 # Run loadgen in the foreground; LG_OUT gets its summary line.
 xlg() { # loadgen options...
-	local d=5000 a
-	local -a args=("$@")
-	for ((a = 0; a < ${#args[@]}; a++)); do
-		[[ "${args[a]}" == -d ]] && d=${args[a + 1]}
+	loadgen_fg xlg_bg "$@"
+}
+
+# Share of backend NAME in the last loadgen summary (LG_OUT), in percent of
+# the ok replies.
+share_of() { # NAME
+	local ok served
+	ok=$(lg_get ok) served=$(lg_get "served_$1")
+	((ok > 0)) && echo $((served * 100 / ok)) || echo 0
+}
+
+# Each backend NAME served 30-70 % of the ok replies of the last loadgen
+# (equal weights, Maglev spread).
+assert_spread() { # LABEL NAME...
+	local label=$1 name share
+	shift
+	for name in "$@"; do
+		share=$(share_of "$name")
+		assert_ge "$label: share of $name (%)" 30 "$share"
+		assert_le "$label: share of $name (%)" 70 "$share"
 	done
-	xlg_bg "$@"
-	fo_loadgen_wait "$LG_PID" "$LG_LOG" $((d / 1000 + 10)) || return 1
-	log "loadgen $*: $LG_OUT"
 }
 
 # ---- flows -----------------------------------------------------------------------
@@ -195,6 +205,20 @@ _xdp_ka_placed() {
 		KA_BACKEND[k]=$(backend_of_port "${KA_PORT[k]}")
 		[[ -n "${KA_BACKEND[k]}" ]] || return 1
 	done
+}
+
+# The victim of a fault among primaries 1 and 2: the backend of keep-alive
+# client 1, unless it holds all of them (then the other), so that the
+# survivor holds at least one. Sets VICTIM, SURVIVOR and ON_VICTIM (the
+# keep-alive clients on the victim).
+xdp_pick_victim() {
+	VICTIM=1
+	[[ "${KA_BACKEND[1]}" == "${B4[2]}" ]] && VICTIM=2
+	ON_VICTIM=$(ka_on "${B4[VICTIM]}")
+	((ON_VICTIM == KA_N)) && VICTIM=$((3 - VICTIM)) && ON_VICTIM=0
+	SURVIVOR=$((3 - VICTIM))
+	log "victim b$VICTIM (${EP[VICTIM]}) holds $ON_VICTIM keep-alive connections," \
+		"survivor b$SURVIVOR holds $((KA_N - ON_VICTIM))"
 }
 
 # KA_PORT_NOW[k]: the client port of keep-alive client k now (empty if it

@@ -22,7 +22,8 @@ REQS=2 # per connection: also covers several requests on one connection
 N=$((CONNS * REQS))
 ROUNDS=10
 PORT=$VGL_PORT
-setup_topology 204
+alloc_net
+setup_topology "$NET"
 EP="$SRV4:$PORT"
 write_config --backend "$EP" --local-port "$PORT"
 start_vigild "$VGL_CONFIG"

@@ -20,29 +20,14 @@ source "$(dirname "$0")/../lib_failover.sh"
 source "$(dirname "$0")/../lib_xdp.sh"
 xdp_require_env
 
-NET=246
-PORT=$VGL_PORT
-xdp_topology "$NET" 3
-fo_servers 3 "$PORT"
+xdp_world 3
 fo_new_config
 
 write_config() { # HOOK INTERFACES BACKEND...
-	local hook=$1 ifs=$2 list="" ep
+	local hook=$1 ifs=$2
 	shift 2
-	for ep in "$@"; do list+="${list:+, }\"$ep\""; done
-	{
-		XDP_HOOK=$hook XDP_IFS=$ifs xdp_config_head
-		cat <<EOF
-detection:
-  slow_floor_ms: 1000
-  stuck_request_floor_ms: 2000
-services:
-  - name: web
-    vip: "$VIP4:80"
-    datapath: xdp
-    backends: [$list]
-EOF
-	} >"$VGL_CONFIG"
+	XDP_HOOK=$hook XDP_IFS=$ifs fo_conf --rewrite --xdp --calm \
+		--service web "$VIP4:80" --backends "$@"
 }
 
 tc_filter_on() { tc -n "$LB_NS" filter show dev "$1" ingress | grep -q vigil_tc_lb; }
