@@ -448,6 +448,19 @@ setup_topology() { # NET
 	log "topology: $CLI_NS (10.$net.0.1, fd00:$net::1) <-> $SRV_NS ($SRV4, $SRV6)"
 }
 
+# The world of a monitor test: a subnet of its own, namespaces cli and srv
+# (setup_topology), vigild watching the backend EP (SRV4:PORT, PORT is
+# VGL_PORT) and the local port PORT, testsrv on EP with the options given.
+mon_world() { # [testsrv options...]
+	PORT=$VGL_PORT
+	alloc_net
+	setup_topology "$NET"
+	EP="$SRV4:$PORT"
+	write_config --backend "$EP" --local-port "$PORT"
+	start_vigild "$VGL_CONFIG"
+	start_testsrv "$SRV_NS" "$SRV4" "$PORT" "$@"
+}
+
 # ---- processes -------------------------------------------------------------------
 
 # Start CMD in the background with output to a log file; records the PID.

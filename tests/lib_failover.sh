@@ -88,14 +88,19 @@ fo_start_vigild() { # [CONFIG]
 # server namespace. Sets CLI_NS, SRV_NS, B4[1..N] (10.NET.0.1I) and B6[1..N]
 # (fd00:NET::1I).
 fo_topology() { # NET N
-	local net=$1 n=$2 i
-	setup_topology "$net"
+	setup_topology "$1"
+	backend_addrs "$SRV_NS" veth0 "10.$1.0" "fd00:$1:" "$2"
+}
+
+# N backend addresses on DEV in NS: B4[I] = V4NET.1I/24 and B6[I] =
+# V6NET:1I/64 (V6NET such as "fd00:N:", giving fd00:N::1I), I = 1..N.
+backend_addrs() { # NS DEV V4NET V6NET N
+	local i
 	B4=() B6=()
-	for ((i = 1; i <= n; i++)); do
-		B4[i]="10.$net.0.1$i"
-		B6[i]="fd00:$net::1$i"
-		ip -n "$SRV_NS" addr add "${B4[i]}/24" dev veth0 || die "adding ${B4[i]} failed"
-		ip -n "$SRV_NS" addr add "${B6[i]}/64" dev veth0 nodad || die "adding ${B6[i]} failed"
+	for ((i = 1; i <= $5; i++)); do
+		B4[i]="$3.1$i" B6[i]="$4:1$i"
+		ip -n "$1" addr add "${B4[i]}/24" dev "$2" || die "adding ${B4[i]} failed"
+		ip -n "$1" addr add "${B6[i]}/64" dev "$2" nodad || die "adding ${B6[i]} failed"
 	done
 }
 
@@ -119,9 +124,9 @@ fo_server() { # IDX ADDR PORT NAME [testsrv options...]
 
 # Backends 1..N: testsrv "bI" on B4[I]:PORT each; EP[I] gets "B4[I]:PORT".
 # With FAMILY 6: on B6[I], EP[I] "[B6[I]]:PORT".
+# shellcheck disable=SC2034 # EP is read by the tests
 fo_servers() { # N PORT [FAMILY]
 	local i addr
-	# shellcheck disable=SC2034 # read by the tests
 	EP=("")
 	for ((i = 1; i <= $1; i++)); do
 		if [[ ${3:-4} == 6 ]]; then
@@ -191,16 +196,16 @@ fo_new_config() {
 	# shellcheck disable=SC2034 # read by lib.sh's start_vigild
 	VGL_CONFIG="$VGL_TMP/vigil-${#VGL_PIN_DIRS[@]}.yaml"
 }
+# The daemon: section: pins in VGL_PIN_DIR, probes from namespace NS.
+daemon_head() { # LOG_LEVEL NS
+	printf 'daemon:\n  pin_dir: %s\n  log_level: %s\n  probe_netns: /var/run/netns/%s\n' \
+		"$VGL_PIN_DIR" "$1" "$2"
+}
+
 # FO_LOG_LEVEL (default info) sets vigild's log level.
 fo_config_head() {
-	cat <<EOF
-daemon:
-  pin_dir: $VGL_PIN_DIR
-  log_level: ${FO_LOG_LEVEL:-info}
-  probe_netns: /var/run/netns/$CLI_NS
-lb:
-  cgroup: $FO_CGROUP
-EOF
+	daemon_head "${FO_LOG_LEVEL:-info}" "$CLI_NS"
+	printf 'lb:\n  cgroup: %s\n' "$FO_CGROUP"
 }
 
 # The config of a failover test, in VGL_CONFIG (with a new pin dir from
@@ -533,6 +538,16 @@ assert_kill_failed_after() { # THRESHOLD WORKERS
 			"the victim before the failure that marked it down (concurrent workers)"
 	fi
 	assert_le "failed requests started after the fault (threshold + workers - 1)" $(($1 + $2 - 1)) "$after"
+}
+
+# After a kill under load (fault_under_load ... fo_kill_server): no connect
+# to the victim EP for SLEEP_S, its errors and the failed requests of the
+# fault load (which ends within TIMEOUT_S) within the kill bounds.
+kill_checks() { # EP LABEL SLEEP_S THRESHOLD WORKERS TIMEOUT_S
+	no_connects_after_ejection "$1" "$2" "$3"
+	assert_kill_errors "$2" "$4" "$5"
+	fault_load_end "$6"
+	assert_kill_failed_after "$4" "$5"
 }
 
 # Wait (at most TIMEOUT_S) for the fault load to end; log its summary and

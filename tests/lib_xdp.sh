@@ -28,6 +28,12 @@ xdp_require_env() {
 	[[ -x "$LOADGEN" ]] || die "$LOADGEN not built (run make all)"
 }
 
+# For a backend behind a TUN link (xdp_tun_backend).
+xdp_require_tun() {
+	command -v python3 >/dev/null || skip "python3 not installed (runs the TUN relay)"
+	[[ -c /dev/net/tun ]] || skip "no /dev/net/tun"
+}
+
 # The world of an XDP test: a subnet of its own (alloc_net), the topology
 # below with N backend addresses and testsrv "bI" on every B4[I]:PORT (PORT
 # is VGL_PORT). Sets NET, PORT and what xdp_topology and fo_servers set.
@@ -41,7 +47,7 @@ xdp_world() { # N
 # Build the world above with N backend addresses. Sets CLI_NS LB_NS SRV_NS,
 # CLI4 CLI6, VIP4 VIP6, B4[1..N] B6[1..N].
 xdp_topology() { # NET N
-	local net=$1 n=$2 i
+	local net=$1 n=$2
 	netns_create cli
 	CLI_NS=$NETNS
 	netns_create lb
@@ -63,12 +69,7 @@ xdp_topology() { # NET N
 		ip -n "$LB_NS" addr add "fd00:$net:2::1/64" dev xls nodad; }; then
 		die "addressing the veth pairs failed"
 	fi
-	for ((i = 1; i <= n; i++)); do
-		B4[i]="10.$net.2.1$i"
-		B6[i]="fd00:$net:2::1$i"
-		ip -n "$SRV_NS" addr add "${B4[i]}/24" dev xs || die "adding ${B4[i]} failed"
-		ip -n "$SRV_NS" addr add "${B6[i]}/64" dev xs nodad || die "adding ${B6[i]} failed"
-	done
+	backend_addrs "$SRV_NS" xs "10.$net.2" "fd00:$net:2:" "$n"
 	if ! { ip -n "$CLI_NS" link set xc up && ip -n "$LB_NS" link set xlc up &&
 		ip -n "$LB_NS" link set xls up && ip -n "$SRV_NS" link set xs up &&
 		ip -n "$CLI_NS" route add "10.96.$net.0/24" via "10.$net.1.1" &&
@@ -101,11 +102,8 @@ xdp_remote_ends() { # NS IF
 # The daemon: and xdp: sections (fo_new_config first). The caller appends
 # detection: and services:.
 xdp_config_head() {
+	daemon_head "${XDP_LOG_LEVEL:-info}" "$LB_NS"
 	cat <<EOF
-daemon:
-  pin_dir: $VGL_PIN_DIR
-  log_level: ${XDP_LOG_LEVEL:-info}
-  probe_netns: /var/run/netns/$LB_NS
 xdp:
   netns: /var/run/netns/$LB_NS
   interfaces: [$XDP_IFS]

@@ -6,13 +6,7 @@ source "$(dirname "$0")/../lib.sh"
 require_env
 
 N=2000
-PORT=$VGL_PORT
-alloc_net
-setup_topology "$NET"
-EP="$SRV4:$PORT"
-write_config --backend "$EP" --local-port "$PORT"
-start_vigild "$VGL_CONFIG"
-start_testsrv "$SRV_NS" "$SRV4" "$PORT"
+mon_world
 
 run_testcli "$CLI_NS" -a "$SRV4" -p "$PORT" -n "$N" -c 50 -r 1
 assert_cli testcli ok="$N"

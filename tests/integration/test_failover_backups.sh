@@ -30,15 +30,13 @@ assert_lg baseline failed=0 served_b3=0
 assert_eq "baseline serving" primaries "$(service_field web serving)"
 
 # ---- 1: every primary dies ---------------------------------------------------------
-fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
-LG_FAULT_PID=$LG_PID LG_FAULT_LOG=$LG_LOG
-sleep 0.5
-FAULT_NS=$(now_wall_ns)
-mark_fault "$LG_FAULT_PID"
-kill -KILL "${FO_SRV_PIDS[1]}" "${FO_SRV_PIDS[2]}"
-stop_pid "${FO_SRV_PIDS[1]}"
-stop_pid "${FO_SRV_PIDS[2]}"
-log "killed both primaries"
+kill_primaries() {
+	kill -KILL "${FO_SRV_PIDS[1]}" "${FO_SRV_PIDS[2]}"
+	stop_pid "${FO_SRV_PIDS[1]}"
+	stop_pid "${FO_SRV_PIDS[2]}"
+}
+FAULT_LOAD=(fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1)
+fault_under_load 0.5 "${EP[1]}" b1 kill_primaries
 assert_true "service switched to its backup" wait_service_field web serving backups 5
 SW=$(events_of - backups | head -n1)
 log "switch to backups: $SW"
@@ -51,9 +49,7 @@ assert_eq "switch rule" backups "$(jq -r .rule <<<"$SW")"
 for ep in "${EP[1]}" "${EP[2]}"; do
 	log "ejection of $ep: $(events_of "$ep" ejected | head -n1 | jq -c '{rule, evidence}')"
 done
-fo_loadgen_wait "$LG_FAULT_PID" "$LG_FAULT_LOG" 10 || die "loadgen did not finish"
-log "loadgen across the fault: $LG_OUT"
-log "failures: in flight at the kill $(lg_get failed_inflight), started after it $(lg_get failed_after)"
+fault_load_end 10
 # Each dead primary costs its fast-path threshold plus the connects that
 # chose it before it was marked down (one per other worker): 2 x (3 + 3).
 # Once both are down in the kernel the very next connect() takes the backup

@@ -35,10 +35,7 @@ FAULT_LOAD=(fo_loadgen_bg -a "$VIP" -p 80 -c "$WORKERS" -d 3000 -t 1000 -s 1)
 fault_under_load 1 "${EP[1]}" b1 fo_kill_server 1
 sleep 0.5
 # The kernel marks b1 down only at the THRESHOLD-th consecutive failure.
-no_connects_after_ejection "${EP[1]}" b1 1
-assert_kill_errors b1 "$THRESHOLD" "$WORKERS"
-fault_load_end 10
-assert_kill_failed_after "$THRESHOLD" "$WORKERS"
+kill_checks "${EP[1]}" b1 1 "$THRESHOLD" "$WORKERS" 10
 assert_lg "across the kill" 'served_b2>=1' served_b3=0
 
 fo_loadgen -a "$VIP" -p 80 -c "$WORKERS" -d 1000 -t 1000 -s 1 || die "second loadgen failed"

@@ -70,6 +70,19 @@ direct_connects() { # EP COUNT
 	run_testcli "$CLI_NS" -a "${1%:*}" -p "${1##*:}" -n "$2" -c 1
 }
 
+# HUP with the config just written, under load: same vigild, the log's
+# summary line matches SUMMARY, no request fails across it.
+reload_under_load() { # LABEL SUMMARY
+	fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
+	sleep 1
+	hup_expect "config reloaded"
+	assert_true "summary of $1: $2" grep -qF "$2" <<<"$HUP_LINE"
+	fo_loadgen_wait "$LG_PID" "$LG_LOG" 10 || die "loadgen across $1 did not finish"
+	log "loadgen across $1: $LG_OUT"
+	assert_eq "requests failed across $1" 0 "$(lg_get failed)"
+	assert_alive "after $1"
+}
+
 refused_unchanged() { # LABEL PATTERN
 	local before after
 	before=$(snapshot)
@@ -105,15 +118,7 @@ fo_show
 svc_web "${EP[1]}" "${EP[2]}" "${EP[3]}" "${EP[4]}"
 svc_api
 write_config
-fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
-sleep 1
-hup_expect "config reloaded"
-assert_true "summary: 2 services, 1 added, 1 changed" \
-	grep -q "2 services (1 added, 0 removed, 1 changed), backends 3 added, 0 removed" <<<"$HUP_LINE"
-fo_loadgen_wait "$LG_PID" "$LG_LOG" 10 || die "loadgen across the reload did not finish"
-log "loadgen across the reload: $LG_OUT"
-assert_eq "requests failed across the reload" 0 "$(lg_get failed)"
-assert_alive "after the reload"
+reload_under_load "the reload" "2 services (1 added, 0 removed, 1 changed), backends 3 added, 0 removed"
 
 assert_true "b4 listed and healthy" wait_backend_field web "${EP[4]}" state healthy 3
 assert_eq "b4 selected" true "$(backend_field web "${EP[4]}" selected)"
@@ -177,15 +182,7 @@ assert_alive "after the refused reloads"
 svc_web "${EP[2]}" "${EP[3]}" "${EP[4]}"
 svc_api
 write_config
-fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
-sleep 1
-hup_expect "config reloaded"
-assert_true "summary: web changed, 1 backend removed" \
-	grep -q "2 services (0 added, 0 removed, 1 changed), backends 0 added, 1 removed" <<<"$HUP_LINE"
-fo_loadgen_wait "$LG_PID" "$LG_LOG" 10 || die "loadgen across the reload did not finish"
-log "loadgen across the reload: $LG_OUT"
-assert_eq "requests failed across the removal" 0 "$(lg_get failed)"
-assert_alive "after the removal"
+reload_under_load "the removal" "2 services (0 added, 0 removed, 1 changed), backends 0 added, 1 removed"
 fo_show
 assert_eq "b1 gone from web in vigilctl backends" absent "$(backend_field web "${EP[1]}" state)"
 assert_eq "b1 still in api" healthy "$(backend_field api "${EP[1]}" state)"

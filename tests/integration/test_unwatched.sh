@@ -7,20 +7,15 @@ require_env
 
 N_OTHER=10
 N=5
-PORT=$VGL_PORT
+mon_world
 OTHER_PORT=$((PORT + 1))
-alloc_net
-setup_topology "$NET"
-EP="$SRV4:$PORT"
 OTHER_EP="$SRV4:$OTHER_PORT"
-write_config --backend "$EP" --local-port "$PORT"
-start_vigild "$VGL_CONFIG"
+start_testsrv "$SRV_NS" "$SRV4" "$OTHER_PORT"
 
 # Unwatched traffic first (successful, refused-free), then the watched one;
 # once the watched counts are in, the unwatched ones would be too.
 for c in "unwatched $OTHER_PORT $N_OTHER" "watched $PORT $N"; do
 	read -r what port n <<<"$c"
-	start_testsrv "$SRV_NS" "$SRV4" "$port"
 	run_testcli "$CLI_NS" -a "$SRV4" -p "$port" -n "$n" -c 5 -r 1
 	assert_cli "testcli ($what)" ok="$n"
 done

@@ -30,14 +30,9 @@ assert_lg baseline failed=0 served_b3=0
 assert_eq "serving before the fault" primaries "$(service_field web serving)"
 
 # ---- both primaries die under load ------------------------------------------------------
-xlg_bg -a "$VIP4" -p 80 -c 4 -d 3000 -t 1000 -s 1
-LG1_PID=$LG_PID LG1_LOG=$LG_LOG
-sleep 0.8
-FAULT_NS=$(now_wall_ns)
-mark_fault "$LG1_PID"
-fo_kill_server 1
-fo_kill_server 2
-log "killed b1 and b2 (both primaries)"
+kill_primaries() { fo_kill_server 1 && fo_kill_server 2; }
+FAULT_LOAD=(xlg_bg -a "$VIP4" -p 80 -c 4 -d 3000 -t 1000 -s 1)
+fault_under_load 0.8 "${EP[1]}" b1 kill_primaries
 for i in 1 2; do
 	wait_backend_field web "${EP[i]}" state ejected 5 || VGL_FAILS=$((VGL_FAILS + 1))
 done
@@ -51,8 +46,7 @@ assert_le "fault to backups ms" 1000 "$SWITCH_MS"
 vctl services 2>&1 | sed 's/^/  /'
 assert_eq "services --json: serving" backups "$(service_field web serving)"
 
-fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
-log "loadgen across the fault: $LG_OUT"
+fault_load_end 15
 log "xdp_backup switch_ms=$SWITCH_MS failed_after=$(lg_get failed_after)" \
 	"last_fail_ms=$(lg_get last_fail_ms) served_b3=$(lg_get served_b3)"
 # Until vigild switches the table to the backup, new flows can only go to

@@ -21,8 +21,7 @@ source "$(dirname "$0")/../lib_failover.sh"
 # shellcheck source=tests/lib_xdp.sh
 source "$(dirname "$0")/../lib_xdp.sh"
 xdp_require_env
-command -v python3 >/dev/null || skip "python3 not installed (runs the delay relay)"
-[[ -c /dev/net/tun ]] || skip "no /dev/net/tun"
+xdp_require_tun
 
 DELAY_MS=20
 xdp_world 2

@@ -20,8 +20,7 @@ source "$(dirname "$0")/../lib_failover.sh"
 # shellcheck source=tests/lib_xdp.sh
 source "$(dirname "$0")/../lib_xdp.sh"
 xdp_require_env
-command -v python3 >/dev/null || skip "python3 not installed (runs the TUN relay)"
-[[ -c /dev/net/tun ]] || skip "no /dev/net/tun"
+xdp_require_tun
 
 XDP_HOOK=tc
 XDP_HOST_CSUM_OFFLOAD=1
