@@ -56,7 +56,6 @@ xdp_topology() { # NET N
 	SRV_NS=$NETNS
 	CLI4="10.$net.1.2" CLI6="fd00:$net:1::2"
 	VIP4="10.96.$net.10" VIP6="fd00:96:$net::10"
-	B4=() B6=()
 	if ! { ip link add xc netns "$CLI_NS" type veth peer name xlc netns "$LB_NS" &&
 		ip link add xs netns "$SRV_NS" type veth peer name xls netns "$LB_NS"; }; then
 		die "creating the veth pairs failed"

@@ -465,40 +465,28 @@ START_TEST(slow_connect_fallback)
 }
 END_TEST
 
-START_TEST(slow_needs_peer)
-{
-	setup(1, 0);
-	latency(0, true, 500000, 30, T0);
-	ck_assert_uint_eq(eval(T0), 0);
-	/* peers below slow_min_samples do not count */
-	setup(3, 0);
-	latency(0, true, 1000, 19, T0);
-	latency(1, true, 1000, 10, T0);
-	latency(2, true, 500000, 30, T0);
-	ck_assert_uint_eq(eval(T0), 0);
-	/* nor does a slow backend with too few samples of its own */
-	setup(3, 0);
-	latency(0, true, 1000, 30, T0);
-	latency(1, true, 1000, 30, T0);
-	latency(2, true, 500000, 19, T0);
-	ck_assert_uint_eq(eval(T0), 0);
-}
-END_TEST
+/* Request latencies the slow rule leaves alone: backend b has samples[b]
+ * samples of us[b] each. */
+static const struct {
+	const char *why;
+	size_t backends;
+	__u64 us[3], samples[3];
+} slow_quiet[] = {
+	{ "no peer", 1, { 500000 }, { 30 } },
+	{ "peers below slow_min_samples do not count", 3, { 1000, 1000, 500000 }, { 19, 10, 30 } },
+	{ "nor does a slow backend with too few samples of its own", 3, { 1000, 1000, 500000 },
+	  { 30, 30, 19 } },
+	{ "32x the peers but p99 32768 us < floor 50 ms", 3, { 1000, 1000, 20000 }, { 30, 30, 30 } },
+	{ "above the floor but only 4x the peers (131072 vs 32768)", 3, { 20000, 20000, 100000 },
+	  { 30, 30, 30 } },
+};
 
-START_TEST(slow_floor_and_factor)
+START_TEST(slow_not_ejected)
 {
-	/* 32x the peers but p99 32768 us < floor 50 ms */
-	setup(3, 0);
-	latency(0, true, 1000, 30, T0);
-	latency(1, true, 1000, 30, T0);
-	latency(2, true, 20000, 30, T0);
-	ck_assert_uint_eq(eval(T0), 0);
-	/* above the floor but only 4x the peers (131072 vs 32768) */
-	setup(3, 0);
-	latency(0, true, 20000, 30, T0);
-	latency(1, true, 20000, 30, T0);
-	latency(2, true, 100000, 30, T0);
-	ck_assert_uint_eq(eval(T0), 0);
+	setup(slow_quiet[_i].backends, 0);
+	for (size_t b = 0; b < slow_quiet[_i].backends; b++)
+		latency(b, true, slow_quiet[_i].us[b], slow_quiet[_i].samples[b], T0);
+	ck_assert_msg(eval(T0) == 0, "%s: a change", slow_quiet[_i].why);
 }
 END_TEST
 
@@ -1180,8 +1168,7 @@ Suite *detector_suite(void)
 	tcase_add_test(tc, slow_outlier);
 	tcase_add_test(tc, slow_tail_only_is_not_ejected);
 	tcase_add_test(tc, slow_connect_fallback);
-	tcase_add_test(tc, slow_needs_peer);
-	tcase_add_test(tc, slow_floor_and_factor);
+	tcase_add_loop_test(tc, slow_not_ejected, 0, N(slow_quiet));
 	tcase_add_test(tc, uniform_spike);
 	suite_add_tcase(s, tc);
 
