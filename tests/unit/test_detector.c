@@ -270,35 +270,31 @@ START_TEST(consecutive)
 }
 END_TEST
 
-START_TEST(stuck_connect)
+/* Stuck connects and stuck requests (peers without samples): backend 0 has
+ * consecutive failures, and connects and requests pending for latency_us. */
+static const struct {
+	__u32 consecutive, pending_connects, pending_requests, latency_us;
+	enum vigil_rule rule;
+	__u64 limit_us; /* the floor of the rule, without peers */
+} stuck_cases[] = {
+	{ 1, 2, 0, 45000, VIGIL_RULE_STUCK_CONNECT, 30000 },
+	{ 0, 0, 3, 250000, VIGIL_RULE_STUCK_REQUEST, 100000 },
+};
+
+START_TEST(stuck)
 {
 	const struct vigil_det_change *c;
 
-	setup(2, 0); /* peers without samples */
-	hard(0, 1, false, 2, 0, 45000, T0);
+	setup(2, 0);
+	hard(0, stuck_cases[_i].consecutive, false, stuck_cases[_i].pending_connects,
+	     stuck_cases[_i].pending_requests, stuck_cases[_i].latency_us, T0);
 	ck_assert_uint_eq(eval(T0), 1);
 	c = change_for(0);
-	ck_assert_int_eq(c->rule, VIGIL_RULE_STUCK_CONNECT);
+	ck_assert_int_eq(c->rule, stuck_cases[_i].rule);
 	ck_assert(c->tear_down);
 	ck_assert_uint_eq(c->evidence.failures, 3);
-	ck_assert_uint_eq(c->evidence.latency_us, 45000);
-	ck_assert_uint_eq(c->evidence.limit_us, 30000); /* connect floor, no peers */
-}
-END_TEST
-
-START_TEST(stuck_request)
-{
-	const struct vigil_det_change *c;
-
-	setup(2, 0); /* peers without samples */
-	hard(0, 0, false, 0, 3, 250000, T0);
-	ck_assert_uint_eq(eval(T0), 1);
-	c = change_for(0);
-	ck_assert_int_eq(c->rule, VIGIL_RULE_STUCK_REQUEST);
-	ck_assert(c->tear_down);
-	ck_assert_uint_eq(c->evidence.failures, 3);
-	ck_assert_uint_eq(c->evidence.latency_us, 250000);
-	ck_assert_uint_eq(c->evidence.limit_us, 100000); /* request floor */
+	ck_assert_uint_eq(c->evidence.latency_us, stuck_cases[_i].latency_us);
+	ck_assert_uint_eq(c->evidence.limit_us, stuck_cases[_i].limit_us);
 }
 END_TEST
 
@@ -1148,8 +1144,7 @@ Suite *detector_suite(void)
 	tc = tcase_create("hard_failures");
 	tcase_add_test(tc, fast_path);
 	tcase_add_test(tc, consecutive);
-	tcase_add_test(tc, stuck_connect);
-	tcase_add_test(tc, stuck_request);
+	tcase_add_loop_test(tc, stuck, 0, N(stuck_cases));
 	tcase_add_test(tc, stuck_connect_wins);
 	tcase_add_test(tc, hard_on_backup);
 	tcase_add_test(tc, draining_still_judged);
