@@ -185,7 +185,7 @@ static __u32 pinned_id(const char *name)
 
 /* ---- tests ------------------------------------------------------------------------ */
 
-static bool test_pin_names(void)
+BPF_TEST(pin_names)
 {
 	struct objects o;
 	bool ok;
@@ -203,7 +203,7 @@ static bool test_pin_names(void)
 
 /* Loaded twice (a restart): the second load reuses every pin; objects that
  * share a map share one map. */
-static bool test_reuse(void)
+BPF_TEST(reuse)
 {
 	const char *const *lists[] = { monitor_pins, sock_lb_pins, xdp_lb_pins, state_pins };
 	struct objects a, b = { 0 };
@@ -248,7 +248,7 @@ static bool test_reuse(void)
 
 /* backend_stats pinned with 100 entries (daemon.watch_all_max: 100), the next
  * start wants 4096: refused with the pin and the fix, before libbpf tries. */
-static bool test_changed_definition(void)
+BPF_TEST(changed_definition)
 {
 	struct objects a, b;
 	char err[512] = "", path[512];
@@ -277,17 +277,9 @@ static int init(void)
 	return 0;
 }
 
-static const struct bpf_test tests[] = {
-	{ "pin_names", test_pin_names },
-	{ "reuse", test_reuse },
-	{ "changed_definition", test_changed_definition },
-};
-
 int main(int argc, char **argv)
 {
 	return bpf_test_main(&(const struct bpf_test_suite){ .name = "pins",
-							     .tests = tests,
-							     .n_tests = ARRAY_SIZE(tests),
 							     .init = init,
 							     .teardown = remove_pins,
 							     .skip_why = "loading BPF objects needs root" },

@@ -599,7 +599,7 @@ static bool connect_many(int family, const struct addr *vip, unsigned allowed, i
 
 /* connect() to the VIP reaches the primaries, both of them over TRIES
  * connects, never the listener on the VIP itself. */
-static bool test_connect4_to_backend(void)
+BPF_TEST(connect4_to_backend)
 {
 	const struct addr *prim[] = { &B1, &B2 };
 	int hits[L_N];
@@ -612,7 +612,7 @@ static bool test_connect4_to_backend(void)
 /* The application sees the VIP as its peer (getpeername4, from sock_vip
  * keyed by the socket cookie) while the connection is to a backend: the
  * accepting side sees the client's own address and port. */
-static bool test_getpeername4_vip(void)
+BPF_TEST(getpeername4_vip)
 {
 	const struct addr *prim[] = { &B1 };
 	struct vigil_endpoint vip;
@@ -637,7 +637,7 @@ static bool test_getpeername4_vip(void)
 
 /* A backend the fast path marked down is skipped by the very next connect;
  * re-admitted, it is chosen again. */
-static bool test_connect4_skips_down(void)
+BPF_TEST(connect4_skips_down)
 {
 	const struct addr *prim[] = { &B1, &B2 };
 	int hits[L_N];
@@ -655,7 +655,7 @@ static bool test_connect4_skips_down(void)
  * entries: unused while a primary is up, used by the kernel alone when the
  * fast path has marked every primary down; with the backups down too the
  * connect still goes to a primary rather than failing. */
-static bool test_connect4_backup_tier(void)
+BPF_TEST(connect4_backup_tier)
 {
 	const struct addr *prim[] = { &B1, &B2 }, *back[] = { &BK };
 	struct vigil_backend_set set;
@@ -675,7 +675,7 @@ static bool test_connect4_backup_tier(void)
 
 /* vigild ejected every primary: the set it publishes holds the backups
  * (VIGIL_SET_BACKUPS), and connects go there. */
-static bool test_connect4_backups_published(void)
+BPF_TEST(connect4_backups_published)
 {
 	const struct addr *prim[] = { &B1, &B2 }, *back[] = { &BK };
 	struct vigil_backend_set set;
@@ -692,7 +692,7 @@ static bool test_connect4_backups_published(void)
 
 /* connect4 rewrites only to IPv4 backends: an IPv6 entry of the set is never
  * chosen for an IPv4 socket. */
-static bool test_connect4_skips_ipv6_backend(void)
+BPF_TEST(connect4_skips_ipv6_backend)
 {
 	const struct addr *prim[] = { &B61, &B1 };
 	int hits[L_N];
@@ -705,7 +705,7 @@ static bool test_connect4_skips_ipv6_backend(void)
 /* Not a service: another address, the VIP on another port, a UDP socket to
  * the VIP: connected where they asked, getpeername() the real peer, no
  * sock_vip entry. */
-static bool test_non_service_untouched(void)
+BPF_TEST(non_service_untouched)
 {
 	const struct addr *prim[] = { &B1 };
 	const struct addr *dst[] = { &OTHER4, &VIP4_OTHER_PORT, &OTHER6 };
@@ -737,7 +737,7 @@ static bool test_non_service_untouched(void)
 	return ok;
 }
 
-static bool test_connect6_to_backend(void)
+BPF_TEST(connect6_to_backend)
 {
 	const struct addr *prim[] = { &B61, &B62 };
 	struct vigil_endpoint vip;
@@ -755,7 +755,7 @@ static bool test_connect6_to_backend(void)
 	return ok;
 }
 
-static bool test_connect6_skips_down_and_backups(void)
+BPF_TEST(connect6_skips_down_and_backups)
 {
 	const struct addr *prim[] = { &B61, &B62 }, *back[] = { &BK6 };
 	int hits[L_N];
@@ -770,7 +770,7 @@ static bool test_connect6_skips_down_and_backups(void)
 
 /* An IPv6 socket to an IPv6 VIP whose backend is IPv4: connected to the
  * v4-mapped address (the IPv4 listener accepts), getpeername6 the VIP. */
-static bool test_connect6_ipv4_backend(void)
+BPF_TEST(connect6_ipv4_backend)
 {
 	const struct addr *prim[] = { &B1 };
 	int hits[L_N];
@@ -789,7 +789,7 @@ static bool test_connect6_ipv4_backend(void)
  * services are stored with family INET: no match, the connection goes to the
  * VIP address itself. getpeername6 would also need to answer for a VIP of
  * family INET. */
-static bool test_connect6_mapped_ipv4_vip(void)
+BPF_TEST_KNOWN_BUG(connect6_mapped_ipv4_vip)
 {
 	const struct addr *prim[] = { &B1, &B2 };
 	int hits[L_N];
@@ -799,30 +799,12 @@ static bool test_connect6_mapped_ipv4_vip(void)
 	return ASSERT_EQ(hits[L_B1] + hits[L_B2], TRIES);
 }
 
-static const struct bpf_test tests[] = {
-	{ "connect4_to_backend", test_connect4_to_backend },
-	{ "getpeername4_vip", test_getpeername4_vip },
-	{ "connect4_skips_down", test_connect4_skips_down },
-	{ "connect4_backup_tier", test_connect4_backup_tier },
-	{ "connect4_backups_published", test_connect4_backups_published },
-	{ "connect4_skips_ipv6_backend", test_connect4_skips_ipv6_backend },
-	{ "non_service_untouched", test_non_service_untouched },
-	{ "connect6_to_backend", test_connect6_to_backend },
-	{ "connect6_skips_down_and_backups", test_connect6_skips_down_and_backups },
-	{ "connect6_ipv4_backend", test_connect6_ipv4_backend },
-};
-
-static const struct bpf_test known_bugs[] = {
-	{ "connect6_mapped_ipv4_vip", test_connect6_mapped_ipv4_vip },
-};
-
 int main(int argc, char **argv)
 {
 	const struct bpf_test_suite suite = {
-		.name = "sock_lb", .tests = tests, .n_tests = ARRAY_SIZE(tests),
+		.name = "sock_lb",
 		.init = suite_init, .setup = setup, .teardown = teardown,
 		.skip_why = "needs root (loads and attaches BPF programs)",
-		.known_bugs = known_bugs, .n_known_bugs = ARRAY_SIZE(known_bugs),
 	};
 
 	return bpf_test_main(&suite, argc, argv);

@@ -15,7 +15,7 @@
 #define _GNU_SOURCE
 #include "xdp_helpers.h"
 
-static bool test_ipv4_syn(void)
+BPF_TEST(ipv4_syn)
 {
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN);
 	struct vigil_flow_key k = flow_key(&CL, &VIP), rk = flow_key(&B1, &CL);
@@ -47,7 +47,7 @@ static bool test_ipv4_syn(void)
 	return ASSERT_EQ(events(), 0);
 }
 
-static bool test_ipv4_ack_conntrack(void)
+BPF_TEST(ipv4_ack_conntrack)
 {
 	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN), ack = tcp_spec(&CL, &VIP, TH_ACK);
 	struct spec data = tcp_spec(&CL, &VIP, TH_ACK | TH_PSH);
@@ -87,7 +87,7 @@ static bool flow_then_rebuild(void)
 	return std_setup() && send_spec(&syn, XDP_PASS, &r) && install_table(SID, 7, &two, 1);
 }
 
-static bool test_policy_draining(void)
+BPF_TEST(policy_draining)
 {
 	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
 	struct vigil_flow_key k = flow_key(&CL, &VIP);
@@ -109,7 +109,7 @@ static bool test_policy_draining(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2);
 }
 
-static bool test_policy_reselect(void)
+BPF_TEST(policy_reselect)
 {
 	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
 	struct vigil_flow_key k = flow_key(&CL, &VIP), rk2 = flow_key(&B2, &CL);
@@ -135,7 +135,7 @@ static bool test_policy_reselect(void)
 	       ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 1);
 }
 
-static bool test_policy_other_reselect(void)
+BPF_TEST(policy_other_reselect)
 {
 	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
 	struct vigil_flow_key k = flow_key(&CL, &VIP);
@@ -151,7 +151,7 @@ static bool test_policy_other_reselect(void)
 /* A SYN on a tracked 5-tuple opens a new connection (a client reusing its
  * port): while the flow's backend drains it keeps the established traffic,
  * but the SYN is given a backend from the table anew. */
-static bool test_policy_syn_repick(void)
+BPF_TEST(policy_syn_repick)
 {
 	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN), ack = tcp_spec(&CL, &VIP, TH_ACK);
 	struct vigil_flow_key k = flow_key(&CL, &VIP);
@@ -168,7 +168,7 @@ static bool test_policy_syn_repick(void)
 
 /* A tracked flow whose backend was removed (its xdp_backends entry cleared)
  * moves to the backend the table names now instead of being dropped. */
-static bool test_policy_removed(void)
+BPF_TEST(policy_removed)
 {
 	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
 	struct vigil_flow_key k = flow_key(&CL, &VIP);
@@ -182,17 +182,4 @@ static bool test_policy_removed(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 1);
 }
 
-static const struct bpf_test tests[] = {
-	{ "ipv4_syn", test_ipv4_syn },
-	{ "ipv4_ack_conntrack", test_ipv4_ack_conntrack },
-	{ "policy_draining", test_policy_draining },
-	{ "policy_reselect", test_policy_reselect },
-	{ "policy_other_reselect", test_policy_other_reselect },
-	{ "policy_syn_repick", test_policy_syn_repick },
-	{ "policy_removed", test_policy_removed },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_conntrack", tests);
-}
+XDP_TEST_MAIN("xdp_conntrack")

@@ -109,7 +109,7 @@ static bool expect(bool tc, __u32 ifindex, const struct vigil_endpoint *src,
 /* ---- tests ------------------------------------------------------------------------------- */
 
 /* One slot per reason and room for more (the pinned map must not change). */
-static bool test_map_size(void)
+BPF_TEST(map_size)
 {
 	return ASSERT_EQ(bpf_map__max_entries(F.skel->maps.xdp_drops), VIGIL_DROP_SLOTS) &&
 	       ASSERT_EQ(bpf_map__type(F.skel->maps.xdp_drops), BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -117,7 +117,7 @@ static bool test_map_size(void)
 
 
 /* A VIP without a table (vigild has not installed one yet), XDP and tc. */
-static bool test_no_backend_no_table(void)
+BPF_TEST(no_backend_no_table)
 {
 	__u64 d[VIGIL_DROP_SLOTS];
 
@@ -132,7 +132,7 @@ static bool test_no_backend_no_table(void)
 
 /* An IPv6 VIP whose table names only an IPv4 backend: no backend of the
  * packet's family. */
-static bool test_no_backend_family(void)
+BPF_TEST(no_backend_family)
 {
 	__u64 d[VIGIL_DROP_SLOTS];
 
@@ -147,7 +147,7 @@ static bool test_no_backend_family(void)
  * the device map); vigild then detaches va (takes it out of the map): the
  * next packet, sent on the cached hop, misses the device map and is dropped.
  * It is no fwd_direct packet. */
-static bool test_redirect_miss(void)
+BPF_TEST(redirect_miss)
 {
 	__u64 d[VIGIL_DROP_SLOTS], direct;
 
@@ -173,7 +173,7 @@ static bool test_redirect_miss(void)
 /* Every verdict that is not a drop leaves the drop counters alone: passed
  * (not for a VIP), rewritten and left to the kernel, XDP_REDIRECT, XDP_TX,
  * tc redirect with and without a neighbour entry, a tc reply to the kernel. */
-static bool test_no_drop_paths(void)
+BPF_TEST(no_drop_paths)
 {
 	struct vigil_endpoint other = ep4("10.0.0.101", 80), b2 = ep4("10.1.0.2", 8081);
 	__u64 d[VIGIL_DROP_SLOTS];
@@ -204,7 +204,7 @@ static bool test_no_drop_paths(void)
 
 /* Over a mix of packets through both entries, the drop counters add up to
  * the number of XDP_DROP / TC_ACT_SHOT verdicts: no drop goes uncounted. */
-static bool test_every_drop_counted(void)
+BPF_TEST(every_drop_counted)
 {
 	struct vigil_endpoint empty = ep4("10.0.0.102", 80);
 	const struct vigil_endpoint *dsts[] = { &VIP, &empty, &VIP6 };
@@ -239,16 +239,4 @@ static bool test_every_drop_counted(void)
 	return total == dropped;
 }
 
-static const struct bpf_test tests[] = {
-	{ "map_size", test_map_size },
-	{ "no_backend_no_table", test_no_backend_no_table },
-	{ "no_backend_family", test_no_backend_family },
-	{ "redirect_miss", test_redirect_miss },
-	{ "no_drop_paths", test_no_drop_paths },
-	{ "every_drop_counted", test_every_drop_counted },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_drops", tests);
-}
+XDP_TEST_MAIN("xdp_drops")
