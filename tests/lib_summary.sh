@@ -7,6 +7,7 @@
 # failure, 1 on a skip ("INCOMPLETE: N skipped") unless VIGIL_ALLOW_SKIPS=1,
 # else 0. tests/run.sh parses the integration runner's two lines.
 
+# shellcheck disable=SC2154 # the counters are the runner's
 run_summary_exit() {
 	local label=$1 flaky_word=$2
 
