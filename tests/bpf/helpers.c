@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Assertion reporting and the test runner of tests/bpf (see helpers.h). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 
 #include "helpers.h"
@@ -76,6 +77,21 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 void bpf_test_quiet_libbpf(void)
 {
 	libbpf_set_print(libbpf_quiet);
+}
+
+bool bpf_test_opened_unpinned(const char *file, int line, const char *what,
+			      struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	if (!obj) {
+		printf("  %s:%d: opening %s failed: %s\n", file, line, what, strerror(errno));
+		return false;
+	}
+	bpf_object__for_each_map(m, obj)
+		if (!ASSERT_EQ(bpf_map__set_pin_path(m, NULL), 0))
+			return false;
+	return true;
 }
 
 static bool selected(const char *name, int argc, char **argv)

@@ -67,6 +67,16 @@ bool bpf_test_assert_mem(const char *file, int line, const char *an, const char 
 /* n bytes equal; on a difference, both buffers as hex with the first one marked. */
 #define ASSERT_MEM(a, b, n) bpf_test_assert_mem(__FILE__, __LINE__, #a, #b, (a), (b), (n))
 
+/* A skeleton just opened (xxx_bpf__open(); NULL: it failed, errno says why):
+ * on success every map of it gets an empty pin path, so the test loads fresh
+ * maps and pins nothing (LIBBPF_PIN_BY_NAME would pin in /sys/fs/bpf). False,
+ * with the error, when the open or an unpinning failed. */
+#define ASSERT_OPENED_UNPINNED(skel) \
+	bpf_test_opened_unpinned(__FILE__, __LINE__, #skel, (skel) ? (skel)->obj : NULL)
+struct bpf_object;
+bool bpf_test_opened_unpinned(const char *file, int line, const char *what,
+			      struct bpf_object *obj);
+
 /* Tests return false on the first failed assertion. */
 #define T(x)                          \
 	do {                          \

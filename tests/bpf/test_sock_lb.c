@@ -366,18 +366,10 @@ static struct {
 
 static bool setup(void)
 {
-	struct bpf_map *m;
-
 	memset(&S, 0, sizeof(S));
 	S.skel = sock_lb_bpf__open();
-	if (!ASSERT_TRUE(S.skel != NULL)) {
-		printf("  sock_lb_bpf__open: %s\n", strerror(errno));
+	if (!ASSERT_OPENED_UNPINNED(S.skel))
 		return false;
-	}
-	/* Fresh maps per test: no pinning (LIBBPF_PIN_BY_NAME would pin in /sys/fs/bpf). */
-	bpf_object__for_each_map(m, S.skel->obj)
-		if (!ASSERT_EQ(bpf_map__set_pin_path(m, NULL), 0))
-			return false;
 	if (!ASSERT_EQ(sock_lb_bpf__load(S.skel), 0))
 		return false;
 	S.links[0] = bpf_program__attach_cgroup(S.skel->progs.vigil_connect4, CG.fd);
