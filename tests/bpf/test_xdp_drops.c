@@ -106,6 +106,16 @@ static bool expect(bool tc, __u32 ifindex, const struct vigil_endpoint *src,
 	return expect_drops(drops, reason);
 }
 
+/* Backend 1 (B1) serves vip from outer slot 3 (no_table: see serve()); the
+ * drop counters as they are then, into d. */
+static bool b1_serves(const struct vigil_endpoint *vip, bool no_table, __u64 *d)
+{
+	if (!backend(1, &B1) || !serve(vip, 3, 1, no_table))
+		return false;
+	read_drops(d);
+	return true;
+}
+
 /* ---- tests ------------------------------------------------------------------------------- */
 
 /* One slot per reason and room for more (the pinned map must not change). */
@@ -121,8 +131,7 @@ BPF_TEST(no_backend_no_table)
 {
 	__u64 d[VIGIL_DROP_SLOTS];
 
-	T(backend(1, &B1) && serve(&VIP, 3, 1, true));
-	read_drops(d);
+	T(b1_serves(&VIP, true, d));
 	T(expect(false, IF_VB, &CL, &VIP, TH_SYN, XDP_DROP, VIGIL_DROP_NO_BACKEND, d));
 	T(expect(false, IF_VB, &CL, &VIP, TH_ACK, XDP_DROP, VIGIL_DROP_NO_BACKEND, d));
 	T(expect(true, IF_VB, &CL, &VIP, TH_SYN, TC_ACT_SHOT, VIGIL_DROP_NO_BACKEND, d));
@@ -136,8 +145,7 @@ BPF_TEST(no_backend_family)
 {
 	__u64 d[VIGIL_DROP_SLOTS];
 
-	T(backend(1, &B1) && serve(&VIP6, 3, 1, false));
-	read_drops(d);
+	T(b1_serves(&VIP6, false, d));
 	T(expect(false, IF_VB, &CL6, &VIP6, TH_SYN, XDP_DROP, VIGIL_DROP_NO_BACKEND, d));
 	T(expect(true, IF_VB, &CL6, &VIP6, TH_SYN, TC_ACT_SHOT, VIGIL_DROP_NO_BACKEND, d));
 	return true;
@@ -151,8 +159,7 @@ BPF_TEST(redirect_miss)
 {
 	__u64 d[VIGIL_DROP_SLOTS], direct;
 
-	T(backend(1, &B1) && serve(&VIP, 3, 1, false) && allow_redirect_to(IF_VA));
-	read_drops(d);
+	T(b1_serves(&VIP, false, d) && allow_redirect_to(IF_VA));
 	T(expect(false, IF_VB, &CL, &VIP, TH_SYN, XDP_REDIRECT, NO_DROP, d));
 	T(counter(VIGIL_XDP_FWD_DIRECT) == 1);
 	T(bpf_map_delete_elem(F.tx_ports, &IF_VA) == 0);
@@ -178,8 +185,7 @@ BPF_TEST(no_drop_paths)
 	struct vigil_endpoint other = ep4("10.0.0.101", 80), b2 = ep4("10.1.0.2", 8081);
 	__u64 d[VIGIL_DROP_SLOTS];
 
-	T(backend(1, &B1) && serve(&VIP, 3, 1, false));
-	read_drops(d);
+	T(b1_serves(&VIP, false, d));
 	T(expect(false, IF_VB, &CL, &other, TH_SYN, XDP_PASS, NO_DROP, d)); /* pass_other */
 	T(expect(false, IF_VB, &CL, &VIP, TH_SYN, XDP_PASS, NO_DROP, d));   /* va not allowed: kernel */
 	T(allow_redirect_to(IF_VA));
