@@ -12,5 +12,6 @@ Suite *detector_suite(void);
 Suite *maglev_suite(void);
 Suite *stats_suite(void);
 Suite *reload_suite(void);
+Suite *log_suite(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -108,6 +109,19 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Under systemd, stderr is usually the journal, which stamps every line
+ * itself: a second timestamp would only clutter `journalctl`. JOURNAL_STREAM
+ * alone is not proof (it is inherited by children whose stderr was
+ * redirected), so its dev:ino must match stderr's (systemd.exec(5)). */
+static void log_timestamps_unless_journal(void)
+{
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st) == 0 &&
+	    vigil_log_is_journal(getenv("JOURNAL_STREAM"), st.st_dev, st.st_ino))
+		vigil_log_set_timestamps(false);
 }
 
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -324,6 +338,7 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 2;
 	}
+	log_timestamps_unless_journal();
 	vigil_log_set_level(opt.log_level >= 0 ? (enum vigil_log_level)opt.log_level
 					       : cfg->log_level);
 	if (opt.check_only) {
