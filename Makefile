@@ -3,6 +3,19 @@
 .SECONDARY:
 .SUFFIXES:
 
+# Mutation smoke test (tests/mutants.sh, make test-mutants): `make MUTANT=name`
+# builds into build/mutant-name with -DVIGIL_MUTANT_NAME, which disables one
+# core behaviour (see the #ifdef VIGIL_MUTANT_* blocks) so its tests must fail.
+MUTANT   ?=
+ifneq ($(MUTANT),)
+ifneq ($(shell printf '%s' '$(MUTANT)' | grep -xE '[a-z0-9_]+'),$(MUTANT))
+$(error MUTANT=$(MUTANT): only lower-case letters, digits and _)
+endif
+ifneq ($(origin BUILD),command line)
+BUILD    := build/mutant-$(MUTANT)
+endif
+MUTANT_DEF := -DVIGIL_MUTANT_$(shell printf '%s' '$(MUTANT)' | tr a-z A-Z)
+endif
 BUILD    ?= build
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -22,8 +35,8 @@ endif
 WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 # User CFLAGS (e.g. make CFLAGS=-O0) are kept; warnings and includes are always added.
-ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -Iinclude $(USER_INC) -I$(BUILD) -MMD -MP
-BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-parameter \
+ALL_CFLAGS = $(CFLAGS) $(MUTANT_DEF) $(WARN) -std=gnu11 -Iinclude $(USER_INC) -I$(BUILD) -MMD -MP
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(MUTANT_DEF) $(WARN) -Wno-unused-parameter \
 	-Iinclude -Ibpf -Ivmlinux/$(ARCH) -MMD -MP
 
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
@@ -70,7 +83,7 @@ BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTESTS    := $(BPFTEST_SRCS:tests/bpf/%.c=$(BUILD)/tests/bpf/%)
 TOOLS       := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all tools test unit integration bench demo install deps clean vmlinux
+.PHONY: all tools test unit integration test-mutants bench demo install deps clean vmlinux
 all: $(BUILD)/vigild $(BUILD)/vigilctl tools $(BPFTESTS)
 
 tools: $(TOOLS)
@@ -134,7 +147,10 @@ integration: all
 	$(Q)tests/integration/run.sh
 
 # Unit tests first (no root needed), then real-traffic tests in namespaces.
-test: all $(BUILD)/unit-tests
+# deps first, and the build in a sub-make so that `make -j test` on a fresh
+# machine does not compile while the headers are still being installed.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/unit-tests
 	$(Q)tests/run.sh
 
 # No include cycle between the modules of user/, no include against its
@@ -144,6 +160,12 @@ check:
 	$(Q)scripts/check-includes.sh
 test: check
 
+# Mutation smoke test: each core behaviour switched off in turn (make
+# MUTANT=name) must make its guarding tests fail. Root; guards that create
+# namespaces run under flock /tmp/vigil-net.lock (or $VIGIL_NET_LOCK).
+test-mutants: all $(BUILD)/unit-tests
+	$(Q)tests/mutants.sh
+
 # Figures, not assertions: monitor overhead, XDP per-packet cost and
 # forwarding rate, failover against HAProxy on one netns testbed.
 bench: all
@@ -152,7 +174,9 @@ bench: all
 	$(Q)scripts/bench-xdp.sh
 	$(Q)scripts/bench-failover.sh
 
-demo: deps all
+# deps first, the build in a sub-make (as for test).
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
 
 deps:

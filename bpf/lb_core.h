@@ -217,8 +217,17 @@ backend_for_flow(struct pkt *p, const struct vigil_xdp_service *svc, struct flow
 		b = bpf_map_lookup_elem(&xdp_backends, &fl->backend_id);
 		/* A SYN on a known 5-tuple opens a new connection: it stays with the
 		 * old backend only while that one is still selectable. */
+#ifdef VIGIL_MUTANT_XDP_RESELECT
+		/* Mutation smoke test (see tests/mutants.sh): a tracked flow keeps
+		 * its backend, even one ejected (RESELECT), unselectable for a new
+		 * SYN, or removed (then the packet is dropped). */
+		if (true) {
+			if (!backend_fits(b, p->key.family))
+				return NULL;
+#else
 		if (backend_fits(b, p->key.family) && !(b->flags & VIGIL_XB_RESELECT) &&
 		    !(syn && !(b->flags & VIGIL_XB_SELECTABLE))) {
+#endif
 			if (syn) /* a new connection on a reused 5-tuple */
 				count(VIGIL_XDP_NEW_FLOWS);
 			c->id = fl->backend_id;

@@ -39,6 +39,12 @@ static __always_inline bool backend_down(const struct vigil_endpoint *ep)
 {
 	struct vigil_backend_health *h = bpf_map_lookup_elem(&backend_health, ep);
 
+#ifdef VIGIL_MUTANT_SOCKLB_SKIP
+	/* Mutation smoke test (see tests/mutants.sh): connect() ignores the fast
+	 * path's down flag. */
+	(void)h;
+	return false;
+#endif
 	return h && h->down;
 }
 

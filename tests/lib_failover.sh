@@ -218,12 +218,19 @@ events_of() { # EP [TO]
 		jq -c --arg ep "$1" --arg to "${2:-}" 'select(.backend == $ep and ($to == "" or .to == $to))'
 }
 
-# A counter of backend EP from 'vigilctl stats --json' (0 when absent).
+# A counter of backend EP from 'vigilctl stats --json'. Prints nothing and
+# returns 1, with the reason on stderr, when vigilctl fails, EP has no entry
+# or the field is not a number: a "0" there would let "no connects after the
+# ejection" pass with no data at all. Callers end the test on failure:
+#   ATT=$(stat_of "$EP" connect_attempts) || die "no stats for $EP"
 stat_of() { # EP FIELD
 	local s v
-	s=$(vigil_stats) || { echo 0; return 1; }
+	s=$(vigil_stats) || { warn "stat_of $1 $2: vigilctl stats failed"; return 1; }
 	v=$(backend_get "$s" "$1" ".$2")
-	[[ "$v" =~ ^[0-9]+$ ]] || v=0
+	if [[ ! "$v" =~ ^[0-9]+$ ]]; then
+		warn "stat_of $1 $2: got '$v' (absent: no stats entry for this backend)"
+		return 1
+	fi
 	echo "$v"
 }
 
@@ -322,6 +329,22 @@ fo_stop_vigild() { # [TIMEOUT_S]
 }
 
 # ---- config reload -------------------------------------------------------------
+
+# "PID STARTTIME" of a running process (start time in clock ticks since boot,
+# /proc/PID/stat field 22), or "PID gone" / "PID exited (state Z)". A PID is
+# reused after exit; a PID and its start time name one process. kill -0 is no
+# proof of life: it also succeeds on a zombie (a dead child not reaped yet).
+proc_identity() { # PID
+	local stat f
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo "$1 gone"; return 1; }
+	# Field 2 (comm) is in parentheses and may contain spaces: split after it.
+	read -r -a f <<<"${stat##*) }"
+	# f[0] is field 3 (state), f[19] field 22 (starttime).
+	case ${f[0]} in
+	Z | X | x) echo "$1 exited (state ${f[0]})"; return 1 ;;
+	esac
+	echo "$1 ${f[19]}"
+}
 
 # shellcheck disable=SC2317 # called through wait_until
 _log_count_above() { # PATTERN N

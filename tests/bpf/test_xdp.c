@@ -1116,6 +1116,40 @@ static bool test_policy_other_reselect(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 0);
 }
 
+/* A SYN on a tracked 5-tuple opens a new connection (a client reusing its
+ * port): while the flow's backend drains it keeps the established traffic,
+ * but the SYN is given a backend from the table anew. */
+static bool test_policy_syn_repick(void)
+{
+	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN), ack = tcp_spec(&CL, &VIP, TH_ACK);
+	struct vigil_flow_key k = flow_key(&CL, &VIP);
+	struct vigil_flow f;
+
+	T(flow_then_rebuild());
+	T(set_flags(1, 0)); /* draining: not selectable, no RESELECT */
+	T(expect_rewrite(&ack, &B1, true));
+	T(expect_rewrite(&syn, &B2, true));
+	T(ASSERT_TRUE(get_flow(&k, &f)) && ASSERT_EQ(f.backend_id, 2));
+	T(ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 0));
+	return ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2);
+}
+
+/* A tracked flow whose backend was removed (its xdp_backends entry cleared)
+ * moves to the backend the table names now instead of being dropped. */
+static bool test_policy_removed(void)
+{
+	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
+	struct vigil_flow_key k = flow_key(&CL, &VIP);
+	struct vigil_endpoint none = { 0 };
+	struct vigil_flow f;
+
+	T(flow_then_rebuild());
+	T(add_backend(1, &none, 0));
+	T(expect_rewrite(&ack, &B2, true));
+	T(ASSERT_TRUE(get_flow(&k, &f)) && ASSERT_EQ(f.backend_id, 2));
+	return ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 1);
+}
+
 static void clear_map(int fd)
 {
 	uint8_t k[64];
@@ -1586,6 +1620,8 @@ static const struct test tests[] = {
 	{ "policy_draining", test_policy_draining },
 	{ "policy_reselect", test_policy_reselect },
 	{ "policy_other_reselect", test_policy_other_reselect },
+	{ "policy_syn_repick", test_policy_syn_repick },
+	{ "policy_removed", test_policy_removed },
 	{ "fastpath_skip", test_fastpath_skip },
 	{ "no_backend", test_no_backend },
 	{ "no_backend_unusable_id", test_no_backend_unusable_id },

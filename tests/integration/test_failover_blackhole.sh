@@ -11,14 +11,17 @@
 #      within 1 s, destroys those connections (the clients' failures end
 #      soon after, far before their 3 s timeout) and the clients reconnect to
 #      the live backends.
-# The 1 s bounds grow by the time vigild paused its stuck rules after a stall
-# of the whole VM (logged at debug level; see detection() below).
+# The 1 s bounds grow by the time this VM stalled between the fault and the
+# ejection, as measured by the test itself (a sleeper loop, see
+# stall_monitor below), capped at STALL_CAP_MS.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
 source "$(dirname "$0")/../lib_failover.sh"
 fo_require_env
 command -v nft >/dev/null || skip "nft not installed"
+
+STALL_CAP_MS=500 # at most this much of a bound is excused by stalls
 
 NET=241
 VIP=10.96.41.10
@@ -33,10 +36,17 @@ for i in 1 2 3; do
 done
 A1="${B4[1]}:$PA" A2="${B4[2]}:$PA" A3="${B4[3]}:$PA"
 K1="${B4[1]}:$PB" K2="${B4[2]}:$PB" K3="${B4[3]}:$PB"
+# nft installed but unusable (a kernel without nf_tables) skips the whole
+# test here, before anything is measured; an nft failure later fails it.
+if ! { fo_blackhole vgl_bh_try 127.0.0.2 1 && fo_unblackhole vgl_bh_try; }; then
+	skip "nft cannot add a table in $SRV_NS"
+fi
 
 fo_new_config
 {
-	fo_config_head | sed 's/log_level: info/log_level: debug/' # stall notices
+	# debug: vigild's own stall notices, for the reader (the bounds below do
+	# not use them)
+	fo_config_head | sed 's/log_level: info/log_level: debug/'
 	cat <<EOF
 detection:
   eject_base_ms: 20000          # stays ejected for the whole test
@@ -58,15 +68,33 @@ EOF
 } >"$VGL_CONFIG"
 fo_start_vigild "$VGL_CONFIG"
 
+# Scheduling stalls, measured apart from vigild: sleep 5 ms in a loop (read
+# -t on a FIFO nobody writes: no fork per round) and record every oversleep
+# above 20 ms as "start_us stall_us". When this loop does not run, neither
+# do vigild nor the servers: this VM has such stalls several times a minute
+# under load, and they delay an ejection by up to their length.
+stall_monitor() { # FIFO OUT
+	local fd t0 t1 d
+	exec {fd}<>"$1"
+	while :; do
+		t0=${EPOCHREALTIME/./}
+		read -r -t 0.005 -u "$fd" _
+		t1=${EPOCHREALTIME/./}
+		d=$((t1 - t0 - 5000))
+		((d > 20000)) && echo "$((t0 + 5000)) $d"
+	done >"$2"
+}
+STALLS=$VGL_TMP/stalls
+mkfifo "$VGL_TMP/stall.fifo" || die "mkfifo failed"
+start_bg stall_monitor "$VGL_TMP/stall.fifo" "$STALLS"
+
 # Detection time in ms from FAULT_NS to the first ejection of EP (sets EJ,
 # EJ_RULE and DETECT_MS; "none" when there is no such event).
-# Also sets BOUND_MS: 1000 ms, plus the stalls between the fault and the
-# ejection that vigild did not hold against waiting sockets: spans of 50 ms
-# or more in which vigild itself, or its normal-policy canary thread (and so
-# every ordinary process, servers included), did not run (docs/detection.md).
-# This VM has such stalls several times a minute under load.
+# Also sets BOUND_MS: 1000 ms, plus the part of the measured stalls that
+# falls between the fault and the ejection (or now, without one), at most
+# STALL_CAP_MS: a stall may excuse a late ejection, never an unbounded one.
 detection() { # EP
-	local ns paused
+	local ns stalled
 	EJ=$(events_of "$1" ejected | head -n1)
 	EJ_RULE=$(jq -r .rule <<<"$EJ" 2>/dev/null)
 	ns=$(jq -r .wall_ns <<<"$EJ" 2>/dev/null)
@@ -74,19 +102,15 @@ detection() { # EP
 	[[ "$ns" =~ ^[0-9]+$ ]] || ns=$(now_wall_ns)
 	[[ "$EJ" ]] && DETECT_MS=$(((ns - FAULT_NS) / 1000000))
 	log "ejection of $1: $DETECT_MS ms after the fault: $EJ"
-	# "1795682869.324 debug vigild did not run for 202 ms: not counted ..." and
-	# "... debug ordinary processes did not run for 310 ms: not counted ...":
-	# time the stuck rules do not hold against a waiting socket.
-	paused=$(awk -v from="$FAULT_NS" -v to="$ns" '
-		match($0, /did not run for [0-9]+ ms/) {
-			t = $1 * 1e9
-			split(substr($0, RSTART, RLENGTH), w, " ")
-			if (t >= from - 1e9 && t <= to) { sum += w[5]; n++ }
-		}
-		END { printf "%d %d", sum, n }' "$VIGILD_LOG")
-	if [[ ${paused#* } -gt 0 ]]; then
-		log "${paused#* } stall(s) around the fault: ${paused% *} ms not held against waiting sockets"
-		BOUND_MS=$((1000 + ${paused% *}))
+	# Overlap of each stall [start, start + length] with [fault, ejection].
+	stalled=$(awk -v from="$((FAULT_NS / 1000))" -v to="$((ns / 1000))" '
+		{ s = ($1 > from ? $1 : from); e = ($1 + $2 < to ? $1 + $2 : to)
+		  if (e > s) { sum += e - s; n++ } }
+		END { printf "%d %d", sum / 1000, n }' "$STALLS")
+	if [[ ${stalled#* } -gt 0 ]]; then
+		log "${stalled#* } stall(s) between the fault and the ejection: ${stalled% *} ms" \
+			"(slack at most $STALL_CAP_MS ms)"
+		BOUND_MS=$((1000 + (${stalled% *} < STALL_CAP_MS ? ${stalled% *} : STALL_CAP_MS)))
 	fi
 }
 
@@ -104,9 +128,13 @@ log "case A: new connection per request, blackhole $A1"
 fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 4000 -t 2000 -s 1
 LGA_PID=$LG_PID LGA_LOG=$LG_LOG
 sleep 1.2 # the peers' connect latency fills the window
+ATT_BEFORE=$(stat_of "$A1" connect_attempts) || die "no stats for $A1"
+# The victim must have been in use, or "no connect after the ejection"
+# proves nothing.
+assert_ge "case A connect attempts to the victim before the fault" 1 "$ATT_BEFORE"
 FAULT_NS=$(now_wall_ns)
 mark_fault "$LGA_PID"
-fo_blackhole vgl_bh_a "${B4[1]}" "$PA" || skip "nft cannot add a table in $SRV_NS"
+fo_blackhole vgl_bh_a "${B4[1]}" "$PA" || die "nft black hole (case A) failed"
 if ! wait_backend_field conn "$A1" state ejected 5; then
 	VGL_FAILS=$((VGL_FAILS + 1))
 fi
@@ -115,9 +143,9 @@ assert_true "case A rule $EJ_RULE is stuck_connect, consecutive_failures or fast
 	grep -qxE 'stuck_connect|consecutive_failures|fast_path' <<<"$EJ_RULE"
 assert_le "case A fault to ejection ms (well before 1 s, plus stall pauses)" "$BOUND_MS" "$DETECT_MS"
 BOUND_A=$BOUND_MS
-ATT=$(stat_of "$A1" connect_attempts)
+ATT=$(stat_of "$A1" connect_attempts) || die "no stats for $A1"
 sleep 1.5
-ATT_LATER=$(stat_of "$A1" connect_attempts)
+ATT_LATER=$(stat_of "$A1" connect_attempts) || die "no stats for $A1"
 log "case A: connect attempts to $A1: $ATT after ejection, $ATT_LATER 1.5 s later"
 assert_eq "case A connect attempts to the victim after ejection" "$ATT" "$ATT_LATER"
 fo_loadgen_wait "$LGA_PID" "$LGA_LOG" 15 || die "case A loadgen did not finish"
@@ -135,13 +163,16 @@ assert_eq "case A service serving" primaries "$(service_field conn serving)"
 
 # ---- B: keep-alive connections only ---------------------------------------------
 log "case B: keep-alive connections only, blackhole $K1"
+BOUND_MS=1000 # case A's slack is not case B's: set again by detection()
 fo_loadgen_bg -a "$VIP" -p 81 -c 16 -d 5000 -t 3000 -k -s 1
 LGB_PID=$LG_PID LGB_LOG=$LG_LOG
 wait_until 5 estab_at_least 3 "$K1" ||
 	die "fewer than 3 of the 16 keep-alive connections went to $K1: $(estab_to "$K1") (to $K2: $(estab_to "$K2"); loadgen: $(cat "$LGB_LOG"))"
 sleep 1 # the peers' request latency fills the window
 log "case B: $(estab_to "$K1") keep-alive connections to $K1, $(estab_to "$K2") to $K2"
-ATT_K1=$(stat_of "$K1" connect_attempts)
+ATT_K1=$(stat_of "$K1" connect_attempts) || die "no stats for $K1"
+# At least 3 keep-alive connections to K1 are established (waited for above).
+assert_ge "case B connect attempts to the victim before the fault" 3 "$ATT_K1"
 FAULT_NS=$(now_wall_ns)
 mark_fault "$LGB_PID"
 fo_blackhole vgl_bh_b "${B4[1]}" "$PB" || die "nft failed"
@@ -156,13 +187,13 @@ if wait_backend_field keep "$K1" state ejected 3; then
 		warn "FAIL: case B connections to $K1 left: $(estab_to "$K1")"
 		VGL_FAILS=$((VGL_FAILS + 1))
 	fi
-	REQ_K2=$(stat_of "$K2" requests)
+	REQ_K2=$(stat_of "$K2" requests) || die "no stats for $K2"
 	sleep 1
-	REQ_K2_LATER=$(stat_of "$K2" requests)
+	REQ_K2_LATER=$(stat_of "$K2" requests) || die "no stats for $K2"
+	ATT_K1_LATER=$(stat_of "$K1" connect_attempts) || die "no stats for $K1"
 	log "case B: requests answered by $K2: $REQ_K2 at tear-down, $REQ_K2_LATER 1 s later"
 	assert_ge "case B requests to k2 in the second after tear-down" 100 $((REQ_K2_LATER - REQ_K2))
-	assert_eq "case B new connections to the victim after the fault" "$ATT_K1" \
-		"$(stat_of "$K1" connect_attempts)"
+	assert_eq "case B new connections to the victim after the fault" "$ATT_K1" "$ATT_K1_LATER"
 else
 	# The tear-down and reconnection checks depend on the ejection.
 	warn "FAIL: case B: $K1 not ejected within 3 s of the fault (stuck_request expected within 1 s)"
@@ -173,7 +204,7 @@ log "case B loadgen: $LG_OUT"
 log "case B failures: in flight at the fault $(lg_get failed_inflight), started after it" \
 	"$(lg_get failed_after), last $(lg_get last_fail_ms) ms after the fault (client timeout 3000 ms)"
 assert_ge "case B failures (the victim's requests)" 1 "$(lg_get failed)"
-assert_le "case B last failure ms after the fault" $((${BOUND_MS:-1000} + 500)) "$(ms_int "$(lg_get last_fail_ms)")"
+assert_le "case B last failure ms after the fault" $((BOUND_MS + 500)) "$(ms_int "$(lg_get last_fail_ms)")"
 assert_eq "case B served by the backup" 0 "$(lg_get served_k3)"
 assert_eq "case B service serving" primaries "$(service_field keep serving)"
 

@@ -73,12 +73,12 @@ assert_true "b2 admin draining" wait_backend_field web "${EP[2]}" admin draining
 assert_eq "b2 share while draining" 0 "$(backend_field web "${EP[2]}" share)"
 assert_eq "b2 health state while draining" healthy "$(backend_field web "${EP[2]}" state)"
 log "drain change: $(events_of "${EP[2]}" | tail -n1 | jq -c '{from, to, rule}')"
-REQ2=$(stat_of "${EP[2]}" requests)
+REQ2=$(stat_of "${EP[2]}" requests) || die "no stats for b2"
 probe_load "while draining"
 assert_eq "while draining: new connections to b2" 0 "$(lg_get served_b2)"
 assert_ge "while draining: new connections to b1" 1 "$(lg_get served_b1)"
 assert_ge "while draining: new connections to b3" 1 "$(lg_get served_b3)"
-REQ2_LATER=$(stat_of "${EP[2]}" requests)
+REQ2_LATER=$(stat_of "${EP[2]}" requests) || die "no stats for b2"
 log "b2 answered $((REQ2_LATER - REQ2)) requests on its $KA_B2 kept-alive connections while draining"
 assert_ge "b2 requests on existing connections while draining" 1 $((REQ2_LATER - REQ2))
 assert_eq "b2 kept-alive connections untouched" "$KA_B2" "$(estab_to "${EP[2]}")"
@@ -108,7 +108,7 @@ assert_eq "after the restart: new connections to b2" 0 "$(lg_get served_b2)"
 ctl undrain web "${EP[2]}"
 assert_true "b2 back in service" wait_backend_field web "${EP[2]}" admin none 3
 fo_stop_vigild 5 || die "vigild did not stop"
-log "vigild stopped"
+assert_eq "vigild exit status (second stop)" 0 "$VIGILD_RC"
 ctl drain web "${EP[3]}"
 vctl backends | sed 's/^/  /'
 # vigilctl reads the maps directly: what it shows must be what the datapath

@@ -53,21 +53,26 @@ log "vigild (pid $VIGILD_PID) frozen with SIGSTOP"
 fo_loadgen_bg -a "$VIP" -p 80 -c "$WORKERS" -d 3000 -t 1000 -s 1
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1
-ERR_BEFORE=$(stat_of "${EP[1]}" errors)
+ATT_BEFORE=$(stat_of "${EP[1]}" connect_attempts) || die "no stats for b1"
+ERR_BEFORE=$(stat_of "${EP[1]}" errors) || die "no stats for b1"
+# b1 must have been in use, or "no connect once marked down" proves nothing.
+assert_ge "connect attempts to b1 before the kill" 1 "$ATT_BEFORE"
 mark_fault "$LG1_PID"
 kill -KILL "${FO_SRV_PIDS[1]}"
 stop_pid "${FO_SRV_PIDS[1]}"
 log "killed b1 (${EP[1]})"
 sleep 0.5
-ATT=$(stat_of "${EP[1]}" connect_attempts)
+ATT=$(stat_of "${EP[1]}" connect_attempts) || die "no stats for b1"
 sleep 1
-ATT_LATER=$(stat_of "${EP[1]}" connect_attempts)
-ERR_LATER=$(stat_of "${EP[1]}" errors)
+ATT_LATER=$(stat_of "${EP[1]}" connect_attempts) || die "no stats for b1"
+ERR_LATER=$(stat_of "${EP[1]}" errors) || die "no stats for b1"
 log "b1 with vigild frozen: $((ERR_LATER - ERR_BEFORE)) failed connects in all;" \
 	"connect attempts $ATT, 1 s later $ATT_LATER"
 assert_eq "connect attempts to b1 once the kernel marked it down" "$ATT" "$ATT_LATER"
 assert_le "failed connects to b1 (threshold + workers - 1)" $((THRESHOLD + WORKERS - 1)) \
 	$((ERR_LATER - ERR_BEFORE))
+# The kernel marks b1 down only at the THRESHOLD-th consecutive failure.
+assert_ge "failed connects to b1 (at least the threshold)" "$THRESHOLD" $((ERR_LATER - ERR_BEFORE))
 fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 10 || die "loadgen did not finish"
 log "loadgen across the kill: $LG_OUT"
 log "failures: in flight at the kill $(lg_get failed_inflight), started after it" \

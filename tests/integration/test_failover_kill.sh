@@ -56,7 +56,11 @@ assert_eq "baseline served_b3 (backup idle)" 0 "$(lg_get served_b3)"
 fo_loadgen_bg -a "$VIP" -p 80 -c "$WORKERS" -d 5000 -t 1000 -s 1
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1.5
-ERR_BEFORE=$(stat_of "${EP[1]}" errors)
+ATT_BEFORE=$(stat_of "${EP[1]}" connect_attempts) || die "no stats for b1"
+ERR_BEFORE=$(stat_of "${EP[1]}" errors) || die "no stats for b1"
+# Without connects to b1 before the fault, "none after the ejection" below
+# would hold for a backend that was never used.
+assert_ge "connect attempts to b1 before the kill" 1 "$ATT_BEFORE"
 # Mark the fault in loadgen first, so every failure is counted as in flight
 # (request started before) or after; then kill b1 at once.
 FAULT_NS=$(now_wall_ns)
@@ -82,11 +86,11 @@ log "detection: ejected $DETECT_MS ms after the kill (evidence $(jq -c .evidence
 assert_le "fault to ejection ms" 2000 "$DETECT_MS"
 
 # Once ejected, the load generator (still running) never tries b1 again.
-ATT_EJECTED=$(stat_of "${EP[1]}" connect_attempts)
-ERR_EJECTED=$(stat_of "${EP[1]}" errors)
+ATT_EJECTED=$(stat_of "${EP[1]}" connect_attempts) || die "no stats for b1"
+ERR_EJECTED=$(stat_of "${EP[1]}" errors) || die "no stats for b1"
 sleep 2
-ATT_LATER=$(stat_of "${EP[1]}" connect_attempts)
-ERR_LATER=$(stat_of "${EP[1]}" errors)
+ATT_LATER=$(stat_of "${EP[1]}" connect_attempts) || die "no stats for b1"
+ERR_LATER=$(stat_of "${EP[1]}" errors) || die "no stats for b1"
 log "b1 connect attempts: $ATT_EJECTED at ejection, $ATT_LATER 2 s later;" \
 	"errors (refused+timeouts+resets): $ERR_BEFORE before, $ERR_EJECTED at ejection, $ERR_LATER later"
 assert_eq "connect attempts to b1 after ejection" "$ATT_EJECTED" "$ATT_LATER"
@@ -94,6 +98,9 @@ assert_eq "connect attempts to b1 after ejection" "$ATT_EJECTED" "$ATT_LATER"
 # the 3rd failure; only connects that chose b1 before that (at most one per
 # other worker) can fail after it: at most THRESHOLD + WORKERS - 1.
 assert_le "failed connections to b1 in all" $((THRESHOLD + WORKERS - 1)) $((ERR_LATER - ERR_BEFORE))
+# Both rules allowed above need THRESHOLD consecutive failures the monitor saw.
+assert_ge "failed connections to b1 the monitor counted (ejection threshold)" "$THRESHOLD" \
+	$((ERR_LATER - ERR_BEFORE))
 
 fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
 log "loadgen under fault: $LG_OUT"

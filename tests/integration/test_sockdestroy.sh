@@ -18,6 +18,10 @@ for bin in ip ss timeout; do
 done
 ip netns list >/dev/null 2>&1 || skip "no network namespace support"
 [[ -e /proc/net/if_inet6 ]] || skip "kernel without IPv6"
+# Each probe check needs its tool: without one the whole test is skipped,
+# never a part of it quietly (scripts/deps.sh installs both).
+command -v nft >/dev/null || skip "nft not installed (black-holed probe)"
+python3 -c 'import http.server' 2>/dev/null || skip "python3 with http.server not installed (HTTP probe)"
 
 PORT=$VGL_PORT          # the backend whose connections get destroyed
 OTHER_PORT=$((PORT + 1)) # same server address, another port: must survive
@@ -136,7 +140,7 @@ probe --netns "$CLI_NSFILE" "$SRV4:$CLOSED_PORT"
 assert_eq "closed port exit" 1 "$P_RC"
 assert_eq "closed port error" ECONNREFUSED "$(cli_get error "$P_OUT")"
 
-if command -v nft >/dev/null && ns_exec "$SRV_NS" nft -f - <<EOF
+ns_exec "$SRV_NS" nft -f - <<EOF || die "nft cannot add a table in $SRV_NS (black-holed probe)"
 table inet vgl_bh {
 	chain input {
 		type filter hook input priority 0; policy accept;
@@ -144,37 +148,29 @@ table inet vgl_bh {
 	}
 }
 EOF
-then
-	START=$(_now_us)
-	probe --netns "$CLI_NSFILE" --timeout 300 "$SRV4:$BLACKHOLE_PORT"
-	ELAPSED_MS=$((($(_now_us) - START) / 1000))
-	assert_eq "blackhole exit" 1 "$P_RC"
-	assert_eq "blackhole error" ETIMEDOUT "$(cli_get error "$P_OUT")"
-	assert_ge "blackhole probe ms" 300 "$ELAPSED_MS"
-	assert_le "blackhole probe ms" 1000 "$ELAPSED_MS"
-else
-	log "nft not usable: blackhole probe not run"
-fi
+START=$(_now_us)
+probe --netns "$CLI_NSFILE" --timeout 300 "$SRV4:$BLACKHOLE_PORT"
+ELAPSED_MS=$((($(_now_us) - START) / 1000))
+assert_eq "blackhole exit" 1 "$P_RC"
+assert_eq "blackhole error" ETIMEDOUT "$(cli_get error "$P_OUT")"
+assert_ge "blackhole probe ms" 300 "$ELAPSED_MS"
+assert_le "blackhole probe ms" 1000 "$ELAPSED_MS"
 
 # testsrv answers "OK\n": not HTTP.
 probe --netns "$CLI_NSFILE" --http /health "$SRV4:$PORT"
 assert_eq "http probe on non-HTTP server exit" 1 "$P_RC"
 assert_eq "http probe on non-HTTP server error" EPROTO "$(cli_get error "$P_OUT")"
 
-if command -v python3 >/dev/null && python3 -c 'import http.server' 2>/dev/null; then
-	mkdir -p "$VGL_TMP/www" && echo ok >"$VGL_TMP/www/health"
-	start_bg ip netns exec "$SRV_NS" python3 -m http.server -b "$SRV4" -d "$VGL_TMP/www" "$HTTP_PORT"
-	wait_until 10 eval "[[ \$(ns_exec $SRV_NS ss -Htln '( sport = :$HTTP_PORT )' | wc -l) -eq 1 ]]" ||
-		die "python3 http.server did not start"
-	probe --netns "$CLI_NSFILE" --http /health "$SRV4:$HTTP_PORT"
-	assert_eq "http probe exit" 0 "$P_RC"
-	assert_eq "http probe status" 200 "$(cli_get status "$P_OUT")"
-	probe --netns "$CLI_NSFILE" --http /missing "$SRV4:$HTTP_PORT"
-	assert_eq "http 404 exit" 1 "$P_RC"
-	assert_eq "http 404 status" 404 "$(cli_get status "$P_OUT")"
-else
-	log "python3 http.server not available: HTTP success probe not run"
-fi
+mkdir -p "$VGL_TMP/www" && echo ok >"$VGL_TMP/www/health"
+start_bg ip netns exec "$SRV_NS" python3 -m http.server -b "$SRV4" -d "$VGL_TMP/www" "$HTTP_PORT"
+wait_until 10 eval "[[ \$(ns_exec $SRV_NS ss -Htln '( sport = :$HTTP_PORT )' | wc -l) -eq 1 ]]" ||
+	die "python3 http.server did not start"
+probe --netns "$CLI_NSFILE" --http /health "$SRV4:$HTTP_PORT"
+assert_eq "http probe exit" 0 "$P_RC"
+assert_eq "http probe status" 200 "$(cli_get status "$P_OUT")"
+probe --netns "$CLI_NSFILE" --http /missing "$SRV4:$HTTP_PORT"
+assert_eq "http 404 exit" 1 "$P_RC"
+assert_eq "http 404 status" 404 "$(cli_get status "$P_OUT")"
 
 # Probes close with RST: nothing lingers in TIME-WAIT on the prober's side.
 TW=$(ns_exec "$CLI_NS" ss -Htn state time-wait)

@@ -69,6 +69,10 @@ RESEL_BEFORE=$(xdp_counter 4)
 xlg_bg -a "$VIP4" -p 80 -c "$WORKERS" -d 4000 -t "$TIMEOUT_MS" -s 5
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1
+ATT_BEFORE=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
+# The victim must have had SYNs before the fault, or "none after the
+# ejection" proves nothing.
+assert_ge "SYNs forwarded to b$VICTIM before the black hole" 1 "$ATT_BEFORE"
 FAULT_NS=$(now_wall_ns)
 mark_fault "$LG1_PID" "${KA_PID[@]:1}"
 fo_blackhole "vigil_bh_$VGL_ID" "${B4[VICTIM]}" "$PORT" || die "nft black hole failed"
@@ -89,13 +93,13 @@ DETECT_MS=none
 log "detection: ejected $DETECT_MS ms after the black hole (evidence $(jq -c .evidence <<<"$EJ"))"
 assert_le "fault to ejection ms" 1000 "$DETECT_MS"
 
-ATT_EJECTED=$(stat_of "${EP[VICTIM]}" connect_attempts)
+ATT_EJECTED=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
 # A client that starts now sees only the survivor.
 xlg -a "$VIP4" -p 80 -c 4 -d 1000 -t "$TIMEOUT_MS" -s 1 || die "post-ejection loadgen failed"
 assert_eq "post-ejection failed" 0 "$(lg_get failed)"
 assert_eq "post-ejection served_b$VICTIM" 0 "$(lg_get "served_b$VICTIM")"
 assert_ge "post-ejection served_b$SURVIVOR" 1 "$(lg_get "served_b$SURVIVOR")"
-ATT_LATER=$(stat_of "${EP[VICTIM]}" connect_attempts)
+ATT_LATER=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
 log "b$VICTIM connect attempts: $ATT_EJECTED at ejection, $ATT_LATER after another client's 1 s run"
 assert_eq "SYNs forwarded to b$VICTIM after ejection" "$ATT_EJECTED" "$ATT_LATER"
 xdp_keepalive_ports_now
@@ -109,8 +113,13 @@ log "xdp_blackhole detect_ms=$DETECT_MS rule=$RULE failed_inflight=$(lg_get fail
 # is at most the ejection time plus one client timeout, plus scheduling
 # slack (this VM stalls for up to 0.7 s under load; that no SYN reaches b1
 # once it is ejected is asserted exactly below).
-[[ "$DETECT_MS" =~ ^[0-9]+$ ]] &&
+if [[ "$DETECT_MS" =~ ^[0-9]+$ ]]; then
 	assert_le "last failure ms after the fault" $((DETECT_MS + TIMEOUT_MS + 1000)) "$LAST_FAIL"
+else
+	# Not quietly dropped: without an ejection time there is no bound.
+	warn "FAIL: last failure ms after the fault: not checked, no ejection time"
+	VGL_FAILS=$((VGL_FAILS + 1))
+fi
 assert_ge "requests served by b$SURVIVOR under fault" 100 "$(lg_get "served_b$SURVIVOR")"
 
 for ((k = 1; k <= N_KA; k++)); do
@@ -132,7 +141,13 @@ for ((k = 1; k <= N_KA; k++)); do
 done
 RESEL=$(xdp_counter 4)
 log "xdp_blackhole flows reselected: $((RESEL - RESEL_BEFORE)) (keep-alive flows on the victim: $ON_VICTIM)"
-((ON_VICTIM > 0)) && assert_ge "flows moved off the victim" "$ON_VICTIM" $((RESEL - RESEL_BEFORE))
+if ((ON_VICTIM > 0)); then
+	assert_ge "flows moved off the victim" "$ON_VICTIM" $((RESEL - RESEL_BEFORE))
+else
+	# All keep-alive clients landed on one backend, now the survivor: there
+	# is no flow to move (about 3 % of runs; the other checks still apply).
+	log "no keep-alive connection on the victim: no flow to move, moved-flow check not applicable"
+fi
 
 assert_eq "b$SURVIVOR state" healthy "$(backend_field web "${EP[SURVIVOR]}" state)"
 assert_eq "changes of b$SURVIVOR" "" "$(events_of "${EP[SURVIVOR]}")"

@@ -17,6 +17,7 @@ source "$(dirname "$0")/../lib_failover.sh"
 # shellcheck source=tests/lib_xdp.sh
 source "$(dirname "$0")/../lib_xdp.sh"
 xdp_require_env
+command -v python3 >/dev/null || skip "python3 not installed (UDP echo through the XDP interface)"
 
 NET=250
 PORT=$VGL_PORT
@@ -69,8 +70,13 @@ assert_ge "share of b2 (%)" 30 "$S2"
 assert_le "share of b2 (%)" 70 "$S2"
 assert_eq "IPv4 served by the backup" 0 "$(lg_get served_b3)"
 # The LB saw every connection: SYNs forwarded and SYN-ACKs returned.
-ATT=$(($(stat_of "${B4[1]}:$PORT" connect_attempts) + $(stat_of "${B4[2]}:$PORT" connect_attempts)))
-EST=$(($(stat_of "${B4[1]}:$PORT" established) + $(stat_of "${B4[2]}:$PORT" established)))
+ATT=0 EST=0
+for ep in "${B4[1]}:$PORT" "${B4[2]}:$PORT"; do
+	n=$(stat_of "$ep" connect_attempts) || die "no stats for $ep"
+	ATT=$((ATT + n))
+	n=$(stat_of "$ep" established) || die "no stats for $ep"
+	EST=$((EST + n))
+done
 log "passive health: connect attempts $ATT, established $EST (loadgen made $REQ4 connections);" \
 	"b1 connect p50 $(vigil_stats | jq -r --arg ep "${B4[1]}:$PORT" \
 		'.backends[] | select(.endpoint == $ep) | .connect_latency_us.p50') us"
@@ -82,7 +88,9 @@ assert_ge "XDP new flows" "$REQ4" "$(xdp_counter 3)"
 # ---- kept-alive connections stay put; the backends see the client --------------------
 xlg_bg -a "$VIP4" -p 80 -c 1 -k -d 1500 -t 1000 -s 2
 ONE_PID=$LG_PID ONE_LOG=$LG_LOG
-wait_until 2 test -n "$(client_port_of "$ONE_PID" 80)" || true
+# A function, so that the port is looked up again on every poll.
+has_client_port() { [[ -n "$(client_port_of "$1" "$2")" ]]; } # PID PORT
+wait_until 2 has_client_port "$ONE_PID" 80 || die "the keep-alive client has no connection after 2 s"
 CPORT=$(client_port_of "$ONE_PID" 80)
 PEERS=$(ns_exec "$SRV_NS" ss -Htn state established "( dport = :$CPORT )" | awk '{print $4}')
 log "kept-alive connection from port $CPORT; seen by the backend as: $PEERS"
@@ -96,8 +104,7 @@ assert_eq "backends serving one kept-alive connection" 1 "$NAMES"
 # ---- packets that are not for a service pass untouched --------------------------------
 P_NOT_TCP=$(xdp_counter 6) P_OTHER=$(xdp_counter 0)
 # UDP (not TCP) to the LB host: a python3 echo server there, a client here.
-if command -v python3 >/dev/null; then
-	start_bg ip netns exec "$LB_NS" timeout 10 python3 -c '
+start_bg ip netns exec "$LB_NS" timeout 10 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
@@ -105,24 +112,21 @@ open(sys.argv[3], "w").close()
 for _ in range(2):
     d, a = s.recvfrom(100)
     s.sendto(d, a)' "10.$NET.1.1" "$PORT" "$VGL_TMP/udp.ready"
-	wait_file "$VGL_TMP/udp.ready" 5 || die "UDP echo server did not start"
-	UDP_REPLY=$(ns_exec "$CLI_NS" timeout 5 python3 -c '
+wait_file "$VGL_TMP/udp.ready" 5 || die "UDP echo server did not start"
+UDP_REPLY=$(ns_exec "$CLI_NS" timeout 5 python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(2)
 for i in range(2):
     s.sendto(b"udp-%d" % i, (sys.argv[1], int(sys.argv[2])))
     print(s.recvfrom(100)[0].decode(), end=" ")' "10.$NET.1.1" "$PORT")
-	assert_eq "UDP echo through the XDP interface" "udp-0 udp-1 " "$UDP_REPLY"
-fi
+assert_eq "UDP echo through the XDP interface" "udp-0 udp-1 " "$UDP_REPLY"
 start_testsrv "$LB_NS" "10.$NET.1.1" "$PORT" -n lbhost
 xlg -a "10.$NET.1.1" -p "$PORT" -c 1 -d 300 -t 1000 || die "loadgen to the LB host failed"
 assert_eq "TCP to the LB host itself (not a VIP) failed" 0 "$(lg_get failed)"
 assert_ge "TCP to the LB host itself served" 1 "$(lg_get served_lbhost)"
-if [[ $(xdp_counter 6) != n/a ]]; then
-	assert_ge "XDP pass_not_tcp grew (UDP, ARP)" $((P_NOT_TCP + 2)) "$(xdp_counter 6)"
-	assert_ge "XDP pass_other grew (TCP not for a VIP)" $((P_OTHER + 1)) "$(xdp_counter 0)"
-fi
+assert_ge "XDP pass_not_tcp grew (UDP, ARP)" $((P_NOT_TCP + 2)) "$(xdp_counter 6)"
+assert_ge "XDP pass_other grew (TCP not for a VIP)" $((P_OTHER + 1)) "$(xdp_counter 0)"
 
 # ---- (g) IPv6 VIP, IPv6 backends -----------------------------------------------------
 xlg -a "$VIP6" -p 80 -c 4 -d 2000 -t 1000 || die "IPv6 loadgen failed"
@@ -137,8 +141,12 @@ assert_le "share of v6b1 (%)" 70 "$S1"
 assert_ge "share of v6b2 (%)" 30 "$S2"
 assert_le "share of v6b2 (%)" 70 "$S2"
 assert_eq "IPv6 served by the backup" 0 "$(lg_get served_v6b3)"
-assert_ge "IPv6 SYN-ACKs the LB returned" "$REQ6" \
-	$(($(stat_of "[${B6[1]}]:$PORT" established) + $(stat_of "[${B6[2]}]:$PORT" established)))
+EST6=0
+for ep in "[${B6[1]}]:$PORT" "[${B6[2]}]:$PORT"; do
+	n=$(stat_of "$ep" established) || die "no stats for $ep"
+	EST6=$((EST6 + n))
+done
+assert_ge "IPv6 SYN-ACKs the LB returned" "$REQ6" "$EST6"
 log "xdp counters: $(xdp_counters_line)"
 assert_eq "XDP drops (no backend)" 0 "$(xdp_counter 7)"
 # The program sends packets out itself (FIB lookup, XDP_TX/XDP_REDIRECT);
@@ -153,12 +161,16 @@ LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 PROG0=$(bpftool -j link show pinned "$VGL_PIN_DIR/links/xdp-xlc" | jq .prog_id)
 sleep 0.5
 fo_stop_vigild || die "vigild did not stop"
+assert_eq "vigild exit status after SIGTERM" 0 "$VIGILD_RC"
 sleep 0.3
 xdp_start_vigild
 PROG1=$(bpftool -j link show pinned "$VGL_PIN_DIR/links/xdp-xlc" | jq .prog_id)
 fo_loadgen_wait "$LG1_PID" "$LG1_LOG" 15 || die "loadgen did not finish"
 log "restart under load: $LG_OUT; program $PROG0 -> $PROG1"
 assert_eq "requests failed across the vigild restart" 0 "$(lg_get failed)"
+# Both must be program ids: "null" (no link) against a number differs too.
+assert_true "program ids under the link before and after ($PROG0, $PROG1)" \
+	grep -qxE '[0-9]+ [0-9]+' <<<"$PROG0 $PROG1"
 assert_true "the restart replaced the program under the link" test "$PROG0" != "$PROG1"
 
 fo_show

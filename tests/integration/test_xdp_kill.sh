@@ -72,7 +72,11 @@ log "victim b$VICTIM (${EP[VICTIM]}) holds $ON_VICTIM keep-alive connections," \
 xlg_bg -a "$VIP4" -p 80 -c "$WORKERS" -d 4000 -t 1000 -s 1
 LG1_PID=$LG_PID LG1_LOG=$LG_LOG
 sleep 1
-ERR_BEFORE=$(stat_of "${EP[VICTIM]}" errors)
+ATT_BEFORE=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
+ERR_BEFORE=$(stat_of "${EP[VICTIM]}" errors) || die "no stats for b$VICTIM"
+# The victim must have had SYNs before the fault, or "none after the
+# ejection" proves nothing.
+assert_ge "SYNs forwarded to b$VICTIM before the kill" 1 "$ATT_BEFORE"
 FAULT_NS=$(now_wall_ns)
 mark_fault "$LG1_PID" "${KA_PID[@]:1}"
 fo_kill_server "$VICTIM"
@@ -95,13 +99,16 @@ assert_le "fault to ejection ms" 1000 "$DETECT_MS"
 
 # Once ejected, no SYN is forwarded to the victim (the XDP passive monitor
 # counts every SYN it forwards as a connect attempt).
-ATT_EJECTED=$(stat_of "${EP[VICTIM]}" connect_attempts)
+ATT_EJECTED=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
 sleep 1.5
-ATT_LATER=$(stat_of "${EP[VICTIM]}" connect_attempts)
-ERR_LATER=$(stat_of "${EP[VICTIM]}" errors)
+ATT_LATER=$(stat_of "${EP[VICTIM]}" connect_attempts) || die "no stats for b$VICTIM"
+ERR_LATER=$(stat_of "${EP[VICTIM]}" errors) || die "no stats for b$VICTIM"
 log "b$VICTIM connect attempts: $ATT_EJECTED at ejection, $ATT_LATER 1.5 s later;" \
 	"errors (refused + resets) since the kill: $((ERR_LATER - ERR_BEFORE))"
 assert_eq "SYNs forwarded to b$VICTIM after ejection" "$ATT_EJECTED" "$ATT_LATER"
+# Both rules allowed above need THRESHOLD consecutive failures the monitor saw.
+assert_ge "failed connects to b$VICTIM the XDP monitor counted (threshold)" "$THRESHOLD" \
+	$((ERR_LATER - ERR_BEFORE))
 # Where each keep-alive client is connected now (all still running).
 xdp_keepalive_ports_now
 

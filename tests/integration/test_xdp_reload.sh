@@ -7,6 +7,8 @@
 #   3. HUP: back to the XDP hook, b1 leaves: the tc
 #      filters are gone, XDP is attached again, b1 gets no new connection.
 #   4. HUP with an interface that does not exist: refused, nothing changes.
+#   5. Still the same vigild process (PID and start time); SIGTERM stops it
+#      with exit status 0.
 # Asserts no request fails across any of the reloads (the old hook runs
 # until the new one is attached; a packet rewritten by both is impossible:
 # the second sees a backend address, not a VIP).
@@ -59,7 +61,8 @@ load_check() { # LABEL
 
 write_config xdp "xlc, xls" "${EP[1]}" "${EP[2]}"
 xdp_start_vigild
-PID0=$VIGILD_PID
+ID0=$(proc_identity "$VIGILD_PID") || die "vigild not running: $ID0"
+log "vigild pid and start time: $ID0"
 
 # ---- xdp -> tc, b3 joins -------------------------------------------------------------
 load_bg
@@ -73,7 +76,8 @@ for d in xlc xls; do
 done
 xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after the switch to tc failed"
 assert_ge "b3 serves after joining" 1 "$(lg_get served_b3)"
-assert_eq "vigild pid" "$PID0" "$VIGILD_PID"
+assert_eq "vigild still the same running process (pid start-time)" "$ID0" \
+	"$(proc_identity "$VIGILD_PID")"
 
 # ---- tc -> xdp, b1 leaves --------------------------------------------------------------
 load_bg
@@ -99,7 +103,11 @@ assert_true "no tc filter after the refused reload" \
 xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after the refused reload failed"
 assert_eq "after the refused reload: failed" 0 "$(lg_get failed)"
 log "xdp counters: $(xdp_counters_line)"
+assert_eq "vigild after all reloads: still the same running process" "$ID0" \
+	"$(proc_identity "$VIGILD_PID")"
 
 fo_show
+fo_stop_vigild 5 || die "vigild did not stop within 5 s of SIGTERM"
+assert_eq "vigild exit status after SIGTERM" 0 "$VIGILD_RC"
 ((VGL_FAILS == 0)) || dump_vigild_log
 finish

@@ -95,8 +95,9 @@ assert_eq "after the ejection: all served by b1" "$(lg_get requests)" "$(lg_get 
 fo_show
 
 # ---- detach -------------------------------------------------------------------------------
-fo_stop_vigild
-"$VIGILD" -c "$VGL_CONFIG" --unpin >/dev/null 2>&1 || warn "vigild --unpin failed"
+fo_stop_vigild 5 || die "vigild did not stop within 5 s of SIGTERM"
+assert_eq "vigild exit status after SIGTERM" 0 "$VIGILD_RC"
+assert_true "vigild --unpin" "$VIGILD" -c "$VGL_CONFIG" --unpin
 assert_true "clsact filter gone after --unpin" \
 	sh -c "! tc -n '$LB_NS' filter show dev xlc ingress | grep -q vigil_tc_lb"
 

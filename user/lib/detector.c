@@ -323,6 +323,12 @@ void vigil_det_probe_result(struct vigil_det_service *svc, size_t idx, bool ok, 
 	if (b->state != VIGIL_STATE_PROBING || b->admin == VIGIL_ADMIN_DISABLED)
 		return;
 	ev.threshold = need;
+#ifdef VIGIL_MUTANT_PROBE_READMIT
+	/* Mutation smoke test (see tests/mutants.sh): successful probes never
+	 * re-admit a backend. */
+	if (ok)
+		return;
+#endif
 	if (ok && ++b->probe_ok_streak < need)
 		return;
 	ev.probes = b->probe_ok_streak;
@@ -392,6 +398,17 @@ void vigil_det_select(const struct vigil_det_service *svc, struct vigil_backend_
 
 	memset(set, 0, sizeof(*set));
 	fill(svc, set, SEL_PRIMARIES);
+#ifdef VIGIL_MUTANT_BACKUPS
+	/* Mutation smoke test (see tests/mutants.sh): backups never serve, not
+	 * as the fallback tier nor when every primary is out (fail open). */
+	set->n_preferred = set->count;
+	if (!set->count) {
+		fill(svc, set, SEL_ANY);
+		set->n_preferred = set->count;
+		set->flags = VIGIL_SET_FAIL_OPEN;
+	}
+	return;
+#endif
 	if (set->count) {
 		/* Healthy backups ride along as a fallback tier: when the kernel
 		 * fast path marks every primary down, connect() uses them before

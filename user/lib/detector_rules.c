@@ -118,6 +118,11 @@ static void eval_hard(struct emitter *e, struct vigil_det_service *svc, size_t i
 		return;
 	}
 	total = (__u64)b->kernel_consecutive + b->stuck_connects + b->stuck_requests;
+#ifdef VIGIL_MUTANT_STUCK_CONNECT
+	/* Mutation smoke test (see tests/mutants.sh): connects pending past the
+	 * limit count for nothing. */
+	total -= b->stuck_connects;
+#endif
 	if (need == 0 || total < need)
 		return;
 	ev.failures = vigil_det_sat_u32(total);

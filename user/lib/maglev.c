@@ -138,7 +138,13 @@ static void populate(const struct vigil_maglev_backend *backends, size_t n, __u3
 
 	while (filled < size) {
 		for (size_t i = 0; i < n && filled < size; i++) {
+#ifdef VIGIL_MUTANT_MAGLEV_WEIGHTS
+			/* Mutation smoke test (see tests/mutants.sh): weights are
+			 * ignored, every backend gets an equal share. */
+			w[i].credit += max;
+#else
 			w[i].credit += backends[i].weight;
+#endif
 			while (w[i].credit >= max && filled < size) {
 				w[i].credit -= max;
 				claim(&w[i], size, used, table, backends[i].id);

@@ -230,7 +230,13 @@ static void after_publish(const struct fo_service *s, const struct vigil_desired
 	}
 	for (size_t i = 0; i < want->n_changes; i++)
 		if (want->changes[i].backend_index >= 0 && want->changes[i].tear_down)
+#ifdef VIGIL_MUTANT_TEARDOWN
+			/* Mutation smoke test (see tests/mutants.sh): a hard
+			 * ejection leaves the backend's connections open. */
+			(void)tear_down;
+#else
 			tear_down(s, &want->backends[want->changes[i].backend_index].ep);
+#endif
 }
 
 static void read_admin(struct vigil_failover *fo, struct fo_service *s, __u64 now)

@@ -315,7 +315,13 @@ static int sd_destroy_all(struct sd_ctx *c, struct nl_sock *sk, const struct sd_
 
 	vigil_endpoint_format(c->backend, peer, sizeof(peer));
 	for (size_t i = 0; i < m->n; i++) {
+#ifdef VIGIL_MUTANT_SOCKDESTROY
+		/* Mutation smoke test (see tests/mutants.sh): matched sockets are
+		 * left alone. */
+		int rc = ((void)sd_destroy_one, (void)sk, -ENOENT);
+#else
 		int rc = sd_destroy_one(c, sk, &m->v[i]);
+#endif
 
 		if (rc == 0) {
 			c->destroyed++;
