@@ -13,5 +13,6 @@ Suite *maglev_suite(void);
 Suite *stats_suite(void);
 Suite *reload_suite(void);
 Suite *log_suite(void);
+Suite *maperr_suite(void);
 
 #endif

@@ -168,6 +168,7 @@ int vigil_map_delete_unless(int fd, size_t key_size,
 	__u8 key[64], prev_key[64], *stale = NULL;
 	size_t n = 0;
 	void *prev = NULL;
+	int ret = 0;
 
 	while (bpf_map_get_next_key(fd, prev, key) == 0) {
 		if (!keep(key, ctx)) {
@@ -180,8 +181,11 @@ int vigil_map_delete_unless(int fd, size_t key_size,
 		memcpy(prev_key, key, key_size);
 		prev = prev_key;
 	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, stale + i * key_size);
+	for (size_t i = 0; i < n; i++) {
+		/* ENOENT: gone already (the datapath or vigilctl deleted it) */
+		if (bpf_map_delete_elem(fd, stale + i * key_size) && errno != ENOENT && !ret)
+			ret = -errno;
+	}
 	free(stale);
-	return 0;
+	return ret;
 }

@@ -309,6 +309,11 @@ static bool vip_configured(const void *key, const void *ctx)
 
 void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_config *cfg)
 {
-	vigil_map_delete_unless(bpf_map__fd(xl->skel->maps.xdp_services),
-				sizeof(struct vigil_endpoint), vip_configured, cfg);
+	int ret = vigil_map_delete_unless(bpf_map__fd(xl->skel->maps.xdp_services),
+					  sizeof(struct vigil_endpoint), vip_configured, cfg);
+
+	/* Once per start or reload: no rate limit needed. */
+	if (ret)
+		pr_warn("map xdp_services: removing VIPs no longer configured failed: %s: their "
+			"packets keep being balanced until vigild restarts", strerror(-ret));
 }

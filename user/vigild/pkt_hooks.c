@@ -269,7 +269,9 @@ static void fill_tx_ports(const struct vigil_pkt_hooks *h, const struct vigil_co
 			pr_warn("%s cannot be a redirect target (%s): its packets go through the "
 				"kernel's forwarding", cfg->xdp_interfaces[i], strerror(errno));
 	}
-	vigil_map_delete_unless(h->tx_ports_fd, sizeof(__u32), keep_port, cfg);
+	if (vigil_map_delete_unless(h->tx_ports_fd, sizeof(__u32), keep_port, cfg))
+		pr_warn("map xdp_tx_ports: removing interfaces no longer configured failed: "
+			"XDP may still redirect to them");
 }
 
 /* Runs inside the interfaces' namespace. */
