@@ -14,5 +14,6 @@ Suite *stats_suite(void);
 Suite *reload_suite(void);
 Suite *log_suite(void);
 Suite *maperr_suite(void);
+Suite *path_suite(void);
 
 #endif

@@ -4,20 +4,27 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "path.h"
 
 int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_t value_size,
 		   char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};
 	__u32 info_len = sizeof(info);
-	char path[512];
+	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	if (vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, name)) {
+		snprintf(err, errlen, "pinned map path %s...: longer than PATH_MAX: use a shorter "
+			 "--pin-dir", path);
+		return -ENAMETOOLONG;
+	}
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		int e = errno;

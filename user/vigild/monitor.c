@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "log.h"
 #include "monitor.skel.h"
+#include "path.h"
 #include "watch_sync.h"
 
 struct vigil_monitor {
@@ -87,18 +89,21 @@ static int disable_missing_hooks(struct monitor_bpf *skel, char *err, size_t err
 	return 0;
 }
 
-static int set_pin_paths(struct monitor_bpf *skel, const char *pin_dir)
+static int set_pin_paths(struct monitor_bpf *skel, const char *pin_dir, char *err, size_t errlen)
 {
-	char path[512];
+	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
 		struct bpf_map *map = bpf_object__find_map_by_name(skel->obj, pinned_maps[i]);
-		int ret;
+		int ret = vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, pinned_maps[i]);
 
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, pinned_maps[i]);
-		ret = bpf_map__set_pin_path(map, path);
-		if (ret)
+		if (!ret)
+			ret = bpf_map__set_pin_path(map, path);
+		if (ret) {
+			snprintf(err, errlen, "cannot pin the monitor's map at %s: %s: check "
+				 "daemon.pin_dir", path, strerror(-ret));
 			return ret;
+		}
 	}
 	return 0;
 }
@@ -106,7 +111,7 @@ static int set_pin_paths(struct monitor_bpf *skel, const char *pin_dir)
 /* Unlink every entry of dir (bpffs pins; no subdirectories but links/), then dir. */
 static int remove_dir_entries(const char *dir)
 {
-	char path[768];
+	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(dir);
 	int first_error = 0;
@@ -117,9 +122,14 @@ static int remove_dir_entries(const char *dir)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
 		    strcmp(de->d_name, VIGIL_PIN_LINKS_DIR) == 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) < 0 && !first_error)
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name)) {
+			pr_warn("cannot unpin %s...: the path is longer than PATH_MAX: remove it "
+				"by hand", path);
+			if (!first_error)
+				first_error = -ENAMETOOLONG;
+		} else if (unlink(path) < 0 && !first_error) {
 			first_error = -errno;
+		}
 	}
 	closedir(d);
 	if (rmdir(dir) < 0 && !first_error)
@@ -147,18 +157,22 @@ static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cf
 
 	mon->skel = monitor_bpf__open();
 	if (!mon->skel) {
-		snprintf(err, errlen, "cannot open BPF object: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(-ret));
+		return ret;
 	}
-	bpf_map__set_max_entries(mon->skel->maps.backend_stats, cfg->watch_all_max);
+	ret = bpf_map__set_max_entries(mon->skel->maps.backend_stats, cfg->watch_all_max);
+	if (ret) {
+		snprintf(err, errlen, "cannot size backend_stats to %u entries: %s: check "
+			 "daemon.watch_all_max", cfg->watch_all_max, strerror(-ret));
+		return ret;
+	}
 	ret = disable_missing_hooks(mon->skel, err, errlen);
 	if (ret)
 		return ret;
-	ret = set_pin_paths(mon->skel, cfg->pin_dir);
-	if (ret) {
-		snprintf(err, errlen, "cannot set pin paths under %s: %s", cfg->pin_dir, strerror(-ret));
+	ret = set_pin_paths(mon->skel, cfg->pin_dir, err, errlen);
+	if (ret)
 		return ret;
-	}
 	ret = monitor_bpf__load(mon->skel);
 	if (ret) {
 		snprintf(err, errlen,

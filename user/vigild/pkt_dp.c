@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "maps.h"
 #include "maglev.h"
+#include "path.h"
 #include "xdp_lb.skel.h"
 
 /* One buffer of a VIP's double-buffered Maglev table, mapped for writing. */
@@ -92,22 +94,42 @@ static void load_backend_ids(struct vigil_pkt_dp *xl)
 	}
 }
 
+/* Maps vigilctl reads are reused from, or pinned at, pin_dir/<name>. */
+static int set_pin_paths(struct vigil_pkt_dp *xl, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(xdp_pinned_maps) / sizeof(xdp_pinned_maps[0]); i++) {
+		int ret = vigil_path_fmt(path, sizeof(path), "%s/%s", xl->pin_dir,
+					 xdp_pinned_maps[i]);
+
+		if (!ret)
+			ret = bpf_map__set_pin_path(bpf_object__find_map_by_name(xl->skel->obj,
+										 xdp_pinned_maps[i]),
+						    path);
+		if (ret) {
+			snprintf(err, errlen, "cannot pin the XDP load balancer's map at %s: %s: "
+				 "check daemon.pin_dir", path, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 static int load_object(struct vigil_pkt_dp *xl, const struct vigil_config *cfg, char *err,
 		       size_t errlen)
 {
-	char path[512];
 	int ret;
 
 	xl->skel = xdp_lb_bpf__open();
 	if (!xl->skel) {
-		snprintf(err, errlen, "cannot open the XDP object: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "cannot open the XDP object: %s", strerror(-ret));
+		return ret;
 	}
-	for (size_t i = 0; i < sizeof(xdp_pinned_maps) / sizeof(xdp_pinned_maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", xl->pin_dir, xdp_pinned_maps[i]);
-		bpf_map__set_pin_path(bpf_object__find_map_by_name(xl->skel->obj, xdp_pinned_maps[i]),
-				      path);
-	}
+	ret = set_pin_paths(xl, err, errlen);
+	if (ret)
+		return ret;
 	xl->skel->rodata->forward_mode = cfg->xdp_forward;
 	ret = xdp_lb_bpf__load(xl->skel);
 	if (ret)

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <vigil/abi.h>
 
 #include "log.h"
+#include "path.h"
 #include "sock_lb.skel.h"
 
 #define CGROUP2_MAGIC 0x63677270
@@ -47,10 +49,31 @@ const char *vigil_cgroup2_root(void)
 	return NULL;
 }
 
+/* Maps shared with the monitor and vigilctl are reused from, or pinned at,
+ * pin_dir/<name>. */
+static int set_pin_paths(struct sock_lb_bpf *skel, const char *pin_dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(lb_pinned_maps) / sizeof(lb_pinned_maps[0]); i++) {
+		int ret = vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, lb_pinned_maps[i]);
+
+		if (!ret)
+			ret = bpf_map__set_pin_path(bpf_object__find_map_by_name(skel->obj,
+										 lb_pinned_maps[i]),
+						    path);
+		if (ret) {
+			snprintf(err, errlen, "cannot pin the socket LB's map at %s: %s: check "
+				 "daemon.pin_dir", path, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *err, size_t errlen)
 {
 	struct vigil_sock_dp *lb = calloc(1, sizeof(*lb));
-	char path[512];
 	int ret = -ENOMEM;
 
 	if (!lb)
@@ -59,14 +82,12 @@ int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *er
 	lb->skel = sock_lb_bpf__open();
 	if (!lb->skel) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open socket LB object: %s", strerror(errno));
+		snprintf(err, errlen, "cannot open socket LB object: %s", strerror(-ret));
 		goto fail;
 	}
-	for (size_t i = 0; i < sizeof(lb_pinned_maps) / sizeof(lb_pinned_maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, lb_pinned_maps[i]);
-		bpf_map__set_pin_path(bpf_object__find_map_by_name(lb->skel->obj, lb_pinned_maps[i]),
-				      path);
-	}
+	ret = set_pin_paths(lb->skel, pin_dir, err, errlen);
+	if (ret)
+		goto fail;
 	ret = sock_lb_bpf__load(lb->skel);
 	if (ret) {
 		snprintf(err, errlen, "loading the socket load balancer failed (%s); if a pinned "
@@ -142,7 +163,7 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 		lb->skel->progs.vigil_connect4, lb->skel->progs.vigil_connect6,
 		lb->skel->progs.vigil_getpeername4, lb->skel->progs.vigil_getpeername6,
 	};
-	char links_dir[300], path[600];
+	char links_dir[PATH_MAX], path[PATH_MAX];
 	int cgroup_fd, ret = 0;
 
 	if (!cgroup || !*cgroup)
@@ -155,14 +176,18 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 	}
 	cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
 	if (cgroup_fd < 0) {
-		snprintf(err, errlen, "cannot open cgroup %s: %s", cgroup, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "cannot open cgroup %s: %s", cgroup, strerror(-ret));
+		return ret;
 	}
-	snprintf(links_dir, sizeof(links_dir), "%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR);
-	mkdir(links_dir, 0700);
+	/* EEXIST is the normal case; anything else shows when the pin fails. */
+	if (vigil_path_fmt(links_dir, sizeof(links_dir), "%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR) == 0)
+		mkdir(links_dir, 0700);
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]) && !ret; i++) {
-		snprintf(path, sizeof(path), "%s/%s", links_dir, hook_names[i]);
-		ret = attach_one(progs[i], cgroup_fd, path);
+		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR,
+				     hook_names[i]);
+		if (!ret)
+			ret = attach_one(progs[i], cgroup_fd, path);
 		if (ret)
 			snprintf(err, errlen, "attaching cgroup/%s to %s failed: %s", hook_names[i],
 				 cgroup, strerror(-ret));
@@ -175,14 +200,15 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 
 void vigil_sock_dp_detach_pinned(const char *pin_dir)
 {
-	char path[600];
+	char path[PATH_MAX];
 
-	for (size_t i = 0; i < sizeof(hook_names) / sizeof(hook_names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR, hook_names[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
-	rmdir(path);
+	/* A path that does not fit names no pin vigild could have made. */
+	for (size_t i = 0; i < sizeof(hook_names) / sizeof(hook_names[0]); i++)
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR,
+				   hook_names[i]) == 0)
+			unlink(path);
+	if (vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR) == 0)
+		rmdir(path);
 }
 
 void vigil_sock_dp_maps(const struct vigil_sock_dp *lb, struct vigil_svc_maps *maps)

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
@@ -41,6 +42,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "path.h"
 
 /* Every TCP state except LISTEN and TIME_WAIT (the kernel adds
  * NEW_SYN_RECV by itself when SYN_RECV is asked for). */
@@ -399,7 +401,7 @@ static int sd_visit_path(struct sd_ctx *c, struct sd_seen *seen, const char *pat
 static int sd_visit_dir(struct sd_ctx *c, struct sd_seen *seen, const char *dir,
 			const char *suffix, bool numeric, int self_fd)
 {
-	char path[512];
+	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(dir);
 	int rc = 0;
@@ -409,7 +411,10 @@ static int sd_visit_dir(struct sd_ctx *c, struct sd_seen *seen, const char *dir,
 	while (rc == 0 && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || (numeric && (de->d_name[0] < '0' || de->d_name[0] > '9')))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s%s", dir, de->d_name, suffix);
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s%s", dir, de->d_name, suffix)) {
+			pr_warn("sockdestroy: skipping %s...: longer than PATH_MAX", path);
+			continue;
+		}
 		rc = sd_visit_path(c, seen, path, self_fd);
 	}
 	closedir(d);
