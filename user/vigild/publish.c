@@ -41,8 +41,7 @@ static const char *const pub_map_names[VIGIL_PUB_N_MAPS] = {
 static void failed(struct vigil_publisher *p, enum vigil_pub_map m, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* A failed write is counted and logged (rate-limited), never just dropped:
- * the next publish of the same state retries it. */
+/* A failed write is counted and logged (rate-limited), never just dropped. */
 static void failed(struct vigil_publisher *p, enum vigil_pub_map m, int err, const char *fmt, ...)
 {
 	char what[160];
@@ -176,7 +175,9 @@ static bool write_set(struct vigil_publisher *p, const struct vigil_service_cfg 
 	if (ret)
 		failed(p, VIGIL_PUB_SETS, ret, "service %s's backend set", svc->name);
 	last->set = set;
-	last->valid = true;
+	/* Not valid after a failure: vigil_publish_due() then retries it next tick
+	 * (connect() would otherwise follow the old set until the set changes). */
+	last->valid = ret == 0;
 	last->set_wall_ns = vigil_wall_ns();
 	return true;
 }

@@ -43,7 +43,7 @@ struct vigil_publisher {
 struct vigil_published {
 	struct vigil_backend_set set; /* stamped with the service id and version */
 	__u64 set_wall_ns;            /* when set was written */
-	bool valid;                   /* set was written for the current config */
+	bool valid;                   /* set was written, successfully, for the current config */
 	bool force;                   /* (re)write the packet datapath tables even if
 				       * the set is unchanged */
 };
