@@ -133,9 +133,24 @@ $(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(TOOL_CFLAGS) $< -o $@ $(TOOL_LIBS)
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELETONS) $(PURE_OBJS) | $(BUILD)/tests/bpf
+# Helpers shared by the BPF tests and the bench tool (tests/bpf/*helpers.c).
+BPFTEST_LIB := $(BUILD)/tests/bpf/helpers.o $(BUILD)/tests/bpf/xdp_helpers.o
+
+$(BUILD)/tests/bpf/%.o: tests/bpf/%.c $(SKELETONS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $< $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELETONS) $(MAPS_OBJS) $(PURE_OBJS) $(BPFTEST_LIB) | $(BUILD)/tests/bpf
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(BPFTEST_LIB) $(MAPS_OBJS) $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
+
+# Bench tools (figures, no assertions): tests/bench/X.c -> $(BUILD)/bench/X.
+all: $(BUILD)/bench/xdp_bench
+$(BUILD)/bench/%: tests/bench/%.c $(SKELETONS) $(PURE_OBJS) $(BPFTEST_LIB)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(BPFTEST_LIB) $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
+-include $(wildcard $(BUILD)/bench/*.d)
 
 $(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tools $(BUILD)/tests/bpf:
 	$(Q)mkdir -p $@
@@ -170,7 +185,7 @@ test-mutants: all $(BUILD)/unit-tests
 # forwarding rate, failover against HAProxy on one netns testbed.
 bench: all
 	$(Q)scripts/bench.sh
-	$(Q)$(BUILD)/tests/bpf/test_xdp --bench
+	$(Q)$(BUILD)/bench/xdp_bench
 	$(Q)scripts/bench-xdp.sh
 	$(Q)scripts/bench-failover.sh
 

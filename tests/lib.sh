@@ -9,6 +9,11 @@
 # recorded name. Every name carries VGL_ID ("vgl" + the test's PID), so runs
 # never collide on names.
 #
+# Subnets come from alloc_net, never from a number written in the test: it
+# hands out one no other test of this run (or of a concurrent one) uses.
+# A test whose cases each need a world of their own (a fault leaves a backend
+# dead) is table-driven with run_cases.
+#
 # Exit codes: 0 pass, 1 fail, 77 skip (not root or the kernel lacks a
 # feature).
 
@@ -23,7 +28,8 @@ TESTCLI=$BUILD/tools/testcli
 
 VGL_SKIP=77
 VGL_ID="vgl$$"
-VGL_TEST=$(basename "$0" .sh)
+VGL_CASE=${VGL_CASE:-} # the case of a table-driven test (run_cases)
+VGL_TEST=$(basename "$0" .sh)${VGL_CASE:+/$VGL_CASE}
 # A random port per run in 20000-29999 (below the ephemeral range), so
 # concurrent runs of the same test do not add to each other's counters.
 # shellcheck disable=SC2034 # used by the tests
@@ -100,6 +106,48 @@ assert_true() { # NAME CMD...
 	warn "FAIL: $name (command: $*)"
 	VGL_FAILS=$((VGL_FAILS + 1))
 	return 1
+}
+
+# Several checks of one source at once, one per argument: KEY=VALUE (equal),
+# KEY>=N or KEY<=N; GETTER KEY prints the actual value. Returns 1 if any failed.
+_assert_checks() { # LABEL GETTER CHECK...
+	local label=$1 getter=$2 chk key op want got bad=0 re='^([^<>=]+)(>=|<=|=)(.*)$'
+	shift 2
+	for chk in "$@"; do
+		[[ "$chk" =~ $re ]] || die "bad check '$chk'"
+		key=${BASH_REMATCH[1]} op=${BASH_REMATCH[2]} want=${BASH_REMATCH[3]}
+		got=$("$getter" "$key")
+		case $op in
+		=) assert_eq "$label$key" "$want" "$got" ;;
+		'>=') assert_ge "$label$key" "$want" "$got" ;;
+		'<=') assert_le "$label$key" "$want" "$got" ;;
+		esac || bad=1
+	done
+	return "$bad"
+}
+
+# Fields of a backend (endpoint EP) or local-port entry of stats JSON, e.g.
+#   assert_backend "$S" "$EP" established="$N" refused=0 "syn_retrans>=$N"
+# (quote the checks with < or >). KEY is a jq path below the entry
+# (request_latency_us.count); "absent" is the value of a missing entry.
+assert_backend() { # JSON EP CHECK...
+	local _json=$1 _ep=$2
+	shift 2
+	_backend_key() { backend_get "$_json" "$_ep" ".$1"; }
+	_assert_checks "$_ep " _backend_key "$@"
+}
+assert_local() { # JSON PORT CHECK...
+	local _json=$1 _port=$2
+	shift 2
+	_local_key() { local_get "$_json" "$_port" ".$1"; }
+	_assert_checks "local port $_port " _local_key "$@"
+}
+
+# Keys of testcli's summary line (CLI_OUT), e.g. assert_cli "ipv4 testcli" ok=50.
+assert_cli() { # LABEL CHECK...
+	local label=$1
+	shift
+	_assert_checks "$label " cli_get "$@"
 }
 
 # Last line of a test: exit 0 if every assertion held, else 1.
@@ -189,6 +237,7 @@ cleanup() {
 	for ns in "${VGL_NETNS[@]}"; do
 		ip netns delete "$ns" 2>/dev/null || true
 	done
+	_release_nets
 	[[ -n "$VGL_TMP" && -d "$VGL_TMP" ]] && rm -rf -- "$VGL_TMP"
 	exit "$rc"
 }
@@ -217,6 +266,138 @@ wait_until() { # TIMEOUT_S CMD...
 
 wait_file() { # PATH TIMEOUT_S
 	wait_until "$2" test -e "$1"
+}
+
+# ---- subnets -------------------------------------------------------------------
+
+# alloc_net hands out a subnet number N that no other test uses; the test then
+# owns the links 10.N.K.0/24 and fd00:N:K::/64 (K = 0..255: 10.N.0.0/16,
+# fd00:N::/32) and the virtual addresses 10.96.N.0/24 and fd00:96:N::/48.
+# N runs through VGL_NET_FIRST..VGL_NET_LAST (100-250, so 10.N never meets
+# 10.96) from a counter in $VGL_NET_STATE.next, round robin, under flock
+# $VGL_NET_STATE.lock. Each N handed out is recorded with the test's PID in
+# $VGL_NET_STATE until cleanup releases it (or the PID is gone: a killed run
+# frees its numbers). A number is skipped while a live test holds it or while
+# an address on any interface of the root or any named network namespace
+# overlaps one of its ranges (a leftover namespace, a bench run, a hand-made
+# link). Sets NET. Scripts that do not clean up through lib.sh must not use it.
+VGL_NET_STATE=${VGL_NET_STATE:-/tmp/vigil-test-nets}
+VGL_NET_FIRST=100
+VGL_NET_LAST=250
+VGL_NETS=() # numbers this test holds
+
+# Every IPv4 and IPv6 address (ADDR/LEN) on an interface of the root or a
+# named namespace, one per line.
+_addrs_in_use() {
+	local ns
+	{
+		ip -o addr show
+		for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+			ip -n "$ns" -o addr show 2>/dev/null
+		done
+	} | awk '$3 == "inet" || $3 == "inet6" { print $4 }'
+}
+
+# Numbers N among the candidates (stdin, one a line) whose ranges no address
+# in ADDRS overlaps. IPv4: prefixes overlap when they agree on the shorter
+# length; IPv6: the ranges are fd00:N:: and fd00:96:N::, as ip prints them.
+_nets_free() { # ADDRS_FILE
+	awk -v addrs="$1" '
+	function v4(a,   p) { split(a, p, "."); return ((p[1] * 256 + p[2]) * 256 + p[3]) * 256 + p[4] }
+	function agree(x, y, len,   d) { d = 2 ^ (32 - len); return int(x / d) == int(y / d) }
+	BEGIN {
+		while ((getline line < addrs) > 0) {
+			split(line, f, "/")
+			if (f[1] ~ /:/) { split(f[1], g, ":"); if (g[1] == "fd00") six[g[2] == "96" ? "96:" g[3] : g[2]] = 1 }
+			else { n4++; a4[n4] = v4(f[1]); l4[n4] = f[2] + 0 }
+		}
+	}
+	{
+		n = $1; own = v4("10." n ".0.0"); vip = v4("10.96." n ".0"); busy = (n in six) || (("96:" n) in six)
+		for (i = 1; i <= n4 && !busy; i++)
+			busy = agree(a4[i], own, l4[i] < 16 ? l4[i] : 16) || agree(a4[i], vip, l4[i] < 24 ? l4[i] : 24)
+		if (!busy) print n
+	}'
+}
+
+alloc_net() {
+	local fd next n held addrs="$VGL_TMP/addrs.in-use" i
+	exec {fd}>>"$VGL_NET_STATE.lock" || die "alloc_net: cannot open $VGL_NET_STATE.lock"
+	flock -w 30 "$fd" || die "alloc_net: $VGL_NET_STATE.lock still held after 30 s"
+	touch "$VGL_NET_STATE"
+	# Forget the numbers of tests that are gone.
+	held=$(while read -r n pid; do
+		[[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$n $pid"
+	done <"$VGL_NET_STATE")
+	printf '%s\n' "$held" | sed '/^$/d' >"$VGL_NET_STATE"
+	next=$(cat "$VGL_NET_STATE.next" 2>/dev/null)
+	[[ "$next" =~ ^[0-9]+$ ]] && ((next >= VGL_NET_FIRST && next <= VGL_NET_LAST)) || next=$VGL_NET_FIRST
+	_addrs_in_use >"$addrs"
+	NET=""
+	# The candidates from the counter on, wrapping round once.
+	for n in $(for ((i = 0; i <= VGL_NET_LAST - VGL_NET_FIRST; i++)); do
+		echo $(((next - VGL_NET_FIRST + i) % (VGL_NET_LAST - VGL_NET_FIRST + 1) + VGL_NET_FIRST))
+	done | awk -v held="$VGL_NET_STATE" 'BEGIN { while ((getline l < held) > 0) { split(l, f, " "); h[f[1]] = 1 } }
+		!($1 in h)' | _nets_free "$addrs"); do
+		NET=$n
+		break
+	done
+	if [[ -n "$NET" ]]; then
+		echo "$NET $$" >>"$VGL_NET_STATE"
+		echo $((NET == VGL_NET_LAST ? VGL_NET_FIRST : NET + 1)) >"$VGL_NET_STATE.next"
+		VGL_NETS+=("$NET")
+	fi
+	exec {fd}>&-
+	[[ -n "$NET" ]] || die "alloc_net: every subnet number $VGL_NET_FIRST-$VGL_NET_LAST is held or overlaps an address in use"
+	log "subnet $NET: 10.$NET.0.0/16, fd00:$NET::/32, VIPs 10.96.$NET.0/24, fd00:96:$NET::/48"
+}
+
+# Give back the numbers this test holds (from cleanup).
+_release_nets() {
+	local fd n
+	((${#VGL_NETS[@]})) || return 0
+	exec {fd}>>"$VGL_NET_STATE.lock" || return 0
+	flock -w 10 "$fd" || true
+	for n in "${VGL_NETS[@]}"; do
+		sed -i "/^$n $$\$/d" "$VGL_NET_STATE" 2>/dev/null
+	done
+	exec {fd}>&-
+	VGL_NETS=()
+}
+
+# ---- table-driven tests ---------------------------------------------------------
+
+# A test whose cases each need a world of their own (a fault leaves its
+# backend dead or ejected) names them once, after sourcing the libs, and then
+# runs the case VGL_CASE:
+#   run_cases ipv4 ipv6
+#   case $VGL_CASE in ... esac
+# In the test's process run_cases runs the script again once per case, with
+# VGL_CASE=CASE in the environment (so with a VGL_ID, subnet, namespaces and
+# cleanup of its own), reports each case and exits: 1 if a case failed, else
+# 77 if one skipped (it checked nothing), else 0. In a case's process it
+# returns at once. VGL_CASES="A B" runs only those cases.
+run_cases() { # CASE...
+	local c rc want failed=() skipped=()
+	[[ -n "$VGL_CASE" ]] && return 0
+	for c in ${VGL_CASES:-}; do
+		for want in "$@"; do [[ "$c" == "$want" ]] && continue 2; done
+		die "no case '$c' (cases: $*)"
+	done
+	for c in ${VGL_CASES:-"$@"}; do
+		log "---- case $c"
+		VGL_CASE=$c bash "$0"
+		rc=$?
+		case $rc in
+		0) log "case $c passed" ;;
+		"$VGL_SKIP") log "case $c skipped"; skipped+=("$c") ;;
+		*) warn "FAIL: case $c (exit $rc)"; failed+=("$c") ;;
+		esac
+	done
+	((${#failed[@]} == 0)) || { warn "failed cases: ${failed[*]}"; exit 1; }
+	((${#skipped[@]} == 0)) || skip "skipped cases: ${skipped[*]}"
+	log "all cases passed: ${VGL_CASES:-$*}"
+	exit 0
 }
 
 # ---- namespaces and links --------------------------------------------------------
@@ -253,8 +434,8 @@ veth_pair() { # NS1 NS2 NET
 	fi
 }
 
-# The usual topology: namespaces "cli" and "srv" joined by veth subnet NET.
-# Sets CLI_NS, SRV_NS, SRV4 (10.NET.0.2), SRV6 (fd00:NET::2).
+# The usual topology: namespaces "cli" and "srv" joined by veth subnet NET
+# (from alloc_net). Sets CLI_NS, SRV_NS, SRV4 (10.NET.0.2), SRV6 (fd00:NET::2).
 setup_topology() { # NET
 	local net=$1
 	netns_create cli
@@ -265,6 +446,19 @@ setup_topology() { # NET
 	SRV4="10.$net.0.2"
 	SRV6="fd00:$net::2"
 	log "topology: $CLI_NS (10.$net.0.1, fd00:$net::1) <-> $SRV_NS ($SRV4, $SRV6)"
+}
+
+# The world of a monitor test: a subnet of its own, namespaces cli and srv
+# (setup_topology), vigild watching the backend EP (SRV4:PORT, PORT is
+# VGL_PORT) and the local port PORT, testsrv on EP with the options given.
+mon_world() { # [testsrv options...]
+	PORT=$VGL_PORT
+	alloc_net
+	setup_topology "$NET"
+	EP="$SRV4:$PORT"
+	write_config --backend "$EP" --local-port "$PORT"
+	start_vigild "$VGL_CONFIG"
+	start_testsrv "$SRV_NS" "$SRV4" "$PORT" "$@"
 }
 
 # ---- processes -------------------------------------------------------------------

@@ -88,14 +88,19 @@ fo_start_vigild() { # [CONFIG]
 # server namespace. Sets CLI_NS, SRV_NS, B4[1..N] (10.NET.0.1I) and B6[1..N]
 # (fd00:NET::1I).
 fo_topology() { # NET N
-	local net=$1 n=$2 i
-	setup_topology "$net"
+	setup_topology "$1"
+	backend_addrs "$SRV_NS" veth0 "10.$1.0" "fd00:$1:" "$2"
+}
+
+# N backend addresses on DEV in NS: B4[I] = V4NET.1I/24 and B6[I] =
+# V6NET:1I/64 (V6NET such as "fd00:N:", giving fd00:N::1I), I = 1..N.
+backend_addrs() { # NS DEV V4NET V6NET N
+	local i
 	B4=() B6=()
-	for ((i = 1; i <= n; i++)); do
-		B4[i]="10.$net.0.1$i"
-		B6[i]="fd00:$net::1$i"
-		ip -n "$SRV_NS" addr add "${B4[i]}/24" dev veth0 || die "adding ${B4[i]} failed"
-		ip -n "$SRV_NS" addr add "${B6[i]}/64" dev veth0 nodad || die "adding ${B6[i]} failed"
+	for ((i = 1; i <= $5; i++)); do
+		B4[i]="$3.1$i" B6[i]="$4:1$i"
+		ip -n "$1" addr add "${B4[i]}/24" dev "$2" || die "adding ${B4[i]} failed"
+		ip -n "$1" addr add "${B6[i]}/64" dev "$2" nodad || die "adding ${B6[i]} failed"
 	done
 }
 
@@ -118,13 +123,40 @@ fo_server() { # IDX ADDR PORT NAME [testsrv options...]
 }
 
 # Backends 1..N: testsrv "bI" on B4[I]:PORT each; EP[I] gets "B4[I]:PORT".
-fo_servers() { # N PORT
-	local i
+# With FAMILY 6: on B6[I], EP[I] "[B6[I]]:PORT".
+# shellcheck disable=SC2034 # EP is read by the tests
+fo_servers() { # N PORT [FAMILY]
+	local i addr
 	EP=("")
 	for ((i = 1; i <= $1; i++)); do
-		EP[i]="${B4[i]}:$2"
-		fo_server "$i" "${B4[i]}" "$2" "b$i"
+		if [[ ${3:-4} == 6 ]]; then
+			addr=${B6[i]} EP[i]="[$addr]:$2"
+		else
+			addr=${B4[i]} EP[i]="$addr:$2"
+		fi
+		fo_server "$i" "$addr" "$2" "b$i"
 	done
+}
+
+# The world of a socket failover test: a subnet of its own (alloc_net), client
+# and server namespaces with N backend addresses, the LB cgroup, and testsrv
+# "bI" on every backend address of FAMILY (4 or 6, default 4; "none": no
+# server) at PORT (VGL_PORT). Sets NET, PORT, VIP4 (10.96.NET.10), VIP6
+# (fd00:96:NET::10), and VIP, VIP_EP ("VIP:80", "[VIP]:80") for FAMILY;
+# CLI_NS SRV_NS B4 B6 EP.
+fo_world() { # N [FAMILY]
+	local fam=${2:-4}
+	alloc_net
+	PORT=$VGL_PORT
+	VIP4="10.96.$NET.10" VIP6="fd00:96:$NET::10"
+	fo_topology "$NET" "$1"
+	fo_cgroup
+	[[ $fam == none ]] || fo_servers "$1" "$PORT" "$fam"
+	_fo_vip "$fam"
+}
+_fo_vip() { # FAMILY
+	# shellcheck disable=SC2034 # read by the tests
+	if [[ $1 == 6 ]]; then VIP=$VIP6 VIP_EP="[$VIP6]:80"; else VIP=$VIP4 VIP_EP="$VIP4:80"; fi
 }
 
 # Kill backend IDX's testsrv (SIGKILL: no graceful close) and forget it.
@@ -164,15 +196,79 @@ fo_new_config() {
 	# shellcheck disable=SC2034 # read by lib.sh's start_vigild
 	VGL_CONFIG="$VGL_TMP/vigil-${#VGL_PIN_DIRS[@]}.yaml"
 }
+# The daemon: section: pins in VGL_PIN_DIR, probes from namespace NS.
+daemon_head() { # LOG_LEVEL NS
+	printf 'daemon:\n  pin_dir: %s\n  log_level: %s\n  probe_netns: /var/run/netns/%s\n' \
+		"$VGL_PIN_DIR" "$1" "$2"
+}
+
+# FO_LOG_LEVEL (default info) sets vigild's log level.
 fo_config_head() {
-	cat <<EOF
-daemon:
-  pin_dir: $VGL_PIN_DIR
-  log_level: info
-  probe_netns: /var/run/netns/$CLI_NS
-lb:
-  cgroup: $FO_CGROUP
-EOF
+	daemon_head "${FO_LOG_LEVEL:-info}" "$CLI_NS"
+	printf 'lb:\n  cgroup: %s\n' "$FO_CGROUP"
+}
+
+# The config of a failover test, in VGL_CONFIG (with a new pin dir from
+# fo_new_config unless --rewrite, which rewrites it in place for a reload):
+# the daemon head (fo_config_head, or xdp_config_head with --xdp), then
+# detection: and services: from the options, in order:
+#   --calm                the latency rules a test does not exercise, out of
+#                         reach of this VM's scheduling stalls (a healthy
+#                         testsrv can miss its CPU for 400 ms):
+#                         slow_floor_ms 1000, stuck_request_floor_ms 2000
+#   --detect 'KEY: VALUE' a line of detection: (repeatable)
+#   --top 'YAML'          top-level YAML after detection:
+#   --service NAME VIP    a service; VIP "A:P" or several, space-separated
+#                         (then vips:); with --xdp it has datapath: xdp
+#     --backends ITEM...  its primaries; an ITEM is an endpoint (quoted in the
+#     --backups ITEM...   list) or a flow mapping ({address: "EP", weight: 2})
+#     --set 'KEY: VALUE'  a line of the service (repeatable)
+fo_conf() {
+	local head=fo_config_head rewrite=false datapath="" detect=() top=() svcs="" list item
+	while (($# > 0)); do
+		case $1 in
+		--rewrite) rewrite=true; shift ;;
+		--xdp) head=xdp_config_head datapath=xdp; shift ;;
+		--calm) detect+=("slow_floor_ms: 1000" "stuck_request_floor_ms: 2000"); shift ;;
+		--detect) detect+=("$2"); shift 2 ;;
+		--top) top+=("$2"); shift 2 ;;
+		--service)
+			svcs+="  - name: $2"$'\n'
+			if [[ "$3" == *" "* ]]; then
+				list=""
+				for item in $3; do list+="${list:+, }\"$item\""; done
+				svcs+="    vips: [$list]"$'\n'
+			else
+				svcs+="    vip: \"$3\""$'\n'
+			fi
+			[[ -n "$datapath" ]] && svcs+="    datapath: $datapath"$'\n'
+			shift 3
+			;;
+		--backends | --backups)
+			item=${1#--}
+			shift
+			list=""
+			while (($# > 0)) && [[ "$1" != --* ]]; do
+				if [[ "$1" == "{"* ]]; then list+="${list:+, }$1"; else list+="${list:+, }\"$1\""; fi
+				shift
+			done
+			svcs+="    $item: [$list]"$'\n'
+			;;
+		--set) svcs+="    $2"$'\n'; shift 2 ;;
+		*) die "fo_conf: unknown option $1" ;;
+		esac
+	done
+	$rewrite || fo_new_config
+	{
+		"$head"
+		if ((${#detect[@]})); then
+			echo "detection:"
+			printf '  %s\n' "${detect[@]}"
+		fi
+		((${#top[@]})) && printf '%s\n' "${top[@]}"
+		echo "services:"
+		printf '%s' "$svcs"
+	} >"$VGL_CONFIG"
 }
 
 vctl() { "$VIGILCTL" --pin-dir "$VGL_PIN_DIR" "$@"; }
@@ -234,6 +330,13 @@ stat_of() { # EP FIELD
 	echo "$v"
 }
 
+# ESTABLISHED client connections to EP in the client namespace.
+estab_to() { # EP
+	ns_exec "$CLI_NS" ss -Htn state established | awk -v p="$1" '$4 == p' | wc -l
+}
+# shellcheck disable=SC2317 # called through wait_until
+estab_at_least() { (($(estab_to "$2") >= $1)); } # N EP
+
 # Log the current backends table and the history (for the reader, and for
 # diagnosis after a failure).
 fo_show() {
@@ -289,14 +392,30 @@ fo_loadgen_wait() { # PID LOG TIMEOUT_S
 
 # Run loadgen in the foreground (through the cgroup); LG_OUT gets its line.
 fo_loadgen() { # loadgen options...
-	local d=5000 a
+	loadgen_fg fo_loadgen_bg "$@"
+}
+
+# Start a loadgen with START (fo_loadgen_bg, xlg_bg) and wait for it: its
+# -d duration (default 5 s) plus 10 s. LG_OUT gets its summary line.
+loadgen_fg() { # START loadgen options...
+	local start=$1 d=5000 a
+	shift
 	local -a args=("$@")
 	for ((a = 0; a < ${#args[@]}; a++)); do
 		[[ "${args[a]}" == -d ]] && d=${args[a + 1]}
 	done
-	fo_loadgen_bg "$@"
+	"$start" "$@"
 	fo_loadgen_wait "$LG_PID" "$LG_LOG" $((d / 1000 + 10)) || return 1
 	log "loadgen $*: $LG_OUT"
+}
+
+# Checks of the last loadgen summary (LG_OUT), as assert_backend's: KEY=N,
+# 'KEY>=N', 'KEY<=N'; a served_NAME key is 0 when absent.
+#   assert_lg baseline failed=0 'served_b1>=1' served_b3=0
+assert_lg() { # LABEL CHECK...
+	local label=$1
+	shift
+	_assert_checks "$label " lg_get "$@"
 }
 
 # Value of KEY in a loadgen line (default LG_OUT); 0 when absent (served_X).
@@ -326,6 +445,118 @@ fo_stop_vigild() { # [TIMEOUT_S]
 	# shellcheck disable=SC2034 # read by the tests
 	VIGILD_RC=$?
 	stop_pid "$pid"
+}
+
+# ---- a fault under load ------------------------------------------------------------
+# Shared by the socket and the XDP failover tests:
+#   FAULT_LOAD=(xlg_bg -a "$VIP4" -p 80 -c 4 -d 4000 -t 1000 -s 1)
+#   fault_under_load 1 "${EP[1]}" b1 fo_kill_server 1
+#   expect_ejection web "${EP[1]}" 5 'fast_path|consecutive_failures' 1000
+#   no_connects_after_ejection "${EP[1]}" b1 1.5
+#   fault_load_end 15
+
+# Start the fault load (the command in FAULT_LOAD, which sets LG_PID and
+# LG_LOG), let it run SLEEP_S, record the victim EP's connect attempts and
+# errors (ATT_BEFORE, ERR_BEFORE) and require connects to it (without them
+# "none after the ejection" proves nothing), mark the fault in the load and
+# in the loadgens FAULT_MARK (default none) and inject it: CMD... (dies if it
+# fails). Sets FAULT_NS, and FLG_PID, FLG_LOG (the fault load).
+fault_under_load() { # SLEEP_S EP LABEL CMD...
+	local ep=$2 label=$3 mark=()
+	"${FAULT_LOAD[@]}"
+	FLG_PID=$LG_PID FLG_LOG=$LG_LOG
+	sleep "$1"
+	shift 3
+	ATT_BEFORE=$(stat_of "$ep" connect_attempts) || die "no stats for $label"
+	ERR_BEFORE=$(stat_of "$ep" errors) || die "no stats for $label"
+	assert_ge "connect attempts to $label before the fault" 1 "$ATT_BEFORE"
+	[[ -n "${FAULT_MARK+x}" ]] && mark=("${FAULT_MARK[@]}")
+	FAULT_NS=$(now_wall_ns)
+	mark_fault "$FLG_PID" "${mark[@]}"
+	"$@" || die "injecting the fault ($*) failed"
+	log "fault on $label ($ep): $*"
+}
+
+# Wait up to TIMEOUT_S for SERVICE's backend EP to be ejected (a failure if
+# not) and check its first ejection: the rule matches RULES (an extended
+# regex, the whole rule) and, with BOUND_MS, it came at most BOUND_MS after
+# the fault (FAULT_NS). Sets EJ (the event), RULE and DETECT_MS ("none"
+# without an event or a fault time).
+expect_ejection() { # SERVICE EP TIMEOUT_S RULES [BOUND_MS]
+	local ej_ns
+	if wait_backend_field "$1" "$2" state ejected "$3"; then
+		log "ok: $2 ejected"
+	else
+		VGL_FAILS=$((VGL_FAILS + 1))
+	fi
+	EJ=$(events_of "$2" ejected | head -n1)
+	RULE=$(jq -r .rule <<<"$EJ" 2>/dev/null)
+	ej_ns=$(jq -r .wall_ns <<<"$EJ" 2>/dev/null)
+	DETECT_MS=none
+	[[ "$ej_ns" =~ ^[0-9]+$ && -n "${FAULT_NS:-}" ]] && DETECT_MS=$(((ej_ns - FAULT_NS) / 1000000))
+	log "ejection of $2, $DETECT_MS ms after the fault: $EJ"
+	assert_true "ejection rule $RULE is $4" grep -qxE "$4" <<<"$RULE"
+	[[ -z "${5:-}" ]] || assert_le "fault to ejection ms" "$5" "$DETECT_MS"
+}
+
+# Once ejected (or marked down by the fast path), EP gets no connect attempt
+# (the passive monitors count every SYN) for SLEEP_S, or while CMD runs
+# (a new client, say; it must succeed). Sets ATT_EJECTED, ATT_LATER and
+# ERR_LATER (its errors).
+no_connects_after_ejection() { # EP LABEL SLEEP_S [CMD...]
+	ATT_EJECTED=$(stat_of "$1" connect_attempts) || die "no stats for $2"
+	sleep "$3"
+	if (($# > 3)); then
+		"${@:4}" || die "$2: ${*:4} failed"
+	fi
+	ATT_LATER=$(stat_of "$1" connect_attempts) || die "no stats for $2"
+	ERR_LATER=$(stat_of "$1" errors) || die "no stats for $2"
+	log "$2 connect attempts: $ATT_EJECTED once out, $ATT_LATER later;" \
+		"errors (refused + timeouts + resets): ${ERR_BEFORE:-?} before the fault, $ERR_LATER now"
+	assert_eq "connect attempts to $2 once out (ejected or marked down)" "$ATT_EJECTED" "$ATT_LATER"
+}
+
+# Failures of a killed backend: both ejection rules need THRESHOLD
+# consecutive failures the monitor saw, so its errors since the fault are at
+# least THRESHOLD; the fast path marks it down at the THRESHOLD-th, and only
+# connects that chose it before (at most one per other worker) fail after
+# that: with WORKERS, at most THRESHOLD + WORKERS - 1 (not for a backend whose
+# kept-alive connections die with it too).
+assert_kill_errors() { # LABEL THRESHOLD [WORKERS]
+	local n=$((ERR_LATER - ERR_BEFORE))
+	assert_ge "failed connects to $1 the monitor counted (ejection threshold)" "$2" "$n"
+	[[ -z "${3:-}" ]] || assert_le "failed connects to $1 (threshold + workers - 1)" $(($2 + $3 - 1)) "$n"
+}
+
+# The same bound on the requests of the fault load (LG_OUT) started after
+# the kill.
+assert_kill_failed_after() { # THRESHOLD WORKERS
+	local after
+	after=$(lg_get failed_after)
+	if ((after > $1)); then
+		warn "NOTE: $after failures after the kill > threshold $1: connects that chose" \
+			"the victim before the failure that marked it down (concurrent workers)"
+	fi
+	assert_le "failed requests started after the fault (threshold + workers - 1)" $(($1 + $2 - 1)) "$after"
+}
+
+# After a kill under load (fault_under_load ... fo_kill_server): no connect
+# to the victim EP for SLEEP_S, its errors and the failed requests of the
+# fault load (which ends within TIMEOUT_S) within the kill bounds.
+kill_checks() { # EP LABEL SLEEP_S THRESHOLD WORKERS TIMEOUT_S
+	no_connects_after_ejection "$1" "$2" "$3"
+	assert_kill_errors "$2" "$4" "$5"
+	fault_load_end "$6"
+	assert_kill_failed_after "$4" "$5"
+}
+
+# Wait (at most TIMEOUT_S) for the fault load to end; log its summary and
+# its failures relative to the fault.
+fault_load_end() { # TIMEOUT_S
+	fo_loadgen_wait "$FLG_PID" "$FLG_LOG" "$1" || die "the fault load did not finish"
+	log "loadgen across the fault: $LG_OUT"
+	log "failures: in flight at the fault $(lg_get failed_inflight), started after it" \
+		"$(lg_get failed_after), last one $(lg_get last_fail_ms) ms after the fault"
 }
 
 # ---- config reload -------------------------------------------------------------

@@ -23,28 +23,31 @@
 
 XDP_IFS="xlc, xls"
 
-# lib.sh's start_bg names logs after the number of recorded PIDs, which
-# drops when stop_pid forgets one: a later process can then share (and
-# truncate) the log of one still running, vigild's or a loadgen's whose
-# summary is read later. Same contract, with a log name used only once.
-XDP_BG_SEQ=0
-start_bg() { # CMD...
-	XDP_BG_SEQ=$((XDP_BG_SEQ + 1))
-	BG_LOG="$VGL_TMP/bg.x$XDP_BG_SEQ.log"
-	"$@" >"$BG_LOG" 2>&1 &
-	BG_PID=$!
-	VGL_PIDS+=("$BG_PID")
-}
-
 xdp_require_env() {
 	require_env
 	[[ -x "$LOADGEN" ]] || die "$LOADGEN not built (run make all)"
 }
 
+# For a backend behind a TUN link (xdp_tun_backend).
+xdp_require_tun() {
+	command -v python3 >/dev/null || skip "python3 not installed (runs the TUN relay)"
+	[[ -c /dev/net/tun ]] || skip "no /dev/net/tun"
+}
+
+# The world of an XDP test: a subnet of its own (alloc_net), the topology
+# below with N backend addresses and testsrv "bI" on every B4[I]:PORT (PORT
+# is VGL_PORT). Sets NET, PORT and what xdp_topology and fo_servers set.
+xdp_world() { # N
+	alloc_net
+	PORT=$VGL_PORT
+	xdp_topology "$NET" "$1"
+	fo_servers "$1" "$PORT"
+}
+
 # Build the world above with N backend addresses. Sets CLI_NS LB_NS SRV_NS,
 # CLI4 CLI6, VIP4 VIP6, B4[1..N] B6[1..N].
 xdp_topology() { # NET N
-	local net=$1 n=$2 i
+	local net=$1 n=$2
 	netns_create cli
 	CLI_NS=$NETNS
 	netns_create lb
@@ -53,7 +56,6 @@ xdp_topology() { # NET N
 	SRV_NS=$NETNS
 	CLI4="10.$net.1.2" CLI6="fd00:$net:1::2"
 	VIP4="10.96.$net.10" VIP6="fd00:96:$net::10"
-	B4=() B6=()
 	if ! { ip link add xc netns "$CLI_NS" type veth peer name xlc netns "$LB_NS" &&
 		ip link add xs netns "$SRV_NS" type veth peer name xls netns "$LB_NS"; }; then
 		die "creating the veth pairs failed"
@@ -66,12 +68,7 @@ xdp_topology() { # NET N
 		ip -n "$LB_NS" addr add "fd00:$net:2::1/64" dev xls nodad; }; then
 		die "addressing the veth pairs failed"
 	fi
-	for ((i = 1; i <= n; i++)); do
-		B4[i]="10.$net.2.1$i"
-		B6[i]="fd00:$net:2::1$i"
-		ip -n "$SRV_NS" addr add "${B4[i]}/24" dev xs || die "adding ${B4[i]} failed"
-		ip -n "$SRV_NS" addr add "${B6[i]}/64" dev xs nodad || die "adding ${B6[i]} failed"
-	done
+	backend_addrs "$SRV_NS" xs "10.$net.2" "fd00:$net:2:" "$n"
 	if ! { ip -n "$CLI_NS" link set xc up && ip -n "$LB_NS" link set xlc up &&
 		ip -n "$LB_NS" link set xls up && ip -n "$SRV_NS" link set xs up &&
 		ip -n "$CLI_NS" route add "10.96.$net.0/24" via "10.$net.1.1" &&
@@ -104,11 +101,8 @@ xdp_remote_ends() { # NS IF
 # The daemon: and xdp: sections (fo_new_config first). The caller appends
 # detection: and services:.
 xdp_config_head() {
+	daemon_head "${XDP_LOG_LEVEL:-info}" "$LB_NS"
 	cat <<EOF
-daemon:
-  pin_dir: $VGL_PIN_DIR
-  log_level: ${XDP_LOG_LEVEL:-info}
-  probe_netns: /var/run/netns/$LB_NS
 xdp:
   netns: /var/run/netns/$LB_NS
   interfaces: [$XDP_IFS]
@@ -140,14 +134,27 @@ xlg_bg() { # loadgen options...
 
 # Run loadgen in the foreground; LG_OUT gets its summary line.
 xlg() { # loadgen options...
-	local d=5000 a
-	local -a args=("$@")
-	for ((a = 0; a < ${#args[@]}; a++)); do
-		[[ "${args[a]}" == -d ]] && d=${args[a + 1]}
+	loadgen_fg xlg_bg "$@"
+}
+
+# Share of backend NAME in the last loadgen summary (LG_OUT), in percent of
+# the ok replies.
+share_of() { # NAME
+	local ok served
+	ok=$(lg_get ok) served=$(lg_get "served_$1")
+	((ok > 0)) && echo $((served * 100 / ok)) || echo 0
+}
+
+# Each backend NAME served 30-70 % of the ok replies of the last loadgen
+# (equal weights, Maglev spread).
+assert_spread() { # LABEL NAME...
+	local label=$1 name share
+	shift
+	for name in "$@"; do
+		share=$(share_of "$name")
+		assert_ge "$label: share of $name (%)" 30 "$share"
+		assert_le "$label: share of $name (%)" 70 "$share"
 	done
-	xlg_bg "$@"
-	fo_loadgen_wait "$LG_PID" "$LG_LOG" $((d / 1000 + 10)) || return 1
-	log "loadgen $*: $LG_OUT"
 }
 
 # ---- flows -----------------------------------------------------------------------
@@ -195,6 +202,20 @@ _xdp_ka_placed() {
 		KA_BACKEND[k]=$(backend_of_port "${KA_PORT[k]}")
 		[[ -n "${KA_BACKEND[k]}" ]] || return 1
 	done
+}
+
+# The victim of a fault among primaries 1 and 2: the backend of keep-alive
+# client 1, unless it holds all of them (then the other), so that the
+# survivor holds at least one. Sets VICTIM, SURVIVOR and ON_VICTIM (the
+# keep-alive clients on the victim).
+xdp_pick_victim() {
+	VICTIM=1
+	[[ "${KA_BACKEND[1]}" == "${B4[2]}" ]] && VICTIM=2
+	ON_VICTIM=$(ka_on "${B4[VICTIM]}")
+	((ON_VICTIM == KA_N)) && VICTIM=$((3 - VICTIM)) && ON_VICTIM=0
+	SURVIVOR=$((3 - VICTIM))
+	log "victim b$VICTIM (${EP[VICTIM]}) holds $ON_VICTIM keep-alive connections," \
+		"survivor b$SURVIVOR holds $((KA_N - ON_VICTIM))"
 }
 
 # KA_PORT_NOW[k]: the client port of keep-alive client k now (empty if it

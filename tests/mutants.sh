@@ -37,12 +37,12 @@ jobs=${MAKE_JOBS:-2}
 
 # name | what the mutant disables (where) | guards
 MUTANTS=(
-	"fastpath|kernel fast path: N hard failures never mark backend_health down (bpf/signals.h)|bpf:test_xdp:ipv4_rst_refused_fastpath int:test_failover_fastpath"
-	"socklb_skip|connect hook ignores the fast path's down flag (bpf/sock_lb.bpf.c)|int:test_failover_fastpath"
+	"fastpath|kernel fast path: N hard failures never mark backend_health down (bpf/signals.h)|bpf:test_xdp_health:ipv4_rst_refused_fastpath int:test_failover_fastpath"
+	"socklb_skip|connect hook ignores the fast path's down flag (bpf/sock_lb.bpf.c)|bpf:test_sock_lb:connect4_skips_down,connect6_skips_down_and_backups int:test_failover_fastpath"
 	"stuck_connect|detector: connects pending past the limit do not count (user/lib/detector_rules.c)|unit:detector:hard_failures"
 	"sockdestroy|SOCK_DESTROY skipped for matched sockets (user/vigild/sockdestroy.c)|int:test_sockdestroy"
 	"teardown|vigild: a hard ejection does not tear connections down (user/vigild/failover.c)|int:test_failover_blackhole"
-	"xdp_reselect|XDP: a tracked flow keeps its ejected/draining/removed backend (bpf/lb_core.h)|bpf:test_xdp:policy_reselect,policy_syn_repick,policy_removed"
+	"xdp_reselect|XDP: a tracked flow keeps its ejected/draining/removed backend (bpf/lb_core.h)|bpf:test_xdp_conntrack:policy_reselect,policy_syn_repick,policy_removed"
 	"backups|detector: backups never serve, fail open instead (user/lib/detector.c)|unit:detector:service_level int:test_failover_backups"
 	"probe_readmit|detector: successful probes never re-admit (user/lib/detector.c)|unit:detector:probing_backoff"
 	"maglev_weights|Maglev table ignores backend weights (user/lib/maglev.c)|unit:maglev:population"

@@ -1,38 +1,46 @@
 #!/bin/bash
-# (a) N successful connects to a watched IPv4 backend are counted exactly, on
-# the client side (backend entry) and the server side (local port entry).
+# (a, e) N successful connects to a watched backend are counted exactly, on
+# the client side (backend entry) and the server side (local port entry),
+# for each address family: table-driven over IPv4 ("10.N.0.2:PORT") and IPv6
+# ("[fd00:N::2]:PORT"), one server port per family in one world.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 require_env
+[[ -e /proc/net/if_inet6 ]] || skip "kernel without IPv6"
 
 N=50
-PORT=$VGL_PORT
-setup_topology 201
-EP="$SRV4:$PORT"
-write_config --backend "$EP" --local-port "$PORT"
+alloc_net
+setup_topology "$NET"
+# family | server address | port | endpoint
+FAMILIES=(
+	"ipv4|$SRV4|$VGL_PORT|$SRV4:$VGL_PORT"
+	"ipv6|$SRV6|$((VGL_PORT + 1))|[$SRV6]:$((VGL_PORT + 1))"
+)
+CONF=()
+for f in "${FAMILIES[@]}"; do
+	IFS='|' read -r _ addr port ep <<<"$f"
+	CONF+=(--backend "$ep" --local-port "$port")
+done
+write_config "${CONF[@]}"
 start_vigild "$VGL_CONFIG"
-start_testsrv "$SRV_NS" "$SRV4" "$PORT"
 
-run_testcli "$CLI_NS" -a "$SRV4" -p "$PORT" -n "$N" -c 10 -r 1
-assert_eq "testcli ok" "$N" "$(cli_get ok)"
+for f in "${FAMILIES[@]}"; do
+	IFS='|' read -r fam addr port ep <<<"$f"
+	log "---- $fam: $ep"
+	start_testsrv "$SRV_NS" "$addr" "$port"
+	run_testcli "$CLI_NS" -a "$addr" -p "$port" -n "$N" -c 10 -r 1
+	assert_cli "$fam testcli" ok="$N"
 
-wait_backend "$EP" .requests "$N"
-wait_local "$PORT" .responses "$N"
-S=$(vigil_stats) || die "no stats"
-assert_eq "connect_attempts" "$N" "$(backend_get "$S" "$EP" .connect_attempts)"
-assert_eq "established" "$N" "$(backend_get "$S" "$EP" .established)"
-assert_eq "requests" "$N" "$(backend_get "$S" "$EP" .requests)"
-assert_eq "refused" 0 "$(backend_get "$S" "$EP" .refused)"
-assert_eq "timeouts" 0 "$(backend_get "$S" "$EP" .timeouts)"
-assert_eq "connect_latency_us.count" "$N" "$(backend_get "$S" "$EP" .connect_latency_us.count)"
-assert_eq "request_latency_us.count" "$N" "$(backend_get "$S" "$EP" .request_latency_us.count)"
-assert_eq "local accepted" "$N" "$(local_get "$S" "$PORT" .accepted)"
-assert_eq "local responses" "$N" "$(local_get "$S" "$PORT" .responses)"
-# testcli sends "GET\n" (4 bytes) and testsrv replies "OK\n" (3 bytes).
-assert_eq "bytes_sent" $((4 * N)) "$(backend_get "$S" "$EP" .bytes_sent)"
-assert_eq "bytes_rcvd" $((3 * N)) "$(backend_get "$S" "$EP" .bytes_rcvd)"
-assert_eq "local bytes_rcvd" $((4 * N)) "$(local_get "$S" "$PORT" .bytes_rcvd)"
-assert_eq "local bytes_sent" $((3 * N)) "$(local_get "$S" "$PORT" .bytes_sent)"
+	wait_backend "$ep" .requests "$N"
+	wait_local "$port" .responses "$N"
+	S=$(vigil_stats) || die "no stats"
+	# testcli sends "GET\n" (4 bytes) and testsrv replies "OK\n" (3 bytes).
+	assert_backend "$S" "$ep" connect_attempts="$N" established="$N" requests="$N" \
+		refused=0 timeouts=0 connect_latency_us.count="$N" request_latency_us.count="$N" \
+		bytes_sent=$((4 * N)) bytes_rcvd=$((3 * N))
+	assert_local "$S" "$port" accepted="$N" responses="$N" \
+		bytes_rcvd=$((4 * N)) bytes_sent=$((3 * N))
+done
 
 ((VGL_FAILS == 0)) || { dump_stats "$S"; dump_vigild_log; }
 finish

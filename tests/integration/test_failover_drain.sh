@@ -15,35 +15,10 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_failover.sh"
 fo_require_env
 
-NET=245
-VIP=10.96.45.10
-PORT=$VGL_PORT
-
-fo_topology "$NET" 3
-fo_cgroup
-fo_servers 3 "$PORT"
-
-fo_new_config
-{
-	fo_config_head
-	cat <<EOF
-detection:
-  slow_floor_ms: 1000           # not under test (scheduling noise)
-  stuck_request_floor_ms: 2000  # not under test (scheduling noise)
-services:
-  - name: web
-    vip: "$VIP:80"
-    backends: ["${EP[1]}", "${EP[2]}", "${EP[3]}"]
-EOF
-} >"$VGL_CONFIG"
+fo_world 3
+fo_conf --calm --service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" "${EP[3]}"
 fo_start_vigild "$VGL_CONFIG"
 
-# ESTABLISHED client connections to EP in the client namespace.
-estab_to() { # EP
-	ns_exec "$CLI_NS" ss -Htn state established | awk -v p="$1" '$4 == p' | wc -l
-}
-# shellcheck disable=SC2317 # called through wait_until
-estab_at_least() { (($(estab_to "$2") >= $1)); }
 
 # Run vigilctl, log its output, count a failure if it fails.
 ctl() { # vigilctl args...

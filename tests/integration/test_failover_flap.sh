@@ -21,32 +21,12 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_failover.sh"
 fo_require_env
 
-NET=244
-VIP=10.96.44.10
-PORT=$VGL_PORT
 BASE_MS=800
 SLACK_MS=450
 
-fo_topology "$NET" 2
-fo_cgroup
-fo_servers 2 "$PORT"
-
-fo_new_config
-{
-	fo_config_head
-	cat <<EOF
-detection:
-  eject_base_ms: $BASE_MS
-  eject_max_ms: 10000
-  slow_floor_ms: 1000           # not under test (scheduling noise)
-  stuck_request_floor_ms: 2000  # not under test (scheduling noise)
-services:
-  - name: web
-    vip: "$VIP:80"
-    backends: ["${EP[1]}", "${EP[2]}"]
-    probe: {timeout_ms: 300}
-EOF
-} >"$VGL_CONFIG"
+fo_world 2
+fo_conf --detect "eject_base_ms: $BASE_MS" --detect "eject_max_ms: 10000" --calm \
+	--service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" --set "probe: {timeout_ms: 300}"
 fo_start_vigild "$VGL_CONFIG"
 
 # Light load for the whole test: it is what detects the kills.

@@ -21,12 +21,7 @@ CONNS=8
 REQS=2 # per connection: also covers several requests on one connection
 N=$((CONNS * REQS))
 ROUNDS=10
-PORT=$VGL_PORT
-setup_topology 204
-EP="$SRV4:$PORT"
-write_config --backend "$EP" --local-port "$PORT"
-start_vigild "$VGL_CONFIG"
-start_testsrv "$SRV_NS" "$SRV4" "$PORT" -d 50
+mon_world -d 50
 SRV_LOG=$BG_LOG
 
 # Histogram as 32 space-separated counts (zeros while the entry is absent).

@@ -5,32 +5,23 @@
 source "$(dirname "$0")/../lib.sh"
 require_env
 
-N1=5
-N2=7
-PORT1=$VGL_PORT
-PORT2=$((VGL_PORT + 1))
-setup_topology 208
-EP1="$SRV4:$PORT1"
-EP2="$SRV4:$PORT2"
-write_config --prefix "10.208.0.0/24"
+alloc_net
+setup_topology "$NET"
+write_config --prefix "10.$NET.0.0/24"
 start_vigild "$VGL_CONFIG"
-start_testsrv "$SRV_NS" "$SRV4" "$PORT1"
-start_testsrv "$SRV_NS" "$SRV4" "$PORT2"
-
-run_testcli "$CLI_NS" -a "$SRV4" -p "$PORT1" -n "$N1" -c 5 -r 1
-assert_eq "testcli ok (port $PORT1)" "$N1" "$(cli_get ok)"
-run_testcli "$CLI_NS" -a "$SRV4" -p "$PORT2" -n "$N2" -c 5 -r 1
-assert_eq "testcli ok (port $PORT2)" "$N2" "$(cli_get ok)"
-
-wait_backend "$EP1" .requests "$N1"
-wait_backend "$EP2" .requests "$N2"
-S=$(vigil_stats) || die "no stats"
-assert_eq "$EP1 connect_attempts" "$N1" "$(backend_get "$S" "$EP1" .connect_attempts)"
-assert_eq "$EP1 established" "$N1" "$(backend_get "$S" "$EP1" .established)"
-assert_eq "$EP1 requests" "$N1" "$(backend_get "$S" "$EP1" .requests)"
-assert_eq "$EP2 connect_attempts" "$N2" "$(backend_get "$S" "$EP2" .connect_attempts)"
-assert_eq "$EP2 established" "$N2" "$(backend_get "$S" "$EP2" .established)"
-assert_eq "$EP2 requests" "$N2" "$(backend_get "$S" "$EP2" .requests)"
+# port | connects
+for c in "$VGL_PORT 5" "$((VGL_PORT + 1)) 7"; do
+	read -r port n <<<"$c"
+	start_testsrv "$SRV_NS" "$SRV4" "$port"
+	run_testcli "$CLI_NS" -a "$SRV4" -p "$port" -n "$n" -c 5 -r 1
+	assert_cli "testcli (port $port)" ok="$n"
+done
+for c in "$VGL_PORT 5" "$((VGL_PORT + 1)) 7"; do
+	read -r port n <<<"$c"
+	wait_backend "$SRV4:$port" .requests "$n"
+	S=$(vigil_stats) || die "no stats"
+	assert_backend "$S" "$SRV4:$port" connect_attempts="$n" established="$n" requests="$n"
+done
 
 ((VGL_FAILS == 0)) || { dump_stats "$S"; dump_vigild_log; }
 finish

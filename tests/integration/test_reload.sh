@@ -25,42 +25,21 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_failover.sh"
 fo_require_env
 
-NET=248
-VIP=10.96.48.10
-VIP2=10.96.48.20
-VIP3=10.96.48.11
-PORT=$VGL_PORT
-
-fo_topology "$NET" 5
-fo_cgroup
-for i in 1 2 3 4 5; do
-	EP[i]="${B4[i]}:$PORT"
-	fo_server "$i" "${B4[i]}" "$PORT" "b$i"
-done
+fo_world 5
+VIP2="10.96.$NET.20"
+VIP3="10.96.$NET.11"
 
 fo_new_config
-# The config vigild runs with; rewritten in place before every HUP.
-# write_config SERVICES_YAML [EXTRA_TOP_LEVEL_YAML]
-write_config() {
-	{
-		fo_config_head
-		cat <<EOF
-detection:
-  eject_base_ms: 60000          # an ejected backend stays out for the whole test
-  slow_floor_ms: 1000           # not under test (scheduling noise)
-  stuck_request_floor_ms: 2000  # not under test (scheduling noise)
-${2:-}
-services:
-$1
-EOF
-	} >"$VGL_CONFIG"
+# The config vigild runs with, rewritten in place before every HUP from the
+# services queued in SVC by svc_web and svc_api; options go to fo_conf.
+# eject_base_ms 60000: an ejected backend stays out for the whole test.
+SVC=()
+write_config() { # [fo_conf options...]
+	fo_conf --rewrite --detect "eject_base_ms: 60000" --calm "$@" "${SVC[@]}"
+	SVC=()
 }
-svc_web() { # BACKEND...
-	local list="" ep
-	for ep in "$@"; do list+="${list:+, }\"$ep\""; done
-	printf '  - name: web\n    vip: "%s:80"\n    backends: [%s]\n' "${WEB_VIP:-$VIP}" "$list"
-}
-svc_api() { printf '  - name: api\n    vip: "%s:80"\n    backends: ["%s", "%s"]\n' "$VIP2" "${EP[5]}" "${EP[1]}"; }
+svc_web() { SVC+=(--service web "${WEB_VIP:-$VIP}:80" --backends "$@"); } # BACKEND...
+svc_api() { SVC+=(--service api "$VIP2:80" --backends "${EP[5]}" "${EP[1]}"); }
 
 # ---- helpers ------------------------------------------------------------------------
 
@@ -91,6 +70,19 @@ direct_connects() { # EP COUNT
 	run_testcli "$CLI_NS" -a "${1%:*}" -p "${1##*:}" -n "$2" -c 1
 }
 
+# HUP with the config just written, under load: same vigild, the log's
+# summary line matches SUMMARY, no request fails across it.
+reload_under_load() { # LABEL SUMMARY
+	fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
+	sleep 1
+	hup_expect "config reloaded"
+	assert_true "summary of $1: $2" grep -qF "$2" <<<"$HUP_LINE"
+	fo_loadgen_wait "$LG_PID" "$LG_LOG" 10 || die "loadgen across $1 did not finish"
+	log "loadgen across $1: $LG_OUT"
+	assert_eq "requests failed across $1" 0 "$(lg_get failed)"
+	assert_alive "after $1"
+}
+
 refused_unchanged() { # LABEL PATTERN
 	local before after
 	before=$(snapshot)
@@ -103,7 +95,8 @@ refused_unchanged() { # LABEL PATTERN
 }
 
 # ---- 1: web = b1 b2 b3, b2 drained, b3 ejected ----------------------------------------------
-write_config "$(svc_web "${EP[1]}" "${EP[2]}" "${EP[3]}")"
+svc_web "${EP[1]}" "${EP[2]}" "${EP[3]}"
+write_config
 fo_start_vigild "$VGL_CONFIG"
 ID0=$(proc_identity "$VIGILD_PID") || die "vigild not running: $ID0"
 log "vigild pid and start time: $ID0"
@@ -122,17 +115,10 @@ log "b3 ejected ($EJ3 ejection(s)), rule $(backend_field web "${EP[3]}" rule)"
 fo_show
 
 # ---- 2: add b4 and a service, under load -------------------------------------------------------
-write_config "$(svc_web "${EP[1]}" "${EP[2]}" "${EP[3]}" "${EP[4]}")
-$(svc_api)"
-fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
-sleep 1
-hup_expect "config reloaded"
-assert_true "summary: 2 services, 1 added, 1 changed" \
-	grep -q "2 services (1 added, 0 removed, 1 changed), backends 3 added, 0 removed" <<<"$HUP_LINE"
-fo_loadgen_wait "$LG_PID" "$LG_LOG" 10 || die "loadgen across the reload did not finish"
-log "loadgen across the reload: $LG_OUT"
-assert_eq "requests failed across the reload" 0 "$(lg_get failed)"
-assert_alive "after the reload"
+svc_web "${EP[1]}" "${EP[2]}" "${EP[3]}" "${EP[4]}"
+svc_api
+write_config
+reload_under_load "the reload" "2 services (1 added, 0 removed, 1 changed), backends 3 added, 0 removed"
 
 assert_true "b4 listed and healthy" wait_backend_field web "${EP[4]}" state healthy 3
 assert_eq "b4 selected" true "$(backend_field web "${EP[4]}" selected)"
@@ -161,8 +147,9 @@ assert_ge "b5 watched: connects counted" 1 "$A5"
 # ---- 3: refused reloads change nothing -------------------------------------------------------------
 GOOD=$(cat "$VGL_CONFIG")
 
-# A missing port on line 13: the file:line error, and nothing else happens.
-write_config "$(svc_web "${EP[1]}" "${B4[2]}")"
+# A missing port: the file:line error, and nothing else happens.
+svc_web "${EP[1]}" "${B4[2]}"
+write_config
 refused_unchanged "invalid file" "reload refused"
 assert_true "invalid file: error names file and line" \
 	grep -qE "$(basename "$VGL_CONFIG"):[0-9]+: services\[0\]\.backends\[1\].*missing port" <<<"$HUP_LINE"
@@ -173,12 +160,10 @@ assert_true "pin_dir change: says a restart is needed" \
 	grep -q "daemon.pin_dir changed.*restart vigild" <<<"$HUP_LINE"
 assert_true "pin_dir change: nothing pinned at the new place" test ! -e "$VGL_PIN_DIR-moved"
 
-write_config "$(svc_web "${EP[1]}" "${EP[2]}" "${EP[3]}" "${EP[4]}")
-$(svc_api)
-  - name: edge
-    vip: \"10.96.48.30:80\"
-    datapath: xdp
-    backends: [\"${EP[4]}\"]" "xdp: {interfaces: [vglnosuch0]}"
+svc_web "${EP[1]}" "${EP[2]}" "${EP[3]}" "${EP[4]}"
+svc_api
+SVC+=(--service edge "10.96.$NET.30:80" --backends "${EP[4]}" --set "datapath: xdp")
+write_config --top "xdp: {interfaces: [vglnosuch0]}"
 refused_unchanged "missing XDP interface" "reload of .* failed"
 assert_true "missing XDP interface: named" grep -q "vglnosuch0: no such interface" <<<"$HUP_LINE"
 assert_eq "missing XDP interface: service edge not added" absent "$(service_field edge name)"
@@ -194,17 +179,10 @@ assert_eq "after refused reloads: served by b2 (drained)" 0 "$(lg_get served_b2)
 assert_alive "after the refused reloads"
 
 # ---- 4: remove b1 from web (it stays in api), under load ---------------------------------------------------
-write_config "$(svc_web "${EP[2]}" "${EP[3]}" "${EP[4]}")
-$(svc_api)"
-fo_loadgen_bg -a "$VIP" -p 80 -c 4 -d 3000 -t 1000 -s 1
-sleep 1
-hup_expect "config reloaded"
-assert_true "summary: web changed, 1 backend removed" \
-	grep -q "2 services (0 added, 0 removed, 1 changed), backends 0 added, 1 removed" <<<"$HUP_LINE"
-fo_loadgen_wait "$LG_PID" "$LG_LOG" 10 || die "loadgen across the reload did not finish"
-log "loadgen across the reload: $LG_OUT"
-assert_eq "requests failed across the removal" 0 "$(lg_get failed)"
-assert_alive "after the removal"
+svc_web "${EP[2]}" "${EP[3]}" "${EP[4]}"
+svc_api
+write_config
+reload_under_load "the removal" "2 services (0 added, 0 removed, 1 changed), backends 0 added, 1 removed"
 fo_show
 assert_eq "b1 gone from web in vigilctl backends" absent "$(backend_field web "${EP[1]}" state)"
 assert_eq "b1 still in api" healthy "$(backend_field api "${EP[1]}" state)"
@@ -220,7 +198,8 @@ assert_eq "api: failed" 0 "$(lg_get failed)"
 assert_ge "api: still served by b1" 1 "$(lg_get served_b1)"
 
 # ---- 5: web on a new VIP, api removed -------------------------------------------------------------------
-WEB_VIP=$VIP3 write_config "$(WEB_VIP=$VIP3 svc_web "${EP[2]}" "${EP[3]}" "${EP[4]}")"
+WEB_VIP=$VIP3 svc_web "${EP[2]}" "${EP[3]}" "${EP[4]}"
+write_config
 hup_expect "config reloaded"
 assert_true "summary: api removed, web changed" \
 	grep -q "1 services (0 added, 1 removed, 1 changed), backends 0 added, 2 removed" <<<"$HUP_LINE"

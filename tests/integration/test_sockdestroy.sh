@@ -29,7 +29,8 @@ CLOSED_PORT=$((PORT + 2))
 BLACKHOLE_PORT=$((PORT + 3))
 HTTP_PORT=$((PORT + 4))
 
-setup_topology 231
+alloc_net
+setup_topology "$NET"
 CLI_NSFILE=/var/run/netns/$CLI_NS
 
 # TCP sockets in NS whose peer column is exactly PEER, LISTEN and TIME-WAIT

@@ -9,7 +9,8 @@ command -v nft >/dev/null || die "nft not installed (run make deps)"
 
 N=4
 PORT=$VGL_PORT
-setup_topology 203
+alloc_net
+setup_topology "$NET"
 EP="$SRV4:$PORT"
 TABLE="${VGL_ID}_blackhole"
 
@@ -34,15 +35,11 @@ start_vigild "$VGL_CONFIG"
 start_testsrv "$SRV_NS" "$SRV4" "$PORT"
 
 run_testcli "$CLI_NS" -a "$SRV4" -p "$PORT" -n "$N" -c "$N" -t 2500
-assert_eq "testcli timeout" "$N" "$(cli_get timeout)"
+assert_cli testcli timeout="$N"
 
 wait_backend "$EP" .timeouts "$N"
 S=$(vigil_stats) || die "no stats"
-assert_eq "connect_attempts" "$N" "$(backend_get "$S" "$EP" .connect_attempts)"
-assert_eq "timeouts" "$N" "$(backend_get "$S" "$EP" .timeouts)"
-assert_ge "syn_retrans" "$N" "$(backend_get "$S" "$EP" .syn_retrans)"
-assert_eq "established" 0 "$(backend_get "$S" "$EP" .established)"
-assert_eq "refused" 0 "$(backend_get "$S" "$EP" .refused)"
+assert_backend "$S" "$EP" connect_attempts="$N" timeouts="$N" "syn_retrans>=$N" established=0 refused=0
 assert_eq "inflight" 0 "$(json_get "$S" .inflight)"
 
 ns_exec "$SRV_NS" nft delete table inet "$TABLE" || warn "could not delete nft table $TABLE"

@@ -22,26 +22,9 @@ source "$(dirname "$0")/../lib_xdp.sh"
 xdp_require_env
 command -v python3 >/dev/null || skip "python3 not installed (client with a fixed source port)"
 
-NET=246
-PORT=$VGL_PORT
 N_KA=8
-xdp_topology "$NET" 2
-fo_servers 2 "$PORT"
-
-fo_new_config
-{
-	xdp_config_head
-	cat <<EOF
-detection:
-  slow_floor_ms: 1000           # latency rules are not under test here
-  stuck_request_floor_ms: 2000
-services:
-  - name: web
-    vip: "$VIP4:80"
-    datapath: xdp
-    backends: ["${EP[1]}", "${EP[2]}"]
-EOF
-} >"$VGL_CONFIG"
+xdp_world 2
+fo_conf --xdp --calm --service web "$VIP4:80" --backends "${EP[1]}" "${EP[2]}"
 xdp_start_vigild
 
 # One request from each client port given, in turn, until one is served by

@@ -14,7 +14,7 @@ source "$(dirname "$0")/../lib_failover.sh"
 source "$(dirname "$0")/../lib_xdp.sh"
 xdp_require_env
 
-NET=245
+alloc_net
 PORT=$VGL_PORT
 xdp_topology "$NET" 2
 fo_server 1 "${B4[1]}" "$PORT" v4a
@@ -22,34 +22,16 @@ fo_server 2 "${B4[2]}" "$PORT" v4b
 fo_server 3 "${B6[1]}" "$PORT" v6a
 fo_server 4 "${B6[2]}" "$PORT" v6b
 
-fo_new_config
-{
-	xdp_config_head
-	cat <<EOF
-services:
-  - name: dual
-    vips: ["$VIP4:80", "[$VIP6]:80"]
-    datapath: xdp
-    table_size: 16381
-    backends: ["${B4[1]}:$PORT", "[${B6[1]}]:$PORT", "${B4[2]}:$PORT", "[${B6[2]}]:$PORT"]
-EOF
-} >"$VGL_CONFIG"
+fo_conf --xdp --service dual "$VIP4:80 [$VIP6]:80" --set "table_size: 16381" \
+	--backends "${B4[1]}:$PORT" "[${B6[1]}]:$PORT" "${B4[2]}:$PORT" "[${B6[2]}]:$PORT"
 xdp_start_vigild
 
 check_vip() { # VIP OWN_A OWN_B OTHER_A OTHER_B
-	local ok sa sb
 	xlg -a "$1" -p 80 -c 4 -d 1500 -t 2000 -s 1 || die "loadgen to $1 failed"
-	ok=$(lg_get ok)
-	assert_eq "$1: failed" 0 "$(lg_get failed)"
-	assert_eq "$1: served by $4 (other family)" 0 "$(lg_get "served_$4")"
-	assert_eq "$1: served by $5 (other family)" 0 "$(lg_get "served_$5")"
-	sa=0 sb=0
-	((ok > 0)) && sa=$(($(lg_get "served_$2") * 100 / ok)) sb=$(($(lg_get "served_$3") * 100 / ok))
-	log "xdp_dualstack $1 requests=$(lg_get requests) failed=$(lg_get failed) share_$2=$sa% share_$3=$sb%"
-	assert_ge "$1: share of $2 (%)" 30 "$sa"
-	assert_le "$1: share of $2 (%)" 70 "$sa"
-	assert_ge "$1: share of $3 (%)" 30 "$sb"
-	assert_le "$1: share of $3 (%)" 70 "$sb"
+	log "xdp_dualstack $1 requests=$(lg_get requests) failed=$(lg_get failed)" \
+		"share_$2=$(share_of "$2")% share_$3=$(share_of "$3")%"
+	assert_lg "$1 (other family: $4 $5):" failed=0 "served_$4=0" "served_$5=0"
+	assert_spread "$1" "$2" "$3"
 }
 check_vip "$VIP4" v4a v4b v6a v6b
 check_vip "$VIP6" v6a v6b v4a v4b

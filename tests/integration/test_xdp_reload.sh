@@ -20,29 +20,14 @@ source "$(dirname "$0")/../lib_failover.sh"
 source "$(dirname "$0")/../lib_xdp.sh"
 xdp_require_env
 
-NET=246
-PORT=$VGL_PORT
-xdp_topology "$NET" 3
-fo_servers 3 "$PORT"
+xdp_world 3
 fo_new_config
 
 write_config() { # HOOK INTERFACES BACKEND...
-	local hook=$1 ifs=$2 list="" ep
+	local hook=$1 ifs=$2
 	shift 2
-	for ep in "$@"; do list+="${list:+, }\"$ep\""; done
-	{
-		XDP_HOOK=$hook XDP_IFS=$ifs xdp_config_head
-		cat <<EOF
-detection:
-  slow_floor_ms: 1000
-  stuck_request_floor_ms: 2000
-services:
-  - name: web
-    vip: "$VIP4:80"
-    datapath: xdp
-    backends: [$list]
-EOF
-	} >"$VGL_CONFIG"
+	XDP_HOOK=$hook XDP_IFS=$ifs fo_conf --rewrite --xdp --calm \
+		--service web "$VIP4:80" --backends "$@"
 }
 
 tc_filter_on() { tc -n "$LB_NS" filter show dev "$1" ingress | grep -q vigil_tc_lb; }
@@ -64,32 +49,38 @@ xdp_start_vigild
 ID0=$(proc_identity "$VIGILD_PID") || die "vigild not running: $ID0"
 log "vigild pid and start time: $ID0"
 
+# Switch the hook under load (HUP): every request succeeds, the new hook's
+# program is on both interfaces and the old one's on neither.
+on_hook() { # HOOK DEV
+	case $1 in
+	tc) tc_filter_on "$2" ;;
+	xdp) xdp_on "$2" ;;
+	esac
+}
+switch_hook() { # LABEL HOOK BACKEND...
+	local label=$1 hook=$2 old=xdp d
+	shift 2
+	[[ $hook == xdp ]] && old=tc
+	load_bg
+	sleep 0.5
+	write_config "$hook" "xlc, xls" "$@"
+	hup_expect "config reloaded"
+	load_check "$label"
+	for d in xlc xls; do
+		assert_true "$label: $hook program on $d" on_hook "$hook" "$d"
+		assert_true "$label: no $old program on $d" eval "! on_hook $old $d"
+	done
+	xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after $label failed"
+}
+
 # ---- xdp -> tc, b3 joins -------------------------------------------------------------
-load_bg
-sleep 0.5
-write_config tc "xlc, xls" "${EP[1]}" "${EP[2]}" "${EP[3]}"
-hup_expect "config reloaded"
-load_check "xdp -> tc"
-for d in xlc xls; do
-	assert_true "tc filter on $d" tc_filter_on "$d"
-	assert_true "no XDP program on $d" sh -c "! ip -n '$LB_NS' -d link show dev $d | grep -q prog/xdp"
-done
-xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after the switch to tc failed"
+switch_hook "xdp -> tc" tc "${EP[1]}" "${EP[2]}" "${EP[3]}"
 assert_ge "b3 serves after joining" 1 "$(lg_get served_b3)"
 assert_eq "vigild still the same running process (pid start-time)" "$ID0" \
 	"$(proc_identity "$VIGILD_PID")"
 
 # ---- tc -> xdp, b1 leaves --------------------------------------------------------------
-load_bg
-sleep 0.5
-write_config xdp "xlc, xls" "${EP[2]}" "${EP[3]}"
-hup_expect "config reloaded"
-load_check "tc -> xdp"
-for d in xlc xls; do
-	assert_true "XDP program on $d" xdp_on "$d"
-	assert_true "no tc filter on $d" sh -c "! tc -n '$LB_NS' filter show dev $d ingress | grep -q vigil_tc_lb"
-done
-xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after b1 left failed"
+switch_hook "tc -> xdp" xdp "${EP[2]}" "${EP[3]}"
 assert_eq "b1 gets no new connection after leaving" 0 "$(lg_get served_b1)"
 assert_ge "b2 serves" 1 "$(lg_get served_b2)"
 
@@ -98,8 +89,7 @@ write_config tc "xlc, xls, nosuch0" "${EP[2]}" "${EP[3]}"
 hup_expect "keeping the running config"
 assert_true "refusal names the interface" grep -q "nosuch0" <<<"$HUP_LINE"
 assert_true "XDP still on xlc" xdp_on xlc
-assert_true "no tc filter after the refused reload" \
-	sh -c "! tc -n '$LB_NS' filter show dev xlc ingress | grep -q vigil_tc_lb"
+assert_true "no tc filter after the refused reload" eval "! tc_filter_on xlc"
 xlg -a "$VIP4" -p 80 -c 2 -d 1000 -t 1000 -s 1 || die "loadgen after the refused reload failed"
 assert_eq "after the refused reload: failed" 0 "$(lg_get failed)"
 log "xdp counters: $(xdp_counters_line)"

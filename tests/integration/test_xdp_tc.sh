@@ -20,13 +20,12 @@ source "$(dirname "$0")/../lib_failover.sh"
 # shellcheck source=tests/lib_xdp.sh
 source "$(dirname "$0")/../lib_xdp.sh"
 xdp_require_env
-command -v python3 >/dev/null || skip "python3 not installed (runs the TUN relay)"
-[[ -c /dev/net/tun ]] || skip "no /dev/net/tun"
+xdp_require_tun
 
-NET=247
-PORT=$VGL_PORT
 XDP_HOOK=tc
 XDP_HOST_CSUM_OFFLOAD=1
+alloc_net
+PORT=$VGL_PORT
 xdp_topology "$NET" 2
 fo_server 2 "${B4[2]}" "$PORT" b2
 xdp_tun_backend "$NET" 0
@@ -35,22 +34,8 @@ start_testsrv "$TUN_NS" "${B4[1]}" "$PORT" -n b1
 FO_SRV_PIDS[1]=$SRV_PID
 EP=("" "${B4[1]}:$PORT" "${B4[2]}:$PORT")
 
-fo_new_config
-{
-	xdp_config_head
-	cat <<EOF
-detection:
-  eject_base_ms: 20000
-  slow_floor_ms: 1000
-  stuck_request_floor_ms: 2000
-services:
-  - name: web
-    vip: "$VIP4:80"
-    datapath: xdp
-    backends: ["${EP[1]}", "${EP[2]}"]
-    probe: {timeout_ms: 300}
-EOF
-} >"$VGL_CONFIG"
+fo_conf --xdp --detect "eject_base_ms: 20000" --calm \
+	--service web "$VIP4:80" --backends "${EP[1]}" "${EP[2]}" --set "probe: {timeout_ms: 300}"
 start_vigild "$VGL_CONFIG"
 if ! wait_until 5 grep -q "tc load balancer attached to xls ingress" "$VIGILD_LOG"; then
 	dump_vigild_log

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_util.h"
+
 enum result { RES_OK, RES_REFUSED, RES_TIMEOUT, RES_RESET, RES_OTHER, RES_NRESULTS };
 static const char *const result_names[RES_NRESULTS] = {
 	"ok", "refused", "timeout", "reset", "other",
@@ -74,47 +76,6 @@ static void usage(FILE *out)
 		"  -T MS    timeout of each send and reply wait (default 5000)\n"
 		"  -k       close with RST (SO_LINGER 0) instead of FIN\n"
 		"prints: ok=N refused=N timeout=N reset=N other=N\n");
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int make_addr(const char *text, long port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char buf[INET6_ADDRSTRLEN + 2];
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	size_t n = strlen(text);
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		*len = sizeof(*sin);
-		return 0;
-	}
-	if (n >= 2 && text[0] == '[' && text[n - 1] == ']' && n - 2 < sizeof(buf)) {
-		memcpy(buf, text + 1, n - 2);
-		buf[n - 2] = '\0';
-		text = buf;
-	}
-	if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
-	return -1;
 }
 
 static long long now_ms(void)
@@ -276,8 +237,20 @@ int main(int argc, char **argv)
 	int c;
 
 	opt.count = -1;
+	/* The numeric options: where each goes and its range. */
+	const struct {
+		int opt;
+		long *dst, min, max;
+	} nums[] = {
+		{ 'p', &port, 1, 65535 },
+		{ 'n', &opt.count, 0, 100000000 },
+		{ 'c', &opt.concurrency, 1, 10000 },
+		{ 'r', &opt.requests, 0, 100000000 },
+		{ 't', &opt.connect_timeout_ms, 1, 3600000 },
+		{ 'T', &opt.io_timeout_ms, 1, 3600000 },
+	};
 	while ((c = getopt(argc, argv, "a:p:n:c:r:t:T:kh")) != -1) {
-		long *dst = NULL, min = 0, max = 0;
+		size_t i;
 
 		switch (c) {
 		case 'a':
@@ -289,41 +262,16 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
-		case 'p':
-			dst = &port;
-			min = 1;
-			max = 65535;
-			break;
-		case 'n':
-			dst = &opt.count;
-			max = 100000000;
-			break;
-		case 'c':
-			dst = &opt.concurrency;
-			min = 1;
-			max = 10000;
-			break;
-		case 'r':
-			dst = &opt.requests;
-			max = 100000000;
-			break;
-		case 't':
-			dst = &opt.connect_timeout_ms;
-			min = 1;
-			max = 3600000;
-			break;
-		case 'T':
-			dst = &opt.io_timeout_ms;
-			min = 1;
-			max = 3600000;
-			break;
-		default:
+		}
+		for (i = 0; i < sizeof(nums) / sizeof(nums[0]) && nums[i].opt != c; i++)
+			;
+		if (i == sizeof(nums) / sizeof(nums[0])) {
 			usage(stderr);
 			return 1;
 		}
-		if (parse_long(optarg, min, max, dst) < 0) {
-			fprintf(stderr, "testcli: -%c %s: must be a number in %ld-%ld\n", c, optarg, min,
-				max);
+		if (tool_parse_long(optarg, nums[i].min, nums[i].max, nums[i].dst) < 0) {
+			fprintf(stderr, "testcli: -%c %s: must be a number in %ld-%ld\n", c, optarg,
+				nums[i].min, nums[i].max);
 			return 1;
 		}
 	}
@@ -337,7 +285,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (make_addr(addr, port, &opt.ss, &opt.sslen) < 0) {
+	if (tool_make_addr(addr, port, &opt.ss, &opt.sslen) < 0) {
 		fprintf(stderr, "testcli: -a %s: not an IPv4 or IPv6 address\n", addr);
 		return 1;
 	}

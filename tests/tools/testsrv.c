@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tool_util.h"
+
 enum mode { MODE_ECHO, MODE_CLOSE, MODE_RST };
 
 /* "OK\n", or "OK NAME\n" with -n so load generators can tell backends apart. */
@@ -71,19 +73,6 @@ static void usage(FILE *out)
 		"  -d MS     delay before each reply in echo mode (default 0)\n"
 		"  -m MODE   echo (default), close (accept+FIN), rst (accept+RST)\n"
 		"  -n NAME   reply \"OK NAME\" instead of \"OK\"\n");
-}
-
-static int parse_int(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static void sleep_ms(int ms)
@@ -194,35 +183,6 @@ static void handle_conn(int fd, const pthread_attr_t *attr)
 	}
 }
 
-/* Fill ss from an IPv4 or IPv6 literal (brackets allowed around IPv6). */
-static int make_addr(const char *text, int port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char buf[INET6_ADDRSTRLEN + 2];
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	size_t n = strlen(text);
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		*len = sizeof(*sin);
-		return 0;
-	}
-	if (n >= 2 && text[0] == '[' && text[n - 1] == ']' && n - 2 < sizeof(buf)) {
-		memcpy(buf, text + 1, n - 2);
-		buf[n - 2] = '\0';
-		text = buf;
-	}
-	if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
-	return -1;
-}
-
 static int write_file(const char *path, const char *content)
 {
 	FILE *f = fopen(path, "w");
@@ -268,13 +228,13 @@ int main(int argc, char **argv)
 			addr = optarg;
 			break;
 		case 'p':
-			if (parse_int(optarg, 0, 65535, &port) < 0) {
+			if (tool_parse_long(optarg, 0, 65535, &port) < 0) {
 				fprintf(stderr, "testsrv: -p %s: port must be 0-65535\n", optarg);
 				return 1;
 			}
 			break;
 		case 'd':
-			if (parse_int(optarg, 0, 3600000, &v) < 0) {
+			if (tool_parse_long(optarg, 0, 3600000, &v) < 0) {
 				fprintf(stderr, "testsrv: -d %s: delay must be 0-3600000 ms\n", optarg);
 				return 1;
 			}
@@ -314,7 +274,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (make_addr(addr, (int)port, &ss, &sslen) < 0) {
+	if (tool_make_addr(addr, (int)port, &ss, &sslen) < 0) {
 		fprintf(stderr, "testsrv: -l %s: not an IPv4 or IPv6 address\n", addr);
 		return 1;
 	}

@@ -10,34 +10,31 @@ static const __u8 v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 /* ---- endpoints ---------------------------------------------------------- */
 
-START_TEST(endpoint_v4)
+/* An endpoint of each family: the key bytes, port, family and both formats. */
+static const struct {
+	const char *in;
+	__u8 addr[16];
+	__u16 port, family;
+	const char *addr_text;
+} ep_good[] = {
+	{ "10.0.0.1:80", { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1 }, 80, VIGIL_AF_INET,
+	  "10.0.0.1" },
+	{ "[fd00::1]:8080", { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 8080, VIGIL_AF_INET6,
+	  "fd00::1" },
+};
+
+START_TEST(endpoint_family)
 {
-	static const __u8 want[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1 };
 	struct vigil_endpoint ep;
 	char buf[VIGIL_ENDPOINT_STRLEN];
 
-	ck_assert_int_eq(vigil_endpoint_parse("10.0.0.1:80", &ep), 0);
-	ck_assert_mem_eq(ep.addr, want, 16);
-	ck_assert_uint_eq(ep.port, 80);
-	ck_assert_uint_eq(ep.family, VIGIL_AF_INET);
+	ck_assert_int_eq(vigil_endpoint_parse(ep_good[_i].in, &ep), 0);
+	ck_assert_mem_eq(ep.addr, ep_good[_i].addr, 16);
+	ck_assert_uint_eq(ep.port, ep_good[_i].port);
+	ck_assert_uint_eq(ep.family, ep_good[_i].family);
 	ck_assert_uint_eq(ep.pad, 0);
-	ck_assert_str_eq(vigil_endpoint_format(&ep, buf, sizeof(buf)), "10.0.0.1:80");
-	ck_assert_str_eq(vigil_addr_format(&ep, buf, sizeof(buf)), "10.0.0.1");
-}
-END_TEST
-
-START_TEST(endpoint_v6)
-{
-	static const __u8 want[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
-	struct vigil_endpoint ep;
-	char buf[VIGIL_ENDPOINT_STRLEN];
-
-	ck_assert_int_eq(vigil_endpoint_parse("[fd00::1]:8080", &ep), 0);
-	ck_assert_mem_eq(ep.addr, want, 16);
-	ck_assert_uint_eq(ep.port, 8080);
-	ck_assert_uint_eq(ep.family, VIGIL_AF_INET6);
-	ck_assert_str_eq(vigil_endpoint_format(&ep, buf, sizeof(buf)), "[fd00::1]:8080");
-	ck_assert_str_eq(vigil_addr_format(&ep, buf, sizeof(buf)), "fd00::1");
+	ck_assert_str_eq(vigil_endpoint_format(&ep, buf, sizeof(buf)), ep_good[_i].in);
+	ck_assert_str_eq(vigil_addr_format(&ep, buf, sizeof(buf)), ep_good[_i].addr_text);
 }
 END_TEST
 
@@ -193,37 +190,29 @@ END_TEST
 
 /* ---- prefixes ----------------------------------------------------------- */
 
-START_TEST(prefix_v4)
+/* A prefix of each family, with and without a port: the key bytes too. */
+static const struct {
+	const char *in;
+	__u8 addr[16];
+	__u32 prefixlen;
+	__u16 port;
+} px_key[] = {
+	{ "10.0.0.0/8", { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0 }, 96 + 8, 0 },
+	{ "10.0.0.0/8:443", { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0 }, 104, 443 },
+	{ "fd00::/64", { 0xfd }, 64, 0 },
+	{ "[fd00::/64]:443", { 0xfd }, 64, 443 },
+	{ "[fd00::/64]", { 0xfd }, 64, 0 },
+};
+
+START_TEST(prefix_family)
 {
-	static const __u8 want[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0 };
 	struct vigil_prefix_key key;
 	__u16 port = 1;
 
-	ck_assert_int_eq(vigil_prefix_parse("10.0.0.0/8", &key, &port), 0);
-	ck_assert_uint_eq(key.prefixlen, 96 + 8);
-	ck_assert_mem_eq(key.addr, want, 16);
-	ck_assert_uint_eq(port, 0);
-	ck_assert_int_eq(vigil_prefix_parse("10.0.0.0/8:443", &key, &port), 0);
-	ck_assert_uint_eq(key.prefixlen, 104);
-	ck_assert_uint_eq(port, 443);
-}
-END_TEST
-
-START_TEST(prefix_v6)
-{
-	static const __u8 want[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
-	struct vigil_prefix_key key;
-	__u16 port = 1;
-
-	ck_assert_int_eq(vigil_prefix_parse("fd00::/64", &key, &port), 0);
-	ck_assert_uint_eq(key.prefixlen, 64);
-	ck_assert_mem_eq(key.addr, want, 16);
-	ck_assert_uint_eq(port, 0);
-	ck_assert_int_eq(vigil_prefix_parse("[fd00::/64]:443", &key, &port), 0);
-	ck_assert_uint_eq(key.prefixlen, 64);
-	ck_assert_uint_eq(port, 443);
-	ck_assert_int_eq(vigil_prefix_parse("[fd00::/64]", &key, &port), 0);
-	ck_assert_uint_eq(port, 0);
+	ck_assert_int_eq(vigil_prefix_parse(px_key[_i].in, &key, &port), 0);
+	ck_assert_uint_eq(key.prefixlen, px_key[_i].prefixlen);
+	ck_assert_mem_eq(key.addr, px_key[_i].addr, 16);
+	ck_assert_uint_eq(port, px_key[_i].port);
 }
 END_TEST
 
@@ -328,8 +317,7 @@ Suite *addr_suite(void)
 	TCase *ep = tcase_create("endpoint");
 	TCase *px = tcase_create("prefix");
 
-	tcase_add_test(ep, endpoint_v4);
-	tcase_add_test(ep, endpoint_v6);
+	tcase_add_loop_test(ep, endpoint_family, 0, N(ep_good));
 	tcase_add_loop_test(ep, endpoint_roundtrip, 0, N(ep_roundtrip));
 	tcase_add_test(ep, endpoint_v4_mapped_is_v4);
 	tcase_add_loop_test(ep, endpoint_reject, 0, N(ep_bad));
@@ -340,8 +328,7 @@ Suite *addr_suite(void)
 	tcase_add_test(ep, endpoint_format_longest);
 	suite_add_tcase(s, ep);
 
-	tcase_add_test(px, prefix_v4);
-	tcase_add_test(px, prefix_v6);
+	tcase_add_loop_test(px, prefix_family, 0, N(px_key));
 	tcase_add_loop_test(px, prefix_roundtrip, 0, N(px_good));
 	tcase_add_loop_test(px, prefix_reject, 0, N(px_bad));
 	tcase_add_test(px, prefix_key_is_zero_padded);

@@ -270,35 +270,31 @@ START_TEST(consecutive)
 }
 END_TEST
 
-START_TEST(stuck_connect)
+/* Stuck connects and stuck requests (peers without samples): backend 0 has
+ * consecutive failures, and connects and requests pending for latency_us. */
+static const struct {
+	__u32 consecutive, pending_connects, pending_requests, latency_us;
+	enum vigil_rule rule;
+	__u64 limit_us; /* the floor of the rule, without peers */
+} stuck_cases[] = {
+	{ 1, 2, 0, 45000, VIGIL_RULE_STUCK_CONNECT, 30000 },
+	{ 0, 0, 3, 250000, VIGIL_RULE_STUCK_REQUEST, 100000 },
+};
+
+START_TEST(stuck)
 {
 	const struct vigil_det_change *c;
 
-	setup(2, 0); /* peers without samples */
-	hard(0, 1, false, 2, 0, 45000, T0);
+	setup(2, 0);
+	hard(0, stuck_cases[_i].consecutive, false, stuck_cases[_i].pending_connects,
+	     stuck_cases[_i].pending_requests, stuck_cases[_i].latency_us, T0);
 	ck_assert_uint_eq(eval(T0), 1);
 	c = change_for(0);
-	ck_assert_int_eq(c->rule, VIGIL_RULE_STUCK_CONNECT);
+	ck_assert_int_eq(c->rule, stuck_cases[_i].rule);
 	ck_assert(c->tear_down);
 	ck_assert_uint_eq(c->evidence.failures, 3);
-	ck_assert_uint_eq(c->evidence.latency_us, 45000);
-	ck_assert_uint_eq(c->evidence.limit_us, 30000); /* connect floor, no peers */
-}
-END_TEST
-
-START_TEST(stuck_request)
-{
-	const struct vigil_det_change *c;
-
-	setup(2, 0); /* peers without samples */
-	hard(0, 0, false, 0, 3, 250000, T0);
-	ck_assert_uint_eq(eval(T0), 1);
-	c = change_for(0);
-	ck_assert_int_eq(c->rule, VIGIL_RULE_STUCK_REQUEST);
-	ck_assert(c->tear_down);
-	ck_assert_uint_eq(c->evidence.failures, 3);
-	ck_assert_uint_eq(c->evidence.latency_us, 250000);
-	ck_assert_uint_eq(c->evidence.limit_us, 100000); /* request floor */
+	ck_assert_uint_eq(c->evidence.latency_us, stuck_cases[_i].latency_us);
+	ck_assert_uint_eq(c->evidence.limit_us, stuck_cases[_i].limit_us);
 }
 END_TEST
 
@@ -465,40 +461,28 @@ START_TEST(slow_connect_fallback)
 }
 END_TEST
 
-START_TEST(slow_needs_peer)
-{
-	setup(1, 0);
-	latency(0, true, 500000, 30, T0);
-	ck_assert_uint_eq(eval(T0), 0);
-	/* peers below slow_min_samples do not count */
-	setup(3, 0);
-	latency(0, true, 1000, 19, T0);
-	latency(1, true, 1000, 10, T0);
-	latency(2, true, 500000, 30, T0);
-	ck_assert_uint_eq(eval(T0), 0);
-	/* nor does a slow backend with too few samples of its own */
-	setup(3, 0);
-	latency(0, true, 1000, 30, T0);
-	latency(1, true, 1000, 30, T0);
-	latency(2, true, 500000, 19, T0);
-	ck_assert_uint_eq(eval(T0), 0);
-}
-END_TEST
+/* Request latencies the slow rule leaves alone: backend b has samples[b]
+ * samples of us[b] each. */
+static const struct {
+	const char *why;
+	size_t backends;
+	__u64 us[3], samples[3];
+} slow_quiet[] = {
+	{ "no peer", 1, { 500000 }, { 30 } },
+	{ "peers below slow_min_samples do not count", 3, { 1000, 1000, 500000 }, { 19, 10, 30 } },
+	{ "nor does a slow backend with too few samples of its own", 3, { 1000, 1000, 500000 },
+	  { 30, 30, 19 } },
+	{ "32x the peers but p99 32768 us < floor 50 ms", 3, { 1000, 1000, 20000 }, { 30, 30, 30 } },
+	{ "above the floor but only 4x the peers (131072 vs 32768)", 3, { 20000, 20000, 100000 },
+	  { 30, 30, 30 } },
+};
 
-START_TEST(slow_floor_and_factor)
+START_TEST(slow_not_ejected)
 {
-	/* 32x the peers but p99 32768 us < floor 50 ms */
-	setup(3, 0);
-	latency(0, true, 1000, 30, T0);
-	latency(1, true, 1000, 30, T0);
-	latency(2, true, 20000, 30, T0);
-	ck_assert_uint_eq(eval(T0), 0);
-	/* above the floor but only 4x the peers (131072 vs 32768) */
-	setup(3, 0);
-	latency(0, true, 20000, 30, T0);
-	latency(1, true, 20000, 30, T0);
-	latency(2, true, 100000, 30, T0);
-	ck_assert_uint_eq(eval(T0), 0);
+	setup(slow_quiet[_i].backends, 0);
+	for (size_t b = 0; b < slow_quiet[_i].backends; b++)
+		latency(b, true, slow_quiet[_i].us[b], slow_quiet[_i].samples[b], T0);
+	ck_assert_msg(eval(T0) == 0, "%s: a change", slow_quiet[_i].why);
 }
 END_TEST
 
@@ -1160,8 +1144,7 @@ Suite *detector_suite(void)
 	tc = tcase_create("hard_failures");
 	tcase_add_test(tc, fast_path);
 	tcase_add_test(tc, consecutive);
-	tcase_add_test(tc, stuck_connect);
-	tcase_add_test(tc, stuck_request);
+	tcase_add_loop_test(tc, stuck, 0, N(stuck_cases));
 	tcase_add_test(tc, stuck_connect_wins);
 	tcase_add_test(tc, hard_on_backup);
 	tcase_add_test(tc, draining_still_judged);
@@ -1180,8 +1163,7 @@ Suite *detector_suite(void)
 	tcase_add_test(tc, slow_outlier);
 	tcase_add_test(tc, slow_tail_only_is_not_ejected);
 	tcase_add_test(tc, slow_connect_fallback);
-	tcase_add_test(tc, slow_needs_peer);
-	tcase_add_test(tc, slow_floor_and_factor);
+	tcase_add_loop_test(tc, slow_not_ejected, 0, N(slow_quiet));
 	tcase_add_test(tc, uniform_spike);
 	suite_add_tcase(s, tc);
 

@@ -69,66 +69,51 @@ START_TEST(percentile_empty)
 }
 END_TEST
 
-/* Rank r of c samples in [low, high) sits at low + (high - low) * r / c. */
-START_TEST(percentile_single_bucket)
+/* Percentile P of a histogram (the counts of up to 10 buckets; a count of 0
+ * ends the list). Rank r of c samples in [low, high) sits at
+ * low + (high - low) * r / c. */
+static const struct {
+	struct {
+		int bucket;
+		__u64 n;
+	} h[10];
+	double p, want, tol;
+} percentile_cases[] = {
+	/* one bucket [1024, 2048) of 4 */
+	{ { { 10, 4 } }, 25, 1280.0, TOL },
+	{ { { 10, 4 } }, 50, 1536.0, TOL },
+	{ { { 10, 4 } }, 51, 1792.0, TOL },
+	{ { { 10, 4 } }, 100, 2048.0, TOL },
+	{ { { 10, 4 } }, 0.001, 1280.0, TOL },
+	/* a single sample: 0 or 1 us, [0, 2); e.g. 50 ms, [32768, 65536) */
+	{ { { 0, 1 } }, 50, 2.0, TOL },
+	{ { { 15, 1 } }, 1, 65536.0, TOL },
+	{ { { 15, 1 } }, 99, 65536.0, TOL },
+	/* spread: 50 in [8, 16), 40 in [32, 64), 10 in [1024, 2048) */
+	{ { { 3, 50 }, { 5, 40 }, { 10, 10 } }, 25, 12.0, TOL }, /* rank 25 of bucket 3: 8 + 8 * 25/50 */
+	{ { { 3, 50 }, { 5, 40 }, { 10, 10 } }, 50, 16.0, TOL }, /* last of bucket 3: its upper bound */
+	{ { { 3, 50 }, { 5, 40 }, { 10, 10 } }, 60, 40.0, TOL }, /* 10th of 40 in bucket 5: 32 + 32 * 10/40 */
+	{ { { 3, 50 }, { 5, 40 }, { 10, 10 } }, 90, 64.0, TOL }, /* last of bucket 5 */
+	{ { { 3, 50 }, { 5, 40 }, { 10, 10 } }, 99, 1945.6, 1e-6 }, /* 9th of 10 in bucket 10: 1024 + 1024 * 0.9 */
+	{ { { 3, 50 }, { 5, 40 }, { 10, 10 } }, 100, 2048.0, TOL },
+	/* ceil(p/100 * total) must not be pushed up by floating point: p90 of 10
+	 * samples (one in each of buckets 0-9) is rank 9, not 10. */
+#define TEN { { 0, 1 }, { 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 1 }, { 5, 1 }, { 6, 1 }, { 7, 1 }, { 8, 1 }, { 9, 1 } }
+	{ TEN, 90, 512.0, TOL },
+	{ TEN, 50, 32.0, TOL },
+	{ TEN, 10, 2.0, TOL },
+	{ TEN, 91, 1024.0, TOL },
+#undef TEN
+};
+
+START_TEST(percentile)
 {
 	__u64 h[VIGIL_HIST_BUCKETS] = { 0 };
 
-	h[10] = 4; /* [1024, 2048) */
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 25), 1280.0, TOL);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 50), 1536.0, TOL);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 51), 1792.0, TOL);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 100), 2048.0, TOL);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 0.001), 1280.0, TOL);
-}
-END_TEST
-
-START_TEST(percentile_single_sample)
-{
-	__u64 h[VIGIL_HIST_BUCKETS] = { 0 };
-
-	h[0] = 1; /* 0 or 1 us: [0, 2) */
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 50), 2.0, TOL);
-	h[0] = 0;
-	h[15] = 1; /* e.g. 50 ms: [32768, 65536) */
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 1), 65536.0, TOL);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 99), 65536.0, TOL);
-}
-END_TEST
-
-START_TEST(percentile_spread)
-{
-	__u64 h[VIGIL_HIST_BUCKETS] = { 0 };
-
-	h[3] = 50;  /* [8, 16) */
-	h[5] = 40;  /* [32, 64) */
-	h[10] = 10; /* [1024, 2048) */
-	/* p25: rank 25 of bucket 3 -> 8 + 8 * 25/50 */
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 25), 12.0, TOL);
-	/* p50: rank 50 = last of bucket 3 -> its upper bound */
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 50), 16.0, TOL);
-	/* p60: rank 60 = 10th of 40 in bucket 5 -> 32 + 32 * 10/40 */
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 60), 40.0, TOL);
-	/* p90: rank 90 = last of bucket 5 */
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 90), 64.0, TOL);
-	/* p99: rank 99 = 9th of 10 in bucket 10 -> 1024 + 1024 * 0.9 */
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 99), 1945.6, 1e-6);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 100), 2048.0, TOL);
-}
-END_TEST
-
-/* ceil(p/100 * total) must not be pushed up by floating point: p90 of 10
- * samples is rank 9, not 10. */
-START_TEST(percentile_rank_exact)
-{
-	__u64 h[VIGIL_HIST_BUCKETS] = { 0 };
-
-	for (int i = 0; i < 10; i++)
-		h[i] = 1;
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 90), 512.0, TOL);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 50), 32.0, TOL);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 10), 2.0, TOL);
-	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, 91), 1024.0, TOL);
+	for (int k = 0; k < 10 && percentile_cases[_i].h[k].n; k++)
+		h[percentile_cases[_i].h[k].bucket] = percentile_cases[_i].h[k].n;
+	ck_assert_double_eq_tol(vigil_hist_percentile(h, VIGIL_HIST_BUCKETS, percentile_cases[_i].p),
+				percentile_cases[_i].want, percentile_cases[_i].tol);
 }
 END_TEST
 
@@ -178,10 +163,7 @@ Suite *hist_suite(void)
 	suite_add_tcase(s, b);
 
 	tcase_add_test(p, percentile_empty);
-	tcase_add_test(p, percentile_single_bucket);
-	tcase_add_test(p, percentile_single_sample);
-	tcase_add_test(p, percentile_spread);
-	tcase_add_test(p, percentile_rank_exact);
+	tcase_add_loop_test(p, percentile, 0, (int)(sizeof(percentile_cases) / sizeof(percentile_cases[0])));
 	tcase_add_test(p, percentile_last_bucket);
 	tcase_add_test(p, percentile_within_bucket);
 	suite_add_tcase(s, p);

@@ -64,26 +64,32 @@ START_TEST(restart_none_for_live_settings)
 }
 END_TEST
 
+/* Changes a reload cannot apply: how many, and what the reason names. */
+static const struct {
+	const char *old_yaml, *new_yaml;
+	int restart;
+	const char *names[2];
+} restart_cases[] = {
+	{ "daemon: {pin_dir: /sys/fs/bpf/a}\n", "daemon: {pin_dir: /sys/fs/bpf/b}\n", 1,
+	  { "daemon.pin_dir", "restart" } },
+	{ "daemon: {watch_all_max: 100}\n", "daemon: {watch_all_max: 200}\n", 1,
+	  { "daemon.watch_all_max", "--unpin" } },
+	/* both: the first one is named */
+	{ "daemon: {pin_dir: /sys/fs/bpf/a, watch_all_max: 100}\n",
+	  "daemon: {pin_dir: /sys/fs/bpf/b, watch_all_max: 200}\n", 2, { "daemon.pin_dir" } },
+};
+
 START_TEST(restart_for_pin_dir_and_lru_size)
 {
 	char why[256];
 
-	load(&old_cfg, "daemon: {pin_dir: /sys/fs/bpf/a}\n");
-	load(&new_cfg, "daemon: {pin_dir: /sys/fs/bpf/b}\n");
-	ck_assert_int_eq(vigil_reload_restart_needed(&old_cfg, &new_cfg, why, sizeof(why)), 1);
-	ck_assert_ptr_nonnull(strstr(why, "daemon.pin_dir"));
-	ck_assert_ptr_nonnull(strstr(why, "restart"));
-	teardown();
-	load(&old_cfg, "daemon: {watch_all_max: 100}\n");
-	load(&new_cfg, "daemon: {watch_all_max: 200}\n");
-	ck_assert_int_eq(vigil_reload_restart_needed(&old_cfg, &new_cfg, why, sizeof(why)), 1);
-	ck_assert_ptr_nonnull(strstr(why, "daemon.watch_all_max"));
-	ck_assert_ptr_nonnull(strstr(why, "--unpin"));
-	teardown();
-	load(&old_cfg, "daemon: {pin_dir: /sys/fs/bpf/a, watch_all_max: 100}\n");
-	load(&new_cfg, "daemon: {pin_dir: /sys/fs/bpf/b, watch_all_max: 200}\n");
-	ck_assert_int_eq(vigil_reload_restart_needed(&old_cfg, &new_cfg, why, sizeof(why)), 2);
-	ck_assert_ptr_nonnull(strstr(why, "daemon.pin_dir")); /* the first one is named */
+	load(&old_cfg, restart_cases[_i].old_yaml);
+	load(&new_cfg, restart_cases[_i].new_yaml);
+	ck_assert_int_eq(vigil_reload_restart_needed(&old_cfg, &new_cfg, why, sizeof(why)),
+			 restart_cases[_i].restart);
+	for (int k = 0; k < 2 && restart_cases[_i].names[k]; k++)
+		ck_assert_msg(strstr(why, restart_cases[_i].names[k]), "'%s' not in '%s'",
+			      restart_cases[_i].names[k], why);
 }
 END_TEST
 
@@ -386,7 +392,8 @@ Suite *reload_suite(void)
 
 	tcase_add_checked_fixture(restart, NULL, teardown);
 	tcase_add_test(restart, restart_none_for_live_settings);
-	tcase_add_test(restart, restart_for_pin_dir_and_lru_size);
+	tcase_add_loop_test(restart, restart_for_pin_dir_and_lru_size, 0,
+			    (int)(sizeof(restart_cases) / sizeof(restart_cases[0])));
 	tcase_add_test(restart, restart_for_xdp_forward_only_while_xdp_runs);
 	tcase_add_checked_fixture(match, NULL, teardown);
 	tcase_add_test(match, match_services_by_name_backends_by_endpoint);

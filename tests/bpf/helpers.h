@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by every tests/bpf/test_*.c (and tests/bench): ASSERT-style checks
+ * in the spirit of the kernel's BPF selftests, and the runner.
+ *
+ * An ASSERT_* is an expression: it evaluates to true when the check holds,
+ * otherwise it prints the file, line, expression and both values, and
+ * evaluates to false. Tests return false on the first failed check with T().
+ * Ordering checks compare mathematically (a negative signed value is below
+ * any unsigned one), so ASSERT_GE(fd, 0) fails for fd == -1.
+ */
+#ifndef VIGIL_TESTS_BPF_HELPERS_H
+#define VIGIL_TESTS_BPF_HELPERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* 1 when x has a signed type (constant; x is not evaluated). */
+#define ASSERT_SIGNED_TYPE(x) ((__typeof__(x))-1 < (__typeof__(x))1)
+
+/* <0, 0, >0 as a compares to b, values given as (signedness, bits). */
+int bpf_test_cmp(bool sa, unsigned long long a, bool sb, unsigned long long b);
+void bpf_test_op_failed(const char *file, int line, const char *an, const char *op,
+			const char *bn, bool sa, unsigned long long a, bool sb,
+			unsigned long long b);
+bool bpf_test_assert_mem(const char *file, int line, const char *an, const char *bn,
+			 const void *a, const void *b, size_t n);
+
+#define ASSERT_OP(a, op, b)                                                                   \
+	({                                                                                    \
+		__typeof__(a) _a = (a);                                                       \
+		__typeof__(b) _b = (b);                                                       \
+		bool _sa = ASSERT_SIGNED_TYPE(_a), _sb = ASSERT_SIGNED_TYPE(_b);              \
+		bool _ok = bpf_test_cmp(_sa, (unsigned long long)_a, _sb,                     \
+					(unsigned long long)_b) op 0;                         \
+		if (!_ok)                                                                     \
+			bpf_test_op_failed(__FILE__, __LINE__, #a, #op, #b, _sa,              \
+					   (unsigned long long)_a, _sb, (unsigned long long)_b); \
+		_ok;                                                                          \
+	})
+#define ASSERT_EQ(a, b) ASSERT_OP(a, ==, b)
+#define ASSERT_NE(a, b) ASSERT_OP(a, !=, b)
+#define ASSERT_GT(a, b) ASSERT_OP(a, >, b)
+#define ASSERT_GE(a, b) ASSERT_OP(a, >=, b)
+#define ASSERT_LT(a, b) ASSERT_OP(a, <, b)
+#define ASSERT_TRUE(c)                                                                        \
+	({                                                                                    \
+		bool _ok = (c);                                                               \
+		if (!_ok)                                                                     \
+			fprintf(stdout, "  %s:%d: ASSERT_TRUE(%s) failed\n", __FILE__, __LINE__, #c); \
+		_ok;                                                                          \
+	})
+/* A system call or libbpf call that returns >= 0 on success, -1/-errno and
+ * errno on failure: prints the error text. */
+#define ASSERT_OK_CALL(x)                                                                     \
+	({                                                                                    \
+		long _r = (long)(x);                                                          \
+		bool _ok = _r >= 0;                                                           \
+		if (!_ok)                                                                     \
+			fprintf(stdout, "  %s:%d: %s failed: %ld (%m)\n", __FILE__, __LINE__, #x, _r); \
+		_ok;                                                                          \
+	})
+/* n bytes equal; on a difference, both buffers as hex with the first one marked. */
+#define ASSERT_MEM(a, b, n) bpf_test_assert_mem(__FILE__, __LINE__, #a, #b, (a), (b), (n))
+
+/* Tests return false on the first failed assertion. */
+#define T(x)                          \
+	do {                          \
+		if (!(x))             \
+			return false; \
+	} while (0)
+
+/* ---- runner ---------------------------------------------------------------- */
+
+struct bpf_test {
+	const char *name;
+	bool (*fn)(void);
+};
+
+struct bpf_test_suite {
+	const char *name;             /* prefix of the summary line */
+	const struct bpf_test *tests;
+	size_t n_tests;
+	int (*init)(void);            /* once before the first test (0: ok), or NULL */
+	bool (*setup)(void);          /* before each test, or NULL */
+	void (*teardown)(void);       /* after each test, or NULL */
+	const char *skip_why;         /* SKIP message when not root; NULL: the
+				       * BPF_PROG_TEST_RUN one */
+	/* Tests of known bugs, run after the others (also by name): a failure
+	 * prints "XFAIL name" and is not counted; a pass prints "XPASS name"
+	 * and counts as a failure, so a fix moves the test to tests[]. */
+	const struct bpf_test *known_bugs;
+	size_t n_known_bugs;
+};
+
+/*
+ * test_x [NAME...]: runs every test of the suite, or the named ones.
+ * Output: "PASS name" / "FAIL name" per test, then "<suite>: N passed, M failed"
+ * (", K known bugs" added when the suite has any).
+ * Returns the exit status: 0 all passed, 1 a failure (or init failed),
+ * 77 (skip) when not root or when init returns 77 (it prints why).
+ * libbpf's debug output is silenced.
+ */
+int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv);
+
+/* libbpf prints warnings and errors only (bpf_test_main does this itself). */
+void bpf_test_quiet_libbpf(void);
+
+#endif
