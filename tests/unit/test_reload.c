@@ -387,30 +387,22 @@ END_TEST
 Suite *reload_suite(void)
 {
 	Suite *s = suite_create("reload");
-	TCase *restart = tcase_create("restart"), *match = tcase_create("match"),
-	      *carry = tcase_create("carry"), *misc = tcase_create("misc");
+	TCase *tc;
 
-	tcase_add_checked_fixture(restart, NULL, teardown);
-	tcase_add_test(restart, restart_none_for_live_settings);
-	tcase_add_loop_test(restart, restart_for_pin_dir_and_lru_size, 0,
-			    (int)(sizeof(restart_cases) / sizeof(restart_cases[0])));
-	tcase_add_test(restart, restart_for_xdp_forward_only_while_xdp_runs);
-	tcase_add_checked_fixture(match, NULL, teardown);
-	tcase_add_test(match, match_services_by_name_backends_by_endpoint);
-	tcase_add_test(match, service_changed_detects_each_kind_of_change);
-	tcase_add_checked_fixture(carry, NULL, teardown);
-	tcase_add_test(carry, carry_keeps_ejection_and_drain);
-	tcase_add_test(carry, carry_then_evaluate_changes_nothing);
-	tcase_add_test(carry, carry_clears_window_when_its_length_changes);
-	tcase_add_test(carry, carry_new_service_starts_healthy);
-	tcase_add_checked_fixture(misc, NULL, teardown);
-	tcase_add_test(misc, ids_kept_and_smallest_free);
-	tcase_add_test(misc, summary_counts);
-	tcase_add_test(misc, datapaths_in_use);
-	tcase_add_test(misc, exact_endpoints_counted_once);
-	suite_add_tcase(s, restart);
-	suite_add_tcase(s, match);
-	suite_add_tcase(s, carry);
-	suite_add_tcase(s, misc);
+	tc = UNIT_TCASE(s, "restart", { restart_none_for_live_settings },
+			{ restart_for_pin_dir_and_lru_size, N(restart_cases) },
+			{ restart_for_xdp_forward_only_while_xdp_runs });
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tc = UNIT_TCASE(s, "match", { match_services_by_name_backends_by_endpoint },
+			{ service_changed_detects_each_kind_of_change });
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tc = UNIT_TCASE(s, "carry", { carry_keeps_ejection_and_drain },
+			{ carry_then_evaluate_changes_nothing },
+			{ carry_clears_window_when_its_length_changes },
+			{ carry_new_service_starts_healthy });
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tc = UNIT_TCASE(s, "misc", { ids_kept_and_smallest_free }, { summary_counts },
+			{ datapaths_in_use }, { exact_endpoints_counted_once });
+	tcase_add_checked_fixture(tc, NULL, teardown);
 	return s;
 }
