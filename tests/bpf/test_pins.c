@@ -168,6 +168,12 @@ static __u32 map_id(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
+/* Both objects use the same kernel map (reused from its pin). */
+static bool same_map(const struct bpf_map *x, const struct bpf_map *y)
+{
+	return map_id(bpf_map__fd(x)) == map_id(bpf_map__fd(y));
+}
+
 static __u32 pinned_id(const char *name)
 {
 	char path[512];
@@ -217,26 +223,17 @@ BPF_TEST(reuse)
 				ok = false;
 			}
 	ok = ok && pinned_id(VIGIL_PIN_HEALTH) == map_id(bpf_map__fd(a.mon->maps.backend_health)) &&
-	     map_id(bpf_map__fd(a.sock->maps.backend_health)) ==
-		     map_id(bpf_map__fd(a.xdp->maps.backend_health)) &&
-	     map_id(bpf_map__fd(a.state->maps.backend_health)) ==
-		     map_id(bpf_map__fd(a.xdp->maps.backend_health)) &&
-	     map_id(bpf_map__fd(a.state->maps.service_sets)) ==
-		     map_id(bpf_map__fd(a.sock->maps.service_sets)) &&
-	     map_id(bpf_map__fd(a.mon->maps.backend_stats)) ==
-		     map_id(bpf_map__fd(a.xdp->maps.backend_stats));
+	     same_map(a.sock->maps.backend_health, a.xdp->maps.backend_health) &&
+	     same_map(a.state->maps.backend_health, a.xdp->maps.backend_health) &&
+	     same_map(a.state->maps.service_sets, a.sock->maps.service_sets) &&
+	     same_map(a.mon->maps.backend_stats, a.xdp->maps.backend_stats);
 	if (ok && open_all(&b, 100) && load_all(&b)) {
-		ok = map_id(bpf_map__fd(b.xdp->maps.xdp_flows)) ==
-			     map_id(bpf_map__fd(a.xdp->maps.xdp_flows)) &&
-		     map_id(bpf_map__fd(b.mon->maps.inflight)) ==
-			     map_id(bpf_map__fd(a.mon->maps.inflight)) &&
-		     map_id(bpf_map__fd(b.state->maps.history)) ==
-			     map_id(bpf_map__fd(a.state->maps.history)) &&
-		     map_id(bpf_map__fd(b.sock->maps.sock_vip)) ==
-			     map_id(bpf_map__fd(a.sock->maps.sock_vip));
+		ok = same_map(b.xdp->maps.xdp_flows, a.xdp->maps.xdp_flows) &&
+		     same_map(b.mon->maps.inflight, a.mon->maps.inflight) &&
+		     same_map(b.state->maps.history, a.state->maps.history) &&
+		     same_map(b.sock->maps.sock_vip, a.sock->maps.sock_vip);
 		/* the device map is the new program's own */
-		ok = ok && map_id(bpf_map__fd(b.xdp->maps.xdp_tx_ports)) !=
-				   map_id(bpf_map__fd(a.xdp->maps.xdp_tx_ports));
+		ok = ok && !same_map(b.xdp->maps.xdp_tx_ports, a.xdp->maps.xdp_tx_ports);
 	} else {
 		ok = false;
 	}
