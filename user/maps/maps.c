@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
+
 static const char *type_name(__u32 type)
 {
 	switch (type) {
@@ -54,9 +56,9 @@ int vigil_pin_open(const char *pin_dir, const char *name, __u32 type, size_t key
 	char path[PATH_MAX];
 	int fd, ret;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= sizeof(path)) {
-		snprintf(err, errlen, "pin directory %.64s...: path too long (%zu characters, at "
-			 "most %d): use a shorter --pin-dir", pin_dir, strlen(pin_dir), PATH_MAX - 32);
+	if (vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, name)) {
+		snprintf(err, errlen, "pinned map path %.64s...: longer than PATH_MAX: use a "
+			 "shorter --pin-dir", path);
 		return -ENAMETOOLONG;
 	}
 	fd = bpf_obj_get(path);
@@ -262,6 +264,7 @@ int vigil_map_delete_unless(int fd, size_t key_size,
 	__u8 key[64], prev_key[64], *stale = NULL;
 	size_t n = 0;
 	void *prev = NULL;
+	int ret = 0;
 
 	while (bpf_map_get_next_key(fd, prev, key) == 0) {
 		if (!keep(key, ctx)) {
@@ -274,8 +277,11 @@ int vigil_map_delete_unless(int fd, size_t key_size,
 		memcpy(prev_key, key, key_size);
 		prev = prev_key;
 	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, stale + i * key_size);
+	for (size_t i = 0; i < n; i++) {
+		/* ENOENT: gone already (the datapath or vigilctl deleted it) */
+		if (bpf_map_delete_elem(fd, stale + i * key_size) && errno != ENOENT && !ret)
+			ret = -errno;
+	}
 	free(stale);
-	return 0;
+	return ret;
 }

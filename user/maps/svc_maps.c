@@ -24,7 +24,8 @@ void vigil_svc_maps_close(struct vigil_svc_maps *m)
 int vigil_svc_maps_open(const char *pin_dir, struct vigil_svc_maps *m, char *err, size_t errlen)
 {
 	*m = (struct vigil_svc_maps){ -1, -1, -1, -1, -1, -1 };
-	m->services = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICES, BPF_MAP_TYPE_HASH, sizeof(struct vigil_endpoint),
+	m->services = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICES, BPF_MAP_TYPE_HASH,
+				     sizeof(struct vigil_endpoint),
 				     sizeof(struct vigil_service_info), err, errlen);
 	if (m->services >= 0)
 		m->service_sets = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICE_SETS, BPF_MAP_TYPE_HASH,
