@@ -181,6 +181,22 @@ test: check
 test-mutants: all $(BUILD)/unit-tests
 	$(Q)tests/mutants.sh
 
+# Fuzzing (docs/testing.md, "Fuzzing"): afl++ feeds files to the config
+# loader + validator (user/lib, built with afl-clang-fast and ASan) for
+# FUZZ_SECONDS (default 90); fails on any crash or hang. Not part of test.
+AFL_CC      ?= afl-clang-fast
+FUZZ_CFLAGS := -O1 -g $(WARN) -std=gnu11 -Iinclude -Iuser/lib
+.PHONY: fuzz
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(PURE_SRCS) $(wildcard user/lib/*.h)
+	$(call msg,AFL-CC,$@)
+	$(Q)command -v $(AFL_CC) >/dev/null || { echo "fuzz: $(AFL_CC) not found: apt-get install afl++" >&2; exit 1; }
+	$(Q)mkdir -p $(@D)
+	$(Q)AFL_USE_ASAN=1 AFL_QUIET=1 $(AFL_CC) $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(PURE_SRCS) \
+		-o $@ $(YAML_LIBS) -lm
+
+fuzz: $(BUILD)/fuzz/fuzz_config
+	$(Q)tests/fuzz/run.sh $<
+
 # Figures, not assertions: monitor overhead, XDP per-packet cost and
 # forwarding rate, failover against HAProxy on one netns testbed.
 bench: all

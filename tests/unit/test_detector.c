@@ -859,7 +859,18 @@ START_TEST(admin_draining_excluded)
 	ck_assert_int_eq(c->rule, VIGIL_RULE_ADMIN);
 	ck_assert_int_eq(c->from, VIGIL_STATE_HEALTHY);
 	ck_assert_int_eq(c->to, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(c->admin_from, VIGIL_ADMIN_NONE); /* logged as admin none -> draining */
+	ck_assert_int_eq(c->admin_to, VIGIL_ADMIN_DRAINING);
 	ck_assert_uint_eq(eval(T0 + SEC), 0);
+	/* two changes before an evaluation: one record from the first state */
+	ck_assert(vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_DISABLED, T0 + SEC));
+	ck_assert(vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_NONE, T0 + SEC));
+	ck_assert_uint_eq(eval(T0 + SEC), 1);
+	c = change_for(1);
+	ck_assert_int_eq(c->admin_from, VIGIL_ADMIN_DRAINING);
+	ck_assert_int_eq(c->admin_to, VIGIL_ADMIN_NONE);
+	ck_assert(vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_DRAINING, T0 + SEC));
+	ck_assert_uint_eq(eval(T0 + SEC), 1);
 	vigil_det_select(&svc, &set);
 	ck_assert_uint_eq(set.count, 2);
 	ck_assert_uint_eq(set.total_weight, 10 + 30);

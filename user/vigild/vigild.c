@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "config.h"
+#include "config_host.h"
 #include "failover.h"
 #include "host.h"
 #include "log.h"
@@ -361,8 +362,10 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 2;
 	}
-	if (vigil_config_load_file(opt.config_path, cfg, err, sizeof(err))) {
+	if (vigil_config_load_file(opt.config_path, cfg, err, sizeof(err)) ||
+	    (!opt.unpin && vigil_config_host_check(cfg, opt.config_path, err, sizeof(err)))) {
 		fprintf(stderr, "vigild: %s\n", err);
+		vigil_config_free(cfg);
 		free(cfg);
 		return 2;
 	}

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "config_host.h"
 #include "failover.h"
 #include "host.h"
 #include "log.h"
@@ -335,6 +336,11 @@ static struct vigil_config *load_next(const struct vigild *d)
 	if (vigil_config_load_file(d->config_path, next, err, sizeof(err))) {
 		pr_err("reload refused: %s: keeping the running config", err);
 		free(next);
+		return NULL;
+	}
+	if (vigil_config_host_check(next, d->config_path, err, sizeof(err))) {
+		pr_err("reload refused: %s: keeping the running config", err);
+		free_config(next);
 		return NULL;
 	}
 	more = vigil_reload_restart_needed(d->cfg, next, err, sizeof(err));
