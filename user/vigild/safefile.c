@@ -23,21 +23,45 @@ static const char *who(void)
 	return geteuid() == 0 ? "root" : "root or vigild's user";
 }
 
-/* The config is read again on every SIGHUP: whoever can write it, or replace
- * it in its directory, decides what vigild (root) loads into the kernel. The
- * directory check is what makes checking before reading enough: nobody but
- * root (or vigild's user) can swap the file in between. */
-int vigil_config_file_check(const char *path, char *err, size_t errlen)
+/* A directory others cannot use to swap the file: owned by root (or vigild's
+ * user), not writable by others unless sticky. */
+static int check_dir(const char *path, const char *file, char *err, size_t errlen)
 {
-	char real[PATH_MAX], dir[PATH_MAX];
+	char buf[PATH_MAX], *dir;
 	struct stat st;
 
-	if (!realpath(path, real) || stat(real, &st) < 0) {
+	snprintf(buf, sizeof(buf), "%s", file);
+	dir = dirname(buf);
+	if (stat(dir, &st) < 0) {
 		int e = errno;
 
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		snprintf(err, errlen, "%s: its directory %s: %s", path, dir, strerror(e));
 		return -e;
 	}
+	if (!trusted_owner(st.st_uid) || ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))) {
+		snprintf(err, errlen, "%s: refused: its directory %s is %s, so others can replace "
+			 "the file: keep the config in a directory owned by root and not "
+			 "world-writable (e.g. /etc/vigil)", path, dir,
+			 !trusted_owner(st.st_uid) ? "not owned by root" : "world-writable");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The config is read again on every SIGHUP: whoever can write it, or replace
+ * it in its directory, decides what vigild (root) loads into the kernel. The
+ * directory checks (of the path given and, through symlinks, of the file)
+ * are what make checking before reading enough: nobody but root (or
+ * vigild's user) can swap the file in between. A file that cannot be found
+ * is left to the loader, whose message names it. */
+int vigil_config_file_check(const char *path, char *err, size_t errlen)
+{
+	char real[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	if (!realpath(path, real) || stat(real, &st) < 0)
+		return 0;
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return -EINVAL;
@@ -54,22 +78,8 @@ int vigil_config_file_check(const char *path, char *err, size_t errlen)
 			 real);
 		return -EPERM;
 	}
-	snprintf(dir, sizeof(dir), "%s", real);
-	snprintf(real, sizeof(real), "%s", dirname(dir)); /* dirname may modify dir */
-	if (stat(real, &st) < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: its directory %s: %s", path, real, strerror(e));
-		return -e;
-	}
-	if (!trusted_owner(st.st_uid) || ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))) {
-		snprintf(err, errlen, "%s: refused: its directory %s is %s, so others can replace "
-			 "the file: keep the config in a directory owned by root and not "
-			 "world-writable (e.g. /etc/vigil)", path, real,
-			 !trusted_owner(st.st_uid) ? "not owned by root" : "world-writable");
-		return -EPERM;
-	}
-	return 0;
+	ret = check_dir(path, path, err, errlen);
+	return ret ? ret : check_dir(path, real, err, errlen);
 }
 
 static int create_excl(const char *path)

@@ -8,8 +8,9 @@
 
 /* 0 when the config at path may be trusted: the file (after symlinks) is a
  * regular file owned by root or by vigild's effective user and not
- * world-writable, and its directory is owned by one of them and not
- * writable by others unless sticky. Else -EPERM (or -errno) with a message
+ * world-writable, and its directory (and the symlink's, for a symlink) is
+ * owned by one of them and not writable by others unless sticky; a path that
+ * does not resolve is left to the loader to report (0). Else -EPERM (or -errno) with a message
  * naming the file and the fix in err. Checked at start, by --check and on
  * every reload. */
 int vigil_config_file_check(const char *path, char *err, size_t errlen);
