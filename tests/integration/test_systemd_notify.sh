@@ -47,6 +47,7 @@ msg_no() { awk '{ print $2 }' <<<"$1"; }             # LINE: the message number
 msg_val() { cut -d' ' -f3- <<<"$1" | cut -d= -f2-; } # LINE: the value
 # STATUS= of message N.
 status_of() { awk -v n="$1" '$2 == n && $3 ~ /^STATUS=/' "$NLOG" | cut -d' ' -f3- | cut -d= -f2-; }
+# shellcheck disable=SC2317 # called through wait_until
 count_above() { (($(count "$1") > $2)); } # ASSIGNMENT N
 
 # ---- 1: READY=1, STATUS=, capabilities --------------------------------------------
@@ -89,7 +90,8 @@ assert_true "WATCHDOG=1 again once it runs" wait_until 2 count_above WATCHDOG=1 
 # ---- 3: a reload -------------------------------------------------------------------
 # In place (write_config would move the pin dir, which needs a restart).
 reload_and_wait() { # LABEL: HUP, wait for the READY=1 that ends the reload
-	local r=$(count READY=1)
+	local r
+	r=$(count READY=1)
 	kill -HUP "$VIGILD_PID" || die "cannot signal vigild"
 	wait_until 5 count_above READY=1 "$r" || { dump_vigild_log; die "$1: no READY=1 within 5 s of SIGHUP"; }
 	RELOADING=$(last_msg RELOADING=1)
