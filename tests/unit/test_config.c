@@ -16,7 +16,6 @@
 #include "config.h"
 #include "suites.h"
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const char *data_dir(void)
 {
@@ -567,33 +566,17 @@ END_TEST
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
-	TCase *good = tcase_create("good");
-	TCase *bad = tcase_create("bad");
-	TCase *edge = tcase_create("edge");
+	TCase *tc;
 
-	tcase_add_test(good, good_full);
-	tcase_add_loop_test(good, good_defaults, 0, N(good_default_files));
-	tcase_add_test(good, good_bools);
-	tcase_add_test(good, good_anchors);
-	tcase_add_test(good, good_example);
-	tcase_add_test(good, docs_detection_defaults);
-	suite_add_tcase(s, good);
-
-	tcase_add_loop_test(bad, bad_file, 0, N(bad_files));
-	tcase_add_test(bad, bad_files_all_listed);
-	suite_add_tcase(s, bad);
-
-	tcase_set_timeout(edge, 60); /* 4096 entries under valgrind */
-	tcase_add_test(edge, string_name_in_errors);
-	tcase_add_test(edge, string_services);
-	tcase_add_test(edge, file_services);
-	tcase_add_test(edge, string_null_document);
-	tcase_add_test(edge, string_pin_dir_too_long);
-	tcase_add_loop_test(edge, limit_at_max_ok, 0, N(limits));
-	tcase_add_loop_test(edge, limit_exceeded, 0, N(limits));
-	tcase_add_test(edge, error_buffer_edge_cases);
-	tcase_add_test(edge, unreadable_file);
-	tcase_add_test(edge, reload_after_free);
-	suite_add_tcase(s, edge);
+	UNIT_TCASE(s, "good", { good_full }, { good_defaults, N(good_default_files) },
+		   { good_bools }, { good_anchors }, { good_example },
+		   { docs_detection_defaults });
+	UNIT_TCASE(s, "bad", { bad_file, N(bad_files) }, { bad_files_all_listed });
+	tc = UNIT_TCASE(s, "edge", { string_name_in_errors }, { string_services },
+			{ file_services }, { string_null_document }, { string_pin_dir_too_long },
+			{ limit_at_max_ok, N(limits) }, { limit_exceeded, N(limits) },
+			{ error_buffer_edge_cases }, { unreadable_file },
+			{ reload_after_free });
+	tcase_set_timeout(tc, 60); /* 4096 entries under valgrind */
 	return s;
 }
