@@ -200,8 +200,11 @@ $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(PURE_SRCS) $(wildcard user
 	$(Q)AFL_USE_ASAN=1 AFL_QUIET=1 $(AFL_CC) $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(PURE_SRCS) \
 		-o $@ $(YAML_LIBS) -lm
 
-fuzz: $(BUILD)/fuzz/fuzz_config
-	$(Q)tests/fuzz/run.sh $<
+# afl++ first (only this target needs it), the harness in a sub-make.
+fuzz:
+	$(Q)scripts/deps.sh afl++
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_config
+	$(Q)tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_config
 
 # Figures, not assertions: monitor overhead, XDP per-packet cost and
 # forwarding rate, failover against HAProxy on one netns testbed.

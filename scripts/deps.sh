@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install every Debian package vigil's build, tests, benchmark and demo need.
 # Idempotent: does nothing (no apt-get at all) when everything is present.
+# Extra package names as arguments (e.g. `scripts/deps.sh afl++` for make fuzz)
+# are checked and installed the same way.
 set -eu
 PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 libyaml-dev libjansson-dev libnl-3-dev check valgrind
 iproute2 nftables jq nginx-light wrk haproxy procps iperf3 python3 ethtool
-libsystemd-dev libcap-dev systemd"
+libsystemd-dev libcap-dev systemd $*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
