@@ -59,7 +59,8 @@
 #define VIGIL_PIN_ADMIN         "admin"
 #define VIGIL_PIN_HISTORY       "history"
 #define VIGIL_PIN_SOCK_VIP      "sock_vip"
-#define VIGIL_PIN_LINKS_DIR     "links"   /* pinned cgroup links, so they outlive vigild */
+#define VIGIL_PIN_LINKS_DIR     "links"   /* pinned links (cgroup, XDP, monitor), so they outlive vigild */
+#define VIGIL_PIN_MON_LINK_PREFIX "monitor-" /* links/monitor-TRACEPOINT: the monitor's hooks */
 
 /* Address families as the kernel numbers them (AF_INET, AF_INET6); repeated
  * here because BPF code cannot include <sys/socket.h>. */

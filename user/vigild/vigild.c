@@ -304,8 +304,9 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	}
 	ret = event_loop(&d);
 	*cfgp = d.cfg;
-	pr_info("stopping: detaching monitor hooks (maps and socket load balancer stay pinned "
-		"under %s; 'vigild --unpin' removes them)", d.cfg->pin_dir);
+	pr_info("stopping: the monitor hooks, maps and socket load balancer stay pinned under %s "
+		"(the kernel fast path keeps working); 'vigild --unpin' removes them",
+		d.cfg->pin_dir);
 	stop_daemon(&d);
 	if (opt->ready_file)
 		unlink(opt->ready_file);
