@@ -15,6 +15,7 @@
 #include "log.h"
 #include "maps.h"
 #include "monitor.skel.h"
+#include "pins.h"
 #include "watch_sync.h"
 
 #define MAX_MON_LINKS 8
@@ -91,8 +92,9 @@ static int disable_missing_hooks(struct monitor_bpf *skel, char *err, size_t err
 	return 0;
 }
 
-/* Unlink every entry of dir (bpffs pins; no subdirectories but links/), then dir. */
-static int remove_dir_entries(const char *dir)
+/* Unlink the entries of dir vigil pins (in_links: dir is pin_dir/links), then
+ * dir if that left it empty. Foreign entries stay and are counted. */
+static int remove_own_entries(const char *dir, bool in_links, int *foreign)
 {
 	char path[768];
 	struct dirent *de;
@@ -103,14 +105,19 @@ static int remove_dir_entries(const char *dir)
 		return -errno;
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, VIGIL_PIN_LINKS_DIR) == 0)
+		    (!in_links && strcmp(de->d_name, VIGIL_PIN_LINKS_DIR) == 0))
 			continue;
+		if (!vigil_is_own_pin(de->d_name, in_links)) {
+			pr_warn("unpin: leaving %s/%s: not a vigil pin", dir, de->d_name);
+			(*foreign)++;
+			continue;
+		}
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) < 0 && !first_error)
 			first_error = -errno;
 	}
 	closedir(d);
-	if (rmdir(dir) < 0 && !first_error)
+	if (rmdir(dir) < 0 && errno != ENOTEMPTY && errno != EEXIST && !first_error)
 		first_error = -errno;
 	return first_error;
 }
@@ -337,17 +344,63 @@ void vigil_monitor_stop(struct vigil_monitor *mon)
 	free(mon);
 }
 
-/* Removes every pin in pin_dir (maps of all vigil objects, pinned links). */
+/* Removes vigil's pins in pin_dir (maps of all vigil objects, pinned links),
+ * then the directories if nothing else is left in them. */
 int vigil_monitor_unpin(const char *pin_dir)
 {
 	char links[512];
-	int ret;
+	int ret, foreign = 0;
 
 	snprintf(links, sizeof(links), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
-	ret = remove_dir_entries(links);
+	ret = remove_own_entries(links, true, &foreign);
 	if (ret == 0 || ret == -ENOENT)
-		ret = remove_dir_entries(pin_dir);
+		ret = remove_own_entries(pin_dir, false, &foreign);
+	if (foreign)
+		pr_warn("unpin: %d entries that vigil did not pin left in place under %s", foreign,
+			pin_dir);
 	return ret == -ENOENT ? 0 : ret;
+}
+
+int vigil_monitor_restore_pins(struct vigil_monitor *mon)
+{
+	char path[600];
+	int n = vigil_repin_object(mon->skel->obj);
+
+	if (n < 0)
+		return n;
+	snprintf(path, sizeof(path), "%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	for (int i = 0; i < mon->n_links; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR,
+			 mon->link_names[i]);
+		if (access(path, F_OK) == 0)
+			continue;
+		if (bpf_obj_pin(bpf_link__fd(mon->links[i]), path) < 0)
+			return -errno;
+		n++;
+	}
+	return n;
+}
+
+bool vigil_monitor_pins_lost(const struct vigil_monitor *mon)
+{
+	char path[600];
+
+	if (access(bpf_map__pin_path(mon->skel->maps.backend_stats), F_OK) < 0)
+		return true;
+	for (int i = 0; i < mon->n_links; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR,
+			 mon->link_names[i]);
+		if (access(path, F_OK) < 0)
+			return true;
+	}
+	return false;
+}
+
+const struct bpf_object *vigil_monitor_object(const struct vigil_monitor *mon)
+{
+	return mon->skel->obj;
 }
 
 int vigil_monitor_epoll_fd(const struct vigil_monitor *mon)

@@ -3,6 +3,7 @@
 #ifndef VIGIL_MONITOR_H
 #define VIGIL_MONITOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <vigil/abi.h>
 #include "config.h"
@@ -41,7 +42,19 @@ int vigil_monitor_consume(struct vigil_monitor *mon);
 /* Map fds the failover engine reads. */
 void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int *inflight);
 
-/* Remove every pin vigild creates under pin_dir, then pin_dir itself. */
+/* Remove the pins vigil creates under pin_dir (its map and link names only:
+ * foreign entries stay, with a warning), then pin_dir itself if empty. */
 int vigil_monitor_unpin(const char *pin_dir);
+
+/* Whether a pin of the monitor (a map, a link) is missing, e.g. after
+ * 'rm -rf pin_dir' under a running vigild. */
+bool vigil_monitor_pins_lost(const struct vigil_monitor *mon);
+
+/* Pin again, from vigild's fds, the monitor's maps and links that are
+ * missing. Returns how many, or -errno. */
+int vigil_monitor_restore_pins(struct vigil_monitor *mon);
+
+struct bpf_object;
+const struct bpf_object *vigil_monitor_object(const struct vigil_monitor *mon);
 
 #endif

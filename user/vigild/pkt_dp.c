@@ -311,3 +311,8 @@ void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_confi
 	vigil_map_delete_unless(bpf_map__fd(xl->skel->maps.xdp_services),
 				sizeof(struct vigil_endpoint), vip_configured, cfg);
 }
+
+const struct bpf_object *vigil_pkt_dp_object(const struct vigil_pkt_dp *st)
+{
+	return st->skel->obj;
+}

@@ -20,6 +20,7 @@
 #include "host.h"
 #include "log.h"
 #include "monitor.h"
+#include "pins.h"
 #include "pkt_dp.h"
 #include "sock_dp.h"
 #include "state_maps.h"
@@ -270,6 +271,7 @@ static int event_loop(struct vigild *d)
 			break;
 		}
 		ret = 0;
+		vigild_check_pins(d);
 		if (d->fo)
 			vigil_failover_run(d->fo, vigil_now_ns());
 	}
@@ -313,6 +315,42 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	return ret < 0 ? 1 : 0;
 }
 
+/* --unpin: refused while a vigild owns the pin directory. */
+static int unpin(const struct vigil_config *cfg)
+{
+	char err[512];
+	int lock = vigil_pin_lock(cfg->pin_dir, err, sizeof(err)), ret;
+
+	if (lock < 0) {
+		pr_err("not unpinning: %s", err);
+		return 1;
+	}
+	/* tc filters hold their program, not a pin: detach them first. */
+	vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
+	ret = vigil_monitor_unpin(cfg->pin_dir);
+	if (ret)
+		pr_err("unpinning %s failed: %s", cfg->pin_dir, strerror(-ret));
+	vigil_pin_unlock(lock, cfg->pin_dir);
+	return ret ? 1 : 0;
+}
+
+/* One vigild per pin directory: the lock is held until exit. A reload cannot
+ * change daemon.pin_dir, so the lock stays the right one. */
+static int run_locked(struct vigil_config **cfgp, const struct options *opt)
+{
+	char err[512], pin_dir[256];
+	int lock = vigil_pin_lock((*cfgp)->pin_dir, err, sizeof(err)), ret;
+
+	if (lock < 0) {
+		pr_err("%s", err);
+		return 1;
+	}
+	snprintf(pin_dir, sizeof(pin_dir), "%s", (*cfgp)->pin_dir);
+	ret = run(cfgp, opt);
+	vigil_pin_unlock(lock, pin_dir);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct vigil_config *cfg = calloc(1, sizeof(*cfg)); /* heap: a reload replaces it */
@@ -335,18 +373,13 @@ int main(int argc, char **argv)
 		printf("%s: ok\n", opt.config_path);
 		ret = 0;
 	} else if (opt.unpin) {
-		/* tc filters hold their program, not a pin: detach them first. */
-		vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
-		ret = vigil_monitor_unpin(cfg->pin_dir);
-		if (ret)
-			pr_err("unpinning %s failed: %s", cfg->pin_dir, strerror(-ret));
-		ret = ret ? 1 : 0;
+		ret = unpin(cfg);
 	} else {
 		libbpf_set_print(libbpf_to_log);
 		install_signal_handlers();
 		ret = check_host(cfg);
 		if (!ret)
-			ret = run(&cfg, &opt);
+			ret = run_locked(&cfg, &opt);
 	}
 	vigil_config_free(cfg);
 	free(cfg);
