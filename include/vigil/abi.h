@@ -250,6 +250,9 @@ enum vigil_rule {
 	VIGIL_RULE_FAIL_OPEN = 11,    /* service-level: nothing healthy */
 	VIGIL_RULE_BACKUPS = 12,      /* service-level: backups serving */
 	VIGIL_RULE_PRIMARIES = 13,    /* service-level: primaries serving again */
+	VIGIL_RULE_RESTART = 14,      /* vigild restarted (all-zero key); evidence: backends
+				       * restored out of service (failures), fast-path down
+				       * flags (errors), sockets waiting since before (requests) */
 	VIGIL_RULE_COUNT
 };
 
