@@ -42,8 +42,9 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(MUTANT_DEF) 
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 YAML_LIBS   := -lyaml
 JSON_LIBS   := -ljansson
-NL_CFLAGS   := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0 2>/dev/null)
-NL_LIBS     := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0 2>/dev/null)
+# libnl-3 core: the NETLINK_SOCK_DIAG exchange of user/vigild/sockdestroy.c.
+NL_CFLAGS   := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
+NL_LIBS     := $(shell pkg-config --libs libnl-3.0 2>/dev/null || echo -lnl-3)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 BPF_PROGS   := monitor sock_lb xdp_lb state_maps
@@ -122,9 +123,15 @@ $(BUILD)/unit-tests: $(UNIT_OBJS) $(PURE_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(CHECK_LIBS) $(YAML_LIBS) -lm
 
+# vigil_sockdestroy compiles user/vigild/sockdestroy.c in, and with it libnl.
+TOOL_CFLAGS :=
+TOOL_LIBS   := -lpthread
+$(BUILD)/tools/vigil_sockdestroy: TOOL_CFLAGS := $(NL_CFLAGS)
+$(BUILD)/tools/vigil_sockdestroy: TOOL_LIBS := -lpthread $(NL_LIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c | $(BUILD)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -lpthread
+	$(Q)$(CC) $(ALL_CFLAGS) $(TOOL_CFLAGS) $< -o $@ $(TOOL_LIBS)
 
 # Helpers shared by the BPF tests and the bench tool (tests/bpf/*helpers.c).
 BPFTEST_LIB := $(BUILD)/tests/bpf/helpers.o $(BUILD)/tests/bpf/xdp_helpers.o

@@ -175,6 +175,10 @@ int vigil_connect6(struct bpf_sock_addr *ctx)
 	w[3] = ctx->user_ip6[3];
 	__builtin_memcpy(vip.addr, w, 16);
 	vip.port = bpf_ntohs(ctx->user_port);
+	/* A dual-stack socket reaching an IPv4 VIP spelled v4-mapped: IPv4
+	 * services are keyed with family INET (the same 16 address bytes). */
+	if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff))
+		vip.family = VIGIL_AF_INET;
 	set = bpf_map_lookup_elem(&service_sets, &vip);
 	if (!set)
 		return ALLOW;
@@ -214,7 +218,9 @@ int vigil_getpeername6(struct bpf_sock_addr *ctx)
 	struct vigil_endpoint *vip = bpf_map_lookup_elem(&sock_vip, &cookie);
 	__u32 w[4];
 
-	if (!vip || vip->family != VIGIL_AF_INET6)
+	/* An INET VIP here was reached v4-mapped (connect6): its address
+	 * bytes are already the v4-mapped form. */
+	if (!vip)
 		return ALLOW;
 	__builtin_memcpy(w, vip->addr, 16);
 	ctx->user_ip6[0] = w[0];

@@ -374,8 +374,12 @@ vigil_false_ejections() { # EVENTS_JSON BACKEND SINCE CASE VIGILD_LOG
 	FE=0
 	while IFS=$'\t' read -r wall ep text; do
 		[[ -n "$text" ]] || continue
+		# vigild's lines start with a local "YYYY-MM-DD HH:MM:SS.mmm" stamp.
 		torn=$(awk -v w="$wall" -v ep="$ep" '
-			/ tore down [0-9]+ connections to / && $NF == ep && $1 * 1e9 >= w - 2e7 && $1 * 1e9 <= w + 1e9 {
+			function epoch(d, t) { split(d, D, "-"); split(t, T, ":")
+				return mktime(D[1] " " D[2] " " D[3] " " T[1] " " T[2] " " int(T[3])) + T[3] - int(T[3]) }
+			/ tore down [0-9]+ connections to / && $NF == ep {
+				s = epoch($1, $2) * 1e9; if (s < w - 2e7 || s > w + 1e9) next
 				for (i = 1; i < NF; i++) if ($i == "down") { print $(i + 1); exit } }' "$5")
 		ANOMALIES+=("$4: $text; tear-down destroyed ${torn:-0} connections; largest scheduling stall in the second before: $(stall_before "$wall") ms")
 		FE=$((FE + 1))

@@ -3,7 +3,7 @@
 # Idempotent: does nothing (no apt-get at all) when everything is present.
 set -eu
 PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev check valgrind
+libyaml-dev libjansson-dev libnl-3-dev check valgrind
 iproute2 nftables jq nginx-light wrk haproxy procps iperf3 python3 ethtool"
 missing=""
 for p in $PKGS; do

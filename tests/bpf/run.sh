@@ -13,8 +13,17 @@ passed=0 failed=0 skipped=0
 
 shopt -s nullglob
 bins=()
-for f in "$build"/tests/bpf/test_*; do
-	[[ -x $f && $f != *.d && $f != *.o ]] && bins+=("$f")
+# One binary per tests/bpf/test_*.c: a binary left in the build tree by a
+# source that no longer exists is not run. A missing binary is a failure.
+missing=0
+for src in "$dir"/test_*.c; do
+	f=$build/tests/bpf/$(basename "$src" .c)
+	if [[ -x $f ]]; then
+		bins+=("$f")
+	else
+		echo "FAIL $(basename "$f"): not built from $src (run make all)"
+		missing=$((missing + 1))
+	fi
 done
 if ((${#bins[@]} == 0)); then
 	echo "bpf: no test binaries in $build/tests/bpf: run make all" >&2
@@ -38,5 +47,6 @@ for bin in "${bins[@]}"; do
 	esac
 done
 
+failed=$((failed + missing))
 echo "bpf: $passed passed, $failed failed, $skipped skipped"
 ((failed == 0))

@@ -7,11 +7,13 @@
  * Destroys every TCP connection to ADDR:PORT in every network namespace and
  * prints "destroyed=N". Exit 0 on success, 1 when the library reports an
  * error (message on stderr; "destroyed=N" is still printed), 2 on usage.
- * The library sources are compiled in directly: tools link only -lpthread.
+ * The library sources are compiled in directly; this tool also links libnl-3
+ * (the Makefile says so for it alone).
  */
 #define _GNU_SOURCE
 #include "../../user/lib/addr.c"
 #include "../../user/lib/log.c"
+#include "../../user/lib/path.c"
 #include "../../user/vigild/sockdestroy.c"
 
 int main(int argc, char **argv)

@@ -12,5 +12,8 @@ Suite *detector_suite(void);
 Suite *maglev_suite(void);
 Suite *stats_suite(void);
 Suite *reload_suite(void);
+Suite *log_suite(void);
+Suite *maperr_suite(void);
+Suite *path_suite(void);
 
 #endif

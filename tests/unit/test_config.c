@@ -6,6 +6,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +149,75 @@ START_TEST(good_example)
 	ck_assert_msg(ret == 0, "%s", err);
 	ck_assert_uint_gt(cfg.n_backends + cfg.n_prefixes + cfg.n_local_ports, 0);
 	vigil_config_free(&cfg);
+}
+END_TEST
+
+/* The detection defaults are stated once in the code
+ * (vigil_det_params_defaults); docs/detection.md's "Configuration" table
+ * repeats them for users and must not drift from it. */
+#define DET_FIELD(f) { #f, offsetof(struct vigil_det_params, f), \
+		       __builtin_types_compatible_p(__typeof__(((struct vigil_det_params *)0)->f), double) }
+static const struct {
+	const char *key;
+	size_t off;
+	bool is_double;
+} det_fields[] = {
+	DET_FIELD(consecutive_failures), DET_FIELD(error_ratio), DET_FIELD(error_min_requests),
+	DET_FIELD(window_ms), DET_FIELD(slow_factor), DET_FIELD(slow_floor_ms),
+	DET_FIELD(slow_min_samples), DET_FIELD(stuck_factor), DET_FIELD(stuck_connect_floor_ms),
+	DET_FIELD(stuck_request_floor_ms), DET_FIELD(eject_base_ms), DET_FIELD(eject_max_ms),
+	DET_FIELD(probe_interval_ms), DET_FIELD(probe_successes), DET_FIELD(max_ejection_share),
+};
+
+static double det_value(const struct vigil_det_params *p, int i)
+{
+	const char *base = (const char *)p + det_fields[i].off;
+
+	return det_fields[i].is_double ? *(const double *)base : *(const __u32 *)base;
+}
+
+/* "| `key` | value | ..." -> 1 and key, value; 0 for any other line. */
+static int doc_row(const char *line, char *key, size_t keylen, double *value)
+{
+	const char *k = line + 3, *end;
+
+	if (strncmp(line, "| `", 3) != 0 || !(end = strchr(k, '`')) || (size_t)(end - k) >= keylen)
+		return 0;
+	memcpy(key, k, end - k);
+	key[end - k] = '\0';
+	return sscanf(end, "` | %lf |", value) == 1;
+}
+
+START_TEST(docs_detection_defaults)
+{
+	const char *dir = getenv("VIGIL_EXAMPLES");
+	struct vigil_det_params p;
+	char path[512], line[512], key[64];
+	int seen[N(det_fields)] = { 0 }, in_config = 0;
+	double v;
+	FILE *f;
+
+	vigil_det_params_defaults(&p);
+	snprintf(path, sizeof(path), "%s/../docs/detection.md", dir && *dir ? dir : "examples");
+	f = fopen(path, "r");
+	ck_assert_msg(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "## ", 3) == 0)
+			in_config = strncmp(line, "## Configuration", 16) == 0;
+		if (!in_config || !doc_row(line, key, sizeof(key), &v))
+			continue;
+		for (int i = 0; i < N(det_fields); i++) {
+			if (strcmp(key, det_fields[i].key) != 0)
+				continue;
+			ck_assert_msg(v == det_value(&p, i), "%s: %s is %g in the docs, %g in "
+				      "vigil_det_params_defaults()", path, key, v, det_value(&p, i));
+			seen[i] = 1;
+		}
+	}
+	fclose(f);
+	for (int i = 0; i < N(det_fields); i++)
+		ck_assert_msg(seen[i], "%s: no row for %s in its Configuration table", path,
+			      det_fields[i].key);
 }
 END_TEST
 
@@ -505,6 +576,7 @@ Suite *config_suite(void)
 	tcase_add_test(good, good_bools);
 	tcase_add_test(good, good_anchors);
 	tcase_add_test(good, good_example);
+	tcase_add_test(good, docs_detection_defaults);
 	suite_add_tcase(s, good);
 
 	tcase_add_loop_test(bad, bad_file, 0, N(bad_files));

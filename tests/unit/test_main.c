@@ -16,6 +16,9 @@ int main(void)
 	srunner_add_suite(sr, maglev_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, reload_suite());
+	srunner_add_suite(sr, log_suite());
+	srunner_add_suite(sr, maperr_suite());
+	srunner_add_suite(sr, path_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -257,6 +257,7 @@ static int load_text(const char *text, size_t len, const char *name,
 
 /* ---- public ------------------------------------------------------------ */
 
+/* Every daemon-level default, stated here only (config.h points here). */
 void vigil_config_defaults(struct vigil_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -267,6 +268,9 @@ void vigil_config_defaults(struct vigil_config *cfg)
 	cfg->watch_all_local = false;
 	cfg->tick_ms = 10;
 	cfg->sched_priority = VIGIL_DEFAULT_SCHED_PRIORITY;
+	cfg->xdp_hook = VIGIL_HOOK_XDP;
+	cfg->xdp_mode = VIGIL_XDP_MODE_AUTO;
+	cfg->xdp_forward = VIGIL_FWD_REDIRECT;
 	vigil_det_params_defaults(&cfg->detection);
 }
 

@@ -17,7 +17,7 @@ struct vigil_watch_prefix {
 /* One backend of a service (primaries first, then backups, in config order). */
 struct vigil_backend_cfg {
 	struct vigil_endpoint ep;
-	__u32 weight;  /* default 1 */
+	__u32 weight;
 	__u8 role;     /* VIGIL_ROLE_PRIMARY / VIGIL_ROLE_BACKUP */
 };
 
@@ -28,14 +28,14 @@ struct vigil_service_cfg {
 	struct vigil_backend_cfg backends[VIGIL_MAX_SVC_BACKENDS];
 	size_t n_backends;
 	size_t n_primaries;            /* backends[0..n_primaries) are primaries */
-	struct vigil_det_params detection; /* global defaults overridden per service */
-	__u32 datapath;                /* VIGIL_DATAPATH_* (default socket) */
-	__u32 table_size;              /* Maglev slots for XDP (prime, default 65537) */
+	struct vigil_det_params detection; /* the global detection: settings, overridden per service */
+	__u32 datapath;                /* VIGIL_DATAPATH_* */
+	__u32 table_size;              /* Maglev slots for XDP (prime) */
 	char probe_http_path[128];     /* "" = TCP connect probe */
-	unsigned int probe_timeout_ms; /* default 1000 */
+	unsigned int probe_timeout_ms;
 };
 
-/* vigild runs SCHED_RR at this priority by default: its detection deadlines
+/* vigild runs SCHED_RR by default (vigil_config_defaults): its detection deadlines
  * are tens of milliseconds, and on a busy node an ordinary task waits on the
  * run queue for hundreds (measured: stuck-connect ejection 2-3 s instead of
  * 75 ms under forwarding load on the 2-vCPU test VM). */
@@ -50,10 +50,10 @@ struct vigil_service_cfg {
 
 struct vigil_config {
 	/* daemon: */
-	char pin_dir[256];          /* default VIGIL_DEFAULT_PIN_DIR */
-	enum vigil_log_level log_level; /* default VIGIL_LOG_WARN (quiet) */
-	bool watch_all;             /* default false */
-	unsigned int watch_all_max; /* LRU bound of backend_stats, default VIGIL_MAX_BACKENDS */
+	char pin_dir[256];
+	enum vigil_log_level log_level;
+	bool watch_all;
+	unsigned int watch_all_max; /* LRU bound of backend_stats */
 	bool watch_all_local;       /* track every accepting local port */
 	/* watch: */
 	struct vigil_endpoint *backends;
@@ -63,23 +63,28 @@ struct vigil_config {
 	__u16 *local_ports;
 	size_t n_local_ports;
 	/* failover: */
-	unsigned int tick_ms;          /* daemon.tick_ms, default 10 */
+	unsigned int tick_ms;          /* daemon.tick_ms */
 	unsigned int sched_priority;   /* daemon.sched_priority: SCHED_RR priority, 0 = normal */
 	char probe_netns[256];         /* daemon.probe_netns: "" = vigild's own */
 	char lb_cgroup[256];           /* lb.cgroup: "" = auto (cgroup v2 root) */
 	char xdp_interfaces[8][16];    /* xdp.interfaces: where remote clients' packets arrive */
 	size_t n_xdp_interfaces;
 	char xdp_netns[256];           /* xdp.netns: namespace of those interfaces ("" = own) */
-	__u32 xdp_hook;                /* xdp.hook: VIGIL_HOOK_XDP (default) or VIGIL_HOOK_TC */
-	__u32 xdp_mode;                /* xdp.mode: VIGIL_XDP_MODE_* (default auto) */
-	__u32 xdp_forward;             /* xdp.forward: VIGIL_FWD_* (default redirect) */
-	struct vigil_det_params detection; /* detection: global defaults */
+	__u32 xdp_hook;                /* xdp.hook: VIGIL_HOOK_XDP or VIGIL_HOOK_TC */
+	__u32 xdp_mode;                /* xdp.mode: VIGIL_XDP_MODE_* */
+	__u32 xdp_forward;             /* xdp.forward: VIGIL_FWD_* */
+	struct vigil_det_params detection; /* detection: the global settings */
 	struct vigil_service_cfg *services;
 	size_t n_services;
 };
 
-/* Fill cfg with defaults (no allocation). */
+/* Fill cfg with defaults (no allocation): every daemon-level default is set
+ * there and only there; detection defaults come from
+ * vigil_det_params_defaults(), a service's from vigil_service_cfg_defaults(). */
 void vigil_config_defaults(struct vigil_config *cfg);
+/* A new service: the global detection settings and the per-service defaults;
+ * a backend's default weight is set where backends are parsed (config_services.c). */
+void vigil_service_cfg_defaults(struct vigil_service_cfg *svc, const struct vigil_config *cfg);
 
 /* Parse and validate. On error returns -EINVAL (or -errno for I/O) and writes
  * "FILE:LINE: what is wrong: how to fix" into err; cfg is left empty. */

@@ -355,7 +355,7 @@ static int parse_weighted(struct yc_ctx *c, yaml_node_t *v, const char *path,
 {
 	const char *s, *why;
 	yaml_node_t *addr = v, *weight;
-	unsigned long w = 1;
+	unsigned long w = 1; /* the default weight */
 
 	if (v->type == YAML_MAPPING_NODE) {
 		addr = yc_find(c, v, "address");
@@ -523,6 +523,15 @@ static int check_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 	return 0;
 }
 
+/* Every per-service default, stated here only (config.h points here). */
+void vigil_service_cfg_defaults(struct vigil_service_cfg *svc, const struct vigil_config *cfg)
+{
+	svc->detection = cfg->detection;
+	svc->probe_timeout_ms = 1000;
+	svc->datapath = VIGIL_DATAPATH_SOCKET;
+	svc->table_size = VIGIL_MAGLEV_DEFAULT_SIZE;
+}
+
 static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 {
 	static const struct yc_key keys[] = {
@@ -538,10 +547,7 @@ static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 	};
 	struct vigil_service_cfg *svc = cur_svc(c);
 
-	svc->detection = c->cfg->detection;
-	svc->probe_timeout_ms = 1000;
-	svc->datapath = VIGIL_DATAPATH_SOCKET;
-	svc->table_size = VIGIL_MAGLEV_DEFAULT_SIZE;
+	vigil_service_cfg_defaults(svc, c->cfg);
 	if (item->type != YAML_MAPPING_NODE)
 		return yc_fail(c, item, "%s: expected a service mapping with name, vip and backends",
 			       path);

@@ -57,6 +57,9 @@ static bool is_backup(const struct vigil_det_backend *b)
 
 /* ---- parameters and setup ------------------------------------------------- */
 
+/* Every detection default, stated here only (detector.h and the config code
+ * point here; docs/detection.md's "Configuration" table mirrors it for users
+ * and says why each value is what it is). */
 void vigil_det_params_defaults(struct vigil_det_params *p)
 {
 	*p = (struct vigil_det_params){
@@ -66,9 +69,11 @@ void vigil_det_params_defaults(struct vigil_det_params *p)
 		.window_ms = 10000,
 		.slow_factor = 5.0,
 		.slow_floor_ms = 50,
+		/* enough samples that the p99 is not one unlucky request */
 		.slow_min_samples = 1000,
 		.stuck_factor = 4.0,
 		.stuck_connect_floor_ms = 50,
+		/* above the 100-250 ms scheduling stalls of a loaded 2-core host */
 		.stuck_request_floor_ms = 300,
 		.eject_base_ms = 2000,
 		.eject_max_ms = 60000,

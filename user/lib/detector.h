@@ -21,26 +21,28 @@
 
 #define VIGIL_DET_WINDOW_SLOTS 10
 
-/* Detection settings; defaults in vigil_det_params_defaults(), documented in
- * docs/detection.md, overridable globally and per service in the config. */
+/* Detection settings, overridable globally and per service in the config.
+ * Each default is stated once, in vigil_det_params_defaults() (detector.c);
+ * docs/detection.md ("Configuration") documents them for users. */
 struct vigil_det_params {
-	__u32 consecutive_failures;   /* hard failures to eject (default 3); also the kernel fast-path threshold */
-	double error_ratio;           /* eject when window errors/attempts >= this (default 0.5) */
-	__u32 error_min_requests;     /* ... and window attempts >= this (default 20) */
-	__u32 window_ms;              /* sliding window for ratio and latency (default 10000) */
-	double slow_factor;           /* eject when p99 > factor x median of peers' p99 (default 5) */
-	__u32 slow_floor_ms;          /* ... and p99 > this (default 50) */
-	__u32 slow_min_samples;       /* latency samples needed in the window, own and peer (default 20) */
-	double stuck_factor;          /* stuck when older than factor x peers' p99 (default 4) */
-	__u32 stuck_connect_floor_ms; /* ... but never below this (default 30) */
-	__u32 stuck_request_floor_ms; /* ... (default 100) */
-	__u32 eject_base_ms;          /* ejection time = base x n-th ejection (default 2000) */
-	__u32 eject_max_ms;           /* ... capped (default 60000); healthy this long resets n */
-	__u32 probe_interval_ms;      /* between active probes while PROBING (default 200) */
-	__u32 probe_successes;        /* consecutive successes to re-admit (default 3) */
-	double max_ejection_share;    /* outlier rules eject at most this share of primaries (default 0.5; at least 1) */
+	__u32 consecutive_failures;   /* hard failures to eject; also the kernel fast-path threshold */
+	double error_ratio;           /* eject when window errors/attempts >= this */
+	__u32 error_min_requests;     /* ... and window attempts >= this */
+	__u32 window_ms;              /* sliding window for ratio and latency */
+	double slow_factor;           /* eject when p99 > factor x median of peers' p99 */
+	__u32 slow_floor_ms;          /* ... and p99 > this */
+	__u32 slow_min_samples;       /* latency samples needed in the window, own and peer */
+	double stuck_factor;          /* stuck when older than factor x peers' p99 */
+	__u32 stuck_connect_floor_ms; /* ... but never below this for a connect */
+	__u32 stuck_request_floor_ms; /* ... nor below this for a request */
+	__u32 eject_base_ms;          /* ejection time = base x n-th ejection */
+	__u32 eject_max_ms;           /* ... capped; healthy this long resets n */
+	__u32 probe_interval_ms;      /* between active probes while PROBING */
+	__u32 probe_successes;        /* consecutive successes to re-admit */
+	double max_ejection_share;    /* outlier rules eject at most this share of primaries (at least 1) */
 };
 
+/* The defaults: the one place they are written down in the code. */
 void vigil_det_params_defaults(struct vigil_det_params *p);
 
 /* What vigild observed for one backend since the previous observation. */

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "log.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static enum vigil_log_level current_level = VIGIL_LOG_WARN;
+static bool timestamps = true;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -35,9 +38,55 @@ const char *vigil_log_level_name(enum vigil_log_level level)
 	return level_names[level];
 }
 
+void vigil_log_set_timestamps(bool on)
+{
+	timestamps = on;
+}
+
+int vigil_log_format_time(char *buf, size_t len, const struct timespec *ts)
+{
+	struct tm tm;
+	size_t n;
+
+	if (len < VIGIL_LOG_TIME_LEN)
+		return -ENOSPC;
+	if (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || !localtime_r(&ts->tv_sec, &tm))
+		return -EINVAL;
+	n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	/* A year beyond 9999 does not fit the fixed width: refuse it rather than cut it. */
+	if (n != VIGIL_LOG_TIME_LEN - 5)
+		return -EINVAL;
+	snprintf(buf + n, len - n, ".%03ld", ts->tv_nsec / 1000000);
+	return VIGIL_LOG_TIME_LEN - 1;
+}
+
+/* Parses "DEV:INO" in decimal, nothing before or after. */
+static bool parse_dev_ino(const char *s, uintmax_t *dev, uintmax_t *ino)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*dev = strtoumax(s, &end, 10);
+	if (errno || *end != ':' || end[1] < '0' || end[1] > '9')
+		return false;
+	*ino = strtoumax(end + 1, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+bool vigil_log_is_journal(const char *journal_stream, dev_t dev, ino_t ino)
+{
+	uintmax_t d, i;
+
+	if (!journal_stream || !parse_dev_ino(journal_stream, &d, &i))
+		return false;
+	return d == (uintmax_t)dev && i == (uintmax_t)ino;
+}
+
 void vigil_log(enum vigil_log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char line[1024], stamp[VIGIL_LOG_TIME_LEN];
 	struct timespec now;
 	va_list ap;
 
@@ -48,7 +97,9 @@ void vigil_log(enum vigil_log_level level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	line[strcspn(line, "\n")] = '\0';
-	clock_gettime(CLOCK_REALTIME, &now);
-	fprintf(stderr, "%lld.%03ld %s %s\n", (long long)now.tv_sec, now.tv_nsec / 1000000,
-		vigil_log_level_name(level), line);
+	if (timestamps && clock_gettime(CLOCK_REALTIME, &now) == 0 &&
+	    vigil_log_format_time(stamp, sizeof(stamp), &now) > 0)
+		fprintf(stderr, "%s %s %s\n", stamp, vigil_log_level_name(level), line);
+	else
+		fprintf(stderr, "%s %s\n", vigil_log_level_name(level), line);
 }

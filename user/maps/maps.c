@@ -4,20 +4,27 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "path.h"
 
 int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_t value_size,
 		   char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};
 	__u32 info_len = sizeof(info);
-	char path[512];
+	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	if (vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, name)) {
+		snprintf(err, errlen, "pinned map path %s...: longer than PATH_MAX: use a shorter "
+			 "--pin-dir", path);
+		return -ENAMETOOLONG;
+	}
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		int e = errno;
@@ -222,6 +229,7 @@ int vigil_map_delete_unless(int fd, size_t key_size,
 	__u8 key[64], prev_key[64], *stale = NULL;
 	size_t n = 0;
 	void *prev = NULL;
+	int ret = 0;
 
 	while (bpf_map_get_next_key(fd, prev, key) == 0) {
 		if (!keep(key, ctx)) {
@@ -234,8 +242,11 @@ int vigil_map_delete_unless(int fd, size_t key_size,
 		memcpy(prev_key, key, key_size);
 		prev = prev_key;
 	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, stale + i * key_size);
+	for (size_t i = 0; i < n; i++) {
+		/* ENOENT: gone already (the datapath or vigilctl deleted it) */
+		if (bpf_map_delete_elem(fd, stale + i * key_size) && errno != ENOENT && !ret)
+			ret = -errno;
+	}
 	free(stale);
-	return 0;
+	return ret;
 }

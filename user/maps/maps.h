@@ -27,7 +27,9 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 
 /* Delete every key of the map for which keep(key, ctx) is false. Keys are
  * collected first, because deleting during the walk restarts it. Returns 0,
- * or -ENOMEM with nothing deleted. Keys are at most 64 bytes. */
+ * -ENOMEM with nothing deleted, or the first -errno of a delete that failed
+ * (the others are still tried; a key already gone counts as deleted). Keys
+ * are at most 64 bytes. */
 int vigil_map_delete_unless(int fd, size_t key_size,
 			    bool (*keep)(const void *key, const void *ctx), const void *ctx);
 

@@ -172,11 +172,14 @@ int vigil_cli_history_read(const char *pin_dir, __u64 after_seq, struct vigil_ch
 }
 
 /* Keep the published records in step with the admin change, so vigilctl
- * backends shows it at once, vigild running or not. */
-static void refresh_backend_info(const struct vigil_svc_maps *f, const struct vigil_cli_state *st,
+ * backends shows it at once, vigild running or not. 0, or the first -errno
+ * of a record that could not be written (the others are still written). */
+static int refresh_backend_info(const struct vigil_svc_maps *f, const struct vigil_cli_state *st,
 				 const struct vigil_cli_service_row *svc,
 				 const struct vigil_backend_set *set)
 {
+	int ret = 0;
+
 	for (size_t i = 0; i < st->n_backends; i++) {
 		const struct vigil_cli_backend_row *row = &st->backends[i];
 		struct vigil_backend_info info = row->info;
@@ -187,8 +190,10 @@ static void refresh_backend_info(const struct vigil_svc_maps *f, const struct vi
 		bpf_map_lookup_elem(f->admin, &row->key, &admin);
 		info.admin = (__u8)admin;
 		info.selected = vigil_set_serves(set, &row->key.backend);
-		bpf_map_update_elem(f->backend_info, &row->key, &info, BPF_ANY);
+		if (bpf_map_update_elem(f->backend_info, &row->key, &info, BPF_ANY) && !ret)
+			ret = -errno;
 	}
+	return ret;
 }
 
 /* Rebuild the set of vip from the published backend records, with the admin
@@ -220,12 +225,14 @@ static int republish_set(const struct vigil_svc_maps *f, const struct vigil_cli_
 	vigil_det_select(det, &set);
 	ret = vigil_set_write(f, &svc->vip, 1, svc->info.datapath, svc->info.service_id,
 			      svc->has_set ? svc->set.version : 0, &set);
+	if (!ret)
+		ret = refresh_backend_info(f, st, svc, &set);
 	if (!ret) {
 		struct vigil_service_info info = svc->info;
 
-		refresh_backend_info(f, st, svc, &set);
 		vigil_service_info_take_set(&info, &set, vigil_wall_ns());
-		bpf_map_update_elem(f->services, &svc->vip, &info, BPF_ANY);
+		if (bpf_map_update_elem(f->services, &svc->vip, &info, BPF_ANY))
+			ret = -errno;
 	}
 	free(det);
 	return ret;

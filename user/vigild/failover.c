@@ -584,6 +584,11 @@ fail:
 	return ret;
 }
 
+__u64 vigil_failover_write_failures(const struct vigil_failover *fo)
+{
+	return vigil_publish_failures(&fo->pub);
+}
+
 void vigil_failover_stop(struct vigil_failover *fo)
 {
 	if (!fo)

@@ -40,6 +40,9 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now_ns);
 
 void vigil_failover_stop(struct vigil_failover *fo);
 
+/* Map writes of its publisher that failed since it started (publish.h). */
+__u64 vigil_failover_write_failures(const struct vigil_failover *fo);
+
 /* Config reload (failover_reload.c), in two steps so that nothing changes
  * unless everything could be prepared. prepare builds the services of cfg in
  * memory: services are matched by name and backends by endpoint, and every

@@ -36,8 +36,10 @@ int vigil_host_check_privileges(char *err, size_t errlen)
 	struct __user_cap_data_struct data[2] = {};
 
 	if (syscall(SYS_capget, &hdr, data) < 0) {
-		snprintf(err, errlen, "cannot read capabilities: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot read capabilities: %s", strerror(e));
+		return -e;
 	}
 	/* Tracing programs need CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN on older
 	 * kernels); pinning and mounting bpffs need CAP_SYS_ADMIN anyway. */
@@ -96,11 +98,13 @@ int vigil_host_prepare_bpffs(const char *pin_dir, char *err, size_t errlen)
 
 	if (vigil_host_is_bpffs(BPFFS_ROOT) != 0) {
 		if (mount("bpf", BPFFS_ROOT, "bpf", 0, "mode=0700") < 0) {
+			int e = errno;
+
 			snprintf(err, errlen,
 				 "bpffs is not mounted at %s and mounting it failed (%s): "
 				 "mount it with 'mount -t bpf bpf %s'",
-				 BPFFS_ROOT, strerror(errno), BPFFS_ROOT);
-			return -errno;
+				 BPFFS_ROOT, strerror(e), BPFFS_ROOT);
+			return -e;
 		}
 		pr_info("mounted bpffs at %s", BPFFS_ROOT);
 	}

@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "maps.h"
 #include "monitor.skel.h"
+#include "path.h"
 #include "pins.h"
 #include "watch_sync.h"
 
@@ -96,7 +98,7 @@ static int disable_missing_hooks(struct monitor_bpf *skel, char *err, size_t err
  * dir if that left it empty. Foreign entries stay and are counted. */
 static int remove_own_entries(const char *dir, bool in_links, int *foreign)
 {
-	char path[768];
+	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(dir);
 	int first_error = 0;
@@ -112,9 +114,14 @@ static int remove_own_entries(const char *dir, bool in_links, int *foreign)
 			(*foreign)++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) < 0 && !first_error)
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name)) {
+			pr_warn("cannot unpin %s...: the path is longer than PATH_MAX: remove it "
+				"by hand", path);
+			if (!first_error)
+				first_error = -ENAMETOOLONG;
+		} else if (unlink(path) < 0 && !first_error) {
 			first_error = -errno;
+		}
 	}
 	closedir(d);
 	if (rmdir(dir) < 0 && errno != ENOTEMPTY && errno != EEXIST && !first_error)
@@ -144,13 +151,14 @@ static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cf
 
 	mon->skel = monitor_bpf__open_opts(&opts);
 	if (!mon->skel) {
-		snprintf(err, errlen, "cannot open BPF object: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(-ret));
+		return ret;
 	}
 	ret = bpf_map__set_max_entries(mon->skel->maps.backend_stats, cfg->watch_all_max);
 	if (ret) {
-		snprintf(err, errlen, "cannot size backend_stats to %u entries: %s",
-			 cfg->watch_all_max, strerror(-ret));
+		snprintf(err, errlen, "cannot size backend_stats to %u entries: %s: check "
+			 "daemon.watch_all_max", cfg->watch_all_max, strerror(-ret));
 		return ret;
 	}
 	ret = disable_missing_hooks(mon->skel, err, errlen);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "maps.h"
 #include "maglev.h"
+#include "path.h"
 #include "xdp_lb.skel.h"
 
 /* One buffer of a VIP's double-buffered Maglev table, mapped for writing. */
@@ -94,14 +96,15 @@ static int load_object(struct vigil_pkt_dp *xl, const struct vigil_config *cfg, 
 
 	xl->skel = xdp_lb_bpf__open_opts(&opts);
 	if (!xl->skel) {
-		snprintf(err, errlen, "cannot open the XDP object: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "cannot open the XDP object: %s", strerror(-ret));
+		return ret;
 	}
 	/* The monitor's backend_stats, reused from its pin: sized the same. */
 	ret = bpf_map__set_max_entries(xl->skel->maps.backend_stats, cfg->watch_all_max);
 	if (ret) {
-		snprintf(err, errlen, "cannot size backend_stats to %u entries: %s",
-			 cfg->watch_all_max, strerror(-ret));
+		snprintf(err, errlen, "cannot size backend_stats to %u entries: %s: check "
+			 "daemon.watch_all_max", cfg->watch_all_max, strerror(-ret));
 		return ret;
 	}
 	xl->skel->rodata->forward_mode = cfg->xdp_forward;
@@ -308,8 +311,13 @@ static bool vip_configured(const void *key, const void *ctx)
 
 void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_config *cfg)
 {
-	vigil_map_delete_unless(bpf_map__fd(xl->skel->maps.xdp_services),
-				sizeof(struct vigil_endpoint), vip_configured, cfg);
+	int ret = vigil_map_delete_unless(bpf_map__fd(xl->skel->maps.xdp_services),
+					  sizeof(struct vigil_endpoint), vip_configured, cfg);
+
+	/* Once per start or reload: no rate limit needed. */
+	if (ret)
+		pr_warn("map xdp_services: removing VIPs no longer configured failed: %s: their "
+			"packets keep being balanced until vigild restarts", strerror(-ret));
 }
 
 const struct bpf_object *vigil_pkt_dp_object(const struct vigil_pkt_dp *st)

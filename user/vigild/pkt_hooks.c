@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/sockios.h>
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "maps.h"
 #include "netns.h"
+#include "path.h"
 
 /* Our clsact filter: a fixed handle and priority, so a restart replaces it in
  * place (BPF_TC_F_REPLACE) and a detach removes exactly it, never another
@@ -29,10 +31,11 @@
 #define XDP_PIN_PREFIX "xdp-"
 #define TC_PIN_PREFIX "tc-"
 
-static void pin_path(char *buf, size_t len, const char *pin_dir, const char *prefix,
-		     const char *ifname)
+/* 0, or -ENAMETOOLONG (buf then holds the truncated path, for messages). */
+static int pin_path(char *buf, size_t len, const char *pin_dir, const char *prefix,
+		    const char *ifname)
 {
-	snprintf(buf, len, "%s/%s/%s%s", pin_dir, VIGIL_PIN_LINKS_DIR, prefix, ifname);
+	return vigil_path_fmt(buf, len, "%s/%s/%s%s", pin_dir, VIGIL_PIN_LINKS_DIR, prefix, ifname);
 }
 
 static bool listed(const struct vigil_config *cfg, const char *ifname)
@@ -143,9 +146,14 @@ static int attach_xdp(const struct vigil_pkt_hooks *h, const struct vigil_config
 		      const char *ifname, int ifindex, char *err, size_t errlen)
 {
 	int prog_fd = bpf_program__fd(h->xdp_prog), ret;
-	char path[600];
+	char path[PATH_MAX];
 
-	pin_path(path, sizeof(path), h->pin_dir, XDP_PIN_PREFIX, ifname);
+	ret = pin_path(path, sizeof(path), h->pin_dir, XDP_PIN_PREFIX, ifname);
+	if (ret) {
+		snprintf(err, errlen, "attaching XDP to %s: its link pin %s... is longer than "
+			 "PATH_MAX: choose a shorter daemon.pin_dir", ifname, path);
+		return ret;
+	}
 	ret = replace_pinned_xdp(path, prog_fd, ifindex, cfg->xdp_mode);
 	if (ret == 1)
 		ret = create_xdp_link(path, prog_fd, ifindex, cfg->xdp_mode);
@@ -169,7 +177,7 @@ static int attach_tc(const struct vigil_pkt_hooks *h, const char *ifname, int if
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
 		    .flags = BPF_TC_F_REPLACE, .prog_fd = bpf_program__fd(h->tc_prog));
-	char path[600];
+	char path[PATH_MAX];
 	int ret = bpf_tc_hook_create(&hook);
 
 	if (ret && ret != -EEXIST) {
@@ -184,11 +192,15 @@ static int attach_tc(const struct vigil_pkt_hooks *h, const char *ifname, int if
 		return ret;
 	}
 	/* The pinned program records the attachment for a later detach. */
-	pin_path(path, sizeof(path), h->pin_dir, TC_PIN_PREFIX, ifname);
-	unlink(path);
-	if (bpf_obj_pin(bpf_program__fd(h->tc_prog), path))
-		pr_warn("recording the tc attachment of %s at %s failed: %s", ifname, path,
-			strerror(errno));
+	if (pin_path(path, sizeof(path), h->pin_dir, TC_PIN_PREFIX, ifname)) {
+		pr_warn("recording the tc attachment of %s failed: %s... is longer than PATH_MAX: "
+			"choose a shorter daemon.pin_dir", ifname, path);
+	} else {
+		unlink(path);
+		if (bpf_obj_pin(bpf_program__fd(h->tc_prog), path))
+			pr_warn("recording the tc attachment of %s at %s failed: %s", ifname, path,
+				strerror(errno));
+	}
 	pr_info("tc load balancer attached to %s ingress (clsact, handle 0x%x, priority %d)",
 		ifname, TC_HANDLE, TC_PRIORITY);
 	return 0;
@@ -199,14 +211,15 @@ static void detach_tc(const char *dir, const char *ifname)
 	int ifindex = (int)if_nametoindex(ifname);
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-	char path[600];
+	char path[PATH_MAX];
 	int ret = ifindex ? bpf_tc_detach(&hook, &opts) : -ENODEV;
 
 	/* The clsact qdisc stays: other tools may have filters on it. */
 	if (ret && ret != -ENOENT && ret != -ENODEV)
 		pr_warn("detaching the tc program from %s failed: %s", ifname, strerror(-ret));
-	snprintf(path, sizeof(path), "%s/%s%s", dir, TC_PIN_PREFIX, ifname);
-	unlink(path);
+	/* dir and ifname come from a directory listing: the path fits */
+	if (vigil_path_fmt(path, sizeof(path), "%s/%s%s", dir, TC_PIN_PREFIX, ifname) == 0)
+		unlink(path);
 }
 
 /* ---- whole set -------------------------------------------------------------------- */
@@ -216,11 +229,12 @@ static void detach_tc(const char *dir, const char *ifname)
  * records are dropped without touching a same-named interface here. */
 static void detach_unwanted(const char *pin_dir, const struct vigil_config *cfg, bool in_netns)
 {
-	char dir[300], path[600];
+	char dir[PATH_MAX], path[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
+	if (vigil_path_fmt(dir, sizeof(dir), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR))
+		return; /* no attachment of vigild's can be recorded there */
 	d = opendir(dir);
 	if (!d)
 		return;
@@ -235,14 +249,11 @@ static void detach_unwanted(const char *pin_dir, const struct vigil_config *cfg,
 			continue;
 		if (cfg && listed(cfg, ifname) && cfg->xdp_hook == hook)
 			continue;
-		if (xdp) { /* unlinking the pin detaches the link */
-			snprintf(path, sizeof(path), "%s/%s", dir, name);
-			unlink(path);
-		} else if (in_netns) {
-			detach_tc(dir, ifname);
+		if (xdp || !in_netns) { /* unlinking an XDP pin detaches the link */
+			if (vigil_path_fmt(path, sizeof(path), "%s/%s", dir, name) == 0)
+				unlink(path);
 		} else {
-			snprintf(path, sizeof(path), "%s/%s", dir, name);
-			unlink(path);
+			detach_tc(dir, ifname);
 		}
 		pr_info("load balancer detached from %s (%s)", ifname, xdp ? "XDP" : "tc");
 	}
@@ -269,7 +280,9 @@ static void fill_tx_ports(const struct vigil_pkt_hooks *h, const struct vigil_co
 			pr_warn("%s cannot be a redirect target (%s): its packets go through the "
 				"kernel's forwarding", cfg->xdp_interfaces[i], strerror(errno));
 	}
-	vigil_map_delete_unless(h->tx_ports_fd, sizeof(__u32), keep_port, cfg);
+	if (vigil_map_delete_unless(h->tx_ports_fd, sizeof(__u32), keep_port, cfg))
+		pr_warn("map xdp_tx_ports: removing interfaces no longer configured failed: "
+			"XDP may still redirect to them");
 }
 
 /* Runs inside the interfaces' namespace. */

@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,43 @@ static struct vigil_svc_backend_key svc_key(const struct vigil_service_cfg *svc,
 static bool same_ep(const struct vigil_endpoint *a, const struct vigil_endpoint *b)
 {
 	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static const char *const pub_map_names[VIGIL_PUB_N_MAPS] = {
+	[VIGIL_PUB_SETS] = "service_sets", [VIGIL_PUB_HEALTH] = "backend_health",
+	[VIGIL_PUB_HISTORY] = "history", [VIGIL_PUB_BACKEND_INFO] = "backend_info",
+	[VIGIL_PUB_SERVICES] = "services", [VIGIL_PUB_ADMIN] = "admin",
+	[VIGIL_PUB_XDP_BACKENDS] = "xdp_backends", [VIGIL_PUB_XDP_TABLES] = "xdp_tables",
+};
+
+static void failed(struct vigil_publisher *p, enum vigil_pub_map m, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A failed write is counted and logged (rate-limited), never just dropped. */
+static void failed(struct vigil_publisher *p, enum vigil_pub_map m, int err, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	vigil_map_err_report(&p->errs[m], err, what);
+}
+
+/* bpf_map_update_elem's result as 0 or -errno. */
+static int upd(int fd, const void *key, const void *val, __u64 flags)
+{
+	return bpf_map_update_elem(fd, key, val, flags) ? -errno : 0;
+}
+
+__u64 vigil_publish_failures(const struct vigil_publisher *p)
+{
+	__u64 n = 0;
+
+	for (int m = 0; m < VIGIL_PUB_N_MAPS; m++)
+		n += p->errs[m].failures;
+	return n;
 }
 
 /* The fast-path threshold of an endpoint is the strictest of the services
@@ -65,6 +103,8 @@ void vigil_publisher_init(struct vigil_publisher *p, const struct vigil_config *
 	p->maps = *maps;
 	p->pkt = pkt;
 	p->history_seq = history_last_seq(maps->history);
+	for (int m = 0; m < VIGIL_PUB_N_MAPS; m++)
+		p->errs[m] = (struct vigil_map_err){ .map = pub_map_names[m] };
 }
 
 void vigil_publisher_switch(struct vigil_publisher *p, const struct vigil_config *cfg,
@@ -76,7 +116,7 @@ void vigil_publisher_switch(struct vigil_publisher *p, const struct vigil_config
 
 /* ---- thresholds and health ------------------------------------------------ */
 
-int vigil_publish_thresholds(const struct vigil_publisher *p)
+int vigil_publish_thresholds(struct vigil_publisher *p)
 {
 	for (size_t i = 0; i < p->cfg->n_services; i++) {
 		const struct vigil_service_cfg *c = &p->cfg->services[i];
@@ -86,24 +126,31 @@ int vigil_publish_thresholds(const struct vigil_publisher *p)
 
 			bpf_map_lookup_elem(p->maps.backend_health, &c->backends[b].ep, &h);
 			h.threshold = threshold_for(p->cfg, &c->backends[b].ep);
-			if (bpf_map_update_elem(p->maps.backend_health, &c->backends[b].ep, &h,
-						BPF_ANY))
-				return -errno;
+			int ret = upd(p->maps.backend_health, &c->backends[b].ep, &h, BPF_ANY);
+
+			if (ret) {
+				failed(p, VIGIL_PUB_HEALTH, ret, "the fast-path threshold of a backend "
+				       "of service %s", c->name);
+				return ret;
+			}
 		}
 	}
 	return 0;
 }
 
-void vigil_publish_readmit(const struct vigil_publisher *p, const struct vigil_endpoint *ep)
+void vigil_publish_readmit(struct vigil_publisher *p, const struct vigil_endpoint *ep)
 {
 	struct vigil_backend_health h = {};
+	int ret;
 
 	bpf_map_lookup_elem(p->maps.backend_health, ep, &h);
 	h.consecutive_failures = 0;
 	h.down = 0;
 	h.down_since_ns = 0;
 	h.threshold = threshold_for(p->cfg, ep);
-	bpf_map_update_elem(p->maps.backend_health, ep, &h, BPF_ANY);
+	ret = upd(p->maps.backend_health, ep, &h, BPF_ANY);
+	if (ret)
+		failed(p, VIGIL_PUB_HEALTH, ret, "the health reset of a re-admitted backend");
 }
 
 /* ---- one service ------------------------------------------------------------ */
@@ -126,9 +173,11 @@ static bool write_set(struct vigil_publisher *p, const struct vigil_service_cfg 
 	ret = vigil_set_write(&p->maps, svc->vips, svc->n_vips, svc->datapath, id,
 			      last->set.version, &set);
 	if (ret)
-		pr_err("service %s: writing its backend set failed: %s", svc->name, strerror(-ret));
+		failed(p, VIGIL_PUB_SETS, ret, "service %s's backend set", svc->name);
 	last->set = set;
-	last->valid = true;
+	/* Not valid after a failure: vigil_publish_due() then retries it next tick
+	 * (connect() would otherwise follow the old set until the set changes). */
+	last->valid = ret == 0;
 	last->set_wall_ns = vigil_wall_ns();
 	return true;
 }
@@ -142,8 +191,13 @@ static void write_pkt(struct vigil_publisher *p, const struct vigil_service_cfg 
 
 	if (!p->pkt || !(svc->datapath & VIGIL_DATAPATH_XDP))
 		return;
-	for (size_t b = 0; b < want->n_backends; b++)
-		vigil_pkt_dp_set_flags(p->pkt, &want->backends[b].ep, want->backends[b].pkt_flags);
+	for (size_t b = 0; b < want->n_backends; b++) {
+		ret = vigil_pkt_dp_set_flags(p->pkt, &want->backends[b].ep,
+					     want->backends[b].pkt_flags);
+		if (ret)
+			failed(p, VIGIL_PUB_XDP_BACKENDS, ret, "the flow policy of a backend of "
+			       "service %s", svc->name);
+	}
 	for (size_t v = 0; v < svc->n_vips && set_changed; v++) {
 		/* Service ids 1..n; two VIPs of one service share a table slot pair. */
 		__u32 sid = (id - 1) * 2 + (__u32)v;
@@ -151,8 +205,7 @@ static void write_pkt(struct vigil_publisher *p, const struct vigil_service_cfg 
 		ret = vigil_pkt_dp_publish(p->pkt, sid, &svc->vips[v], &last->set, svc->table_size,
 					   &elapsed);
 		if (ret)
-			pr_err("service %s: publishing its XDP Maglev table failed: %s", svc->name,
-			       strerror(-ret));
+			failed(p, VIGIL_PUB_XDP_TABLES, ret, "service %s's Maglev table", svc->name);
 		else
 			pr_debug("service %s: Maglev table of %u slots built and swapped in %.3f ms",
 				 svc->name, svc->table_size, elapsed / 1e6);
@@ -172,8 +225,10 @@ static void write_change(struct vigil_publisher *p, const struct vigil_service_c
 		.admin = b ? b->info.admin : 0, .evidence = c->evidence,
 	};
 	__u32 slot = rec.seq % VIGIL_HISTORY_SLOTS;
+	int ret = upd(p->maps.history, &slot, &rec, BPF_ANY);
 
-	bpf_map_update_elem(p->maps.history, &slot, &rec, BPF_ANY);
+	if (ret)
+		failed(p, VIGIL_PUB_HISTORY, ret, "a change record of service %s", svc->name);
 }
 
 void vigil_publish_restart(struct vigil_publisher *p, __u32 restored_out, __u32 kernel_down,
@@ -197,8 +252,11 @@ static void write_backend(struct vigil_publisher *p, const struct vigil_service_
 	info.since_wall_ns = vigil_wall_of_mono_ns(b->since_ns);
 	for (size_t v = 0; v < svc->n_vips; v++) {
 		struct vigil_svc_backend_key key = svc_key(svc, v, &b->ep);
+		int ret = upd(p->maps.backend_info, &key, &info, BPF_ANY);
 
-		bpf_map_update_elem(p->maps.backend_info, &key, &info, BPF_ANY);
+		if (ret)
+			failed(p, VIGIL_PUB_BACKEND_INFO, ret, "a backend record of service %s",
+			       svc->name);
 	}
 }
 
@@ -215,8 +273,12 @@ static void write_service(struct vigil_publisher *p, const struct vigil_service_
 	vigil_service_info_take_set(&info, &last->set, last->set_wall_ns);
 	info.datapath = svc->datapath;
 	info.table_size = (svc->datapath & VIGIL_DATAPATH_XDP) ? svc->table_size : 0;
-	for (size_t v = 0; v < svc->n_vips; v++)
-		bpf_map_update_elem(p->maps.services, &svc->vips[v], &info, BPF_ANY);
+	for (size_t v = 0; v < svc->n_vips; v++) {
+		int ret = upd(p->maps.services, &svc->vips[v], &info, BPF_ANY);
+
+		if (ret)
+			failed(p, VIGIL_PUB_SERVICES, ret, "service %s's record", svc->name);
+	}
 }
 
 bool vigil_publish_due(const struct vigil_published *last)
@@ -294,17 +356,24 @@ static bool keep_health(const void *key, const void *cfg)
 	return threshold_for(cfg, key) != 0;
 }
 
-void vigil_publish_remove_stale(const struct vigil_publisher *p)
+static void delete_stale(struct vigil_publisher *p, enum vigil_pub_map m, int fd, size_t key_size,
+			 bool (*keep)(const void *key, const void *ctx))
 {
-	vigil_map_delete_unless(p->maps.service_sets, sizeof(struct vigil_endpoint),
-				keep_socket_vip, p->cfg);
-	vigil_map_delete_unless(p->maps.services, sizeof(struct vigil_endpoint), keep_vip, p->cfg);
-	vigil_map_delete_unless(p->maps.backend_info, sizeof(struct vigil_svc_backend_key),
-				keep_svc_backend, p->cfg);
-	vigil_map_delete_unless(p->maps.admin, sizeof(struct vigil_svc_backend_key),
-				keep_svc_backend, p->cfg);
-	vigil_map_delete_unless(p->maps.backend_health, sizeof(struct vigil_endpoint), keep_health,
-				p->cfg);
+	int ret = vigil_map_delete_unless(fd, key_size, keep, p->cfg);
+
+	if (ret)
+		failed(p, m, ret, "the removal of entries no longer configured");
+}
+
+void vigil_publish_remove_stale(struct vigil_publisher *p)
+{
+	const size_t ep = sizeof(struct vigil_endpoint), sb = sizeof(struct vigil_svc_backend_key);
+
+	delete_stale(p, VIGIL_PUB_SETS, p->maps.service_sets, ep, keep_socket_vip);
+	delete_stale(p, VIGIL_PUB_SERVICES, p->maps.services, ep, keep_vip);
+	delete_stale(p, VIGIL_PUB_BACKEND_INFO, p->maps.backend_info, sb, keep_svc_backend);
+	delete_stale(p, VIGIL_PUB_ADMIN, p->maps.admin, sb, keep_svc_backend);
+	delete_stale(p, VIGIL_PUB_HEALTH, p->maps.backend_health, ep, keep_health);
 }
 
 static bool pkt_backend_configured(const struct vigil_config *cfg, const struct vigil_endpoint *ep)
@@ -322,19 +391,24 @@ static bool pkt_backend_configured(const struct vigil_config *cfg, const struct 
 /* Its established flows stay, as established connections do on the socket
  * datapath; a new connection on a reused 5-tuple goes to a configured
  * backend. */
-void vigil_publish_retire_pkt_backends(const struct vigil_publisher *p,
+void vigil_publish_retire_pkt_backends(struct vigil_publisher *p,
 				       const struct vigil_config *old)
 {
 	for (size_t i = 0; p->pkt && i < old->n_services; i++) {
 		const struct vigil_service_cfg *c = &old->services[i];
 
-		for (size_t b = 0; (c->datapath & VIGIL_DATAPATH_XDP) && b < c->n_backends; b++)
-			if (!pkt_backend_configured(p->cfg, &c->backends[b].ep))
-				vigil_pkt_dp_set_flags(p->pkt, &c->backends[b].ep, 0);
+		for (size_t b = 0; (c->datapath & VIGIL_DATAPATH_XDP) && b < c->n_backends; b++) {
+			int ret = pkt_backend_configured(p->cfg, &c->backends[b].ep)
+					  ? 0 : vigil_pkt_dp_set_flags(p->pkt, &c->backends[b].ep, 0);
+
+			if (ret)
+				failed(p, VIGIL_PUB_XDP_BACKENDS, ret, "the flow policy of a backend "
+				       "no service serves any more");
+		}
 	}
 }
 
-void vigil_publish_move_admin(const struct vigil_publisher *p, const struct vigil_endpoint *old_vip,
+void vigil_publish_move_admin(struct vigil_publisher *p, const struct vigil_endpoint *old_vip,
 			      const struct vigil_service_cfg *svc)
 {
 	for (size_t b = 0; b < svc->n_backends; b++) {
@@ -344,8 +418,14 @@ void vigil_publish_move_admin(const struct vigil_publisher *p, const struct vigi
 		if (bpf_map_lookup_elem(p->maps.admin, &key, &admin))
 			continue;
 		for (size_t v = 0; v < svc->n_vips; v++) {
+			int ret;
+
 			key.vip = svc->vips[v];
-			bpf_map_update_elem(p->maps.admin, &key, &admin, BPF_NOEXIST);
+			ret = upd(p->maps.admin, &key, &admin, BPF_NOEXIST);
+			/* EEXIST: vigilctl already wrote this VIP's entry, which wins */
+			if (ret && ret != -EEXIST)
+				failed(p, VIGIL_PUB_ADMIN, ret, "an admin state moved to a new VIP "
+				       "of service %s", svc->name);
 		}
 	}
 }

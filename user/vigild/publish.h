@@ -17,15 +17,25 @@
 
 #include "config.h"
 #include "desired.h"
+#include "maperr.h"
 #include "svc_maps.h"
 
 struct vigil_pkt_dp;
+
+/* The maps the publisher writes, for the accounting of failed writes. */
+enum vigil_pub_map {
+	VIGIL_PUB_SETS, VIGIL_PUB_HEALTH, VIGIL_PUB_HISTORY, VIGIL_PUB_BACKEND_INFO,
+	VIGIL_PUB_SERVICES, VIGIL_PUB_ADMIN, VIGIL_PUB_XDP_BACKENDS, VIGIL_PUB_XDP_TABLES,
+	VIGIL_PUB_N_MAPS
+};
 
 struct vigil_publisher {
 	const struct vigil_config *cfg; /* the services being published */
 	struct vigil_svc_maps maps;
 	struct vigil_pkt_dp *pkt;       /* NULL when no service uses the packet datapath */
 	__u64 history_seq;              /* of the last change record written */
+	/* failed writes per map: counted, logged at most once a second each */
+	struct vigil_map_err errs[VIGIL_PUB_N_MAPS];
 };
 
 /* What the publisher last wrote for one service. The engine keeps one per
@@ -33,7 +43,7 @@ struct vigil_publisher {
 struct vigil_published {
 	struct vigil_backend_set set; /* stamped with the service id and version */
 	__u64 set_wall_ns;            /* when set was written */
-	bool valid;                   /* set was written for the current config */
+	bool valid;                   /* set was written, successfully, for the current config */
 	bool force;                   /* (re)write the packet datapath tables even if
 				       * the set is unchanged */
 };
@@ -46,6 +56,9 @@ void vigil_publisher_init(struct vigil_publisher *p, const struct vigil_config *
 /* Config reload: publish the services of cfg, the packet datapath pkt. */
 void vigil_publisher_switch(struct vigil_publisher *p, const struct vigil_config *cfg,
 			    struct vigil_pkt_dp *pkt);
+
+/* Failed map writes since the publisher started, all maps together. */
+__u64 vigil_publish_failures(const struct vigil_publisher *p);
 
 /* True when the service must be published even without a change. */
 bool vigil_publish_due(const struct vigil_published *last);
@@ -62,25 +75,25 @@ void vigil_publish_service(struct vigil_publisher *p, const struct vigil_service
 /* Fast-path thresholds in backend_health: per endpoint, the strictest
  * consecutive_failures of the services using it (counters and the down flag
  * are kept). Returns 0 or -errno. */
-int vigil_publish_thresholds(const struct vigil_publisher *p);
+int vigil_publish_thresholds(struct vigil_publisher *p);
 
 /* Clear the kernel's failure count and down flag of a re-admitted backend. */
-void vigil_publish_readmit(const struct vigil_publisher *p, const struct vigil_endpoint *ep);
+void vigil_publish_readmit(struct vigil_publisher *p, const struct vigil_endpoint *ep);
 
 /* Services or backends no longer configured leave the datapath and the
  * published state; admin states of removed backends are dropped too. */
-void vigil_publish_remove_stale(const struct vigil_publisher *p);
+void vigil_publish_remove_stale(struct vigil_publisher *p);
 
 /* After a reload that changed the first VIP of svc from old_vip: the drains
  * and disables written under old_vip are copied to every VIP of svc (an
  * entry already under a new VIP, vigilctl ran since, wins). */
-void vigil_publish_move_admin(const struct vigil_publisher *p, const struct vigil_endpoint *old_vip,
+void vigil_publish_move_admin(struct vigil_publisher *p, const struct vigil_endpoint *old_vip,
 			      const struct vigil_service_cfg *svc);
 
 /* After a reload: a backend of the packet datapath in old that no service
  * of the new config serves there is in no Maglev table: its flow policy
  * says so. */
-void vigil_publish_retire_pkt_backends(const struct vigil_publisher *p,
+void vigil_publish_retire_pkt_backends(struct vigil_publisher *p,
 				       const struct vigil_config *old);
 
 /* History record of a restart (rule VIGIL_RULE_RESTART, all-zero key): what

@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "log.h"
 #include "maps.h"
+#include "path.h"
 #include "sock_lb.skel.h"
 
 #define CGROUP2_MAGIC 0x63677270
@@ -55,7 +57,7 @@ int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *er
 	lb->skel = sock_lb_bpf__open_opts(&opts);
 	if (!lb->skel) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open socket LB object: %s", strerror(errno));
+		snprintf(err, errlen, "cannot open socket LB object: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = vigil_pins_check(lb->skel->obj, err, errlen);
@@ -136,7 +138,7 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 		lb->skel->progs.vigil_connect4, lb->skel->progs.vigil_connect6,
 		lb->skel->progs.vigil_getpeername4, lb->skel->progs.vigil_getpeername6,
 	};
-	char links_dir[300], path[600];
+	char links_dir[PATH_MAX], path[PATH_MAX];
 	int cgroup_fd, ret = 0;
 
 	if (!cgroup || !*cgroup)
@@ -149,14 +151,18 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 	}
 	cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
 	if (cgroup_fd < 0) {
-		snprintf(err, errlen, "cannot open cgroup %s: %s", cgroup, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(err, errlen, "cannot open cgroup %s: %s", cgroup, strerror(-ret));
+		return ret;
 	}
-	snprintf(links_dir, sizeof(links_dir), "%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR);
-	mkdir(links_dir, 0700);
+	/* EEXIST is the normal case; anything else shows when the pin fails. */
+	if (vigil_path_fmt(links_dir, sizeof(links_dir), "%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR) == 0)
+		mkdir(links_dir, 0700);
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]) && !ret; i++) {
-		snprintf(path, sizeof(path), "%s/%s", links_dir, hook_names[i]);
-		ret = attach_one(progs[i], cgroup_fd, path);
+		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR,
+				     hook_names[i]);
+		if (!ret)
+			ret = attach_one(progs[i], cgroup_fd, path);
 		if (ret)
 			snprintf(err, errlen, "attaching cgroup/%s to %s failed: %s", hook_names[i],
 				 cgroup, strerror(-ret));
@@ -169,14 +175,15 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 
 void vigil_sock_dp_detach_pinned(const char *pin_dir)
 {
-	char path[600];
+	char path[PATH_MAX];
 
-	for (size_t i = 0; i < sizeof(hook_names) / sizeof(hook_names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR, hook_names[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
-	rmdir(path);
+	/* A path that does not fit names no pin vigild could have made. */
+	for (size_t i = 0; i < sizeof(hook_names) / sizeof(hook_names[0]); i++)
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR,
+				   hook_names[i]) == 0)
+			unlink(path);
+	if (vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR) == 0)
+		rmdir(path);
 }
 
 void vigil_sock_dp_stop(struct vigil_sock_dp *lb)

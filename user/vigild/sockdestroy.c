@@ -8,7 +8,8 @@
  * families over NETLINK_SOCK_DIAG, and sends SOCK_DESTROY with the full
  * inet_diag_sockid (cookie included) of every socket whose peer is the
  * backend. The thread's own namespace is restored before moving on and before
- * returning, on every path. Plain netlink, no library.
+ * returning, on every path. The netlink exchange goes through libnl-3's core
+ * (socket, message building, sequence checks, callbacks per message kind).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -18,8 +19,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/inet_diag.h>
-#include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,14 +35,19 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <netlink/errno.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
 #include "addr.h"
 #include "log.h"
+#include "path.h"
 
 /* Every TCP state except LISTEN and TIME_WAIT (the kernel adds
  * NEW_SYN_RECV by itself when SYN_RECV is asked for). */
 #define SD_STATES (((1u << (TCP_CLOSING + 1)) - 1) & \
 		   ~((1u << TCP_LISTEN) | (1u << TCP_TIME_WAIT) | (1u << TCP_CLOSE)))
-#define SD_RCVBUF 32768
 
 struct sd_nsid {
 	dev_t dev;
@@ -72,7 +78,10 @@ struct sd_ctx {
 	int first_err;  /* first per-namespace failure (-errno), reported at the end */
 	char *err;
 	size_t errlen;
-	__u32 seq;
+	/* for the libnl callbacks of the request in progress */
+	int kerr;                 /* -errno the kernel answered with, 0 if none */
+	bool answered;            /* NLMSG_DONE or the acknowledgement seen */
+	struct sd_matches *out;   /* where the dump collects matches */
 };
 
 static void sd_err(struct sd_ctx *c, int rc, const char *fmt, ...)
@@ -130,37 +139,6 @@ static int sd_match_add(struct sd_matches *m, __u8 family, const struct inet_dia
 	return 0;
 }
 
-/* Send one inet_diag_req_v2 (dump or exact destroy request). */
-static int sd_send(int fd, __u16 type, __u16 flags, __u32 seq, const struct inet_diag_req_v2 *req)
-{
-	struct {
-		struct nlmsghdr nlh;
-		struct inet_diag_req_v2 req;
-	} msg = {
-		.nlh = { .nlmsg_len = sizeof(msg), .nlmsg_type = type,
-			 .nlmsg_flags = flags, .nlmsg_seq = seq },
-		.req = *req,
-	};
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Receive one datagram; returns its length or -errno. */
-static ssize_t sd_recv(int fd, void *buf, size_t len)
-{
-	ssize_t n;
-
-	do
-		n = recv(fd, buf, len, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return n;
-}
-
 static bool sd_is_match(const struct sd_ctx *c, const struct inet_diag_msg *m)
 {
 	struct vigil_endpoint ep;
@@ -173,63 +151,116 @@ static bool sd_is_match(const struct sd_ctx *c, const struct inet_diag_msg *m)
 	return ep.port == c->backend->port && memcmp(ep.addr, c->backend->addr, 16) == 0;
 }
 
-/* Handle the messages of one dump datagram: 1 when done, 0 for more, -errno. */
-static int sd_dump_chunk(struct sd_ctx *c, const char *buf, size_t len, struct sd_matches *out)
+/* libnl reports its own codes (NLE_*); the callers here speak -errno. The
+ * kernel's own errno, when it sent one, is kept exactly (sd_on_error); this
+ * maps what libnl found by itself. */
+static int sd_errno(int nle)
 {
-	size_t off = 0;
-
-	while (len - off >= sizeof(struct nlmsghdr)) {
-		const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + off);
-		const struct inet_diag_msg *m = NLMSG_DATA(h);
-
-		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - off)
-			return -EPROTO;
-		off += NLMSG_ALIGN(h->nlmsg_len) < len - off ? NLMSG_ALIGN(h->nlmsg_len) : len - off;
-		if (h->nlmsg_seq != c->seq)
-			continue;
-		if (h->nlmsg_type == NLMSG_DONE)
-			return 1;
-		if (h->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = NLMSG_DATA(h);
-
-			return e->error ? e->error : -EPROTO;
-		}
-		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
-			continue;
-		if (sd_is_match(c, m) && sd_match_add(out, m->idiag_family, &m->id) < 0)
-			return -ENOMEM;
+	switch (nle < 0 ? -nle : nle) {
+	case 0: return 0;
+	case NLE_NOMEM: return -ENOMEM;
+	case NLE_PERM: return -EPERM;
+	case NLE_NOACCESS: return -EACCES;
+	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
+	case NLE_OBJ_NOTFOUND: return -ENOENT;
+	case NLE_AGAIN: return -ETIMEDOUT; /* SO_RCVTIMEO expired */
+	case NLE_PROTO_MISMATCH: return -EPROTONOSUPPORT;
+	case NLE_MSG_TRUNC: case NLE_MSG_TOOSHORT: case NLE_MSG_OVERFLOW:
+	case NLE_SEQ_MISMATCH: case NLE_MSGTYPE_NOSUPPORT: return -EPROTO;
+	default: return -EIO;
 	}
-	return 0;
+}
+
+/* NLMSG_ERROR from the kernel: keep its errno and stop reading. */
+static int sd_on_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
+{
+	struct sd_ctx *c = arg;
+
+	(void)who;
+	c->kerr = e->error < 0 ? e->error : -e->error;
+	return NL_STOP;
+}
+
+/* NLMSG_DONE of a dump, or the acknowledgement of a request: the answer is
+ * complete. Anything else that ends a read early (the receive timeout) leaves
+ * c->answered unset: nl_recvmsgs() alone does not tell (nor nl_wait_for_ack(),
+ * which is why it is not used). */
+static int sd_on_answered(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	((struct sd_ctx *)arg)->answered = true;
+	return NL_STOP;
+}
+
+/* One socket of the dump: keep it if its peer is the backend. */
+static int sd_on_diag(struct nl_msg *msg, void *arg)
+{
+	struct sd_ctx *c = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	const struct inet_diag_msg *m = nlmsg_data(h);
+
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || nlmsg_datalen(h) < (int)sizeof(*m))
+		return NL_SKIP;
+	if (sd_is_match(c, m) && sd_match_add(c->out, m->idiag_family, &m->id) < 0) {
+		c->kerr = -ENOMEM;
+		return NL_STOP;
+	}
+	return NL_OK;
+}
+
+/* Send one inet_diag_req_v2 (a dump, or an exact destroy request): 0 or -errno.
+ * nl_send_auto fills in port and sequence, and asks for an acknowledgement. */
+static int sd_send(struct nl_sock *sk, int type, int flags, const struct inet_diag_req_v2 *req)
+{
+	struct nl_msg *msg = nlmsg_alloc_simple(type, flags);
+	int rc;
+
+	if (!msg)
+		return -ENOMEM;
+	rc = nlmsg_append(msg, (void *)req, sizeof(*req), NLMSG_ALIGNTO);
+	if (rc == 0)
+		rc = nl_send_auto(sk, msg);
+	nlmsg_free(msg);
+	return rc < 0 ? sd_errno(rc) : 0;
+}
+
+/* Read until the answer to the request just sent is complete: 0, the
+ * kernel's -errno, or -errno for what went wrong on the way. */
+static int sd_recv_answer(struct sd_ctx *c, struct nl_sock *sk)
+{
+	int rc;
+
+	c->kerr = 0;
+	c->answered = false;
+	rc = nl_recvmsgs_default(sk);
+	if (c->kerr)
+		return c->kerr;
+	if (rc < 0)
+		return sd_errno(rc);
+	return c->answered ? 0 : -ETIMEDOUT;
 }
 
 /* Dump the TCP sockets of one family in the current namespace into out. */
-static int sd_dump(struct sd_ctx *c, int fd, __u8 family, struct sd_matches *out)
+static int sd_dump(struct sd_ctx *c, struct nl_sock *sk, __u8 family, struct sd_matches *out)
 {
 	struct inet_diag_req_v2 req = {
 		.sdiag_family = family,
 		.sdiag_protocol = IPPROTO_TCP,
 		.idiag_states = SD_STATES,
 	};
-	char *buf;
 	int rc;
 
-	rc = sd_send(fd, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, ++c->seq, &req);
+	rc = sd_send(sk, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, &req);
 	if (rc < 0)
 		return rc;
-	buf = malloc(SD_RCVBUF);
-	if (!buf)
-		return -ENOMEM;
-	do {
-		ssize_t n = sd_recv(fd, buf, SD_RCVBUF);
-
-		rc = n < 0 ? (int)n : n == 0 ? -EPROTO : sd_dump_chunk(c, buf, (size_t)n, out);
-	} while (rc == 0);
-	free(buf);
-	return rc < 0 ? rc : 0;
+	c->out = out;
+	rc = sd_recv_answer(c, sk);
+	c->out = NULL;
+	return rc;
 }
 
 /* SOCK_DESTROY one socket; 0, or -errno from the kernel's acknowledgement. */
-static int sd_destroy_one(struct sd_ctx *c, int fd, const struct sd_match *m)
+static int sd_destroy_one(struct sd_ctx *c, struct nl_sock *sk, const struct sd_match *m)
 {
 	struct inet_diag_req_v2 req = {
 		.sdiag_family = m->family,
@@ -237,23 +268,38 @@ static int sd_destroy_one(struct sd_ctx *c, int fd, const struct sd_match *m)
 		.idiag_states = SD_STATES,
 		.id = m->id,
 	};
-	char buf[512];
 	int rc;
 
-	rc = sd_send(fd, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, ++c->seq, &req);
-	while (rc == 0) {
-		ssize_t n = sd_recv(fd, buf, sizeof(buf));
-		const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+	rc = sd_send(sk, SOCK_DESTROY, NLM_F_REQUEST, &req);
+	return rc < 0 ? rc : sd_recv_answer(c, sk);
+}
 
-		if (n < 0)
-			return (int)n;
-		if ((size_t)n < NLMSG_LENGTH(sizeof(struct nlmsgerr)) || h->nlmsg_seq != c->seq)
-			continue; /* not our acknowledgement */
-		if (h->nlmsg_type != NLMSG_ERROR)
-			return -EPROTO;
-		return ((const struct nlmsgerr *)NLMSG_DATA(h))->error;
+/* A NETLINK_SOCK_DIAG socket in the thread's current namespace (the kernel
+ * binds it to the namespace it is created in), its callbacks pointing at c. */
+static int sd_open(struct sd_ctx *c, struct nl_sock **skp)
+{
+	/* The kernel always answers; the timeout only bounds a pathological wait. */
+	static const struct timeval rcv_timeout = { .tv_sec = 5 };
+	struct nl_sock *sk = nl_socket_alloc();
+	int rc;
+
+	if (!sk)
+		return -ENOMEM;
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, sd_on_diag, c);
+	nl_socket_modify_cb(sk, NL_CB_FINISH, NL_CB_CUSTOM, sd_on_answered, c);
+	nl_socket_modify_cb(sk, NL_CB_ACK, NL_CB_CUSTOM, sd_on_answered, c);
+	nl_socket_modify_err_cb(sk, NL_CB_CUSTOM, sd_on_error, c);
+	rc = nl_connect(sk, NETLINK_SOCK_DIAG);
+	if (rc < 0) {
+		nl_socket_free(sk);
+		return sd_errno(rc);
 	}
-	return rc;
+	if (setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVTIMEO, &rcv_timeout,
+		       sizeof(rcv_timeout)) < 0)
+		pr_debug("sockdestroy: no receive timeout on the netlink socket: %s",
+			 strerror(errno));
+	*skp = sk;
+	return 0;
 }
 
 /* Errors that would repeat in every namespace: stop at once. */
@@ -264,7 +310,8 @@ static bool sd_is_fatal(int rc)
 
 /* Destroy the matches of the current namespace; a socket that vanished since
  * the dump (-ENOENT) is skipped. */
-static int sd_destroy_all(struct sd_ctx *c, int fd, const struct sd_matches *m, const char *ns)
+static int sd_destroy_all(struct sd_ctx *c, struct nl_sock *sk, const struct sd_matches *m,
+			  const char *ns)
 {
 	char peer[VIGIL_ENDPOINT_STRLEN];
 
@@ -273,9 +320,9 @@ static int sd_destroy_all(struct sd_ctx *c, int fd, const struct sd_matches *m, 
 #ifdef VIGIL_MUTANT_SOCKDESTROY
 		/* Mutation smoke test (see tests/mutants.sh): matched sockets are
 		 * left alone. */
-		int rc = ((void)sd_destroy_one, (void)fd, -ENOENT);
+		int rc = ((void)sd_destroy_one, (void)sk, -ENOENT);
 #else
-		int rc = sd_destroy_one(c, fd, &m->v[i]);
+		int rc = sd_destroy_one(c, sk, &m->v[i]);
 #endif
 
 		if (rc == 0) {
@@ -296,28 +343,26 @@ static int sd_destroy_all(struct sd_ctx *c, int fd, const struct sd_matches *m, 
 static int sd_visit_current(struct sd_ctx *c, const char *ns)
 {
 	static const __u8 families[] = { AF_INET, AF_INET6 };
-	static const struct timeval rcv_timeout = { .tv_sec = 5 };
 	struct sd_matches m = { 0 };
-	int fd, rc = 0;
+	struct nl_sock *sk = NULL;
+	int rc;
 
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0) {
-		sd_err(c, -errno, "NETLINK_SOCK_DIAG socket in %s: %s", ns, strerror(errno));
+	rc = sd_open(c, &sk);
+	if (rc < 0) {
+		sd_err(c, rc, "NETLINK_SOCK_DIAG socket in %s: %s", ns, strerror(-rc));
 		return 0;
 	}
-	/* The kernel always answers; the timeout only bounds a pathological wait. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv_timeout, sizeof(rcv_timeout));
 	for (size_t i = 0; i < sizeof(families) && rc == 0; i++) {
-		rc = sd_dump(c, fd, families[i], &m);
+		rc = sd_dump(c, sk, families[i], &m);
 		if (rc == -ENOENT && families[i] == AF_INET6)
 			rc = 0; /* no IPv6 diag handler (IPv6 disabled) */
 	}
 	if (rc < 0)
 		sd_err(c, rc, "dumping TCP sockets in %s failed: %s", ns, strerror(-rc));
 	else
-		rc = sd_destroy_all(c, fd, &m, ns);
+		rc = sd_destroy_all(c, sk, &m, ns);
 	free(m.v);
-	close(fd);
+	nl_socket_free(sk);
 	return sd_is_fatal(rc) ? rc : 0;
 }
 
@@ -356,7 +401,7 @@ static int sd_visit_path(struct sd_ctx *c, struct sd_seen *seen, const char *pat
 static int sd_visit_dir(struct sd_ctx *c, struct sd_seen *seen, const char *dir,
 			const char *suffix, bool numeric, int self_fd)
 {
-	char path[512];
+	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(dir);
 	int rc = 0;
@@ -366,11 +411,25 @@ static int sd_visit_dir(struct sd_ctx *c, struct sd_seen *seen, const char *dir,
 	while (rc == 0 && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || (numeric && (de->d_name[0] < '0' || de->d_name[0] > '9')))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s%s", dir, de->d_name, suffix);
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s%s", dir, de->d_name, suffix)) {
+			pr_warn("sockdestroy: skipping %s...: longer than PATH_MAX", path);
+			continue;
+		}
 		rc = sd_visit_path(c, seen, path, self_fd);
 	}
 	closedir(d);
 	return rc;
+}
+
+/* True if the calling thread is in the namespace st describes. Checked rather
+ * than re-entering blindly: setns() needs CAP_SYS_ADMIN even to stay put, and
+ * its failure would be reported as being stranded in another namespace. */
+static bool sd_in_ns(const struct stat *st)
+{
+	struct stat now;
+
+	return stat("/proc/thread-self/ns/net", &now) == 0 && now.st_dev == st->st_dev &&
+	       now.st_ino == st->st_ino;
 }
 
 static int sd_fatal(struct sd_ctx *c, int rc)
@@ -416,7 +475,7 @@ int vigil_destroy_connections_to(const struct vigil_endpoint *backend, unsigned 
 		rc = sd_visit_dir(&c, &seen, "/proc", "/ns/net", true, self_fd);
 	if (rc == 0)
 		rc = sd_visit_dir(&c, &seen, "/run/netns", "", false, self_fd);
-	if (rc != 1 && setns(self_fd, CLONE_NEWNET) < 0) /* belt and braces */
+	if (rc != 1 && !sd_in_ns(&st) && setns(self_fd, CLONE_NEWNET) < 0) /* belt and braces */
 		rc = 1;
 	close(self_fd);
 	free(seen.ids);

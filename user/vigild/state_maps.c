@@ -28,7 +28,7 @@ int vigil_state_maps_load(struct vigil_state_maps **out, const char *pin_dir, ch
 	st->skel = state_maps_bpf__open_opts(&opts);
 	if (!st->skel) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open the state maps object: %s", strerror(errno));
+		snprintf(err, errlen, "cannot open the state maps object: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = vigil_pins_check(st->skel->obj, err, errlen);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -112,6 +113,19 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	return 0;
 }
 
+/* Under systemd, stderr is usually the journal, which stamps every line
+ * itself: a second timestamp would only clutter `journalctl`. JOURNAL_STREAM
+ * alone is not proof (it is inherited by children whose stderr was
+ * redirected), so its dev:ino must match stderr's (systemd.exec(5)). */
+static void log_timestamps_unless_journal(void)
+{
+	struct stat st;
+
+	if (fstat(STDERR_FILENO, &st) == 0 &&
+	    vigil_log_is_journal(getenv("JOURNAL_STREAM"), st.st_dev, st.st_ino))
+		vigil_log_set_timestamps(false);
+}
+
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	char line[1024];
@@ -176,8 +190,11 @@ static int write_ready_file(const char *path)
 	FILE *f = fopen(path, "w");
 
 	if (!f) {
-		pr_err("cannot create ready file %s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno; /* pr_err may change errno */
+
+		pr_err("cannot create ready file %s: %s: check that its directory exists and "
+		       "is writable", path, strerror(e));
+		return -e;
 	}
 	fprintf(f, "%d\n", getpid());
 	fclose(f);
@@ -240,10 +257,29 @@ static void stop_daemon(struct vigild *d)
 }
 
 #define MAX_POLLFDS 260
+#define STATUS_INTERVAL_NS (60 * 1000000000ULL)
+
+/* The periodic status line: at info level, or warn when map writes failed
+ * since the previous one (each failure was logged, rate-limited, already;
+ * this keeps the running total in view). */
+static void log_status(const struct vigild *d, __u64 now, __u64 *next_ns, __u64 *failures_seen)
+{
+	__u64 failures = d->fo ? vigil_failover_write_failures(d->fo) : 0;
+
+	if (now < *next_ns)
+		return;
+	*next_ns = now + STATUS_INTERVAL_NS;
+	vigil_log(failures > *failures_seen ? VIGIL_LOG_WARN : VIGIL_LOG_INFO,
+		  "status: %zu services; %llu map writes failed since the start%s", d->cfg->n_services,
+		  (unsigned long long)failures, failures > *failures_seen
+		  ? " (see the 'map ...: writing' lines above): check the datapath with vigilctl" : "");
+	*failures_seen = failures;
+}
 
 static int event_loop(struct vigild *d)
 {
 	struct pollfd fds[MAX_POLLFDS];
+	__u64 next_status_ns = vigil_now_ns() + STATUS_INTERVAL_NS, failures_seen = 0;
 	int ret = 0;
 
 	while (!stop_requested) {
@@ -262,7 +298,7 @@ static int event_loop(struct vigild *d)
 			n += vigil_failover_pollfds(d->fo, fds + 1, MAX_POLLFDS - 1);
 		if (poll(fds, n, timeout > 200 ? 200 : timeout) < 0 && errno != EINTR) {
 			ret = -errno;
-			pr_err("poll failed: %s", strerror(errno));
+			pr_err("poll failed: %s", strerror(-ret));
 			break;
 		}
 		ret = vigil_monitor_consume(d->mon);
@@ -274,6 +310,7 @@ static int event_loop(struct vigild *d)
 		vigild_check_pins(d);
 		if (d->fo)
 			vigil_failover_run(d->fo, vigil_now_ns());
+		log_status(d, vigil_now_ns(), &next_status_ns, &failures_seen);
 	}
 	return ret;
 }
@@ -307,8 +344,9 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	ret = event_loop(&d);
 	*cfgp = d.cfg;
 	pr_info("stopping: the monitor hooks, maps and socket load balancer stay pinned under %s "
-		"(the kernel fast path keeps working); 'vigild --unpin' removes them",
-		d.cfg->pin_dir);
+		"(the kernel fast path keeps working; 'vigild --unpin' removes them); %llu map "
+		"writes failed", d.cfg->pin_dir,
+		(unsigned long long)(d.fo ? vigil_failover_write_failures(d.fo) : 0));
 	stop_daemon(&d);
 	if (opt->ready_file)
 		unlink(opt->ready_file);
@@ -367,6 +405,7 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 2;
 	}
+	log_timestamps_unless_journal();
 	vigil_log_set_level(opt.log_level >= 0 ? (enum vigil_log_level)opt.log_level
 					       : cfg->log_level);
 	if (opt.check_only) {
