@@ -134,21 +134,9 @@ else
 	HP_CHRT=()
 fi
 
-# Sleeps 1 ms in a loop (read -t on a FIFO nobody writes: no fork) and logs
-# every oversleep above 20 ms as "epoch_us stall_us". On a quiet machine the
-# log stays empty; stalls explain latency outliers and false ejections.
-jitter_monitor() { # FIFO OUT
-	local fd t0 t1 d
-	exec {fd}<>"$1"
-	while :; do
-		t0=${EPOCHREALTIME/./}
-		read -r -t 0.001 -u "$fd" _
-		t1=${EPOCHREALTIME/./}
-		d=$((t1 - t0 - 1000))
-		((d > 20000)) && echo "$t0 $d"
-	done >"$2"
-}
-
+# Scheduling stalls: tests/lib.sh's stall_monitor (every 1 ms) logs them to
+# $W/stalls as "start_us stall_us"; they explain latency outliers and false
+# ejections.
 stall_max_ms() { # FROM_US TO_US: largest stall (ms) that ended in that interval
 	awk -v a="$1" -v b="$2" '{ e = $1 + $2; if (e >= a && e <= b && $2 > m) m = $2 }
 		END { printf "%.0f", m / 1000 }' "$W/stalls" 2>/dev/null
@@ -766,7 +754,7 @@ printf 'output file: %s\n' "${OUT:-none}"
 
 setup_testbed
 mkfifo "$W/jitter.fifo"
-start_bg jitter_monitor "$W/jitter.fifo" "$W/stalls"
+start_bg stall_monitor "$W/jitter.fifo" "$W/stalls" 1
 
 printf '\ntestbed: client netns %s (10.%s.0.1), server netns %s: b1 %s, b2 %s (primaries), b3 %s (backup)\n' \
 	"$CLI_NS" "$NET" "$SRV_NS" "${EP[1]}" "${EP[2]}" "${EP[3]}"

@@ -27,20 +27,15 @@
 #     request): requests/s; small packets, so GSO plays no part.
 #   bpf_stats: average run time of vigil's program per packet.
 # Prints lines starting with "xdp_bench"; asserts nothing. Root only.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
+BENCH_NAME=bench-xdp
+# shellcheck source=scripts/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-5}
 CONNS=${CONNS:-8}
 NET=${NET:-244}
-[ "$(id -u)" -eq 0 ] || { echo "bench-xdp: run as root (loads BPF programs)" >&2; exit 1; }
-for t in iperf3 jq ip ethtool; do
-	command -v "$t" >/dev/null || { echo "bench-xdp: $t missing (apt-get install -y $t)" >&2; exit 1; }
-done
-for b in "$BUILD/vigild" "$BUILD/tools/loadgen" "$BUILD/tools/testsrv"; do
-	[ -x "$b" ] || { echo "bench-xdp: $b not built (make all)" >&2; exit 1; }
-done
+need_root "loads BPF programs"
+need_tools iperf3 jq ip ethtool
+need_built "$BUILD/vigild" "$BUILD/tools/loadgen" "$BUILD/tools/testsrv"
 HAVE_CLANG=false
 command -v clang >/dev/null && HAVE_CLANG=true
 

@@ -32,11 +32,10 @@
 # OUT (raw output file; default docs/bench/overhead-<commit>.txt, empty: none).
 # Run one at a time (fixed subnet, global tracepoints): under the project's
 # lock, flock /tmp/vigil-net.lock scripts/bench.sh.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
+BENCH_NAME=bench
+# shellcheck source=scripts/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 ROUNDS=${ROUNDS:-5}
-DURATION=${DURATION:-5}
 CONNS=${CONNS:-32}
 NET=10.212.46
 VIP=$NET.100
@@ -44,12 +43,9 @@ VPORT=80
 PORT=8080
 B1=$NET.11 B2=$NET.12
 
-die() { echo "bench: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "run as root (loads BPF programs, creates namespaces)"
-for t in nginx wrk bpftool jq ip git; do
-	command -v "$t" >/dev/null || die "$t missing: run 'make deps'"
-done
-{ [ -x "$BUILD/vigild" ] && [ -x "$BUILD/vigilctl" ]; } || die "$BUILD/vigild not built: run 'make all'"
+need_root "loads BPF programs, creates namespaces"
+need_tools nginx wrk bpftool jq ip git
+need_built "$BUILD/vigild" "$BUILD/vigilctl"
 [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || die "/sys/fs/bpf is not a bpf filesystem"
 [ -r /proc/sys/kernel/bpf_stats_enabled ] || die "kernel.bpf_stats_enabled not available"
 cg_root=""

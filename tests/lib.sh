@@ -474,6 +474,27 @@ start_bg() { # CMD...
 }
 
 # Start testsrv in NS and wait until it listens. Sets SRV_PID.
+# Scheduling stalls, measured apart from vigild (run it with start_bg): sleeps
+# PERIOD_MS (1-999) in a loop (read -t on a FIFO nobody writes: no fork per
+# round) and writes every oversleep above 20 ms to OUT as "start_us stall_us"
+# (start: when the sleep should have ended, so start + stall is when it did).
+# When this loop does not run, neither do vigild nor the servers: this VM has
+# such stalls several times a minute under load; they delay an ejection by up
+# to their length and explain latency outliers. On a quiet machine OUT stays
+# empty.
+stall_monitor() { # FIFO OUT PERIOD_MS
+	local fd t0 t1 d period_us=$(($3 * 1000)) secs
+	secs=$(printf '0.%03d' "$3")
+	exec {fd}<>"$1"
+	while :; do
+		t0=${EPOCHREALTIME/./}
+		read -r -t "$secs" -u "$fd" _
+		t1=${EPOCHREALTIME/./}
+		d=$((t1 - t0 - period_us))
+		((d > 20000)) && echo "$((t0 + period_us)) $d"
+	done >"$2"
+}
+
 start_testsrv() { # NS ADDR PORT [testsrv options...]
 	local ns=$1 addr=$2 port=$3 ready
 	shift 3

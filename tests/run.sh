@@ -13,6 +13,8 @@ root=$(cd "$dir/.." && pwd)
 build=${BUILD:-$root/build}
 passed=0 failed=0 skipped=0
 flaky=()
+# shellcheck source=tests/lib_summary.sh
+source "$dir/lib_summary.sh"
 
 echo "== unit tests"
 if [[ ! -x "$dir/unit/run.sh" ]]; then
@@ -80,15 +82,4 @@ else
 	fi
 fi
 
-((${#flaky[@]})) && echo "flaky (passed only on retry): ${flaky[*]}"
-echo "tests: $passed passed (${#flaky[@]} flaky), $failed failed, $skipped skipped"
-((failed == 0)) || exit 1
-if ((skipped > 0)); then
-	if [[ ${VIGIL_ALLOW_SKIPS:-0} == 1 ]]; then
-		echo "skips allowed (VIGIL_ALLOW_SKIPS=1): $skipped skipped"
-	else
-		echo "INCOMPLETE: $skipped skipped (a skipped test checked nothing; VIGIL_ALLOW_SKIPS=1 accepts skips)"
-		exit 1
-	fi
-fi
-exit 0
+run_summary_exit tests flaky

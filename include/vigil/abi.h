@@ -315,7 +315,8 @@ struct vigil_change {
 	__u64 wall_ns;      /* CLOCK_REALTIME */
 	__u64 mono_ns;      /* CLOCK_MONOTONIC, comparable with vigil_event.ts_ns */
 	struct vigil_svc_backend_key key; /* backend all-zero for service-level changes */
-	__u8 from;          /* enum vigil_backend_state, or VIGIL_SET_* flags */
+	__u8 from;          /* enum vigil_backend_state, VIGIL_SET_* flags (service-level),
+			     * or enum vigil_admin_state (rule VIGIL_RULE_ADMIN) */
 	__u8 to;
 	__u8 rule;          /* enum vigil_rule */
 	__u8 admin;

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Assertion reporting and the test runner of tests/bpf (see helpers.h). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 
 #include "helpers.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,6 +79,21 @@ void bpf_test_quiet_libbpf(void)
 	libbpf_set_print(libbpf_quiet);
 }
 
+bool bpf_test_opened_unpinned(const char *file, int line, const char *what,
+			      struct bpf_object *obj)
+{
+	struct bpf_map *m;
+
+	if (!obj) {
+		printf("  %s:%d: opening %s failed: %s\n", file, line, what, strerror(errno));
+		return false;
+	}
+	bpf_object__for_each_map(m, obj)
+		if (!ASSERT_EQ(bpf_map__set_pin_path(m, NULL), 0))
+			return false;
+	return true;
+}
+
 static bool selected(const char *name, int argc, char **argv)
 {
 	if (argc <= 1)
@@ -96,9 +113,25 @@ static bool run_one(const struct bpf_test_suite *suite, const struct bpf_test *t
 	return ok;
 }
 
+/* The registered tests (BPF_TEST): weak, so a binary without any (the bench
+ * tool) still links. */
+extern const struct bpf_test *const __start_bpf_tests[] __attribute__((weak));
+extern const struct bpf_test *const __stop_bpf_tests[] __attribute__((weak));
+
+static int by_line(const void *a, const void *b)
+{
+	const struct bpf_test *x = *(const struct bpf_test *const *)a;
+	const struct bpf_test *y = *(const struct bpf_test *const *)b;
+
+	return (x->line > y->line) - (x->line < y->line);
+}
+
 int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv)
 {
+	size_t n = __start_bpf_tests ? (size_t)(__stop_bpf_tests - __start_bpf_tests) : 0;
+	const struct bpf_test *tests[n ? n : 1];
 	int passed = 0, failed = 0, xfailed = 0;
+	bool any_known_bug = false;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	bpf_test_quiet_libbpf();
@@ -113,11 +146,15 @@ int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv)
 		if (rc)
 			return rc == 77 ? 77 : 1;
 	}
-	for (size_t i = 0; i < suite->n_tests; i++) {
-		const struct bpf_test *t = &suite->tests[i];
+	/* the section holds them in no defined order: the file's order */
+	memcpy(tests, __start_bpf_tests, n * sizeof(tests[0]));
+	qsort(tests, n, sizeof(tests[0]), by_line);
+	for (size_t i = 0; i < n; i++) {
+		const struct bpf_test *t = tests[i];
 		bool ok;
 
-		if (!selected(t->name, argc, argv))
+		any_known_bug |= t->known_bug;
+		if (t->known_bug || !selected(t->name, argc, argv))
 			continue;
 		ok = run_one(suite, t);
 		printf("%s %s\n", ok ? "PASS" : "FAIL", t->name);
@@ -126,13 +163,13 @@ int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv)
 		else
 			failed++;
 	}
-	for (size_t i = 0; i < suite->n_known_bugs; i++) {
-		const struct bpf_test *t = &suite->known_bugs[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct bpf_test *t = tests[i];
 
-		if (!selected(t->name, argc, argv))
+		if (!t->known_bug || !selected(t->name, argc, argv))
 			continue;
 		if (run_one(suite, t)) {
-			printf("XPASS %s (a known bug no longer shows: move the test to tests[])\n",
+			printf("XPASS %s (a known bug no longer shows: make it a BPF_TEST)\n",
 			       t->name);
 			failed++;
 		} else {
@@ -140,7 +177,7 @@ int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv)
 			xfailed++;
 		}
 	}
-	if (suite->n_known_bugs)
+	if (any_known_bug)
 		printf("%s: %d passed, %d failed, %d known bugs\n", suite->name, passed, failed,
 		       xfailed);
 	else

@@ -67,6 +67,16 @@ bool bpf_test_assert_mem(const char *file, int line, const char *an, const char 
 /* n bytes equal; on a difference, both buffers as hex with the first one marked. */
 #define ASSERT_MEM(a, b, n) bpf_test_assert_mem(__FILE__, __LINE__, #a, #b, (a), (b), (n))
 
+/* A skeleton just opened (xxx_bpf__open(); NULL: it failed, errno says why):
+ * on success every map of it gets an empty pin path, so the test loads fresh
+ * maps and pins nothing (LIBBPF_PIN_BY_NAME would pin in /sys/fs/bpf). False,
+ * with the error, when the open or an unpinning failed. */
+#define ASSERT_OPENED_UNPINNED(skel) \
+	bpf_test_opened_unpinned(__FILE__, __LINE__, #skel, (skel) ? (skel)->obj : NULL)
+struct bpf_object;
+bool bpf_test_opened_unpinned(const char *file, int line, const char *what,
+			      struct bpf_object *obj);
+
 /* Tests return false on the first failed assertion. */
 #define T(x)                          \
 	do {                          \
@@ -79,28 +89,42 @@ bool bpf_test_assert_mem(const char *file, int line, const char *an, const char 
 struct bpf_test {
 	const char *name;
 	bool (*fn)(void);
+	int line;       /* where BPF_TEST() stands: the tests run in this order */
+	bool known_bug;
 };
+
+/*
+ * BPF_TEST(name) { ... return ok; } defines the test function test_<name>
+ * and registers it (a pointer in the bpf_tests section of the binary), so
+ * bpf_test_main() runs it: a test file has no table of its tests.
+ *
+ * BPF_TEST_KNOWN_BUG(name): a test of a known bug, run after the others (also
+ * by name): a failure prints "XFAIL name" and is not counted; a pass prints
+ * "XPASS name" and counts as a failure, so a fix turns it into a BPF_TEST().
+ */
+#define BPF_TEST(name) BPF_TEST_REGISTER(name, false)
+#define BPF_TEST_KNOWN_BUG(name) BPF_TEST_REGISTER(name, true)
+#define BPF_TEST_REGISTER(name, bug)                                                          \
+	static bool test_##name(void);                                                        \
+	static const struct bpf_test bpf_test_##name = { #name, test_##name, __LINE__, bug };  \
+	static const struct bpf_test *const bpf_test_ptr_##name                               \
+		__attribute__((used, section("bpf_tests"))) = &bpf_test_##name;               \
+	static bool test_##name(void)
 
 struct bpf_test_suite {
 	const char *name;             /* prefix of the summary line */
-	const struct bpf_test *tests;
-	size_t n_tests;
 	int (*init)(void);            /* once before the first test (0: ok), or NULL */
 	bool (*setup)(void);          /* before each test, or NULL */
 	void (*teardown)(void);       /* after each test, or NULL */
 	const char *skip_why;         /* SKIP message when not root; NULL: the
 				       * BPF_PROG_TEST_RUN one */
-	/* Tests of known bugs, run after the others (also by name): a failure
-	 * prints "XFAIL name" and is not counted; a pass prints "XPASS name"
-	 * and counts as a failure, so a fix moves the test to tests[]. */
-	const struct bpf_test *known_bugs;
-	size_t n_known_bugs;
 };
 
 /*
- * test_x [NAME...]: runs every test of the suite, or the named ones.
+ * test_x [NAME...]: runs every registered test (BPF_TEST) of the binary, or
+ * the named ones, then the known bugs (BPF_TEST_KNOWN_BUG).
  * Output: "PASS name" / "FAIL name" per test, then "<suite>: N passed, M failed"
- * (", K known bugs" added when the suite has any).
+ * (", K known bugs" added when the binary has any).
  * Returns the exit status: 0 all passed, 1 a failure (or init failed),
  * 77 (skip) when not root or when init returns 77 (it prints why).
  * libbpf's debug output is silenced.

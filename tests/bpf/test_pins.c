@@ -168,6 +168,12 @@ static __u32 map_id(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
+/* Both objects use the same kernel map (reused from its pin). */
+static bool same_map(const struct bpf_map *x, const struct bpf_map *y)
+{
+	return map_id(bpf_map__fd(x)) == map_id(bpf_map__fd(y));
+}
+
 static __u32 pinned_id(const char *name)
 {
 	char path[512];
@@ -185,7 +191,7 @@ static __u32 pinned_id(const char *name)
 
 /* ---- tests ------------------------------------------------------------------------ */
 
-static bool test_pin_names(void)
+BPF_TEST(pin_names)
 {
 	struct objects o;
 	bool ok;
@@ -203,7 +209,7 @@ static bool test_pin_names(void)
 
 /* Loaded twice (a restart): the second load reuses every pin; objects that
  * share a map share one map. */
-static bool test_reuse(void)
+BPF_TEST(reuse)
 {
 	const char *const *lists[] = { monitor_pins, sock_lb_pins, xdp_lb_pins, state_pins };
 	struct objects a, b = { 0 };
@@ -217,26 +223,17 @@ static bool test_reuse(void)
 				ok = false;
 			}
 	ok = ok && pinned_id(VIGIL_PIN_HEALTH) == map_id(bpf_map__fd(a.mon->maps.backend_health)) &&
-	     map_id(bpf_map__fd(a.sock->maps.backend_health)) ==
-		     map_id(bpf_map__fd(a.xdp->maps.backend_health)) &&
-	     map_id(bpf_map__fd(a.state->maps.backend_health)) ==
-		     map_id(bpf_map__fd(a.xdp->maps.backend_health)) &&
-	     map_id(bpf_map__fd(a.state->maps.service_sets)) ==
-		     map_id(bpf_map__fd(a.sock->maps.service_sets)) &&
-	     map_id(bpf_map__fd(a.mon->maps.backend_stats)) ==
-		     map_id(bpf_map__fd(a.xdp->maps.backend_stats));
+	     same_map(a.sock->maps.backend_health, a.xdp->maps.backend_health) &&
+	     same_map(a.state->maps.backend_health, a.xdp->maps.backend_health) &&
+	     same_map(a.state->maps.service_sets, a.sock->maps.service_sets) &&
+	     same_map(a.mon->maps.backend_stats, a.xdp->maps.backend_stats);
 	if (ok && open_all(&b, 100) && load_all(&b)) {
-		ok = map_id(bpf_map__fd(b.xdp->maps.xdp_flows)) ==
-			     map_id(bpf_map__fd(a.xdp->maps.xdp_flows)) &&
-		     map_id(bpf_map__fd(b.mon->maps.inflight)) ==
-			     map_id(bpf_map__fd(a.mon->maps.inflight)) &&
-		     map_id(bpf_map__fd(b.state->maps.history)) ==
-			     map_id(bpf_map__fd(a.state->maps.history)) &&
-		     map_id(bpf_map__fd(b.sock->maps.sock_vip)) ==
-			     map_id(bpf_map__fd(a.sock->maps.sock_vip));
+		ok = same_map(b.xdp->maps.xdp_flows, a.xdp->maps.xdp_flows) &&
+		     same_map(b.mon->maps.inflight, a.mon->maps.inflight) &&
+		     same_map(b.state->maps.history, a.state->maps.history) &&
+		     same_map(b.sock->maps.sock_vip, a.sock->maps.sock_vip);
 		/* the device map is the new program's own */
-		ok = ok && map_id(bpf_map__fd(b.xdp->maps.xdp_tx_ports)) !=
-				   map_id(bpf_map__fd(a.xdp->maps.xdp_tx_ports));
+		ok = ok && !same_map(b.xdp->maps.xdp_tx_ports, a.xdp->maps.xdp_tx_ports);
 	} else {
 		ok = false;
 	}
@@ -248,7 +245,7 @@ static bool test_reuse(void)
 
 /* backend_stats pinned with 100 entries (daemon.watch_all_max: 100), the next
  * start wants 4096: refused with the pin and the fix, before libbpf tries. */
-static bool test_changed_definition(void)
+BPF_TEST(changed_definition)
 {
 	struct objects a, b;
 	char err[512] = "", path[512];
@@ -277,17 +274,9 @@ static int init(void)
 	return 0;
 }
 
-static const struct bpf_test tests[] = {
-	{ "pin_names", test_pin_names },
-	{ "reuse", test_reuse },
-	{ "changed_definition", test_changed_definition },
-};
-
 int main(int argc, char **argv)
 {
 	return bpf_test_main(&(const struct bpf_test_suite){ .name = "pins",
-							     .tests = tests,
-							     .n_tests = ARRAY_SIZE(tests),
 							     .init = init,
 							     .teardown = remove_pins,
 							     .skip_why = "loading BPF objects needs root" },

@@ -366,18 +366,10 @@ static struct {
 
 static bool setup(void)
 {
-	struct bpf_map *m;
-
 	memset(&S, 0, sizeof(S));
 	S.skel = sock_lb_bpf__open();
-	if (!ASSERT_TRUE(S.skel != NULL)) {
-		printf("  sock_lb_bpf__open: %s\n", strerror(errno));
+	if (!ASSERT_OPENED_UNPINNED(S.skel))
 		return false;
-	}
-	/* Fresh maps per test: no pinning (LIBBPF_PIN_BY_NAME would pin in /sys/fs/bpf). */
-	bpf_object__for_each_map(m, S.skel->obj)
-		if (!ASSERT_EQ(bpf_map__set_pin_path(m, NULL), 0))
-			return false;
 	if (!ASSERT_EQ(sock_lb_bpf__load(S.skel), 0))
 		return false;
 	S.links[0] = bpf_program__attach_cgroup(S.skel->progs.vigil_connect4, CG.fd);
@@ -599,7 +591,7 @@ static bool connect_many(int family, const struct addr *vip, unsigned allowed, i
 
 /* connect() to the VIP reaches the primaries, both of them over TRIES
  * connects, never the listener on the VIP itself. */
-static bool test_connect4_to_backend(void)
+BPF_TEST(connect4_to_backend)
 {
 	const struct addr *prim[] = { &B1, &B2 };
 	int hits[L_N];
@@ -612,7 +604,7 @@ static bool test_connect4_to_backend(void)
 /* The application sees the VIP as its peer (getpeername4, from sock_vip
  * keyed by the socket cookie) while the connection is to a backend: the
  * accepting side sees the client's own address and port. */
-static bool test_getpeername4_vip(void)
+BPF_TEST(getpeername4_vip)
 {
 	const struct addr *prim[] = { &B1 };
 	struct vigil_endpoint vip;
@@ -637,7 +629,7 @@ static bool test_getpeername4_vip(void)
 
 /* A backend the fast path marked down is skipped by the very next connect;
  * re-admitted, it is chosen again. */
-static bool test_connect4_skips_down(void)
+BPF_TEST(connect4_skips_down)
 {
 	const struct addr *prim[] = { &B1, &B2 };
 	int hits[L_N];
@@ -655,7 +647,7 @@ static bool test_connect4_skips_down(void)
  * entries: unused while a primary is up, used by the kernel alone when the
  * fast path has marked every primary down; with the backups down too the
  * connect still goes to a primary rather than failing. */
-static bool test_connect4_backup_tier(void)
+BPF_TEST(connect4_backup_tier)
 {
 	const struct addr *prim[] = { &B1, &B2 }, *back[] = { &BK };
 	struct vigil_backend_set set;
@@ -675,7 +667,7 @@ static bool test_connect4_backup_tier(void)
 
 /* vigild ejected every primary: the set it publishes holds the backups
  * (VIGIL_SET_BACKUPS), and connects go there. */
-static bool test_connect4_backups_published(void)
+BPF_TEST(connect4_backups_published)
 {
 	const struct addr *prim[] = { &B1, &B2 }, *back[] = { &BK };
 	struct vigil_backend_set set;
@@ -692,7 +684,7 @@ static bool test_connect4_backups_published(void)
 
 /* connect4 rewrites only to IPv4 backends: an IPv6 entry of the set is never
  * chosen for an IPv4 socket. */
-static bool test_connect4_skips_ipv6_backend(void)
+BPF_TEST(connect4_skips_ipv6_backend)
 {
 	const struct addr *prim[] = { &B61, &B1 };
 	int hits[L_N];
@@ -705,7 +697,7 @@ static bool test_connect4_skips_ipv6_backend(void)
 /* Not a service: another address, the VIP on another port, a UDP socket to
  * the VIP: connected where they asked, getpeername() the real peer, no
  * sock_vip entry. */
-static bool test_non_service_untouched(void)
+BPF_TEST(non_service_untouched)
 {
 	const struct addr *prim[] = { &B1 };
 	const struct addr *dst[] = { &OTHER4, &VIP4_OTHER_PORT, &OTHER6 };
@@ -737,7 +729,7 @@ static bool test_non_service_untouched(void)
 	return ok;
 }
 
-static bool test_connect6_to_backend(void)
+BPF_TEST(connect6_to_backend)
 {
 	const struct addr *prim[] = { &B61, &B62 };
 	struct vigil_endpoint vip;
@@ -755,7 +747,7 @@ static bool test_connect6_to_backend(void)
 	return ok;
 }
 
-static bool test_connect6_skips_down_and_backups(void)
+BPF_TEST(connect6_skips_down_and_backups)
 {
 	const struct addr *prim[] = { &B61, &B62 }, *back[] = { &BK6 };
 	int hits[L_N];
@@ -770,7 +762,7 @@ static bool test_connect6_skips_down_and_backups(void)
 
 /* An IPv6 socket to an IPv6 VIP whose backend is IPv4: connected to the
  * v4-mapped address (the IPv4 listener accepts), getpeername6 the VIP. */
-static bool test_connect6_ipv4_backend(void)
+BPF_TEST(connect6_ipv4_backend)
 {
 	const struct addr *prim[] = { &B1 };
 	int hits[L_N];
@@ -783,7 +775,7 @@ static bool test_connect6_ipv4_backend(void)
 /* An IPv6 (dual-stack) socket connecting to the IPv4 VIP spelled v4-mapped
  * (::ffff:10.231.0.100) is balanced like an IPv4 connect (docs/config.md: a
  * v4-mapped address is the IPv4 endpoint); getpeername6 shows the mapped VIP. */
-static bool test_connect6_mapped_ipv4_vip(void)
+BPF_TEST(connect6_mapped_ipv4_vip)
 {
 	const struct addr *prim[] = { &B1, &B2 };
 	struct addr mapped = as_v6(&VIP4);
@@ -801,24 +793,10 @@ static bool test_connect6_mapped_ipv4_vip(void)
 	return ok;
 }
 
-static const struct bpf_test tests[] = {
-	{ "connect4_to_backend", test_connect4_to_backend },
-	{ "getpeername4_vip", test_getpeername4_vip },
-	{ "connect4_skips_down", test_connect4_skips_down },
-	{ "connect4_backup_tier", test_connect4_backup_tier },
-	{ "connect4_backups_published", test_connect4_backups_published },
-	{ "connect4_skips_ipv6_backend", test_connect4_skips_ipv6_backend },
-	{ "non_service_untouched", test_non_service_untouched },
-	{ "connect6_to_backend", test_connect6_to_backend },
-	{ "connect6_skips_down_and_backups", test_connect6_skips_down_and_backups },
-	{ "connect6_ipv4_backend", test_connect6_ipv4_backend },
-	{ "connect6_mapped_ipv4_vip", test_connect6_mapped_ipv4_vip },
-};
-
 int main(int argc, char **argv)
 {
 	const struct bpf_test_suite suite = {
-		.name = "sock_lb", .tests = tests, .n_tests = ARRAY_SIZE(tests),
+		.name = "sock_lb",
 		.init = suite_init, .setup = setup, .teardown = teardown,
 		.skip_why = "needs root (loads and attaches BPF programs)",
 	};

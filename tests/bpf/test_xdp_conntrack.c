@@ -15,7 +15,28 @@
 #define _GNU_SOURCE
 #include "xdp_helpers.h"
 
-static bool test_ipv4_syn(void)
+/* The CL -> VIP flow is tracked on backend id, and the program has moved
+ * reselected flows so far (VIGIL_XDP_RESELECTED). */
+static bool flow_on(__u32 id, __u64 reselected)
+{
+	struct vigil_flow_key k = flow_key(&CL, &VIP);
+	struct vigil_flow f;
+
+	return ASSERT_TRUE(get_flow(&k, &f)) && ASSERT_EQ(f.backend_id, id) &&
+	       ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), reselected);
+}
+
+/* A SYN from another client port is a new flow (the second one): it goes to
+ * backend 2, the one the rebuilt table names. */
+static bool second_flow_to_b2(void)
+{
+	struct vigil_endpoint c2 = client_port(&CL, 40001);
+	struct spec s2 = tcp_spec(&c2, &VIP, TH_SYN);
+
+	return expect_rewrite(&s2, &B2, true) && ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2);
+}
+
+BPF_TEST(ipv4_syn)
 {
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN);
 	struct vigil_flow_key k = flow_key(&CL, &VIP), rk = flow_key(&B1, &CL);
@@ -47,7 +68,7 @@ static bool test_ipv4_syn(void)
 	return ASSERT_EQ(events(), 0);
 }
 
-static bool test_ipv4_ack_conntrack(void)
+BPF_TEST(ipv4_ack_conntrack)
 {
 	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN), ack = tcp_spec(&CL, &VIP, TH_ACK);
 	struct spec data = tcp_spec(&CL, &VIP, TH_ACK | TH_PSH);
@@ -68,13 +89,7 @@ static bool test_ipv4_ack_conntrack(void)
 	T(ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 0));
 	T(ASSERT_TRUE(bstats(&B1, &st)) && ASSERT_EQ(st.connect_attempts, 1));
 	/* a different client port is a new flow: it follows the new table */
-	{
-		struct vigil_endpoint c2 = client_port(&CL, 40001);
-		struct spec s2 = tcp_spec(&c2, &VIP, TH_SYN);
-
-		T(expect_rewrite(&s2, &B2, true));
-	}
-	return ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2);
+	return second_flow_to_b2();
 }
 
 /* Flow on backend 1, then backend 1 leaves the table (rebuilt: all backend 2). */
@@ -87,29 +102,27 @@ static bool flow_then_rebuild(void)
 	return std_setup() && send_spec(&syn, XDP_PASS, &r) && install_table(SID, 7, &two, 1);
 }
 
-static bool test_policy_draining(void)
+/* flow_then_rebuild(), then backend 1 drains (not selectable, no RESELECT):
+ * the flow's ACK stays on it. */
+static bool flow_then_drain(void)
 {
 	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
-	struct vigil_flow_key k = flow_key(&CL, &VIP);
-	struct vigil_flow f;
 
-	T(flow_then_rebuild());
-	T(set_flags(1, 0)); /* draining: not selectable, no RESELECT */
-	T(expect_rewrite(&ack, &B1, true));
-	T(expect_rewrite(&ack, &B1, true));
-	T(ASSERT_TRUE(get_flow(&k, &f)) && ASSERT_EQ(f.backend_id, 1));
-	T(ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 0));
-	/* new flows avoid it */
-	{
-		struct vigil_endpoint c2 = client_port(&CL, 40001);
-		struct spec s2 = tcp_spec(&c2, &VIP, TH_SYN);
-
-		T(expect_rewrite(&s2, &B2, true));
-	}
-	return ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2);
+	return flow_then_rebuild() && set_flags(1, 0) && expect_rewrite(&ack, &B1, true);
 }
 
-static bool test_policy_reselect(void)
+BPF_TEST(policy_draining)
+{
+	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
+
+	T(flow_then_drain());
+	T(expect_rewrite(&ack, &B1, true));
+	T(flow_on(1, 0));
+	/* new flows avoid it */
+	return second_flow_to_b2();
+}
+
+BPF_TEST(policy_reselect)
 {
 	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
 	struct vigil_flow_key k = flow_key(&CL, &VIP), rk2 = flow_key(&B2, &CL);
@@ -135,64 +148,40 @@ static bool test_policy_reselect(void)
 	       ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 1);
 }
 
-static bool test_policy_other_reselect(void)
+BPF_TEST(policy_other_reselect)
 {
 	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
-	struct vigil_flow_key k = flow_key(&CL, &VIP);
-	struct vigil_flow f;
 
 	T(flow_then_rebuild());
 	T(set_flags(2, VIGIL_XB_RESELECT));
 	T(expect_rewrite(&ack, &B1, true));
-	T(ASSERT_TRUE(get_flow(&k, &f)) && ASSERT_EQ(f.backend_id, 1));
-	return ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 0);
+	return flow_on(1, 0);
 }
 
 /* A SYN on a tracked 5-tuple opens a new connection (a client reusing its
  * port): while the flow's backend drains it keeps the established traffic,
  * but the SYN is given a backend from the table anew. */
-static bool test_policy_syn_repick(void)
+BPF_TEST(policy_syn_repick)
 {
-	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN), ack = tcp_spec(&CL, &VIP, TH_ACK);
-	struct vigil_flow_key k = flow_key(&CL, &VIP);
-	struct vigil_flow f;
+	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN);
 
-	T(flow_then_rebuild());
-	T(set_flags(1, 0)); /* draining: not selectable, no RESELECT */
-	T(expect_rewrite(&ack, &B1, true));
+	T(flow_then_drain());
 	T(expect_rewrite(&syn, &B2, true));
-	T(ASSERT_TRUE(get_flow(&k, &f)) && ASSERT_EQ(f.backend_id, 2));
-	T(ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 0));
+	T(flow_on(2, 0));
 	return ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2);
 }
 
 /* A tracked flow whose backend was removed (its xdp_backends entry cleared)
  * moves to the backend the table names now instead of being dropped. */
-static bool test_policy_removed(void)
+BPF_TEST(policy_removed)
 {
 	struct spec ack = tcp_spec(&CL, &VIP, TH_ACK);
-	struct vigil_flow_key k = flow_key(&CL, &VIP);
 	struct vigil_endpoint none = { 0 };
-	struct vigil_flow f;
 
 	T(flow_then_rebuild());
 	T(add_backend(1, &none, 0));
 	T(expect_rewrite(&ack, &B2, true));
-	T(ASSERT_TRUE(get_flow(&k, &f)) && ASSERT_EQ(f.backend_id, 2));
-	return ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 1);
+	return flow_on(2, 1);
 }
 
-static const struct bpf_test tests[] = {
-	{ "ipv4_syn", test_ipv4_syn },
-	{ "ipv4_ack_conntrack", test_ipv4_ack_conntrack },
-	{ "policy_draining", test_policy_draining },
-	{ "policy_reselect", test_policy_reselect },
-	{ "policy_other_reselect", test_policy_other_reselect },
-	{ "policy_syn_repick", test_policy_syn_repick },
-	{ "policy_removed", test_policy_removed },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_conntrack", tests);
-}
+XDP_TEST_MAIN("xdp_conntrack")

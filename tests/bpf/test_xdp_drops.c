@@ -106,10 +106,20 @@ static bool expect(bool tc, __u32 ifindex, const struct vigil_endpoint *src,
 	return expect_drops(drops, reason);
 }
 
+/* Backend 1 (B1) serves vip from outer slot 3 (no_table: see serve()); the
+ * drop counters as they are then, into d. */
+static bool b1_serves(const struct vigil_endpoint *vip, bool no_table, __u64 *d)
+{
+	if (!backend(1, &B1) || !serve(vip, 3, 1, no_table))
+		return false;
+	read_drops(d);
+	return true;
+}
+
 /* ---- tests ------------------------------------------------------------------------------- */
 
 /* One slot per reason and room for more (the pinned map must not change). */
-static bool test_map_size(void)
+BPF_TEST(map_size)
 {
 	return ASSERT_EQ(bpf_map__max_entries(F.skel->maps.xdp_drops), VIGIL_DROP_SLOTS) &&
 	       ASSERT_EQ(bpf_map__type(F.skel->maps.xdp_drops), BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -117,12 +127,11 @@ static bool test_map_size(void)
 
 
 /* A VIP without a table (vigild has not installed one yet), XDP and tc. */
-static bool test_no_backend_no_table(void)
+BPF_TEST(no_backend_no_table)
 {
 	__u64 d[VIGIL_DROP_SLOTS];
 
-	T(backend(1, &B1) && serve(&VIP, 3, 1, true));
-	read_drops(d);
+	T(b1_serves(&VIP, true, d));
 	T(expect(false, IF_VB, &CL, &VIP, TH_SYN, XDP_DROP, VIGIL_DROP_NO_BACKEND, d));
 	T(expect(false, IF_VB, &CL, &VIP, TH_ACK, XDP_DROP, VIGIL_DROP_NO_BACKEND, d));
 	T(expect(true, IF_VB, &CL, &VIP, TH_SYN, TC_ACT_SHOT, VIGIL_DROP_NO_BACKEND, d));
@@ -132,12 +141,11 @@ static bool test_no_backend_no_table(void)
 
 /* An IPv6 VIP whose table names only an IPv4 backend: no backend of the
  * packet's family. */
-static bool test_no_backend_family(void)
+BPF_TEST(no_backend_family)
 {
 	__u64 d[VIGIL_DROP_SLOTS];
 
-	T(backend(1, &B1) && serve(&VIP6, 3, 1, false));
-	read_drops(d);
+	T(b1_serves(&VIP6, false, d));
 	T(expect(false, IF_VB, &CL6, &VIP6, TH_SYN, XDP_DROP, VIGIL_DROP_NO_BACKEND, d));
 	T(expect(true, IF_VB, &CL6, &VIP6, TH_SYN, TC_ACT_SHOT, VIGIL_DROP_NO_BACKEND, d));
 	return true;
@@ -147,12 +155,11 @@ static bool test_no_backend_family(void)
  * the device map); vigild then detaches va (takes it out of the map): the
  * next packet, sent on the cached hop, misses the device map and is dropped.
  * It is no fwd_direct packet. */
-static bool test_redirect_miss(void)
+BPF_TEST(redirect_miss)
 {
 	__u64 d[VIGIL_DROP_SLOTS], direct;
 
-	T(backend(1, &B1) && serve(&VIP, 3, 1, false) && allow_redirect_to(IF_VA));
-	read_drops(d);
+	T(b1_serves(&VIP, false, d) && allow_redirect_to(IF_VA));
 	T(expect(false, IF_VB, &CL, &VIP, TH_SYN, XDP_REDIRECT, NO_DROP, d));
 	T(counter(VIGIL_XDP_FWD_DIRECT) == 1);
 	T(bpf_map_delete_elem(F.tx_ports, &IF_VA) == 0);
@@ -173,13 +180,12 @@ static bool test_redirect_miss(void)
 /* Every verdict that is not a drop leaves the drop counters alone: passed
  * (not for a VIP), rewritten and left to the kernel, XDP_REDIRECT, XDP_TX,
  * tc redirect with and without a neighbour entry, a tc reply to the kernel. */
-static bool test_no_drop_paths(void)
+BPF_TEST(no_drop_paths)
 {
 	struct vigil_endpoint other = ep4("10.0.0.101", 80), b2 = ep4("10.1.0.2", 8081);
 	__u64 d[VIGIL_DROP_SLOTS];
 
-	T(backend(1, &B1) && serve(&VIP, 3, 1, false));
-	read_drops(d);
+	T(b1_serves(&VIP, false, d));
 	T(expect(false, IF_VB, &CL, &other, TH_SYN, XDP_PASS, NO_DROP, d)); /* pass_other */
 	T(expect(false, IF_VB, &CL, &VIP, TH_SYN, XDP_PASS, NO_DROP, d));   /* va not allowed: kernel */
 	T(allow_redirect_to(IF_VA));
@@ -204,7 +210,7 @@ static bool test_no_drop_paths(void)
 
 /* Over a mix of packets through both entries, the drop counters add up to
  * the number of XDP_DROP / TC_ACT_SHOT verdicts: no drop goes uncounted. */
-static bool test_every_drop_counted(void)
+BPF_TEST(every_drop_counted)
 {
 	struct vigil_endpoint empty = ep4("10.0.0.102", 80);
 	const struct vigil_endpoint *dsts[] = { &VIP, &empty, &VIP6 };
@@ -239,16 +245,4 @@ static bool test_every_drop_counted(void)
 	return total == dropped;
 }
 
-static const struct bpf_test tests[] = {
-	{ "map_size", test_map_size },
-	{ "no_backend_no_table", test_no_backend_no_table },
-	{ "no_backend_family", test_no_backend_family },
-	{ "redirect_miss", test_redirect_miss },
-	{ "no_drop_paths", test_no_drop_paths },
-	{ "every_drop_counted", test_every_drop_counted },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_drops", tests);
-}
+XDP_TEST_MAIN("xdp_drops")

@@ -14,7 +14,7 @@
 
 /* Next hop known, egress allowed: MACs from the FIB, TTL - 1, XDP_REDIRECT to
  * another device or XDP_TX back out of the ingress one. */
-static bool test_fwd_xdp_redirect(void)
+BPF_TEST(fwd_xdp_redirect)
 {
 	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN);
 	struct fwd_case redirect = { .ingress = IF_VB, .verdict = XDP_REDIRECT,
@@ -30,7 +30,7 @@ static bool test_fwd_xdp_redirect(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_FORWARDED), 2);
 }
 
-static bool test_fwd_xdp_ipv6(void)
+BPF_TEST(fwd_xdp_ipv6)
 {
 	struct spec syn = tcp_spec(&CL6, &VIP6, TH_SYN);
 	struct fwd_case redirect = { .ingress = IF_VB, .verdict = XDP_REDIRECT,
@@ -46,7 +46,7 @@ static bool test_fwd_xdp_ipv6(void)
 /* Whatever the program cannot send itself goes to the kernel rewritten but
  * otherwise as it came (own MAC, TTL untouched): the kernel must see a
  * packet addressed to this host and do the hop itself. */
-static bool test_fwd_xdp_to_kernel(void)
+BPF_TEST(fwd_xdp_to_kernel)
 {
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN), reply = tcp_spec(&B1, &CL, TH_SYN | TH_ACK);
 	struct fwd_case kernel = { .ingress = IF_VB, .verdict = XDP_PASS };
@@ -80,7 +80,7 @@ static bool age_hop_cache(const struct vigil_flow_key *k)
 /* A tracked flow reuses the next hop its first packet resolved (the flow
  * entry's cache) until the cache is VIGIL_HOP_CACHE_JIFFIES old; then a new
  * FIB lookup picks up a changed neighbour. */
-static bool test_fwd_hop_cache(void)
+BPF_TEST(fwd_hop_cache)
 {
 	static const uint8_t NEW_MAC[6] = { 2, 0, 0, 0, 0, 0xc1 };
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN);
@@ -103,7 +103,7 @@ static bool test_fwd_hop_cache(void)
 }
 
 /* xdp.forward: kernel: never a FIB lookup, always XDP_PASS after the rewrite. */
-static bool test_fwd_mode_kernel(void)
+BPF_TEST(fwd_mode_kernel)
 {
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN);
 	struct fwd_case kernel = { .ingress = IF_VB, .verdict = XDP_PASS };
@@ -121,15 +121,4 @@ static bool test_fwd_mode_kernel(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_FWD_KERNEL), 2);
 }
 
-static const struct bpf_test tests[] = {
-	{ "fwd_xdp_redirect", test_fwd_xdp_redirect },
-	{ "fwd_xdp_ipv6", test_fwd_xdp_ipv6 },
-	{ "fwd_xdp_to_kernel", test_fwd_xdp_to_kernel },
-	{ "fwd_hop_cache", test_fwd_hop_cache },
-	{ "fwd_mode_kernel", test_fwd_mode_kernel },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_fwd", tests);
-}
+XDP_TEST_MAIN("xdp_fwd")

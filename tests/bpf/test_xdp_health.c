@@ -13,7 +13,7 @@
 #define _GNU_SOURCE
 #include "xdp_helpers.h"
 
-static bool test_ipv4_synack_reply(void)
+BPF_TEST(ipv4_synack_reply)
 {
 	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN), sa = tcp_spec(&B1, &CL, TH_SYN | TH_ACK);
 	struct vigil_backend_stats st;
@@ -49,7 +49,7 @@ static bool test_ipv4_synack_reply(void)
 	return ASSERT_EQ(events(), 0);
 }
 
-static bool test_ipv4_rst_refused(void)
+BPF_TEST(ipv4_rst_refused_fastpath)
 {
 	struct vigil_backend_stats st;
 	struct vigil_backend_health h;
@@ -80,7 +80,7 @@ static bool test_ipv4_rst_refused(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_REVERSED), 3);
 }
 
-static bool test_ipv4_rst_established(void)
+BPF_TEST(ipv4_rst_established)
 {
 	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN), sa = tcp_spec(&B1, &CL, TH_SYN | TH_ACK);
 	struct spec rst = tcp_spec(&B1, &CL, TH_RST);
@@ -101,7 +101,7 @@ static bool test_ipv4_rst_established(void)
 /* A retransmitted SYN is not a new connection attempt (the socket monitor
  * counts it in syn_retrans), and it must not restart the in-flight clock that
  * vigild's connect-timeout scan and the connect latency are based on. */
-static bool test_syn_retransmit(void)
+BPF_TEST(syn_retransmit)
 {
 	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN);
 	struct vigil_flow_key rk = flow_key(&B1, &CL);
@@ -134,7 +134,7 @@ static bool test_syn_retransmit(void)
  * that is 1 in 2^(probes-1) of them). Independent of the hash function. */
 #define SKIP_FLOWS 256
 
-static bool test_fastpath_skip(void)
+BPF_TEST(fastpath_skip)
 {
 	const __u32 size = 65537, ids[2] = { 1, 2 };
 	__u32 ctl[SKIP_FLOWS];
@@ -204,15 +204,4 @@ static bool test_fastpath_skip(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 0);
 }
 
-static const struct bpf_test tests[] = {
-	{ "ipv4_synack_reply", test_ipv4_synack_reply },
-	{ "ipv4_rst_refused_fastpath", test_ipv4_rst_refused },
-	{ "ipv4_rst_established", test_ipv4_rst_established },
-	{ "syn_retransmit", test_syn_retransmit },
-	{ "fastpath_skip", test_fastpath_skip },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_health", tests);
-}
+XDP_TEST_MAIN("xdp_health")

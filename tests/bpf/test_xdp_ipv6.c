@@ -11,7 +11,7 @@
 #define _GNU_SOURCE
 #include "xdp_helpers.h"
 
-static bool test_ipv6_syn(void)
+BPF_TEST(ipv6_syn)
 {
 	struct spec syn = tcp_spec(&CL6, &VIP6, TH_SYN), sa = tcp_spec(&B6, &CL6, TH_SYN | TH_ACK);
 	struct vigil_flow_key k = flow_key(&CL6, &VIP6), rk = flow_key(&B6, &CL6);
@@ -46,11 +46,4 @@ static bool test_ipv6_syn(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_PASS_OTHER), 1);
 }
 
-static const struct bpf_test tests[] = {
-	{ "ipv6_syn", test_ipv6_syn },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_ipv6", tests);
-}
+XDP_TEST_MAIN("xdp_ipv6")

@@ -12,7 +12,7 @@
 #define _GNU_SOURCE
 #include "xdp_helpers.h"
 
-static bool test_no_backend(void)
+BPF_TEST(no_backend)
 {
 	struct vigil_endpoint vip2 = ep4("10.0.0.102", 80);
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN);
@@ -54,7 +54,7 @@ static bool test_no_backend(void)
  * an IPv6 backend behind an IPv4 VIP. The SYN must be dropped without leaving
  * conntrack / passive-health state behind, and the client's retransmitted SYN
  * must reach the backend once the table is filled. */
-static bool test_no_backend_unusable_id(void)
+BPF_TEST(no_backend_unusable_id)
 {
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN);
 	struct vigil_endpoint zero = { 0 };
@@ -98,12 +98,4 @@ static bool test_no_backend_unusable_id(void)
 	return ok;
 }
 
-static const struct bpf_test tests[] = {
-	{ "no_backend", test_no_backend },
-	{ "no_backend_unusable_id", test_no_backend_unusable_id },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_no_backend", tests);
-}
+XDP_TEST_MAIN("xdp_no_backend")

@@ -12,7 +12,7 @@
 #define _GNU_SOURCE
 #include "xdp_helpers.h"
 
-static bool test_non_service(void)
+BPF_TEST(non_service)
 {
 	struct vigil_endpoint other = ep4("10.0.0.101", 80), wrong_port = VIP, v4in6;
 	uint8_t in[PKT_MAX];
@@ -40,7 +40,7 @@ static bool test_non_service(void)
 	return ASSERT_EQ(map_count(F.flows), 0) && ASSERT_EQ(map_count(F.inflight), 0);
 }
 
-static bool test_truncated(void)
+BPF_TEST(truncated)
 {
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN), s6 = tcp_spec(&CL6, &VIP6, TH_SYN);
 	uint8_t in[PKT_MAX];
@@ -89,7 +89,7 @@ static bool test_truncated(void)
 	return ASSERT_EQ(map_count(F.flows), 0) && ASSERT_EQ(map_count(F.inflight), 0);
 }
 
-static bool test_ipv4_options(void)
+BPF_TEST(ipv4_options)
 {
 	/* router alert (4 bytes) */
 	static const uint8_t ra[4] = { 0x94, 0x04, 0x00, 0x00 };
@@ -129,7 +129,7 @@ static bool test_ipv4_options(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_FORWARDED), 3) && ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2);
 }
 
-static bool test_fragments(void)
+BPF_TEST(fragments_ext_headers)
 {
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN);
 	uint8_t in[PKT_MAX];
@@ -163,7 +163,7 @@ static bool test_fragments(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_FORWARDED), 1);
 }
 
-static bool test_udp(void)
+BPF_TEST(udp)
 {
 	struct spec s = tcp_spec(&CL, &VIP, 0);
 	uint8_t in[PKT_MAX];
@@ -181,15 +181,4 @@ static bool test_udp(void)
 	       ASSERT_EQ(counter(VIGIL_XDP_FORWARDED), 0) && ASSERT_EQ(map_count(F.flows), 0);
 }
 
-static const struct bpf_test tests[] = {
-	{ "non_service", test_non_service },
-	{ "truncated", test_truncated },
-	{ "ipv4_options", test_ipv4_options },
-	{ "fragments_ext_headers", test_fragments },
-	{ "udp", test_udp },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_parse", tests);
-}
+XDP_TEST_MAIN("xdp_parse")

@@ -15,7 +15,7 @@
 /* The tc entry: the same decision, the rewrite through the checksum helpers,
  * bpf_redirect with the FIB's MACs, bpf_redirect_neigh without a neighbour
  * entry (the kernel resolves it: MACs left alone), TC_ACT_OK otherwise. */
-static bool test_tc_entry(void)
+BPF_TEST(tc_entry)
 {
 	struct spec s = tcp_spec(&CL, &VIP, TH_SYN);
 	struct spec reply = tcp_spec(&B1, &CL, TH_SYN | TH_ACK);
@@ -42,7 +42,7 @@ static bool test_tc_entry(void)
 	return ASSERT_EQ(counter(VIGIL_XDP_FORWARDED), 3) && ASSERT_EQ(counter(VIGIL_XDP_REVERSED), 1);
 }
 
-static bool test_tc_ipv6_and_unhandled(void)
+BPF_TEST(tc_ipv6_and_unhandled)
 {
 	struct spec s = tcp_spec(&CL6, &VIP6, TH_SYN), frag = tcp_spec(&CL, &VIP, TH_SYN);
 	struct fwd_case redirect = { .tc = true, .ingress = IF_VB, .verdict = TC_ACT_REDIRECT,
@@ -69,12 +69,4 @@ static bool test_tc_ipv6_and_unhandled(void)
 	       ASSERT_EQ(counter(VIGIL_XDP_PASS_MALFORMED), 1);
 }
 
-static const struct bpf_test tests[] = {
-	{ "tc_entry", test_tc_entry },
-	{ "tc_ipv6_and_unhandled", test_tc_ipv6_and_unhandled },
-};
-
-int main(int argc, char **argv)
-{
-	return XDP_TEST_MAIN("xdp_tc", tests);
-}
+XDP_TEST_MAIN("xdp_tc")

@@ -261,18 +261,10 @@ __u32 setup_forward_mode = VIGIL_FWD_REDIRECT;
 
 bool setup(void)
 {
-	struct bpf_map *m;
-
 	memset(&F, 0, sizeof(F));
 	F.skel = xdp_lb_bpf__open();
-	if (!ASSERT_TRUE(F.skel != NULL)) {
-		printf("  xdp_lb_bpf__open: %s\n", strerror(errno));
+	if (!ASSERT_OPENED_UNPINNED(F.skel))
 		return false;
-	}
-	/* Fresh maps per test: no pinning (LIBBPF_PIN_BY_NAME would pin in /sys/fs/bpf). */
-	bpf_object__for_each_map(m, F.skel->obj)
-		if (!ASSERT_EQ(bpf_map__set_pin_path(m, NULL), 0))
-			return false;
 	F.skel->rodata->forward_mode = setup_forward_mode;
 	if (!ASSERT_EQ(xdp_lb_bpf__load(F.skel), 0))
 		return false;

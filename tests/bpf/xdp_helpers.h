@@ -12,8 +12,8 @@
  * side effects.
  *
  * A test binary is:
- *	static const struct bpf_test tests[] = { { "name", test_fn }, ... };
- *	int main(int argc, char **argv) { return XDP_TEST_MAIN("xdp_feature", tests); }
+ *	BPF_TEST(name) { ... }   (any number of them, see helpers.h)
+ *	XDP_TEST_MAIN("xdp_feature")
  * It runs in its own network namespace (see fwd_env()), so run it under
  * flock /tmp/vigil-net.lock like every test that creates namespaces.
  */
@@ -193,13 +193,15 @@ bool expect_fwd(const struct spec *s, const struct vigil_endpoint *to, bool to_d
 /* addresses() and fwd_env(): the suite's init. */
 int xdp_test_init(void);
 
-#define XDP_TEST_MAIN(suite_name, tests_array)                                             \
-	bpf_test_main(&(const struct bpf_test_suite){ .name = (suite_name),                 \
-						      .tests = (tests_array),               \
-						      .n_tests = ARRAY_SIZE(tests_array),   \
-						      .init = xdp_test_init,                \
-						      .setup = setup,                       \
-						      .teardown = teardown },               \
-		      argc, argv)
+/* main() of a test binary: its BPF_TESTs with this fixture. */
+#define XDP_TEST_MAIN(suite_name)                                                          \
+	int main(int argc, char **argv)                                                     \
+	{                                                                                   \
+		return bpf_test_main(&(const struct bpf_test_suite){ .name = (suite_name),  \
+								     .init = xdp_test_init, \
+								     .setup = setup,        \
+								     .teardown = teardown }, \
+				     argc, argv);                                           \
+	}
 
 #endif

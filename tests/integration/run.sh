@@ -22,6 +22,8 @@ retries=${RETRIES:-1}
 flaky=()
 tail_lines=${FAIL_TAIL_LINES:-40}
 passed=0 failed=0 skipped=0
+# shellcheck source=tests/lib_summary.sh
+source "$dir/../lib_summary.sh"
 
 tests=()
 if (($# > 0)); then
@@ -93,15 +95,4 @@ for t in "${tests[@]}"; do
 	esac
 done
 
-((${#flaky[@]})) && echo "FLAKY (passed only on retry): ${flaky[*]}"
-echo "integration: $passed passed (${#flaky[@]} flaky), $failed failed, $skipped skipped"
-((failed == 0)) || exit 1
-if ((skipped > 0)); then
-	if [[ ${VIGIL_ALLOW_SKIPS:-0} == 1 ]]; then
-		echo "skips accepted here (VIGIL_ALLOW_SKIPS=1): $skipped skipped"
-	else
-		echo "INCOMPLETE: $skipped skipped (set VIGIL_ALLOW_SKIPS=1 to accept skips)"
-		exit 1
-	fi
-fi
-exit 0
+run_summary_exit integration FLAKY

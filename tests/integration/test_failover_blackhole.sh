@@ -49,25 +49,10 @@ FO_LOG_LEVEL=debug fo_conf --detect "eject_base_ms: 20000" --detect "slow_floor_
 	--set "probe: {timeout_ms: 300}"
 fo_start_vigild "$VGL_CONFIG"
 
-# Scheduling stalls, measured apart from vigild: sleep 5 ms in a loop (read
-# -t on a FIFO nobody writes: no fork per round) and record every oversleep
-# above 20 ms as "start_us stall_us". When this loop does not run, neither
-# do vigild nor the servers: this VM has such stalls several times a minute
-# under load, and they delay an ejection by up to their length.
-stall_monitor() { # FIFO OUT
-	local fd t0 t1 d
-	exec {fd}<>"$1"
-	while :; do
-		t0=${EPOCHREALTIME/./}
-		read -r -t 0.005 -u "$fd" _
-		t1=${EPOCHREALTIME/./}
-		d=$((t1 - t0 - 5000))
-		((d > 20000)) && echo "$((t0 + 5000)) $d"
-	done >"$2"
-}
+# Scheduling stalls (lib.sh), every 5 ms.
 STALLS=$VGL_TMP/stalls
 mkfifo "$VGL_TMP/stall.fifo" || die "mkfifo failed"
-start_bg stall_monitor "$VGL_TMP/stall.fifo" "$STALLS"
+start_bg stall_monitor "$VGL_TMP/stall.fifo" "$STALLS" 5
 
 # Detection time in ms from FAULT_NS to the first ejection of EP (sets EJ,
 # EJ_RULE and DETECT_MS; "none" when there is no such event).

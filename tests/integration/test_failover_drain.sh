@@ -48,6 +48,11 @@ assert_true "b2 admin draining" wait_backend_field web "${EP[2]}" admin draining
 assert_eq "b2 share while draining" 0 "$(backend_field web "${EP[2]}" share)"
 assert_eq "b2 health state while draining" healthy "$(backend_field web "${EP[2]}" state)"
 log "drain change: $(events_of "${EP[2]}" | tail -n1 | jq -c '{from, to, rule}')"
+drain_recorded() { [[ $(events_of "${EP[2]}" | tail -n1 | jq -c '{from, to, rule}') == \
+	'{"from":"none","to":"draining","rule":"admin"}' ]]; }
+assert_true "drain recorded as admin none -> draining" wait_until 3 drain_recorded
+assert_true "drain logged as admin none -> draining" \
+	grep -q "backend ${EP[2]}: admin none -> draining" "$VIGILD_LOG"
 REQ2=$(stat_of "${EP[2]}" requests) || die "no stats for b2"
 probe_load "while draining"
 assert_eq "while draining: new connections to b2" 0 "$(lg_get served_b2)"

@@ -169,7 +169,7 @@ assert_true "missing XDP interface: named" grep -q "vglnosuch0: no such interfac
 assert_eq "missing XDP interface: service edge not added" absent "$(service_field edge name)"
 
 printf '%s\n' "$GOOD" | sed "s|cgroup: $FO_CGROUP|cgroup: $VGL_TMP|" >"$VGL_CONFIG"
-refused_unchanged "cgroup not v2" "reload of .* failed"
+refused_unchanged "cgroup not v2" "reload refused: .*lb.cgroup"
 assert_true "cgroup not v2: named" grep -q "not a cgroup v2 directory" <<<"$HUP_LINE"
 
 load_vip "web after the refused reloads"

@@ -147,12 +147,33 @@ static enum result do_connect(int fd)
 	return err ? classify("connect", err) : RES_OK;
 }
 
+/* After a send or recv (what) failed with errno: true to try again
+ * (interrupted, or fd became ready for events before the deadline), else
+ * false with the request's result in *res. */
+static bool io_retry(int fd, short events, long long deadline, const char *what,
+		     enum result *res)
+{
+	int r;
+
+	if (errno == EINTR)
+		return true;
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		*res = classify(what, errno);
+		return false;
+	}
+	r = wait_fd(fd, events, deadline);
+	if (r > 0)
+		return true;
+	*res = r < 0 ? classify("poll", errno) : RES_TIMEOUT;
+	return false;
+}
+
 static enum result do_request(int fd)
 {
 	long long deadline = now_ms() + opt.io_timeout_ms;
 	size_t sent = 0;
+	enum result res;
 	char buf[256];
-	int r;
 
 	while (sent < sizeof(request) - 1) {
 		ssize_t n = send(fd, request + sent, sizeof(request) - 1 - sent, MSG_NOSIGNAL);
@@ -161,15 +182,8 @@ static enum result do_request(int fd)
 			sent += (size_t)n;
 			continue;
 		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return classify("send", errno);
-		r = wait_fd(fd, POLLOUT, deadline);
-		if (r < 0)
-			return classify("poll", errno);
-		if (r == 0)
-			return RES_TIMEOUT;
+		if (!io_retry(fd, POLLOUT, deadline, "send", &res))
+			return res;
 	}
 	/* The reply is one line; read until its newline. */
 	for (;;) {
@@ -184,15 +198,8 @@ static enum result do_request(int fd)
 			note_error("recv", 0);
 			return RES_OTHER;
 		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return classify("recv", errno);
-		r = wait_fd(fd, POLLIN, deadline);
-		if (r < 0)
-			return classify("poll", errno);
-		if (r == 0)
-			return RES_TIMEOUT;
+		if (!io_retry(fd, POLLIN, deadline, "recv", &res))
+			return res;
 	}
 }
 

@@ -309,29 +309,17 @@ START_TEST(prefix_key_is_zero_padded)
 }
 END_TEST
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 Suite *addr_suite(void)
 {
 	Suite *s = suite_create("addr");
-	TCase *ep = tcase_create("endpoint");
-	TCase *px = tcase_create("prefix");
 
-	tcase_add_loop_test(ep, endpoint_family, 0, N(ep_good));
-	tcase_add_loop_test(ep, endpoint_roundtrip, 0, N(ep_roundtrip));
-	tcase_add_test(ep, endpoint_v4_mapped_is_v4);
-	tcase_add_loop_test(ep, endpoint_reject, 0, N(ep_bad));
-	tcase_add_test(ep, endpoint_reject_null);
-	tcase_add_test(ep, endpoint_make_v4);
-	tcase_add_test(ep, endpoint_make_v6);
-	tcase_add_test(ep, endpoint_format_truncates);
-	tcase_add_test(ep, endpoint_format_longest);
-	suite_add_tcase(s, ep);
-
-	tcase_add_loop_test(px, prefix_family, 0, N(px_key));
-	tcase_add_loop_test(px, prefix_roundtrip, 0, N(px_good));
-	tcase_add_loop_test(px, prefix_reject, 0, N(px_bad));
-	tcase_add_test(px, prefix_key_is_zero_padded);
-	suite_add_tcase(s, px);
+	UNIT_TCASE(s, "endpoint", { endpoint_family, N(ep_good) },
+		   { endpoint_roundtrip, N(ep_roundtrip) }, { endpoint_v4_mapped_is_v4 },
+		   { endpoint_reject, N(ep_bad) }, { endpoint_reject_null },
+		   { endpoint_make_v4 }, { endpoint_make_v6 }, { endpoint_format_truncates },
+		   { endpoint_format_longest });
+	UNIT_TCASE(s, "prefix", { prefix_family, N(px_key) }, { prefix_roundtrip, N(px_good) },
+		   { prefix_reject, N(px_bad) }, { prefix_key_is_zero_padded });
 	return s;
 }

@@ -11,12 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "config.h"
 #include "suites.h"
 
-#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const char *data_dir(void)
 {
@@ -266,6 +267,21 @@ static const struct {
 	{ "bad-svc-dup-backend.yaml", 5, "services[0].backups[0]: backend listed twice" },
 	{ "bad-svc-dup-vip.yaml", 5, "service api uses the vip of service web" },
 	{ "bad-detection-unknown.yaml", 2, "detection: unknown key \"consecutive_failure\"" },
+	{ "bad-detection-dup.yaml", 3, "detection: duplicate key \"consecutive_failures\" (first at line 2)" },
+	{ "bad-svc-detection-dup.yaml", 7, "services[0].detection: duplicate key \"slow_factor\" (first at line 6)" },
+	{ "bad-svc-weight-dup.yaml", 5, "services[0].backends[0]: duplicate key \"weight\"" },
+	{ "bad-svc-weight-key.yaml", 5, "services[0].backends[0]: unknown key \"wieght\" (known: address, weight)" },
+	{ "bad-svc-vip-and-vips.yaml", 4, "services[0]: both \"vip\" and \"vips\" are given" },
+	{ "bad-svc-vip-self.yaml", 4, "backend 10.96.0.10:80 is the service's own vip" },
+	{ "bad-svc-vip-any.yaml", 3, "services[0].vip: \"0.0.0.0:80\": 0.0.0.0 is no host" },
+	{ "bad-svc-vip-any6.yaml", 3, "services[0].vips[0]: \"[::]:80\": :: is no host" },
+	{ "bad-svc-vip-multicast.yaml", 3, "\"239.1.2.3:80\": a multicast address cannot take TCP" },
+	{ "bad-svc-backend-broadcast.yaml", 6, "services[0].backends[1]: \"255.255.255.255:80\": the broadcast address" },
+	{ "bad-svc-backend-multicast6.yaml", 5, "services[0].backups[0]: \"[ff02::1]:80\": a multicast address" },
+	{ "bad-backend-any.yaml", 3, "watch.backends[0]: \"0.0.0.0:80\": 0.0.0.0 is no host" },
+	{ "bad-svc-watch-all-max.yaml", 2, "3 backends but daemon.watch_all_max is 2" },
+	{ "bad-nul-quoted.yaml", 2, "a value contains a NUL byte" },
+	{ "bad-nul-quoted-hex.yaml", 2, "a value contains a NUL byte" },
 	{ "bad-detection-range.yaml", 2, "detection.error_ratio: \"1.5\": must be a number from 0.01 to 1" },
 	{ "bad-svc-v4-vip-v6-backends.yaml", 2, "an IPv4 vip needs at least one IPv4 backend" },
 	/* daemon values */
@@ -285,7 +301,7 @@ static const struct {
 	{ "bad-backend-v6-brackets.yaml", 3, "\"fd00::2\": IPv6 addresses need brackets" },
 	{ "bad-backend-garbage.yaml", 4, "\"web-1:80\": not a valid IPv4 address" },
 	{ "bad-backend-dup.yaml", 5, "watch.backends[2]: \"[::ffff:10.0.0.2]:80\" is listed twice (first at line 3)" },
-	{ "bad-max-backends.yaml", 6, "3 backends but daemon.watch_all_max is 2" },
+	{ "bad-max-backends.yaml", 2, "3 backends but daemon.watch_all_max is 2" },
 	/* prefixes */
 	{ "bad-prefix-len.yaml", 3, "watch.prefixes[0]: \"10.0.0.0/33\": prefix length must be 0-32" },
 	{ "bad-prefix-len6.yaml", 2, "\"fd00::/200\": prefix length must be 0-128" },
@@ -421,6 +437,120 @@ START_TEST(file_services)
 	ck_assert_uint_eq(cfg.xdp_forward, VIGIL_FWD_KERNEL);
 	ck_assert_uint_eq(cfg.xdp_mode, VIGIL_XDP_MODE_AUTO);
 	vigil_config_free(&cfg);
+}
+END_TEST
+
+/* backups: before backends: means the same as after. */
+START_TEST(good_backups_first)
+{
+	struct vigil_config cfg;
+	const struct vigil_service_cfg *web;
+	char ep[VIGIL_ENDPOINT_STRLEN];
+
+	load_ok("good-backups-first.yaml", &cfg);
+	web = &cfg.services[0];
+	ck_assert_uint_eq(web->n_backends, 4);
+	ck_assert_uint_eq(web->n_primaries, 2);
+	ck_assert_str_eq(vigil_endpoint_format(&web->backends[0].ep, ep, sizeof(ep)), "10.0.0.2:80");
+	ck_assert_uint_eq(web->backends[0].role, VIGIL_ROLE_PRIMARY);
+	ck_assert_uint_eq(web->backends[1].role, VIGIL_ROLE_PRIMARY);
+	ck_assert_str_eq(vigil_endpoint_format(&web->backends[2].ep, ep, sizeof(ep)), "10.0.0.9:80");
+	ck_assert_uint_eq(web->backends[2].role, VIGIL_ROLE_BACKUP);
+	ck_assert_uint_eq(web->backends[3].role, VIGIL_ROLE_BACKUP);
+	ck_assert_uint_eq(web->backends[3].weight, 2);
+	vigil_config_free(&cfg);
+}
+END_TEST
+
+/* 80k levels used to take libyaml's loader tens of seconds: refused at
+ * level 65 while reading events, before a document is built. */
+START_TEST(string_deep_nesting)
+{
+	size_t levels = 80000, n = 0;
+	char *text = malloc(2 * levels + 16), err[256];
+	struct vigil_config cfg;
+
+	ck_assert_ptr_nonnull(text);
+	n += (size_t)sprintf(text, "a: ");
+	memset(text + n, '[', levels);
+	memset(text + n + levels, ']', levels);
+	text[n + 2 * levels] = '\0';
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "inline.yaml:1: nested more than 64 levels deep"), "%s", err);
+	assert_empty(&cfg);
+	/* block style too, and 64 levels are still only a schema error */
+	n = 0;
+	for (int i = 0; i < 70; i++)
+		n += (size_t)sprintf(text + n, "%*sk:\n", i, "");
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "inline.yaml:65: nested more than 64 levels deep"), "%s", err);
+	memset(text, 0, 8);
+	sprintf(text, "a: %.*s%.*s\n", 63, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+		63, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "unknown key \"a\""), "%s", err);
+	free(text);
+}
+END_TEST
+
+/* n services of per backends each, all distinct; malloc'ed. */
+static char *make_services(int n, int per, const char *daemon)
+{
+	size_t cap = 256 + (size_t)n * (96 + (size_t)per * 24), len;
+	char *text = malloc(cap);
+
+	ck_assert_ptr_nonnull(text);
+	len = (size_t)snprintf(text, cap, "%sservices:\n", daemon);
+	for (int s = 0; s < n; s++) {
+		len += (size_t)snprintf(text + len, cap - len, "  - name: s%d\n    vip: "
+					"\"10.96.%d.%d:80\"\n    backends:\n", s, s / 250, s % 250 + 1);
+		for (int b = 0; b < per; b++)
+			len += (size_t)snprintf(text + len, cap - len, "      - \"10.%d.%d.%d:80\"\n",
+						1 + s / 250, s % 250, b + 1);
+	}
+	return text;
+}
+
+/* What the maps cannot hold is refused with FILE:LINE by the validator, not
+ * at start-up after some maps are pinned. */
+START_TEST(string_capacity)
+{
+	struct vigil_config cfg;
+	char err[512];
+	char *text = make_services(256, 16, ""); /* 4096: the limit */
+
+	ck_assert_msg(load(text, &cfg, err, sizeof(err)) == 0, "%s", err);
+	vigil_config_free(&cfg);
+	free(text);
+	text = make_services(256, 17, "");
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "inline.yaml:2: 4352 distinct backends in watch.backends and "
+			      "services (4352 of services, 0 with datapath xdp), at most 4096"),
+		      "%s", err);
+	assert_empty(&cfg);
+	free(text);
+	text = make_services(3, 4, "daemon:\n  watch_all_max: 10\n");
+	ck_assert_int_eq(load(text, &cfg, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "inline.yaml:2: 12 backends but daemon.watch_all_max is 10"),
+		      "%s", err);
+	free(text);
+}
+END_TEST
+
+/* A FIFO would block open() until a writer comes; a device is no config. */
+START_TEST(file_not_regular)
+{
+	struct vigil_config cfg;
+	char path[64], err[512];
+
+	snprintf(path, sizeof(path), "/tmp/vigil-unit-fifo.%d", (int)getpid());
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(vigil_config_load_file(path, &cfg, err, sizeof(err)), -EFTYPE);
+	unlink(path);
+	ck_assert_msg(strstr(err, ": not a regular file (a FIFO, device or socket)"), "%s", err);
+	assert_empty(&cfg);
+	ck_assert_int_eq(vigil_config_load_file("/dev/null", &cfg, err, sizeof(err)), -EFTYPE);
+	ck_assert_msg(!strncmp(err, "/dev/null: not a regular file", 29), "%s", err);
 }
 END_TEST
 
@@ -567,33 +697,18 @@ END_TEST
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
-	TCase *good = tcase_create("good");
-	TCase *bad = tcase_create("bad");
-	TCase *edge = tcase_create("edge");
+	TCase *tc;
 
-	tcase_add_test(good, good_full);
-	tcase_add_loop_test(good, good_defaults, 0, N(good_default_files));
-	tcase_add_test(good, good_bools);
-	tcase_add_test(good, good_anchors);
-	tcase_add_test(good, good_example);
-	tcase_add_test(good, docs_detection_defaults);
-	suite_add_tcase(s, good);
-
-	tcase_add_loop_test(bad, bad_file, 0, N(bad_files));
-	tcase_add_test(bad, bad_files_all_listed);
-	suite_add_tcase(s, bad);
-
-	tcase_set_timeout(edge, 60); /* 4096 entries under valgrind */
-	tcase_add_test(edge, string_name_in_errors);
-	tcase_add_test(edge, string_services);
-	tcase_add_test(edge, file_services);
-	tcase_add_test(edge, string_null_document);
-	tcase_add_test(edge, string_pin_dir_too_long);
-	tcase_add_loop_test(edge, limit_at_max_ok, 0, N(limits));
-	tcase_add_loop_test(edge, limit_exceeded, 0, N(limits));
-	tcase_add_test(edge, error_buffer_edge_cases);
-	tcase_add_test(edge, unreadable_file);
-	tcase_add_test(edge, reload_after_free);
-	suite_add_tcase(s, edge);
+	UNIT_TCASE(s, "good", { good_full }, { good_defaults, N(good_default_files) },
+		   { good_bools }, { good_anchors }, { good_example }, { good_backups_first },
+		   { docs_detection_defaults });
+	UNIT_TCASE(s, "bad", { bad_file, N(bad_files) }, { bad_files_all_listed });
+	tc = UNIT_TCASE(s, "edge", { string_name_in_errors }, { string_services },
+			{ file_services }, { string_null_document }, { string_deep_nesting },
+			{ string_capacity }, { file_not_regular }, { string_pin_dir_too_long },
+			{ limit_at_max_ok, N(limits) }, { limit_exceeded, N(limits) },
+			{ error_buffer_edge_cases }, { unreadable_file },
+			{ reload_after_free });
+	tcase_set_timeout(tc, 60); /* 4096 entries under valgrind */
 	return s;
 }

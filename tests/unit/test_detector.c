@@ -10,7 +10,6 @@
 #define MS 1000000ULL
 #define SEC (1000 * MS)
 #define T0 (100 * SEC) /* start well above 0 so slot indices are not trivial */
-#define N(a) (sizeof(a) / sizeof((a)[0]))
 #define PRI VIGIL_ROLE_PRIMARY
 #define BAK VIGIL_ROLE_BACKUP
 
@@ -860,7 +859,18 @@ START_TEST(admin_draining_excluded)
 	ck_assert_int_eq(c->rule, VIGIL_RULE_ADMIN);
 	ck_assert_int_eq(c->from, VIGIL_STATE_HEALTHY);
 	ck_assert_int_eq(c->to, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(c->admin_from, VIGIL_ADMIN_NONE); /* logged as admin none -> draining */
+	ck_assert_int_eq(c->admin_to, VIGIL_ADMIN_DRAINING);
 	ck_assert_uint_eq(eval(T0 + SEC), 0);
+	/* two changes before an evaluation: one record from the first state */
+	ck_assert(vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_DISABLED, T0 + SEC));
+	ck_assert(vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_NONE, T0 + SEC));
+	ck_assert_uint_eq(eval(T0 + SEC), 1);
+	c = change_for(1);
+	ck_assert_int_eq(c->admin_from, VIGIL_ADMIN_DRAINING);
+	ck_assert_int_eq(c->admin_to, VIGIL_ADMIN_NONE);
+	ck_assert(vigil_det_set_admin(&svc, 1, VIGIL_ADMIN_DRAINING, T0 + SEC));
+	ck_assert_uint_eq(eval(T0 + SEC), 1);
 	vigil_det_select(&svc, &set);
 	ck_assert_uint_eq(set.count, 2);
 	ck_assert_uint_eq(set.total_weight, 10 + 30);
@@ -1132,95 +1142,33 @@ END_TEST
 Suite *detector_suite(void)
 {
 	Suite *s = suite_create("detector");
-	TCase *tc;
 
-	tc = tcase_create("setup");
-	tcase_add_test(tc, names);
-	tcase_add_test(tc, defaults);
-	tcase_add_test(tc, add_backend);
-	tcase_add_test(tc, quiet_service_no_changes);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("hard_failures");
-	tcase_add_test(tc, fast_path);
-	tcase_add_test(tc, consecutive);
-	tcase_add_loop_test(tc, stuck, 0, N(stuck_cases));
-	tcase_add_test(tc, stuck_connect_wins);
-	tcase_add_test(tc, hard_on_backup);
-	tcase_add_test(tc, draining_still_judged);
-	tcase_add_test(tc, disabled_not_judged);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("error_ratio");
-	tcase_add_test(tc, error_ratio);
-	tcase_add_test(tc, error_ratio_one_of_two);
-	tcase_add_test(tc, error_ratio_below);
-	tcase_add_test(tc, error_ratio_single_primary);
-	tcase_add_test(tc, outliers_spare_backups);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("slow");
-	tcase_add_test(tc, slow_outlier);
-	tcase_add_test(tc, slow_tail_only_is_not_ejected);
-	tcase_add_test(tc, slow_connect_fallback);
-	tcase_add_loop_test(tc, slow_not_ejected, 0, N(slow_quiet));
-	tcase_add_test(tc, uniform_spike);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("ejection_share");
-	tcase_add_test(tc, share_limits_outliers);
-	tcase_add_test(tc, share_rounds_down);
-	tcase_add_test(tc, share_counts_hard_ejections);
-	tcase_add_test(tc, share_at_least_one);
-	tcase_add_test(tc, hard_ignores_share);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("probing_backoff");
-	tcase_add_test(tc, expiry_starts_probing);
-	tcase_add_test(tc, probe_readmission);
-	tcase_add_test(tc, probe_failure_resets_streak);
-	tcase_add_test(tc, backoff_grows);
-	tcase_add_test(tc, backoff_capped);
-	tcase_add_test(tc, ejections_decay);
-	tcase_add_test(tc, no_decay_when_flapping);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("service_level");
-	tcase_add_test(tc, backup_promotion);
-	tcase_add_test(tc, fail_open);
-	tcase_add_test(tc, fail_open_from_backups);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("admin");
-	tcase_add_test(tc, admin_draining_excluded);
-	tcase_add_test(tc, admin_all_primaries_out);
-	tcase_add_test(tc, disabled_not_probed);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("select");
-	tcase_add_test(tc, select_weights);
-	tcase_add_test(tc, select_max_set);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("stuck_limits");
-	tcase_add_test(tc, stuck_limits_floor);
-	tcase_add_test(tc, stuck_limits_from_peers);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("stalls");
-	tcase_add_test(tc, stalled_overlap);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("window");
-	tcase_add_test(tc, window_forgets);
-	tcase_add_test(tc, window_slot_reuse);
-	tcase_add_test(tc, window_spans_slots);
-	tcase_add_test(tc, slow_window_expiry);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("evaluate_output");
-	tcase_add_test(tc, evaluate_max);
-	tcase_add_test(tc, pending_kept_when_full);
-	suite_add_tcase(s, tc);
+	UNIT_TCASE(s, "setup", { names }, { defaults }, { add_backend },
+		   { quiet_service_no_changes });
+	UNIT_TCASE(s, "hard_failures", { fast_path }, { consecutive },
+		   { stuck, N(stuck_cases) }, { stuck_connect_wins }, { hard_on_backup },
+		   { draining_still_judged }, { disabled_not_judged });
+	UNIT_TCASE(s, "error_ratio", { error_ratio }, { error_ratio_one_of_two },
+		   { error_ratio_below }, { error_ratio_single_primary },
+		   { outliers_spare_backups });
+	UNIT_TCASE(s, "slow", { slow_outlier }, { slow_tail_only_is_not_ejected },
+		   { slow_connect_fallback }, { slow_not_ejected, N(slow_quiet) },
+		   { uniform_spike });
+	UNIT_TCASE(s, "ejection_share", { share_limits_outliers }, { share_rounds_down },
+		   { share_counts_hard_ejections }, { share_at_least_one },
+		   { hard_ignores_share });
+	UNIT_TCASE(s, "probing_backoff", { expiry_starts_probing }, { probe_readmission },
+		   { probe_failure_resets_streak }, { backoff_grows }, { backoff_capped },
+		   { ejections_decay }, { no_decay_when_flapping });
+	UNIT_TCASE(s, "service_level", { backup_promotion }, { fail_open },
+		   { fail_open_from_backups });
+	UNIT_TCASE(s, "admin", { admin_draining_excluded }, { admin_all_primaries_out },
+		   { disabled_not_probed });
+	UNIT_TCASE(s, "select", { select_weights }, { select_max_set });
+	UNIT_TCASE(s, "stuck_limits", { stuck_limits_floor }, { stuck_limits_from_peers });
+	UNIT_TCASE(s, "stalls", { stalled_overlap });
+	UNIT_TCASE(s, "window", { window_forgets }, { window_slot_reuse },
+		   { window_spans_slots }, { slow_window_expiry });
+	UNIT_TCASE(s, "evaluate_output", { evaluate_max }, { pending_kept_when_full });
 	return s;
 }

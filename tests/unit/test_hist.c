@@ -154,18 +154,9 @@ END_TEST
 Suite *hist_suite(void)
 {
 	Suite *s = suite_create("hist");
-	TCase *b = tcase_create("buckets");
-	TCase *p = tcase_create("percentile");
 
-	tcase_add_loop_test(b, bucket_of, 0, (int)(sizeof(bucket_cases) / sizeof(bucket_cases[0])));
-	tcase_add_test(b, bucket_bounds);
-	tcase_add_test(b, count);
-	suite_add_tcase(s, b);
-
-	tcase_add_test(p, percentile_empty);
-	tcase_add_loop_test(p, percentile, 0, (int)(sizeof(percentile_cases) / sizeof(percentile_cases[0])));
-	tcase_add_test(p, percentile_last_bucket);
-	tcase_add_test(p, percentile_within_bucket);
-	suite_add_tcase(s, p);
+	UNIT_TCASE(s, "buckets", { bucket_of, N(bucket_cases) }, { bucket_bounds }, { count });
+	UNIT_TCASE(s, "percentile", { percentile_empty }, { percentile, N(percentile_cases) },
+		   { percentile_last_bucket }, { percentile_within_bucket });
 	return s;
 }

@@ -115,15 +115,13 @@ END_TEST
 Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
-	TCase *tc = tcase_create("format");
+	TCase *tc;
 
+	tc = UNIT_TCASE(s, "format", { time_utc_with_millis },
+			{ time_millis_truncated_and_padded }, { time_is_local },
+			{ time_rejects_short_buffer_and_bad_input },
+			{ journal_stream_matches_dev_ino },
+			{ journal_stream_malformed_is_not_journal });
 	tcase_add_checked_fixture(tc, tz_setup, tz_teardown);
-	tcase_add_test(tc, time_utc_with_millis);
-	tcase_add_test(tc, time_millis_truncated_and_padded);
-	tcase_add_test(tc, time_is_local);
-	tcase_add_test(tc, time_rejects_short_buffer_and_bad_input);
-	tcase_add_test(tc, journal_stream_matches_dev_ino);
-	tcase_add_test(tc, journal_stream_malformed_is_not_journal);
-	suite_add_tcase(s, tc);
 	return s;
 }

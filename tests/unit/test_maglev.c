@@ -305,24 +305,10 @@ END_TEST
 Suite *maglev_suite(void)
 {
 	Suite *s = suite_create("maglev");
-	TCase *a = tcase_create("arguments");
-	TCase *p = tcase_create("population");
-	TCase *d = tcase_create("disruption");
 
-	tcase_add_loop_test(a, is_prime, 0, (int)(sizeof(prime_cases) / sizeof(prime_cases[0])));
-	tcase_add_test(a, bad_arguments);
-	suite_add_tcase(s, a);
-
-	tcase_add_test(p, deterministic);
-	tcase_add_loop_test(p, even_shares, 0, 2);
-	tcase_add_test(p, weighted_shares);
-	tcase_add_test(p, extreme_weights);
-	tcase_add_test(p, small_table);
-	tcase_add_test(p, largest_table);
-	suite_add_tcase(s, p);
-
-	tcase_add_loop_test(d, remove_one, 0, 10);
-	tcase_add_test(d, add_one);
-	suite_add_tcase(s, d);
+	UNIT_TCASE(s, "arguments", { is_prime, N(prime_cases) }, { bad_arguments });
+	UNIT_TCASE(s, "population", { deterministic }, { even_shares, 2 }, { weighted_shares },
+		   { extreme_weights }, { small_table }, { largest_table });
+	UNIT_TCASE(s, "disruption", { remove_one, 10 }, { add_one });
 	return s;
 }

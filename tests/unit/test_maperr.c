@@ -41,10 +41,8 @@ END_TEST
 Suite *maperr_suite(void)
 {
 	Suite *s = suite_create("maperr");
-	TCase *tc = tcase_create("ratelimit");
 
-	tcase_add_test(tc, first_logged_then_one_per_second);
-	tcase_add_test(tc, first_at_time_zero);
-	suite_add_tcase(s, tc);
+	UNIT_TCASE(s, "ratelimit", { first_logged_then_one_per_second },
+		   { first_at_time_zero });
 	return s;
 }

@@ -27,10 +27,7 @@ END_TEST
 Suite *path_suite(void)
 {
 	Suite *s = suite_create("path");
-	TCase *tc = tcase_create("fmt");
 
-	tcase_add_test(tc, fits_exactly);
-	tcase_add_test(tc, truncation_detected);
-	suite_add_tcase(s, tc);
+	UNIT_TCASE(s, "fmt", { fits_exactly }, { truncation_detected });
 	return s;
 }

@@ -217,23 +217,30 @@ static void old_state(void)
 	vigil_det_set_admin(&old_det, 1, VIGIL_ADMIN_DRAINING, T0 + SEC);
 }
 
-START_TEST(carry_keeps_ejection_and_drain)
+/* The reload of old_state() to the config text at T0 + 2 s: new_cfg, new_det. */
+static void reload_old_state(const char *text)
 {
 	int idx[VIGIL_MAX_SVC_BACKENDS];
+
+	load(&new_cfg, text);
+	vigil_reload_match_backends(&old_cfg.services[0], &new_cfg.services[0], idx);
+	vigil_reload_carry_det(&old_det, idx, &new_cfg.services[0], T0 + 2 * SEC, &new_det);
+}
+
+START_TEST(carry_keeps_ejection_and_drain)
+{
 	struct vigil_backend_set set;
 	__u64 until;
 
 	old_state();
 	until = old_det.backends[0].eject_until_ns;
 	ck_assert_uint_eq(until, T0 + SEC + 5000 * MS);
-	load(&new_cfg, "services:\n"
-		       "  - name: web\n"
-		       "    vip: \"10.96.0.10:80\"\n"
-		       "    backends: [\"10.0.0.4:80\", {address: \"10.0.0.2:80\", weight: 5},\n"
-		       "               \"10.0.0.1:80\", \"10.0.0.3:80\"]\n"
-		       "    detection: {eject_base_ms: 5000}\n");
-	vigil_reload_match_backends(&old_cfg.services[0], &new_cfg.services[0], idx);
-	vigil_reload_carry_det(&old_det, idx, &new_cfg.services[0], T0 + 2 * SEC, &new_det);
+	reload_old_state("services:\n"
+			 "  - name: web\n"
+			 "    vip: \"10.96.0.10:80\"\n"
+			 "    backends: [\"10.0.0.4:80\", {address: \"10.0.0.2:80\", weight: 5},\n"
+			 "               \"10.0.0.1:80\", \"10.0.0.3:80\"]\n"
+			 "    detection: {eject_base_ms: 5000}\n");
 	ck_assert_uint_eq(new_det.n_backends, 4);
 	/* new: healthy from the reload on */
 	ck_assert_int_eq(new_det.backends[0].state, VIGIL_STATE_HEALTHY);
@@ -264,15 +271,12 @@ END_TEST
 START_TEST(carry_then_evaluate_changes_nothing)
 {
 	struct vigil_det_change ch[VIGIL_MAX_SVC_BACKENDS + 1];
-	int idx[VIGIL_MAX_SVC_BACKENDS];
 	size_t n;
 
 	old_state();
 	n = vigil_det_evaluate(&old_det, T0 + SEC, ch, VIGIL_MAX_SVC_BACKENDS + 1);
 	ck_assert_uint_eq(n, 1); /* the drain, reported once */
-	load(&new_cfg, WEB_V1);
-	vigil_reload_match_backends(&old_cfg.services[0], &new_cfg.services[0], idx);
-	vigil_reload_carry_det(&old_det, idx, &new_cfg.services[0], T0 + 2 * SEC, &new_det);
+	reload_old_state(WEB_V1);
 	n = vigil_det_evaluate(&new_det, T0 + 2 * SEC, ch, VIGIL_MAX_SVC_BACKENDS + 1);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_int_eq(new_det.backends[0].state, VIGIL_STATE_EJECTED);
@@ -287,16 +291,12 @@ END_TEST
 
 START_TEST(carry_clears_window_when_its_length_changes)
 {
-	int idx[VIGIL_MAX_SVC_BACKENDS];
-
 	old_state();
-	load(&new_cfg, "services:\n"
-		       "  - name: web\n"
-		       "    vip: \"10.96.0.10:80\"\n"
-		       "    backends: [\"10.0.0.1:80\", \"10.0.0.2:80\", \"10.0.0.3:80\"]\n"
-		       "    detection: {eject_base_ms: 5000, window_ms: 20000}\n");
-	vigil_reload_match_backends(&old_cfg.services[0], &new_cfg.services[0], idx);
-	vigil_reload_carry_det(&old_det, idx, &new_cfg.services[0], T0 + 2 * SEC, &new_det);
+	reload_old_state("services:\n"
+			 "  - name: web\n"
+			 "    vip: \"10.96.0.10:80\"\n"
+			 "    backends: [\"10.0.0.1:80\", \"10.0.0.2:80\", \"10.0.0.3:80\"]\n"
+			 "    detection: {eject_base_ms: 5000, window_ms: 20000}\n");
 	ck_assert_uint_eq(new_det.params.window_ms, 20000);
 	ck_assert_uint_eq(window_attempts(&old_det.backends[2]), 42);
 	ck_assert_uint_eq(window_attempts(&new_det.backends[2]), 0);
@@ -387,30 +387,22 @@ END_TEST
 Suite *reload_suite(void)
 {
 	Suite *s = suite_create("reload");
-	TCase *restart = tcase_create("restart"), *match = tcase_create("match"),
-	      *carry = tcase_create("carry"), *misc = tcase_create("misc");
+	TCase *tc;
 
-	tcase_add_checked_fixture(restart, NULL, teardown);
-	tcase_add_test(restart, restart_none_for_live_settings);
-	tcase_add_loop_test(restart, restart_for_pin_dir_and_lru_size, 0,
-			    (int)(sizeof(restart_cases) / sizeof(restart_cases[0])));
-	tcase_add_test(restart, restart_for_xdp_forward_only_while_xdp_runs);
-	tcase_add_checked_fixture(match, NULL, teardown);
-	tcase_add_test(match, match_services_by_name_backends_by_endpoint);
-	tcase_add_test(match, service_changed_detects_each_kind_of_change);
-	tcase_add_checked_fixture(carry, NULL, teardown);
-	tcase_add_test(carry, carry_keeps_ejection_and_drain);
-	tcase_add_test(carry, carry_then_evaluate_changes_nothing);
-	tcase_add_test(carry, carry_clears_window_when_its_length_changes);
-	tcase_add_test(carry, carry_new_service_starts_healthy);
-	tcase_add_checked_fixture(misc, NULL, teardown);
-	tcase_add_test(misc, ids_kept_and_smallest_free);
-	tcase_add_test(misc, summary_counts);
-	tcase_add_test(misc, datapaths_in_use);
-	tcase_add_test(misc, exact_endpoints_counted_once);
-	suite_add_tcase(s, restart);
-	suite_add_tcase(s, match);
-	suite_add_tcase(s, carry);
-	suite_add_tcase(s, misc);
+	tc = UNIT_TCASE(s, "restart", { restart_none_for_live_settings },
+			{ restart_for_pin_dir_and_lru_size, N(restart_cases) },
+			{ restart_for_xdp_forward_only_while_xdp_runs });
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tc = UNIT_TCASE(s, "match", { match_services_by_name_backends_by_endpoint },
+			{ service_changed_detects_each_kind_of_change });
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tc = UNIT_TCASE(s, "carry", { carry_keeps_ejection_and_drain },
+			{ carry_then_evaluate_changes_nothing },
+			{ carry_clears_window_when_its_length_changes },
+			{ carry_new_service_starts_healthy });
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tc = UNIT_TCASE(s, "misc", { ids_kept_and_smallest_free }, { summary_counts },
+			{ datapaths_in_use }, { exact_endpoints_counted_once });
+	tcase_add_checked_fixture(tc, NULL, teardown);
 	return s;
 }

@@ -55,10 +55,7 @@ END_TEST
 Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
-	TCase *tc = tcase_create("snapshot");
 
-	tcase_add_test(tc, copy_then_delta);
-	tcase_add_test(tc, copy_empty);
-	suite_add_tcase(s, tc);
+	UNIT_TCASE(s, "snapshot", { copy_then_delta }, { copy_empty });
 	return s;
 }

@@ -314,3 +314,27 @@ const char *vigil_prefix_format(const struct vigil_prefix_key *key, char *buf, s
 		snprintf(buf, len, "%s/%u", addr, (unsigned int)(key->prefixlen - (v4 ? 96 : 0)));
 	return buf;
 }
+
+const char *vigil_endpoint_unusable(const struct vigil_endpoint *ep)
+{
+	static const __u8 zero[16];
+	const __u8 *a = ep->addr;
+
+	if (ep->family == VIGIL_AF_INET) {
+		if (!memcmp(a + 12, zero, 4))
+			return "0.0.0.0 is no host (\"any address\"): write the address of the host";
+		if (a[12] >= 224 && a[12] <= 239)
+			return "a multicast address cannot take TCP connections: write a unicast "
+			       "address";
+		if (a[12] == 255 && a[13] == 255 && a[14] == 255 && a[15] == 255)
+			return "the broadcast address cannot take TCP connections: write a unicast "
+			       "address";
+		return NULL;
+	}
+	if (!memcmp(a, zero, 16))
+		return ":: is no host (\"any address\"): write the address of the host";
+	if (a[0] == 0xff)
+		return "a multicast address (ff00::/8) cannot take TCP connections: write a "
+		       "unicast address";
+	return NULL;
+}

@@ -21,6 +21,11 @@ int vigil_endpoint_parse_why(const char *text, struct vigil_endpoint *ep, const 
 int vigil_prefix_parse_why(const char *text, struct vigil_prefix_key *key, __u16 *port,
 			   const char **why);
 
+/* Why ep cannot be a TCP peer (a service address or a backend): the
+ * unspecified address (0.0.0.0, ::), multicast or the IPv4 broadcast address;
+ * NULL if it can. The text says what is wrong and how to fix it. */
+const char *vigil_endpoint_unusable(const struct vigil_endpoint *ep);
+
 /* Endpoint from raw address bytes in network order; family VIGIL_AF_*. */
 void vigil_endpoint_make(struct vigil_endpoint *ep, int family, const void *addr, __u16 port);
 

@@ -114,7 +114,8 @@ static int parse_backend(struct yc_ctx *c, yaml_node_t *it, const char *path, vo
 	const char *s, *why;
 	int err = yc_get_str(c, it, path, "a quoted string", &s);
 
-	if (!err && vigil_endpoint_parse_why(s, slot, &why))
+	if (!err && (vigil_endpoint_parse_why(s, slot, &why) ||
+		     (why = vigil_endpoint_unusable(slot))))
 		err = yc_fail(c, it, "%s: \"%s\": %s", path, s, why);
 	return err;
 }
@@ -199,12 +200,79 @@ static int section_watch(struct yc_ctx *c, yaml_node_t *v, const char *path)
 
 /* ---- whole file -------------------------------------------------------- */
 
-/* backend_stats is an LRU of watch_all_max entries: listing more backends
- * than that would make them evict each other's counters. */
+static int compare_ep(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct vigil_endpoint));
+}
+
+/* Distinct endpoints among watch.backends (if with_watch) and the backends
+ * of the services using datapath (any if 0); -1 when out of memory. */
+static long count_distinct(const struct vigil_config *cfg, bool with_watch, __u32 datapath)
+{
+	size_t n = with_watch ? cfg->n_backends : 0, k = 0, uniq = 0;
+	struct vigil_endpoint *all;
+
+	for (size_t s = 0; s < cfg->n_services; s++)
+		n += cfg->services[s].n_backends;
+	all = malloc((n ? n : 1) * sizeof(*all));
+	if (!all)
+		return -1;
+	for (size_t i = 0; with_watch && i < cfg->n_backends; i++)
+		all[k++] = cfg->backends[i];
+	for (size_t s = 0; s < cfg->n_services; s++)
+		for (size_t b = 0; b < cfg->services[s].n_backends &&
+		     (!datapath || (cfg->services[s].datapath & datapath)); b++)
+			all[k++] = cfg->services[s].backends[b].ep;
+	qsort(all, k, sizeof(*all), compare_ep);
+	for (size_t i = 0; i < k; i++)
+		uniq += i == 0 || compare_ep(&all[i - 1], &all[i]);
+	free(all);
+	return (long)uniq;
+}
+
+/* The node to blame for a total: the services list, else watch.backends. */
+static yaml_node_t *total_node(struct yc_ctx *c, yaml_node_t *root)
+{
+	yaml_node_t *svcs = yc_find(c, root, "services");
+
+	return svcs ? svcs : yc_find(c, yc_find(c, root, "watch"), "backends");
+}
+
+/* Every watched endpoint (watch.backends and the services' backends) needs
+ * a slot in watch_exact and in backend_stats, an LRU of watch_all_max
+ * entries where more would evict each other's counters; every service
+ * backend one in backend_health, every XDP one a backend id. Checked here,
+ * so that --check, start-up and reload refuse what the maps cannot hold
+ * before anything is loaded. */
+static int check_capacity(struct yc_ctx *c, yaml_node_t *root)
+{
+	const struct vigil_config *cfg = c->cfg;
+	long all = count_distinct(cfg, true, 0), svc = count_distinct(cfg, false, 0);
+	long xdp = count_distinct(cfg, false, VIGIL_DATAPATH_XDP);
+	yaml_node_t *max = yc_find(c, yc_find(c, root, "daemon"), "watch_all_max");
+
+	if (all < 0 || svc < 0 || xdp < 0)
+		return yc_fail_line(c, 1, "out of memory checking capacity");
+	if (all > VIGIL_MAX_WATCH_EXACT || svc > VIGIL_MAX_HEALTH || xdp > VIGIL_MAX_LB_BACKENDS)
+		return yc_fail(c, total_node(c, root), "%ld distinct backends in watch.backends and "
+			       "services (%ld of services, %ld with datapath xdp), at most %d can "
+			       "be watched: split the services over more hosts or list fewer "
+			       "backends", all, svc, xdp, VIGIL_MAX_WATCH_EXACT);
+	if (all > (long)cfg->watch_all_max)
+		return yc_fail(c, max ? max : total_node(c, root), "%ld backends but "
+			       "daemon.watch_all_max is %u (watch.backends and the services' "
+			       "backends share it): raise watch_all_max to at least %ld", all,
+			       cfg->watch_all_max, all);
+	return 0;
+}
+
+_Static_assert(VIGIL_MAX_WATCH_EXACT == VIGIL_MAX_HEALTH &&
+		       VIGIL_MAX_HEALTH == VIGIL_MAX_LB_BACKENDS,
+	       "check_capacity names one limit for the three maps");
+
 static int check_cross(struct yc_ctx *c, yaml_node_t *root)
 {
 	const struct vigil_config *cfg = c->cfg;
-	yaml_node_t *backends = yc_find(c, yc_find(c, root, "watch"), "backends");
 
 	for (size_t i = 0; i < cfg->n_services; i++)
 		if ((cfg->services[i].datapath & VIGIL_DATAPATH_XDP) && cfg->n_xdp_interfaces == 0)
@@ -214,11 +282,7 @@ static int check_cross(struct yc_ctx *c, yaml_node_t *root)
 	if (cfg->xdp_hook == VIGIL_HOOK_TC && cfg->xdp_mode != VIGIL_XDP_MODE_AUTO)
 		return yc_fail(c, yc_find(c, yc_find(c, root, "xdp"), "mode"), "xdp.mode: applies "
 			       "to hook xdp only; remove it or set xdp.hook: xdp");
-	if (backends && cfg->n_backends > cfg->watch_all_max)
-		return yc_fail(c, backends, "watch.backends: %zu backends but "
-			       "daemon.watch_all_max is %u: raise watch_all_max to at least %zu",
-			       cfg->n_backends, cfg->watch_all_max, cfg->n_backends);
-	return 0;
+	return check_capacity(c, root);
 }
 
 static int load_root(struct yc_ctx *c, yaml_node_t *root)
@@ -297,7 +361,10 @@ int vigil_config_load_file(const char *path, struct vigil_config *cfg, char *err
 
 	if (ret) {
 		vigil_config_defaults(cfg);
-		if (err && errlen)
+		if (err && errlen && ret == -EFTYPE)
+			snprintf(err, errlen, "%s: not a regular file (a FIFO, device or socket): "
+				 "give the path of a YAML file", path);
+		else if (err && errlen)
 			snprintf(err, errlen, "%s: cannot read config file: %s: check the path and "
 				 "its permissions", path, strerror(-ret));
 		return ret;

@@ -70,6 +70,9 @@ struct vigil_config {
 	char xdp_interfaces[8][16];    /* xdp.interfaces: where remote clients' packets arrive */
 	size_t n_xdp_interfaces;
 	char xdp_netns[256];           /* xdp.netns: namespace of those interfaces ("" = own) */
+	/* Lines of the three paths above in the config file (0: not given), for
+	 * the checks that need the host (vigild's config_host.c). */
+	unsigned int probe_netns_line, lb_cgroup_line, xdp_netns_line;
 	__u32 xdp_hook;                /* xdp.hook: VIGIL_HOOK_XDP or VIGIL_HOOK_TC */
 	__u32 xdp_mode;                /* xdp.mode: VIGIL_XDP_MODE_* */
 	__u32 xdp_forward;             /* xdp.forward: VIGIL_FWD_* */
@@ -86,8 +89,16 @@ void vigil_config_defaults(struct vigil_config *cfg);
  * a backend's default weight is set where backends are parsed (config_services.c). */
 void vigil_service_cfg_defaults(struct vigil_service_cfg *svc, const struct vigil_config *cfg);
 
-/* Parse and validate. On error returns -EINVAL (or -errno for I/O) and writes
- * "FILE:LINE: what is wrong: how to fix" into err; cfg is left empty. */
+/* vigil_config_load_file: the path is not a regular file (a FIFO, a device):
+ * refused without blocking. */
+#include <errno.h>
+#ifndef EFTYPE
+#define EFTYPE EMEDIUMTYPE
+#endif
+
+/* Parse and validate. On error returns -EINVAL (or -errno for I/O, -EFTYPE)
+ * and writes "FILE:LINE: what is wrong: how to fix" into err; cfg is left
+ * empty. */
 int vigil_config_load_file(const char *path, struct vigil_config *cfg, char *err, size_t errlen);
 int vigil_config_load_string(const char *text, const char *name, struct vigil_config *cfg,
 			     char *err, size_t errlen);

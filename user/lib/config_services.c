@@ -86,7 +86,8 @@ static int check_det(struct yc_ctx *c, yaml_node_t *map, const char *path,
 	return 0;
 }
 
-/* Known keys are listed in the error; duplicates are YAML errors already. */
+/* Known keys are listed in the error; a key given twice is an error (the
+ * last would otherwise win silently). */
 static int parse_detection(struct yc_ctx *c, yaml_node_t *map, const char *path,
 			   struct vigil_det_params *p)
 {
@@ -103,6 +104,8 @@ static int parse_detection(struct yc_ctx *c, yaml_node_t *map, const char *path,
 		char kpath[YC_PATH_MAX];
 		size_t i = 0;
 
+		if (yc_check_key(c, map, pr, path))
+			return -EINVAL;
 		while (i < NKEYS(det_keys) && strcmp(det_keys[i].key, name) != 0)
 			i++;
 		if (i == NKEYS(det_keys))
@@ -138,6 +141,7 @@ static int key_lb_cgroup(struct yc_ctx *c, yaml_node_t *v, const char *path)
 		return yc_fail(c, v, "%s: \"%s\": must be an absolute path shorter than %zu "
 			       "characters, e.g. /sys/fs/cgroup", path, s, sizeof(c->cfg->lb_cgroup));
 	snprintf(c->cfg->lb_cgroup, sizeof(c->cfg->lb_cgroup), "%s", s);
+	c->cfg->lb_cgroup_line = (unsigned int)yc_line(v);
 	return 0;
 }
 
@@ -179,6 +183,7 @@ int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
 		return yc_fail(c, v, "%s: \"%s\": must be an absolute path such as "
 			       "/var/run/netns/NAME or /proc/PID/ns/net", path, s);
 	snprintf(c->cfg->probe_netns, sizeof(c->cfg->probe_netns), "%s", s);
+	c->cfg->probe_netns_line = (unsigned int)yc_line(v);
 	return 0;
 }
 
@@ -221,6 +226,7 @@ static int key_xdp_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
 		return yc_fail(c, v, "%s: \"%s\": must be an absolute path such as "
 			       "/var/run/netns/NAME", path, s);
 	snprintf(c->cfg->xdp_netns, sizeof(c->cfg->xdp_netns), "%s", s);
+	c->cfg->xdp_netns_line = (unsigned int)yc_line(v);
 	return 0;
 }
 
@@ -322,7 +328,7 @@ static int add_vip(struct yc_ctx *c, yaml_node_t *v, const char *path)
 
 	if (err)
 		return err;
-	if (vigil_endpoint_parse_why(s, &ep, &why))
+	if (vigil_endpoint_parse_why(s, &ep, &why) || (why = vigil_endpoint_unusable(&ep)))
 		return yc_fail(c, v, "%s: \"%s\": %s", path, s, why);
 	for (size_t i = 0; i < svc->n_vips; i++)
 		if (svc->vips[i].family == ep.family)
@@ -350,6 +356,23 @@ static int key_svc_vips(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return 0;
 }
 
+/* {address, weight}: only those keys, each once. */
+static int check_weighted_keys(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		const char *name = (const char *)k->data.scalar.value;
+
+		if (yc_check_key(c, v, p, path))
+			return -EINVAL;
+		if (strcmp(name, "address") && strcmp(name, "weight"))
+			return yc_fail(c, k, "%s: unknown key \"%s\" (known: address, weight)", path,
+				       name);
+	}
+	return 0;
+}
+
 static int parse_weighted(struct yc_ctx *c, yaml_node_t *v, const char *path,
 			  struct vigil_backend_cfg *b)
 {
@@ -358,13 +381,13 @@ static int parse_weighted(struct yc_ctx *c, yaml_node_t *v, const char *path,
 	unsigned long w = 1; /* the default weight */
 
 	if (v->type == YAML_MAPPING_NODE) {
+		if (check_weighted_keys(c, v, path))
+			return -EINVAL;
 		addr = yc_find(c, v, "address");
 		weight = yc_find(c, v, "weight");
 		if (!addr)
 			return yc_fail(c, v, "%s: missing \"address\": write {address: "
 				       "\"10.0.0.2:8080\", weight: 1}", path);
-		if (v->data.mapping.pairs.top - v->data.mapping.pairs.start != 1 + (weight != NULL))
-			return yc_fail(c, v, "%s: unknown key (known: address, weight)", path);
 		char wpath[YC_PATH_MAX + 8];
 
 		snprintf(wpath, sizeof(wpath), "%s.weight", path);
@@ -375,6 +398,9 @@ static int parse_weighted(struct yc_ctx *c, yaml_node_t *v, const char *path,
 		return -EINVAL;
 	if (vigil_endpoint_parse_why(s, &b->ep, &why))
 		return yc_fail(c, addr, "%s: \"%s\": %s", path, s, why);
+	why = vigil_endpoint_unusable(&b->ep);
+	if (why)
+		return yc_fail(c, addr, "%s: \"%s\": %s", path, s, why);
 	b->weight = (__u32)w;
 	return 0;
 }
@@ -383,7 +409,7 @@ static int add_backends(struct yc_ctx *c, yaml_node_t *v, const char *path, __u8
 {
 	struct vigil_service_cfg *svc = cur_svc(c);
 
-	if (yc_is_null(v))
+	if (!v || yc_is_null(v))
 		return 0;
 	if (v->type != YAML_SEQUENCE_NODE)
 		return yc_fail(c, v, "%s: expected a list such as [\"10.0.0.2:8080\", {address: "
@@ -410,17 +436,54 @@ static int add_backends(struct yc_ctx *c, yaml_node_t *v, const char *path, __u8
 	return 0;
 }
 
-static int key_svc_backends(struct yc_ctx *c, yaml_node_t *v, const char *path)
+/* backends: and backups: are read after the walk (load_backends), in that
+ * order wherever they are written: primaries come first in backends[]. */
+static int key_svc_later(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	int err = add_backends(c, v, path, VIGIL_ROLE_PRIMARY);
-
-	cur_svc(c)->n_primaries = cur_svc(c)->n_backends;
-	return err;
+	(void)c, (void)v, (void)path;
+	return 0;
 }
 
-static int key_svc_backups(struct yc_ctx *c, yaml_node_t *v, const char *path)
+static int load_backends(struct yc_ctx *c, yaml_node_t *item, const char *path)
 {
-	return add_backends(c, v, path, VIGIL_ROLE_BACKUP);
+	struct vigil_service_cfg *svc = cur_svc(c);
+	char sub[YC_PATH_MAX + 16];
+	int err;
+
+	snprintf(sub, sizeof(sub), "%s.backends", path);
+	err = add_backends(c, yc_find(c, item, "backends"), sub, VIGIL_ROLE_PRIMARY);
+	svc->n_primaries = svc->n_backends;
+	snprintf(sub, sizeof(sub), "%s.backups", path);
+	return err ? err : add_backends(c, yc_find(c, item, "backups"), sub, VIGIL_ROLE_BACKUP);
+}
+
+/* vip: and vips: both name the service's addresses: one or the other. */
+static int check_vip_keys(struct yc_ctx *c, yaml_node_t *item, const char *path)
+{
+	yaml_node_t *one = yc_find(c, item, "vip"), *list = yc_find(c, item, "vips");
+
+	if (!one || !list)
+		return 0;
+	return yc_fail(c, yc_line(one) > yc_line(list) ? one : list, "%s: both \"vip\" and "
+		       "\"vips\" are given: write all addresses under one of them (vips: "
+		       "[\"10.96.0.10:80\", \"[fd00::10]:80\"])", path);
+}
+
+/* A backend at the service's own address would receive its own connections. */
+static int check_self_backend(struct yc_ctx *c, yaml_node_t *item, const char *path)
+{
+	const struct vigil_service_cfg *svc = cur_svc(c);
+	char ep[VIGIL_ENDPOINT_STRLEN];
+
+	for (size_t b = 0; b < svc->n_backends; b++)
+		for (size_t v = 0; v < svc->n_vips; v++)
+			if (!memcmp(&svc->backends[b].ep, &svc->vips[v], sizeof(svc->vips[v])))
+				return yc_fail(c, yc_find(c, item, svc->backends[b].role ==
+							  VIGIL_ROLE_BACKUP ? "backups" : "backends"), "%s: service %s: backend %s is the service's "
+					       "own vip: list the real servers behind it", path,
+					       svc->name, vigil_endpoint_format(&svc->vips[v], ep,
+										sizeof(ep)));
+	return 0;
 }
 
 static int key_svc_detection(struct yc_ctx *c, yaml_node_t *v, const char *path)
@@ -504,6 +567,8 @@ static int check_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 	if (svc->n_vips == 0)
 		return yc_fail(c, item, "%s: service %s has no \"vip\": add vip: \"10.96.0.10:80\"",
 			       path, svc->name);
+	if (check_self_backend(c, item, path))
+		return -EINVAL;
 	if (svc->n_primaries == 0)
 		return yc_fail(c, item, "%s: service %s has no backends: list at least one under "
 			       "\"backends\"", path, svc->name);
@@ -538,8 +603,8 @@ static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 		{ "name", key_svc_name, false },
 		{ "vip", key_svc_vips, false },
 		{ "vips", key_svc_vips, false },
-		{ "backends", key_svc_backends, false },
-		{ "backups", key_svc_backups, false },
+		{ "backends", key_svc_later, false },
+		{ "backups", key_svc_later, false },
 		{ "detection", key_svc_detection, false },
 		{ "probe", key_svc_probe, false },
 		{ "datapath", key_svc_datapath, false },
@@ -551,7 +616,8 @@ static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 	if (item->type != YAML_MAPPING_NODE)
 		return yc_fail(c, item, "%s: expected a service mapping with name, vip and backends",
 			       path);
-	if (yc_walk_map(c, item, path, keys, NKEYS(keys)))
+	if (check_vip_keys(c, item, path) || yc_walk_map(c, item, path, keys, NKEYS(keys)) ||
+	    load_backends(c, item, path))
 		return -EINVAL;
 	return check_service(c, item, path);
 }

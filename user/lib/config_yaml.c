@@ -7,11 +7,14 @@
 #include "config_yaml.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- errors and node helpers ------------------------------------------- */
 
@@ -150,8 +153,8 @@ int yc_get_bool(struct yc_ctx *c, yaml_node_t *v, const char *path, bool *out)
 
 /* ---- mappings ------------------------------------------------------------ */
 
-static int check_key(struct yc_ctx *c, yaml_node_t *map, yaml_node_pair_t *pair,
-		     const char *path)
+int yc_check_key(struct yc_ctx *c, yaml_node_t *map, yaml_node_pair_t *pair,
+		 const char *path)
 {
 	yaml_node_t *k = node_at(c, pair->key);
 
@@ -198,7 +201,7 @@ int yc_walk_map(struct yc_ctx *c, yaml_node_t *map, const char *path,
 		yaml_node_t *k = node_at(c, p->key);
 		char sub[YC_PATH_MAX];
 		size_t i;
-		int err = check_key(c, map, p, shown);
+		int err = yc_check_key(c, map, p, shown);
 
 		if (err)
 			return err;
@@ -333,6 +336,60 @@ static int check_single_doc(struct yc_ctx *c, yaml_parser_t *p)
 	}
 }
 
+/* One event: nesting depth and NUL bytes. 1 at the end of the stream. */
+static int scan_event(struct yc_ctx *c, const yaml_event_t *ev, int *depth)
+{
+	unsigned long line = (unsigned long)ev->start_mark.line + 1;
+
+	switch (ev->type) {
+	case YAML_MAPPING_START_EVENT:
+	case YAML_SEQUENCE_START_EVENT:
+		if (++*depth > YC_DEPTH_MAX)
+			return yc_fail_line(c, line, "nested more than %d levels deep: vigil's "
+					    "schema needs 5; flatten it", YC_DEPTH_MAX);
+		return 0;
+	case YAML_MAPPING_END_EVENT:
+	case YAML_SEQUENCE_END_EVENT:
+		--*depth;
+		return 0;
+	case YAML_SCALAR_EVENT:
+		if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
+			return yc_fail_line(c, line, "a value contains a NUL byte (\"\\0\" or "
+					    "\"\\x00\" in quotes): remove it");
+		return 0;
+	case YAML_STREAM_END_EVENT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Before anything is built: libyaml's loader takes time quadratic in the
+ * nesting depth (80k levels: tens of seconds), and a NUL inside a quoted
+ * scalar would cut the value short when read as a C string. Events cost
+ * linear time and stop at the first problem. */
+static int prescan(struct yc_ctx *c, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	int depth = 0, ret = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return yc_fail_line(c, 1, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!ret) {
+		yaml_event_t ev;
+
+		if (!yaml_parser_parse(&parser, &ev)) {
+			ret = syntax_error(c, &parser);
+			break;
+		}
+		ret = scan_event(c, &ev, &depth);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return ret < 0 ? ret : 0;
+}
+
 int yc_parse(struct yc_ctx *c, const char *text, size_t len,
 	     int (*root)(struct yc_ctx *c, yaml_node_t *root))
 {
@@ -342,6 +399,9 @@ int yc_parse(struct yc_ctx *c, const char *text, size_t len,
 
 	c->text = text;
 	c->len = len;
+	ret = prescan(c, text, len);
+	if (ret)
+		return ret;
 	if (!yaml_parser_initialize(&parser))
 		return yc_fail_line(c, 1, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -376,16 +436,40 @@ static int grow(char **buf, size_t *cap, size_t len)
 	return 0;
 }
 
+/* Opened without blocking (a FIFO would wait for a writer) and only if it
+ * is a regular file (-EFTYPE otherwise). */
+static FILE *open_regular(const char *path, int *ret)
+{
+	struct stat st;
+	FILE *f;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+	*ret = fd < 0 ? -errno : 0;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		*ret = S_ISDIR(st.st_mode) ? -EISDIR : -EFTYPE;
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		*ret = -errno;
+		close(fd);
+	}
+	return f;
+}
+
 /* All bytes, NULs included (libyaml then reports them with their line). */
 int yc_read_file(const char *path, char **out, size_t *outlen)
 {
-	FILE *f = fopen(path, "r");
 	size_t len = 0, cap = 0, n = 0;
 	char *buf = NULL;
 	int ret;
+	FILE *f = open_regular(path, &ret);
 
 	if (!f)
-		return -errno;
+		return ret;
 	do {
 		ret = grow(&buf, &cap, len);
 		if (!ret)

@@ -15,6 +15,7 @@
 
 #define YC_PATH_MAX 64          /* "watch.backends[4095]" and friends */
 #define YC_FILE_MAX (64u << 20) /* a config file larger than this is a mistake */
+#define YC_DEPTH_MAX 64         /* nesting levels; the schema needs 5 */
 
 struct yc_ctx {
 	const char *name; /* file name used in messages */
@@ -65,6 +66,11 @@ int yc_get_uint(struct yc_ctx *c, yaml_node_t *v, const char *path, unsigned lon
 		unsigned long max, unsigned long *out);
 int yc_get_bool(struct yc_ctx *c, yaml_node_t *v, const char *path, bool *out);
 
+/* pair (of map) has a scalar key not used by an earlier pair of map;
+ * otherwise an error naming both lines. */
+int yc_check_key(struct yc_ctx *c, yaml_node_t *map, yaml_node_pair_t *pair,
+		 const char *path);
+
 /* Calls the handler of every key (an empty value is an empty mapping);
  * unknown and duplicate keys are errors. path "" is the top level. */
 int yc_walk_map(struct yc_ctx *c, yaml_node_t *map, const char *path,
@@ -82,7 +88,7 @@ int yc_parse(struct yc_ctx *c, const char *text, size_t len,
 	     int (*root)(struct yc_ctx *c, yaml_node_t *root));
 
 /* Whole file into a new NUL-terminated buffer; 0 or -errno (-EFBIG above
- * YC_FILE_MAX). */
+ * YC_FILE_MAX, -EFTYPE for anything but a regular file, never blocking). */
 int yc_read_file(const char *path, char **out, size_t *outlen);
 
 #endif

@@ -20,6 +20,9 @@ struct vigil_det_change {
 	enum vigil_backend_state from, to;   /* backend-level */
 	__u32 set_flags_from, set_flags_to;  /* service-level: VIGIL_SET_* */
 	enum vigil_rule rule;
+	/* rule VIGIL_RULE_ADMIN: the admin state before and after (from and to
+	 * are the unchanged health state) */
+	enum vigil_admin_state admin_from, admin_to;
 	struct vigil_evidence evidence;
 	bool tear_down;  /* ejected on hard-failure evidence: destroy its established connections */
 };

@@ -357,6 +357,8 @@ bool vigil_det_set_admin(struct vigil_det_service *svc, size_t idx, enum vigil_a
 	b = &svc->backends[idx];
 	if (b->admin == admin)
 		return false;
+	if (!b->pending_admin)
+		b->pending_admin_from = b->admin;
 	b->admin = admin;
 	b->since_ns = now_ns;
 	b->last_rule = VIGIL_RULE_ADMIN;

@@ -95,6 +95,7 @@ struct vigil_det_backend {
 	enum vigil_rule pending_rule;
 	struct vigil_evidence pending_evidence;
 	bool pending_admin;        /* vigil_det_set_admin() changed admin */
+	enum vigil_admin_state pending_admin_from; /* ... from this */
 	/* out of service on hard-failure evidence (a change with tear_down):
 	 * the packet datapath moves its flows too (vigil_det_decide) */
 	bool hard_ejected;

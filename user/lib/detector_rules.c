@@ -75,6 +75,8 @@ static void eval_pending(struct emitter *e, struct vigil_det_backend *b, size_t 
 	}
 	if (b->pending_admin && room(e)) {
 		emit(e, (int)idx, b->state, b->state, VIGIL_RULE_ADMIN, &none, false);
+		e->c[e->n - 1].admin_from = b->pending_admin_from;
+		e->c[e->n - 1].admin_to = b->admin;
 		b->pending_admin = false;
 	}
 }

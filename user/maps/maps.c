@@ -12,17 +12,53 @@
 
 #include "path.h"
 
-int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_t value_size,
-		   char *err, size_t errlen)
+static const char *type_name(__u32 type)
+{
+	switch (type) {
+	case BPF_MAP_TYPE_HASH: return "hash";
+	case BPF_MAP_TYPE_ARRAY: return "array";
+	case BPF_MAP_TYPE_PERCPU_HASH: return "percpu_hash";
+	case BPF_MAP_TYPE_PERCPU_ARRAY: return "percpu_array";
+	case BPF_MAP_TYPE_LRU_HASH: return "lru_hash";
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH: return "lru_percpu_hash";
+	case BPF_MAP_TYPE_RINGBUF: return "ringbuf";
+	default: return "another type";
+	}
+}
+
+/* The pinned object at path is the map this build expects: a map of that
+ * type, key and value size (a per-CPU map read as a plain one, or a smaller
+ * value, would overrun the reader's buffer). */
+static int check_pinned(int fd, const char *path, __u32 type, size_t key_size,
+			size_t value_size, char *err, size_t errlen)
 {
 	struct bpf_map_info info = {};
 	__u32 info_len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) < 0) {
+		snprintf(err, errlen, "%s is not a BPF map (%s): remove it and restart vigild, or "
+			 "pass the right --pin-dir", path, strerror(errno));
+		return -EPROTO;
+	}
+	if (info.type == type && info.key_size == key_size && info.value_size == value_size)
+		return 0;
+	snprintf(err, errlen, "pinned map %s is a %s map with key/value size %u/%u, this "
+		 "vigilctl expects a %s map with %zu/%zu: it was not pinned by this vigil "
+		 "version; stop vigild, run 'vigild --unpin' and start vigild from this build",
+		 path, type_name(info.type), info.key_size, info.value_size, type_name(type),
+		 key_size, value_size);
+	return -EPROTO;
+}
+
+int vigil_pin_open(const char *pin_dir, const char *name, __u32 type, size_t key_size,
+		   size_t value_size, char *err, size_t errlen)
+{
 	char path[PATH_MAX];
-	int fd;
+	int fd, ret;
 
 	if (vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, name)) {
-		snprintf(err, errlen, "pinned map path %s...: longer than PATH_MAX: use a shorter "
-			 "--pin-dir", path);
+		snprintf(err, errlen, "pinned map path %.64s...: longer than PATH_MAX: use a "
+			 "shorter --pin-dir", path);
 		return -ENAMETOOLONG;
 	}
 	fd = bpf_obj_get(path);
@@ -35,14 +71,10 @@ int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_
 			 : e == EPERM || e == EACCES ? " (run vigilctl as root)" : "");
 		return -e;
 	}
-	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) < 0 || info.key_size != key_size ||
-	    info.value_size != value_size) {
-		snprintf(err, errlen, "pinned map %s has key/value size %u/%u, this vigilctl "
-			 "expects %zu/%zu: vigild and vigilctl come from different versions; "
-			 "restart vigild from this build after 'vigild --unpin'",
-			 path, info.key_size, info.value_size, key_size, value_size);
+	ret = check_pinned(fd, path, type, key_size, value_size, err, errlen);
+	if (ret) {
 		close(fd);
-		return -EPROTO;
+		return ret;
 	}
 	return fd;
 }
@@ -192,13 +224,16 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 	int fd_b, fd_l, fd_i, ret;
 
 	memset(snap, 0, sizeof(*snap));
-	fd_b = vigil_pin_open(pin_dir, VIGIL_PIN_BACKEND_STATS, sizeof(struct vigil_endpoint),
+	fd_b = vigil_pin_open(pin_dir, VIGIL_PIN_BACKEND_STATS, BPF_MAP_TYPE_LRU_PERCPU_HASH,
+			      sizeof(struct vigil_endpoint),
 			      sizeof(struct vigil_backend_stats), err, errlen);
 	if (fd_b < 0)
 		return fd_b;
-	fd_l = vigil_pin_open(pin_dir, VIGIL_PIN_LOCAL_STATS, sizeof(__u32),
+	fd_l = vigil_pin_open(pin_dir, VIGIL_PIN_LOCAL_STATS, BPF_MAP_TYPE_LRU_PERCPU_HASH,
+			      sizeof(__u32),
 			      sizeof(struct vigil_local_stats), err, errlen);
-	fd_i = fd_l < 0 ? -1 : vigil_pin_open(pin_dir, VIGIL_PIN_INFLIGHT, sizeof(__u64),
+	fd_i = fd_l < 0 ? -1 : vigil_pin_open(pin_dir, VIGIL_PIN_INFLIGHT,
+					       BPF_MAP_TYPE_LRU_HASH, sizeof(__u64),
 					       sizeof(struct vigil_inflight), err, errlen);
 	ret = fd_l < 0 ? fd_l : fd_i < 0 ? fd_i : 0;
 	if (!ret)

@@ -5,12 +5,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <linux/types.h>
 #include "stats.h"
 
-/* Open pin_dir/name after checking its key and value sizes match this build.
- * Returns an fd or -errno with reason and fix in err. */
-int vigil_pin_open(const char *pin_dir, const char *name, size_t key_size, size_t value_size,
-		   char *err, size_t errlen);
+/* Open pin_dir/name after checking that it is a map of this type (enum
+ * bpf_map_type) and these key and value sizes, as this build expects.
+ * Returns an fd or -errno with the pin, the reason and the fix in err. */
+int vigil_pin_open(const char *pin_dir, const char *name, __u32 type, size_t key_size,
+		   size_t value_size, char *err, size_t errlen);
 
 struct bpf_object;
 

@@ -24,18 +24,19 @@ void vigil_svc_maps_close(struct vigil_svc_maps *m)
 int vigil_svc_maps_open(const char *pin_dir, struct vigil_svc_maps *m, char *err, size_t errlen)
 {
 	*m = (struct vigil_svc_maps){ -1, -1, -1, -1, -1, -1 };
-	m->services = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICES, sizeof(struct vigil_endpoint),
+	m->services = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICES, BPF_MAP_TYPE_HASH,
+				     sizeof(struct vigil_endpoint),
 				     sizeof(struct vigil_service_info), err, errlen);
 	if (m->services >= 0)
-		m->service_sets = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICE_SETS,
+		m->service_sets = vigil_pin_open(pin_dir, VIGIL_PIN_SERVICE_SETS, BPF_MAP_TYPE_HASH,
 						 sizeof(struct vigil_endpoint),
 						 sizeof(struct vigil_backend_set), err, errlen);
 	if (m->service_sets >= 0)
-		m->backend_info = vigil_pin_open(pin_dir, VIGIL_PIN_BACKEND_INFO,
+		m->backend_info = vigil_pin_open(pin_dir, VIGIL_PIN_BACKEND_INFO, BPF_MAP_TYPE_HASH,
 						 sizeof(struct vigil_svc_backend_key),
 						 sizeof(struct vigil_backend_info), err, errlen);
 	if (m->backend_info >= 0)
-		m->admin = vigil_pin_open(pin_dir, VIGIL_PIN_ADMIN, sizeof(struct vigil_svc_backend_key),
+		m->admin = vigil_pin_open(pin_dir, VIGIL_PIN_ADMIN, BPF_MAP_TYPE_HASH, sizeof(struct vigil_svc_backend_key),
 					  sizeof(__u32), err, errlen);
 	if (m->admin >= 0)
 		return 0;

@@ -149,7 +149,8 @@ static int compare_seq(const void *a, const void *b)
 int vigil_cli_history_read(const char *pin_dir, __u64 after_seq, struct vigil_change **out,
 			  size_t *n, char *err, size_t errlen)
 {
-	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_HISTORY, sizeof(__u32), sizeof(struct vigil_change),
+	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_HISTORY, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
+				sizeof(struct vigil_change),
 				err, errlen);
 	struct vigil_change *recs;
 

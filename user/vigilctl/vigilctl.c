@@ -177,25 +177,68 @@ static void usage(FILE *out)
 		"says why and what to do), 2 bad command line.\n", VIGIL_DEFAULT_PIN_DIR);
 }
 
-int main(int argc, char **argv)
+/* A pin directory that fits PATH_MAX with the longest pin name after it. */
+static int check_pin_dir(const char *what, const char *dir)
 {
-	struct global_opts g = { .pin_dir = getenv("VIGIL_PIN_DIR") };
+	size_t len = strlen(dir);
+
+	if (!len) {
+		fprintf(stderr, "vigilctl: %s: empty: give the directory vigild pins its maps "
+			"in (daemon.pin_dir, default %s)\n", what, VIGIL_DEFAULT_PIN_DIR);
+		return -EINVAL;
+	}
+	if (len > VIGILCTL_PIN_DIR_MAX) {
+		fprintf(stderr, "vigilctl: %s: %zu characters, at most %d: use a shorter path\n",
+			what, len, VIGILCTL_PIN_DIR_MAX);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Global options before the command; returns the index of the command,
+ * 0 after --help, or -1 on a usage error (printed). */
+static int parse_global(int argc, char **argv, struct global_opts *g)
+{
 	int i = 1;
 
-	if (!g.pin_dir || !*g.pin_dir)
-		g.pin_dir = VIGIL_DEFAULT_PIN_DIR;
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--pin-dir") == 0 && i + 1 < argc) {
-			g.pin_dir = argv[++i];
+		const char *dir = NULL;
+
+		if (strncmp(argv[i], "--pin-dir=", 10) == 0) {
+			dir = argv[i] + 10;
+		} else if (strcmp(argv[i], "--pin-dir") == 0) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "vigilctl: --pin-dir needs a value: --pin-dir DIR\n");
+				return -1;
+			}
+			dir = argv[++i];
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
 		} else {
 			fprintf(stderr, "vigilctl: unknown option '%s'\n", argv[i]);
 			usage(stderr);
-			return EXIT_USAGE;
+			return -1;
 		}
+		if (check_pin_dir("--pin-dir", dir))
+			return -1;
+		g->pin_dir = dir;
 	}
+	return i;
+}
+
+int main(int argc, char **argv)
+{
+	struct global_opts g = { .pin_dir = getenv("VIGIL_PIN_DIR") };
+	int i;
+
+	if (!g.pin_dir || !*g.pin_dir)
+		g.pin_dir = VIGIL_DEFAULT_PIN_DIR;
+	else if (check_pin_dir("$VIGIL_PIN_DIR", g.pin_dir))
+		return EXIT_USAGE;
+	i = parse_global(argc, argv, &g);
+	if (i <= 0)
+		return i ? EXIT_USAGE : 0;
 	if (i == argc) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -24,7 +24,8 @@ static void request_stop(int sig)
 	stop_requested = 1;
 }
 
-int ctl_parse_flags(int argc, char **argv, bool *json, bool *follow, const char *usage)
+int ctl_parse_flags(int argc, char **argv, bool *json, bool *follow, int max_args,
+		    const char *usage)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -47,6 +48,11 @@ int ctl_parse_flags(int argc, char **argv, bool *json, bool *follow, const char 
 			fprintf(stderr, "%s", usage);
 			return EXIT_USAGE;
 		}
+	}
+	if (argc - optind > max_args) {
+		fprintf(stderr, "vigilctl %s: unexpected argument '%s'\n%s", argv[0],
+			argv[optind + max_args], usage);
+		return EXIT_USAGE;
 	}
 	return 0;
 }
@@ -119,7 +125,7 @@ int cmd_services(const struct global_opts *g, int argc, char **argv)
 	struct vigil_cli_state st;
 	char vip[VIGIL_ENDPOINT_STRLEN], age[32];
 	bool json = false;
-	int ret = ctl_parse_flags(argc, argv, &json, NULL, usage);
+	int ret = ctl_parse_flags(argc, argv, &json, NULL, 0, usage);
 
 	if (ret)
 		return ret == 1 ? 0 : ret;
@@ -218,25 +224,35 @@ static void print_backend_row(const struct vigil_cli_backend_row *b)
 	       100.0 * b->share, b->info.ejections, age, vigil_rule_name(b->info.last_rule), evidence);
 }
 
+static bool has_service(const struct vigil_cli_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_services; i++)
+		if (strncmp(st->services[i].info.name, name, VIGIL_NAME_LEN) == 0)
+			return true;
+	return false;
+}
+
 int cmd_backends(const struct global_opts *g, int argc, char **argv)
 {
 	static const char usage[] = "usage: vigilctl backends [SERVICE] [--json]\n";
 	struct vigil_cli_state st;
 	const char *only = NULL;
 	bool json = false;
-	int ret = ctl_parse_flags(argc, argv, &json, NULL, usage);
+	int ret = ctl_parse_flags(argc, argv, &json, NULL, 1, usage);
 	json_t *arr;
 
 	if (ret)
 		return ret == 1 ? 0 : ret;
 	if (optind < argc)
 		only = argv[optind++];
-	if (optind != argc) {
-		fprintf(stderr, "%s", usage);
-		return EXIT_USAGE;
-	}
 	if (read_state(g, &st))
 		return 1;
+	if (only && !has_service(&st, only)) {
+		fprintf(stderr, "vigilctl backends: no such service '%s': 'vigilctl services' "
+			"lists them\n", only);
+		vigil_cli_state_free(&st);
+		return 1;
+	}
 	arr = json ? json_array() : NULL;
 	if (!json)
 		printf("%-16s %-26s %-7s %-9s %6s %7s %4s %-12s %-20s %s\n", "SERVICE", "BACKEND",
@@ -267,6 +283,8 @@ static const char *change_from_name(const struct vigil_change *c, bool to)
 
 	if (c->key.backend.family == 0)
 		return modes[v & 3];
+	if (c->rule == VIGIL_RULE_ADMIN)
+		return vigil_admin_name((enum vigil_admin_state)v);
 	return vigil_state_name((enum vigil_backend_state)v);
 }
 
@@ -297,10 +315,11 @@ static void print_change(const struct vigil_change *c, bool json)
 		fflush(stdout);
 		return;
 	}
-	printf("%s.%03llu #%llu %-24s %-26s %s -> %s  rule=%s failures=%u latency_us=%u "
+	printf("%s.%03llu #%llu %-24s %-26s %s%s -> %s  rule=%s failures=%u latency_us=%u "
 	       "limit_us=%u errors=%u/%u\n", when,
 	       (unsigned long long)(c->wall_ns / 1000000ull % 1000), (unsigned long long)c->seq, vip,
-	       ep, change_from_name(c, false), change_from_name(c, true), vigil_rule_name(c->rule),
+	       ep, c->key.backend.family && c->rule == VIGIL_RULE_ADMIN ? "admin " : "",
+	       change_from_name(c, false), change_from_name(c, true), vigil_rule_name(c->rule),
 	       c->evidence.failures, c->evidence.latency_us, c->evidence.limit_us,
 	       c->evidence.errors, c->evidence.requests);
 	fflush(stdout);
@@ -310,7 +329,7 @@ int cmd_events(const struct global_opts *g, int argc, char **argv)
 {
 	static const char usage[] = "usage: vigilctl events [--follow] [--json]\n";
 	bool json = false, follow = false;
-	int ret = ctl_parse_flags(argc, argv, &json, &follow, usage);
+	int ret = ctl_parse_flags(argc, argv, &json, &follow, 0, usage);
 	__u64 last = 0;
 	char err[512];
 
@@ -339,15 +358,25 @@ int cmd_events(const struct global_opts *g, int argc, char **argv)
 
 /* ---- admin ---------------------------------------------------------------- */
 
+static void admin_usage(FILE *out, const char *verb)
+{
+	fprintf(out, "usage: vigilctl %s SERVICE BACKEND   (BACKEND as 10.0.0.2:8080 or "
+		"[fd00::2]:8080)\n", verb);
+}
+
 static int admin_command(const struct global_opts *g, int argc, char **argv,
 			 enum vigil_admin_state admin, const char *verb)
 {
 	struct vigil_endpoint ep;
 	char err[512];
 
-	if (argc != 3 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: vigilctl %s SERVICE BACKEND   (BACKEND as 10.0.0.2:8080 or "
-			"[fd00::2]:8080)\n", verb);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			admin_usage(stdout, verb);
+			return 0;
+		}
+	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+		admin_usage(stderr, verb);
 		return EXIT_USAGE;
 	}
 	if (vigil_endpoint_parse(argv[2], &ep)) {

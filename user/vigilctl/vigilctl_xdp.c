@@ -50,7 +50,8 @@ static int read_counters(const char *pin_dir, const char *name, __u32 n, __u64 *
 	int ncpus = libbpf_num_possible_cpus();
 	char err[512];
 	__u64 *per_cpu;
-	int fd = vigil_pin_open(pin_dir, name, sizeof(__u32), sizeof(__u64), err, sizeof(err));
+	int fd = vigil_pin_open(pin_dir, name, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+				sizeof(__u64), err, sizeof(err));
 
 	if (fd < 0) {
 		fprintf(stderr, "vigilctl: %s (the load balancer runs only for services with "
@@ -78,7 +79,7 @@ int cmd_xdp(const struct global_opts *g, int argc, char **argv)
 	static const char usage[] = "usage: vigilctl xdp [--json]\n";
 	__u64 sum[VIGIL_XDP_COUNTERS], dropped[VIGIL_DROP_REASONS];
 	bool json = false;
-	int ret = ctl_parse_flags(argc, argv, &json, NULL, usage);
+	int ret = ctl_parse_flags(argc, argv, &json, NULL, 0, usage);
 
 	if (ret)
 		return ret == 1 ? 0 : ret;

@@ -181,9 +181,9 @@ static void log_backend_change(const struct fo_service *s, const struct vigil_de
 	char ep[VIGIL_ENDPOINT_STRLEN];
 
 	if (c->rule == VIGIL_RULE_ADMIN) {
-		pr_warn("service %s backend %s: admin state %s", s->cfg->name,
-			vigil_endpoint_format(&b->ep, ep, sizeof(ep)),
-			vigil_admin_name((enum vigil_admin_state)b->info.admin));
+		pr_warn("service %s backend %s: admin %s -> %s (state %s)", s->cfg->name,
+			vigil_endpoint_format(&b->ep, ep, sizeof(ep)), vigil_admin_name(c->admin_from),
+			vigil_admin_name(c->admin_to), vigil_state_name(c->to));
 		return;
 	}
 	pr_warn("service %s backend %s: %s -> %s rule=%s failures=%u threshold=%u requests=%u "

@@ -221,7 +221,8 @@ static void write_change(struct vigil_publisher *p, const struct vigil_service_c
 	struct vigil_change rec = {
 		.seq = ++p->history_seq, .wall_ns = vigil_wall_ns(), .mono_ns = mono_ns,
 		.key = svc_key(svc, 0, b ? &b->ep : NULL), .rule = c->rule,
-		.from = b ? c->from : c->set_flags_from, .to = b ? c->to : c->set_flags_to,
+		.from = !b ? c->set_flags_from : c->rule == VIGIL_RULE_ADMIN ? c->admin_from : c->from,
+		.to = !b ? c->set_flags_to : c->rule == VIGIL_RULE_ADMIN ? c->admin_to : c->to,
 		.admin = b ? b->info.admin : 0, .evidence = c->evidence,
 	};
 	__u32 slot = rec.seq % VIGIL_HISTORY_SLOTS;

@@ -15,14 +15,18 @@
 #include <bpf/libbpf.h>
 
 #include "addr.h"
+#include "caps.h"
 #include "clock.h"
 #include "config.h"
+#include "config_host.h"
 #include "failover.h"
 #include "host.h"
 #include "log.h"
 #include "monitor.h"
 #include "pins.h"
 #include "pkt_dp.h"
+#include "safefile.h"
+#include "sd_notify.h"
 #include "sock_dp.h"
 #include "state_maps.h"
 #include "vigild.h"
@@ -185,22 +189,6 @@ static void install_signal_handlers(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int write_ready_file(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f) {
-		int e = errno; /* pr_err may change errno */
-
-		pr_err("cannot create ready file %s: %s: check that its directory exists and "
-		       "is writable", path, strerror(e));
-		return -e;
-	}
-	fprintf(f, "%d\n", getpid());
-	fclose(f);
-	return 0;
-}
-
 static void on_kernel_event(const struct vigil_event *ev, void *ctx)
 {
 	struct vigild *d = ctx;
@@ -276,6 +264,29 @@ static void log_status(const struct vigild *d, __u64 now, __u64 *next_ns, __u64 
 	*failures_seen = failures;
 }
 
+/* STATUS= for systemd: one line on what runs. */
+static void status_line(const struct vigild *d, const char *prefix, char *buf, size_t len)
+{
+	const struct vigil_config *c = d->cfg;
+
+	snprintf(buf, len, "%swatching %zu endpoints, %zu prefixes, %zu local ports%s; "
+		 "%zu services", prefix, c->n_backends, c->n_prefixes, c->n_local_ports,
+		 c->watch_all ? ", every outgoing connection" : "", c->n_services);
+}
+
+/* SIGHUP: RELOADING=1 before, READY=1 after, also when the reload was
+ * refused (the running config then stays, and STATUS= says so). */
+static void reload(struct vigild *d)
+{
+	char status[400];
+	int ret;
+
+	vigil_sd_reloading();
+	ret = vigild_reload(d);
+	status_line(d, ret ? "reload refused, running config kept: " : "", status, sizeof(status));
+	vigil_sd_ready(status);
+}
+
 static int event_loop(struct vigild *d)
 {
 	struct pollfd fds[MAX_POLLFDS];
@@ -289,14 +300,18 @@ static int event_loop(struct vigild *d)
 
 		if (reload_requested) {
 			reload_requested = 0;
-			vigild_reload(d);
+			reload(d);
 		}
 		now = vigil_now_ns();
+		/* The watchdog is fed here, once per tick: a loop that stops
+		 * turning stops feeding it. */
+		vigil_sd_watchdog_tick(now);
 		timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : 200;
+		timeout = vigil_sd_watchdog_max_sleep_ms(timeout > 200 ? 200 : timeout);
 		fds[0] = (struct pollfd){ .fd = vigil_monitor_epoll_fd(d->mon), .events = POLLIN };
 		if (d->fo)
 			n += vigil_failover_pollfds(d->fo, fds + 1, MAX_POLLFDS - 1);
-		if (poll(fds, n, timeout > 200 ? 200 : timeout) < 0 && errno != EINTR) {
+		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
 			ret = -errno;
 			pr_err("poll failed: %s", strerror(-ret));
 			break;
@@ -337,11 +352,18 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 		"%zu local ports%s; %zu services", cfg->pin_dir, cfg->n_backends, cfg->n_prefixes,
 		cfg->n_local_ports, cfg->watch_all ? ", and every outgoing connection" : "",
 		cfg->n_services);
-	if (opt->ready_file && write_ready_file(opt->ready_file) < 0) {
+	/* Everything that needs more than the running daemon does is done. */
+	ret = vigil_caps_drop(cfg->sched_priority > 0, err, sizeof(err));
+	if (ret)
+		pr_warn("%s: vigild keeps every capability it was started with", err);
+	if (opt->ready_file && vigil_ready_file_write(opt->ready_file) < 0) {
 		stop_daemon(&d);
 		return 1;
 	}
+	status_line(&d, "", err, sizeof(err));
+	vigil_sd_ready(err);
 	ret = event_loop(&d);
+	vigil_sd_stopping();
 	*cfgp = d.cfg;
 	pr_info("stopping: the monitor hooks, maps and socket load balancer stay pinned under %s "
 		"(the kernel fast path keeps working; 'vigild --unpin' removes them); %llu map "
@@ -400,8 +422,11 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 2;
 	}
-	if (vigil_config_load_file(opt.config_path, cfg, err, sizeof(err))) {
+	if (vigil_config_file_check(opt.config_path, err, sizeof(err)) ||
+	    vigil_config_load_file(opt.config_path, cfg, err, sizeof(err)) ||
+	    (!opt.unpin && vigil_config_host_check(cfg, opt.config_path, err, sizeof(err)))) {
 		fprintf(stderr, "vigild: %s\n", err);
+		vigil_config_free(cfg);
 		free(cfg);
 		return 2;
 	}
@@ -416,6 +441,7 @@ int main(int argc, char **argv)
 	} else {
 		libbpf_set_print(libbpf_to_log);
 		install_signal_handlers();
+		vigil_sd_init();
 		ret = check_host(cfg);
 		if (!ret)
 			ret = run_locked(&cfg, &opt);

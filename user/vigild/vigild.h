@@ -20,8 +20,8 @@ struct vigild {
 
 /* Re-read config_path and bring everything in line with it (SIGHUP). A file
  * that does not load, a change that needs a restart or a step that fails is
- * logged, and the running config stays in charge, unchanged. */
-void vigild_reload(struct vigild *d);
+ * logged, and the running config stays in charge, unchanged: then < 0. */
+int vigild_reload(struct vigild *d);
 
 /* Restore pins removed under the running vigild (vigild_pins.c); cheap when
  * nothing is missing. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "config_host.h"
 #include "failover.h"
 #include "host.h"
 #include "log.h"
@@ -24,6 +25,7 @@
 #include "pkt_hooks.h"
 #include "probe.h"
 #include "reload_plan.h"
+#include "safefile.h"
 #include "sock_dp.h"
 #include "state_maps.h"
 #include "vigild.h"
@@ -332,9 +334,17 @@ static struct vigil_config *load_next(const struct vigild *d)
 		       d->config_path);
 		return NULL;
 	}
-	if (vigil_config_load_file(d->config_path, next, err, sizeof(err))) {
+	/* Who may write the file is checked on every reload: a config made
+	 * world-writable after the start must not be applied either. */
+	if (vigil_config_file_check(d->config_path, err, sizeof(err)) ||
+	    vigil_config_load_file(d->config_path, next, err, sizeof(err))) {
 		pr_err("reload refused: %s: keeping the running config", err);
 		free(next);
+		return NULL;
+	}
+	if (vigil_config_host_check(next, d->config_path, err, sizeof(err))) {
+		pr_err("reload refused: %s: keeping the running config", err);
+		free_config(next);
 		return NULL;
 	}
 	more = vigil_reload_restart_needed(d->cfg, next, err, sizeof(err));
@@ -347,7 +357,7 @@ static struct vigil_config *load_next(const struct vigild *d)
 	return next;
 }
 
-void vigild_reload(struct vigild *d)
+int vigild_reload(struct vigild *d)
 {
 	struct vigil_reload_summary sum;
 	struct vigil_config *next;
@@ -356,14 +366,14 @@ void vigild_reload(struct vigild *d)
 	pr_info("SIGHUP: reloading %s", d->config_path);
 	next = load_next(d);
 	if (!next)
-		return;
+		return -EINVAL;
 	t = (struct txn){ .old = d->cfg, .next = next, .old_dp = vigil_reload_datapaths(d->cfg),
 			  .next_dp = vigil_reload_datapaths(next) };
 	if (apply(d, &t)) {
 		pr_err("reload of %s failed: %s: keeping the running config", d->config_path,
 		       t.err);
 		free_config(next);
-		return;
+		return -EIO;
 	}
 	vigil_reload_summarize(d->cfg, next, &sum);
 	apply_sched_priority(d->cfg, next);
@@ -372,4 +382,5 @@ void vigild_reload(struct vigild *d)
 	vigil_log_set_level(d->log_level_override >= 0 ? (enum vigil_log_level)d->log_level_override
 						       : next->log_level);
 	log_summary(d, &sum);
+	return 0;
 }

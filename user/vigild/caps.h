@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Dropping the capabilities vigild needs only to start (libcap). */
+#ifndef VIGIL_CAPS_H
+#define VIGIL_CAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Once every hook is attached: keep only what the running daemon uses
+ * (docs/deploy.md, "Capabilities"), in the effective and permitted sets,
+ * clear the inheritable and ambient sets, drop the rest from the bounding
+ * set when CAP_SETPCAP allows (under systemd CapabilityBoundingSet= has
+ * done that) and set no_new_privs. CAP_SYS_NICE stays only when keep_nice
+ * (daemon.sched_priority is set: a reload may change the priority). Logs the
+ * kept set. 0, or -errno with the reason in err. */
+int vigil_caps_drop(bool keep_nice, char *err, size_t errlen);
+
+#endif
