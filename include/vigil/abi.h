@@ -59,7 +59,8 @@
 #define VIGIL_PIN_ADMIN         "admin"
 #define VIGIL_PIN_HISTORY       "history"
 #define VIGIL_PIN_SOCK_VIP      "sock_vip"
-#define VIGIL_PIN_LINKS_DIR     "links"   /* pinned cgroup links, so they outlive vigild */
+#define VIGIL_PIN_LINKS_DIR     "links"   /* pinned links (cgroup, XDP, monitor), so they outlive vigild */
+#define VIGIL_PIN_MON_LINK_PREFIX "monitor-" /* links/monitor-TRACEPOINT: the monitor's hooks */
 
 /* Address families as the kernel numbers them (AF_INET, AF_INET6); repeated
  * here because BPF code cannot include <sys/socket.h>. */
@@ -249,6 +250,9 @@ enum vigil_rule {
 	VIGIL_RULE_FAIL_OPEN = 11,    /* service-level: nothing healthy */
 	VIGIL_RULE_BACKUPS = 12,      /* service-level: backups serving */
 	VIGIL_RULE_PRIMARIES = 13,    /* service-level: primaries serving again */
+	VIGIL_RULE_RESTART = 14,      /* vigild restarted (all-zero key); evidence: backends
+				       * restored out of service (failures), fast-path down
+				       * flags (errors), sockets waiting since before (requests) */
 	VIGIL_RULE_COUNT
 };
 

@@ -487,6 +487,7 @@ const char *vigil_rule_name(enum vigil_rule r)
 		[VIGIL_RULE_FAIL_OPEN] = "fail_open",
 		[VIGIL_RULE_BACKUPS] = "backups",
 		[VIGIL_RULE_PRIMARIES] = "primaries",
+		[VIGIL_RULE_RESTART] = "vigild_restarted",
 	};
 
 	return (unsigned)r < N(names) && names[r] ? names[r] : "unknown";

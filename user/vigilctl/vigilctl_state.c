@@ -307,6 +307,14 @@ static void print_change(const struct vigil_change *c, bool json)
 				     vigil_rule_name(c->rule), "evidence", evidence_json(&c->evidence)));
 		return;
 	}
+	if (c->rule == VIGIL_RULE_RESTART) {
+		printf("%s.%03llu #%llu vigild restarted: %u backends out of service restored, %u "
+		       "marked down by the kernel fast path, %u sockets waiting since before\n", when,
+		       (unsigned long long)(c->wall_ns / 1000000ull % 1000), (unsigned long long)c->seq,
+		       c->evidence.failures, c->evidence.errors, c->evidence.requests);
+		fflush(stdout);
+		return;
+	}
 	printf("%s.%03llu #%llu %-24s %-26s %s%s -> %s  rule=%s failures=%u latency_us=%u "
 	       "limit_us=%u errors=%u/%u\n", when,
 	       (unsigned long long)(c->wall_ns / 1000000ull % 1000), (unsigned long long)c->seq, vip,

@@ -87,6 +87,10 @@ static __u64 observe_counters(struct vigil_failover *fo, struct fo_service *s, s
  * read). */
 static __u64 waited_ns(const struct vigil_failover *fo, __u64 since_ns, __u64 now)
 {
+	/* A socket waiting since before this vigild started is counted from the
+	 * start: the time vigild was down is nobody's evidence. */
+	if (since_ns < fo->started_ns)
+		since_ns = fo->started_ns;
 	if (since_ns >= now)
 		return 0;
 	return now - since_ns -
@@ -434,6 +438,48 @@ int vigil_failover_timeout_ms(struct vigil_failover *fo, __u64 now)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+/* Hard-failure rules: the ejection tore connections down and moved flows. */
+static bool hard_rule(__u8 rule)
+{
+	return rule == VIGIL_RULE_CONSECUTIVE || rule == VIGIL_RULE_FAST_PATH ||
+	       rule == VIGIL_RULE_STUCK_CONNECT || rule == VIGIL_RULE_STUCK_REQUEST;
+}
+
+/* A restart goes on from the published state (backend_info): ejections and
+ * their backoff, the time of the last change (so a fast-path down flag set
+ * while vigild was down is not taken for one older than the re-admission).
+ * Returns 1 when the backend was restored out of service. */
+static int restore_backend(struct vigil_failover *fo, struct fo_service *s, size_t b, __u64 now)
+{
+	struct vigil_det_backend *db = &s->det.backends[b];
+	struct vigil_svc_backend_key key;
+	struct vigil_backend_info info;
+	__u64 wall = vigil_wall_ns(), age, ms;
+
+	memset(&key, 0, sizeof(key));
+	key.vip = s->cfg->vips[0];
+	key.backend = db->ep;
+	if (bpf_map_lookup_elem(fo->maps.backend_info, &key, &info) < 0 || !info.since_wall_ns)
+		return 0;
+	fo->restored_found++;
+	age = wall > info.since_wall_ns ? wall - info.since_wall_ns : 0;
+	db->since_ns = age < now ? now - age : 0;
+	db->ejections = info.ejections;
+	db->last_rule = (enum vigil_rule)info.last_rule;
+	db->last_evidence = info.evidence;
+	if (info.state == VIGIL_STATE_HEALTHY)
+		return 0;
+	/* EJECTED, or PROBING (its probes start again at once). */
+	db->state = (enum vigil_backend_state)info.state;
+	ms = (__u64)s->cfg->detection.eject_base_ms * (info.ejections ? info.ejections : 1);
+	if (ms > s->cfg->detection.eject_max_ms)
+		ms = s->cfg->detection.eject_max_ms;
+	db->eject_until_ns = db->since_ns + ms * 1000000ull;
+	db->next_probe_ns = now;
+	db->hard_ejected = hard_rule(info.last_rule);
+	return 1;
+}
+
 static int init_services(struct vigil_failover *fo, __u64 now)
 {
 	fo->svcs = calloc(fo->cfg->n_services, sizeof(*fo->svcs));
@@ -448,11 +494,38 @@ static int init_services(struct vigil_failover *fo, __u64 now)
 		s->id = (__u32)i + 1;
 		s->pub.force = true; /* tables and flags are written at start */
 		vigil_det_init(&s->det, &c->detection);
-		for (size_t b = 0; b < c->n_backends; b++)
+		for (size_t b = 0; b < c->n_backends; b++) {
 			vigil_det_add_backend(&s->det, &c->backends[b].ep, c->backends[b].weight,
 					      c->backends[b].role, now);
+			fo->restored_out += restore_backend(fo, s, b, now);
+		}
 	}
 	return 0;
+}
+
+/* Client in-flight entries waiting for a connect or a reply, and how many
+ * the kernel fast path holds down. */
+static void restart_census(struct vigil_failover *fo, size_t *waiting, size_t *down)
+{
+	struct vigil_inflight *fls;
+	size_t n = 0;
+
+	*waiting = *down = 0;
+	fls = read_inflight(fo, &n);
+	for (size_t i = 0; fls && i < n; i++)
+		if (fls[i].role == VIGIL_ROLE_CLIENT &&
+		    (!(fls[i].flags & VIGIL_INFLIGHT_ESTABLISHED) ||
+		     (fls[i].flags & VIGIL_INFLIGHT_AWAIT_REPLY)))
+			(*waiting)++;
+	free(fls);
+	for (size_t i = 0; i < fo->n_svcs; i++)
+		for (size_t b = 0; b < fo->svcs[i].det.n_backends; b++) {
+			struct vigil_backend_health h = {};
+
+			if (bpf_map_lookup_elem(fo->maps.backend_health,
+						&fo->svcs[i].det.backends[b].ep, &h) == 0 && h.down)
+				(*down)++;
+		}
 }
 
 int vigil_failover_start(struct vigil_failover **out, const struct vigil_config *cfg,
@@ -468,6 +541,7 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 	fo->cfg = cfg;
 	fo->mon = *mon;
 	fo->maps = *maps;
+	fo->started_ns = now;
 	vigil_publisher_init(&fo->pub, cfg, maps, pkt);
 	fo->ncpus = libbpf_num_possible_cpus();
 	fo->percpu_buf = calloc((size_t)fo->ncpus, (sizeof(struct vigil_backend_stats) + 7) & ~7ul);
@@ -490,6 +564,16 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 		goto fail;
 	}
 	vigil_publish_remove_stale(&fo->pub);
+	if (fo->restored_found) {
+		size_t waiting, down;
+
+		restart_census(fo, &waiting, &down);
+		pr_warn("vigild restarted: %u backends out of service restored from %s, %zu "
+			"marked down by the kernel fast path, %zu sockets waiting since before the "
+			"start (their wait counts from now)", fo->restored_out, cfg->pin_dir, down,
+			waiting);
+		vigil_publish_restart(&fo->pub, fo->restored_out, (__u32)down, (__u32)waiting);
+	}
 	fo->event_pending = true; /* publish sets at once */
 	*out = fo;
 	return 0;

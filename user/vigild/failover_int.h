@@ -40,6 +40,9 @@ struct vigil_failover {
 	 * not held against its backend for them. */
 	struct vigil_det_stall stalls[16];
 	size_t next_stall;
+	__u64 started_ns;     /* waits older than this count from here (restart) */
+	unsigned restored_out; /* backends restored EJECTED/PROBING at start */
+	unsigned restored_found; /* backends with published state at start: a restart */
 	bool event_pending;
 	int ncpus;
 	void *percpu_buf;

@@ -10,19 +10,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "maps.h"
 #include "monitor.skel.h"
 #include "path.h"
+#include "pins.h"
 #include "watch_sync.h"
+
+#define MAX_MON_LINKS 8
 
 struct vigil_monitor {
 	struct monitor_bpf *skel;
 	struct ring_buffer *ring;
 	vigil_event_fn on_event;
 	void *ctx;
+	char pin_dir[256];
+	/* The attached hooks, pinned at pin_dir/links/monitor-TRACEPOINT so the
+	 * monitor (and its fast path) outlives vigild. */
+	struct bpf_link *links[MAX_MON_LINKS];
+	char link_names[MAX_MON_LINKS][64];
+	int n_links;
 };
 
 /* Hooks whose absence only turns some signals off. */
@@ -84,8 +94,9 @@ static int disable_missing_hooks(struct monitor_bpf *skel, char *err, size_t err
 	return 0;
 }
 
-/* Unlink every entry of dir (bpffs pins; no subdirectories but links/), then dir. */
-static int remove_dir_entries(const char *dir)
+/* Unlink the entries of dir vigil pins (in_links: dir is pin_dir/links), then
+ * dir if that left it empty. Foreign entries stay and are counted. */
+static int remove_own_entries(const char *dir, bool in_links, int *foreign)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -96,8 +107,13 @@ static int remove_dir_entries(const char *dir)
 		return -errno;
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, VIGIL_PIN_LINKS_DIR) == 0)
+		    (!in_links && strcmp(de->d_name, VIGIL_PIN_LINKS_DIR) == 0))
 			continue;
+		if (!vigil_is_own_pin(de->d_name, in_links)) {
+			pr_warn("unpin: leaving %s/%s: not a vigil pin", dir, de->d_name);
+			(*foreign)++;
+			continue;
+		}
 		if (vigil_path_fmt(path, sizeof(path), "%s/%s", dir, de->d_name)) {
 			pr_warn("cannot unpin %s...: the path is longer than PATH_MAX: remove it "
 				"by hand", path);
@@ -108,7 +124,7 @@ static int remove_dir_entries(const char *dir)
 		}
 	}
 	closedir(d);
-	if (rmdir(dir) < 0 && !first_error)
+	if (rmdir(dir) < 0 && errno != ENOTEMPTY && errno != EEXIST && !first_error)
 		first_error = -errno;
 	return first_error;
 }
@@ -162,6 +178,111 @@ static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cf
 	return 0;
 }
 
+/* A pinned monitor link's name: VIGIL_PIN_MON_LINK_PREFIX + tracepoint. */
+static bool is_monitor_link(const char *name)
+{
+	if (strncmp(name, "new-", 4) == 0) /* a replacement a crash left half done */
+		name += 4;
+	return strncmp(name, VIGIL_PIN_MON_LINK_PREFIX, strlen(VIGIL_PIN_MON_LINK_PREFIX)) == 0;
+}
+
+/* Attach prog and pin the link at path, replacing what is pinned there.
+ * Tracing links cannot change program (BPF_LINK_UPDATE), so the new link is
+ * attached and pinned aside first, then renamed over the old pin: from then
+ * on the old link has no reference left and detaches. The hook is never
+ * missing; both programs run for the moment in between. *replaced says
+ * whether a pin was there. */
+static struct bpf_link *attach_pinned(struct bpf_program *prog, const char *path, bool *replaced)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char tmp[640];
+	struct bpf_link *link;
+	int ret;
+
+	*replaced = access(path, F_OK) == 0;
+	link = bpf_program__attach(prog);
+	if (!link)
+		return NULL;
+	/* bpffs refuses names with a dot: the temporary is NEW-NAME. */
+	snprintf(tmp, sizeof(tmp), "%.*snew-%s", (int)(base - path), path, base);
+	unlink(tmp);
+	ret = bpf_obj_pin(bpf_link__fd(link), tmp);
+	if (!ret && rename(tmp, path) < 0) {
+		ret = -errno;
+		unlink(tmp);
+	}
+	if (ret) {
+		ret = ret < 0 ? ret : -EIO;
+		bpf_link__destroy(link);
+		errno = -ret;
+		return NULL;
+	}
+	return link;
+}
+
+/* Drop pinned monitor links whose hook this run did not attach (a kernel
+ * that lost an optional tracepoint, an older vigil's names). */
+static void remove_stale_links(struct vigil_monitor *mon, const char *links_dir)
+{
+	char path[768];
+	struct dirent *de;
+	DIR *d = opendir(links_dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		bool ours = false;
+
+		if (!is_monitor_link(de->d_name))
+			continue;
+		for (int i = 0; i < mon->n_links; i++)
+			ours |= strcmp(de->d_name, mon->link_names[i]) == 0;
+		if (ours)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", links_dir, de->d_name);
+		if (unlink(path) == 0)
+			pr_info("removed stale monitor link %s", path);
+	}
+	closedir(d);
+}
+
+static int attach_hooks(struct vigil_monitor *mon, char *err, size_t errlen)
+{
+	struct bpf_program *prog;
+	char links_dir[300], path[600];
+	int replaced = 0;
+
+	snprintf(links_dir, sizeof(links_dir), "%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR);
+	if (mkdir(links_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", links_dir, strerror(errno));
+		return -errno;
+	}
+	bpf_object__for_each_program(prog, mon->skel->obj) {
+		const char *sec = bpf_program__section_name(prog), *tp = strchr(sec, '/');
+		char *name;
+		bool was_pinned;
+
+		if (!bpf_program__autoload(prog) || !tp || mon->n_links >= MAX_MON_LINKS)
+			continue;
+		name = mon->link_names[mon->n_links];
+		snprintf(name, sizeof(mon->link_names[0]), "%s%s", VIGIL_PIN_MON_LINK_PREFIX, tp + 1);
+		snprintf(path, sizeof(path), "%s/%s", links_dir, name);
+		mon->links[mon->n_links] = attach_pinned(prog, path, &was_pinned);
+		if (!mon->links[mon->n_links]) {
+			snprintf(err, errlen, "attaching tracepoint %s (pinned at %s) failed: %s", tp + 1,
+				 path, strerror(errno));
+			return -errno;
+		}
+		mon->n_links++;
+		replaced += was_pinned;
+	}
+	remove_stale_links(mon, links_dir);
+	if (replaced)
+		pr_info("monitor: %d hooks were still attached from an earlier vigild (pinned under "
+			"%s): replaced in place", replaced, links_dir);
+	return 0;
+}
+
 int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *cfg,
 			vigil_event_fn on_event, void *ctx, char *err, size_t errlen)
 {
@@ -172,6 +293,7 @@ int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *c
 		return -ENOMEM;
 	mon->on_event = on_event;
 	mon->ctx = ctx;
+	snprintf(mon->pin_dir, sizeof(mon->pin_dir), "%s", cfg->pin_dir);
 	ret = load_objects(mon, cfg, err, errlen);
 	if (ret)
 		goto fail;
@@ -180,11 +302,9 @@ int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *c
 	ret = vigil_watch_sync(mon->skel, cfg, err, errlen);
 	if (ret)
 		goto fail;
-	ret = monitor_bpf__attach(mon->skel);
-	if (ret) {
-		snprintf(err, errlen, "attaching tracepoints failed: %s", strerror(-ret));
+	ret = attach_hooks(mon, err, errlen);
+	if (ret)
 		goto fail;
-	}
 	mon->ring = ring_buffer__new(bpf_map__fd(mon->skel->maps.events), handle_ring_record,
 				     mon, NULL);
 	if (!mon->ring) {
@@ -225,21 +345,70 @@ void vigil_monitor_stop(struct vigil_monitor *mon)
 	if (!mon)
 		return;
 	ring_buffer__free(mon->ring);
+	/* Closing a pinned link's fd leaves it attached. */
+	for (int i = 0; i < mon->n_links; i++)
+		bpf_link__destroy(mon->links[i]);
 	monitor_bpf__destroy(mon->skel);
 	free(mon);
 }
 
-/* Removes every pin in pin_dir (maps of all vigil objects, pinned links). */
+/* Removes vigil's pins in pin_dir (maps of all vigil objects, pinned links),
+ * then the directories if nothing else is left in them. */
 int vigil_monitor_unpin(const char *pin_dir)
 {
 	char links[512];
-	int ret;
+	int ret, foreign = 0;
 
 	snprintf(links, sizeof(links), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR);
-	ret = remove_dir_entries(links);
+	ret = remove_own_entries(links, true, &foreign);
 	if (ret == 0 || ret == -ENOENT)
-		ret = remove_dir_entries(pin_dir);
+		ret = remove_own_entries(pin_dir, false, &foreign);
+	if (foreign)
+		pr_warn("unpin: %d entries that vigil did not pin left in place under %s", foreign,
+			pin_dir);
 	return ret == -ENOENT ? 0 : ret;
+}
+
+int vigil_monitor_restore_pins(struct vigil_monitor *mon)
+{
+	char path[600];
+	int n = vigil_repin_object(mon->skel->obj);
+
+	if (n < 0)
+		return n;
+	snprintf(path, sizeof(path), "%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	for (int i = 0; i < mon->n_links; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR,
+			 mon->link_names[i]);
+		if (access(path, F_OK) == 0)
+			continue;
+		if (bpf_obj_pin(bpf_link__fd(mon->links[i]), path) < 0)
+			return -errno;
+		n++;
+	}
+	return n;
+}
+
+bool vigil_monitor_pins_lost(const struct vigil_monitor *mon)
+{
+	char path[600];
+
+	if (access(bpf_map__pin_path(mon->skel->maps.backend_stats), F_OK) < 0)
+		return true;
+	for (int i = 0; i < mon->n_links; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR,
+			 mon->link_names[i]);
+		if (access(path, F_OK) < 0)
+			return true;
+	}
+	return false;
+}
+
+const struct bpf_object *vigil_monitor_object(const struct vigil_monitor *mon)
+{
+	return mon->skel->obj;
 }
 
 int vigil_monitor_epoll_fd(const struct vigil_monitor *mon)

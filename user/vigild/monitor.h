@@ -3,6 +3,7 @@
 #ifndef VIGIL_MONITOR_H
 #define VIGIL_MONITOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <vigil/abi.h>
 #include "config.h"
@@ -12,8 +13,11 @@ struct vigil_monitor;
 typedef void (*vigil_event_fn)(const struct vigil_event *ev, void *ctx);
 
 /* Open, load (reusing maps pinned under cfg->pin_dir), write the watch maps,
- * attach every available hook. Optional hooks the kernel lacks are skipped
- * with a warning. On error nothing stays attached and err says why. */
+ * attach every available hook and pin its link at
+ * cfg->pin_dir/links/monitor-TRACEPOINT, replacing in place a link an earlier
+ * vigild left there (the monitor and its fast path run while vigild is down).
+ * Optional hooks the kernel lacks are skipped with a warning. On error err
+ * says why; hooks already replaced stay attached, as the old ones were. */
 int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *cfg,
 			vigil_event_fn on_event, void *ctx, char *err, size_t errlen);
 
@@ -27,7 +31,8 @@ int vigil_monitor_reconfigure(struct vigil_monitor *mon, const struct vigil_conf
 /* Deliver pending ring-buffer events; waits up to timeout_ms. */
 int vigil_monitor_poll(struct vigil_monitor *mon, int timeout_ms);
 
-/* Detach and free. Pinned maps stay so vigilctl keeps working. */
+/* Free. The pinned links keep the hooks attached and the pinned maps stay,
+ * so the fast path and vigilctl keep working; vigild --unpin removes them. */
 void vigil_monitor_stop(struct vigil_monitor *mon);
 
 /* Ring-buffer epoll fd to wait on, and delivery without waiting. */
@@ -37,7 +42,19 @@ int vigil_monitor_consume(struct vigil_monitor *mon);
 /* Map fds the failover engine reads. */
 void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int *inflight);
 
-/* Remove every pin vigild creates under pin_dir, then pin_dir itself. */
+/* Remove the pins vigil creates under pin_dir (its map and link names only:
+ * foreign entries stay, with a warning), then pin_dir itself if empty. */
 int vigil_monitor_unpin(const char *pin_dir);
+
+/* Whether a pin of the monitor (a map, a link) is missing, e.g. after
+ * 'rm -rf pin_dir' under a running vigild. */
+bool vigil_monitor_pins_lost(const struct vigil_monitor *mon);
+
+/* Pin again, from vigild's fds, the monitor's maps and links that are
+ * missing. Returns how many, or -errno. */
+int vigil_monitor_restore_pins(struct vigil_monitor *mon);
+
+struct bpf_object;
+const struct bpf_object *vigil_monitor_object(const struct vigil_monitor *mon);
 
 #endif

@@ -319,3 +319,8 @@ void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_confi
 		pr_warn("map xdp_services: removing VIPs no longer configured failed: %s: their "
 			"packets keep being balanced until vigild restarts", strerror(-ret));
 }
+
+const struct bpf_object *vigil_pkt_dp_object(const struct vigil_pkt_dp *st)
+{
+	return st->skel->obj;
+}

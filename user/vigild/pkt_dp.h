@@ -55,4 +55,8 @@ void vigil_pkt_dp_stop(struct vigil_pkt_dp *xl);
  * netns, "" = vigild's own). */
 void vigil_pkt_dp_detach_pinned(const char *pin_dir, const char *netns);
 
+/* The loaded object (its maps' pin paths and fds: vigild restores lost pins). */
+struct bpf_object;
+const struct bpf_object *vigil_pkt_dp_object(const struct vigil_pkt_dp *st);
+
 #endif

@@ -232,6 +232,19 @@ static void write_change(struct vigil_publisher *p, const struct vigil_service_c
 		failed(p, VIGIL_PUB_HISTORY, ret, "a change record of service %s", svc->name);
 }
 
+void vigil_publish_restart(struct vigil_publisher *p, __u32 restored_out, __u32 kernel_down,
+			   __u32 waiting)
+{
+	struct vigil_change rec = {
+		.seq = ++p->history_seq, .wall_ns = vigil_wall_ns(), .mono_ns = vigil_now_ns(),
+		.rule = VIGIL_RULE_RESTART,
+		.evidence = { .failures = restored_out, .errors = kernel_down, .requests = waiting },
+	};
+	__u32 slot = rec.seq % VIGIL_HISTORY_SLOTS;
+
+	bpf_map_update_elem(p->maps.history, &slot, &rec, BPF_ANY);
+}
+
 static void write_backend(struct vigil_publisher *p, const struct vigil_service_cfg *svc,
 			  const struct vigil_desired_backend *b)
 {

@@ -96,4 +96,10 @@ void vigil_publish_move_admin(struct vigil_publisher *p, const struct vigil_endp
 void vigil_publish_retire_pkt_backends(struct vigil_publisher *p,
 				       const struct vigil_config *old);
 
+/* History record of a restart (rule VIGIL_RULE_RESTART, all-zero key): what
+ * vigild found: backends out of service (evidence.failures), fast-path down
+ * flags (evidence.errors), sockets waiting since before (evidence.requests). */
+void vigil_publish_restart(struct vigil_publisher *p, __u32 restored_out, __u32 kernel_down,
+			   __u32 waiting);
+
 #endif

@@ -193,3 +193,8 @@ void vigil_sock_dp_stop(struct vigil_sock_dp *lb)
 	sock_lb_bpf__destroy(lb->skel);
 	free(lb);
 }
+
+const struct bpf_object *vigil_sock_dp_object(const struct vigil_sock_dp *st)
+{
+	return st->skel->obj;
+}

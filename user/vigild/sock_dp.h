@@ -30,4 +30,8 @@ void vigil_sock_dp_stop(struct vigil_sock_dp *lb);
  * /sys/fs/cgroup/unified (hybrid hierarchy). NULL when none is mounted. */
 const char *vigil_cgroup2_root(void);
 
+/* The loaded object (its maps' pin paths and fds: vigild restores lost pins). */
+struct bpf_object;
+const struct bpf_object *vigil_sock_dp_object(const struct vigil_sock_dp *st);
+
 #endif

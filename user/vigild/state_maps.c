@@ -65,3 +65,8 @@ void vigil_state_maps_stop(struct vigil_state_maps *st)
 	state_maps_bpf__destroy(st->skel);
 	free(st);
 }
+
+const struct bpf_object *vigil_state_maps_object(const struct vigil_state_maps *st)
+{
+	return st->skel->obj;
+}

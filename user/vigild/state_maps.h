@@ -21,4 +21,8 @@ int vigil_state_maps_load(struct vigil_state_maps **out, const char *pin_dir, ch
 void vigil_state_maps_fds(const struct vigil_state_maps *st, struct vigil_svc_maps *maps);
 void vigil_state_maps_stop(struct vigil_state_maps *st);
 
+/* The loaded object (its maps' pin paths and fds: vigild restores lost pins). */
+struct bpf_object;
+const struct bpf_object *vigil_state_maps_object(const struct vigil_state_maps *st);
+
 #endif

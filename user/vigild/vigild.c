@@ -23,6 +23,7 @@
 #include "host.h"
 #include "log.h"
 #include "monitor.h"
+#include "pins.h"
 #include "pkt_dp.h"
 #include "safefile.h"
 #include "sd_notify.h"
@@ -321,6 +322,7 @@ static int event_loop(struct vigild *d)
 			break;
 		}
 		ret = 0;
+		vigild_check_pins(d);
 		if (d->fo)
 			vigil_failover_run(d->fo, vigil_now_ns());
 		log_status(d, vigil_now_ns(), &next_status_ns, &failures_seen);
@@ -363,13 +365,50 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	ret = event_loop(&d);
 	vigil_sd_stopping();
 	*cfgp = d.cfg;
-	pr_info("stopping: detaching monitor hooks (maps and socket load balancer stay pinned "
-		"under %s; 'vigild --unpin' removes them); %llu map writes failed", d.cfg->pin_dir,
+	pr_info("stopping: the monitor hooks, maps and socket load balancer stay pinned under %s "
+		"(the kernel fast path keeps working; 'vigild --unpin' removes them); %llu map "
+		"writes failed", d.cfg->pin_dir,
 		(unsigned long long)(d.fo ? vigil_failover_write_failures(d.fo) : 0));
 	stop_daemon(&d);
 	if (opt->ready_file)
 		unlink(opt->ready_file);
 	return ret < 0 ? 1 : 0;
+}
+
+/* --unpin: refused while a vigild owns the pin directory. */
+static int unpin(const struct vigil_config *cfg)
+{
+	char err[512];
+	int lock = vigil_pin_lock(cfg->pin_dir, err, sizeof(err)), ret;
+
+	if (lock < 0) {
+		pr_err("not unpinning: %s", err);
+		return 1;
+	}
+	/* tc filters hold their program, not a pin: detach them first. */
+	vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
+	ret = vigil_monitor_unpin(cfg->pin_dir);
+	if (ret)
+		pr_err("unpinning %s failed: %s", cfg->pin_dir, strerror(-ret));
+	vigil_pin_unlock(lock, cfg->pin_dir);
+	return ret ? 1 : 0;
+}
+
+/* One vigild per pin directory: the lock is held until exit. A reload cannot
+ * change daemon.pin_dir, so the lock stays the right one. */
+static int run_locked(struct vigil_config **cfgp, const struct options *opt)
+{
+	char err[512], pin_dir[256];
+	int lock = vigil_pin_lock((*cfgp)->pin_dir, err, sizeof(err)), ret;
+
+	if (lock < 0) {
+		pr_err("%s", err);
+		return 1;
+	}
+	snprintf(pin_dir, sizeof(pin_dir), "%s", (*cfgp)->pin_dir);
+	ret = run(cfgp, opt);
+	vigil_pin_unlock(lock, pin_dir);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -398,19 +437,14 @@ int main(int argc, char **argv)
 		printf("%s: ok\n", opt.config_path);
 		ret = 0;
 	} else if (opt.unpin) {
-		/* tc filters hold their program, not a pin: detach them first. */
-		vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
-		ret = vigil_monitor_unpin(cfg->pin_dir);
-		if (ret)
-			pr_err("unpinning %s failed: %s", cfg->pin_dir, strerror(-ret));
-		ret = ret ? 1 : 0;
+		ret = unpin(cfg);
 	} else {
 		libbpf_set_print(libbpf_to_log);
 		install_signal_handlers();
 		vigil_sd_init();
 		ret = check_host(cfg);
 		if (!ret)
-			ret = run(&cfg, &opt);
+			ret = run_locked(&cfg, &opt);
 	}
 	vigil_config_free(cfg);
 	free(cfg);

@@ -23,4 +23,8 @@ struct vigild {
  * logged, and the running config stays in charge, unchanged: then < 0. */
 int vigild_reload(struct vigild *d);
 
+/* Restore pins removed under the running vigild (vigild_pins.c); cheap when
+ * nothing is missing. */
+void vigild_check_pins(struct vigild *d);
+
 #endif
