@@ -58,6 +58,7 @@
 #define VIGIL_PIN_BACKEND_INFO  "backend_info"
 #define VIGIL_PIN_ADMIN         "admin"
 #define VIGIL_PIN_HISTORY       "history"
+#define VIGIL_PIN_HEARTBEAT     "heartbeat" /* struct vigil_heartbeat, 1 entry */
 #define VIGIL_PIN_SOCK_VIP      "sock_vip"
 #define VIGIL_PIN_LINKS_DIR     "links"   /* pinned links (cgroup, XDP, monitor), so they outlive vigild */
 #define VIGIL_PIN_MON_LINK_PREFIX "monitor-" /* links/monitor-TRACEPOINT: the monitor's hooks */
@@ -449,5 +450,20 @@ _Static_assert(VIGIL_DROP_REASONS <= VIGIL_DROP_SLOTS, "xdp_drops has a slot per
 _Static_assert(VIGIL_DROP_NO_BACKEND == 0 && VIGIL_DROP_MAC_REWRITE == 5 &&
 		       VIGIL_DROP_REASONS == 6,
 	       "drop reasons are appended, never renumbered (update vigilctl's names too)");
+
+/* ---- heartbeat (pinned "heartbeat", an ARRAY of 1 entry, key 0) ----------- */
+
+/* vigild rewrites this every tick of its main loop, so vigilctl can tell a
+ * live daemon from maps a stopped one left pinned (the fast path keeps
+ * working without vigild, but nothing updates health or sets). On a clean
+ * stop vigild writes pid 0 with the stop time. wall_ns is CLOCK_REALTIME
+ * (for people), mono_ns CLOCK_MONOTONIC (for the age: immune to clock steps). */
+struct vigil_heartbeat {
+	__u64 wall_ns;
+	__u64 mono_ns;
+	__u32 pid;     /* vigild's pid; 0 after a clean stop */
+	__u32 tick_ms; /* longest sleep between two writes */
+};
+_Static_assert(sizeof(struct vigil_heartbeat) == 24, "vigil_heartbeat layout");
 
 #endif /* VIGIL_ABI_H */

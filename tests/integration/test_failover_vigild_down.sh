@@ -9,7 +9,9 @@
 # its fast-path down flag is set in backend_health, and a later client sees
 # only the live primary. A new vigild replaces the pinned links in place (new
 # programs, same pins, the old links gone); 'vigild --unpin' removes them and
-# the hooks detach.
+# the hooks detach. The heartbeat: vigilctl reports vigild running while it
+# runs, and "not running ... state may be stale" (stderr; "vigild" in --json)
+# after the SIGKILL and after a clean stop (SIGTERM).
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
@@ -26,6 +28,21 @@ fo_conf --detect "eject_base_ms: 20000" --calm \
 	--service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" --backups "${EP[3]}" \
 	--set "detection: {consecutive_failures: $THRESHOLD}"
 fo_start_vigild "$VGL_CONFIG"
+
+# The heartbeat as vigilctl sees it: .vigild.running of services --json, and
+# whether the table's stderr has the stale line.
+heartbeat_checks() { # LABEL RUNNING(true|false)
+	local err=$VGL_TMP/heartbeat.err
+	assert_eq "$1: services --json .vigild.running" "$2" "$(vctl services --json | jq -c .vigild.running)"
+	vctl services >/dev/null 2>"$err"
+	if [[ $2 == true ]]; then
+		assert_eq "$1: stale lines on stderr" 0 "$(grep -c 'state may be stale' "$err")"
+	else
+		assert_true "$1: stale line on stderr" grep -q 'vigilctl: vigild.*state may be stale' "$err"
+	fi
+	log "$1: stderr: $(cat "$err")"
+}
+heartbeat_checks "vigild running" true
 
 # Program id behind a pinned link ("none" without one).
 link_prog() { bpftool -j link show pinned "$VGL_PIN_DIR/links/$1" 2>/dev/null | jq -r '.prog_id // "none"'; }
@@ -60,6 +77,7 @@ FAULT_LOAD=(fo_loadgen_bg -a "$VIP" -p 80 -c "$WORKERS" -d 4000 -t 1000 -s 1)
 fault_under_load 1 "${EP[1]}" b1 kill_vigild_then_server 1
 sleep 0.5
 assert_eq "$SET_STATE still pinned with vigild gone" "$LINK0" "$(link_id "$SET_STATE")"
+heartbeat_checks "vigild killed (-9)" false
 kill_checks "${EP[1]}" b1 1 "$THRESHOLD" "$WORKERS" 10
 assert_lg "across the kills" 'served_b2>=1' served_b3=0
 assert_eq "fast-path down flag of b1 (backend_health)" 1 "$(health_down "${EP[1]}")"
@@ -70,6 +88,7 @@ assert_lg "vigild down, later client:" failed=0 served_b1=0 served_b3=0 'served_
 
 # ---- a new vigild replaces the links in place ------------------------------------------
 fo_start_vigild "$VGL_CONFIG"
+heartbeat_checks "vigild restarted" true
 LINK1=$(link_id "$SET_STATE")
 PROG1=$(link_prog "$SET_STATE")
 log "after restart: $SET_STATE link $LINK1 prog $PROG1"
@@ -81,6 +100,8 @@ assert_true "vigild logs the replaced hooks" grep -q "hooks were still attached"
 
 # ---- --unpin removes them -------------------------------------------------------------
 fo_stop_vigild 5 || die "vigild did not stop"
+heartbeat_checks "vigild stopped (SIGTERM)" false
+assert_true "stopped: 'not running since' on stderr" grep -q 'not running since' "$VGL_TMP/heartbeat.err"
 "$VIGILD" -c "$VGL_CONFIG" --unpin || die "vigild --unpin failed"
 assert_eq "pin dir after --unpin" gone "$([[ -e "$VGL_PIN_DIR" ]] && echo present || echo gone)"
 assert_eq "monitor link detached after --unpin" 0 "$(bpftool -j link show 2>/dev/null | jq --argjson id "$LINK1" '[.[] | select(.id == $id)] | length')"

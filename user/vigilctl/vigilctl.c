@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "heartbeat.h"
 #include "maps.h"
 #include "vigilctl.h"
 #include "stats_fmt.h"
@@ -227,6 +228,24 @@ static int parse_global(int argc, char **argv, struct global_opts *g)
 	return i;
 }
 
+/* Whether the command's arguments include flag (before any "--"). */
+static bool has_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], flag) == 0)
+			return true;
+	return false;
+}
+
+/* Before every command but --help: the heartbeat goes in the JSON ("vigild")
+ * with --json, on stderr otherwise. */
+static void check_vigild(const struct global_opts *g, int argc, char **argv)
+{
+	if (has_flag(argc, argv, "--help") || has_flag(argc, argv, "-h"))
+		return;
+	ctl_vigild_check(g->pin_dir, has_flag(argc, argv, "--json"));
+}
+
 int main(int argc, char **argv)
 {
 	struct global_opts g = { .pin_dir = getenv("VIGIL_PIN_DIR") };
@@ -244,8 +263,10 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
-		if (strcmp(argv[i], commands[c].name) == 0)
+		if (strcmp(argv[i], commands[c].name) == 0) {
+			check_vigild(&g, argc - i, argv + i);
 			return commands[c].run(&g, argc - i, argv + i);
+		}
 	fprintf(stderr, "vigilctl: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return EXIT_USAGE;

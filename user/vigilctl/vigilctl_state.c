@@ -13,6 +13,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "detector.h"
+#include "heartbeat.h"
 #include "cli_state.h"
 #include "vigilctl.h"
 
@@ -94,9 +95,13 @@ static int read_state(const struct global_opts *g, struct vigil_cli_state *st)
 	return 0;
 }
 
+/* Every JSON document of these commands carries "vigild" (heartbeat.h). */
 static int print_json(json_t *root)
 {
-	int ret = json_dumpf(root, stdout, JSON_COMPACT);
+	int ret;
+
+	ctl_vigild_add(root);
+	ret = json_dumpf(root, stdout, JSON_COMPACT);
 
 	putchar('\n');
 	fflush(stdout);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "heartbeat.h"
 #include "maps.h"
 #include "vigilctl.h"
 
@@ -96,6 +97,7 @@ int cmd_xdp(const struct global_opts *g, int argc, char **argv)
 					    json_integer((json_int_t)dropped[i]));
 		root = json_pack("{s:i, s:o, s:o}", "schema", 1, "counters", obj, "drops",
 				 by_reason);
+		ctl_vigild_add(root);
 		ret = json_dumpf(root, stdout, JSON_COMPACT);
 		json_decref(root);
 		putchar('\n');

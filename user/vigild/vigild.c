@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "addr.h"
@@ -245,6 +246,7 @@ static void stop_daemon(struct vigild *d)
 }
 
 #define MAX_POLLFDS 260
+#define TICK_MS 200 /* longest sleep of the main loop: the heartbeat's period */
 #define STATUS_INTERVAL_NS (60 * 1000000000ULL)
 
 /* The periodic status line: at info level, or warn when map writes failed
@@ -287,6 +289,20 @@ static void reload(struct vigild *d)
 	vigil_sd_ready(status);
 }
 
+/* The heartbeat vigilctl reads (abi.h, struct vigil_heartbeat): our pid while
+ * the loop turns, 0 on a clean stop. Best effort: without services there is
+ * no state maps object, and vigilctl then says the heartbeat is unknown. */
+static void heartbeat_write(const struct vigild *d, __u32 pid)
+{
+	struct vigil_heartbeat hb = { .wall_ns = vigil_wall_ns(), .mono_ns = vigil_now_ns(),
+				      .pid = pid, .tick_ms = TICK_MS };
+	int fd = vigil_state_maps_heartbeat_fd(d->state);
+	__u32 key = 0;
+
+	if (fd >= 0 && bpf_map_update_elem(fd, &key, &hb, BPF_ANY) < 0)
+		pr_debug("writing the heartbeat failed: %s", strerror(errno));
+}
+
 static int event_loop(struct vigild *d)
 {
 	struct pollfd fds[MAX_POLLFDS];
@@ -306,8 +322,9 @@ static int event_loop(struct vigild *d)
 		/* The watchdog is fed here, once per tick: a loop that stops
 		 * turning stops feeding it. */
 		vigil_sd_watchdog_tick(now);
-		timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : 200;
-		timeout = vigil_sd_watchdog_max_sleep_ms(timeout > 200 ? 200 : timeout);
+		heartbeat_write(d, (__u32)getpid());
+		timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : TICK_MS;
+		timeout = vigil_sd_watchdog_max_sleep_ms(timeout > TICK_MS ? TICK_MS : timeout);
 		fds[0] = (struct pollfd){ .fd = vigil_monitor_epoll_fd(d->mon), .events = POLLIN };
 		if (d->fo)
 			n += vigil_failover_pollfds(d->fo, fds + 1, MAX_POLLFDS - 1);
@@ -369,6 +386,7 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 		"(the kernel fast path keeps working; 'vigild --unpin' removes them); %llu map "
 		"writes failed", d.cfg->pin_dir,
 		(unsigned long long)(d.fo ? vigil_failover_write_failures(d.fo) : 0));
+	heartbeat_write(&d, 0);
 	stop_daemon(&d);
 	if (opt->ready_file)
 		unlink(opt->ready_file);
