@@ -131,7 +131,7 @@ static __always_inline void syn_forwarded(const struct vigil_endpoint *backend, 
 	if (st)
 		COUNT(st->connect_attempts, 1);
 	fl.syn_sent_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&inflight, &key, &fl, BPF_ANY);
+	update_or_count(&inflight, &key, &fl, BPF_ANY, VIGIL_LOSS_INFLIGHT_FULL);
 }
 
 static __always_inline void synack_returned(const struct vigil_endpoint *backend, __u64 key)

@@ -4,6 +4,8 @@
 #ifndef VIGIL_BPF_MAPS_SIGNALS_H
 #define VIGIL_BPF_MAPS_SIGNALS_H
 
+#include "maps_loss.h" /* every object writing these maps can lose data */
+
 /* Per backend endpoint, client-side signals: the socket monitor and the XDP
  * datapath's passive health both count here so every detector rule works for
  * both datapaths. LRU so watch_all cannot exhaust memory. */

@@ -122,7 +122,8 @@ static __always_inline struct vigil_local_stats *local_of(__u32 port)
 
 	if (st)
 		return st;
-	bpf_map_update_elem(&local_stats, &port, &zero_local_stats, BPF_NOEXIST);
+	update_or_count(&local_stats, &port, &zero_local_stats, BPF_NOEXIST,
+			VIGIL_LOSS_LOCAL_STATS_FULL);
 	return bpf_map_lookup_elem(&local_stats, &port);
 }
 
@@ -144,7 +145,7 @@ static __always_inline void on_connect_start(const struct sock *sk, __u64 key)
 		return;
 	COUNT(st->connect_attempts, 1);
 	fl.syn_sent_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&inflight, &key, &fl, BPF_ANY);
+	update_or_count(&inflight, &key, &fl, BPF_ANY, VIGIL_LOSS_INFLIGHT_FULL);
 }
 
 static __always_inline void on_connect_done(struct vigil_inflight *fl)
@@ -192,7 +193,7 @@ static __always_inline void on_accept(const struct sock *sk, __u64 key)
 		return;
 	COUNT(st->accepted, 1);
 	fl.local_port = port;
-	bpf_map_update_elem(&inflight, &key, &fl, BPF_ANY);
+	update_or_count(&inflight, &key, &fl, BPF_ANY, VIGIL_LOSS_INFLIGHT_FULL);
 }
 
 SEC("tp_btf/inet_sock_set_state")

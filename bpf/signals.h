@@ -42,7 +42,8 @@ static __always_inline struct vigil_backend_stats *backend_of(const struct vigil
 
 	if (st)
 		return st;
-	bpf_map_update_elem(&backend_stats, ep, &zero_backend_stats, BPF_NOEXIST);
+	update_or_count(&backend_stats, ep, &zero_backend_stats, BPF_NOEXIST,
+			VIGIL_LOSS_BACKEND_STATS_FULL);
 	return bpf_map_lookup_elem(&backend_stats, ep);
 }
 
@@ -50,8 +51,11 @@ static __always_inline void emit_event(const struct vigil_endpoint *ep, __u32 ki
 {
 	struct vigil_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 
-	if (!ev)
+	if (!ev) {
+		/* vigild is not draining fast enough (or is stopped): say so. */
+		count_loss(VIGIL_LOSS_RINGBUF_FULL);
 		return;
+	}
 	ev->ts_ns = now;
 	ev->backend = *ep;
 	ev->kind = kind;

@@ -13,6 +13,7 @@
 #include <bpf/bpf_endian.h>
 #include <vigil/abi.h>
 #include "maps_health.h"
+#include "maps_loss.h"
 #include "maps_sets.h" /* published by vigild through bpf/state_maps.bpf.c */
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -129,7 +130,7 @@ static __always_inline void remember_vip(struct bpf_sock_addr *ctx, const struct
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 
-	bpf_map_update_elem(&sock_vip, &cookie, vip, BPF_ANY);
+	update_or_count(&sock_vip, &cookie, vip, BPF_ANY, VIGIL_LOSS_SOCK_VIP_FULL);
 }
 
 SEC("cgroup/connect4")

@@ -466,4 +466,30 @@ struct vigil_heartbeat {
 };
 _Static_assert(sizeof(struct vigil_heartbeat) == 24, "vigil_heartbeat layout");
 
+/* ---- loss counters ------------------------------------------------------- */
+
+/* Data the BPF programs could not record: the index of the per-CPU array
+ * pinned as VIGIL_PIN_LOSS, shared by every object that counts (monitor,
+ * sock_lb, xdp_lb). An LRU insert into a full map evicts silently, so these
+ * count only what the kernel reports as failed; fill levels are read from
+ * userspace (vigilctl stats). Append only: vigilctl and pinned counters index
+ * them. */
+#define VIGIL_PIN_LOSS "loss"
+enum vigil_loss_reason {
+	VIGIL_LOSS_RINGBUF_FULL = 0,   /* bpf_ringbuf_reserve on events failed: event lost */
+	VIGIL_LOSS_INFLIGHT_FULL,      /* insert into inflight refused: connection untracked */
+	VIGIL_LOSS_SOCK_VIP_FULL,      /* insert into sock_vip refused: peer name not restored */
+	VIGIL_LOSS_BACKEND_STATS_FULL, /* insert into backend_stats refused: signals lost */
+	VIGIL_LOSS_LOCAL_STATS_FULL,   /* insert into local_stats refused: signals lost */
+	VIGIL_LOSS_REASONS
+};
+
+/* Entries of loss: room for reasons added later without changing the pinned
+ * map (which would need 'vigild --unpin'). */
+#define VIGIL_LOSS_SLOTS 16
+_Static_assert(VIGIL_LOSS_REASONS <= VIGIL_LOSS_SLOTS, "loss has a slot per loss reason");
+_Static_assert(VIGIL_LOSS_RINGBUF_FULL == 0 && VIGIL_LOSS_LOCAL_STATS_FULL == 4 &&
+		       VIGIL_LOSS_REASONS == 5,
+	       "loss reasons are appended, never renumbered (update vigilctl's names too)");
+
 #endif /* VIGIL_ABI_H */

@@ -60,11 +60,12 @@ static void remove_pins(void)
 static const char *const monitor_pins[] = {
 	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
 	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
-	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,      NULL,
+	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,      VIGIL_PIN_LOSS,
+	NULL,
 };
 /* The socket datapath's own maps only: what vigilctl reads is in state_maps. */
 static const char *const sock_lb_pins[] = {
-	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP, NULL,
+	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP, VIGIL_PIN_LOSS, NULL,
 };
 static const char *const state_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SERVICES,
@@ -74,7 +75,8 @@ static const char *const state_pins[] = {
 static const char *const xdp_lb_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT, VIGIL_PIN_EVENTS,
 	VIGIL_PIN_XDP_SERVICES, VIGIL_PIN_XDP_BACKENDS,  VIGIL_PIN_XDP_TABLES, VIGIL_PIN_FLOWS,
-	VIGIL_PIN_REV_FLOWS,    VIGIL_PIN_XDP_STATS,     VIGIL_PIN_XDP_DROPS, NULL,
+	VIGIL_PIN_REV_FLOWS,    VIGIL_PIN_XDP_STATS,     VIGIL_PIN_XDP_DROPS, VIGIL_PIN_LOSS,
+	NULL,
 };
 
 struct objects {

@@ -41,6 +41,28 @@ START_TEST(copy_then_delta)
 }
 END_TEST
 
+/* Loss counters are deltas per interval like the rows, clamped at 0 if the pin
+ * was recreated in between; fill levels are levels and stay as read. */
+START_TEST(loss_delta)
+{
+	struct vigil_snapshot before, now;
+
+	fill(&before, 0, 0);
+	fill(&now, 0, 0);
+	before.loss[VIGIL_LOSS_RINGBUF_FULL] = 7;
+	now.loss[VIGIL_LOSS_RINGBUF_FULL] = 19;
+	before.loss[VIGIL_LOSS_INFLIGHT_FULL] = 5;
+	now.loss[VIGIL_LOSS_INFLIGHT_FULL] = 2;
+	now.fill[VIGIL_FILL_INFLIGHT] = (struct vigil_fill){ 100, 16384 };
+	vigil_snapshot_delta(&now, &before);
+	ck_assert_uint_eq(now.loss[VIGIL_LOSS_RINGBUF_FULL], 12);
+	ck_assert_uint_eq(now.loss[VIGIL_LOSS_INFLIGHT_FULL], 0);
+	ck_assert_uint_eq(now.fill[VIGIL_FILL_INFLIGHT].entries, 100);
+	vigil_snapshot_free(&before);
+	vigil_snapshot_free(&now);
+}
+END_TEST
+
 START_TEST(copy_empty)
 {
 	struct vigil_snapshot empty = { .inflight = 3 }, copy;
@@ -56,6 +78,6 @@ Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
 
-	UNIT_TCASE(s, "snapshot", { copy_then_delta }, { copy_empty });
+	UNIT_TCASE(s, "snapshot", { copy_then_delta }, { loss_delta }, { copy_empty });
 	return s;
 }

@@ -16,12 +16,30 @@ struct vigil_local_row {
 	struct vigil_local_stats s;
 };
 
+/* LRU maps whose fill level vigilctl stats reports: an LRU at 100% evicts
+ * its least recently used entry on every insert, silently. */
+enum vigil_fill_map {
+	VIGIL_FILL_INFLIGHT = 0,
+	VIGIL_FILL_SOCK_VIP,
+	VIGIL_FILL_BACKEND_STATS,
+	VIGIL_FILL_LOCAL_STATS,
+	VIGIL_FILL_MAPS
+};
+
+struct vigil_fill {
+	size_t entries;
+	size_t max_entries; /* 0: the map is not pinned (e.g. no socket datapath) */
+};
+
 struct vigil_snapshot {
 	struct vigil_backend_row *backends;
 	size_t n_backends;
 	struct vigil_local_row *locals;
 	size_t n_locals;
 	size_t inflight;
+	__u64 loss[VIGIL_LOSS_REASONS]; /* sum over CPUs, by enum vigil_loss_reason */
+	int have_loss;                  /* 0: no loss pin (vigild older than this build) */
+	struct vigil_fill fill[VIGIL_FILL_MAPS];
 };
 
 /* sum += add, field by field (used to fold per-CPU values). */

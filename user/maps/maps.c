@@ -218,6 +218,65 @@ static size_t count_entries(int fd)
 	return n;
 }
 
+/* Sum over CPUs of every loss reason. A missing pin (a vigild from before
+ * the loss counters) leaves have_loss 0, not an error: the rest of the stats
+ * are still useful. */
+static void read_loss(const char *pin_dir, struct vigil_snapshot *snap)
+{
+	__u64 *loss = snap->loss;
+	int ncpus = libbpf_num_possible_cpus();
+	char err[512];
+	__u64 *per_cpu;
+	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_LOSS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+				sizeof(__u64), err, sizeof(err));
+
+	if (fd < 0)
+		return;
+	per_cpu = ncpus > 0 ? calloc((size_t)ncpus, sizeof(*per_cpu)) : NULL;
+	snap->have_loss = per_cpu != NULL;
+	for (__u32 i = 0; per_cpu && i < VIGIL_LOSS_REASONS; i++)
+		if (bpf_map_lookup_elem(fd, &i, per_cpu) == 0)
+			for (int c = 0; c < ncpus; c++)
+				loss[i] += per_cpu[c];
+	free(per_cpu);
+	close(fd);
+}
+
+/* max_entries as the kernel has it: vigild may size a map below the ABI
+ * limit (watch_all_max). 0 when it cannot be read. */
+static size_t max_entries_of(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.max_entries : 0;
+}
+
+/* sock_vip is pinned only with the socket datapath; counted by walking its
+ * keys like inflight (at most 65,536: cheap enough for a CLI). */
+static void read_sock_vip_fill(const char *pin_dir, struct vigil_fill *fill)
+{
+	char err[512];
+	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_SOCK_VIP, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64),
+				sizeof(struct vigil_endpoint), err, sizeof(err));
+
+	if (fd < 0)
+		return;
+	fill->entries = count_entries(fd);
+	fill->max_entries = max_entries_of(fd);
+	close(fd);
+}
+
+static void read_fill(const char *pin_dir, struct vigil_snapshot *snap, int fd_b, int fd_l,
+		      int fd_i)
+{
+	snap->fill[VIGIL_FILL_INFLIGHT] = (struct vigil_fill){ snap->inflight, max_entries_of(fd_i) };
+	snap->fill[VIGIL_FILL_BACKEND_STATS] =
+		(struct vigil_fill){ snap->n_backends, max_entries_of(fd_b) };
+	snap->fill[VIGIL_FILL_LOCAL_STATS] = (struct vigil_fill){ snap->n_locals, max_entries_of(fd_l) };
+	read_sock_vip_fill(pin_dir, &snap->fill[VIGIL_FILL_SOCK_VIP]);
+}
+
 int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *err,
 			size_t errlen)
 {
@@ -244,6 +303,8 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 				  add_local_row);
 	if (!ret) {
 		snap->inflight = count_entries(fd_i);
+		read_fill(pin_dir, snap, fd_b, fd_l, fd_i);
+		read_loss(pin_dir, snap);
 		vigil_snapshot_sort(snap);
 	} else if (ret == -ENOMEM) {
 		snprintf(err, errlen, "out of memory reading %s", pin_dir);

@@ -23,7 +23,8 @@ struct bpf_object;
  * err naming the pin, the difference and the fix. */
 int vigil_pins_check(const struct bpf_object *obj, char *err, size_t errlen);
 
-/* Read backend_stats, local_stats and the in-flight count into snap (sorted). */
+/* Read backend_stats, local_stats, the in-flight count, the loss counters and
+ * the LRU fill levels into snap (rows sorted). */
 int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *err,
 			size_t errlen);
 

@@ -5,9 +5,39 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "heartbeat.h"
 #include "hist.h"
 
 static const double percentiles[] = { 50.0, 90.0, 99.0 };
+
+struct named {
+	const char *name;
+	const char *meaning;
+};
+
+/* Indexed by enum vigil_loss_reason; the names are the JSON keys. */
+static const struct named loss_names[VIGIL_LOSS_REASONS] = {
+	[VIGIL_LOSS_RINGBUF_FULL] = { "ringbuf_full", "events ring buffer full: failure events lost" },
+	[VIGIL_LOSS_INFLIGHT_FULL] = { "inflight_full", "inflight insert refused: connection untracked" },
+	[VIGIL_LOSS_SOCK_VIP_FULL] = { "sock_vip_full", "sock_vip insert refused: peer name not kept" },
+	[VIGIL_LOSS_BACKEND_STATS_FULL] = { "backend_stats_full",
+					    "backend_stats insert refused: signals lost" },
+	[VIGIL_LOSS_LOCAL_STATS_FULL] = { "local_stats_full",
+					  "local_stats insert refused: signals lost" },
+};
+
+/* Indexed by enum vigil_fill_map; the names are the pin names and JSON keys. */
+static const char *const fill_names[VIGIL_FILL_MAPS] = {
+	[VIGIL_FILL_INFLIGHT] = VIGIL_PIN_INFLIGHT,
+	[VIGIL_FILL_SOCK_VIP] = VIGIL_PIN_SOCK_VIP,
+	[VIGIL_FILL_BACKEND_STATS] = VIGIL_PIN_BACKEND_STATS,
+	[VIGIL_FILL_LOCAL_STATS] = VIGIL_PIN_LOCAL_STATS,
+};
+
+static double fill_ratio(const struct vigil_fill *f)
+{
+	return f->max_entries ? (double)f->entries / (double)f->max_entries : 0.0;
+}
 
 static void format_latency(char *buf, size_t len, const __u64 *hist)
 {
@@ -60,6 +90,34 @@ static void print_local_table(FILE *out, const struct vigil_snapshot *snap)
 	}
 }
 
+static void print_loss_table(FILE *out, const struct vigil_snapshot *snap)
+{
+	if (!snap->have_loss) {
+		fprintf(out, "\nLOSS: no '%s' map pinned (vigild older than this vigilctl): "
+			"losses are not counted\n", VIGIL_PIN_LOSS);
+		return;
+	}
+	fprintf(out, "\n%-20s %12s  %s\n", "LOSS", "COUNT", "MEANING");
+	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
+		fprintf(out, "%-20s %12llu  %s\n", loss_names[i].name,
+			(unsigned long long)snap->loss[i], loss_names[i].meaning);
+}
+
+/* Maps not pinned (no socket datapath: no sock_vip) are left out. */
+static void print_fill_table(FILE *out, const struct vigil_snapshot *snap)
+{
+	fprintf(out, "\n%-20s %10s %10s %7s\n", "LRU MAP", "ENTRIES", "MAX", "FILL");
+	for (int i = 0; i < VIGIL_FILL_MAPS; i++) {
+		const struct vigil_fill *f = &snap->fill[i];
+
+		if (f->max_entries)
+			fprintf(out, "%-20s %10zu %10zu %6.1f%%\n", fill_names[i], f->entries,
+				f->max_entries, 100.0 * fill_ratio(f));
+	}
+	fprintf(out, "(an LRU map at 100%% evicts its least recently used entry on every "
+		"insert, silently)\n");
+}
+
 void vigil_stats_print_table(FILE *out, const struct vigil_snapshot *snap, unsigned interval_s)
 {
 	if (interval_s)
@@ -69,6 +127,8 @@ void vigil_stats_print_table(FILE *out, const struct vigil_snapshot *snap, unsig
 		print_local_table(out, snap);
 	fprintf(out, "\nin-flight sockets: %zu   (latency from log2 buckets: each figure is "
 		"within a factor of 2 of the true value)\n", snap->inflight);
+	print_loss_table(out, snap);
+	print_fill_table(out, snap);
 	fflush(out);
 }
 
@@ -122,6 +182,31 @@ static json_t *local_json(const struct vigil_local_row *row)
 			 "response_latency_us", latency_json(s->response_lat_us));
 }
 
+/* null, not zeros, when nothing counts losses (no loss pin). */
+static json_t *loss_json(const struct vigil_snapshot *snap)
+{
+	json_t *obj;
+
+	if (!snap->have_loss)
+		return json_null();
+	obj = json_object();
+
+	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
+		json_object_set_new(obj, loss_names[i].name, json_integer((json_int_t)snap->loss[i]));
+	return obj;
+}
+
+/* entries / max_entries in [0, 1] per pinned LRU map. */
+static json_t *fill_json(const struct vigil_snapshot *snap)
+{
+	json_t *obj = json_object();
+
+	for (int i = 0; i < VIGIL_FILL_MAPS; i++)
+		if (snap->fill[i].max_entries)
+			json_object_set_new(obj, fill_names[i], json_real(fill_ratio(&snap->fill[i])));
+	return obj;
+}
+
 int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigned interval_s)
 {
 	json_t *backends = json_array(), *locals = json_array(), *root;
@@ -131,11 +216,13 @@ int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigne
 		json_array_append_new(backends, backend_json(&snap->backends[i]));
 	for (size_t i = 0; i < snap->n_locals; i++)
 		json_array_append_new(locals, local_json(&snap->locals[i]));
-	root = json_pack("{s:i, s:i, s:o, s:o, s:I}", "schema", VIGIL_STATS_SCHEMA, "interval_s",
-			 (int)interval_s, "backends", backends, "local", locals, "inflight",
-			 (json_int_t)snap->inflight);
+	root = json_pack("{s:i, s:i, s:o, s:o, s:I, s:o, s:o}", "schema", VIGIL_STATS_SCHEMA,
+			 "interval_s", (int)interval_s, "backends", backends, "local", locals,
+			 "inflight", (json_int_t)snap->inflight, "loss", loss_json(snap), "fill",
+			 fill_json(snap));
 	if (!root)
 		return -ENOMEM;
+	ctl_vigild_add(root);
 	ret = json_dumpf(root, out, JSON_COMPACT);
 	fputc('\n', out);
 	fflush(out);

@@ -111,6 +111,7 @@ static const char *const own_maps[] = {
 	VIGIL_PIN_XDP_BACKENDS,  VIGIL_PIN_XDP_TABLES,  VIGIL_PIN_FLOWS,
 	VIGIL_PIN_REV_FLOWS,     VIGIL_PIN_XDP_STATS,   VIGIL_PIN_XDP_DROPS,
 	VIGIL_PIN_HEARTBEAT,
+	VIGIL_PIN_LOSS,
 };
 
 static const char *const own_links[] = { "connect4", "connect6", "getpeername4", "getpeername6" };
