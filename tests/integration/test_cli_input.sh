@@ -105,20 +105,28 @@ run "$VIGILD" --check -c "$VGL_TMP/fifo.yaml"
 expect "vigild -c FIFO (no hang)" 2 err "fifo.yaml: not a regular file"
 run "$VIGILD" --check -c /dev/null
 expect "vigild -c /dev/null" 2 err "/dev/null: not a regular file"
-printf 'lb:\n  cgroup: %s/nosuch\n' "$VGL_TMP" >"$VGL_TMP/c1.yaml"
-run "$VIGILD" --check -c "$VGL_TMP/c1.yaml"
-expect "lb.cgroup missing" 2 err "c1.yaml:2: lb.cgroup: $VGL_TMP/nosuch: No such file or directory"
-printf 'lb:\n  cgroup: %s\n' "$VGL_TMP" >"$VGL_TMP/c2.yaml"
-run "$VIGILD" --check -c "$VGL_TMP/c2.yaml"
-expect "lb.cgroup not cgroup2" 2 err "c2.yaml:2: lb.cgroup: $VGL_TMP: not a cgroup v2 directory"
-printf 'daemon:\n  probe_netns: /proc/self/ns/mnt\n' >"$VGL_TMP/n1.yaml"
-run "$VIGILD" --check -c "$VGL_TMP/n1.yaml"
-expect "probe_netns not a netns" 2 err "n1.yaml:2: daemon.probe_netns: /proc/self/ns/mnt: not a network namespace"
-printf 'daemon:\n  probe_netns: /var/run/netns/%s-nosuch\n' "$VGL_ID" >"$VGL_TMP/n2.yaml"
-run "$VIGILD" --check -c "$VGL_TMP/n2.yaml"
-expect "probe_netns missing" 2 err "n2.yaml:2: daemon.probe_netns: /var/run/netns/$VGL_ID-nosuch: No such file"
-printf 'daemon:\n  probe_netns: /proc/self/ns/net\n' >"$VGL_TMP/n3.yaml"
-run "$VIGILD" --check -c "$VGL_TMP/n3.yaml"
-expect "probe_netns a netns" 0 out "n3.yaml: ok"
+# check_conf NAME YAML RC STREAM PATTERN LABEL: vigild --check on a config
+check_conf() {
+	printf '%s' "$2" >"$VGL_TMP/$1.yaml"
+	run "$VIGILD" --check -c "$VGL_TMP/$1.yaml"
+	expect "$6" "$3" "$4" "$5"
+}
+check_conf c1 "lb:
+  cgroup: $VGL_TMP/nosuch
+" 2 err "c1.yaml:2: lb.cgroup: $VGL_TMP/nosuch: No such file or directory" "lb.cgroup missing"
+check_conf c2 "lb:
+  cgroup: $VGL_TMP
+" 2 err "c2.yaml:2: lb.cgroup: $VGL_TMP: not a cgroup v2 directory" "lb.cgroup not cgroup2"
+check_conf n1 "daemon:
+  probe_netns: /proc/self/ns/mnt
+" 2 err "n1.yaml:2: daemon.probe_netns: /proc/self/ns/mnt: not a network namespace" \
+	"probe_netns not a netns"
+check_conf n2 "daemon:
+  probe_netns: /var/run/netns/$VGL_ID-nosuch
+" 2 err "n2.yaml:2: daemon.probe_netns: /var/run/netns/$VGL_ID-nosuch: No such file" \
+	"probe_netns missing"
+check_conf n3 "daemon:
+  probe_netns: /proc/self/ns/net
+" 0 out "n3.yaml: ok" "probe_netns a netns"
 
 finish

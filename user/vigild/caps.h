@@ -6,6 +6,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Older libc and libcap headers predate these (Linux 5.8); the numbers are ABI. */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
 /* Once every hook is attached: keep only what the running daemon uses
  * (docs/deploy.md, "Capabilities"), in the effective and permitted sets,
  * clear the inheritable and ambient sets, drop the rest from the bounding

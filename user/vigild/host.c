@@ -12,18 +12,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "log.h"
 
 #define BPF_FS_MAGIC_NUMBER 0xcafe4a11
 #define BPFFS_ROOT "/sys/fs/bpf"
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
-
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
 
 static int has_cap(const struct __user_cap_data_struct *data, int cap)
 {
