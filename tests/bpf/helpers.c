@@ -130,8 +130,7 @@ int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv)
 {
 	size_t n = __start_bpf_tests ? (size_t)(__stop_bpf_tests - __start_bpf_tests) : 0;
 	const struct bpf_test *tests[n ? n : 1];
-	int passed = 0, failed = 0, xfailed = 0;
-	bool any_known_bug = false;
+	int passed = 0, failed = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	bpf_test_quiet_libbpf();
@@ -153,8 +152,7 @@ int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv)
 		const struct bpf_test *t = tests[i];
 		bool ok;
 
-		any_known_bug |= t->known_bug;
-		if (t->known_bug || !selected(t->name, argc, argv))
+		if (!selected(t->name, argc, argv))
 			continue;
 		ok = run_one(suite, t);
 		printf("%s %s\n", ok ? "PASS" : "FAIL", t->name);
@@ -163,24 +161,6 @@ int bpf_test_main(const struct bpf_test_suite *suite, int argc, char **argv)
 		else
 			failed++;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct bpf_test *t = tests[i];
-
-		if (!t->known_bug || !selected(t->name, argc, argv))
-			continue;
-		if (run_one(suite, t)) {
-			printf("XPASS %s (a known bug no longer shows: make it a BPF_TEST)\n",
-			       t->name);
-			failed++;
-		} else {
-			printf("XFAIL %s (known bug, not counted)\n", t->name);
-			xfailed++;
-		}
-	}
-	if (any_known_bug)
-		printf("%s: %d passed, %d failed, %d known bugs\n", suite->name, passed, failed,
-		       xfailed);
-	else
-		printf("%s: %d passed, %d failed\n", suite->name, passed, failed);
+	printf("%s: %d passed, %d failed\n", suite->name, passed, failed);
 	return failed ? 1 : 0;
 }

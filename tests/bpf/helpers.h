@@ -90,23 +90,16 @@ struct bpf_test {
 	const char *name;
 	bool (*fn)(void);
 	int line;       /* where BPF_TEST() stands: the tests run in this order */
-	bool known_bug;
 };
 
 /*
  * BPF_TEST(name) { ... return ok; } defines the test function test_<name>
  * and registers it (a pointer in the bpf_tests section of the binary), so
  * bpf_test_main() runs it: a test file has no table of its tests.
- *
- * BPF_TEST_KNOWN_BUG(name): a test of a known bug, run after the others (also
- * by name): a failure prints "XFAIL name" and is not counted; a pass prints
- * "XPASS name" and counts as a failure, so a fix turns it into a BPF_TEST().
  */
-#define BPF_TEST(name) BPF_TEST_REGISTER(name, false)
-#define BPF_TEST_KNOWN_BUG(name) BPF_TEST_REGISTER(name, true)
-#define BPF_TEST_REGISTER(name, bug)                                                          \
+#define BPF_TEST(name)                                                                        \
 	static bool test_##name(void);                                                        \
-	static const struct bpf_test bpf_test_##name = { #name, test_##name, __LINE__, bug };  \
+	static const struct bpf_test bpf_test_##name = { #name, test_##name, __LINE__ };       \
 	static const struct bpf_test *const bpf_test_ptr_##name                               \
 		__attribute__((used, section("bpf_tests"))) = &bpf_test_##name;               \
 	static bool test_##name(void)
@@ -122,9 +115,8 @@ struct bpf_test_suite {
 
 /*
  * test_x [NAME...]: runs every registered test (BPF_TEST) of the binary, or
- * the named ones, then the known bugs (BPF_TEST_KNOWN_BUG).
- * Output: "PASS name" / "FAIL name" per test, then "<suite>: N passed, M failed"
- * (", K known bugs" added when the binary has any).
+ * the named ones.
+ * Output: "PASS name" / "FAIL name" per test, then "<suite>: N passed, M failed".
  * Returns the exit status: 0 all passed, 1 a failure (or init failed),
  * 77 (skip) when not root or when init returns 77 (it prints why).
  * libbpf's debug output is silenced.
