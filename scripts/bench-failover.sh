@@ -302,7 +302,7 @@ CONF
 vigil_start() {
 	fo_new_config
 	vigil_config >"$VGL_CONFIG"
-	fo_start_vigild "$VGL_CONFIG" >/dev/null
+	start_vigild "$VGL_CONFIG" >/dev/null
 	check_policy vigild "$VIGILD_PID"
 }
 

@@ -61,27 +61,6 @@ _fo_cleanup() {
 }
 on_cleanup _fo_cleanup
 
-# ---- logs ---------------------------------------------------------------------------
-
-# lib.sh's start_bg names a log after the number of recorded PIDs, a number
-# that repeats once stop_pid has removed one: the next process would truncate
-# and share the log of a running one (vigild's, typically). Every process
-# started here gets a log name of its own right after it starts.
-FO_LOG_SEQ=0
-_fo_own_log() { # renames BG_LOG
-	local f="$VGL_TMP/fo.$FO_LOG_SEQ.log"
-	FO_LOG_SEQ=$((FO_LOG_SEQ + 1))
-	mv -- "$BG_LOG" "$f" && BG_LOG=$f
-}
-
-# start_vigild with a log of its own (VIGILD_LOG).
-fo_start_vigild() { # [CONFIG]
-	start_vigild "$@"
-	BG_LOG=$VIGILD_LOG
-	_fo_own_log
-	VIGILD_LOG=$BG_LOG
-}
-
 # ---- topology ----------------------------------------------------------------------
 
 # Client and server namespaces on subnet NET, N backend addresses in the
@@ -118,7 +97,6 @@ fo_server() { # IDX ADDR PORT NAME [testsrv options...]
 	local idx=$1 addr=$2 port=$3 name=$4
 	shift 4
 	start_testsrv "$SRV_NS" "$addr" "$port" -n "$name" "$@"
-	_fo_own_log
 	FO_SRV_PIDS[idx]=$SRV_PID
 }
 
@@ -354,7 +332,6 @@ fo_loadgen_bg() { # loadgen options...
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	start_bg bash -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$1" "$2" "${@:3}"' \
 		"$FO_CGROUP" "$CLI_NS" "$LOADGEN" "$@"
-	_fo_own_log
 	# shellcheck disable=SC2153 # set by lib.sh's start_bg
 	LG_PID=$BG_PID LG_LOG=$BG_LOG
 }

@@ -23,7 +23,7 @@ fo_world 3
 fo_conf --detect "eject_base_ms: 300" --detect "eject_max_ms: 1500" --calm \
 	--service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" --backups "${EP[3]}" \
 	--set "probe: {timeout_ms: 300}"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 
 fo_loadgen -a "$VIP" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "baseline loadgen failed"
 assert_lg baseline failed=0 served_b3=0

@@ -47,7 +47,7 @@ FO_LOG_LEVEL=debug fo_conf --detect "eject_base_ms: 20000" --detect "slow_floor_
 	--set "detection: {stuck_request_floor_ms: 2000}" --set "probe: {timeout_ms: 300}" \
 	--service keep "$VIP:81" --backends "$K1" "$K2" --backups "$K3" \
 	--set "probe: {timeout_ms: 300}"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 
 # Scheduling stalls (lib.sh), every 5 ms.
 STALLS=$VGL_TMP/stalls

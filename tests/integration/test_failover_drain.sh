@@ -17,7 +17,7 @@ fo_require_env
 
 fo_world 3
 fo_conf --calm --service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" "${EP[3]}"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 
 
 # Run vigilctl, log its output, count a failure if it fails.
@@ -78,7 +78,7 @@ assert_ge "keep-alive requests served by b2" 1 "$(lg_get served_b2)"
 ctl drain web "${EP[2]}"
 fo_stop_vigild 5 || die "vigild did not stop"
 assert_eq "vigild exit status" 0 "$VIGILD_RC"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 assert_true "b2 draining after the restart" wait_backend_field web "${EP[2]}" admin draining 3
 assert_eq "b2 share after the restart" 0 "$(backend_field web "${EP[2]}" share)"
 probe_load "after the restart"
@@ -99,7 +99,7 @@ assert_eq "selectable backends shown with vigild stopped" 2 "$(service_field web
 probe_load "vigild stopped"
 assert_eq "vigild stopped: new connections to b3 (drained)" 0 "$(lg_get served_b3)"
 assert_ge "vigild stopped: new connections to b2 (undrained before the stop)" 1 "$(lg_get served_b2)"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 assert_true "b3 still draining once vigild is back" wait_backend_field web "${EP[3]}" admin draining 3
 assert_eq "b2 not draining once vigild is back" none "$(backend_field web "${EP[2]}" admin)"
 probe_load "vigild back"

@@ -27,7 +27,7 @@ SLACK_MS=450
 fo_world 2
 fo_conf --detect "eject_base_ms: $BASE_MS" --detect "eject_max_ms: 10000" --calm \
 	--service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" --set "probe: {timeout_ms: 300}"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 
 # Light load for the whole test: it is what detects the kills.
 fo_loadgen_bg -a "$VIP" -p 80 -c 2 -d 30000 -t 1000 -s 5

@@ -18,7 +18,7 @@ fo_world 3
 fo_conf --detect "eject_base_ms: 60000" --calm \
 	--service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" "${EP[3]}" \
 	--set "detection: {consecutive_failures: $THRESHOLD}"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 
 # ---- b1 ejected ---------------------------------------------------------------------
 fo_kill_server 1
@@ -35,7 +35,7 @@ kill -KILL "$VIGILD_PID"
 stop_pid "$VIGILD_PID"
 log "vigild (pid $VIGILD_PID) killed with SIGKILL"
 sleep 0.5
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 # Longer than the stuck limits (stuck_request_floor_ms 2000) and several ticks.
 sleep 3.5
 fo_loadgen_wait "$RLG_PID" "$RLG_LOG" 15 || die "the load across the restart did not finish"

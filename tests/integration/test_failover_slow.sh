@@ -52,7 +52,7 @@ fo_conf --detect "eject_base_ms: 20000" --detect "stuck_request_floor_ms: 2000" 
 	--set "detection: {slow_min_samples: 500}" \
 	--service uniform "$VIP:81" --backends "$U1" "$U2" "$U3" \
 	--set "detection: {slow_min_samples: 200}"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 
 # Sum of the errors (refused + timeouts + resets) of some backends; 1 (and
 # nothing printed) if one cannot be read.

@@ -27,7 +27,7 @@ fo_world 3
 fo_conf --detect "eject_base_ms: 20000" --calm \
 	--service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" --backups "${EP[3]}" \
 	--set "detection: {consecutive_failures: $THRESHOLD}"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 
 # The heartbeat as vigilctl sees it: .vigild.running of services --json, and
 # whether the table's stderr has the stale line.
@@ -87,7 +87,7 @@ fo_loadgen -a "$VIP" -p 80 -c "$WORKERS" -d 1000 -t 1000 -s 1 || die "later load
 assert_lg "vigild down, later client:" failed=0 served_b1=0 served_b3=0 'served_b2>=1'
 
 # ---- a new vigild replaces the links in place ------------------------------------------
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 heartbeat_checks "vigild restarted" true
 LINK1=$(link_id "$SET_STATE")
 PROG1=$(link_prog "$SET_STATE")

@@ -16,7 +16,7 @@ command -v bpftool >/dev/null || skip "bpftool not installed"
 
 fo_world 2
 fo_conf --calm --service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}"
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 link_id() { bpftool -j link show pinned "$VGL_PIN_DIR/links/$1" 2>/dev/null | jq -r '.id // "none"'; }
 map_id() { bpftool -j map show pinned "$VGL_PIN_DIR/$1" 2>/dev/null | jq -r '.id // "none"'; }
 

@@ -97,7 +97,7 @@ refused_unchanged() { # LABEL PATTERN
 # ---- 1: web = b1 b2 b3, b2 drained, b3 ejected ----------------------------------------------
 svc_web "${EP[1]}" "${EP[2]}" "${EP[3]}"
 write_config
-fo_start_vigild "$VGL_CONFIG"
+start_vigild "$VGL_CONFIG"
 ID0=$(proc_identity "$VIGILD_PID") || die "vigild not running: $ID0"
 log "vigild pid and start time: $ID0"
 load_vip "baseline"
