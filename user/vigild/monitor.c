@@ -195,7 +195,7 @@ static bool is_monitor_link(const char *name)
 static struct bpf_link *attach_pinned(struct bpf_program *prog, const char *path, bool *replaced)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	char tmp[640];
+	char tmp[PATH_MAX];
 	struct bpf_link *link;
 	int ret;
 
@@ -204,9 +204,11 @@ static struct bpf_link *attach_pinned(struct bpf_program *prog, const char *path
 	if (!link)
 		return NULL;
 	/* bpffs refuses names with a dot: the temporary is NEW-NAME. */
-	snprintf(tmp, sizeof(tmp), "%.*snew-%s", (int)(base - path), path, base);
-	unlink(tmp);
-	ret = bpf_obj_pin(bpf_link__fd(link), tmp);
+	ret = vigil_path_fmt(tmp, sizeof(tmp), "%.*snew-%s", (int)(base - path), path, base);
+	if (!ret) {
+		unlink(tmp);
+		ret = bpf_obj_pin(bpf_link__fd(link), tmp);
+	}
 	if (!ret && rename(tmp, path) < 0) {
 		ret = -errno;
 		unlink(tmp);
@@ -224,7 +226,7 @@ static struct bpf_link *attach_pinned(struct bpf_program *prog, const char *path
  * that lost an optional tracepoint, an older vigil's names). */
 static void remove_stale_links(struct vigil_monitor *mon, const char *links_dir)
 {
-	char path[768];
+	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(links_dir);
 
@@ -239,8 +241,8 @@ static void remove_stale_links(struct vigil_monitor *mon, const char *links_dir)
 			ours |= strcmp(de->d_name, mon->link_names[i]) == 0;
 		if (ours)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", links_dir, de->d_name);
-		if (unlink(path) == 0)
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s", links_dir, de->d_name) == 0 &&
+		    unlink(path) == 0)
 			pr_info("removed stale monitor link %s", path);
 	}
 	closedir(d);
@@ -249,13 +251,17 @@ static void remove_stale_links(struct vigil_monitor *mon, const char *links_dir)
 static int attach_hooks(struct vigil_monitor *mon, char *err, size_t errlen)
 {
 	struct bpf_program *prog;
-	char links_dir[300], path[600];
-	int replaced = 0;
+	char links_dir[PATH_MAX], path[PATH_MAX];
+	int replaced = 0, ret;
 
-	snprintf(links_dir, sizeof(links_dir), "%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR);
-	if (mkdir(links_dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", links_dir, strerror(errno));
-		return -errno;
+	ret = vigil_path_fmt(links_dir, sizeof(links_dir), "%s/%s", mon->pin_dir,
+			     VIGIL_PIN_LINKS_DIR);
+	if (!ret && mkdir(links_dir, 0700) < 0 && errno != EEXIST)
+		ret = -errno;
+	if (ret) {
+		snprintf(err, errlen, "cannot create %s: %s: check daemon.pin_dir", links_dir,
+			 strerror(-ret));
+		return ret;
 	}
 	bpf_object__for_each_program(prog, mon->skel->obj) {
 		const char *sec = bpf_program__section_name(prog), *tp = strchr(sec, '/');
@@ -266,12 +272,18 @@ static int attach_hooks(struct vigil_monitor *mon, char *err, size_t errlen)
 			continue;
 		name = mon->link_names[mon->n_links];
 		snprintf(name, sizeof(mon->link_names[0]), "%s%s", VIGIL_PIN_MON_LINK_PREFIX, tp + 1);
-		snprintf(path, sizeof(path), "%s/%s", links_dir, name);
+		ret = vigil_path_fmt(path, sizeof(path), "%s/%s", links_dir, name);
+		if (ret) {
+			snprintf(err, errlen, "cannot pin tracepoint %s under %s: the path is too "
+				 "long: shorten daemon.pin_dir", tp + 1, links_dir);
+			return ret;
+		}
 		mon->links[mon->n_links] = attach_pinned(prog, path, &was_pinned);
 		if (!mon->links[mon->n_links]) {
+			ret = -errno;
 			snprintf(err, errlen, "attaching tracepoint %s (pinned at %s) failed: %s", tp + 1,
-				 path, strerror(errno));
-			return -errno;
+				 path, strerror(-ret));
+			return ret;
 		}
 		mon->n_links++;
 		replaced += was_pinned;
@@ -371,17 +383,21 @@ int vigil_monitor_unpin(const char *pin_dir)
 
 int vigil_monitor_restore_pins(struct vigil_monitor *mon)
 {
-	char path[600];
-	int n = vigil_repin_object(mon->skel->obj);
+	char path[PATH_MAX];
+	int n = vigil_repin_object(mon->skel->obj), ret;
 
 	if (n < 0)
 		return n;
-	snprintf(path, sizeof(path), "%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR);
+	ret = vigil_path_fmt(path, sizeof(path), "%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR);
+	if (ret)
+		return ret;
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	for (int i = 0; i < mon->n_links; i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR,
-			 mon->link_names[i]);
+		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", mon->pin_dir,
+				     VIGIL_PIN_LINKS_DIR, mon->link_names[i]);
+		if (ret)
+			return ret;
 		if (access(path, F_OK) == 0)
 			continue;
 		if (bpf_obj_pin(bpf_link__fd(mon->links[i]), path) < 0)
@@ -393,16 +409,16 @@ int vigil_monitor_restore_pins(struct vigil_monitor *mon)
 
 bool vigil_monitor_pins_lost(const struct vigil_monitor *mon)
 {
-	char path[600];
+	char path[PATH_MAX];
 
 	if (access(bpf_map__pin_path(mon->skel->maps.backend_stats), F_OK) < 0)
 		return true;
-	for (int i = 0; i < mon->n_links; i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR,
-			 mon->link_names[i]);
-		if (access(path, F_OK) < 0)
+	/* A path that does not fit names no pin vigild could have made. */
+	for (int i = 0; i < mon->n_links; i++)
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", mon->pin_dir,
+				   VIGIL_PIN_LINKS_DIR, mon->link_names[i]) == 0 &&
+		    access(path, F_OK) < 0)
 			return true;
-	}
 	return false;
 }
 

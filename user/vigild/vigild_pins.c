@@ -6,6 +6,7 @@
  * vigild's fds (same maps, same hooks: nothing lost), the load balancer's
  * attachments are made again. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 
 #include "log.h"
 #include "monitor.h"
+#include "path.h"
 #include "pins.h"
 #include "pkt_dp.h"
 #include "sock_dp.h"
@@ -24,13 +26,15 @@
 static int sock_links_lost(const struct vigild *d)
 {
 	static const char *const names[] = { "connect4", "connect6", "getpeername4", "getpeername6" };
-	char path[600];
+	char path[PATH_MAX];
 
 	if (!d->sock)
 		return 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", d->cfg->pin_dir, VIGIL_PIN_LINKS_DIR, names[i]);
-		if (access(path, F_OK) < 0)
+		/* A path that does not fit names no pin vigild could have made. */
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", d->cfg->pin_dir,
+				   VIGIL_PIN_LINKS_DIR, names[i]) == 0 &&
+		    access(path, F_OK) < 0)
 			return 1;
 	}
 	return 0;
@@ -53,9 +57,11 @@ void vigild_check_pins(struct vigild *d)
 	int total = 0, first_error = 0;
 	bool sock_lost;
 
-	if (!d->mon || (!vigil_monitor_pins_lost(d->mon) && !sock_links_lost(d)))
+	if (!d->mon)
 		return;
 	sock_lost = sock_links_lost(d);
+	if (!sock_lost && !vigil_monitor_pins_lost(d->mon))
+		return;
 	pr_warn("pins under %s were removed while vigild runs: restoring them", d->cfg->pin_dir);
 	if (mkdir(d->cfg->pin_dir, 0700) < 0 && errno != EEXIST) {
 		pr_err("restoring pins: cannot create %s: %s", d->cfg->pin_dir, strerror(errno));
