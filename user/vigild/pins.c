@@ -14,6 +14,8 @@
 
 #include <vigil/abi.h>
 
+#include "sock_dp.h"
+
 /* FNV-1a over the path without trailing slashes. */
 void vigil_pin_lock_path(const char *pin_dir, char *buf, size_t len)
 {
@@ -114,7 +116,6 @@ static const char *const own_maps[] = {
 	VIGIL_PIN_LOSS,
 };
 
-static const char *const own_links[] = { "connect4", "connect6", "getpeername4", "getpeername6" };
 static const char *const own_link_prefixes[] = { VIGIL_PIN_MON_LINK_PREFIX, "new-monitor-", "xdp-",
 						 "tc-" };
 
@@ -126,8 +127,8 @@ bool vigil_is_own_pin(const char *name, bool in_links)
 				return true;
 		return strcmp(name, VIGIL_PIN_LINKS_DIR) == 0;
 	}
-	for (size_t i = 0; i < sizeof(own_links) / sizeof(own_links[0]); i++)
-		if (strcmp(name, own_links[i]) == 0)
+	for (size_t i = 0; i < VIGIL_SOCK_DP_N_LINKS; i++)
+		if (strcmp(name, vigil_sock_dp_link_names[i]) == 0)
 			return true;
 	for (size_t i = 0; i < sizeof(own_link_prefixes) / sizeof(own_link_prefixes[0]); i++)
 		if (strncmp(name, own_link_prefixes[i], strlen(own_link_prefixes[i])) == 0)

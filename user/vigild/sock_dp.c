@@ -27,7 +27,8 @@ struct vigil_sock_dp {
 	char pin_dir[256];
 };
 
-static const char *const hook_names[] = { "connect4", "connect6", "getpeername4", "getpeername6" };
+const char *const vigil_sock_dp_link_names[VIGIL_SOCK_DP_N_LINKS] = { "connect4", "connect6",
+								     "getpeername4", "getpeername6" };
 
 static bool is_cgroup2(const char *path)
 {
@@ -160,12 +161,12 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 		mkdir(links_dir, 0700);
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]) && !ret; i++) {
 		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR,
-				     hook_names[i]);
+				     vigil_sock_dp_link_names[i]);
 		if (!ret)
 			ret = attach_one(progs[i], cgroup_fd, path);
 		if (ret)
-			snprintf(err, errlen, "attaching cgroup/%s to %s failed: %s", hook_names[i],
-				 cgroup, strerror(-ret));
+			snprintf(err, errlen, "attaching cgroup/%s to %s failed: %s",
+				 vigil_sock_dp_link_names[i], cgroup, strerror(-ret));
 	}
 	close(cgroup_fd);
 	if (!ret)
@@ -178,12 +179,25 @@ void vigil_sock_dp_detach_pinned(const char *pin_dir)
 	char path[PATH_MAX];
 
 	/* A path that does not fit names no pin vigild could have made. */
-	for (size_t i = 0; i < sizeof(hook_names) / sizeof(hook_names[0]); i++)
+	for (size_t i = 0; i < VIGIL_SOCK_DP_N_LINKS; i++)
 		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR,
-				   hook_names[i]) == 0)
+				   vigil_sock_dp_link_names[i]) == 0)
 			unlink(path);
 	if (vigil_path_fmt(path, sizeof(path), "%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR) == 0)
 		rmdir(path);
+}
+
+bool vigil_sock_dp_links_lost(const char *pin_dir)
+{
+	char path[PATH_MAX];
+
+	/* A path that does not fit names no pin vigild could have made. */
+	for (size_t i = 0; i < VIGIL_SOCK_DP_N_LINKS; i++)
+		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR,
+				   vigil_sock_dp_link_names[i]) == 0 &&
+		    access(path, F_OK) < 0)
+			return true;
+	return false;
 }
 
 void vigil_sock_dp_stop(struct vigil_sock_dp *lb)

@@ -24,6 +24,14 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 /* Remove the pinned links (detaches the hooks), e.g. when no service is left. */
 void vigil_sock_dp_detach_pinned(const char *pin_dir);
 
+/* Whether a hook's link pin under pin_dir/links is gone (removed under a
+ * running vigild: the hook went with it). */
+bool vigil_sock_dp_links_lost(const char *pin_dir);
+
+/* The pin names of the hooks' links under pin_dir/links. */
+#define VIGIL_SOCK_DP_N_LINKS 4
+extern const char *const vigil_sock_dp_link_names[VIGIL_SOCK_DP_N_LINKS];
+
 void vigil_sock_dp_stop(struct vigil_sock_dp *lb);
 
 /* The cgroup v2 root: /sys/fs/cgroup when it is cgroup2, else

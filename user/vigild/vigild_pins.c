@@ -6,39 +6,19 @@
  * vigild's fds (same maps, same hooks: nothing lost), the load balancer's
  * attachments are made again. */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <vigil/abi.h>
 
 #include "log.h"
 #include "monitor.h"
-#include "path.h"
 #include "pins.h"
 #include "pkt_dp.h"
 #include "sock_dp.h"
 #include "state_maps.h"
 #include "vigild.h"
-
-static int sock_links_lost(const struct vigild *d)
-{
-	static const char *const names[] = { "connect4", "connect6", "getpeername4", "getpeername6" };
-	char path[PATH_MAX];
-
-	if (!d->sock)
-		return 0;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		/* A path that does not fit names no pin vigild could have made. */
-		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", d->cfg->pin_dir,
-				   VIGIL_PIN_LINKS_DIR, names[i]) == 0 &&
-		    access(path, F_OK) < 0)
-			return 1;
-	}
-	return 0;
-}
 
 static void add(int *total, int n, const char *what, int *first_error)
 {
@@ -59,7 +39,7 @@ void vigild_check_pins(struct vigild *d)
 
 	if (!d->mon)
 		return;
-	sock_lost = sock_links_lost(d);
+	sock_lost = d->sock && vigil_sock_dp_links_lost(d->cfg->pin_dir);
 	if (!sock_lost && !vigil_monitor_pins_lost(d->mon))
 		return;
 	pr_warn("pins under %s were removed while vigild runs: restoring them", d->cfg->pin_dir);
