@@ -232,6 +232,37 @@ install: $(BUILD)/vigild $(BUILD)/vigilctl
 	install -m 0644 examples/vigil.yaml $(DESTDIR)$(PREFIX)/share/vigil/vigil.yaml.example
 	install -d $(DESTDIR)/lib/systemd/system
 	sed 's|/usr/local|$(PREFIX)|g' scripts/vigild.service > $(DESTDIR)/lib/systemd/system/vigild.service
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 man/vigil.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/vigil.yaml.5
+	install -m 0644 man/vigild.8 man/vigilctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/vigil
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/vigil/
+
+# Debian package (scripts/build-deb.sh): build/vigil_VERSION_ARCH.deb from a
+# `make install DESTDIR=... PREFIX=/usr` staging tree. `make image`: an OCI
+# image built only from Debian packages and that .deb (scripts/build-image.sh).
+# Slow checks, not part of `make test` (.ci/run calls them):
+#   test-package  the .deb installs, runs and purges in a scratch Debian root;
+#                 the Kubernetes manifests validate offline (tests/package/)
+#   test-image    failover tests with vigild running from the image in podman
+.PHONY: deb image test-package test-image
+deb: all
+	$(Q)scripts/deps.sh dpkg-dev
+	$(Q)BUILD=$(BUILD) scripts/build-deb.sh
+
+image: deb
+	$(Q)scripts/deps.sh mmdebstrap podman runc
+	$(Q)BUILD=$(BUILD) scripts/build-image.sh
+
+test-package: deb
+	$(Q)scripts/deps.sh mmdebstrap man-db
+	$(Q)command -v kubectl >/dev/null || scripts/deps.sh kubernetes-client
+	$(Q)command -v npm >/dev/null || scripts/deps.sh nodejs npm
+	$(Q)BUILD=$(BUILD) tests/package/test_deb.sh
+	$(Q)BUILD=$(BUILD) tests/package/test_manifests.sh
+
+test-image: image
+	$(Q)BUILD=$(BUILD) tests/package/test_image.sh
 
 clean:
 	rm -rf $(BUILD)
