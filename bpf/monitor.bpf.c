@@ -64,6 +64,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } watch_local SEC(".maps");
 
+/* vigild's liveness for vigilctl (struct vigil_heartbeat), written by vigild
+ * every tick. Here because this object is loaded whatever the config, so a
+ * vigild without services has a heartbeat too; same name and definition as
+ * where it was before (state_maps.bpf.c), so an existing pin is reused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_heartbeat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} heartbeat SEC(".maps");
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static __always_inline bool is_v4_mapped(const __u8 *a)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -61,7 +62,7 @@ static const char *const monitor_pins[] = {
 	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
 	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
 	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,      VIGIL_PIN_LOSS,
-	NULL,
+	VIGIL_PIN_HEARTBEAT,     NULL,
 };
 /* The socket datapath's own maps only: what vigilctl reads is in state_maps. */
 static const char *const sock_lb_pins[] = {
@@ -70,7 +71,7 @@ static const char *const sock_lb_pins[] = {
 static const char *const state_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SERVICES,
 	VIGIL_PIN_BACKEND_INFO, VIGIL_PIN_ADMIN,        VIGIL_PIN_HISTORY,
-	VIGIL_PIN_HEARTBEAT,    NULL,
+	NULL,
 };
 static const char *const xdp_lb_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT, VIGIL_PIN_EVENTS,
@@ -241,6 +242,33 @@ BPF_TEST(reuse)
 	}
 	close_all(&b);
 	close_all(&a);
+	remove_pins();
+	return ok;
+}
+
+/* The heartbeat moved from the state maps to the monitor (always loaded):
+ * one pinned by an older vigild (the same definition, created here as it
+ * would have been) is the map the monitor uses after the upgrade. */
+BPF_TEST(heartbeat_upgrade)
+{
+	struct objects o;
+	char path[512];
+	__u32 old_id;
+	int fd;
+	bool ok;
+
+	T(ASSERT_EQ(mkdir(pin_dir, 0700), 0));
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, VIGIL_PIN_HEARTBEAT, sizeof(__u32),
+			    sizeof(struct vigil_heartbeat), 1, NULL);
+	T(ASSERT_TRUE(fd >= 0));
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, VIGIL_PIN_HEARTBEAT);
+	old_id = map_id(fd);
+	ok = bpf_obj_pin(fd, path) == 0;
+	close(fd);
+	ok = ok && open_all(&o, 100) && load_all(&o);
+	ok = ok && map_id(bpf_map__fd(o.mon->maps.heartbeat)) == old_id &&
+	     pinned_id(VIGIL_PIN_HEARTBEAT) == old_id;
+	close_all(&o);
 	remove_pins();
 	return ok;
 }

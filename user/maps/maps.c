@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "path.h"
 
 static const char *type_name(__u32 type)
@@ -345,4 +346,14 @@ int vigil_map_delete_unless(int fd, size_t key_size,
 	}
 	free(stale);
 	return ret;
+}
+
+int vigil_repin_fd(int fd, const char *path)
+{
+	if (access(path, F_OK) == 0)
+		return 0;
+	if (bpf_obj_pin(fd, path) < 0)
+		return -errno;
+	pr_warn("pin %s was removed while vigild runs: pinned again (the same object)", path);
+	return 1;
 }

@@ -36,6 +36,11 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 int vigil_map_delete_unless(int fd, size_t key_size,
 			    bool (*keep)(const void *key, const void *ctx), const void *ctx);
 
+/* Pin fd (a map or link vigild holds) at path unless something is pinned
+ * there: someone removed the pin under a running vigild. Logged. Returns 1
+ * when pinned again, 0 when present, -errno. */
+int vigil_repin_fd(int fd, const char *path);
+
 /* Make room for element n of *rows (elem bytes each), which holds n now:
  * capacity doubles at 16, 32, ... Returns 0 or -ENOMEM (*rows unchanged). */
 int vigil_grow_rows(void **rows, size_t n, size_t elem);

@@ -55,8 +55,9 @@ static enum hb_state read_heartbeat(const char *pin_dir)
 
 	status.unknown_why = status.err;
 	if (fd == -ENOENT)
-		status.unknown_why = "no '" VIGIL_PIN_HEARTBEAT "' map: a vigild older than this "
-				     "vigilctl, or one without services";
+		status.unknown_why = "no '" VIGIL_PIN_HEARTBEAT "' map: vigild never ran with this "
+				     "pin directory since it was created, or is older than this "
+				     "vigilctl";
 	if (fd < 0)
 		return HB_UNKNOWN;
 	ret = bpf_map_lookup_elem(fd, &key, &status.hb);

@@ -396,30 +396,13 @@ int vigil_monitor_restore_pins(struct vigil_monitor *mon)
 	for (int i = 0; i < mon->n_links; i++) {
 		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", mon->pin_dir,
 				     VIGIL_PIN_LINKS_DIR, mon->link_names[i]);
-		if (ret)
+		if (!ret)
+			ret = vigil_repin_fd(bpf_link__fd(mon->links[i]), path);
+		if (ret < 0)
 			return ret;
-		if (access(path, F_OK) == 0)
-			continue;
-		if (bpf_obj_pin(bpf_link__fd(mon->links[i]), path) < 0)
-			return -errno;
-		n++;
+		n += ret;
 	}
 	return n;
-}
-
-bool vigil_monitor_pins_lost(const struct vigil_monitor *mon)
-{
-	char path[PATH_MAX];
-
-	if (access(bpf_map__pin_path(mon->skel->maps.backend_stats), F_OK) < 0)
-		return true;
-	/* A path that does not fit names no pin vigild could have made. */
-	for (int i = 0; i < mon->n_links; i++)
-		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", mon->pin_dir,
-				   VIGIL_PIN_LINKS_DIR, mon->link_names[i]) == 0 &&
-		    access(path, F_OK) < 0)
-			return true;
-	return false;
 }
 
 const struct bpf_object *vigil_monitor_object(const struct vigil_monitor *mon)
@@ -441,4 +424,9 @@ void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int
 {
 	*backend_stats = bpf_map__fd(mon->skel->maps.backend_stats);
 	*inflight = bpf_map__fd(mon->skel->maps.inflight);
+}
+
+int vigil_monitor_heartbeat_fd(const struct vigil_monitor *mon)
+{
+	return bpf_map__fd(mon->skel->maps.heartbeat);
 }

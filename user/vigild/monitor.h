@@ -42,13 +42,12 @@ int vigil_monitor_consume(struct vigil_monitor *mon);
 /* Map fds the failover engine reads. */
 void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int *inflight);
 
+/* The heartbeat map vigild writes every tick (struct vigil_heartbeat). */
+int vigil_monitor_heartbeat_fd(const struct vigil_monitor *mon);
+
 /* Remove the pins vigil creates under pin_dir (its map and link names only:
  * foreign entries stay, with a warning), then pin_dir itself if empty. */
 int vigil_monitor_unpin(const char *pin_dir);
-
-/* Whether a pin of the monitor (a map, a link) is missing, e.g. after
- * 'rm -rf pin_dir' under a running vigild. */
-bool vigil_monitor_pins_lost(const struct vigil_monitor *mon);
 
 /* Pin again, from vigild's fds, the monitor's maps and links that are
  * missing. Returns how many, or -errno. */

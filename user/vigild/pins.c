@@ -5,15 +5,20 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <vigil/abi.h>
 
+#include "log.h"
+#include "maps.h"
+#include "path.h"
 #include "sock_dp.h"
 
 /* FNV-1a over the path without trailing slashes. */
@@ -143,13 +148,90 @@ int vigil_repin_object(const struct bpf_object *obj)
 
 	bpf_object__for_each_map(map, obj) {
 		const char *path = bpf_map__pin_path(map);
+		int ret;
 
-		if (!path || access(path, F_OK) == 0)
+		if (!path)
 			continue;
 		/* bpf_map__pin() believes the map is still pinned: pin the fd. */
-		if (bpf_obj_pin(bpf_map__fd(map), path) < 0)
-			return -errno;
-		n++;
+		ret = vigil_repin_fd(bpf_map__fd(map), path);
+		if (ret < 0)
+			return ret;
+		n += ret;
 	}
 	return n;
+}
+
+/* ---- noticing removals ------------------------------------------------------ */
+
+#define REMOVALS (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF)
+
+struct vigil_pin_watch {
+	int fd;       /* inotify; -1: none, every round may have removed a pin */
+	bool pending; /* report a removal at the next call */
+	char pin_dir[PATH_MAX];
+};
+
+static void watch_unavailable(struct vigil_pin_watch *w, const char *what)
+{
+	pr_warn("cannot watch %s for removed pins (%s: %s): every pin is looked up at every "
+		"loop round instead", w->pin_dir, what, strerror(errno));
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
+
+struct vigil_pin_watch *vigil_pin_watch_new(const char *pin_dir)
+{
+	struct vigil_pin_watch *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	snprintf(w->pin_dir, sizeof(w->pin_dir), "%s", pin_dir);
+	w->pending = true;
+	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->fd < 0)
+		watch_unavailable(w, "inotify_init1");
+	vigil_pin_watch_arm(w);
+	return w;
+}
+
+void vigil_pin_watch_arm(struct vigil_pin_watch *w)
+{
+	char links[PATH_MAX];
+
+	if (!w || w->fd < 0)
+		return;
+	/* Adding a watch again to the same directory only updates its mask. */
+	if (inotify_add_watch(w->fd, w->pin_dir, REMOVALS) < 0) {
+		watch_unavailable(w, "inotify_add_watch");
+		return;
+	}
+	/* A path that does not fit names no pin vigild could have made. */
+	if (vigil_path_fmt(links, sizeof(links), "%s/%s", w->pin_dir, VIGIL_PIN_LINKS_DIR) == 0 &&
+	    inotify_add_watch(w->fd, links, REMOVALS) < 0 && errno != ENOENT)
+		watch_unavailable(w, "inotify_add_watch");
+}
+
+bool vigil_pin_watch_removed(struct vigil_pin_watch *w)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool removed;
+
+	if (!w)
+		return false;
+	removed = w->pending || w->fd < 0;
+	w->pending = false;
+	/* Any event: a removal, a directory gone (IN_IGNORED), a queue overflow. */
+	while (w->fd >= 0 && read(w->fd, buf, sizeof(buf)) > 0)
+		removed = true;
+	return removed;
+}
+
+void vigil_pin_watch_free(struct vigil_pin_watch *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w);
 }

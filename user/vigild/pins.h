@@ -35,4 +35,24 @@ bool vigil_is_own_pin(const char *name, bool in_links);
  * Returns how many were re-pinned, or -errno of the first failure. */
 int vigil_repin_object(const struct bpf_object *obj);
 
+/* Noticing pins removed under a running vigild without looking each one up
+ * every loop round: inotify on pin_dir and pin_dir/links reports removals
+ * (and renames away), so a round with nothing removed costs one read(2).
+ * Without inotify every round counts as one that may have removed a pin. */
+struct vigil_pin_watch;
+
+/* Watch pin_dir (and its links/); the first vigil_pin_watch_removed says
+ * yes, for anything removed before the watch was set. NULL: out of memory. */
+struct vigil_pin_watch *vigil_pin_watch_new(const char *pin_dir);
+
+/* Watch the directories again, after they were created anew (rm -rf). */
+void vigil_pin_watch_arm(struct vigil_pin_watch *w);
+
+/* Whether something under the directories may have been removed since the
+ * last call (vigild's own unlinks count too: the caller checks which pins
+ * are missing). */
+bool vigil_pin_watch_removed(struct vigil_pin_watch *w);
+
+void vigil_pin_watch_free(struct vigil_pin_watch *w);
+
 #endif

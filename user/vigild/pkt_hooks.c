@@ -357,6 +357,19 @@ int vigil_pkt_hooks_apply(const struct vigil_pkt_hooks *h, const struct vigil_co
 	return ret;
 }
 
+bool vigil_pkt_hooks_pins_lost(const char *pin_dir, const struct vigil_config *cfg)
+{
+	const char *prefix = cfg->xdp_hook == VIGIL_HOOK_TC ? TC_PIN_PREFIX : XDP_PIN_PREFIX;
+	char path[PATH_MAX];
+
+	/* A path that does not fit names no pin vigild could have made. */
+	for (size_t i = 0; i < cfg->n_xdp_interfaces; i++)
+		if (pin_path(path, sizeof(path), pin_dir, prefix, cfg->xdp_interfaces[i]) == 0 &&
+		    access(path, F_OK) < 0)
+			return true;
+	return false;
+}
+
 void vigil_pkt_hooks_detach_all(const char *pin_dir, const char *netns)
 {
 	int saved;

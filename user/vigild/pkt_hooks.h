@@ -5,6 +5,7 @@
 #ifndef VIGIL_PKT_HOOKS_H
 #define VIGIL_PKT_HOOKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -28,6 +29,11 @@ int vigil_pkt_hooks_apply(const struct vigil_pkt_hooks *h, const struct vigil_co
 /* 0 when every xdp.interfaces entry exists in xdp.netns, else -errno with
  * the missing interface (or namespace) and the fix in err. Changes nothing. */
 int vigil_pkt_hooks_check(const struct vigil_config *cfg, char *err, size_t errlen);
+
+/* Whether the pin of an attachment cfg wants (pin_dir/links/xdp-IF or tc-IF)
+ * is missing: removed under a running vigild (an XDP link went with its pin;
+ * a tc filter stays, unrecorded). vigil_pkt_hooks_apply makes them again. */
+bool vigil_pkt_hooks_pins_lost(const char *pin_dir, const struct vigil_config *cfg);
 
 /* Detach every attachment recorded under pin_dir/links (XDP links and tc
  * filters; tc filters are looked up in netns, "" = vigild's own). */

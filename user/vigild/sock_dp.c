@@ -25,6 +25,10 @@
 struct vigil_sock_dp {
 	struct sock_lb_bpf *skel;
 	char pin_dir[256];
+	/* The hooks' links, held for vigild's lifetime beside their pins: the
+	 * pins keep the hooks attached after vigild is gone, these keep them
+	 * attached while someone removes the pins under a running vigild. */
+	struct bpf_link *links[VIGIL_SOCK_DP_N_LINKS];
 };
 
 const char *const vigil_sock_dp_link_names[VIGIL_SOCK_DP_N_LINKS] = { "connect4", "connect6",
@@ -98,39 +102,51 @@ static __u64 link_cgroup_id(const struct bpf_link *link)
 }
 
 /* Attach prog to cgroup_fd and pin the link at pin_path, replacing old (a
- * pinned link on another cgroup, or NULL). The new attachment exists before
- * the old one goes, so a client in both cgroups always has the hook. */
-static int attach_new(struct bpf_program *prog, int cgroup_fd, const char *pin_path,
-		      struct bpf_link *old)
+ * link on another cgroup, or NULL). The new attachment exists before the old
+ * one goes, so a client in both cgroups always has the hook. Returns the new
+ * link (held by the caller) or NULL with errno set. */
+static struct bpf_link *attach_new(struct bpf_program *prog, int cgroup_fd, const char *pin_path,
+				   struct bpf_link *old)
 {
 	struct bpf_link *link = bpf_program__attach_cgroup(prog, cgroup_fd);
 	int ret;
 
 	if (!link) {
-		ret = -errno;
+		ret = errno;
 		bpf_link__destroy(old);
-		return ret;
+		errno = ret;
+		return NULL;
 	}
 	unlink(pin_path);
 	bpf_link__destroy(old); /* its pin is gone: this detaches it */
 	ret = bpf_link__pin(link, pin_path);
-	bpf_link__destroy(link); /* the pin keeps it attached */
-	return ret;
+	if (ret) {
+		bpf_link__destroy(link);
+		errno = -ret;
+		return NULL;
+	}
+	return link;
 }
 
-static int attach_one(struct bpf_program *prog, int cgroup_fd, const char *pin_path)
+/* Attach prog under *held (the link vigild holds, NULL at start: the one an
+ * earlier vigild pinned, if any) and hold the result in *held. */
+static int attach_one(struct bpf_program *prog, int cgroup_fd, const char *pin_path,
+		      struct bpf_link **held)
 {
 	/* Only open a pin that exists: libbpf warns about a missing one. */
-	struct bpf_link *link = access(pin_path, F_OK) == 0 ? bpf_link__open(pin_path) : NULL;
+	struct bpf_link *link = *held ? *held
+			      : access(pin_path, F_OK) == 0 ? bpf_link__open(pin_path) : NULL;
 
+	*held = NULL;
 	/* Same cgroup (a restart, a reload): swap the program under the
 	 * existing attachment, no gap in service. lb.cgroup changed: move. */
 	if (link && link_cgroup_id(link) == cgroup_id_of_fd(cgroup_fd) &&
 	    bpf_link__update_program(link, prog) == 0) {
-		bpf_link__destroy(link);
+		*held = link;
 		return 0;
 	}
-	return attach_new(prog, cgroup_fd, pin_path, link);
+	*held = attach_new(prog, cgroup_fd, pin_path, link);
+	return *held ? 0 : -errno;
 }
 
 int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err, size_t errlen)
@@ -163,7 +179,7 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR,
 				     vigil_sock_dp_link_names[i]);
 		if (!ret)
-			ret = attach_one(progs[i], cgroup_fd, path);
+			ret = attach_one(progs[i], cgroup_fd, path, &lb->links[i]);
 		if (ret)
 			snprintf(err, errlen, "attaching cgroup/%s to %s failed: %s",
 				 vigil_sock_dp_link_names[i], cgroup, strerror(-ret));
@@ -187,23 +203,33 @@ void vigil_sock_dp_detach_pinned(const char *pin_dir)
 		rmdir(path);
 }
 
-bool vigil_sock_dp_links_lost(const char *pin_dir)
+int vigil_sock_dp_repin_links(const struct vigil_sock_dp *lb)
 {
 	char path[PATH_MAX];
+	int n = 0, ret;
 
-	/* A path that does not fit names no pin vigild could have made. */
-	for (size_t i = 0; i < VIGIL_SOCK_DP_N_LINKS; i++)
-		if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR,
-				   vigil_sock_dp_link_names[i]) == 0 &&
-		    access(path, F_OK) < 0)
-			return true;
-	return false;
+	for (size_t i = 0; i < VIGIL_SOCK_DP_N_LINKS; i++) {
+		if (!lb->links[i])
+			continue;
+		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", lb->pin_dir,
+				     VIGIL_PIN_LINKS_DIR, vigil_sock_dp_link_names[i]);
+		if (!ret)
+			ret = vigil_repin_fd(bpf_link__fd(lb->links[i]), path);
+		if (ret < 0)
+			return ret;
+		n += ret;
+	}
+	return n;
 }
 
 void vigil_sock_dp_stop(struct vigil_sock_dp *lb)
 {
 	if (!lb)
 		return;
+	/* Closing the held links leaves pinned hooks attached and detaches
+	 * those whose pins vigil_sock_dp_detach_pinned removed. */
+	for (size_t i = 0; i < VIGIL_SOCK_DP_N_LINKS; i++)
+		bpf_link__destroy(lb->links[i]);
 	sock_lb_bpf__destroy(lb->skel);
 	free(lb);
 }

@@ -17,16 +17,19 @@ struct vigil_sock_dp;
 int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *err, size_t errlen);
 
 /* Attach to cgroup (NULL/"" = the cgroup v2 root). Links are pinned under
- * pin_dir/links so the datapath keeps serving while vigild restarts; a
- * pinned link from a previous run is switched to the new program in place. */
+ * pin_dir/links so the datapath keeps serving while vigild restarts, and
+ * held by lb until vigil_sock_dp_stop so it keeps serving while someone
+ * removes the pins; a link from a previous run (or this one) is switched to
+ * the new program in place. */
 int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err, size_t errlen);
 
-/* Remove the pinned links (detaches the hooks), e.g. when no service is left. */
+/* Remove the pinned links, e.g. when no service is left: the hooks detach
+ * once nothing holds them (vigil_sock_dp_stop of a loaded datapath). */
 void vigil_sock_dp_detach_pinned(const char *pin_dir);
 
-/* Whether a hook's link pin under pin_dir/links is gone (removed under a
- * running vigild: the hook went with it). */
-bool vigil_sock_dp_links_lost(const char *pin_dir);
+/* Pin again, from the held links, the hooks' pins someone removed (the hooks
+ * stayed attached). Returns how many, or -errno. */
+int vigil_sock_dp_repin_links(const struct vigil_sock_dp *lb);
 
 /* The pin names of the hooks' links under pin_dir/links. */
 #define VIGIL_SOCK_DP_N_LINKS 4

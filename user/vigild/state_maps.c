@@ -58,11 +58,6 @@ void vigil_state_maps_fds(const struct vigil_state_maps *st, struct vigil_svc_ma
 	maps->backend_health = bpf_map__fd(st->skel->maps.backend_health);
 }
 
-int vigil_state_maps_heartbeat_fd(const struct vigil_state_maps *st)
-{
-	return st ? bpf_map__fd(st->skel->maps.heartbeat) : -1;
-}
-
 void vigil_state_maps_stop(struct vigil_state_maps *st)
 {
 	if (!st)

@@ -243,6 +243,7 @@ static void stop_daemon(struct vigild *d)
 	vigil_sock_dp_stop(d->sock);
 	vigil_state_maps_stop(d->state);
 	vigil_monitor_stop(d->mon);
+	vigil_pin_watch_free(d->pin_watch);
 }
 
 #define MAX_POLLFDS 260
@@ -290,16 +291,15 @@ static void reload(struct vigild *d)
 }
 
 /* The heartbeat vigilctl reads (abi.h, struct vigil_heartbeat): our pid while
- * the loop turns, 0 on a clean stop. Best effort: without services there is
- * no state maps object, and vigilctl then says the heartbeat is unknown. */
+ * the loop turns, 0 on a clean stop. It is the monitor's map, so a vigild
+ * without services beats too. */
 static void heartbeat_write(const struct vigild *d, __u32 pid)
 {
 	struct vigil_heartbeat hb = { .wall_ns = vigil_wall_ns(), .mono_ns = vigil_now_ns(),
 				      .pid = pid, .tick_ms = TICK_MS };
-	int fd = vigil_state_maps_heartbeat_fd(d->state);
 	__u32 key = 0;
 
-	if (fd >= 0 && bpf_map_update_elem(fd, &key, &hb, BPF_ANY) < 0)
+	if (bpf_map_update_elem(vigil_monitor_heartbeat_fd(d->mon), &key, &hb, BPF_ANY) < 0)
 		pr_debug("writing the heartbeat failed: %s", strerror(errno));
 }
 
@@ -360,6 +360,10 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	ret = vigil_monitor_start(&d.mon, cfg, on_kernel_event, &d, err, sizeof(err));
 	if (!ret)
 		ret = start_failover(&d, cfg, err, sizeof(err));
+	if (!ret && !(d.pin_watch = vigil_pin_watch_new(cfg->pin_dir))) {
+		snprintf(err, sizeof(err), "out of memory watching %s", cfg->pin_dir);
+		ret = -ENOMEM;
+	}
 	if (ret) {
 		pr_err("%s", err);
 		stop_daemon(&d);

@@ -16,6 +16,7 @@ struct vigild {
 	struct vigil_sock_dp *sock;     /* socket datapath, when a service uses it */
 	struct vigil_pkt_dp *pkt;       /* packet datapath (XDP or tc) */
 	struct vigil_failover *fo;
+	struct vigil_pin_watch *pin_watch; /* removals under cfg->pin_dir (pins.h) */
 };
 
 /* Re-read config_path and bring everything in line with it (SIGHUP). A file
@@ -23,8 +24,8 @@ struct vigild {
  * logged, and the running config stays in charge, unchanged: then < 0. */
 int vigild_reload(struct vigild *d);
 
-/* Restore pins removed under the running vigild (vigild_pins.c); cheap when
- * nothing is missing. */
+/* Restore pins removed under the running vigild (vigild_pins.c); one
+ * read(2) when nothing was removed. */
 void vigild_check_pins(struct vigild *d);
 
 #endif

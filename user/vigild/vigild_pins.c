@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Lost pins: someone removed pins (rm -rf of the pin directory, say) under a
- * running vigild. vigilctl would lose its view, a restart its state, and a
- * cgroup or XDP attachment whose pin went is detached. Checked every loop
- * round (at most a tick apart); maps and monitor links are pinned again from
- * vigild's fds (same maps, same hooks: nothing lost), the load balancer's
- * attachments are made again. */
+/* Lost pins: someone removed pins (rm -rf of the pin directory, or a single
+ * map or link) under a running vigild. vigilctl would lose its view and a
+ * restart its state; an XDP attachment whose pin went is detached. vigild
+ * holds every map, the monitor's links and the cgroup hooks' links, so those
+ * keep working and are pinned again from its fds (same objects: nothing
+ * lost); the XDP attachments are made again. Noticed at the next loop round
+ * (pins.h, vigil_pin_watch: one read(2) per round while nothing changes). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,8 +16,10 @@
 
 #include "log.h"
 #include "monitor.h"
+#include "path.h"
 #include "pins.h"
 #include "pkt_dp.h"
+#include "pkt_hooks.h"
 #include "sock_dp.h"
 #include "state_maps.h"
 #include "vigild.h"
@@ -31,39 +35,53 @@ static void add(int *total, int n, const char *what, int *first_error)
 	*total += n;
 }
 
+/* The directories, created again if they went, and watched again. */
+static int recreate_dirs(struct vigild *d)
+{
+	char links[PATH_MAX];
+
+	if (mkdir(d->cfg->pin_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (vigil_path_fmt(links, sizeof(links), "%s/%s", d->cfg->pin_dir, VIGIL_PIN_LINKS_DIR))
+		return -ENAMETOOLONG;
+	if (mkdir(links, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* Before restoring: a removal from now on is seen at the next round. */
+	vigil_pin_watch_arm(d->pin_watch);
+	return 0;
+}
+
 void vigild_check_pins(struct vigild *d)
 {
 	char err[512];
-	int total = 0, first_error = 0;
-	bool sock_lost;
+	int total = 0, first_error = 0, ret;
+	bool hooks_lost;
 
-	if (!d->mon)
+	if (!d->mon || !vigil_pin_watch_removed(d->pin_watch))
 		return;
-	sock_lost = d->sock && vigil_sock_dp_links_lost(d->cfg->pin_dir);
-	if (!sock_lost && !vigil_monitor_pins_lost(d->mon))
-		return;
-	pr_warn("pins under %s were removed while vigild runs: restoring them", d->cfg->pin_dir);
-	if (mkdir(d->cfg->pin_dir, 0700) < 0 && errno != EEXIST) {
-		pr_err("restoring pins: cannot create %s: %s", d->cfg->pin_dir, strerror(errno));
+	ret = recreate_dirs(d);
+	if (ret) {
+		pr_err("restoring pins: cannot create %s: %s", d->cfg->pin_dir, strerror(-ret));
 		return;
 	}
 	add(&total, vigil_monitor_restore_pins(d->mon), "monitor", &first_error);
 	if (d->state)
 		add(&total, vigil_repin_object(vigil_state_maps_object(d->state)), "state maps",
 		    &first_error);
-	if (d->sock)
+	if (d->sock) {
 		add(&total, vigil_repin_object(vigil_sock_dp_object(d->sock)), "socket LB maps",
 		    &first_error);
-	if (d->pkt)
+		add(&total, vigil_sock_dp_repin_links(d->sock), "socket LB hooks", &first_error);
+	}
+	hooks_lost = d->pkt && vigil_pkt_hooks_pins_lost(d->cfg->pin_dir, d->cfg);
+	if (d->pkt) {
 		add(&total, vigil_repin_object(vigil_pkt_dp_object(d->pkt)), "XDP maps",
 		    &first_error);
-	/* The cgroup links were pinned, not held: their attachment went with
-	 * the pin. Attach again (attach_one pins what is missing). */
-	if (sock_lost && vigil_sock_dp_attach(d->sock, d->cfg->lb_cgroup, err, sizeof(err)))
-		pr_err("restoring pins: socket load balancer: %s", err);
-	if (d->pkt && vigil_pkt_dp_reconcile(d->pkt, d->cfg, err, sizeof(err)))
-		pr_err("restoring pins: packet datapath: %s", err);
-	pr_warn("restored %d pinned maps and links under %s%s%s", total, d->cfg->pin_dir,
-		sock_lost ? "; socket load balancer attached again" : "",
-		first_error ? " (with errors, see above)" : "");
+		if (hooks_lost && vigil_pkt_dp_reconcile(d->pkt, d->cfg, err, sizeof(err)))
+			pr_err("restoring pins: packet datapath: %s", err);
+	}
+	if (total || hooks_lost || first_error)
+		pr_warn("restored %d pinned maps and links under %s%s%s", total, d->cfg->pin_dir,
+			hooks_lost ? "; packet load balancer attached again" : "",
+			first_error ? " (with errors, see above)" : "");
 }

@@ -237,8 +237,11 @@ static void stop_unused_datapaths(struct vigild *d, struct txn *t)
 		vigil_pkt_dp_stop(d->pkt);
 		d->pkt = NULL;
 	}
-	if (!(t->next_dp & VIGIL_DATAPATH_SOCKET))
+	if (!(t->next_dp & VIGIL_DATAPATH_SOCKET)) {
 		vigil_sock_dp_detach_pinned(t->next->pin_dir);
+		vigil_sock_dp_stop(d->sock); /* lets go of the hooks: they detach */
+		d->sock = NULL;
+	}
 }
 
 static void commit(struct vigild *d, struct txn *t)
