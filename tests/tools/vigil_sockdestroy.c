@@ -14,6 +14,7 @@
 #include "../../user/lib/addr.c"
 #include "../../user/lib/log.c"
 #include "../../user/lib/path.c"
+#include "../../user/vigild/netns.c"
 #include "../../user/vigild/sockdestroy.c"
 
 int main(int argc, char **argv)

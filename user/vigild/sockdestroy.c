@@ -2,38 +2,30 @@
 /*
  * Destroy TCP connections to a backend in every network namespace.
  *
- * For each distinct namespace (the caller's own first, then those of
- * /proc/<pid>/ns/net and /run/netns/<name>, deduplicated by device and inode)
- * the calling thread enters it with setns(), dumps TCP sockets of both
- * families over NETLINK_SOCK_DIAG, and sends SOCK_DESTROY with the full
- * inet_diag_sockid (cookie included) of every socket whose peer is the
- * backend. The thread's own namespace is restored before moving on and before
- * returning, on every path. The netlink exchange goes through libnl-3's core
- * (socket, message building, sequence checks, callbacks per message kind).
+ * In each distinct namespace (vigil_netns_for_each, netns.h) the calling
+ * thread dumps TCP sockets of both families over NETLINK_SOCK_DIAG, and sends
+ * SOCK_DESTROY with the full inet_diag_sockid (cookie included) of every
+ * socket whose peer is the backend. The netlink exchange goes through
+ * libnl-3's core (socket, message building, sequence checks, callbacks per
+ * message kind).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "sockdestroy.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
-#include <unistd.h>
 
 #include <netlink/errno.h>
 #include <netlink/msg.h>
@@ -42,23 +34,12 @@
 
 #include "addr.h"
 #include "log.h"
-#include "path.h"
+#include "netns.h"
 
 /* Every TCP state except LISTEN and TIME_WAIT (the kernel adds
  * NEW_SYN_RECV by itself when SYN_RECV is asked for). */
 #define SD_STATES (((1u << (TCP_CLOSING + 1)) - 1) & \
 		   ~((1u << TCP_LISTEN) | (1u << TCP_TIME_WAIT) | (1u << TCP_CLOSE)))
-
-struct sd_nsid {
-	dev_t dev;
-	ino_t ino;
-};
-
-/* Namespaces already visited. */
-struct sd_seen {
-	struct sd_nsid *ids;
-	size_t n, cap;
-};
 
 /* Matching sockets of one namespace, collected during the dump. */
 struct sd_match {
@@ -76,6 +57,7 @@ struct sd_ctx {
 	const struct vigil_endpoint *backend;
 	unsigned destroyed;
 	int first_err;  /* first per-namespace failure (-errno), reported at the end */
+	bool visited;   /* a namespace was visited (the walk started) */
 	char *err;
 	size_t errlen;
 	/* for the libnl callbacks of the request in progress */
@@ -102,24 +84,6 @@ static void sd_err(struct sd_ctx *c, int rc, const char *fmt, ...)
 	c->first_err = rc;
 	if (c->err && c->errlen)
 		snprintf(c->err, c->errlen, "%s", msg);
-}
-
-static bool sd_seen_add(struct sd_seen *s, const struct stat *st)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->ids[i].dev == st->st_dev && s->ids[i].ino == st->st_ino)
-			return false;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct sd_nsid *ids = realloc(s->ids, cap * sizeof(*ids));
-
-		if (!ids)
-			return false; /* out of memory: treat as visited, i.e. skip */
-		s->ids = ids;
-		s->cap = cap;
-	}
-	s->ids[s->n++] = (struct sd_nsid){ .dev = st->st_dev, .ino = st->st_ino };
-	return true;
 }
 
 static int sd_match_add(struct sd_matches *m, __u8 family, const struct inet_diag_sockid *id)
@@ -339,14 +303,17 @@ static int sd_destroy_all(struct sd_ctx *c, struct nl_sock *sk, const struct sd_
 	return 0;
 }
 
-/* Dump and destroy in the namespace the thread is in now. */
-static int sd_visit_current(struct sd_ctx *c, const char *ns)
+/* Dump and destroy in the namespace the thread is in now (a
+ * vigil_netns_visit_fn): 0, or a fatal -errno that ends the walk. */
+static int sd_visit_current(const char *ns, void *arg)
 {
 	static const __u8 families[] = { AF_INET, AF_INET6 };
+	struct sd_ctx *c = arg;
 	struct sd_matches m = { 0 };
 	struct nl_sock *sk = NULL;
 	int rc;
 
+	c->visited = true;
 	rc = sd_open(c, &sk);
 	if (rc < 0) {
 		sd_err(c, rc, "NETLINK_SOCK_DIAG socket in %s: %s", ns, strerror(-rc));
@@ -366,83 +333,20 @@ static int sd_visit_current(struct sd_ctx *c, const char *ns)
 	return sd_is_fatal(rc) ? rc : 0;
 }
 
-/* Enter the namespace at path (unless already seen), visit it, come back.
- * Returns 0, a fatal -errno from the visit, or 1 if the way back failed. */
-static int sd_visit_path(struct sd_ctx *c, struct sd_seen *seen, const char *path, int self_fd)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (stat(path, &st) < 0 || !sd_seen_add(seen, &st))
-		return 0; /* process gone, or namespace already visited */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (setns(fd, CLONE_NEWNET) < 0) {
-		if (errno == EPERM) /* every other namespace will fail the same way */
-			sd_err(c, -errno, "entering %s failed: %s (needs CAP_SYS_ADMIN)", path,
-			       strerror(errno));
-		else /* e.g. a stale /run/netns file whose mount is gone */
-			pr_debug("sockdestroy: skipping %s: %s", path, strerror(errno));
-		close(fd);
-		return 0;
-	}
-	close(fd);
-	rc = sd_visit_current(c, path);
-	if (setns(self_fd, CLONE_NEWNET) < 0) {
-		pr_err("sockdestroy: cannot return to the original network namespace: %s",
-		       strerror(errno));
-		return 1;
-	}
-	return rc;
-}
-
-/* Visit every namespace found under dir (entries matching "<name>/<suffix>"). */
-static int sd_visit_dir(struct sd_ctx *c, struct sd_seen *seen, const char *dir,
-			const char *suffix, bool numeric, int self_fd)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int rc = 0;
-
-	if (!d)
-		return 0;
-	while (rc == 0 && (de = readdir(d))) {
-		if (de->d_name[0] == '.' || (numeric && (de->d_name[0] < '0' || de->d_name[0] > '9')))
-			continue;
-		if (vigil_path_fmt(path, sizeof(path), "%s/%s%s", dir, de->d_name, suffix)) {
-			pr_warn("sockdestroy: skipping %s...: longer than PATH_MAX", path);
-			continue;
-		}
-		rc = sd_visit_path(c, seen, path, self_fd);
-	}
-	closedir(d);
-	return rc;
-}
-
-/* True if the calling thread is in the namespace st describes. Checked rather
- * than re-entering blindly: setns() needs CAP_SYS_ADMIN even to stay put, and
- * its failure would be reported as being stranded in another namespace. */
-static bool sd_in_ns(const struct stat *st)
-{
-	struct stat now;
-
-	return stat("/proc/thread-self/ns/net", &now) == 0 && now.st_dev == st->st_dev &&
-	       now.st_ino == st->st_ino;
-}
-
 static int sd_fatal(struct sd_ctx *c, int rc)
 {
-	if (rc == -EOPNOTSUPP)
-		snprintf(c->err, c->errlen, "the kernel cannot destroy sockets (SOCK_DESTROY: %s): "
-			 "rebuild it with CONFIG_INET_DIAG_DESTROY=y", strerror(EOPNOTSUPP));
-	else if (rc == -EPERM || rc == -EACCES)
-		snprintf(c->err, c->errlen, "SOCK_DESTROY refused (%s): needs CAP_NET_ADMIN",
-			 strerror(-rc));
-	else
+	if (rc == VIGIL_NETNS_STRANDED)
 		snprintf(c->err, c->errlen, "cannot return to the original network namespace; "
 			 "this thread is now in another one");
+	else if (!c->visited)
+		snprintf(c->err, c->errlen, "cannot open /proc/thread-self/ns/net: %s "
+			 "(is /proc mounted?)", strerror(-rc));
+	else if (rc == -EOPNOTSUPP)
+		snprintf(c->err, c->errlen, "the kernel cannot destroy sockets (SOCK_DESTROY: %s): "
+			 "rebuild it with CONFIG_INET_DIAG_DESTROY=y", strerror(EOPNOTSUPP));
+	else
+		snprintf(c->err, c->errlen, "SOCK_DESTROY refused (%s): needs CAP_NET_ADMIN",
+			 strerror(-rc));
 	return rc > 0 ? -EIO : rc;
 }
 
@@ -452,35 +356,16 @@ int vigil_destroy_connections_to(const struct vigil_endpoint *backend, unsigned 
 	char dummy[1];
 	struct sd_ctx c = { .backend = backend, .err = err ? err : dummy,
 			    .errlen = err ? errlen : sizeof(dummy) };
-	struct sd_seen seen = { 0 };
-	struct stat st;
-	int self_fd, rc;
+	int rc, enter_err;
 
-	*destroyed = 0;
 	if (c.errlen)
 		c.err[0] = '\0';
-	/* thread-self: setns() changes this thread, not the whole process. */
-	self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self_fd < 0 || fstat(self_fd, &st) < 0) {
-		rc = -errno;
-		snprintf(c.err, c.errlen, "cannot open /proc/thread-self/ns/net: %s "
-			 "(is /proc mounted?)", strerror(errno));
-		if (self_fd >= 0)
-			close(self_fd);
-		return rc;
-	}
-	sd_seen_add(&seen, &st);
-	rc = sd_visit_current(&c, "the own network namespace");
-	if (rc == 0)
-		rc = sd_visit_dir(&c, &seen, "/proc", "/ns/net", true, self_fd);
-	if (rc == 0)
-		rc = sd_visit_dir(&c, &seen, "/run/netns", "", false, self_fd);
-	if (rc != 1 && !sd_in_ns(&st) && setns(self_fd, CLONE_NEWNET) < 0) /* belt and braces */
-		rc = 1;
-	close(self_fd);
-	free(seen.ids);
+	rc = vigil_netns_for_each(sd_visit_current, &c, &enter_err);
 	*destroyed = c.destroyed;
 	if (rc != 0)
 		return sd_fatal(&c, rc);
+	if (enter_err && !c.first_err)
+		sd_err(&c, enter_err, "entering other network namespaces failed: %s (needs "
+		       "CAP_SYS_ADMIN)", strerror(-enter_err));
 	return c.first_err;
 }

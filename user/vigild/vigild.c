@@ -22,6 +22,7 @@
 #include "config_host.h"
 #include "failover.h"
 #include "host.h"
+#include "inflight_gc.h"
 #include "log.h"
 #include "monitor.h"
 #include "pins.h"
@@ -199,6 +200,24 @@ static void on_kernel_event(const struct vigil_event *ev, void *ctx)
 		vigil_failover_on_event(d->fo, ev);
 }
 
+/* Before the engine reads them: in-flight entries of sockets that closed
+ * while no monitor hook ran (inflight_gc.h). Without this step they stay and
+ * their wait counts from the start, as for live sockets. */
+static void drop_dead_inflight(const struct vigild *d)
+{
+	int backend_stats, inflight, n;
+	char err[256];
+
+	vigil_monitor_maps(d->mon, &backend_stats, &inflight);
+	n = vigil_inflight_drop_dead(inflight, err, sizeof(err));
+	if (n < 0)
+		pr_warn("%s: in-flight entries of closed sockets are not dropped; their wait counts "
+			"from the start", err);
+	else if (n)
+		pr_info("dropped %d in-flight entries of sockets that closed while no monitor hook "
+			"ran", n);
+}
+
 static int start_failover(struct vigild *d, const struct vigil_config *cfg, char *err, size_t errlen)
 {
 	struct vigil_monitor_maps mon_maps;
@@ -358,6 +377,8 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	int ret;
 
 	ret = vigil_monitor_start(&d.mon, cfg, on_kernel_event, &d, err, sizeof(err));
+	if (!ret)
+		drop_dead_inflight(&d);
 	if (!ret)
 		ret = start_failover(&d, cfg, err, sizeof(err));
 	if (!ret && !(d.pin_watch = vigil_pin_watch_new(cfg->pin_dir))) {
