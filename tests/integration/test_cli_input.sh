@@ -1,8 +1,9 @@
 #!/bin/bash
 # Bad command lines and bad pins, no traffic and no namespaces:
 #   vigilctl: --pin-dir without a value or longer than PATH_MAX allows, extra
-#   arguments, --help (exit 0, stdout) for every command, 'backends' of an
-#   unknown service, and a pinned map of another type (a per-CPU array as
+#   arguments, --help (exit 0, stdout) for every command, 'backends' and
+#   'events --service' of an unknown service, 'events --backend' malformed
+#   or unknown, 'status' without a heartbeat or a pin dir, and a pinned map of another type (a per-CPU array as
 #   'history': vigilctl used to read it into a plain-sized buffer);
 #   vigild --check: a FIFO as -c (used to hang), lb.cgroup and
 #   daemon.probe_netns that are no cgroup v2 directory / network namespace.
@@ -65,6 +66,22 @@ assert_eq "backends (all, none yet): exit status" 0 "$RC"
 ctl drain nosuch 10.0.0.1:80
 expect "drain nosuch" 1 err "service 'nosuch' has no such backend"
 
+# ---- events filters and status on these maps --------------------------------------
+ctl events --service nosuch
+expect "events --service nosuch" 1 err "no such service 'nosuch'"
+ctl events --backend 10.0.0.1:80
+expect "events --backend unknown" 1 err "no backend 10.0.0.1:80 in any service"
+ctl events --backend 10.0.0.1
+expect "events --backend without a port" 2 err "'10.0.0.1' is not ADDRESS:PORT"
+ctl events --service "$(printf 'x%.0s' {1..40})"
+expect "events --service (40 characters)" 2 err "longer than any service name"
+ctl status --json
+assert_eq "status (no vigild ever ran here): exit status" 0 "$RC"
+assert_eq "status: heartbeat unknown" false "$(jq -r .vigild.heartbeat_known "$OUT")"
+assert_eq "status: no loss pin" null "$(jq -r .loss "$OUT")"
+run "$VIGILCTL" --pin-dir "$DIR-nosuch" status
+expect "status of a missing pin dir" 1 err "vigild never ran with this pin directory"
+
 # ---- --pin-dir -----------------------------------------------------------------
 run "$VIGILCTL" --pin-dir
 expect "--pin-dir without a value" 2 err "--pin-dir needs a value"
@@ -80,7 +97,7 @@ VIGIL_PIN_DIR="$DIR/$(printf '%05000d' 0)" run "$VIGILCTL" services
 expect "long \$VIGIL_PIN_DIR" 2 err "\$VIGIL_PIN_DIR: 50"
 
 # ---- --help: exit 0, usage on stdout, nothing on stderr ------------------------
-for cmd in stats services backends events drain undrain disable enable xdp; do
+for cmd in status stats services backends events drain undrain disable enable xdp; do
 	for flag in --help -h; do
 		ctl "$cmd" "$flag"
 		expect "$cmd $flag" 0 out "usage: vigilctl"
@@ -91,7 +108,8 @@ run "$VIGILCTL" --help
 expect "vigilctl --help" 0 out "usage: vigilctl"
 
 # ---- extra arguments -----------------------------------------------------------
-for args in "services extra" "events extra" "xdp extra" "stats extra" "backends web extra" \
+for args in "services extra" "events extra" "xdp extra" "stats extra" "status extra" \
+	"backends web extra" "events --service" \
 	"drain web 10.0.0.1:80 extra" "undrain web" "enable"; do
 	# shellcheck disable=SC2086 # split on purpose
 	ctl $args

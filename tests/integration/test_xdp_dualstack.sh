@@ -39,5 +39,8 @@ log "xdp counters: $(xdp_counters_line)"
 assert_eq "XDP drops (no usable backend)" 0 "$(xdp_counter 7)"
 
 vctl services 2>&1 | sed 's/^/  /'
+# Each backend once, though its record is kept under both VIPs.
+assert_eq "vigilctl backends: 4 rows" 4 "$(vctl backends --json | jq '.backends | length')"
+assert_eq "vigilctl status: 4 backends" 4 "$(vctl status --json | jq .backends.total)"
 ((VGL_FAILS == 0)) || dump_vigild_log
 finish

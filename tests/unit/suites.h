@@ -53,5 +53,7 @@ Suite *reload_suite(void);
 Suite *log_suite(void);
 Suite *maperr_suite(void);
 Suite *path_suite(void);
+Suite *procstat_suite(void);
+Suite *history_filter_suite(void);
 
 #endif

@@ -219,28 +219,25 @@ static size_t count_entries(int fd)
 	return n;
 }
 
-/* Sum over CPUs of every loss reason. A missing pin (a vigild from before
- * the loss counters) leaves have_loss 0, not an error: the rest of the stats
- * are still useful. */
-static void read_loss(const char *pin_dir, struct vigil_snapshot *snap)
+int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS])
 {
-	__u64 *loss = snap->loss;
 	int ncpus = libbpf_num_possible_cpus();
 	char err[512];
 	__u64 *per_cpu;
 	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_LOSS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
 				sizeof(__u64), err, sizeof(err));
 
+	memset(loss, 0, VIGIL_LOSS_REASONS * sizeof(loss[0]));
 	if (fd < 0)
-		return;
+		return 0;
 	per_cpu = ncpus > 0 ? calloc((size_t)ncpus, sizeof(*per_cpu)) : NULL;
-	snap->have_loss = per_cpu != NULL;
 	for (__u32 i = 0; per_cpu && i < VIGIL_LOSS_REASONS; i++)
 		if (bpf_map_lookup_elem(fd, &i, per_cpu) == 0)
 			for (int c = 0; c < ncpus; c++)
 				loss[i] += per_cpu[c];
-	free(per_cpu);
 	close(fd);
+	free(per_cpu);
+	return per_cpu != NULL;
 }
 
 /* max_entries as the kernel has it: vigild may size a map below the ABI
@@ -305,7 +302,7 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 	if (!ret) {
 		snap->inflight = count_entries(fd_i);
 		read_fill(pin_dir, snap, fd_b, fd_l, fd_i);
-		read_loss(pin_dir, snap);
+		snap->have_loss = vigil_loss_read(pin_dir, snap->loss);
 		vigil_snapshot_sort(snap);
 	} else if (ret == -ENOMEM) {
 		snprintf(err, errlen, "out of memory reading %s", pin_dir);

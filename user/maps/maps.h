@@ -28,6 +28,11 @@ int vigil_pins_check(const struct bpf_object *obj, char *err, size_t errlen);
 int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *err,
 			size_t errlen);
 
+/* Sum over CPUs of every loss reason (the pinned 'loss' array). Returns 1,
+ * or 0 with loss all zero when there is no loss pin (a vigild from before
+ * the loss counters): not an error, the rest is still useful. */
+int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS]);
+
 /* Delete every key of the map for which keep(key, ctx) is false. Keys are
  * collected first, because deleting during the walk restarts it. Returns 0,
  * -ENOMEM with nothing deleted, or the first -errno of a delete that failed

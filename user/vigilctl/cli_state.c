@@ -132,6 +132,17 @@ int vigil_cli_state_read(const char *pin_dir, struct vigil_cli_state *st, char *
 	return 0;
 }
 
+bool vigil_cli_backend_first_vip(const struct vigil_cli_state *st, size_t i)
+{
+	size_t first = i;
+
+	/* Rows are sorted by service, then VIP. */
+	while (first > 0 && strcmp(st->backends[first - 1].service, st->backends[i].service) == 0)
+		first--;
+	return memcmp(&st->backends[first].key.vip, &st->backends[i].key.vip,
+		      sizeof(st->backends[i].key.vip)) == 0;
+}
+
 void vigil_cli_state_free(struct vigil_cli_state *st)
 {
 	free(st->services);

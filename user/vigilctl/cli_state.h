@@ -35,6 +35,10 @@ struct vigil_cli_state {
 int vigil_cli_state_read(const char *pin_dir, struct vigil_cli_state *st, char *err, size_t errlen);
 void vigil_cli_state_free(struct vigil_cli_state *st);
 
+/* A dual-stack service has its backends under each of its VIPs: whether
+ * backend row i is under the first VIP of its service (the row to show). */
+bool vigil_cli_backend_first_vip(const struct vigil_cli_state *st, size_t i);
+
 /* History records with seq > after_seq, oldest first. Caller frees *out. */
 int vigil_cli_history_read(const char *pin_dir, __u64 after_seq, struct vigil_change **out,
 			  size_t *n, char *err, size_t errlen);

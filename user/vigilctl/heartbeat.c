@@ -125,3 +125,31 @@ void ctl_vigild_add(json_t *root)
 			      "stale", status.state != HB_RUNNING, "heartbeat_known", 1);
 	json_object_set_new(root, "vigild", o);
 }
+
+unsigned ctl_vigild_describe(char *buf, size_t len)
+{
+	char when[16];
+
+	wall_hms(status.hb.wall_ns, when, sizeof(when));
+	switch (status.state) {
+	case HB_RUNNING:
+		snprintf(buf, len, "running (pid %u, last tick %.1f s ago)", status.hb.pid,
+			 status.age_ns / 1e9);
+		return status.hb.pid;
+	case HB_STOPPED:
+		snprintf(buf, len, "not running since %s (stopped)", when);
+		break;
+	case HB_GONE:
+		snprintf(buf, len, "not running since %s (pid %u exited without a clean stop)", when,
+			 status.hb.pid);
+		break;
+	case HB_LATE:
+		snprintf(buf, len, "not ticking: last tick %.1f s ago (at %s), pid %u: stuck?",
+			 status.age_ns / 1e9, when, status.hb.pid);
+		break;
+	default:
+		snprintf(buf, len, "unknown (%s)", status.unknown_why ? status.unknown_why
+								   : "heartbeat not read");
+	}
+	return 0;
+}

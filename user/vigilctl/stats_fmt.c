@@ -182,18 +182,22 @@ static json_t *local_json(const struct vigil_local_row *row)
 			 "response_latency_us", latency_json(s->response_lat_us));
 }
 
-/* null, not zeros, when nothing counts losses (no loss pin). */
-static json_t *loss_json(const struct vigil_snapshot *snap)
+json_t *vigil_loss_json(const __u64 *loss, int have_loss)
 {
 	json_t *obj;
 
-	if (!snap->have_loss)
+	if (!have_loss)
 		return json_null();
 	obj = json_object();
 
 	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
-		json_object_set_new(obj, loss_names[i].name, json_integer((json_int_t)snap->loss[i]));
+		json_object_set_new(obj, loss_names[i].name, json_integer((json_int_t)loss[i]));
 	return obj;
+}
+
+const char *vigil_loss_name(int reason)
+{
+	return reason >= 0 && reason < VIGIL_LOSS_REASONS ? loss_names[reason].name : "unknown";
 }
 
 /* entries / max_entries in [0, 1] per pinned LRU map. */
@@ -218,7 +222,7 @@ int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigne
 		json_array_append_new(locals, local_json(&snap->locals[i]));
 	root = json_pack("{s:i, s:i, s:o, s:o, s:I, s:o, s:o}", "schema", VIGIL_STATS_SCHEMA,
 			 "interval_s", (int)interval_s, "backends", backends, "local", locals,
-			 "inflight", (json_int_t)snap->inflight, "loss", loss_json(snap), "fill",
+			 "inflight", (json_int_t)snap->inflight, "loss", vigil_loss_json(snap->loss, snap->have_loss), "fill",
 			 fill_json(snap));
 	if (!root)
 		return -ENOMEM;

@@ -152,11 +152,13 @@ static int cmd_stats(const struct global_opts *g, int argc, char **argv)
 }
 
 static const struct command commands[] = {
+	{ "status", "vigild running or not, services and backends by state, losses", cmd_status },
 	{ "stats", "per-backend and per-local-port TCP signals", cmd_stats },
 	{ "services", "services, their virtual addresses and serving sets", cmd_services },
 	{ "backends", "backend states, last rule and evidence, share of new connections",
 	  cmd_backends },
-	{ "events", "history of state changes (--follow to stream)", cmd_events },
+	{ "events", "history of state changes (--follow to stream, --service, --backend)",
+	  cmd_events },
 	{ "drain", "SERVICE BACKEND: no new connections, existing ones untouched", cmd_drain },
 	{ "undrain", "SERVICE BACKEND: end a drain", cmd_undrain },
 	{ "disable", "SERVICE BACKEND: out of selection and probing", cmd_disable },

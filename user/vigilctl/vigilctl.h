@@ -27,5 +27,6 @@ int cmd_undrain(const struct global_opts *g, int argc, char **argv);
 int cmd_disable(const struct global_opts *g, int argc, char **argv);
 int cmd_enable(const struct global_opts *g, int argc, char **argv);
 int cmd_xdp(const struct global_opts *g, int argc, char **argv);
+int cmd_status(const struct global_opts *g, int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "detector.h"
 #include "heartbeat.h"
+#include "history_filter.h"
 #include "cli_state.h"
 #include "vigilctl.h"
 
@@ -265,10 +266,7 @@ int cmd_backends(const struct global_opts *g, int argc, char **argv)
 	for (size_t i = 0; i < st.n_backends; i++) {
 		const struct vigil_cli_backend_row *b = &st.backends[i];
 
-		/* A dual-stack service has its backends under each VIP: show the first. */
-		if ((only && strcmp(b->service, only) != 0) ||
-		    (i > 0 && strcmp(st.backends[i - 1].service, b->service) == 0 &&
-		     memcmp(&st.backends[i - 1].key.vip, &b->key.vip, sizeof(b->key.vip)) != 0))
+		if ((only && strcmp(b->service, only) != 0) || !vigil_cli_backend_first_vip(&st, i))
 			continue;
 		if (json)
 			json_array_append_new(arr, backend_json(b));
@@ -330,16 +328,136 @@ static void print_change(const struct vigil_change *c, bool json)
 	fflush(stdout);
 }
 
+static void events_usage(FILE *out)
+{
+	fprintf(out, "usage: vigilctl events [--service NAME] [--backend ADDR:PORT] [--follow] "
+		     "[--json]\n"
+		     "  --service NAME       only changes of this service (of its current virtual "
+		     "addresses)\n"
+		     "  --backend ADDR:PORT  only changes of this backend (10.0.0.2:8080, "
+		     "[fd00::2]:8080)\n"
+		     "  --follow             print changes as they happen, until Ctrl-C\n"
+		     "  --json               one JSON object per change (NDJSON)\n");
+}
+
+struct events_opts {
+	bool json, follow;
+	const char *service, *backend;
+	struct vigil_history_filter filter;
+};
+
+/* 0, 1 after --help, or EXIT_USAGE (said why). */
+static int parse_events(int argc, char **argv, struct events_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },	    { "follow", no_argument, NULL, 'f' },
+		{ "service", required_argument, NULL, 's' }, { "backend", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },	    {},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jfs:b:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': o->json = true; break;
+		case 'f': o->follow = true; break;
+		case 's': o->service = optarg; break;
+		case 'b': o->backend = optarg; break;
+		case 'h': events_usage(stdout); return 1;
+		default: events_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vigilctl events: unexpected argument '%s'\n", argv[optind]);
+		events_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (o->service && (!*o->service || strlen(o->service) >= VIGIL_NAME_LEN)) {
+		fprintf(stderr, "vigilctl events: --service '%s': %s: give a name of 'vigilctl "
+			"services'\n", o->service, *o->service ? "longer than any service name" : "empty");
+		return EXIT_USAGE;
+	}
+	o->filter.by_backend = o->backend != NULL;
+	if (o->backend && vigil_endpoint_parse(o->backend, &o->filter.backend)) {
+		fprintf(stderr, "vigilctl events: --backend '%s' is not ADDRESS:PORT (e.g. "
+			"10.0.0.2:8080 or [fd00::2]:8080)\n", o->backend);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The service's current virtual addresses; 1 (said why) when there is no
+ * such service. */
+static int filter_service(const struct vigil_cli_state *st, const char *name,
+			  struct vigil_history_filter *f)
+{
+	f->by_service = true;
+	for (size_t i = 0; i < st->n_services && f->n_vips < VIGIL_FILTER_MAX_VIPS; i++)
+		if (strncmp(st->services[i].info.name, name, VIGIL_NAME_LEN) == 0)
+			f->vips[f->n_vips++] = st->services[i].vip;
+	if (f->n_vips)
+		return 0;
+	fprintf(stderr, "vigilctl events: no such service '%s': 'vigilctl services' lists them\n",
+		name);
+	return 1;
+}
+
+/* A backend is known when it is configured (in the service, with
+ * --service) or has a change in the history that passes the filter. */
+static bool backend_known(const struct global_opts *g, const struct vigil_cli_state *st,
+			  const struct events_opts *o)
+{
+	struct vigil_change *recs;
+	size_t n;
+	char err[512];
+	bool known = false;
+
+	for (size_t i = 0; i < st->n_backends && !known; i++)
+		known = (!o->service || strcmp(st->backends[i].service, o->service) == 0) &&
+			memcmp(&st->backends[i].key.backend, &o->filter.backend,
+			       sizeof(o->filter.backend)) == 0;
+	if (known || vigil_cli_history_read(g->pin_dir, 0, &recs, &n, err, sizeof(err)))
+		return known;
+	for (size_t i = 0; i < n && !known; i++)
+		known = vigil_history_match(&o->filter, &recs[i]);
+	free(recs);
+	return known;
+}
+
+/* Resolve --service and check --backend against what vigild published:
+ * 0, or 1 (said why). */
+static int resolve_filter(const struct global_opts *g, struct events_opts *o)
+{
+	struct vigil_cli_state st;
+	int ret = 0;
+
+	if (!o->service && !o->backend)
+		return 0;
+	if (read_state(g, &st))
+		return 1;
+	if (o->service)
+		ret = filter_service(&st, o->service, &o->filter);
+	if (!ret && o->backend && !backend_known(g, &st, o)) {
+		fprintf(stderr, "vigilctl events: no backend %s %s%s, and no change of it in the "
+			"history: 'vigilctl backends' lists them\n", o->backend,
+			o->service ? "in service " : "in any service", o->service ? o->service : "");
+		ret = 1;
+	}
+	vigil_cli_state_free(&st);
+	return ret;
+}
+
 int cmd_events(const struct global_opts *g, int argc, char **argv)
 {
-	static const char usage[] = "usage: vigilctl events [--follow] [--json]\n";
-	bool json = false, follow = false;
-	int ret = ctl_parse_flags(argc, argv, &json, &follow, 0, usage);
+	struct events_opts o = { 0 };
+	int ret = parse_events(argc, argv, &o);
 	__u64 last = 0;
 	char err[512];
 
 	if (ret)
 		return ret == 1 ? 0 : ret;
+	if (resolve_filter(g, &o))
+		return 1;
 	signal(SIGINT, request_stop);
 	signal(SIGTERM, request_stop);
 	do {
@@ -351,13 +469,14 @@ int cmd_events(const struct global_opts *g, int argc, char **argv)
 			return 1;
 		}
 		for (size_t i = 0; i < n; i++)
-			print_change(&recs[i], json);
+			if (vigil_history_match(&o.filter, &recs[i]))
+				print_change(&recs[i], o.json);
 		if (n)
 			last = recs[n - 1].seq;
 		free(recs);
-		if (follow)
+		if (o.follow)
 			usleep(100 * 1000);
-	} while (follow && !stop_requested);
+	} while (o.follow && !stop_requested);
 	return 0;
 }
 

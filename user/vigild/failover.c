@@ -446,7 +446,7 @@ static bool hard_rule(__u8 rule)
 }
 
 /* A restart goes on from the published state (backend_info): ejections and
- * their backoff, the time of the last change (so a fast-path down flag set
+ * their backoff, admin states, the time of the last change (so a fast-path down flag set
  * while vigild was down is not taken for one older than the re-admission).
  * Returns 1 when the backend was restored out of service. */
 static int restore_backend(struct vigil_failover *fo, struct fo_service *s, size_t b, __u64 now)
@@ -467,6 +467,10 @@ static int restore_backend(struct vigil_failover *fo, struct fo_service *s, size
 	db->ejections = info.ejections;
 	db->last_rule = (enum vigil_rule)info.last_rule;
 	db->last_evidence = info.evidence;
+	/* As published: the admin map read at the first tick then changes
+	 * nothing, instead of recording every drain again as new. */
+	if (info.admin <= VIGIL_ADMIN_DISABLED)
+		db->admin = (enum vigil_admin_state)info.admin;
 	if (info.state == VIGIL_STATE_HEALTHY)
 		return 0;
 	/* EJECTED, or PROBING (its probes start again at once). */

@@ -31,10 +31,10 @@
 #include "sd_notify.h"
 #include "sock_dp.h"
 #include "state_maps.h"
+#include "version.h"
 #include "vigild.h"
 
 #define DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
-#define VIGIL_VERSION "0.1.0"
 
 struct options {
 	const char *config_path;
