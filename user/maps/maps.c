@@ -354,3 +354,13 @@ int vigil_repin_fd(int fd, const char *path)
 	pr_warn("pin %s was removed while vigild runs: pinned again (the same object)", path);
 	return 1;
 }
+
+int vigil_repin_link(int fd, const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	/* A path that does not fit names no pin vigild could have made. */
+	if (vigil_path_fmt(path, sizeof(path), "%s/%s/%s", pin_dir, VIGIL_PIN_LINKS_DIR, name))
+		return -ENAMETOOLONG;
+	return vigil_repin_fd(fd, path);
+}

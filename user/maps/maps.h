@@ -45,6 +45,8 @@ int vigil_map_delete_unless(int fd, size_t key_size,
  * there: someone removed the pin under a running vigild. Logged. Returns 1
  * when pinned again, 0 when present, -errno. */
 int vigil_repin_fd(int fd, const char *path);
+/* The same for a link pinned as pin_dir/links/name. */
+int vigil_repin_link(int fd, const char *pin_dir, const char *name);
 
 /* Make room for element n of *rows (elem bytes each), which holds n now:
  * capacity doubles at 16, 32, ... Returns 0 or -ENOMEM (*rows unchanged). */

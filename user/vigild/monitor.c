@@ -383,24 +383,11 @@ int vigil_monitor_unpin(const char *pin_dir)
 
 int vigil_monitor_restore_pins(struct vigil_monitor *mon)
 {
-	char path[PATH_MAX];
 	int n = vigil_repin_object(mon->skel->obj), ret;
 
-	if (n < 0)
-		return n;
-	ret = vigil_path_fmt(path, sizeof(path), "%s/%s", mon->pin_dir, VIGIL_PIN_LINKS_DIR);
-	if (ret)
-		return ret;
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	for (int i = 0; i < mon->n_links; i++) {
-		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", mon->pin_dir,
-				     VIGIL_PIN_LINKS_DIR, mon->link_names[i]);
-		if (!ret)
-			ret = vigil_repin_fd(bpf_link__fd(mon->links[i]), path);
-		if (ret < 0)
-			return ret;
-		n += ret;
+	for (int i = 0; n >= 0 && i < mon->n_links; i++) {
+		ret = vigil_repin_link(bpf_link__fd(mon->links[i]), mon->pin_dir, mon->link_names[i]);
+		n = ret < 0 ? ret : n + ret;
 	}
 	return n;
 }

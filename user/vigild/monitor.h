@@ -50,7 +50,7 @@ int vigil_monitor_heartbeat_fd(const struct vigil_monitor *mon);
 int vigil_monitor_unpin(const char *pin_dir);
 
 /* Pin again, from vigild's fds, the monitor's maps and links that are
- * missing. Returns how many, or -errno. */
+ * missing (pin_dir and pin_dir/links exist). Returns how many, or -errno. */
 int vigil_monitor_restore_pins(struct vigil_monitor *mon);
 
 struct bpf_object;

@@ -205,16 +205,11 @@ void vigil_sock_dp_detach_pinned(const char *pin_dir)
 
 int vigil_sock_dp_repin_links(const struct vigil_sock_dp *lb)
 {
-	char path[PATH_MAX];
 	int n = 0, ret;
 
 	for (size_t i = 0; i < VIGIL_SOCK_DP_N_LINKS; i++) {
-		if (!lb->links[i])
-			continue;
-		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", lb->pin_dir,
-				     VIGIL_PIN_LINKS_DIR, vigil_sock_dp_link_names[i]);
-		if (!ret)
-			ret = vigil_repin_fd(bpf_link__fd(lb->links[i]), path);
+		ret = lb->links[i] ? vigil_repin_link(bpf_link__fd(lb->links[i]), lb->pin_dir,
+						      vigil_sock_dp_link_names[i]) : 0;
 		if (ret < 0)
 			return ret;
 		n += ret;
