@@ -189,14 +189,13 @@ static int bench_tracked_direct(__u32 *dur, int n, struct dist *out)
 	return 0;
 }
 
-/* What vigild does on a backend-set change with its double-buffered tables:
- * build the Maglev table of n backends, write it into a table buffer that is
- * already installed and mapped, switch the VIP to it with one hash update.
- * Median of 51 in us, or -1. */
+/* What vigild does on a backend-set change with its double-buffered tables
+ * (vigil_pkt_dp_publish): build the Maglev table of n backends straight into
+ * a table buffer that is already installed and mapped, switch the VIP to it
+ * with one hash update. Median of 51 in us, or -1. */
 static double bench_rebuild_switch(const struct vigil_maglev_backend *bk, size_t n)
 {
 	const __u32 size = VIGIL_MAGLEV_DEFAULT_SIZE, slot = SID + 2;
-	__u32 *table = calloc(size, sizeof(*table));
 	int fd = new_table(size);
 	__u64 *mem = MAP_FAILED;
 	double t[51];
@@ -206,25 +205,20 @@ static double bench_rebuild_switch(const struct vigil_maglev_backend *bk, size_t
 		mem = mmap(NULL, table_bytes(size), PROT_READ | PROT_WRITE,
 			   MAP_SHARED | MAP_POPULATE, fd, 0);
 	}
-	if (!table || mem == MAP_FAILED || bpf_map_update_elem(F.tables, &slot, &fd, BPF_ANY)) {
-		free(table);
+	if (mem == MAP_FAILED || bpf_map_update_elem(F.tables, &slot, &fd, BPF_ANY))
 		return -1;
-	}
 	for (int i = 0; i < 51; i++) {
 		struct vigil_xdp_service svc = { .service_id = slot, .table_size = size,
 						 .version = (__u64)i + 1 };
 		double t0 = now_ns();
 
-		if (vigil_maglev_build(bk, n, size, table))
+		if (vigil_maglev_build_strided(bk, n, size, mem, sizeof(*mem)))
 			break;
-		for (__u32 j = 0; j < size; j++)
-			mem[j] = table[j];
 		if (bpf_map_update_elem(F.services, &VIP6, &svc, BPF_ANY))
 			break;
 		t[i] = now_ns() - t0;
 	}
 	munmap(mem, table_bytes(size));
-	free(table);
 	return median(t, 51) / 1000;
 }
 
@@ -352,8 +346,8 @@ static int bench(void)
 		}
 		printf("maglev_bench build_us=%.0f slots=%u backends=100 (median of 21)\n",
 		       median(t, 21) / 1000, VIGIL_MAGLEV_DEFAULT_SIZE);
-		printf("maglev_bench rebuild_switch_us backends=3: %.0f, backends=100: %.0f (build, "
-		       "write into the idle mapped buffer, one xdp_services update; median of 51)\n",
+		printf("maglev_bench rebuild_switch_us backends=3: %.0f, backends=100: %.0f (build "
+		       "into the idle mapped buffer, one xdp_services update; median of 51)\n",
 		       bench_rebuild_switch(bk, 3), bench_rebuild_switch(bk, 100));
 
 		/* table swap: create + mmap fill + outer-map update (+ close

@@ -27,4 +27,15 @@ bool vigil_is_prime(__u32 n);
 int vigil_maglev_build(const struct vigil_maglev_backend *backends, size_t n, __u32 size,
 		       __u32 *table);
 
+/* The same, slot s written as a __u32 at table + s * stride (stride a
+ * multiple of 4): straight into a BPF array map's mmap()ed values, which lie
+ * 8 bytes apart; the bytes between are left alone. */
+int vigil_maglev_build_strided(const struct vigil_maglev_backend *backends, size_t n,
+			       __u32 size, void *table, size_t stride);
+
+/* Backend ep's permutation of [0, size) (size prime): offset, offset + skip,
+ * offset + 2 * skip, ... mod size. */
+void vigil_maglev_permutation(const struct vigil_endpoint *ep, __u32 size, __u32 *offset,
+			      __u32 *skip);
+
 #endif

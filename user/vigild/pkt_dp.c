@@ -193,13 +193,13 @@ int vigil_pkt_dp_set_flags(struct vigil_pkt_dp *xl, const struct vigil_endpoint 
 
 /* ---- Maglev tables ------------------------------------------------------------- */
 
-/* Only the serving tier, and only backends of the VIP's address family: a
- * packet cannot be NATed across families. */
-static int build_table(struct vigil_pkt_dp *xl, const struct vigil_backend_set *set, __u8 family,
-		       __u32 size, __u32 *table)
+/* The table's backends: only the serving tier, and only backends of the
+ * VIP's address family (a packet cannot be NATed across families). Returns
+ * how many, or a negative error. */
+static int table_backends(struct vigil_pkt_dp *xl, const struct vigil_backend_set *set,
+			  __u8 family, struct vigil_maglev_backend *mb)
 {
-	struct vigil_maglev_backend mb[VIGIL_MAX_SET];
-	__u32 n = 0;
+	int n = 0;
 
 	for (__u32 i = 0; i < set->n_preferred && i < VIGIL_MAX_SET; i++) {
 		int id;
@@ -213,7 +213,7 @@ static int build_table(struct vigil_pkt_dp *xl, const struct vigil_backend_set *
 							 .weight = set->entries[i].weight,
 							 .id = (__u32)id };
 	}
-	return n ? vigil_maglev_build(mb, n, size, table) : -ENOENT;
+	return n ? n : -ENOENT;
 }
 
 /* Create buffer b of pair p (outer slot 2p+b) with size slots and map it.
@@ -265,23 +265,25 @@ int vigil_pkt_dp_publish(struct vigil_pkt_dp *xl, __u32 service_id, const struct
 		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns)
 {
 	struct table_pair *tp = service_id < N_PAIRS ? &xl->pairs[service_id] : NULL;
-	__u32 *table = malloc(table_size * sizeof(*table));
+	struct vigil_maglev_backend mb[VIGIL_MAX_SET];
 	__u64 start = vigil_now_ns();
 	struct vigil_xdp_service svc;
-	struct table_buf *idle;
-	int ret = tp ? -ENOMEM : -EINVAL, b;
+	int n, ret = -EINVAL, b;
 
-	if (!tp || !table)
+	if (!tp)
 		goto out;
-	ret = set->n_preferred ? build_table(xl, set, vip->family, table_size, table) : -ENOENT;
-	if (!ret)
-		ret = ensure_buffers(xl, service_id, table_size);
+	n = ret = table_backends(xl, set, vip->family, mb);
+	if (ret < 0)
+		goto out;
+	ret = ensure_buffers(xl, service_id, table_size);
 	if (ret)
 		goto out;
+	/* Built straight into the idle buffer's mapped values (8 bytes apart). */
 	b = tp->active == 0 ? 1 : 0;
-	idle = &tp->buf[b];
-	for (__u32 i = 0; i < table_size; i++)
-		idle->mem[i] = table[i];
+	ret = vigil_maglev_build_strided(mb, (size_t)n, table_size, tp->buf[b].mem,
+					 sizeof(*tp->buf[b].mem));
+	if (ret)
+		goto out;
 	/* The switch: one hash update; packets see the old table or the new. */
 	svc = (struct vigil_xdp_service){ .service_id = service_id * 2 + (__u32)b,
 					  .table_size = table_size, .version = ++tp->version };
@@ -292,7 +294,6 @@ int vigil_pkt_dp_publish(struct vigil_pkt_dp *xl, __u32 service_id, const struct
 out:
 	if (elapsed_ns)
 		*elapsed_ns = vigil_now_ns() - start;
-	free(table);
 	return ret;
 }
 
