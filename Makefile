@@ -49,6 +49,9 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 # vigild: the systemd notify protocol and dropping capabilities after start.
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 CAP_LIBS    := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
+# vigild's cluster mode: etcd's v3 JSON gateway over HTTP(S) (libcurl),
+# base64 of keys and values (libcrypto, which libcurl's TLS links anyway).
+CURL_LIBS   := $(shell pkg-config --libs libcurl libcrypto 2>/dev/null || echo -lcurl -lcrypto)
 
 BPF_PROGS   := monitor sock_lb xdp_lb state_maps inflight_gc
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
@@ -112,7 +115,8 @@ $(BUILD)/user/%.o: user/%.c
 
 $(BUILD)/vigild: $(VIGILD_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) $(NL_LIBS) $(SYSTEMD_LIBS) $(CAP_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) $(NL_LIBS) $(SYSTEMD_LIBS) $(CAP_LIBS) \
+		$(CURL_LIBS) -ljansson -lpthread
 
 $(BUILD)/vigilctl: $(VIGILCTL_OBJS)
 	$(call msg,LINK,$@)

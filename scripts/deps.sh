@@ -7,7 +7,8 @@ set -eu
 PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 libyaml-dev libjansson-dev libnl-3-dev check valgrind
 iproute2 nftables jq nginx-light wrk haproxy procps iperf3 python3 ethtool
-libsystemd-dev libcap-dev systemd podman runc $*"
+libsystemd-dev libcap-dev systemd podman runc libcurl4-openssl-dev libssl-dev
+etcd-server etcd-client $*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
