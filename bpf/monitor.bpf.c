@@ -113,6 +113,13 @@ static __always_inline bool tcp_inet_sock(const struct sock *sk)
 	       (family == VIGIL_AF_INET || family == VIGIL_AF_INET6);
 }
 
+/* daemon.monitor_netns: one host's sockets where several share the kernel. */
+static __always_inline bool netns_in_scope(const struct sock *sk)
+{
+	return !vigil_settings.netns_ino ||
+	       sk->__sk_common.skc_net.net->ns.inum == vigil_settings.netns_ino;
+}
+
 static __always_inline bool endpoint_watched(const struct vigil_endpoint *ep)
 {
 	struct vigil_prefix_key pk;
@@ -147,7 +154,7 @@ static __always_inline void on_connect_start(const struct sock *sk, __u64 key)
 	struct vigil_backend_stats *st;
 
 	peer_of(sk, &fl.peer);
-	if (!endpoint_watched(&fl.peer)) {
+	if (!netns_in_scope(sk) || !endpoint_watched(&fl.peer)) {
 		/* A recycled socket address must not inherit stale state. */
 		bpf_map_delete_elem(&inflight, &key);
 		return;
@@ -196,7 +203,8 @@ static __always_inline void on_accept(const struct sock *sk, __u64 key)
 	struct vigil_local_stats *st;
 	__u32 port = sk->__sk_common.skc_num;
 
-	if (!vigil_settings.watch_all_local && !bpf_map_lookup_elem(&watch_local, &port)) {
+	if (!netns_in_scope(sk) ||
+	    (!vigil_settings.watch_all_local && !bpf_map_lookup_elem(&watch_local, &port))) {
 		bpf_map_delete_elem(&inflight, &key);
 		return;
 	}

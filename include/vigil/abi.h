@@ -158,8 +158,11 @@ _Static_assert(sizeof(struct vigil_inflight) == 48, "vigil_inflight layout");
 struct vigil_settings {
 	__u32 watch_all;   /* track every outgoing connection (LRU bound) */
 	__u32 watch_all_local; /* track every accepting local port */
+	__u32 netns_ino;   /* daemon.monitor_netns: only sockets of the network
+			    * namespace with this inode number; 0 = every one */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct vigil_settings) == 8, "vigil_settings layout");
+_Static_assert(sizeof(struct vigil_settings) == 16, "vigil_settings layout");
 
 /* ---- ring-buffer events -------------------------------------------------- */
 
@@ -254,6 +257,12 @@ enum vigil_rule {
 	VIGIL_RULE_RESTART = 14,      /* vigild restarted (all-zero key); evidence: backends
 				       * restored out of service (failures), fast-path down
 				       * flags (errors), sockets waiting since before (requests) */
+	VIGIL_RULE_REMOTE_HARD = 15,  /* cluster: another node saw a hard failure; out of
+				       * selection and probed at once (evidence: failures =
+				       * nodes reporting) */
+	VIGIL_RULE_REMOTE_OUTLIER = 16, /* cluster: enough nodes report it as an outlier
+					 * (evidence: failures = nodes reporting, threshold
+					 * = live nodes) */
 	VIGIL_RULE_COUNT
 };
 

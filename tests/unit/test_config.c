@@ -96,6 +96,32 @@ START_TEST(good_full)
 END_TEST
 
 /* Files that must give exactly the defaults. */
+/* cluster: every key, and its defaults when absent. */
+START_TEST(good_cluster)
+{
+	struct vigil_config cfg;
+
+	load_ok("good-cluster.yaml", &cfg);
+	ck_assert(cfg.cluster.enabled);
+	ck_assert_uint_eq(cfg.cluster.n_endpoints, 3);
+	ck_assert_str_eq(cfg.cluster.endpoints[1], "https://[fd00::1]:2379");
+	ck_assert_str_eq(cfg.cluster.node, "host-a");
+	ck_assert_str_eq(cfg.cluster.prefix, "/vigil/prod/");
+	ck_assert_uint_eq(cfg.cluster.lease_ttl_s, 5);
+	ck_assert_uint_eq(cfg.cluster.timeout_ms, 250);
+	ck_assert_double_eq_tol(cfg.cluster.outlier_quorum, 0.34, 1e-9);
+	ck_assert_str_eq(cfg.cluster.key_file, "/etc/vigil/node-key.pem");
+	ck_assert_str_eq(cfg.monitor_netns, "/var/run/netns/host-a");
+	vigil_config_free(&cfg);
+	load_ok("good-empty.yaml", &cfg);
+	ck_assert(!cfg.cluster.enabled);
+	ck_assert_str_eq(cfg.cluster.prefix, "/vigil/");
+	ck_assert_uint_eq(cfg.cluster.lease_ttl_s, 3);
+	ck_assert_str_eq(cfg.monitor_netns, "");
+	vigil_config_free(&cfg);
+}
+END_TEST
+
 static const char *const good_default_files[] = {
 	"good-empty.yaml",
 	"good-comments.yaml",
@@ -250,9 +276,17 @@ static const struct {
 	{ "bad-bool-empty.yaml", 2, "daemon.watch_all_local: expected a boolean, got an empty value" },
 	{ "bad-key-not-scalar.yaml", 2, "daemon: keys must be plain words" },
 	/* keys */
-	{ "bad-unknown-top.yaml", 3, "top level: unknown key \"deamon\" (known: daemon, watch, services, detection, lb, xdp)" },
+	{ "bad-unknown-top.yaml", 3, "top level: unknown key \"deamon\" (known: daemon, watch, services, detection, lb, xdp, cluster)" },
 	{ "bad-unknown-daemon.yaml", 3, "daemon: unknown key \"log_lvl\" (known: pin_dir, log_level, "
-	  "watch_all, watch_all_max, watch_all_local, tick_ms, probe_netns, sched_priority)" },
+	  "watch_all, watch_all_max, watch_all_local, tick_ms, probe_netns, sched_priority, monitor_netns)" },
+	/* cluster: */
+	{ "bad-cluster-dup.yaml", 3, "cluster: duplicate key \"endpoints\" (first at line 2)" },
+	{ "bad-cluster-no-endpoints.yaml", 2, "cluster: no endpoints: list the etcd members" },
+	{ "bad-cluster-url.yaml", 4, "cluster.endpoints: \"10.0.0.2:2379\": not an etcd client URL" },
+	{ "bad-cluster-tls-pair.yaml", 4, "cluster.tls: cert_file and key_file go together" },
+	{ "bad-cluster-quorum.yaml", 3, "cluster.outlier_quorum: \"0\": must be a number from 0.01 to 1" },
+	{ "bad-cluster-prefix.yaml", 3, "cluster.prefix: \"vigil\": must start and end with '/'" },
+	{ "bad-monitor-netns.yaml", 2, "daemon.monitor_netns: \"run/netns/a\": must be an absolute path" },
 	{ "bad-unknown-watch.yaml", 3, "watch: unknown key \"backend\" (known: backends, prefixes, "
 	  "local_ports)" },
 	{ "bad-dup-key.yaml", 4, "daemon: duplicate key \"log_level\" (first at line 2)" },
@@ -699,7 +733,7 @@ Suite *config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc;
 
-	UNIT_TCASE(s, "good", { good_full }, { good_defaults, N(good_default_files) },
+	UNIT_TCASE(s, "good", { good_full }, { good_cluster }, { good_defaults, N(good_default_files) },
 		   { good_bools }, { good_anchors }, { good_example }, { good_backups_first },
 		   { docs_detection_defaults });
 	UNIT_TCASE(s, "bad", { bad_file, N(bad_files) }, { bad_files_all_listed });

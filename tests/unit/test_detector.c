@@ -1139,6 +1139,95 @@ START_TEST(stalled_overlap)
 }
 END_TEST
 
+/* ---- verdicts of other nodes (detector_remote.c) ------------------------------ */
+
+/* Another node's hard verdict: out of the set at once and probed at once; one
+ * probe success brings the backend back, with no ejection counted. */
+START_TEST(remote_hard_one_probe_readmits)
+{
+	struct vigil_backend_set set;
+	const struct vigil_det_change *c;
+
+	setup(3, 0);
+	ck_assert(vigil_det_remote_hard(&svc, 1, 1, T0));
+	eval(T0);
+	c = change_for(1);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->from, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(c->to, VIGIL_STATE_PROBING);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_REMOTE_HARD);
+	ck_assert(!c->tear_down); /* the other node's evidence: existing connections stay */
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.count, 2);
+	ck_assert(vigil_det_probe_due(&svc, 1, T0)); /* at once, not after eject_base_ms */
+	vigil_det_probe_result(&svc, 1, true, T0 + MS);
+	eval(T0 + MS);
+	c = change_for(1);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->to, VIGIL_STATE_HEALTHY);
+	ck_assert_int_eq(c->rule, VIGIL_RULE_PROBE_OK);
+	ck_assert_uint_eq(svc.backends[1].ejections, 0);
+	vigil_det_select(&svc, &set);
+	ck_assert_uint_eq(set.count, 3);
+}
+END_TEST
+
+/* ... and a failed probe confirms it: ejected with backoff, like a local verdict. */
+START_TEST(remote_hard_failed_probe_ejects)
+{
+	setup(3, 0);
+	ck_assert(vigil_det_remote_hard(&svc, 0, 2, T0));
+	eval(T0);
+	ck_assert(vigil_det_probe_due(&svc, 0, T0));
+	vigil_det_probe_result(&svc, 0, false, T0 + MS);
+	eval(T0 + MS);
+	ck_assert_ptr_nonnull(change_for(0));
+	ck_assert_int_eq(change_for(0)->to, VIGIL_STATE_EJECTED);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_PROBE_FAILED);
+	ck_assert_uint_eq(svc.backends[0].ejections, 1);
+	/* the usual re-admission afterwards: probe_successes probes */
+	ck_assert(!svc.backends[0].remote_check);
+}
+END_TEST
+
+/* Only a HEALTHY, not disabled backend reacts; an ejected one stays as it is. */
+START_TEST(remote_hard_ignored_unless_healthy)
+{
+	setup(3, 0);
+	ck_assert(vigil_det_set_admin(&svc, 2, VIGIL_ADMIN_DISABLED, T0));
+	ck_assert(!vigil_det_remote_hard(&svc, 2, 1, T0));
+	ck_assert(vigil_det_remote_hard(&svc, 0, 1, T0));
+	ck_assert(!vigil_det_remote_hard(&svc, 0, 1, T0 + MS)); /* already probing */
+	ck_assert(!vigil_det_remote_hard(&svc, 7, 1, T0));      /* no such backend */
+}
+END_TEST
+
+/* Outlier verdicts count only with a quorum of the live nodes. */
+START_TEST(remote_outlier_needs_quorum)
+{
+	setup(4, 0);
+	ck_assert(!vigil_det_remote_outlier(&svc, 0, 1, 3, 0.5, T0)); /* 1 of 3 < 0.5 */
+	ck_assert(vigil_det_remote_outlier(&svc, 0, 2, 3, 0.5, T0));  /* 2 of 3 */
+	eval(T0);
+	ck_assert_ptr_nonnull(change_for(0));
+	ck_assert_int_eq(change_for(0)->to, VIGIL_STATE_EJECTED);
+	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_REMOTE_OUTLIER);
+	ck_assert_uint_eq(change_for(0)->evidence.failures, 2);
+	ck_assert_uint_eq(change_for(0)->evidence.threshold, 3);
+	ck_assert(!vigil_det_remote_outlier(&svc, 1, 0, 0, 0.5, T0)); /* no live nodes */
+}
+END_TEST
+
+/* ... and never take out more than max_ejection_share of the primaries, nor a backup. */
+START_TEST(remote_outlier_share_and_backups)
+{
+	setup(2, 1);
+	ck_assert(vigil_det_remote_outlier(&svc, 0, 3, 3, 0.5, T0));
+	ck_assert(!vigil_det_remote_outlier(&svc, 1, 3, 3, 0.5, T0)); /* share 0.5 of 2 used */
+	ck_assert(!vigil_det_remote_outlier(&svc, 2, 3, 3, 0.5, T0)); /* a backup */
+}
+END_TEST
+
 Suite *detector_suite(void)
 {
 	Suite *s = suite_create("detector");
@@ -1170,5 +1259,8 @@ Suite *detector_suite(void)
 	UNIT_TCASE(s, "window", { window_forgets }, { window_slot_reuse },
 		   { window_spans_slots }, { slow_window_expiry });
 	UNIT_TCASE(s, "evaluate_output", { evaluate_max }, { pending_kept_when_full });
+	UNIT_TCASE(s, "remote_verdicts", { remote_hard_one_probe_readmits },
+		   { remote_hard_failed_probe_ejects }, { remote_hard_ignored_unless_healthy },
+		   { remote_outlier_needs_quorum }, { remote_outlier_share_and_backups });
 	return s;
 }

@@ -91,6 +91,23 @@ static int key_watch_all_max(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return err;
 }
 
+/* Scopes the monitor to one host's sockets where several share a kernel
+ * (hosts as network namespaces, or one tenant of a shared host). */
+static int key_monitor_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	const char *s;
+	int err = yc_get_str(c, v, path, "a network namespace file", &s);
+
+	if (err)
+		return err;
+	if (s[0] != '/' || strlen(s) >= sizeof(c->cfg->monitor_netns))
+		return yc_fail(c, v, "%s: \"%s\": must be an absolute path such as "
+			       "/var/run/netns/NAME or /proc/PID/ns/net", path, s);
+	snprintf(c->cfg->monitor_netns, sizeof(c->cfg->monitor_netns), "%s", s);
+	c->cfg->monitor_netns_line = (unsigned int)yc_line(v);
+	return 0;
+}
+
 static int section_daemon(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	static const struct yc_key keys[] = {
@@ -102,6 +119,7 @@ static int section_daemon(struct yc_ctx *c, yaml_node_t *v, const char *path)
 		{ "tick_ms", config_key_tick_ms, false },
 		{ "probe_netns", config_key_probe_netns, false },
 		{ "sched_priority", config_key_sched_priority, false },
+		{ "monitor_netns", key_monitor_netns, false },
 	};
 
 	return yc_walk_map(c, v, path, keys, NKEYS(keys));
@@ -294,6 +312,7 @@ static int load_root(struct yc_ctx *c, yaml_node_t *root)
 		{ "detection", config_section_detection, false },
 		{ "lb", config_section_lb, false },
 		{ "xdp", config_section_xdp, false },
+		{ "cluster", config_section_cluster, false },
 	};
 	int err;
 
@@ -327,6 +346,7 @@ void vigil_config_defaults(struct vigil_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", VIGIL_DEFAULT_PIN_DIR);
 	cfg->log_level = VIGIL_LOG_WARN;
+	vigil_cluster_cfg_defaults(&cfg->cluster);
 	cfg->watch_all = false;
 	cfg->watch_all_max = VIGIL_MAX_BACKENDS;
 	cfg->watch_all_local = false;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <vigil/abi.h>
+#include "config_cluster.h"
 #include "detector.h"
 #include "log.h"
 
@@ -79,6 +80,11 @@ struct vigil_config {
 	struct vigil_det_params detection; /* detection: the global settings */
 	struct vigil_service_cfg *services;
 	size_t n_services;
+	/* daemon.monitor_netns: count only sockets of this network namespace
+	 * ("" = every namespace of the host); its line for config_host.c */
+	char monitor_netns[256];
+	unsigned int monitor_netns_line;
+	struct vigil_cluster_cfg cluster; /* cluster: (enabled = present) */
 };
 
 /* Fill cfg with defaults (no allocation): every daemon-level default is set

@@ -8,6 +8,7 @@
 int config_section_services(struct yc_ctx *c, yaml_node_t *v, const char *path);
 int config_section_detection(struct yc_ctx *c, yaml_node_t *v, const char *path);
 int config_section_xdp(struct yc_ctx *c, yaml_node_t *v, const char *path);
+int config_section_cluster(struct yc_ctx *c, yaml_node_t *v, const char *path);
 int config_section_lb(struct yc_ctx *c, yaml_node_t *v, const char *path);
 int config_key_tick_ms(struct yc_ctx *c, yaml_node_t *v, const char *path);
 int config_key_sched_priority(struct yc_ctx *c, yaml_node_t *v, const char *path);

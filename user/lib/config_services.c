@@ -47,21 +47,6 @@ static const struct det_key det_keys[] = {
 	DET_DBL(max_ejection_share, 0.0, 1.0),
 };
 
-static int get_double(struct yc_ctx *c, yaml_node_t *v, const char *path, double min, double max,
-		      double *out)
-{
-	const char *s;
-	char *end;
-	int err = yc_get_str(c, v, path, "a number", &s);
-
-	if (err)
-		return err;
-	*out = strtod(s, &end);
-	if (*end || end == s || !(*out >= min && *out <= max))
-		return yc_fail(c, v, "%s: \"%s\": must be a number from %g to %g", path, s, min, max);
-	return 0;
-}
-
 static int parse_det_key(struct yc_ctx *c, const struct det_key *k, yaml_node_t *v,
 			 const char *path, struct vigil_det_params *p)
 {
@@ -70,7 +55,7 @@ static int parse_det_key(struct yc_ctx *c, const struct det_key *k, yaml_node_t 
 	int err;
 
 	if (k->is_double)
-		return get_double(c, v, path, k->min, k->max, (double *)field);
+		return yc_get_double(c, v, path, k->min, k->max, (double *)field);
 	err = yc_get_uint(c, v, path, (unsigned long)k->min, (unsigned long)k->max, &n);
 	if (!err)
 		*(__u32 *)field = (__u32)n;

@@ -132,6 +132,21 @@ int yc_get_uint(struct yc_ctx *c, yaml_node_t *v, const char *path, unsigned lon
 	return 0;
 }
 
+int yc_get_double(struct yc_ctx *c, yaml_node_t *v, const char *path, double min, double max,
+		      double *out)
+{
+	const char *s;
+	char *end;
+	int err = yc_get_str(c, v, path, "a number", &s);
+
+	if (err)
+		return err;
+	*out = strtod(s, &end);
+	if (*end || end == s || !(*out >= min && *out <= max))
+		return yc_fail(c, v, "%s: \"%s\": must be a number from %g to %g", path, s, min, max);
+	return 0;
+}
+
 int yc_get_bool(struct yc_ctx *c, yaml_node_t *v, const char *path, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on" };

@@ -65,6 +65,8 @@ int yc_get_str(struct yc_ctx *c, yaml_node_t *v, const char *path, const char *w
 int yc_get_uint(struct yc_ctx *c, yaml_node_t *v, const char *path, unsigned long min,
 		unsigned long max, unsigned long *out);
 int yc_get_bool(struct yc_ctx *c, yaml_node_t *v, const char *path, bool *out);
+int yc_get_double(struct yc_ctx *c, yaml_node_t *v, const char *path, double min, double max,
+		  double *out);
 
 /* pair (of map) has a scalar key not used by an earlier pair of map;
  * otherwise an error naming both lines. */

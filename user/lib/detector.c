@@ -322,6 +322,8 @@ void vigil_det_probe_result(struct vigil_det_service *svc, size_t idx, bool ok, 
 	b = &svc->backends[idx];
 	if (b->state != VIGIL_STATE_PROBING || b->admin == VIGIL_ADMIN_DISABLED)
 		return;
+	if (b->remote_check)
+		need = 1; /* checking a remote verdict: one answer settles it */
 	ev.threshold = need;
 #ifdef VIGIL_MUTANT_PROBE_READMIT
 	/* Mutation smoke test (see tests/mutants.sh): successful probes never
@@ -332,7 +334,9 @@ void vigil_det_probe_result(struct vigil_det_service *svc, size_t idx, bool ok, 
 	if (ok && ++b->probe_ok_streak < need)
 		return;
 	ev.probes = b->probe_ok_streak;
-	b->pending_from = b->state;
+	b->remote_check = false;
+	if (!b->pending_probe)
+		b->pending_from = b->state;
 	if (ok) {
 		vigil_det_record(b, VIGIL_STATE_HEALTHY, VIGIL_RULE_PROBE_OK, &ev, now_ns);
 		readmit(b);
@@ -488,6 +492,8 @@ const char *vigil_rule_name(enum vigil_rule r)
 		[VIGIL_RULE_BACKUPS] = "backups",
 		[VIGIL_RULE_PRIMARIES] = "primaries",
 		[VIGIL_RULE_RESTART] = "vigild_restarted",
+		[VIGIL_RULE_REMOTE_HARD] = "remote_hard",
+		[VIGIL_RULE_REMOTE_OUTLIER] = "remote_outlier",
 	};
 
 	return (unsigned)r < N(names) && names[r] ? names[r] : "unknown";

@@ -99,6 +99,8 @@ struct vigil_det_backend {
 	/* out of service on hard-failure evidence (a change with tear_down):
 	 * the packet datapath moves its flows too (vigil_det_decide) */
 	bool hard_ejected;
+	/* PROBING because of another node's hard verdict: one probe decides */
+	bool remote_check;
 };
 
 struct vigil_det_service {
@@ -115,6 +117,16 @@ void vigil_det_init(struct vigil_det_service *svc, const struct vigil_det_params
 int vigil_det_add_backend(struct vigil_det_service *svc, const struct vigil_endpoint *ep,
 			  __u32 weight, __u8 role, __u64 now_ns);
 
+/* Verdicts of other nodes (cluster mode, detector_remote.c). A hard one
+ * (refused, reset, stuck connect seen elsewhere) takes a HEALTHY backend out
+ * of selection at once and probes it at once: one probe success brings it
+ * back, a failure ejects it as a local verdict would. An outlier one ejects
+ * when reporters / live_nodes >= quorum, within max_ejection_share. Both
+ * return true when the state changed (reported by the next evaluate). */
+bool vigil_det_remote_hard(struct vigil_det_service *svc, size_t idx, __u32 reporters,
+			   __u64 now_ns);
+bool vigil_det_remote_outlier(struct vigil_det_service *svc, size_t idx, __u32 reporters,
+			      __u32 live_nodes, double quorum, __u64 now_ns);
 /* Fold one observation into the backend's window and latest inputs. */
 void vigil_det_observe(struct vigil_det_service *svc, size_t idx,
 		       const struct vigil_det_observation *obs, __u64 now_ns);
@@ -188,7 +200,11 @@ const char *vigil_admin_name(enum vigil_admin_state a);
 const char *vigil_rule_name(enum vigil_rule r);
 
 #ifdef VIGIL_DETECTOR_INTERNAL
-/* ---- internal: shared by detector.c and detector_rules.c only ---------- */
+/* ---- internal: shared by detector.c, detector_rules.c, detector_remote.c - */
+/* Primaries not HEALTHY (and how many there are), and how many the outlier
+ * rules may take out (detector_rules.c). */
+size_t vigil_det_primaries_out(const struct vigil_det_service *svc, size_t *n_primaries);
+size_t vigil_det_outlier_limit(const struct vigil_det_params *p, size_t n_primaries);
 #define VIGIL_DET_NS_PER_MS 1000000ULL
 #define VIGIL_DET_NS_PER_US 1000ULL
 

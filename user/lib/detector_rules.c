@@ -182,7 +182,7 @@ static bool slow_rule(const struct vigil_det_service *svc, const struct vigil_de
 }
 
 /* Primaries EJECTED or PROBING, and how many primaries there are. */
-static size_t primaries_out(const struct vigil_det_service *svc, size_t *n_primaries)
+size_t vigil_det_primaries_out(const struct vigil_det_service *svc, size_t *n_primaries)
 {
 	size_t out = 0;
 
@@ -199,7 +199,7 @@ static size_t primaries_out(const struct vigil_det_service *svc, size_t *n_prima
 	return out;
 }
 
-static size_t share_limit(const struct vigil_det_params *p, size_t n_primaries)
+size_t vigil_det_outlier_limit(const struct vigil_det_params *p, size_t n_primaries)
 {
 	double lim = p->max_ejection_share * (double)n_primaries;
 	size_t n = lim > 0.0 ? (size_t)lim : 0;
@@ -210,8 +210,8 @@ static size_t share_limit(const struct vigil_det_params *p, size_t n_primaries)
 static void eval_outliers(struct emitter *e, struct vigil_det_service *svc, __u64 now_ns)
 {
 	struct vigil_det_sum sums[VIGIL_MAX_SVC_BACKENDS];
-	size_t n_primaries, out = primaries_out(svc, &n_primaries);
-	size_t limit = share_limit(&svc->params, n_primaries);
+	size_t n_primaries, out = vigil_det_primaries_out(svc, &n_primaries);
+	size_t limit = vigil_det_outlier_limit(&svc->params, n_primaries);
 
 	vigil_det_window_sums(svc, sums);
 	for (size_t i = 0; i < svc->n_backends && room(e) && out < limit; i++) {

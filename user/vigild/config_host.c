@@ -76,5 +76,8 @@ int vigil_config_host_check(const struct vigil_config *cfg, const char *file, ch
 	if (!ret)
 		ret = check_netns("xdp.netns", cfg->xdp_netns, cfg->xdp_netns_line, file, err,
 				  errlen);
+	if (!ret)
+		ret = check_netns("daemon.monitor_netns", cfg->monitor_netns,
+				  cfg->monitor_netns_line, file, err, errlen);
 	return ret;
 }

@@ -295,6 +295,25 @@ static int attach_hooks(struct vigil_monitor *mon, char *err, size_t errlen)
 	return 0;
 }
 
+/* .bss stays writable (mmapped) after load: the programs read the new
+ * settings on their next run. */
+static int apply_settings(struct vigil_monitor *mon, const struct vigil_config *cfg, char *err,
+			  size_t errlen)
+{
+	struct vigil_settings *set = &mon->skel->bss->vigil_settings;
+	struct stat st = { 0 };
+
+	if (cfg->monitor_netns[0] && stat(cfg->monitor_netns, &st)) {
+		snprintf(err, errlen, "daemon.monitor_netns: %s: %s", cfg->monitor_netns,
+			 strerror(errno));
+		return -errno;
+	}
+	set->watch_all = cfg->watch_all;
+	set->watch_all_local = cfg->watch_all_local;
+	set->netns_ino = (__u32)st.st_ino;
+	return 0;
+}
+
 int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *cfg,
 			vigil_event_fn on_event, void *ctx, char *err, size_t errlen)
 {
@@ -309,9 +328,9 @@ int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *c
 	ret = load_objects(mon, cfg, err, errlen);
 	if (ret)
 		goto fail;
-	mon->skel->bss->vigil_settings.watch_all = cfg->watch_all;
-	mon->skel->bss->vigil_settings.watch_all_local = cfg->watch_all_local;
-	ret = vigil_watch_sync(mon->skel, cfg, err, errlen);
+	ret = apply_settings(mon, cfg, err, errlen);
+	if (!ret)
+		ret = vigil_watch_sync(mon->skel, cfg, err, errlen);
 	if (ret)
 		goto fail;
 	ret = attach_hooks(mon, err, errlen);
@@ -338,11 +357,7 @@ int vigil_monitor_reconfigure(struct vigil_monitor *mon, const struct vigil_conf
 
 	if (ret)
 		return ret;
-	/* .bss stays writable (mmapped) after load: the programs read the new
-	 * settings on their next run. */
-	mon->skel->bss->vigil_settings.watch_all = cfg->watch_all;
-	mon->skel->bss->vigil_settings.watch_all_local = cfg->watch_all_local;
-	return 0;
+	return apply_settings(mon, cfg, err, errlen);
 }
 
 int vigil_monitor_poll(struct vigil_monitor *mon, int timeout_ms)
