@@ -47,6 +47,7 @@ Suite *addr_suite(void);
 Suite *hist_suite(void);
 Suite *config_suite(void);
 Suite *detector_suite(void);
+Suite *cluster_suite(void);
 Suite *maglev_suite(void);
 Suite *stats_suite(void);
 Suite *reload_suite(void);

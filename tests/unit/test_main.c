@@ -13,6 +13,7 @@ int main(void)
 	srunner_add_suite(sr, hist_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, detector_suite());
+	srunner_add_suite(sr, cluster_suite());
 	srunner_add_suite(sr, maglev_suite());
 	srunner_add_suite(sr, stats_suite());
 	srunner_add_suite(sr, reload_suite());
