@@ -74,6 +74,10 @@ START_TEST(kinds)
 	ck_assert_int_eq(vigil_verdict_kind_of(VIGIL_RULE_ADMIN), VIGIL_VERDICT_NONE);
 	ck_assert_int_eq(vigil_verdict_kind_parse("outlier"), VIGIL_VERDICT_OUTLIER);
 	ck_assert_int_eq(vigil_verdict_kind_parse("bogus"), VIGIL_VERDICT_NONE);
+	ck_assert_int_eq(vigil_verdict_kind_parse("none"), VIGIL_VERDICT_NONE);
+	ck_assert_int_eq(vigil_verdict_kind_parse("suspect"), VIGIL_VERDICT_SUSPECT);
+	ck_assert_str_eq(vigil_verdict_kind_name(VIGIL_VERDICT_SUSPECT), "suspect");
+	ck_assert_str_eq(vigil_verdict_kind_name((enum vigil_verdict_kind)9), "none");
 	ck_assert_str_eq(vigil_verdict_kind_name(VIGIL_VERDICT_HARD), "hard");
 }
 END_TEST
@@ -112,6 +116,26 @@ START_TEST(view_news_and_counts)
 }
 END_TEST
 
+/* A re-read after a broken watch: known verdicts are no news, vanished ones go. */
+START_TEST(view_resync)
+{
+	struct vigil_cview *v = vigil_cview_new();
+	struct vigil_cluster_key a = verdict_key("a", "web", "10.0.0.2:80");
+	struct vigil_cluster_key b = verdict_key("b", "web", "10.0.0.2:80");
+
+	vigil_cview_put(v, &a, VIGIL_VERDICT_HARD, 5);
+	vigil_cview_put(v, &b, VIGIL_VERDICT_HARD, 6);
+	vigil_cview_node(v, "a", true);
+	vigil_cview_mark_stale(v);
+	ck_assert_uint_eq(vigil_cview_live_nodes(v), 0);
+	ck_assert(!vigil_cview_put(v, &a, VIGIL_VERDICT_HARD, 5)); /* acted on before */
+	vigil_cview_sweep_stale(v);                                 /* b vanished */
+	ck_assert_uint_eq(vigil_cview_verdicts(v), 1);
+	ck_assert_uint_eq(vigil_cview_reporters(v, "web", &a.backend, VIGIL_VERDICT_HARD), 1);
+	vigil_cview_free(v);
+}
+END_TEST
+
 /* Many nodes x backends, as in a fleet-wide failure. */
 START_TEST(view_many)
 {
@@ -144,6 +168,6 @@ Suite *cluster_suite(void)
 
 	UNIT_TCASE(s, "keys", { keys_round_trip }, { keys_foreign_ignored, N(foreign_keys) },
 		   { kinds });
-	UNIT_TCASE(s, "view", { view_news_and_counts }, { view_many });
+	UNIT_TCASE(s, "view", { view_news_and_counts }, { view_resync }, { view_many });
 	return s;
 }

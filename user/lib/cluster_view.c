@@ -26,16 +26,24 @@ enum vigil_verdict_kind vigil_verdict_kind_of(enum vigil_rule rule)
 	}
 }
 
+static const char *const kind_names[] = {
+	[VIGIL_VERDICT_NONE] = "none",
+	[VIGIL_VERDICT_HARD] = "hard",
+	[VIGIL_VERDICT_OUTLIER] = "outlier",
+	[VIGIL_VERDICT_SUSPECT] = "suspect",
+};
+
 const char *vigil_verdict_kind_name(enum vigil_verdict_kind k)
 {
-	return k == VIGIL_VERDICT_HARD ? "hard" : k == VIGIL_VERDICT_OUTLIER ? "outlier" : "none";
+	return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k] : "none";
 }
 
 enum vigil_verdict_kind vigil_verdict_kind_parse(const char *s)
 {
-	if (!strcmp(s, "hard"))
-		return VIGIL_VERDICT_HARD;
-	return !strcmp(s, "outlier") ? VIGIL_VERDICT_OUTLIER : VIGIL_VERDICT_NONE;
+	for (unsigned k = VIGIL_VERDICT_HARD; k < sizeof(kind_names) / sizeof(kind_names[0]); k++)
+		if (!strcmp(s, kind_names[k]))
+			return (enum vigil_verdict_kind)k;
+	return VIGIL_VERDICT_NONE;
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -107,6 +115,7 @@ struct cview_entry {
 	struct vigil_cluster_key key;
 	enum vigil_verdict_kind kind;
 	int64_t mod_revision;
+	bool stale;
 	struct cview_entry *next;
 };
 
@@ -164,6 +173,31 @@ void vigil_cview_clear(struct vigil_cview *v)
 	v->n_nodes = 0;
 }
 
+void vigil_cview_mark_stale(struct vigil_cview *v)
+{
+	for (size_t i = 0; i < CVIEW_BUCKETS; i++)
+		for (struct cview_entry *e = v->buckets[i]; e; e = e->next)
+			e->stale = true;
+	v->n_nodes = 0;
+}
+
+void vigil_cview_sweep_stale(struct vigil_cview *v)
+{
+	for (size_t i = 0; i < CVIEW_BUCKETS; i++) {
+		for (struct cview_entry **p = &v->buckets[i]; *p;) {
+			struct cview_entry *e = *p;
+
+			if (!e->stale) {
+				p = &e->next;
+				continue;
+			}
+			*p = e->next;
+			free(e);
+			v->n_verdicts--;
+		}
+	}
+}
+
 void vigil_cview_free(struct vigil_cview *v)
 {
 	if (!v)
@@ -181,6 +215,7 @@ bool vigil_cview_put(struct vigil_cview *v, const struct vigil_cluster_key *k,
 	for (e = *head; e; e = e->next) {
 		if (!same_key(&e->key, k))
 			continue;
+		e->stale = false;
 		if (e->mod_revision == mod_revision && e->kind == kind)
 			return false;
 		e->kind = kind;

@@ -25,6 +25,8 @@ enum vigil_verdict_kind {
 	VIGIL_VERDICT_NONE = 0,    /* not shared (probing, admin, remote-derived) */
 	VIGIL_VERDICT_HARD = 1,    /* refused, reset, stuck connect or request, failed probe */
 	VIGIL_VERDICT_OUTLIER = 2, /* error ratio, slow */
+	VIGIL_VERDICT_SUSPECT = 3, /* a first hard failure, not yet enough to eject: others
+				    * check it as they check a hard verdict */
 };
 
 /* The kind of verdict an ejection by rule is shared as. */
@@ -52,8 +54,14 @@ int vigil_cluster_key_node(char *buf, size_t len, const char *prefix, const char
 struct vigil_cview;
 struct vigil_cview *vigil_cview_new(void);
 void vigil_cview_free(struct vigil_cview *v);
-/* Forget everything (before a full re-read). */
+/* Forget everything. */
 void vigil_cview_clear(struct vigil_cview *v);
+/* A full re-read (after a broken watch): mark every verdict stale and forget
+ * the nodes; the re-read puts refresh what still exists (news only where the
+ * revision changed, so a verdict acted on before is not acted on again), and
+ * the sweep drops the verdicts that vanished meanwhile. */
+void vigil_cview_mark_stale(struct vigil_cview *v);
+void vigil_cview_sweep_stale(struct vigil_cview *v);
 
 /* A verdict put; returns true when it is news: a key not known before or
  * written again since (a new mod_revision), false for a repeat. */

@@ -220,17 +220,23 @@ static void tear_down(const struct fo_service *s, const struct vigil_endpoint *e
 			vigil_endpoint_format(ep, name, sizeof(name)));
 }
 
-/* The publisher has written want: record what changed in the log, then
- * tear down the connections of backends ejected on hard-failure evidence. */
-static void after_publish(const struct fo_service *s, const struct vigil_desired *want)
+/* The publisher has written want: record what changed in the log (and tell
+ * the listener), then tear down the connections of backends ejected on
+ * hard-failure evidence. */
+static void after_publish(const struct vigil_failover *fo, const struct fo_service *s,
+			  const struct vigil_desired *want)
 {
 	for (size_t i = 0; i < want->n_changes; i++) {
 		const struct vigil_det_change *c = &want->changes[i];
 
-		if (c->backend_index < 0)
+		if (c->backend_index < 0) {
 			log_service_change(s, c);
-		else
-			log_backend_change(s, want, c);
+			continue;
+		}
+		log_backend_change(s, want, c);
+		if (fo->listener)
+			fo->listener(fo->listener_ctx, s->cfg->name,
+				     &want->backends[c->backend_index].ep, c);
 	}
 	for (size_t i = 0; i < want->n_changes; i++)
 		if (want->changes[i].backend_index >= 0 && want->changes[i].tear_down)
@@ -305,7 +311,7 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 	vigil_det_decide(&s->det, now, &want);
 	if (want.n_changes || vigil_publish_due(&s->pub)) {
 		vigil_publish_service(&fo->pub, s->cfg, s->id, &s->pub, &want);
-		after_publish(s, &want);
+		after_publish(fo, s, &want);
 	}
 	start_due_probes(fo, s, now);
 }
@@ -415,10 +421,58 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now)
 	free(fls);
 }
 
+void vigil_failover_set_listener(struct vigil_failover *fo, vigil_change_fn fn, void *ctx)
+{
+	fo->listener = fn;
+	fo->listener_ctx = ctx;
+}
+
+static int backend_index(const struct fo_service *s, const struct vigil_endpoint *ep)
+{
+	for (size_t b = 0; b < s->det.n_backends; b++)
+		if (!memcmp(&s->det.backends[b].ep, ep, sizeof(*ep)))
+			return (int)b;
+	return -1;
+}
+
+bool vigil_failover_remote_verdict(struct vigil_failover *fo, const char *service,
+				   const struct vigil_endpoint *ep, bool hard, unsigned reporters,
+				   unsigned live_nodes, double quorum, __u64 now)
+{
+	for (size_t i = 0; i < fo->n_svcs; i++) {
+		struct fo_service *s = &fo->svcs[i];
+		int b = strcmp(s->cfg->name, service) ? -1 : backend_index(s, ep);
+		bool changed;
+
+		if (b < 0)
+			continue;
+		changed = hard ? vigil_det_remote_hard(&s->det, (size_t)b, reporters, now) :
+			  vigil_det_remote_outlier(&s->det, (size_t)b, reporters, live_nodes,
+						   quorum, now);
+		/* Out of the set now, not at the next tick. */
+		fo->event_pending |= changed;
+		return changed;
+	}
+	return false;
+}
+
+/* A hard failure of a backend still in service: the listener may share it. */
+static void tell_suspect(const struct vigil_failover *fo, const struct vigil_endpoint *ep)
+{
+	for (size_t i = 0; i < fo->n_svcs; i++) {
+		const struct fo_service *s = &fo->svcs[i];
+		int b = backend_index(s, ep);
+
+		if (b >= 0 && s->det.backends[b].state == VIGIL_STATE_HEALTHY)
+			fo->listener(fo->listener_ctx, s->cfg->name, ep, NULL);
+	}
+}
+
 void vigil_failover_on_event(struct vigil_failover *fo, const struct vigil_event *ev)
 {
-	(void)ev;
 	fo->event_pending = true;
+	if (fo->listener)
+		tell_suspect(fo, &ev->backend);
 }
 
 size_t vigil_failover_pollfds(struct vigil_failover *fo, struct pollfd *fds, size_t max)

@@ -6,6 +6,7 @@
 #ifndef VIGIL_FAILOVER_H
 #define VIGIL_FAILOVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <vigil/abi.h>
 
@@ -39,6 +40,23 @@ int vigil_failover_timeout_ms(struct vigil_failover *fo, __u64 now_ns);
 void vigil_failover_run(struct vigil_failover *fo, __u64 now_ns);
 
 void vigil_failover_stop(struct vigil_failover *fo);
+
+/* Told about every backend change once it is published (cluster mode shares
+ * them): service name, backend, the change; and about the first hard failure
+ * (refused, timeout, reset) of a backend still HEALTHY, as it arrives from
+ * the kernel (change NULL): a suspect others can check before this node has
+ * seen enough to eject it. One listener; NULL removes it. */
+struct vigil_det_change;
+typedef void (*vigil_change_fn)(void *ctx, const char *service, const struct vigil_endpoint *ep,
+				const struct vigil_det_change *c);
+void vigil_failover_set_listener(struct vigil_failover *fo, vigil_change_fn fn, void *ctx);
+
+/* Another node's verdict on backend ep of service (detector.h,
+ * vigil_det_remote_*): hard, or outlier with reporters of live_nodes against
+ * quorum. Evaluated at once; true when it changed the backend's state. */
+bool vigil_failover_remote_verdict(struct vigil_failover *fo, const char *service,
+				   const struct vigil_endpoint *ep, bool hard, unsigned reporters,
+				   unsigned live_nodes, double quorum, __u64 now_ns);
 
 /* Map writes of its publisher that failed since it started (publish.h). */
 __u64 vigil_failover_write_failures(const struct vigil_failover *fo);

@@ -44,6 +44,8 @@ struct vigil_failover {
 	unsigned restored_out; /* backends restored EJECTED/PROBING at start */
 	unsigned restored_found; /* backends with published state at start: a restart */
 	bool event_pending;
+	vigil_change_fn listener;     /* cluster mode: told every backend change */
+	void *listener_ctx;
 	int ncpus;
 	void *percpu_buf;
 };

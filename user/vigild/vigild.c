@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "caps.h"
+#include "cluster.h"
 #include "clock.h"
 #include "config.h"
 #include "config_host.h"
@@ -255,8 +256,41 @@ static int start_failover(struct vigild *d, const struct vigil_config *cfg, char
 	return vigil_sock_dp_attach(d->sock, cfg->lb_cgroup, err, errlen);
 }
 
+void vigild_cluster_sync(struct vigild *d)
+{
+	const struct vigil_cluster_cfg *want = &d->cfg->cluster;
+	char err[256];
+
+	if (d->cluster && !memcmp(want, &d->cluster_cfg, sizeof(*want)) && want->enabled) {
+		if (d->fo)
+			vigil_failover_set_listener(d->fo, vigil_cluster_on_change, d->cluster);
+		return;
+	}
+	if (d->cluster)
+		pr_warn("cluster: %s", want->enabled ? "settings changed: reconnecting" : "leaving");
+	if (d->fo)
+		vigil_failover_set_listener(d->fo, NULL, NULL);
+	vigil_cluster_stop(d->cluster);
+	d->cluster = NULL;
+	d->cluster_cfg = *want;
+	if (!want->enabled)
+		return;
+	if (!d->fo)
+		pr_warn("cluster: no services configured: this node only watches the others' "
+			"verdicts");
+	d->cluster = vigil_cluster_start(want, err, sizeof(err));
+	if (!d->cluster)
+		pr_err("%s: running local-only", err);
+	else if (d->fo)
+		vigil_failover_set_listener(d->fo, vigil_cluster_on_change, d->cluster);
+}
+
 static void stop_daemon(struct vigild *d)
 {
+	if (d->fo)
+		vigil_failover_set_listener(d->fo, NULL, NULL);
+	vigil_cluster_stop(d->cluster);
+	d->cluster = NULL;
 	vigil_failover_stop(d->fo);
 	vigil_pkt_dp_stop(d->pkt);
 	vigil_sock_dp_stop(d->sock);
@@ -345,8 +379,10 @@ static int event_loop(struct vigild *d)
 		timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : TICK_MS;
 		timeout = vigil_sd_watchdog_max_sleep_ms(timeout > TICK_MS ? TICK_MS : timeout);
 		fds[0] = (struct pollfd){ .fd = vigil_monitor_epoll_fd(d->mon), .events = POLLIN };
+		if (d->cluster)
+			fds[n++] = (struct pollfd){ .fd = vigil_cluster_fd(d->cluster), .events = POLLIN };
 		if (d->fo)
-			n += vigil_failover_pollfds(d->fo, fds + 1, MAX_POLLFDS - 1);
+			n += vigil_failover_pollfds(d->fo, fds + n, MAX_POLLFDS - n);
 		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
 			ret = -errno;
 			pr_err("poll failed: %s", strerror(-ret));
@@ -359,6 +395,8 @@ static int event_loop(struct vigild *d)
 		}
 		ret = 0;
 		vigild_check_pins(d);
+		if (d->cluster)
+			vigil_cluster_apply(d->cluster, d->fo, vigil_now_ns());
 		if (d->fo)
 			vigil_failover_run(d->fo, vigil_now_ns());
 		log_status(d, vigil_now_ns(), &next_status_ns, &failures_seen);
@@ -390,6 +428,7 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 		stop_daemon(&d);
 		return 1;
 	}
+	vigild_cluster_sync(&d);
 	pr_info("monitor attached; maps pinned under %s; watching %zu endpoints, %zu prefixes, "
 		"%zu local ports%s; %zu services", cfg->pin_dir, cfg->n_backends, cfg->n_prefixes,
 		cfg->n_local_ports, cfg->watch_all ? ", and every outgoing connection" : "",

@@ -17,12 +17,18 @@ struct vigild {
 	struct vigil_pkt_dp *pkt;       /* packet datapath (XDP or tc) */
 	struct vigil_failover *fo;
 	struct vigil_pin_watch *pin_watch; /* removals under cfg->pin_dir (pins.h) */
+	struct vigil_cluster *cluster;  /* cluster mode (cluster: in the config) */
+	struct vigil_cluster_cfg cluster_cfg; /* what it runs with */
 };
 
 /* Re-read config_path and bring everything in line with it (SIGHUP). A file
  * that does not load, a change that needs a restart or a step that fails is
  * logged, and the running config stays in charge, unchanged: then < 0. */
 int vigild_reload(struct vigild *d);
+
+/* Start, restart (settings changed) or stop cluster mode to match d->cfg,
+ * and point the failover engine's listener at it. */
+void vigild_cluster_sync(struct vigild *d);
 
 /* Restore pins removed under the running vigild (vigild_pins.c); one
  * read(2) when nothing was removed. */

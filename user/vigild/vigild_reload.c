@@ -382,6 +382,7 @@ int vigild_reload(struct vigild *d)
 	apply_sched_priority(d->cfg, next);
 	free_config(d->cfg); /* the engine points into next now */
 	d->cfg = next;
+	vigild_cluster_sync(d);
 	vigil_log_set_level(d->log_level_override >= 0 ? (enum vigil_log_level)d->log_level_override
 						       : next->log_level);
 	log_summary(d, &sum);
