@@ -1,0 +1,167 @@
+# shellcheck shell=bash
+# The world of a cluster-mode test (sourced after lib.sh, lib_failover.sh and
+# lib_etcd.sh): a real 3-member etcd cluster (etcd_cluster), and NHOSTS
+# "client hosts", each a network namespace with its own cgroup, load
+# generator and vigild (own pin directory, monitor and probes scoped to the
+# host's namespace with daemon.monitor_netns / probe_netns), all sharing the
+# backends of one service through etcd.
+#
+#   host netns H[i] (10.NET.i.1) -- veth -- server netns SRV_NS (10.NET.i.2)
+#   SRV_NS: backend b_j at B4[j] = 10.NET.100.j on lo, a testsrv each
+#   service web: VIP 10.96.NET.10:80 -> b1 b2 b3 (primaries)
+#
+# Arrays by host index i (1-based): H (namespace), CG (cgroup), PIN (pin
+# dir), CONF (config), VPID (vigild PID), VLOG (its log), LPID/LLOG (loadgen).
+
+H=() CG=() PIN=() CONF=() VPID=() VLOG=() LPID=() LLOG=()
+NHOSTS=3
+
+_cl_cleanup() {
+	local i pid pids=("${VGL_PIDS[@]}") # stop_pid leaves holes in VGL_PIDS
+	# Processes first (they hold the cgroups), then pins, then cgroups.
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do _stop_pid "${pids[$i]}"; done
+	for pid in "${VPID[@]}"; do kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"; done
+	for i in "${!PIN[@]}"; do
+		[[ "${PIN[$i]}" == /sys/fs/bpf/vigil-test-"$VGL_ID"-* ]] && rm -rf -- "${PIN[$i]}"
+	done
+	for i in "${!CG[@]}"; do
+		for _ in $(seq 50); do rmdir -- "${CG[$i]}" 2>/dev/null && break; sleep 0.1; done
+	done
+}
+on_cleanup _cl_cleanup
+
+cl_require_env() {
+	fo_require_env
+	etcd_require
+}
+
+# Backends 1..N in the server namespace, hosts 1..NHOSTS linked to it.
+cl_topology() { # N_BACKENDS
+	local i j
+	alloc_net
+	PORT=$VGL_PORT
+	VIP="10.96.$NET.10" VIP_EP="10.96.$NET.10:80"
+	netns_create srv
+	SRV_NS=$NETNS
+	B4=() EP=("")
+	for ((j = 1; j <= $1; j++)); do
+		B4[j]="10.$NET.100.$j" EP[j]="10.$NET.100.$j:$PORT"
+		ip -n "$SRV_NS" addr add "${B4[j]}/32" dev lo || die "adding ${B4[j]} failed"
+	done
+	for ((i = 1; i <= NHOSTS; i++)); do
+		netns_create "h$i"
+		H[i]=$NETNS
+		ip link add eth0 netns "${H[i]}" type veth peer name "vh$i" netns "$SRV_NS" ||
+			die "veth for host $i failed"
+		ip -n "${H[i]}" addr add "10.$NET.$i.1/24" dev eth0 &&
+			ip -n "$SRV_NS" addr add "10.$NET.$i.2/24" dev "vh$i" &&
+			ip -n "${H[i]}" link set eth0 up && ip -n "$SRV_NS" link set "vh$i" up &&
+			ip -n "${H[i]}" route add "10.$NET.100.0/24" via "10.$NET.$i.2" ||
+			die "addressing host $i failed"
+	done
+	for ((j = 1; j <= $1; j++)); do fo_server "$j" "${B4[j]}" "$PORT" "b$j"; done
+	log "cluster world: $NHOSTS hosts, backends ${EP[*]:1}, VIP $VIP_EP"
+}
+
+# Host i's cgroup, pin dir and config (the service and the cluster: section).
+# Extra lines for detection: as arguments.
+cl_host_config() { # I [DETECTION LINE...]
+	local i=$1 root
+	shift
+	root=$(_fo_cgroup2_root) || skip "no cgroup v2 hierarchy mounted"
+	CG[i]="$root/vigil-test-$VGL_ID-h$i"
+	[[ -d "${CG[i]}" ]] || mkdir "${CG[i]}" || die "mkdir ${CG[i]} failed"
+	PIN[i]="/sys/fs/bpf/vigil-test-$VGL_ID-h$i"
+	CONF[i]="$VGL_TMP/vigil-h$i.yaml"
+	{
+		printf 'daemon:\n  pin_dir: %s\n  log_level: info\n' "${PIN[i]}"
+		printf '  probe_netns: /var/run/netns/%s\n  monitor_netns: /var/run/netns/%s\n' \
+			"${H[i]}" "${H[i]}"
+		printf 'lb:\n  cgroup: %s\n' "${CG[i]}"
+		printf 'detection:\n  slow_floor_ms: 1000\n  stuck_request_floor_ms: 2000\n'
+		(($#)) && printf '  %s\n' "$@"
+		printf 'services:\n  - name: web\n    vip: "%s"\n' "$VIP_EP"
+		printf '    backends: ["%s", "%s", "%s"]\n' "${EP[1]}" "${EP[2]}" "${EP[3]}"
+		printf '    probe: {timeout_ms: 300}\n'
+		printf 'cluster:\n  endpoints: [%s]\n' "$(sed 's/[^,]*/"&"/g; s/,/, /g' <<<"$ETCD_ENDPOINTS")"
+		printf '  node: h%s\n  prefix: /vigil-test-%s/\n  lease_ttl_s: 2\n' "$i" "$VGL_ID"
+	} >"${CONF[i]}"
+	chmod 600 "${CONF[i]}"
+}
+
+cl_start_vigild() { # I
+	VGL_PIN_DIR=${PIN[$1]}
+	VGL_PIN_DIRS+=("${PIN[$1]}")
+	start_vigild "${CONF[$1]}"
+	VPID[$1]=$VIGILD_PID VLOG[$1]=$VIGILD_LOG
+}
+
+# Everything: topology, etcd, and a vigild per host.
+cl_world() { # [DETECTION LINE...]
+	local i
+	cl_topology 3
+	etcd_cluster 3
+	for ((i = 1; i <= NHOSTS; i++)); do
+		cl_host_config "$i" "$@"
+		cl_start_vigild "$i"
+	done
+	wait_until 10 cl_all_connected || die "not every vigild reached etcd"
+}
+
+_cl_connected() { grep -q 'cluster: etcd reachable' "${VLOG[$1]}"; }
+cl_all_connected() {
+	local i
+	for ((i = 1; i <= NHOSTS; i++)); do _cl_connected "$i" || return 1; done
+}
+
+# Loadgen on every host (in its namespace and cgroup) with these options.
+cl_load_bg() { # loadgen options...
+	local i
+	for ((i = 1; i <= NHOSTS; i++)); do
+		FO_CGROUP=${CG[i]} CLI_NS=${H[i]} fo_loadgen_bg "$@"
+		LPID[i]=$LG_PID LLOG[i]=$LG_LOG
+	done
+}
+
+# The same, with a pause (-s, ms) of its own per host: OPTIONS -- PAUSE...
+cl_load_bg_rates() { # loadgen options... -- PAUSE_1 PAUSE_2 ...
+	local i opts=()
+	while [[ $1 != -- ]]; do opts+=("$1"); shift; done
+	shift
+	for ((i = 1; i <= NHOSTS; i++)); do
+		FO_CGROUP=${CG[i]} CLI_NS=${H[i]} fo_loadgen_bg "${opts[@]}" -s "${!i}"
+		LPID[i]=$LG_PID LLOG[i]=$LG_LOG
+	done
+}
+
+# Wait for every host's loadgen; LOUT[i] gets its summary line.
+LOUT=()
+cl_load_wait() { # TIMEOUT_S
+	local i
+	for ((i = 1; i <= NHOSTS; i++)); do
+		fo_loadgen_wait "${LPID[i]}" "${LLOG[i]}" "$1" || die "loadgen of host $i failed"
+		LOUT[i]=$LG_OUT
+		log "host $i: $LG_OUT"
+	done
+}
+
+# The history of host I, as vctl events --json lines.
+cl_events() { # I
+	"$VIGILCTL" --pin-dir "${PIN[$1]}" events --json 2>/dev/null
+}
+
+# How many changes of backend EP on host I went to state TO by RULE ("" any).
+cl_count() { # I EP TO RULE
+	cl_events "$1" | jq -s --arg ep "$2" --arg to "$3" --arg rule "$4" \
+		'[.[] | select(.backend == $ep and .to == $to and ($rule == "" or .rule == $rule))] | length'
+}
+
+# The index of the node whose verdict on EP (suspect or hard) was acted on
+# first by any host, from the hosts' logs (lines start with a timestamp);
+# nothing when no host acted on one.
+cl_first_reporter() { # EP
+	local i
+	for ((i = 1; i <= NHOSTS; i++)); do
+		grep -h "backend $1: \(suspect\|hard\) verdict of node h" "${VLOG[i]}"
+	done | sort | head -n 1 | sed -n 's/.* verdict of node h\([0-9]*\) .*/\1/p'
+}
