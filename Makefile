@@ -157,6 +157,12 @@ $(BUILD)/bench/%: tests/bench/%.c $(SKELETONS) $(PURE_OBJS) $(BPFTEST_LIB)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(BPFTEST_LIB) $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
+# cluster_scale drives etcd with vigild's own client (docs/cluster.md, "Scale").
+all: $(BUILD)/bench/cluster_scale
+$(BUILD)/bench/cluster_scale: tests/bench/cluster_scale.c $(BUILD)/user/vigild/etcd.o
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Iuser/vigild $^ -o $@ $(CURL_LIBS) -ljansson -lpthread
 -include $(wildcard $(BUILD)/bench/*.d)
 
 $(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tools $(BUILD)/tests/bpf:

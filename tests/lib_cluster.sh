@@ -165,3 +165,11 @@ cl_first_reporter() { # EP
 		grep -h "backend $1: \(suspect\|hard\) verdict of node h" "${VLOG[i]}"
 	done | sort | head -n 1 | sed -n 's/.* verdict of node h\([0-9]*\) .*/\1/p'
 }
+
+# What the vigilds said about backends and the cluster (for the reader).
+cl_show_logs() {
+	local i
+	for ((i = 1; i <= NHOSTS; i++)); do
+		grep -h 'cluster: service\|backend .* -> \|etcd' "${VLOG[i]}" | sed "s/^/  h$i: /"
+	done
+}

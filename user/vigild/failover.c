@@ -305,6 +305,10 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		 * on a few connections, not blackholed: the slow rule's business. */
 		if (now - s->rt[b].last_reply_ns <= vigil_det_stuck_request_limit_ns(&s->det, b))
 			obs.stuck_requests = 0;
+		/* A first stuck connect is a suspect, as a first refusal is. */
+		if (fo->listener && obs.stuck_connects && !s->det.backends[b].stuck_connects &&
+		    s->det.backends[b].state == VIGIL_STATE_HEALTHY)
+			fo->listener(fo->listener_ctx, s->cfg->name, &s->det.backends[b].ep, NULL);
 		vigil_det_observe(&s->det, b, &obs, now);
 	}
 	/* One way: signals -> detector -> desired state -> publisher -> maps. */

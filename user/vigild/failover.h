@@ -43,9 +43,9 @@ void vigil_failover_stop(struct vigil_failover *fo);
 
 /* Told about every backend change once it is published (cluster mode shares
  * them): service name, backend, the change; and about the first hard failure
- * (refused, timeout, reset) of a backend still HEALTHY, as it arrives from
- * the kernel (change NULL): a suspect others can check before this node has
- * seen enough to eject it. One listener; NULL removes it. */
+ * (refused, timeout, reset as it arrives from the kernel, or the first stuck
+ * connect) of a backend still HEALTHY (change NULL): a suspect others can
+ * check before this node has seen enough to eject it. One listener; NULL removes it. */
 struct vigil_det_change;
 typedef void (*vigil_change_fn)(void *ctx, const char *service, const struct vigil_endpoint *ep,
 				const struct vigil_det_change *c);

@@ -1,0 +1,137 @@
+#!/bin/bash
+# Cluster mode under faults other than a kill (cases; test_cluster_kill has
+# the kill). Three client hosts with a vigild each share verdicts through a
+# real 3-member etcd cluster; load on all three.
+#   blackhole     every packet to b2 dropped: the hosts together fail at most
+#                 1.5x the failed requests of the first host to see it, every
+#                 host takes b2 out, nobody ejects b1 or b3
+#   path          only host 1's packets to b2 dropped: host 1 ejects b2; the
+#                 other two check it with a probe of their own, which
+#                 succeeds: they eject nothing and fail no request
+#   etcd_member   the etcd member every vigild talks to first is killed
+#                 before b2 is: nothing changes (verdicts still shared, same
+#                 bound as a kill)
+#   etcd_all      every etcd member killed: each host fails over on its own
+#                 (b2 ejected by its own rule), and once etcd is back every
+#                 host's verdict is in etcd again (resynchronised)
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/lib_failover.sh
+source "$(dirname "$0")/../lib_failover.sh"
+# shellcheck source=tests/lib_etcd.sh
+source "$(dirname "$0")/../lib_etcd.sh"
+# shellcheck source=tests/lib_cluster.sh
+source "$(dirname "$0")/../lib_cluster.sh"
+run_cases blackhole path etcd_member etcd_all
+cl_require_env
+
+# Load at rates of their own per host (see test_cluster_kill), the fault
+# (a command) at 1.5 s, then the results in LOUT.
+under_load() { # FAULT-COMMAND...
+	cl_load_bg_rates -a "$VIP" -p 80 -c 4 -d 4000 -t 2000 -- 160 212 268
+	sleep 1.5
+	mark_fault "${LPID[@]:1}"
+	"$@" || die "fault $* failed"
+	cl_load_wait 20
+	cl_show_logs
+}
+
+failed_of() { lg_get failed_after "${LOUT[$1]}"; } # HOST
+
+# The cluster-wide bound, and b2 out / b1, b3 in on every host.
+assert_shared_ejection() {
+	local i j total=0 first
+	for ((i = 1; i <= NHOSTS; i++)); do
+		total=$((total + $(failed_of "$i")))
+		assert_true "host $i: b2 out of service" \
+			test "$(cl_count "$i" "${EP[2]}" ejected "")" -ge 1
+		for j in 1 3; do
+			assert_eq "host $i: b$j never ejected" 0 "$(cl_count "$i" "${EP[j]}" ejected "")"
+		done
+	done
+	first=$(cl_first_reporter "${EP[2]}")
+	log "failed after the fault: total $total; first host to see it: h${first:-(none)}"
+	if [[ -n $first ]]; then
+		assert_true "all hosts together ($total) <= 1.5 x the first host ($(failed_of "$first"))" \
+			test $((2 * total)) -le $((3 * $(failed_of "$first")))
+	else
+		assert_eq "no verdict was shared: then nobody failed" 0 "$total"
+	fi
+}
+
+# Host 1's packets to b2 only (nft in the server namespace).
+path_fault() {
+	ns_exec "$SRV_NS" nft -f - <<NFT
+table inet vigil_path {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ip saddr 10.$NET.1.1 ip daddr ${B4[2]} tcp dport $PORT drop
+	}
+}
+NFT
+}
+
+_all_local_only() {
+	local i
+	for ((i = 1; i <= NHOSTS; i++)); do
+		grep -q 'cluster: etcd unreachable' "${VLOG[i]}" || return 1
+	done
+}
+_all_back() {
+	local i
+	for ((i = 1; i <= NHOSTS; i++)); do
+		(($(grep -c 'cluster: etcd reachable' "${VLOG[i]}") >= 2)) || return 1
+	done
+}
+# Keys of every host's verdict on b2 in etcd.
+_verdicts_in_etcd() {
+	(($(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" get --prefix --keys-only \
+		"/vigil-test-$VGL_ID/verdicts/web/${EP[2]}/" 2>/dev/null | grep -c .) == NHOSTS))
+}
+
+cl_world "eject_base_ms: 20000"
+case $VGL_CASE in
+blackhole)
+	under_load fo_blackhole vigil_bh "${B4[2]}" "$PORT"
+	assert_shared_ejection
+	;;
+path)
+	under_load path_fault
+	assert_true "host 1: b2 ejected" test "$(cl_count 1 "${EP[2]}" ejected "")" -ge 1
+	for i in 2 3; do
+		assert_eq "host $i: b2 never ejected" 0 "$(cl_count "$i" "${EP[2]}" ejected "")"
+		assert_eq "host $i: no failed request" 0 "$(failed_of "$i")"
+		assert_true "host $i: checked host 1's verdict itself" \
+			test "$(cl_count "$i" "${EP[2]}" probing remote_hard)" -ge 1
+	done
+	;;
+etcd_member)
+	etcd_kill 1
+	etcd_wait_healthy 10 || die "etcd without member 1 has no leader"
+	under_load fo_kill_server 2
+	assert_shared_ejection
+	remote=0
+	for ((i = 1; i <= NHOSTS; i++)); do
+		remote=$((remote + $(cl_count "$i" "${EP[2]}" probing remote_hard)))
+	done
+	assert_true "verdicts still shared ($remote remote_hard changes)" test "$remote" -ge 1
+	;;
+etcd_all)
+	for m in 1 2 3; do etcd_kill "$m"; done
+	wait_until 10 _all_local_only || die "not every vigild noticed etcd is gone"
+	under_load fo_kill_server 2
+	for ((i = 1; i <= NHOSTS; i++)); do
+		assert_true "host $i: b2 ejected on its own evidence" \
+			test $(($(cl_count "$i" "${EP[2]}" ejected fast_path) +
+				$(cl_count "$i" "${EP[2]}" ejected consecutive_failures))) -ge 1
+		for j in 1 3; do
+			assert_eq "host $i: b$j never ejected" 0 "$(cl_count "$i" "${EP[j]}" ejected "")"
+		done
+	done
+	for m in 1 2 3; do etcd_start "$m"; done
+	etcd_wait_healthy 20 || die "etcd did not come back"
+	assert_true "every vigild reconnected" wait_until 15 _all_back
+	assert_true "every host's verdict on b2 is in etcd again" wait_until 10 _verdicts_in_etcd
+	;;
+esac
+finish
