@@ -24,6 +24,12 @@
 /* A suspect (first hard failure) stays this long in etcd; a node shares at
  * most one per backend in this time. */
 #define SUSPECT_MS 1000
+/* A hard verdict or suspect already reported by this many other nodes is not
+ * written again: one is enough for the others to check the backend, and in a
+ * fleet-wide failure every host writing its own would queue thousands of
+ * writes in etcd (docs/cluster.md, "Scale"). Outlier verdicts are always
+ * written: the quorum counts them. */
+#define ENOUGH_REPORTERS 2
 
 /* One of this node's verdicts as it should be in etcd. */
 struct own_verdict {
@@ -511,6 +517,10 @@ void vigil_cluster_on_change(void *cluster, const char *service, const struct vi
 		return;
 	}
 	if ((change && change->to != VIGIL_STATE_EJECTED) || kind == VIGIL_VERDICT_NONE)
+		return;
+	if (kind != VIGIL_VERDICT_OUTLIER &&
+	    vigil_cview_reporters(c->view, service, ep, VIGIL_VERDICT_HARD) +
+	    vigil_cview_reporters(c->view, service, ep, VIGIL_VERDICT_SUSPECT) >= ENOUGH_REPORTERS)
 		return;
 	j = json_pack("{s:s, s:s, s:s, s:I}", "kind", vigil_verdict_kind_name(kind), "rule",
 		      change ? vigil_rule_name(change->rule) : "first_failure", "node", c->node,
