@@ -151,7 +151,8 @@ START_TEST(names)
 	static const char *const rules[] = {
 		"none", "consecutive_failures", "fast_path", "error_ratio", "slow",
 		"stuck_connect", "stuck_request", "eject_expired", "probe_ok", "probe_failed",
-		"admin", "fail_open", "backups", "primaries", "vigild_restarted",
+		"admin", "fail_open", "backups", "primaries", "vigild_restarted", "remote_hard",
+		"remote_outlier",
 	};
 
 	ck_assert_int_eq((int)N(rules), VIGIL_RULE_COUNT);
