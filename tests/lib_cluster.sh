@@ -40,6 +40,7 @@ cl_topology() { # N_BACKENDS
 	local i j
 	alloc_net
 	PORT=$VGL_PORT
+	# shellcheck disable=SC2034 # read by the tests
 	VIP="10.96.$NET.10" VIP_EP="10.96.$NET.10:80"
 	netns_create srv
 	SRV_NS=$NETNS
@@ -53,11 +54,12 @@ cl_topology() { # N_BACKENDS
 		H[i]=$NETNS
 		ip link add eth0 netns "${H[i]}" type veth peer name "vh$i" netns "$SRV_NS" ||
 			die "veth for host $i failed"
-		ip -n "${H[i]}" addr add "10.$NET.$i.1/24" dev eth0 &&
+		if ! { ip -n "${H[i]}" addr add "10.$NET.$i.1/24" dev eth0 &&
 			ip -n "$SRV_NS" addr add "10.$NET.$i.2/24" dev "vh$i" &&
 			ip -n "${H[i]}" link set eth0 up && ip -n "$SRV_NS" link set "vh$i" up &&
-			ip -n "${H[i]}" route add "10.$NET.100.0/24" via "10.$NET.$i.2" ||
+			ip -n "${H[i]}" route add "10.$NET.100.0/24" via "10.$NET.$i.2"; }; then
 			die "addressing host $i failed"
+		fi
 	done
 	for ((j = 1; j <= $1; j++)); do fo_server "$j" "${B4[j]}" "$PORT" "b$j"; done
 	log "cluster world: $NHOSTS hosts, backends ${EP[*]:1}, VIP $VIP_EP"
@@ -90,6 +92,7 @@ cl_host_config() { # I [DETECTION LINE...]
 }
 
 cl_start_vigild() { # I
+	# shellcheck disable=SC2034 # read by lib.sh's start_vigild
 	VGL_PIN_DIR=${PIN[$1]}
 	VGL_PIN_DIRS+=("${PIN[$1]}")
 	start_vigild "${CONF[$1]}"
@@ -172,4 +175,39 @@ cl_show_logs() {
 	for ((i = 1; i <= NHOSTS; i++)); do
 		grep -h 'cluster: service\|backend .* -> \|etcd' "${VLOG[i]}" | sed "s/^/  h$i: /"
 	done
+}
+
+failed_of() { lg_get failed_after "${LOUT[$1]}"; } # HOST
+
+# After a fault of b2 under load (cl_load_wait): the failed requests of all
+# hosts together are at most 1.5x those of the first host to see the fault
+# (none failed when no verdict was shared at all), b2 is out on every host
+# and b1, b3 were never ejected.
+assert_shared_ejection() {
+	local i j total=0 first
+	for ((i = 1; i <= NHOSTS; i++)); do
+		total=$((total + $(failed_of "$i")))
+		assert_true "host $i: b2 out of service" \
+			test "$(cl_count "$i" "${EP[2]}" ejected "")" -ge 1
+		for j in 1 3; do
+			assert_eq "host $i: b$j never ejected" 0 "$(cl_count "$i" "${EP[j]}" ejected "")"
+		done
+	done
+	first=$(cl_first_reporter "${EP[2]}")
+	log "failed after the fault: total $total; first host to see it: h${first:-(none)}"
+	if [[ -n $first ]]; then
+		assert_true "all hosts together ($total) <= 1.5 x the first host ($(failed_of "$first"))" \
+			test $((2 * total)) -le $((3 * $(failed_of "$first")))
+	else
+		assert_eq "no verdict was shared: then nobody failed" 0 "$total"
+	fi
+}
+
+# Changes of b2 to probing by rule remote_hard, summed over the hosts.
+remote_checks() {
+	local i n=0
+	for ((i = 1; i <= NHOSTS; i++)); do
+		n=$((n + $(cl_count "$i" "${EP[2]}" probing remote_hard)))
+	done
+	echo "$n"
 }

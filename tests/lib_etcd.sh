@@ -22,8 +22,9 @@ _free_port() { # a TCP port nothing listens on, in 30000-39999
 }
 
 etcd_require() {
-	command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
+	if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 		skip "etcd not installed (apt-get install etcd-server etcd-client)"
+	fi
 }
 
 etcd_cluster() { # N

@@ -95,17 +95,8 @@ static int key_watch_all_max(struct yc_ctx *c, yaml_node_t *v, const char *path)
  * (hosts as network namespaces, or one tenant of a shared host). */
 static int key_monitor_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	const char *s;
-	int err = yc_get_str(c, v, path, "a network namespace file", &s);
-
-	if (err)
-		return err;
-	if (s[0] != '/' || strlen(s) >= sizeof(c->cfg->monitor_netns))
-		return yc_fail(c, v, "%s: \"%s\": must be an absolute path such as "
-			       "/var/run/netns/NAME or /proc/PID/ns/net", path, s);
-	snprintf(c->cfg->monitor_netns, sizeof(c->cfg->monitor_netns), "%s", s);
-	c->cfg->monitor_netns_line = (unsigned int)yc_line(v);
-	return 0;
+	return config_netns_file(c, v, path, c->cfg->monitor_netns, sizeof(c->cfg->monitor_netns),
+				 &c->cfg->monitor_netns_line);
 }
 
 static int section_daemon(struct yc_ctx *c, yaml_node_t *v, const char *path)

@@ -13,5 +13,8 @@ int config_section_lb(struct yc_ctx *c, yaml_node_t *v, const char *path);
 int config_key_tick_ms(struct yc_ctx *c, yaml_node_t *v, const char *path);
 int config_key_sched_priority(struct yc_ctx *c, yaml_node_t *v, const char *path);
 int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path);
+/* An absolute path of a network namespace file into dst, its line into *line. */
+int config_netns_file(struct yc_ctx *c, yaml_node_t *v, const char *path, char *dst,
+		      size_t size, unsigned int *line);
 
 #endif

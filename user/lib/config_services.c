@@ -157,19 +157,26 @@ int config_key_sched_priority(struct yc_ctx *c, yaml_node_t *v, const char *path
 	return err;
 }
 
-int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
+int config_netns_file(struct yc_ctx *c, yaml_node_t *v, const char *path, char *dst,
+		      size_t size, unsigned int *line)
 {
 	const char *s;
 	int err = yc_get_str(c, v, path, "a network namespace file", &s);
 
 	if (err)
 		return err;
-	if (s[0] != '/' || strlen(s) >= sizeof(c->cfg->probe_netns))
+	if (s[0] != '/' || strlen(s) >= size)
 		return yc_fail(c, v, "%s: \"%s\": must be an absolute path such as "
 			       "/var/run/netns/NAME or /proc/PID/ns/net", path, s);
-	snprintf(c->cfg->probe_netns, sizeof(c->cfg->probe_netns), "%s", s);
-	c->cfg->probe_netns_line = (unsigned int)yc_line(v);
+	snprintf(dst, size, "%s", s);
+	*line = (unsigned int)yc_line(v);
 	return 0;
+}
+
+int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	return config_netns_file(c, v, path, c->cfg->probe_netns, sizeof(c->cfg->probe_netns),
+				 &c->cfg->probe_netns_line);
 }
 
 /* ---- xdp: ------------------------------------------------------------------- */
@@ -203,16 +210,8 @@ static int key_xdp_interfaces(struct yc_ctx *c, yaml_node_t *v, const char *path
 
 static int key_xdp_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	const char *s;
-
-	if (yc_get_str(c, v, path, "a network namespace file", &s))
-		return -EINVAL;
-	if (s[0] != '/' || strlen(s) >= sizeof(c->cfg->xdp_netns))
-		return yc_fail(c, v, "%s: \"%s\": must be an absolute path such as "
-			       "/var/run/netns/NAME", path, s);
-	snprintf(c->cfg->xdp_netns, sizeof(c->cfg->xdp_netns), "%s", s);
-	c->cfg->xdp_netns_line = (unsigned int)yc_line(v);
-	return 0;
+	return config_netns_file(c, v, path, c->cfg->xdp_netns, sizeof(c->cfg->xdp_netns),
+				 &c->cfg->xdp_netns_line);
 }
 
 struct keyword {
