@@ -67,6 +67,8 @@ struct vigil_cluster {
 	int connected;        /* -1 not known yet, 0 etcd down, 1 up */
 	char endpoint[128];
 	unsigned long long published, acted;
+	unsigned live_nodes;  /* the view's counts, for other threads */
+	size_t remote_verdicts;
 	/* main thread only */
 	int efd;
 	struct vigil_cview *view;
@@ -499,6 +501,10 @@ void vigil_cluster_apply(struct vigil_cluster *c, struct vigil_failover *fo, __u
 	for (size_t i = 0; i < n; i++)
 		apply_one(c, fo, &in[i], now);
 	free(in);
+	pthread_mutex_lock(&c->lock);
+	c->live_nodes = vigil_cview_live_nodes(c->view);
+	c->remote_verdicts = vigil_cview_verdicts(c->view);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void vigil_cluster_on_change(void *cluster, const char *service, const struct vigil_endpoint *ep,
@@ -545,10 +551,10 @@ void vigil_cluster_get_status(struct vigil_cluster *c, struct vigil_cluster_stat
 	snprintf(st->endpoint, sizeof(st->endpoint), "%s", c->endpoint);
 	st->published = c->published;
 	st->remote_acted = c->acted;
+	st->live_nodes = c->live_nodes;
+	st->remote_verdicts = c->remote_verdicts;
 	pthread_mutex_unlock(&c->lock);
 	snprintf(st->node, sizeof(st->node), "%s", c->node);
-	st->live_nodes = vigil_cview_live_nodes(c->view);
-	st->remote_verdicts = vigil_cview_verdicts(c->view);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

@@ -44,6 +44,7 @@ struct vigil_cluster_status {
 	unsigned long long remote_acted; /* remote verdicts that changed a backend */
 	unsigned long long published;    /* own verdicts written or removed */
 };
+/* From any thread (the metrics endpoint's too). */
 void vigil_cluster_get_status(struct vigil_cluster *c, struct vigil_cluster_status *st);
 
 #endif
