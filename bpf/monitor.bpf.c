@@ -76,6 +76,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } heartbeat SEC(".maps");
 
+/* vigild's version and cluster state for vigilctl status; here for the same
+ * reason as the heartbeat. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_daemon_status);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} daemon_status SEC(".maps");
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static __always_inline bool is_v4_mapped(const __u8 *a)

@@ -211,3 +211,8 @@ remote_checks() {
 	done
 	echo "$n"
 }
+
+# A field of host I's 'vigilctl status --json' cluster object.
+cl_status() { # I FIELD
+	"$VIGILCTL" --pin-dir "${PIN[$1]}" status --json 2>/dev/null | jq -r ".cluster.$2"
+}

@@ -59,6 +59,7 @@
 #define VIGIL_PIN_ADMIN         "admin"
 #define VIGIL_PIN_HISTORY       "history"
 #define VIGIL_PIN_HEARTBEAT     "heartbeat" /* struct vigil_heartbeat, 1 entry */
+#define VIGIL_PIN_DAEMON_STATUS "daemon_status" /* struct vigil_daemon_status, 1 entry */
 #define VIGIL_PIN_SOCK_VIP      "sock_vip"
 #define VIGIL_PIN_LINKS_DIR     "links"   /* pinned links (cgroup, XDP, monitor), so they outlive vigild */
 #define VIGIL_PIN_MON_LINK_PREFIX "monitor-" /* links/monitor-TRACEPOINT: the monitor's hooks */
@@ -474,6 +475,27 @@ struct vigil_heartbeat {
 	__u32 tick_ms; /* longest sleep between two writes */
 };
 _Static_assert(sizeof(struct vigil_heartbeat) == 24, "vigil_heartbeat layout");
+
+/* What vigild runs and how cluster mode fares, for vigilctl status; vigild
+ * rewrites it when it changes. */
+enum vigil_cluster_state {
+	VIGIL_CLUSTER_OFF = 0,         /* no cluster: section */
+	VIGIL_CLUSTER_CONNECTING = 1,  /* started, etcd not answered yet */
+	VIGIL_CLUSTER_CONNECTED = 2,
+	VIGIL_CLUSTER_UNREACHABLE = 3, /* running local-only, retrying */
+};
+
+struct vigil_daemon_status {
+	char version[16];              /* vigild's */
+	__u32 cluster_state;           /* enum vigil_cluster_state */
+	__u32 cluster_live_nodes;      /* this one included */
+	__u64 cluster_remote_verdicts; /* other nodes' verdicts known */
+	__u64 cluster_remote_acted;    /* ... that changed a backend here */
+	__u64 cluster_published;       /* own verdicts written or removed */
+	char cluster_node[64];
+	char cluster_endpoint[128];    /* the etcd member that answered last */
+};
+_Static_assert(sizeof(struct vigil_daemon_status) == 240, "vigil_daemon_status layout");
 
 /* ---- loss counters ------------------------------------------------------- */
 

@@ -62,7 +62,7 @@ static const char *const monitor_pins[] = {
 	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
 	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
 	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,      VIGIL_PIN_LOSS,
-	VIGIL_PIN_HEARTBEAT,     NULL,
+	VIGIL_PIN_HEARTBEAT,     VIGIL_PIN_DAEMON_STATUS, NULL,
 };
 /* The socket datapath's own maps only: what vigilctl reads is in state_maps. */
 static const char *const sock_lb_pins[] = {

@@ -96,6 +96,7 @@ etcd_member)
 etcd_all)
 	for m in 1 2 3; do etcd_kill "$m"; done
 	wait_until 10 _all_local_only || die "not every vigild noticed etcd is gone"
+	assert_eq "vigilctl status: cluster unreachable" unreachable "$(cl_status 1 state)"
 	under_load fo_kill_server 2
 	for ((i = 1; i <= NHOSTS; i++)); do
 		assert_true "host $i: b2 ejected on its own evidence" \
@@ -109,6 +110,8 @@ etcd_all)
 	etcd_wait_healthy 20 || die "etcd did not come back"
 	assert_true "every vigild reconnected" wait_until 15 _all_back
 	assert_true "every host's verdict on b2 is in etcd again" wait_until 10 _verdicts_in_etcd
+	assert_eq "vigilctl status: cluster connected again" connected "$(cl_status 1 state)"
+	assert_eq "vigilctl status: every node live" 3 "$(cl_status 1 live_nodes)"
 	;;
 esac
 finish

@@ -30,4 +30,8 @@ fo_kill_server 2
 cl_load_wait 20
 assert_shared_ejection
 assert_true "some host acted on another's verdict" test "$(remote_checks)" -ge 1
+assert_eq "vigilctl status: vigild's version" "$("$VIGILD" --version | cut -d' ' -f2)" \
+	"$("$VIGILCTL" --pin-dir "${PIN[1]}" status --json | jq -r .vigild_version)"
+assert_true "vigilctl status: some host acted on another's verdict" \
+	test $(($(cl_status 1 remote_acted) + $(cl_status 2 remote_acted) + $(cl_status 3 remote_acted))) -ge 1
 finish

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vigilctl status: is vigild running, since when, and the state of what it
  * watches at a glance (docs/vigilctl.md). */
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@ struct status {
 	unsigned backends, healthy, ejected, probing, draining, disabled;
 	__u64 loss[VIGIL_LOSS_REASONS], loss_total;
 	int have_loss;
+	struct vigil_daemon_status daemon; /* the pinned daemon_status */
+	bool have_daemon;
 };
 
 /* Seconds since pid started, from /proc (-1 when it cannot be read: vigild
@@ -108,6 +111,32 @@ static int read_services(const char *pin_dir, struct status *s)
 	return 0;
 }
 
+/* false when vigild is older than this vigilctl (no daemon_status pin). */
+static bool read_daemon_status(const char *pin_dir, struct vigil_daemon_status *out)
+{
+	char err[256];
+	__u32 key = 0;
+	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_DAEMON_STATUS, BPF_MAP_TYPE_ARRAY, sizeof(key),
+				sizeof(*out), err, sizeof(err));
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = bpf_map_lookup_elem(fd, &key, out) == 0 && out->version[0];
+	close(fd);
+	out->version[sizeof(out->version) - 1] = '\0';
+	out->cluster_node[sizeof(out->cluster_node) - 1] = '\0';
+	out->cluster_endpoint[sizeof(out->cluster_endpoint) - 1] = '\0';
+	return ok;
+}
+
+static const char *cluster_state_name(__u32 state)
+{
+	static const char *const names[] = { "off", "connecting", "connected", "unreachable" };
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
+}
+
 static int read_status(const struct global_opts *g, struct status *s)
 {
 	struct stat st;
@@ -122,6 +151,7 @@ static int read_status(const struct global_opts *g, struct status *s)
 	s->have_loss = vigil_loss_read(g->pin_dir, s->loss);
 	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
 		s->loss_total += s->loss[i];
+	s->have_daemon = read_daemon_status(g->pin_dir, &s->daemon);
 	return read_services(g->pin_dir, s);
 }
 
@@ -157,14 +187,51 @@ static void print_losses(const struct status *s)
 	printf(": data was lost, see 'vigilctl stats'\n");
 }
 
+static void print_cluster(const struct status *s)
+{
+	const struct vigil_daemon_status *d = &s->daemon;
+
+	printf("%-13s ", "cluster");
+	if (!s->have_daemon || d->cluster_state == VIGIL_CLUSTER_OFF) {
+		printf("%s\n", s->have_daemon ? "off" : "unknown (vigild older than this vigilctl)");
+		return;
+	}
+	printf("%s as node %s", cluster_state_name(d->cluster_state), d->cluster_node);
+	if (d->cluster_state == VIGIL_CLUSTER_CONNECTED)
+		printf(" via %s", d->cluster_endpoint);
+	if (d->cluster_state == VIGIL_CLUSTER_UNREACHABLE)
+		printf(" (failing over on local evidence only)");
+	printf("; %u live nodes, %llu verdicts of others known (%llu acted on), %llu own written\n",
+	       d->cluster_live_nodes, (unsigned long long)d->cluster_remote_verdicts,
+	       (unsigned long long)d->cluster_remote_acted,
+	       (unsigned long long)d->cluster_published);
+}
+
+static json_t *cluster_json(const struct status *s)
+{
+	const struct vigil_daemon_status *d = &s->daemon;
+
+	if (!s->have_daemon)
+		return json_null();
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I}", "state",
+			 cluster_state_name(d->cluster_state), "node", d->cluster_node, "endpoint",
+			 d->cluster_endpoint, "live_nodes", (int)d->cluster_live_nodes,
+			 "remote_verdicts", (json_int_t)d->cluster_remote_verdicts, "remote_acted",
+			 (json_int_t)d->cluster_remote_acted, "published",
+			 (json_int_t)d->cluster_published);
+}
+
 static void print_table(const char *pin_dir, const struct status *s)
 {
 	char up[48];
 
 	format_duration(up, sizeof(up), s->uptime_s);
 	printf("%-13s %s%s%s\n", "vigild", s->vigild, s->pid ? ", up " : "", s->pid ? up : "");
-	printf("%-13s vigilctl %s (vigild's own version is not in the pinned maps yet)\n", "version",
-	       VIGIL_VERSION);
+	if (s->have_daemon)
+		printf("%-13s vigild %s, vigilctl %s\n", "version", s->daemon.version, VIGIL_VERSION);
+	else
+		printf("%-13s vigilctl %s (vigild older than this vigilctl: no version pinned)\n",
+		       "version", VIGIL_VERSION);
 	printf("%-13s %s\n", "pin dir", pin_dir);
 	if (s->have_services)
 		printf("%-13s %u: %u on primaries, %u on backups, %u failing open\n", "services",
@@ -176,21 +243,24 @@ static void print_table(const char *pin_dir, const struct status *s)
 	printf("%-13s ", "losses");
 	print_losses(s);
 	printf("%-13s not in the pinned maps yet\n", "integrations");
+	print_cluster(s);
 }
 
 static int print_json(const char *pin_dir, const struct status *s)
 {
 	json_t *root = json_pack(
-		"{s:i, s:s, s:n, s:s, s:o, s:i, s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i, s:i, s:i}, "
-		"s:o, s:o, s:n}",
-		"schema", STATUS_SCHEMA, "version", VIGIL_VERSION, "vigild_version", "pin_dir",
+		"{s:i, s:s, s:o, s:s, s:o, s:i, s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i, s:i, s:i}, "
+		"s:o, s:o, s:n, s:o}",
+		"schema", STATUS_SCHEMA, "version", VIGIL_VERSION, "vigild_version",
+		s->have_daemon ? json_string(s->daemon.version) : json_null(), "pin_dir",
 		pin_dir, "uptime_s", s->uptime_s >= 0 ? json_integer(s->uptime_s) : json_null(),
 		"services", (int)s->services, "serving", "primaries", (int)s->on_primaries, "backups",
 		(int)s->on_backups, "fail_open", (int)s->failing_open, "backends", "total",
 		(int)s->backends, "healthy", (int)s->healthy, "ejected", (int)s->ejected, "probing",
 		(int)s->probing, "draining", (int)s->draining, "disabled", (int)s->disabled, "loss",
 		vigil_loss_json(s->loss, s->have_loss), "loss_total",
-		s->have_loss ? json_integer((json_int_t)s->loss_total) : json_null(), "integrations");
+		s->have_loss ? json_integer((json_int_t)s->loss_total) : json_null(), "integrations",
+		"cluster", cluster_json(s));
 	int ret;
 
 	if (!root)

@@ -548,6 +548,7 @@ void vigil_cluster_get_status(struct vigil_cluster *c, struct vigil_cluster_stat
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&c->lock);
 	st->connected = c->connected == 1;
+	st->known = c->connected >= 0;
 	snprintf(st->endpoint, sizeof(st->endpoint), "%s", c->endpoint);
 	st->published = c->published;
 	st->remote_acted = c->acted;

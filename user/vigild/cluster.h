@@ -37,6 +37,7 @@ void vigil_cluster_on_change(void *cluster, const char *service, const struct vi
 
 struct vigil_cluster_status {
 	bool connected;          /* etcd answered the last call */
+	bool known;              /* etcd answered or failed at least once */
 	char endpoint[128];      /* the member that answered last */
 	char node[64];
 	unsigned live_nodes;     /* nodes registered, this one included */

@@ -428,6 +428,11 @@ void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int
 	*inflight = bpf_map__fd(mon->skel->maps.inflight);
 }
 
+int vigil_monitor_status_fd(const struct vigil_monitor *mon)
+{
+	return bpf_map__fd(mon->skel->maps.daemon_status);
+}
+
 int vigil_monitor_heartbeat_fd(const struct vigil_monitor *mon)
 {
 	return bpf_map__fd(mon->skel->maps.heartbeat);

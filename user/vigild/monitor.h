@@ -44,6 +44,8 @@ void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int
 
 /* The heartbeat map vigild writes every tick (struct vigil_heartbeat). */
 int vigil_monitor_heartbeat_fd(const struct vigil_monitor *mon);
+/* The pinned daemon_status map (struct vigil_daemon_status). */
+int vigil_monitor_status_fd(const struct vigil_monitor *mon);
 
 /* Remove the pins vigil creates under pin_dir (its map and link names only:
  * foreign entries stay, with a warning), then pin_dir itself if empty. */

@@ -356,6 +356,41 @@ static void heartbeat_write(const struct vigild *d, __u32 pid)
 		pr_debug("writing the heartbeat failed: %s", strerror(errno));
 }
 
+static void cluster_status(struct vigild *d, struct vigil_daemon_status *st)
+{
+	struct vigil_cluster_status cs;
+
+	if (!d->cluster)
+		return;
+	vigil_cluster_get_status(d->cluster, &cs);
+	st->cluster_state = !cs.known ? VIGIL_CLUSTER_CONNECTING :
+			    cs.connected ? VIGIL_CLUSTER_CONNECTED : VIGIL_CLUSTER_UNREACHABLE;
+	st->cluster_live_nodes = cs.live_nodes;
+	st->cluster_remote_verdicts = cs.remote_verdicts;
+	st->cluster_remote_acted = cs.remote_acted;
+	st->cluster_published = cs.published;
+	snprintf(st->cluster_node, sizeof(st->cluster_node), "%s", cs.node);
+	snprintf(st->cluster_endpoint, sizeof(st->cluster_endpoint), "%s", cs.endpoint);
+}
+
+/* The pinned daemon_status, written only when it changed. */
+static void status_write(struct vigild *d)
+{
+	struct vigil_daemon_status st = { 0 };
+	__u32 key = 0;
+
+	snprintf(st.version, sizeof(st.version), "%s", VIGIL_VERSION);
+	cluster_status(d, &st);
+	if (d->status_written && !memcmp(&st, &d->status, sizeof(st)))
+		return;
+	if (bpf_map_update_elem(vigil_monitor_status_fd(d->mon), &key, &st, BPF_ANY) < 0) {
+		pr_debug("writing daemon_status failed: %s", strerror(errno));
+		return;
+	}
+	d->status = st;
+	d->status_written = true;
+}
+
 static int event_loop(struct vigild *d)
 {
 	struct pollfd fds[MAX_POLLFDS];
@@ -376,6 +411,7 @@ static int event_loop(struct vigild *d)
 		 * turning stops feeding it. */
 		vigil_sd_watchdog_tick(now);
 		heartbeat_write(d, (__u32)getpid());
+		status_write(d);
 		timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : TICK_MS;
 		timeout = vigil_sd_watchdog_max_sleep_ms(timeout > TICK_MS ? TICK_MS : timeout);
 		fds[0] = (struct pollfd){ .fd = vigil_monitor_epoll_fd(d->mon), .events = POLLIN };

@@ -5,6 +5,7 @@
 #define VIGIL_VIGILD_H
 
 #include "config.h"
+#include <vigil/abi.h>
 
 /* Members NULL when not started. */
 struct vigild {
@@ -19,6 +20,8 @@ struct vigild {
 	struct vigil_pin_watch *pin_watch; /* removals under cfg->pin_dir (pins.h) */
 	struct vigil_cluster *cluster;  /* cluster mode (cluster: in the config) */
 	struct vigil_cluster_cfg cluster_cfg; /* what it runs with */
+	struct vigil_daemon_status status; /* last written to daemon_status */
+	bool status_written;
 };
 
 /* Re-read config_path and bring everything in line with it (SIGHUP). A file
