@@ -48,6 +48,16 @@ struct vigil_service_cfg {
 #define VIGIL_XDP_MODE_NATIVE  1 /* native or fail */
 #define VIGIL_XDP_MODE_GENERIC 2 /* generic (skb) mode */
 
+/* metrics: vigild's Prometheus endpoint, /healthz and /readyz
+ * (docs/operations.md). Loopback unless configured otherwise. */
+#define VIGIL_METRICS_DEFAULT_LISTEN "127.0.0.1:9487"
+struct vigil_metrics_cfg {
+	bool enabled;                 /* metrics.enabled */
+	struct vigil_endpoint listen; /* metrics.listen; 0.0.0.0 or :: is every address */
+	unsigned int listen_line;     /* its line in the file (0: the default), for the
+				       * host check (vigild's config_host.c) */
+};
+
 struct vigil_config {
 	/* daemon: */
 	char pin_dir[256];
@@ -79,6 +89,7 @@ struct vigil_config {
 	struct vigil_det_params detection; /* detection: the global settings */
 	struct vigil_service_cfg *services;
 	size_t n_services;
+	struct vigil_metrics_cfg metrics; /* metrics: */
 };
 
 /* Fill cfg with defaults (no allocation): every daemon-level default is set
