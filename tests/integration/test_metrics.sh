@@ -33,16 +33,15 @@ CHECK="$VGL_ROOT/tests/tools/metrics_check.py"
 RULES="$VGL_ROOT/deploy/prometheus/vigil-alerts.yaml"
 
 fo_world 3
-# vigild listens in the root namespace (the servers are in SRV_NS), on
-# another port than the watched local port: scrapes would count there.
-MPORT=$((VGL_PORT + 1))
-URL="http://127.0.0.1:$MPORT"
+# lib.sh's configs have vigild listen on VGL_METRICS_PORT (loopback), never
+# the watched local port PORT (scrapes would count there).
+URL="http://127.0.0.1:$VGL_METRICS_PORT"
 conf() { # [fo_conf options...]
 	fo_conf --detect "eject_base_ms: 60000" --calm --top "watch: {local_ports: [$PORT]}" \
 		--service web "$VIP_EP" --backends "${EP[1]}" "${EP[2]}" --backups "${EP[3]}" \
 		--set "detection: {consecutive_failures: 3}" "$@"
 }
-conf --top "metrics: {listen: \"127.0.0.1:$MPORT\"}"
+conf
 start_vigild "$VGL_CONFIG"
 
 # GET PATH: the status code in CODE, the body in BODY.
@@ -129,7 +128,7 @@ assert_true "promtool check rules" "$PROMTOOL" check rules "$RULES"
 # alerts_for FILE EXPECTED_YAML: promtool test rules over FILE's samples (held
 # constant, as scraped by job vigil from INSTANCE) at 20 min, expecting the
 # alerts of EXPECTED_YAML (alert_rule_test entries) and none of the others.
-INSTANCE="127.0.0.1:$MPORT"
+INSTANCE="127.0.0.1:$VGL_METRICS_PORT"
 alerts_for() { # METRICS EXPECTED_YAML
 	local t="$VGL_TMP/rules-test.yaml" alert
 	{
@@ -167,7 +166,7 @@ assert_eq "reloads refused" 1 "$(sample "$M" 'vigil_daemon_reloads_total{kind="r
 http_get /healthz
 assert_eq "/healthz after a refused reload (still alive)" 200 "$CODE"
 
-conf --rewrite --top "metrics: {listen: \"127.0.0.1:$((MPORT + 1))\"}"
+VGL_METRICS_YAML="metrics: {listen: \"127.0.0.1:$((VGL_METRICS_PORT + 1))\"}" conf --rewrite
 kill -HUP "$VIGILD_PID"
 wait_until 5 eval '_readyz_is 503 && grep -q "metrics.listen changed" <<<"$BODY"' || true
 assert_true "/readyz: a metrics.listen change needs a restart ($BODY)" \
@@ -203,7 +202,7 @@ fo_stop_vigild
 assert_eq "vigild exit status" 0 "$VIGILD_RC"
 
 # ---- 5. metrics off; bad addresses refused --------------------------------------------
-conf --top "metrics: {enabled: false}"
+VGL_METRICS_YAML="metrics: {enabled: false}" conf
 start_vigild "$VGL_CONFIG"
 assert_eq "metrics.enabled false: vigild listens on no TCP port" "" \
 	"$(ss -Hltnp | grep "pid=$VIGILD_PID,")"

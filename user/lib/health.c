@@ -39,8 +39,11 @@ int vigil_readyz(enum vigil_ready_state state, const char *path, const char *why
 		snprintf(buf, len, "ok: %s applied\n", path);
 		return 200;
 	case VIGIL_READY_REFUSED:
-		snprintf(buf, len, "the last reload of %s was refused, the previous config runs: "
-			 "%s\n", path, why && why[0] ? why : "see the log");
+		if (why && why[0])
+			snprintf(buf, len, "not applied: %s\n", why);
+		else
+			snprintf(buf, len, "not applied: the last reload of %s was refused (the log "
+				 "says why): keeping the running config\n", path);
 		return 503;
 	case VIGIL_READY_STOPPING:
 		snprintf(buf, len, "stopping\n");

@@ -33,7 +33,8 @@ enum vigil_ready_state {
 
 /* /readyz: 200 only when the config asked for is the one applied
  * (VIGIL_READY_APPLIED); 503 otherwise. why is the reason of a refusal
- * (the reload's error), path the config file. Returns the status. */
+ * (the reload's error line, which names the file), path the config file.
+ * Returns the status. */
 int vigil_readyz(enum vigil_ready_state state, const char *path, const char *why, char *buf,
 		 size_t len);
 

@@ -145,10 +145,12 @@ static const char *event_kind_name(__u32 kind)
 static void log_failure_event(const struct vigil_event *ev, void *ctx)
 {
 	char ep[VIGIL_ENDPOINT_STRLEN];
+	struct vigil_log_fields f = { .backend = vigil_endpoint_format(&ev->backend, ep,
+								       sizeof(ep)) };
 
 	(void)ctx;
-	pr_info("failure kind=%s backend=%s ts_ns=%llu", event_kind_name(ev->kind),
-		vigil_endpoint_format(&ev->backend, ep, sizeof(ep)), (unsigned long long)ev->ts_ns);
+	pr_info_f(&f, "failure kind=%s backend=%s ts_ns=%llu", event_kind_name(ev->kind), ep,
+		  (unsigned long long)ev->ts_ns);
 }
 
 static int check_host(const struct vigil_config *cfg)
