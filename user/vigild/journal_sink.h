@@ -12,8 +12,10 @@
  * SYSLOG_IDENTIFIER=vigild and the line's VIGIL_SERVICE, VIGIL_BACKEND,
  * VIGIL_RULE and VIGIL_STATE (log.h), so `journalctl -u vigild
  * VIGIL_BACKEND=10.0.0.2:8080` finds them; a line the journal refuses is
- * written plain to stderr instead. Otherwise lines stay plain (with
- * timestamps). Call before starting threads. Returns true for the journal. */
+ * written plain to stderr instead, and without the journal's native socket
+ * every line is (the stream stamps them: no timestamps). Otherwise lines
+ * stay plain, with timestamps. Call before starting threads. Returns true
+ * for the journal's native protocol. */
 bool vigild_log_setup(void);
 
 #endif
