@@ -11,6 +11,8 @@
         state sets, the share of new connections, the ejections by rule
         (every ejection in `vigilctl events` since vigild started, by rule);
         per service the serving tier
+    metrics_check.py xdp METRICS XDP_JSON
+        the packet datapath's counters and drops of `vigilctl xdp --json`
     metrics_check.py series METRICS INSTANCE
         the samples as promtool input_series (YAML), constant for 30 minutes,
         with the labels a scrape by job "vigil" of INSTANCE adds, and its
@@ -153,6 +155,15 @@ def cmd_state(metrics, backends_json, services_json, events_ndjson):
                   get(samples, 'vigil_service_serving_tier', service=s['name'], state=t))
 
 
+def cmd_xdp(metrics, xdp_json):
+    samples, _ = parse(metrics)
+    xdp = json.load(open(xdp_json))
+    for kind, n in xdp['counters'].items():
+        check('xdp ' + kind, n, get(samples, 'vigil_xdp_packets_total', kind=kind))
+    for kind, n in xdp['drops'].items():
+        check('xdp drop ' + kind, n, get(samples, 'vigil_xdp_drops_total', kind=kind))
+
+
 def cmd_series(metrics, instance):
     _, raw = parse(metrics)
     target = 'job="vigil",instance="%s"' % instance
@@ -164,7 +175,8 @@ def cmd_series(metrics, instance):
 
 
 def main():
-    cmds = {'stats': (cmd_stats, 2), 'state': (cmd_state, 4), 'series': (cmd_series, 2)}
+    cmds = {'stats': (cmd_stats, 2), 'state': (cmd_state, 4), 'xdp': (cmd_xdp, 2),
+            'series': (cmd_series, 2)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][1] + 2:
         sys.exit(__doc__)
     fn, _ = cmds[sys.argv[1]]
