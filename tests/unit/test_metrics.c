@@ -358,26 +358,28 @@ END_TEST
  * exact sum of the samples in seconds. */
 START_TEST(format_histogram)
 {
-	static const char *const h = "vigil_backend_connect_duration_seconds";
+	static const struct {
+		const char *series;
+		const char *value;
+	} want[] = {
+		{ "_bucket{backend=\"10.0.0.2:8080\",le=\"0.000002\"}", "1" },
+		{ "_bucket{backend=\"10.0.0.2:8080\",le=\"0.001024\"}", "1" },
+		{ "_bucket{backend=\"10.0.0.2:8080\",le=\"0.002048\"}", "6" },
+		{ "_bucket{backend=\"10.0.0.2:8080\",le=\"2147.483648\"}", "6" },
+		{ "_bucket{backend=\"10.0.0.2:8080\",le=\"+Inf\"}", "7" },
+		{ "_count{backend=\"10.0.0.2:8080\"}", "7" },
+		{ "_sum{backend=\"10.0.0.2:8080\"}", "2147483648.123456789" },
+	};
 	struct fixture f;
-	char want[160], *text;
+	char line[160], *text;
 
 	fixture_init(&f);
 	text = format(&f.in);
-	snprintf(want, sizeof(want), "%s_bucket{backend=\"10.0.0.2:8080\",le=\"0.000002\"} 1", h);
-	assert_line(text, want);
-	snprintf(want, sizeof(want), "%s_bucket{backend=\"10.0.0.2:8080\",le=\"0.001024\"} 1", h);
-	assert_line(text, want);
-	snprintf(want, sizeof(want), "%s_bucket{backend=\"10.0.0.2:8080\",le=\"0.002048\"} 6", h);
-	assert_line(text, want);
-	snprintf(want, sizeof(want), "%s_bucket{backend=\"10.0.0.2:8080\",le=\"2147.483648\"} 6", h);
-	assert_line(text, want);
-	snprintf(want, sizeof(want), "%s_bucket{backend=\"10.0.0.2:8080\",le=\"+Inf\"} 7", h);
-	assert_line(text, want);
-	snprintf(want, sizeof(want), "%s_count{backend=\"10.0.0.2:8080\"} 7", h);
-	assert_line(text, want);
-	snprintf(want, sizeof(want), "%s_sum{backend=\"10.0.0.2:8080\"} 2147483648.123456789", h);
-	assert_line(text, want);
+	for (int i = 0; i < N(want); i++) {
+		snprintf(line, sizeof(line), "vigil_backend_connect_duration_seconds%s %s",
+			 want[i].series, want[i].value);
+		assert_line(text, line);
+	}
 	assert_line(text, "vigil_local_response_duration_seconds_bucket{port=\"8080\",le=\"0.000016\"} 3");
 	assert_line(text, "vigil_local_response_duration_seconds_sum{port=\"8080\"} 0.000030000");
 	assert_line(text, "vigil_daemon_tick_lag_seconds_bucket{le=\"0.000008\"} 4");

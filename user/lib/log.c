@@ -115,17 +115,6 @@ static void emit(enum vigil_log_level level, const struct vigil_log_fields *f, c
 		vigil_log_write_plain(level, line);
 }
 
-void vigil_log(enum vigil_log_level level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (level > current_level)
-		return;
-	va_start(ap, fmt);
-	emit(level, NULL, fmt, ap);
-	va_end(ap);
-}
-
 void vigil_log_f(enum vigil_log_level level, const struct vigil_log_fields *f, const char *fmt,
 		 ...)
 {

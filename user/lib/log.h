@@ -48,10 +48,11 @@ struct vigil_log_fields {
 	const char *state;   /* a backend's new state, or a service's serving tier */
 };
 
-void vigil_log(enum vigil_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* A line at level, with the fields f (NULL: none); vigil_log(level, fmt, ...)
+ * is the same without fields. */
 void vigil_log_f(enum vigil_log_level level, const struct vigil_log_fields *f, const char *fmt,
 		 ...) __attribute__((format(printf, 3, 4)));
+#define vigil_log(level, ...) vigil_log_f((level), NULL, __VA_ARGS__)
 
 /* Where lines go: a sink gets every line the level lets through, the message
  * (no level, no timestamp, no newline) and its fields (f may be NULL). It may

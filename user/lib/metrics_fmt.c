@@ -301,24 +301,21 @@ static void state_set(FILE *out, const char *name, const char *labels, const cha
 			   s == current);
 }
 
-static void backend_states(FILE *out, const struct vigil_metrics_board *bd)
+/* A state set per backend: its health state, or with admin its admin state. */
+static void backend_state_sets(FILE *out, const struct vigil_metrics_board *bd, bool admin)
 {
 	static const char *const states[] = { "healthy", "ejected", "probing" };
 	static const char *const admins[] = { "none", "draining", "disabled" };
+	const char *name = admin ? "vigil_backend_admin_state" : "vigil_backend_state";
 	char labels[LABELS_LEN];
 
-	family(out, "vigil_backend_state", "gauge", "Health state of the backend in the service: "
-	       "1 for the current state.");
+	family(out, name, "gauge", admin ? "Administrative state of the backend in the service "
+	       "(vigilctl drain, disable): 1 for the current state." : "Health state of the "
+	       "backend in the service: 1 for the current state.");
 	for (size_t i = 0; i < bd->n_backends; i++)
-		state_set(out, "vigil_backend_state",
-			  svc_backend_labels(bd, &bd->backends[i], labels, sizeof(labels)), states,
-			  N(states), bd->backends[i].state);
-	family(out, "vigil_backend_admin_state", "gauge", "Administrative state of the backend in "
-	       "the service (vigilctl drain, disable): 1 for the current state.");
-	for (size_t i = 0; i < bd->n_backends; i++)
-		state_set(out, "vigil_backend_admin_state",
-			  svc_backend_labels(bd, &bd->backends[i], labels, sizeof(labels)), admins,
-			  N(admins), bd->backends[i].admin);
+		state_set(out, name, svc_backend_labels(bd, &bd->backends[i], labels, sizeof(labels)),
+			  admin ? admins : states, 3,
+			  admin ? bd->backends[i].admin : bd->backends[i].state);
 }
 
 static void backend_failover(FILE *out, const struct vigil_metrics_board *bd)
@@ -425,7 +422,8 @@ int vigil_metrics_write(FILE *out, const struct vigil_metrics_input *in)
 		monitor_rows(out, in->snap);
 	}
 	if (in->board) {
-		backend_states(out, in->board);
+		backend_state_sets(out, in->board, false);
+		backend_state_sets(out, in->board, true);
 		backend_failover(out, in->board);
 		service_tiers(out, in->board);
 	}
