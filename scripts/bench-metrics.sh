@@ -10,12 +10,12 @@
 # Figures (nothing is asserted): the scrape's size and lines; its time
 # (curl's time_total, median and max of SCRAPES sequential scrapes); and the
 # main loop's wake-up delay, from vigild's own vigil_daemon_tick_lag_seconds
-# histogram: p50, p99 and the top bucket of the delays in DURATION seconds
-# without scrapes, then in DURATION seconds of back-to-back scrapes from
-# PARALLEL clients.
+# histogram (p50, p99 and the top bucket), and vigild's CPU time, in
+# DURATION seconds without scrapes, then in DURATION seconds of back-to-back
+# scrapes from PARALLEL clients.
 #
 # Settings: SERVICES (64), BACKENDS (8), SCRAPES (50), PARALLEL (2),
-# DURATION (s, 10), PORT (19487), BUILD (build), OUT (raw output file; default
+# DURATION (s, bench_lib.sh's 5), PORT (19487), BUILD (build), OUT (raw output file; default
 # docs/bench/metrics-<commit>.txt, empty: none). Under the project's lock:
 # flock /tmp/vigil-net.lock scripts/bench-metrics.sh.
 BENCH_NAME=bench-metrics
@@ -25,7 +25,6 @@ SERVICES=${SERVICES:-64}
 BACKENDS=${BACKENDS:-8}
 SCRAPES=${SCRAPES:-50}
 PARALLEL=${PARALLEL:-2}
-DURATION=${DURATION:-10}
 PORT=${PORT:-19487}
 URL="http://127.0.0.1:$PORT/metrics"
 
@@ -85,7 +84,7 @@ median=$(awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] * 1000 }' "$tmp/ti
 max=$(awk 'END { print $1 * 1000 }' "$tmp/times")
 
 # Cumulative tick-lag buckets "le count" of a scrape.
-lag_buckets() { awk -F'[" ]' '/^vigil_daemon_tick_lag_seconds_bucket/ { print $3, $NF }' "$1"; }
+lag_buckets() { awk -F'[" ]' '/^vigil_daemon_tick_lag_seconds_bucket/ { print $2, $NF }' "$1"; }
 # The quantile Q of the delays between two scrapes' histograms, as the upper
 # bound of the bucket holding it, in ms; and the top non-empty bucket.
 lag_figures() { # BEFORE AFTER
@@ -100,27 +99,38 @@ lag_figures() { # BEFORE AFTER
 			printf "%d wake-ups, p50 <= %s s, p99 <= %s s, slowest <= %s s", n, v[0], v[1], top
 		}'
 }
+# vigild's CPU time (user + system, all threads) in clock ticks, and its
+# share of one CPU since TICKS were read.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$vigild_pid/stat"; }
+cpu_of() { # TICKS
+	echo "$(( ($(cpu_ticks) - $1) * 100 / ($(getconf CLK_TCK) * DURATION) ))%"
+}
 scrape "$tmp/idle0" >/dev/null
+cpu0=$(cpu_ticks)
 sleep "$DURATION"
+idle_cpu=$(cpu_of "$cpu0")
 scrape "$tmp/idle1" >/dev/null
+cpu1=$(cpu_ticks)
 for ((p = 0; p < PARALLEL; p++)); do
 	(while :; do curl -sf -o /dev/null "$URL" || true; done) &
 	loaders+=($!)
 done
 sleep "$DURATION"
 scrape "$tmp/busy1" >/dev/null
+busy_cpu=$(cpu_of "$cpu1")
 for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; done
+wait "${loaders[@]}" 2>/dev/null || true
 loaders=()
-wait 2>/dev/null || true
 scraped=$(awk '/^vigil_daemon_tick_lag_seconds_count/ { print $2 }' "$tmp/busy1")
 
 report() {
 	echo "bench-metrics at commit $commit: vigild with $SERVICES services x $BACKENDS backends" \
 		"($((SERVICES * BACKENDS)) backends, each with counters), $(nproc) CPUs"
 	echo "scrape: $size bytes, $lines lines; time over $SCRAPES scrapes: median ${median} ms, max ${max} ms"
-	echo "main loop wake-up delay, ${DURATION} s without scrapes: $(lag_figures "$tmp/idle0" "$tmp/idle1")"
-	echo "main loop wake-up delay, ${DURATION} s of scrapes from $PARALLEL clients:" \
-		"$(lag_figures "$tmp/idle1" "$tmp/busy1")"
+	echo "${DURATION} s without scrapes: vigild used $idle_cpu of a CPU; main loop wake-up" \
+		"delay: $(lag_figures "$tmp/idle0" "$tmp/idle1")"
+	echo "${DURATION} s of back-to-back scrapes from $PARALLEL clients: vigild used $busy_cpu of" \
+		"a CPU; main loop wake-up delay: $(lag_figures "$tmp/idle1" "$tmp/busy1")"
 	echo "($scraped timed wake-ups of the loop in all)"
 }
 if [ -n "$OUT" ]; then report | tee "$OUT"; else report; fi
