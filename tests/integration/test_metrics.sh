@@ -132,6 +132,10 @@ assert_eq "/healthz at start" 200 "$CODE"
 http_get /readyz
 assert_eq "/readyz at start" 200 "$CODE"
 assert_true "/readyz names the config ($BODY)" grep -qF "$VGL_CONFIG applied" <<<"$BODY"
+http_get /nothing
+assert_eq "an unknown path" 404 "$CODE"
+assert_eq "POST /metrics" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST --max-time 5 "$URL/metrics")"
+assert_eq "HEAD /metrics" 200 "$(curl -s -I -o /dev/null -w '%{http_code}' --max-time 5 "$URL/metrics")"
 
 load || die "loadgen failed"
 assert_lg baseline failed=0 'served_b1>=1' 'served_b2>=1'
