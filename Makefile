@@ -227,6 +227,7 @@ bench: all
 	$(Q)$(BUILD)/bench/xdp_bench
 	$(Q)scripts/bench-xdp.sh
 	$(Q)scripts/bench-failover.sh
+	$(Q)scripts/bench-metrics.sh
 
 # deps first, the build in a sub-make (as for test).
 demo: deps
