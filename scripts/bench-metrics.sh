@@ -31,13 +31,8 @@ URL="http://127.0.0.1:$PORT/metrics"
 need_root "loads BPF programs, attaches cgroup hooks"
 need_tools curl awk git
 need_built "$BUILD/vigild"
-cg_root=""
-for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
-	[ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ] && { cg_root=$d; break; }
-done
-[ -n "$cg_root" ] || die "no cgroup v2 hierarchy mounted"
-commit=$(git rev-parse --short HEAD)
-[ -z "$(git status --porcelain)" ] || commit=$commit-dirty
+find_cgroup2_root
+commit=$(bench_commit)
 OUT=${OUT-docs/bench/metrics-$commit.txt}
 
 tmp=$(mktemp -d /tmp/vigil-bench-metrics.XXXXXX)
