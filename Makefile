@@ -52,6 +52,8 @@ CAP_LIBS    := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
 # vigild's cluster mode: etcd's v3 JSON gateway over HTTP(S) (libcurl),
 # base64 of keys and values (libcrypto, which libcurl's TLS links anyway).
 CURL_LIBS   := $(shell pkg-config --libs libcurl libcrypto 2>/dev/null || echo -lcurl -lcrypto)
+# vigild: the HTTP endpoint of /metrics, /healthz, /readyz (metrics_http.c).
+MHD_LIBS    := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 BPF_PROGS   := monitor sock_lb xdp_lb state_maps inflight_gc
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
@@ -108,6 +110,17 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 # (found by name; -MMD tracks them from then on).
 $(call user_objs,$(shell grep -l '\.skel\.h"' $(USER_SRCS) /dev/null)): $(SKELETONS)
 
+# The commit vigild reports (vigil_build_info on /metrics): a header that
+# is rewritten only when the commit changes, so nothing rebuilds otherwise.
+$(BUILD)/vigil_commit.h: FORCE | $(BUILD)
+	$(Q)c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	{ git diff --quiet HEAD -- 2>/dev/null || c=$$c-dirty; } || c=unknown; \
+	printf '#define VIGIL_COMMIT "%s"\n' "$$c" >$@.tmp; \
+	cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+$(call user_objs,$(shell grep -l '"vigil_commit.h"' $(USER_SRCS) /dev/null)): $(BUILD)/vigil_commit.h
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -116,7 +129,7 @@ $(BUILD)/user/%.o: user/%.c
 $(BUILD)/vigild: $(VIGILD_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) $(NL_LIBS) $(SYSTEMD_LIBS) $(CAP_LIBS) \
-		$(CURL_LIBS) -ljansson -lpthread
+		$(CURL_LIBS) -ljansson -lpthread $(MHD_LIBS)
 
 $(BUILD)/vigilctl: $(VIGILCTL_OBJS)
 	$(call msg,LINK,$@)
@@ -223,6 +236,7 @@ bench: all
 	$(Q)$(BUILD)/bench/xdp_bench
 	$(Q)scripts/bench-xdp.sh
 	$(Q)scripts/bench-failover.sh
+	$(Q)scripts/bench-metrics.sh
 
 # deps first, the build in a sub-make (as for test).
 demo: deps

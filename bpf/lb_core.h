@@ -146,7 +146,7 @@ static __always_inline void synack_returned(const struct vigil_endpoint *backend
 	st = backend_of(backend);
 	if (st) {
 		COUNT(st->established, 1);
-		hist_add(st->connect_lat_us, now - fl->syn_sent_ns);
+		hist_add(st->connect_lat_us, &st->connect_lat_sum_ns, now - fl->syn_sent_ns);
 	}
 	health_success(backend, now);
 	bpf_map_delete_elem(&inflight, &key);

@@ -188,7 +188,7 @@ static __always_inline void on_connect_done(struct vigil_inflight *fl)
 	if (!st)
 		return;
 	COUNT(st->established, 1);
-	hist_add(st->connect_lat_us, now - fl->syn_sent_ns);
+	hist_add(st->connect_lat_us, &st->connect_lat_sum_ns, now - fl->syn_sent_ns);
 }
 
 static __always_inline void on_connect_failed(struct vigil_inflight *fl)
@@ -366,7 +366,7 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 	if (fl->flags & VIGIL_INFLIGHT_IN_REQUEST) {
 		fl->flags &= ~VIGIL_INFLIGHT_IN_REQUEST;
 		COUNT(lst->responses, 1);
-		hist_add(lst->response_lat_us, now - fl->request_start_ns);
+		hist_add(lst->response_lat_us, &lst->response_lat_sum_ns, now - fl->request_start_ns);
 	}
 	return 0;
 }
@@ -403,7 +403,7 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 	if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
 		fl->flags &= ~VIGIL_INFLIGHT_AWAIT_REPLY;
 		COUNT(st->requests, 1);
-		hist_add(st->request_lat_us, now - fl->last_send_ns);
+		hist_add(st->request_lat_us, &st->request_lat_sum_ns, now - fl->last_send_ns);
 	}
 	return 0;
 }

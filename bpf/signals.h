@@ -21,8 +21,9 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
-/* Same bucket rule as user/lib/hist.c: [2^i, 2^(i+1)) us, 0 and 1 us in bucket 0. */
-static __always_inline void hist_add(__u64 *hist, __u64 delta_ns)
+/* Same bucket rule as user/lib/hist.c: [2^i, 2^(i+1)) us, 0 and 1 us in bucket 0.
+ * sum_ns adds the sample itself, to the nanosecond. */
+static __always_inline void hist_add(__u64 *hist, __u64 *sum_ns, __u64 delta_ns)
 {
 	__u64 us = delta_ns / 1000;
 	__u32 b = us < 2 ? 0 : log2_u64(us);
@@ -30,6 +31,7 @@ static __always_inline void hist_add(__u64 *hist, __u64 delta_ns)
 	if (b >= VIGIL_HIST_BUCKETS)
 		b = VIGIL_HIST_BUCKETS - 1;
 	__sync_fetch_and_add(&hist[b & (VIGIL_HIST_BUCKETS - 1)], 1);
+	__sync_fetch_and_add(sum_ns, delta_ns);
 }
 
 /* Counters are per-CPU, but a softirq (reset, retransmit) can interrupt a

@@ -48,15 +48,9 @@ need_tools nginx wrk bpftool jq ip git
 need_built "$BUILD/vigild" "$BUILD/vigilctl"
 [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || die "/sys/fs/bpf is not a bpf filesystem"
 [ -r /proc/sys/kernel/bpf_stats_enabled ] || die "kernel.bpf_stats_enabled not available"
-cg_root=""
-for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
-	[ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ] && { cg_root=$d; break; }
-done
-[ -n "$cg_root" ] || die "no cgroup v2 hierarchy mounted"
+find_cgroup2_root
 
-# The commit, read before anything is written (OUT lands in the tree).
-commit=$(git rev-parse --short HEAD)
-[ -z "$(git status --porcelain)" ] || commit=$commit-dirty
+commit=$(bench_commit)
 OUT=${OUT-docs/bench/overhead-$commit.txt}
 
 CLI=vboh$$-cli SRV=vboh$$-srv

@@ -28,3 +28,22 @@ need_built() { # FILE...
 		[ -x "$f" ] || die "$f not built: run 'make all'"
 	done
 }
+
+# The cgroup v2 hierarchy's root (for lb.cgroup) into cg_root, or die.
+find_cgroup2_root() {
+	local d
+	cg_root=""
+	for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+		[ "$(stat -f -c %T "$d" 2>/dev/null)" = cgroup2fs ] && { cg_root=$d; return 0; }
+	done
+	die "no cgroup v2 hierarchy mounted"
+}
+
+# The commit the figures belong to, "-dirty" when the tree differs; read it
+# before anything is written (the raw output lands in the tree).
+bench_commit() {
+	local c
+	c=$(git rev-parse --short HEAD)
+	[ -z "$(git status --porcelain)" ] || c=$c-dirty
+	echo "$c"
+}

@@ -35,6 +35,15 @@ VGL_TEST=$(basename "$0" .sh)${VGL_CASE:+/$VGL_CASE}
 # shellcheck disable=SC2034 # used by the tests
 VGL_PORT=$((20000 + RANDOM % 10000))
 
+# vigild's metrics endpoint (metrics.listen) in this run's configs: a random
+# loopback port in 30000-32767 (above VGL_PORT's range, below the ephemeral
+# one), so a test's vigild never meets another process on the default 9487.
+# VGL_METRICS_YAML, when set, is written instead (metrics: {enabled: false}).
+VGL_METRICS_PORT=$((30000 + RANDOM % 2768))
+metrics_yaml() {
+	echo "${VGL_METRICS_YAML:-metrics: {listen: \"127.0.0.1:$VGL_METRICS_PORT\"\}}"
+}
+
 VGL_TMP=""
 VGL_PIDS=()       # background processes started by start_bg
 VGL_NETNS=()      # namespaces created by netns_create
@@ -566,6 +575,7 @@ write_config() {
 		list=""
 		for item in "${ports[@]}"; do list+="${list:+, }$item"; done
 		echo "  local_ports: [$list]"
+		metrics_yaml
 	} >"$VGL_CONFIG"
 }
 

@@ -174,10 +174,12 @@ fo_new_config() {
 	# shellcheck disable=SC2034 # read by lib.sh's start_vigild
 	VGL_CONFIG="$VGL_TMP/vigil-${#VGL_PIN_DIRS[@]}.yaml"
 }
-# The daemon: section: pins in VGL_PIN_DIR, probes from namespace NS.
+# The daemon: section: pins in VGL_PIN_DIR, probes from namespace NS; and
+# the metrics: section (lib.sh's metrics_yaml).
 daemon_head() { # LOG_LEVEL NS
 	printf 'daemon:\n  pin_dir: %s\n  log_level: %s\n  probe_netns: /var/run/netns/%s\n' \
 		"$VGL_PIN_DIR" "$1" "$2"
+	metrics_yaml
 }
 
 # FO_LOG_LEVEL (default info) sets vigild's log level.

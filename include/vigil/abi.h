@@ -114,8 +114,13 @@ struct vigil_backend_stats {
 	__u64 requests;         /* replies seen after a send */
 	__u64 connect_lat_us[VIGIL_HIST_BUCKETS];
 	__u64 request_lat_us[VIGIL_HIST_BUCKETS];
+	/* Exact sums of the samples in the histograms above (a histogram's
+	 * mean, and Prometheus' _sum): the buckets alone give it only within
+	 * a factor of 2. */
+	__u64 connect_lat_sum_ns;
+	__u64 request_lat_sum_ns;
 };
-_Static_assert(sizeof(struct vigil_backend_stats) == (11 + 2 * VIGIL_HIST_BUCKETS) * 8,
+_Static_assert(sizeof(struct vigil_backend_stats) == (13 + 2 * VIGIL_HIST_BUCKETS) * 8,
 	       "vigil_backend_stats layout");
 
 /* Server-side signals per local listening port (per-CPU). */
@@ -127,8 +132,9 @@ struct vigil_local_stats {
 	__u64 bytes_sent;
 	__u64 bytes_rcvd;
 	__u64 response_lat_us[VIGIL_HIST_BUCKETS];
+	__u64 response_lat_sum_ns; /* exact sum of the samples above */
 };
-_Static_assert(sizeof(struct vigil_local_stats) == (6 + VIGIL_HIST_BUCKETS) * 8,
+_Static_assert(sizeof(struct vigil_local_stats) == (7 + VIGIL_HIST_BUCKETS) * 8,
 	       "vigil_local_stats layout");
 
 /* Role of a socket in the in-flight map. */

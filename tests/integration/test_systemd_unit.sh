@@ -13,7 +13,10 @@
 # system-call filter) keeps its entry; vigilctl outside the unit sees the
 # pins and the heartbeat; a stop. The container has its own bpffs instance;
 # it shares the host's network (its probes and the tracked connection are
-# on loopback, at VGL_PORT).
+# on loopback, at VGL_PORT). Under the unit, /healthz, /readyz and /metrics
+# answer, and `journalctl -u vigild VIGIL_BACKEND=...` finds the line about a
+# refused connect to the watched backend (the journal's fields, with the
+# unit's own -u match).
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 require_env
@@ -45,7 +48,7 @@ ctx sh -ec "
 	install -m 755 '$BUILD/vigilctl' /usr/local/bin/vigilctl
 	install -m 644 '$VGL_ROOT/scripts/vigild.service' /etc/systemd/system/vigild.service
 	mkdir -p /etc/vigil
-	printf 'daemon:\n  pin_dir: $PIN\n  log_level: info\n  sched_priority: 0\nwatch:\n  backends: [\"127.0.0.1:$VGL_PORT\"]\n' >/etc/vigil/vigil.yaml
+	printf 'daemon:\n  pin_dir: $PIN\n  log_level: info\n  sched_priority: 0\nwatch:\n  backends: [\"127.0.0.1:$VGL_PORT\"]\nmetrics:\n  listen: \"127.0.0.1:$VGL_METRICS_PORT\"\n' >/etc/vigil/vigil.yaml
 	chmod 644 /etc/vigil/vigil.yaml
 	systemctl daemon-reload" || die "installing vigil in the container failed"
 
@@ -56,6 +59,23 @@ assert_true "STATUS= from vigild" grep -q "watching 1 endpoints" <<<"$(prop Stat
 MAINPID=$(prop MainPID)
 assert_eq "vigilctl: vigild running" true "$(ctl stats --json | jq -c .vigild.running)"
 assert_eq "vigilctl: its pid" "$MAINPID" "$(ctl stats --json | jq -c .vigild.pid)"
+
+# ---- the metrics endpoint and the journal's fields under the unit ---------------------------
+# (The container shares the host's network: vigild listens on the host's loopback.)
+http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$VGL_METRICS_PORT$1"; }
+assert_eq "/healthz under the unit" 200 "$(http_code /healthz)"
+assert_eq "/readyz under the unit" 200 "$(http_code /readyz)"
+assert_true "/metrics under the unit" grep -q '^vigil_build_info{' \
+	<<<"$(curl -sf --max-time 5 "http://127.0.0.1:$VGL_METRICS_PORT/metrics")"
+# Nothing listens on the watched backend yet: a refused connect, which vigild
+# logs with the backend as a journal field.
+(exec 3<>"/dev/tcp/127.0.0.1/$VGL_PORT") 2>/dev/null && die "something listens on 127.0.0.1:$VGL_PORT"
+by_backend() {
+	ctx journalctl -u vigild --no-pager -o json VIGIL_BACKEND="127.0.0.1:$VGL_PORT" |
+		jq -e -s 'any(.[]; (.MESSAGE | startswith("failure kind=refused")) and .PRIORITY == "6")' >/dev/null
+}
+assert_true "journalctl -u vigild VIGIL_BACKEND=127.0.0.1:$VGL_PORT: the refused connect" \
+	wait_until 5 by_backend
 
 # ---- a tracked connection; the watchdog ------------------------------------------------
 ctx sh -c "exec python3 -c '

@@ -56,5 +56,6 @@ Suite *maperr_suite(void);
 Suite *path_suite(void);
 Suite *procstat_suite(void);
 Suite *history_filter_suite(void);
+Suite *metrics_suite(void);
 
 #endif

@@ -338,3 +338,22 @@ const char *vigil_endpoint_unusable(const struct vigil_endpoint *ep)
 		       "unicast address";
 	return NULL;
 }
+
+socklen_t vigil_endpoint_sockaddr(const struct vigil_endpoint *ep, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (ep->family == VIGIL_AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(ep->port);
+		memcpy(&sin->sin_addr, ep->addr + 12, 4);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(ep->port);
+	memcpy(&sin6->sin6_addr, ep->addr, 16);
+	return sizeof(*sin6);
+}

@@ -4,6 +4,7 @@
 #define VIGIL_ADDR_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <vigil/abi.h>
 
 /* "a.b.c.d:port" or "[v6]:port" -> endpoint; IPv4 stored v4-mapped.
@@ -28,6 +29,9 @@ const char *vigil_endpoint_unusable(const struct vigil_endpoint *ep);
 
 /* Endpoint from raw address bytes in network order; family VIGIL_AF_*. */
 void vigil_endpoint_make(struct vigil_endpoint *ep, int family, const void *addr, __u16 port);
+
+/* The socket address of ep (AF_INET or AF_INET6) in ss; returns its length. */
+socklen_t vigil_endpoint_sockaddr(const struct vigil_endpoint *ep, struct sockaddr_storage *ss);
 
 /* "10.0.0.1:80" or "[fd00::1]:80" into buf (at least VIGIL_ENDPOINT_STRLEN). */
 #define VIGIL_ENDPOINT_STRLEN 56

@@ -304,6 +304,7 @@ static int load_root(struct yc_ctx *c, yaml_node_t *root)
 		{ "lb", config_section_lb, false },
 		{ "xdp", config_section_xdp, false },
 		{ "cluster", config_section_cluster, false },
+		{ "metrics", config_section_metrics, false },
 	};
 	int err;
 
@@ -347,6 +348,7 @@ void vigil_config_defaults(struct vigil_config *cfg)
 	cfg->xdp_mode = VIGIL_XDP_MODE_AUTO;
 	cfg->xdp_forward = VIGIL_FWD_REDIRECT;
 	vigil_det_params_defaults(&cfg->detection);
+	config_metrics_defaults(&cfg->metrics);
 }
 
 void vigil_config_free(struct vigil_config *cfg)

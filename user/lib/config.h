@@ -49,6 +49,16 @@ struct vigil_service_cfg {
 #define VIGIL_XDP_MODE_NATIVE  1 /* native or fail */
 #define VIGIL_XDP_MODE_GENERIC 2 /* generic (skb) mode */
 
+/* metrics: vigild's Prometheus endpoint, /healthz and /readyz
+ * (docs/operations.md). Loopback unless configured otherwise. */
+#define VIGIL_METRICS_DEFAULT_LISTEN "127.0.0.1:9487"
+struct vigil_metrics_cfg {
+	bool enabled;                 /* metrics.enabled */
+	struct vigil_endpoint listen; /* metrics.listen; 0.0.0.0 or :: is every address */
+	unsigned int listen_line;     /* its line in the file (0: the default), for the
+				       * host check (vigild's config_host.c) */
+};
+
 struct vigil_config {
 	/* daemon: */
 	char pin_dir[256];
@@ -85,6 +95,7 @@ struct vigil_config {
 	char monitor_netns[256];
 	unsigned int monitor_netns_line;
 	struct vigil_cluster_cfg cluster; /* cluster: (enabled = present) */
+	struct vigil_metrics_cfg metrics; /* metrics: */
 };
 
 /* Fill cfg with defaults (no allocation): every daemon-level default is set

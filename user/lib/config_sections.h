@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Private to the config parser: sections defined in config_services.c. */
+/* Private to the config parser: sections defined in config_services.c and
+ * config_metrics.c. */
 #ifndef VIGIL_CONFIG_SECTIONS_H
 #define VIGIL_CONFIG_SECTIONS_H
 
@@ -16,5 +17,8 @@ int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path);
 /* An absolute path of a network namespace file into dst, its line into *line. */
 int config_netns_file(struct yc_ctx *c, yaml_node_t *v, const char *path, char *dst,
 		      size_t size, unsigned int *line);
+/* config_metrics.c */
+int config_section_metrics(struct yc_ctx *c, yaml_node_t *v, const char *path);
+void config_metrics_defaults(struct vigil_metrics_cfg *m);
 
 #endif

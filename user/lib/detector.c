@@ -458,6 +458,11 @@ bool vigil_set_serves(const struct vigil_backend_set *set, const struct vigil_en
 	return false;
 }
 
+double vigil_share_of(__u32 weight, bool selected, __u64 selected_weight)
+{
+	return selected && selected_weight ? (double)weight / (double)selected_weight : 0.0;
+}
+
 /* ---- names ------------------------------------------------------------------------ */
 
 const char *vigil_state_name(enum vigil_backend_state s)

@@ -184,6 +184,11 @@ void vigil_det_select(const struct vigil_det_service *svc, struct vigil_backend_
 /* True when ep is in the serving (preferred) tier of set. */
 bool vigil_set_serves(const struct vigil_backend_set *set, const struct vigil_endpoint *ep);
 
+/* Share of new connections of a backend: its weight over selected_weight,
+ * the weights of the backends selected with it (as both datapaths spread
+ * connections); 0 when it is not selected. */
+double vigil_share_of(__u32 weight, bool selected, __u64 selected_weight);
+
 /* A span in which vigild did not run (the machine or vigild stalled). */
 struct vigil_det_stall {
 	__u64 start_ns, end_ns;

@@ -44,6 +44,15 @@ int vigil_reload_restart_needed(const struct vigil_config *old, const struct vig
 				 "and start it again", old->watch_all_max, next->watch_all_max);
 		n++;
 	}
+	/* The listening socket is bound once, before anything is loaded. */
+	if (old->metrics.enabled != next->metrics.enabled ||
+	    (next->metrics.enabled &&
+	     memcmp(&old->metrics.listen, &next->metrics.listen, sizeof(old->metrics.listen)))) {
+		if (n == 0)
+			snprintf(why, whylen, "metrics.enabled or metrics.listen changed: vigild "
+				 "binds its metrics address at start; restart vigild to move it");
+		n++;
+	}
 	return n;
 }
 

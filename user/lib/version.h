@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* vigil's version, shared by vigild and vigilctl (both print it). */
+/* vigil's version, shared by vigild and vigilctl (both print it; vigild's
+ * /metrics as vigil_build_info). */
 #ifndef VIGIL_VERSION_H
 #define VIGIL_VERSION_H
 

@@ -219,25 +219,41 @@ static size_t count_entries(int fd)
 	return n;
 }
 
-int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS])
+int vigil_percpu_sum(const char *pin_dir, const char *name, __u32 n, __u64 *sum, char *err,
+		     size_t errlen)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	char err[512];
 	__u64 *per_cpu;
-	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_LOSS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-				sizeof(__u64), err, sizeof(err));
+	int fd = vigil_pin_open(pin_dir, name, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+				sizeof(__u64), err, errlen);
 
-	memset(loss, 0, VIGIL_LOSS_REASONS * sizeof(loss[0]));
 	if (fd < 0)
-		return 0;
+		return fd;
 	per_cpu = ncpus > 0 ? calloc((size_t)ncpus, sizeof(*per_cpu)) : NULL;
-	for (__u32 i = 0; per_cpu && i < VIGIL_LOSS_REASONS; i++)
+	for (__u32 i = 0; per_cpu && i < n; i++) {
+		sum[i] = 0;
 		if (bpf_map_lookup_elem(fd, &i, per_cpu) == 0)
 			for (int c = 0; c < ncpus; c++)
-				loss[i] += per_cpu[c];
+				sum[i] += per_cpu[c];
+	}
 	close(fd);
+	if (!per_cpu) {
+		snprintf(err, errlen, "out of memory reading %s", name);
+		return -ENOMEM;
+	}
 	free(per_cpu);
-	return per_cpu != NULL;
+	return 0;
+}
+
+int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS])
+{
+	char err[512];
+
+	if (vigil_percpu_sum(pin_dir, VIGIL_PIN_LOSS, VIGIL_LOSS_REASONS, loss, err,
+			     sizeof(err)) == 0)
+		return 1;
+	memset(loss, 0, VIGIL_LOSS_REASONS * sizeof(loss[0]));
+	return 0;
 }
 
 /* max_entries as the kernel has it: vigild may size a map below the ABI

@@ -33,6 +33,12 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
  * the loss counters): not an error, the rest is still useful. */
 int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS]);
 
+/* Sum over CPUs of entries [0, n) of the per-CPU array of __u64 pinned as
+ * pin_dir/name (loss, xdp_stats, xdp_drops). Returns 0 or -errno with the
+ * pin, the reason and the fix in err. */
+int vigil_percpu_sum(const char *pin_dir, const char *name, __u32 n, __u64 *sum, char *err,
+		     size_t errlen);
+
 /* Delete every key of the map for which keep(key, ctx) is false. Keys are
  * collected first, because deleting during the walk restarts it. Returns 0,
  * -ENOMEM with nothing deleted, or the first -errno of a delete that failed

@@ -55,7 +55,7 @@ static void compute_shares(struct vigil_cli_state *st)
 			if (st->backends[j].info.selected &&
 			    memcmp(&st->backends[j].key.vip, &row->key.vip, sizeof(row->key.vip)) == 0)
 				total += st->backends[j].info.weight;
-		row->share = row->info.selected && total ? (double)row->info.weight / total : 0.0;
+		row->share = vigil_share_of(row->info.weight, row->info.selected, total);
 	}
 }
 

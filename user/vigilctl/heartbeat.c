@@ -13,12 +13,8 @@
 #include <vigil/abi.h>
 
 #include "clock.h"
+#include "health.h"
 #include "maps.h"
-
-/* A live vigild may miss a few ticks under load; one second more covers a
- * slow poll wake-up without hiding a hung loop for long. */
-#define STALE_TICKS 3
-#define STALE_SLACK_NS 1000000000ULL
 
 enum hb_state { HB_UNREAD, HB_UNKNOWN, HB_RUNNING, HB_STOPPED, HB_GONE, HB_LATE };
 
@@ -40,7 +36,7 @@ static enum hb_state classify(const struct vigil_heartbeat *hb, unsigned long lo
 		return HB_STOPPED;
 	if (kill((pid_t)hb->pid, 0) < 0 && errno == ESRCH)
 		return HB_GONE;
-	if (age_ns > STALE_TICKS * 1000000ULL * hb->tick_ms + STALE_SLACK_NS)
+	if (vigil_tick_stale(age_ns, hb->tick_ms))
 		return HB_LATE;
 	return HB_RUNNING;
 }

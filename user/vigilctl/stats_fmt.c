@@ -5,34 +5,11 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "counter_names.h"
 #include "heartbeat.h"
 #include "hist.h"
 
 static const double percentiles[] = { 50.0, 90.0, 99.0 };
-
-struct named {
-	const char *name;
-	const char *meaning;
-};
-
-/* Indexed by enum vigil_loss_reason; the names are the JSON keys. */
-static const struct named loss_names[VIGIL_LOSS_REASONS] = {
-	[VIGIL_LOSS_RINGBUF_FULL] = { "ringbuf_full", "events ring buffer full: failure events lost" },
-	[VIGIL_LOSS_INFLIGHT_FULL] = { "inflight_full", "inflight insert refused: connection untracked" },
-	[VIGIL_LOSS_SOCK_VIP_FULL] = { "sock_vip_full", "sock_vip insert refused: peer name not kept" },
-	[VIGIL_LOSS_BACKEND_STATS_FULL] = { "backend_stats_full",
-					    "backend_stats insert refused: signals lost" },
-	[VIGIL_LOSS_LOCAL_STATS_FULL] = { "local_stats_full",
-					  "local_stats insert refused: signals lost" },
-};
-
-/* Indexed by enum vigil_fill_map; the names are the pin names and JSON keys. */
-static const char *const fill_names[VIGIL_FILL_MAPS] = {
-	[VIGIL_FILL_INFLIGHT] = VIGIL_PIN_INFLIGHT,
-	[VIGIL_FILL_SOCK_VIP] = VIGIL_PIN_SOCK_VIP,
-	[VIGIL_FILL_BACKEND_STATS] = VIGIL_PIN_BACKEND_STATS,
-	[VIGIL_FILL_LOCAL_STATS] = VIGIL_PIN_LOCAL_STATS,
-};
 
 static double fill_ratio(const struct vigil_fill *f)
 {
@@ -99,8 +76,8 @@ static void print_loss_table(FILE *out, const struct vigil_snapshot *snap)
 	}
 	fprintf(out, "\n%-20s %12s  %s\n", "LOSS", "COUNT", "MEANING");
 	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
-		fprintf(out, "%-20s %12llu  %s\n", loss_names[i].name,
-			(unsigned long long)snap->loss[i], loss_names[i].meaning);
+		fprintf(out, "%-20s %12llu  %s\n", vigil_loss_names[i].name,
+			(unsigned long long)snap->loss[i], vigil_loss_names[i].meaning);
 }
 
 /* Maps not pinned (no socket datapath: no sock_vip) are left out. */
@@ -111,7 +88,7 @@ static void print_fill_table(FILE *out, const struct vigil_snapshot *snap)
 		const struct vigil_fill *f = &snap->fill[i];
 
 		if (f->max_entries)
-			fprintf(out, "%-20s %10zu %10zu %6.1f%%\n", fill_names[i], f->entries,
+			fprintf(out, "%-20s %10zu %10zu %6.1f%%\n", vigil_fill_names[i], f->entries,
 				f->max_entries, 100.0 * fill_ratio(f));
 	}
 	fprintf(out, "(an LRU map at 100%% evicts its least recently used entry on every "
@@ -132,7 +109,7 @@ void vigil_stats_print_table(FILE *out, const struct vigil_snapshot *snap, unsig
 	fflush(out);
 }
 
-static json_t *latency_json(const __u64 *hist)
+static json_t *latency_json(const __u64 *hist, __u64 sum_ns)
 {
 	json_t *buckets = json_array();
 	json_t *obj = json_pack("{s:I}", "count",
@@ -143,6 +120,7 @@ static json_t *latency_json(const __u64 *hist)
 	json_object_set_new(obj, "p50", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 50)));
 	json_object_set_new(obj, "p90", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 90)));
 	json_object_set_new(obj, "p99", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 99)));
+	json_object_set_new(obj, "sum_ns", json_integer((json_int_t)sum_ns));
 	json_object_set_new(obj, "buckets", buckets);
 	return obj;
 }
@@ -166,8 +144,8 @@ static json_t *backend_json(const struct vigil_backend_row *row)
 			 "requests", (json_int_t)s->requests,
 			 "errors", (json_int_t)vigil_backend_errors(s),
 			 "error_ratio", vigil_backend_error_ratio(s),
-			 "connect_latency_us", latency_json(s->connect_lat_us),
-			 "request_latency_us", latency_json(s->request_lat_us));
+			 "connect_latency_us", latency_json(s->connect_lat_us, s->connect_lat_sum_ns),
+			 "request_latency_us", latency_json(s->request_lat_us, s->request_lat_sum_ns));
 }
 
 static json_t *local_json(const struct vigil_local_row *row)
@@ -179,7 +157,7 @@ static json_t *local_json(const struct vigil_local_row *row)
 			 "resets_rcvd", (json_int_t)s->resets_rcvd,
 			 "responses", (json_int_t)s->responses,
 			 "bytes_sent", (json_int_t)s->bytes_sent, "bytes_rcvd", (json_int_t)s->bytes_rcvd,
-			 "response_latency_us", latency_json(s->response_lat_us));
+			 "response_latency_us", latency_json(s->response_lat_us, s->response_lat_sum_ns));
 }
 
 json_t *vigil_loss_json(const __u64 *loss, int have_loss)
@@ -191,13 +169,13 @@ json_t *vigil_loss_json(const __u64 *loss, int have_loss)
 	obj = json_object();
 
 	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
-		json_object_set_new(obj, loss_names[i].name, json_integer((json_int_t)loss[i]));
+		json_object_set_new(obj, vigil_loss_names[i].name, json_integer((json_int_t)loss[i]));
 	return obj;
 }
 
 const char *vigil_loss_name(int reason)
 {
-	return reason >= 0 && reason < VIGIL_LOSS_REASONS ? loss_names[reason].name : "unknown";
+	return reason >= 0 && reason < VIGIL_LOSS_REASONS ? vigil_loss_names[reason].name : "unknown";
 }
 
 /* entries / max_entries in [0, 1] per pinned LRU map. */
@@ -207,7 +185,7 @@ static json_t *fill_json(const struct vigil_snapshot *snap)
 
 	for (int i = 0; i < VIGIL_FILL_MAPS; i++)
 		if (snap->fill[i].max_entries)
-			json_object_set_new(obj, fill_names[i], json_real(fill_ratio(&snap->fill[i])));
+			json_object_set_new(obj, vigil_fill_names[i], json_real(fill_ratio(&snap->fill[i])));
 	return obj;
 }
 

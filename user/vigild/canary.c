@@ -3,13 +3,13 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "clock.h"
+#include "normal_thread.h"
 
 struct vigil_canary {
 	pthread_t thread;
@@ -34,20 +34,12 @@ static void *canary_main(void *arg)
 struct vigil_canary *vigil_canary_start(unsigned int period_ms)
 {
 	struct vigil_canary *c = calloc(1, sizeof(*c));
-	struct sched_param normal = { .sched_priority = 0 };
-	pthread_attr_t attr;
 	int ret;
 
 	if (!c)
 		return NULL;
 	c->period_ms = period_ms;
-	pthread_attr_init(&attr);
-	/* Explicit policy: a thread would otherwise inherit vigild's SCHED_RR. */
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	pthread_attr_setschedparam(&attr, &normal);
-	ret = pthread_create(&c->thread, &attr, canary_main, c);
-	pthread_attr_destroy(&attr);
+	ret = vigil_normal_thread_start(&c->thread, canary_main, c);
 	if (ret) {
 		free(c);
 		errno = ret;

@@ -116,3 +116,20 @@ out:
 	cap_free(next);
 	return ret;
 }
+
+int vigil_caps_thread_bpf_only(char *err, size_t errlen)
+{
+	cap_value_t bpf = CAP_BPF;
+	cap_t caps = cap_init();
+	int ret = 0;
+
+	/* cap_set_proc() changes the calling thread only (libcap without psx). */
+	if (!caps || cap_set_flag(caps, CAP_PERMITTED, 1, &bpf, CAP_SET) ||
+	    cap_set_flag(caps, CAP_EFFECTIVE, 1, &bpf, CAP_SET) || cap_set_proc(caps) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot limit the thread's capabilities to CAP_BPF: %s",
+			 strerror(errno));
+	}
+	cap_free(caps);
+	return ret;
+}

@@ -23,4 +23,10 @@
  * kept set. 0, or -errno with the reason in err. */
 int vigil_caps_drop(bool keep_nice, char *err, size_t errlen);
 
+/* For a thread that serves the network (the metrics server): the calling
+ * thread alone keeps CAP_BPF (to read pinned maps and links), effective and
+ * permitted, and nothing else; vigild's other threads are unaffected
+ * (capabilities are per thread). 0, or -errno with the reason in err. */
+int vigil_caps_thread_bpf_only(char *err, size_t errlen);
+
 #endif

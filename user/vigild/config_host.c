@@ -12,7 +12,10 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include "addr.h"
 
 static int fail(char *err, size_t errlen, const char *file, unsigned int line, const char *key,
 		const char *path, int ret, const char *problem, const char *fix)
@@ -65,6 +68,36 @@ static int check_netns(const char *key, const char *p, unsigned int line, const 
 	return 0;
 }
 
+/* metrics.listen names an address of this host: binding it (port 0, so a
+ * running vigild holding the port does not fail the check) would fail with
+ * EADDRNOTAVAIL at start otherwise. */
+static int check_metrics_listen(const struct vigil_config *cfg, const char *file, char *err,
+				size_t errlen)
+{
+	const struct vigil_metrics_cfg *m = &cfg->metrics;
+	struct vigil_endpoint probe = m->listen;
+	struct sockaddr_storage ss;
+	char ep[VIGIL_ENDPOINT_STRLEN];
+	socklen_t len;
+	int fd, ret = 0;
+
+	if (!m->enabled)
+		return 0;
+	probe.port = 0;
+	len = vigil_endpoint_sockaddr(&probe, &ss);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0)
+		ret = fail(err, errlen, file, m->listen_line, "metrics.listen",
+			   vigil_endpoint_format(&m->listen, ep, sizeof(ep)), -errno,
+			   strerror(errno), errno == EADDRNOTAVAIL
+			   ? "not an address of this host: give one of its addresses, or 0.0.0.0 / "
+			     "[::] for every address"
+			   : "check the address family is enabled on this host");
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int vigil_config_host_check(const struct vigil_config *cfg, const char *file, char *err,
 			    size_t errlen)
 {
@@ -79,5 +112,7 @@ int vigil_config_host_check(const struct vigil_config *cfg, const char *file, ch
 	if (!ret)
 		ret = check_netns("daemon.monitor_netns", cfg->monitor_netns,
 				  cfg->monitor_netns_line, file, err, errlen);
+	if (!ret)
+		ret = check_metrics_listen(cfg, file, err, errlen);
 	return ret;
 }

@@ -9,8 +9,9 @@
 #include "config.h"
 
 /* lb.cgroup is a cgroup v2 directory; daemon.probe_netns and xdp.netns are
- * network namespaces. Returns 0, or -errno with "FILE:LINE: key: path:
- * problem: fix" in err (file names the config in messages). */
+ * network namespaces; metrics.listen is an address of this host. Returns 0,
+ * or -errno with "FILE:LINE: key: path: problem: fix" in err (file names the
+ * config in messages). */
 int vigil_config_host_check(const struct vigil_config *cfg, const char *file, char *err,
 			    size_t errlen);
 

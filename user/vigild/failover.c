@@ -179,51 +179,62 @@ static void log_backend_change(const struct fo_service *s, const struct vigil_de
 	const struct vigil_desired_backend *b = &want->backends[c->backend_index];
 	const struct vigil_evidence *e = &c->evidence;
 	char ep[VIGIL_ENDPOINT_STRLEN];
+	struct vigil_log_fields f = { .service = s->cfg->name,
+				      .backend = vigil_endpoint_format(&b->ep, ep, sizeof(ep)),
+				      .rule = vigil_rule_name(c->rule),
+				      .state = vigil_state_name(c->to) };
 
 	if (c->rule == VIGIL_RULE_ADMIN) {
-		pr_warn("service %s backend %s: admin %s -> %s (state %s)", s->cfg->name,
-			vigil_endpoint_format(&b->ep, ep, sizeof(ep)), vigil_admin_name(c->admin_from),
-			vigil_admin_name(c->admin_to), vigil_state_name(c->to));
+		f.state = vigil_admin_name(c->admin_to);
+		pr_warn_f(&f, "service %s backend %s: admin %s -> %s (state %s)", s->cfg->name, ep,
+			  vigil_admin_name(c->admin_from), vigil_admin_name(c->admin_to),
+			  vigil_state_name(c->to));
 		return;
 	}
-	pr_warn("service %s backend %s: %s -> %s rule=%s failures=%u threshold=%u requests=%u "
-		"errors=%u latency_us=%u peer_latency_us=%u limit_us=%u probes=%u ejections=%u",
-		s->cfg->name, vigil_endpoint_format(&b->ep, ep, sizeof(ep)), vigil_state_name(c->from),
-		vigil_state_name(c->to), vigil_rule_name(c->rule), e->failures, e->threshold,
-		e->requests, e->errors, e->latency_us, e->peer_latency_us, e->limit_us, e->probes,
-		b->info.ejections);
+	pr_warn_f(&f, "service %s backend %s: %s -> %s rule=%s failures=%u threshold=%u "
+		  "requests=%u errors=%u latency_us=%u peer_latency_us=%u limit_us=%u probes=%u "
+		  "ejections=%u", s->cfg->name, ep, vigil_state_name(c->from), f.state, f.rule,
+		  e->failures, e->threshold, e->requests, e->errors, e->latency_us,
+		  e->peer_latency_us, e->limit_us, e->probes, b->info.ejections);
 }
 
 static void log_service_change(const struct fo_service *s, const struct vigil_det_change *c)
 {
-	if (c->set_flags_to & VIGIL_SET_FAIL_OPEN)
-		pr_err("service %s: NO HEALTHY BACKEND: failing open to every backend (rule=%s)",
-		       s->cfg->name, vigil_rule_name(c->rule));
-	else if (c->set_flags_to & VIGIL_SET_BACKUPS)
-		pr_warn("service %s: no healthy primary: backups now serve (rule=%s)", s->cfg->name,
-			vigil_rule_name(c->rule));
-	else
-		pr_warn("service %s: primaries serve again (rule=%s)", s->cfg->name,
-			vigil_rule_name(c->rule));
+	struct vigil_log_fields f = { .service = s->cfg->name, .rule = vigil_rule_name(c->rule) };
+
+	if (c->set_flags_to & VIGIL_SET_FAIL_OPEN) {
+		f.state = "fail_open";
+		pr_err_f(&f, "service %s: NO HEALTHY BACKEND: failing open to every backend "
+			 "(rule=%s)", s->cfg->name, f.rule);
+	} else if (c->set_flags_to & VIGIL_SET_BACKUPS) {
+		f.state = "backups";
+		pr_warn_f(&f, "service %s: no healthy primary: backups now serve (rule=%s)",
+			  s->cfg->name, f.rule);
+	} else {
+		f.state = "primaries";
+		pr_warn_f(&f, "service %s: primaries serve again (rule=%s)", s->cfg->name, f.rule);
+	}
 }
 
 static void tear_down(const struct fo_service *s, const struct vigil_endpoint *ep)
 {
 	char err[256], name[VIGIL_ENDPOINT_STRLEN];
+	struct vigil_log_fields f = { .service = s->cfg->name,
+				      .backend = vigil_endpoint_format(ep, name, sizeof(name)) };
 	unsigned destroyed = 0;
 
 	if (vigil_destroy_connections_to(ep, &destroyed, err, sizeof(err)) < 0)
-		pr_warn("service %s: tearing down connections to %s: %s", s->cfg->name,
-			vigil_endpoint_format(ep, name, sizeof(name)), err);
+		pr_warn_f(&f, "service %s: tearing down connections to %s: %s", s->cfg->name, name,
+			  err);
 	else if (destroyed)
-		pr_info("service %s: tore down %u connections to %s", s->cfg->name, destroyed,
-			vigil_endpoint_format(ep, name, sizeof(name)));
+		pr_info_f(&f, "service %s: tore down %u connections to %s", s->cfg->name, destroyed,
+			  name);
 }
 
-/* The publisher has written want: record what changed in the log (and tell
- * the listener), then tear down the connections of backends ejected on
- * hard-failure evidence. */
-static void after_publish(const struct vigil_failover *fo, const struct fo_service *s,
+/* The publisher has written want: record what changed in the log and the
+ * ejections' count (and tell the listener), then tear down the connections
+ * of backends ejected on hard-failure evidence. */
+static void after_publish(const struct vigil_failover *fo, struct fo_service *s,
 			  const struct vigil_desired *want)
 {
 	for (size_t i = 0; i < want->n_changes; i++) {
@@ -234,6 +245,9 @@ static void after_publish(const struct vigil_failover *fo, const struct fo_servi
 			continue;
 		}
 		log_backend_change(s, want, c);
+		if (c->to == VIGIL_STATE_EJECTED && c->from != VIGIL_STATE_EJECTED &&
+		    (unsigned)c->rule < VIGIL_RULE_COUNT)
+			s->rt[c->backend_index].ejections_by_rule[c->rule]++;
 		if (fo->listener)
 			fo->listener(fo->listener_ctx, s->cfg->name,
 				     &want->backends[c->backend_index].ep, c);
@@ -315,6 +329,8 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 	vigil_det_decide(&s->det, now, &want);
 	if (want.n_changes || vigil_publish_due(&s->pub)) {
 		vigil_publish_service(&fo->pub, s->cfg, s->id, &s->pub, &want);
+		fo->publish_gen++;
+		fo->last_publish_wall_ns = vigil_wall_ns();
 		after_publish(fo, s, &want);
 	}
 	start_due_probes(fo, s, now);
@@ -353,10 +369,15 @@ static void collect_probes(struct vigil_failover *fo, __u64 now)
 			continue;
 		s->rt[b].probe_in_flight = false;
 		vigil_det_probe_result(&s->det, b, res[i].ok, now);
-		if (!res[i].ok)
-			pr_debug("service %s: probe of backend %s failed: %s", s->cfg->name,
-				 vigil_endpoint_format(&res[i].ep, ep, sizeof(ep)),
-				 strerror(res[i].error));
+		if (!res[i].ok) {
+			struct vigil_log_fields f = {
+				.service = s->cfg->name,
+				.backend = vigil_endpoint_format(&res[i].ep, ep, sizeof(ep)),
+			};
+
+			pr_debug_f(&f, "service %s: probe of backend %s failed: %s", s->cfg->name,
+				   ep, strerror(res[i].error));
+		}
 		fo->event_pending = true; /* evaluate now, not at the next tick */
 	}
 }
@@ -389,13 +410,17 @@ static void note_stalls(struct vigil_failover *fo, __u64 now)
 	__u64 gap = fo->last_run_ns ? now - fo->last_run_ns : 0;
 	__u64 canary = fo->canary ? vigil_canary_last_ns(fo->canary) : 0;
 
-	if (gap > STALL_NS && record_stall(fo, fo->last_run_ns, now))
+	if (gap > STALL_NS && record_stall(fo, fo->last_run_ns, now)) {
+		fo->stalls_vigild++;
 		pr_debug("vigild did not run for %.0f ms: not counted against waiting sockets",
 			 gap / 1e6);
+	}
 	if (canary && now > canary && now - canary > STALL_NS) {
 		record_stall(fo, canary, now);
-		if (!fo->canary_stall_start_ns)
+		if (!fo->canary_stall_start_ns) {
 			fo->canary_stall_start_ns = canary;
+			fo->stalls_others++;
+		}
 	} else if (fo->canary_stall_start_ns) { /* the canary ran again: the span ends */
 		pr_debug("ordinary processes did not run for %.0f ms: not counted against waiting "
 			 "sockets", (canary - fo->canary_stall_start_ns) / 1e6);

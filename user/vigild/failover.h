@@ -61,6 +61,22 @@ bool vigil_failover_remote_verdict(struct vigil_failover *fo, const char *servic
 /* Map writes of its publisher that failed since it started (publish.h). */
 __u64 vigil_failover_write_failures(const struct vigil_failover *fo);
 
+/* Its counts for the metrics (failover_metrics.c). */
+struct vigil_failover_figures {
+	__u64 stalls_vigild, stalls_others; /* stall spans seen (vigild, ordinary processes) */
+	__u64 publish_gen;          /* moves whenever a service was published */
+	__u64 last_publish_wall_ns; /* 0: nothing published yet */
+	__u64 map_write_failures;
+};
+void vigil_failover_figures(const struct vigil_failover *fo, struct vigil_failover_figures *f);
+
+/* The board of /metrics (metrics.h): every service and its backends as the
+ * engine last decided and published them, with the ejections by rule since
+ * vigild started. The arrays of b are reallocated to fit. Returns 0 or
+ * -ENOMEM (b then empty). */
+struct vigil_metrics_board;
+int vigil_failover_metrics_board(const struct vigil_failover *fo, struct vigil_metrics_board *b);
+
 /* Config reload (failover_reload.c), in two steps so that nothing changes
  * unless everything could be prepared. prepare builds the services of cfg in
  * memory: services are matched by name and backends by endpoint, and every

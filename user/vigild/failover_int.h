@@ -13,6 +13,7 @@ struct fo_backend_rt {
 	bool have_last;
 	bool probe_in_flight;
 	__u64 last_reply_ns; /* last tick in which the backend answered a request */
+	__u64 ejections_by_rule[VIGIL_RULE_COUNT]; /* since vigild started (metrics) */
 };
 
 struct fo_service {
@@ -46,6 +47,10 @@ struct vigil_failover {
 	bool event_pending;
 	vigil_change_fn listener;     /* cluster mode: told every backend change */
 	void *listener_ctx;
+	/* For the metrics (failover_metrics.c): */
+	__u64 stalls_vigild, stalls_others; /* stall spans seen (note_stalls) */
+	__u64 publish_gen;          /* services published: the board is stale when it moves */
+	__u64 last_publish_wall_ns; /* when the publisher last wrote a service */
 	int ncpus;
 	void *percpu_buf;
 };

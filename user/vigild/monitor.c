@@ -437,3 +437,12 @@ int vigil_monitor_heartbeat_fd(const struct vigil_monitor *mon)
 {
 	return bpf_map__fd(mon->skel->maps.heartbeat);
 }
+
+size_t vigil_monitor_link_names(const struct vigil_monitor *mon, const char **names, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < mon->n_links && n < max; i++)
+		names[n++] = mon->link_names[i];
+	return n;
+}

@@ -51,6 +51,10 @@ int vigil_monitor_status_fd(const struct vigil_monitor *mon);
  * foreign entries stay, with a warning), then pin_dir itself if empty. */
 int vigil_monitor_unpin(const char *pin_dir);
 
+/* Pin names (under pin_dir/links) of the hooks the monitor attached; at
+ * most max, returns how many. */
+size_t vigil_monitor_link_names(const struct vigil_monitor *mon, const char **names, size_t max);
+
 /* Pin again, from vigild's fds, the monitor's maps and links that are
  * missing (pin_dir and pin_dir/links exist). Returns how many, or -errno. */
 int vigil_monitor_restore_pins(struct vigil_monitor *mon);

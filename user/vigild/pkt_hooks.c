@@ -28,8 +28,8 @@
 #define TC_HANDLE 0x7667
 #define TC_PRIORITY 1
 
-#define XDP_PIN_PREFIX "xdp-"
-#define TC_PIN_PREFIX "tc-"
+#define XDP_PIN_PREFIX VIGIL_PKT_XDP_PIN_PREFIX
+#define TC_PIN_PREFIX VIGIL_PKT_TC_PIN_PREFIX
 
 /* 0, or -ENAMETOOLONG (buf then holds the truncated path, for messages). */
 static int pin_path(char *buf, size_t len, const char *pin_dir, const char *prefix,

@@ -10,6 +10,10 @@
 
 #include "config.h"
 
+/* Pin names under pin_dir/links: PREFIX + interface name. */
+#define VIGIL_PKT_XDP_PIN_PREFIX "xdp-" /* the XDP link */
+#define VIGIL_PKT_TC_PIN_PREFIX "tc-"   /* the program of our tc filter */
+
 struct bpf_program;
 
 struct vigil_pkt_hooks {

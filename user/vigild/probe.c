@@ -187,25 +187,6 @@ static char *probe_http_request(const struct vigil_endpoint *ep, const char *pat
 	return req;
 }
 
-static socklen_t probe_sockaddr(const struct vigil_endpoint *ep, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (ep->family == VIGIL_AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(ep->port);
-		memcpy(&sin->sin_addr, ep->addr + 12, 4);
-		return sizeof(*sin);
-	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(ep->port);
-	memcpy(&sin6->sin6_addr, ep->addr, 16);
-	return sizeof(*sin6);
-}
-
 /* Finish a probe: close its socket and keep the result until collected. */
 static void probe_finish(struct probe_slot *s, bool ok, int error, __u64 now_ns)
 {
@@ -247,7 +228,7 @@ int vigil_probe_start(struct vigil_prober *p, const struct vigil_endpoint *ep,
 	memset(s, 0, sizeof(*s));
 	if (http && !(s->req = probe_http_request(ep, http_path, &s->req_len)))
 		return -ENOMEM;
-	sslen = probe_sockaddr(ep, &ss);
+	sslen = vigil_endpoint_sockaddr(ep, &ss);
 	fd = probe_socket(p, ss.ss_family);
 	if (fd < 0) {
 		free(s->req);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -24,6 +23,7 @@
 #include "failover.h"
 #include "host.h"
 #include "inflight_gc.h"
+#include "journal_sink.h"
 #include "log.h"
 #include "monitor.h"
 #include "pins.h"
@@ -120,19 +120,6 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	return 0;
 }
 
-/* Under systemd, stderr is usually the journal, which stamps every line
- * itself: a second timestamp would only clutter `journalctl`. JOURNAL_STREAM
- * alone is not proof (it is inherited by children whose stderr was
- * redirected), so its dev:ino must match stderr's (systemd.exec(5)). */
-static void log_timestamps_unless_journal(void)
-{
-	struct stat st;
-
-	if (fstat(STDERR_FILENO, &st) == 0 &&
-	    vigil_log_is_journal(getenv("JOURNAL_STREAM"), st.st_dev, st.st_ino))
-		vigil_log_set_timestamps(false);
-}
-
 static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	char line[1024];
@@ -159,10 +146,12 @@ static const char *event_kind_name(__u32 kind)
 static void log_failure_event(const struct vigil_event *ev, void *ctx)
 {
 	char ep[VIGIL_ENDPOINT_STRLEN];
+	struct vigil_log_fields f = { .backend = vigil_endpoint_format(&ev->backend, ep,
+								       sizeof(ep)) };
 
 	(void)ctx;
-	pr_info("failure kind=%s backend=%s ts_ns=%llu", event_kind_name(ev->kind),
-		vigil_endpoint_format(&ev->backend, ep, sizeof(ep)), (unsigned long long)ev->ts_ns);
+	pr_info_f(&f, "failure kind=%s backend=%s ts_ns=%llu", event_kind_name(ev->kind), ep,
+		  (unsigned long long)ev->ts_ns);
 }
 
 static int check_host(const struct vigil_config *cfg)
@@ -334,11 +323,15 @@ static void status_line(const struct vigild *d, const char *prefix, char *buf, s
  * refused (the running config then stays, and STATUS= says so). */
 static void reload(struct vigild *d)
 {
-	char status[400];
+	char status[400], why[512] = "";
 	int ret;
 
 	vigil_sd_reloading();
+	/* A refused reload logs why; /readyz repeats it. */
+	vigil_log_capture_errors(why, sizeof(why));
 	ret = vigild_reload(d);
+	vigil_log_capture_errors(NULL, 0);
+	vigild_metrics_reloaded(d, ret == 0, why);
 	status_line(d, ret ? "reload refused, running config kept: " : "", status, sizeof(status));
 	vigil_sd_ready(status);
 }
@@ -398,8 +391,8 @@ static int event_loop(struct vigild *d)
 	int ret = 0;
 
 	while (!stop_requested) {
-		__u64 now;
-		int timeout;
+		__u64 now, lag = VIGILD_NO_LAG;
+		int timeout, ready;
 		size_t n = 1;
 
 		if (reload_requested) {
@@ -419,10 +412,17 @@ static int event_loop(struct vigild *d)
 			fds[n++] = (struct pollfd){ .fd = vigil_cluster_fd(d->cluster), .events = POLLIN };
 		if (d->fo)
 			n += vigil_failover_pollfds(d->fo, fds + n, MAX_POLLFDS - n);
-		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
+		now = vigil_now_ns();
+		ready = poll(fds, n, timeout);
+		if (ready < 0 && errno != EINTR) {
 			ret = -errno;
 			pr_err("poll failed: %s", strerror(-ret));
 			break;
+		}
+		if (ready == 0) { /* slept the whole timeout: how much later than planned it woke */
+			__u64 slept = vigil_now_ns() - now, planned = (__u64)timeout * 1000000ull;
+
+			lag = slept > planned ? slept - planned : 0;
 		}
 		ret = vigil_monitor_consume(d->mon);
 		if (ret < 0 && ret != -EINTR) {
@@ -436,6 +436,7 @@ static int event_loop(struct vigild *d)
 		if (d->fo)
 			vigil_failover_run(d->fo, vigil_now_ns());
 		log_status(d, vigil_now_ns(), &next_status_ns, &failures_seen);
+		vigild_metrics_round(d, lag);
 	}
 	return ret;
 }
@@ -450,7 +451,9 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	char err[512];
 	int ret;
 
-	ret = vigil_monitor_start(&d.mon, cfg, on_kernel_event, &d, err, sizeof(err));
+	ret = vigild_metrics_start(&d, TICK_MS, err, sizeof(err));
+	if (!ret)
+		ret = vigil_monitor_start(&d.mon, cfg, on_kernel_event, &d, err, sizeof(err));
 	if (!ret)
 		drop_dead_inflight(&d);
 	if (!ret)
@@ -461,6 +464,7 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	}
 	if (ret) {
 		pr_err("%s", err);
+		vigild_metrics_stop(&d);
 		stop_daemon(&d);
 		return 1;
 	}
@@ -474,9 +478,11 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	if (ret)
 		pr_warn("%s: vigild keeps every capability it was started with", err);
 	if (opt->ready_file && vigil_ready_file_write(opt->ready_file) < 0) {
+		vigild_metrics_stop(&d);
 		stop_daemon(&d);
 		return 1;
 	}
+	vigild_metrics_applied(&d);
 	status_line(&d, "", err, sizeof(err));
 	vigil_sd_ready(err);
 	ret = event_loop(&d);
@@ -487,6 +493,7 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 		"writes failed", d.cfg->pin_dir,
 		(unsigned long long)(d.fo ? vigil_failover_write_failures(d.fo) : 0));
 	heartbeat_write(&d, 0);
+	vigild_metrics_stop(&d);
 	stop_daemon(&d);
 	if (opt->ready_file)
 		unlink(opt->ready_file);
@@ -548,7 +555,7 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 2;
 	}
-	log_timestamps_unless_journal();
+	vigild_log_setup();
 	vigil_log_set_level(opt.log_level >= 0 ? (enum vigil_log_level)opt.log_level
 					       : cfg->log_level);
 	if (opt.check_only) {

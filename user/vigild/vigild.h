@@ -4,6 +4,9 @@
 #ifndef VIGIL_VIGILD_H
 #define VIGIL_VIGILD_H
 
+#include <stdbool.h>
+#include <linux/types.h>
+
 #include "config.h"
 #include <vigil/abi.h>
 
@@ -22,6 +25,7 @@ struct vigild {
 	struct vigil_cluster_cfg cluster_cfg; /* what it runs with */
 	struct vigil_daemon_status status; /* last written to daemon_status */
 	bool status_written;
+	struct vigild_metrics *metrics; /* the metrics endpoint (metrics.enabled) */
 };
 
 /* Re-read config_path and bring everything in line with it (SIGHUP). A file
@@ -36,5 +40,20 @@ void vigild_cluster_sync(struct vigild *d);
 /* Restore pins removed under the running vigild (vigild_pins.c); one
  * read(2) when nothing was removed. */
 void vigild_check_pins(struct vigild *d);
+
+/* The metrics endpoint (vigild_metrics.c), all no-ops when metrics.enabled
+ * is false. start: bind metrics.listen and start its thread (before
+ * anything is loaded, so a bad address fails a start that changed
+ * nothing); -errno with the reason in err. applied: the config now runs
+ * (start-up done, reload applied): /readyz says so and /healthz checks its
+ * hooks. reloaded: a reload's outcome (why: the refusal). round: every
+ * main-loop round, with how late the loop woke (VIGILD_NO_LAG when an event
+ * woke it). stop: /readyz says stopping, then the thread stops. */
+#define VIGILD_NO_LAG (~0ULL)
+int vigild_metrics_start(struct vigild *d, __u32 tick_ms, char *err, size_t errlen);
+void vigild_metrics_applied(struct vigild *d);
+void vigild_metrics_reloaded(struct vigild *d, bool applied, const char *why);
+void vigild_metrics_round(struct vigild *d, __u64 lag_ns);
+void vigild_metrics_stop(struct vigild *d);
 
 #endif
