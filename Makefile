@@ -50,7 +50,7 @@ CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 CAP_LIBS    := $(shell pkg-config --libs libcap 2>/dev/null || echo -lcap)
 
-BPF_PROGS   := monitor sock_lb xdp_lb state_maps inflight_gc
+BPF_PROGS   := monitor sock_lb xdp_lb state_maps inflight_gc sock_iter
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 

@@ -193,7 +193,8 @@ fo_config_head() {
 #   --calm                the latency rules a test does not exercise, out of
 #                         reach of this VM's scheduling stalls (a healthy
 #                         testsrv can miss its CPU for 400 ms):
-#                         slow_floor_ms 1000, stuck_request_floor_ms 2000
+#                         slow_floor_ms 1000, stuck_request_floor_ms 2000,
+#                         stall_floor_ms 2000
 #   --detect 'KEY: VALUE' a line of detection: (repeatable)
 #   --top 'YAML'          top-level YAML after detection:
 #   --service NAME VIP    a service; VIP "A:P" or several, space-separated
@@ -207,7 +208,7 @@ fo_conf() {
 		case $1 in
 		--rewrite) rewrite=true; shift ;;
 		--xdp) head=xdp_config_head datapath=xdp; shift ;;
-		--calm) detect+=("slow_floor_ms: 1000" "stuck_request_floor_ms: 2000"); shift ;;
+		--calm) detect+=("slow_floor_ms: 1000" "stuck_request_floor_ms: 2000" "stall_floor_ms: 2000"); shift ;;
 		--detect) detect+=("$2"); shift 2 ;;
 		--top) top+=("$2"); shift 2 ;;
 		--service)
