@@ -37,12 +37,7 @@ STALL_CAP_MS=500 # at most this much of a bound is excused by stalls
 fo_world 3 none
 PA=$PORT           # backends of service conn (case A)
 PB=$((PORT + 1))   # backends of service keep (case B)
-for i in 1 2 3; do
-	fo_server "$i" "${B4[i]}" "$PA" "a$i"
-	fo_server $((i + 3)) "${B4[i]}" "$PB" "k$i"
-done
-A1="${B4[1]}:$PA" A2="${B4[2]}:$PA" A3="${B4[3]}:$PA"
-K1="${B4[1]}:$PB" K2="${B4[2]}:$PB" K3="${B4[3]}:$PB"
+fo_servers_two_ports "$PA" "$PB"
 # nft installed but unusable (a kernel without nf_tables) skips the whole
 # test here, before anything is measured; an nft failure later fails it.
 if ! { fo_blackhole vgl_bh_try 127.0.0.2 1 && fo_unblackhole vgl_bh_try; }; then

@@ -22,14 +22,7 @@ source "$(dirname "$0")/../lib_failover.sh"
 fo_require_env
 
 fo_world 3 none
-PA=$PORT         # service conn (A, B, C)
-PK=$((PORT + 1)) # service keep (D)
-for i in 1 2 3; do
-	fo_server "$i" "${B4[i]}" "$PA" "a$i"
-	fo_server $((i + 3)) "${B4[i]}" "$PK" "k$i"
-done
-A1="${B4[1]}:$PA" A2="${B4[2]}:$PA" A3="${B4[3]}:$PA"
-K1="${B4[1]}:$PK" K2="${B4[2]}:$PK" K3="${B4[3]}:$PK"
+fo_servers_two_ports "$PORT" $((PORT + 1)) # service conn (A, B, C), service keep (D)
 # The spike opens thousands of connections in 2 s from one namespace.
 ns_exec "$CLI_NS" sysctl -qw net.ipv4.tcp_tw_reuse=1 || die "tcp_tw_reuse in $CLI_NS failed"
 

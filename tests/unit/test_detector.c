@@ -1046,6 +1046,19 @@ END_TEST
 
 static struct vigil_desired want;
 
+/* The change of backend idx in the last evaluation, with this rule and
+ * tear-down. */
+static const struct vigil_det_change *expect_change(int idx, enum vigil_rule rule,
+						    enum vigil_teardown_kind teardown)
+{
+	const struct vigil_det_change *c = change_for(idx);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->rule, rule);
+	ck_assert_int_eq(c->teardown, teardown);
+	return c;
+}
+
 /* The packet-datapath flow policy of backend idx after vigil_det_decide. */
 static __u32 decide_flags(size_t idx, __u64 now)
 {
@@ -1066,10 +1079,8 @@ START_TEST(stalled_ejects_keeps_connections)
 	waiting(0, 3, 0, false, T0);
 	ck_assert_uint_eq(decide_flags(0, T0), 0);
 	ck_assert_uint_eq(nch, 1);
-	c = change_for(0);
+	c = expect_change(0, VIGIL_RULE_STALLED, VIGIL_TEARDOWN_UNACKED);
 	ck_assert_int_eq(c->to, VIGIL_STATE_EJECTED);
-	ck_assert_int_eq(c->rule, VIGIL_RULE_STALLED);
-	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_UNACKED);
 	ck_assert_uint_eq(c->evidence.failures, 3);
 	ck_assert_uint_eq(c->evidence.threshold, 3);
 	ck_assert_uint_eq(c->evidence.latency_us, 600000);
@@ -1088,9 +1099,7 @@ START_TEST(unacked_requests_tear_down)
 	setup(2, 0);
 	waiting(0, 0, 3, false, T0);
 	ck_assert_uint_eq(decide_flags(0, T0), VIGIL_XB_RESELECT);
-	c = change_for(0);
-	ck_assert_int_eq(c->rule, VIGIL_RULE_STUCK_REQUEST);
-	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_ALL);
+	c = expect_change(0, VIGIL_RULE_STUCK_REQUEST, VIGIL_TEARDOWN_ALL);
 	ck_assert_uint_eq(c->evidence.limit_us, 100000);
 	ck_assert(svc.backends[0].hard_ejected);
 }
@@ -1127,8 +1136,7 @@ START_TEST(stall_mixed_evidence)
 		return;
 	}
 	ck_assert_uint_eq(nch, 1);
-	ck_assert_int_eq(change_for(0)->rule, stall_mix[_i].rule);
-	ck_assert_int_eq(change_for(0)->teardown, stall_mix[_i].teardown);
+	expect_change(0, stall_mix[_i].rule, stall_mix[_i].teardown);
 }
 END_TEST
 
@@ -1147,11 +1155,9 @@ START_TEST(stall_escalates_to_teardown)
 	waiting(0, 0, 3, false, T0 + 40 * MS);
 	ck_assert_uint_eq(decide_flags(0, T0 + 40 * MS), VIGIL_XB_RESELECT);
 	ck_assert_uint_eq(nch, 1);
-	c = change_for(0);
+	c = expect_change(0, VIGIL_RULE_STUCK_REQUEST, VIGIL_TEARDOWN_ALL);
 	ck_assert_int_eq(c->from, VIGIL_STATE_EJECTED);
 	ck_assert_int_eq(c->to, VIGIL_STATE_EJECTED);
-	ck_assert_int_eq(c->rule, VIGIL_RULE_STUCK_REQUEST);
-	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_ALL);
 	ck_assert_uint_eq(svc.backends[0].ejections, 1); /* not ejected twice */
 	ck_assert_uint_eq(svc.backends[0].since_ns, T0);
 	ck_assert_uint_eq(eval(T0 + 60 * MS), 0); /* reported once */
@@ -1163,8 +1169,7 @@ START_TEST(stall_escalates_to_teardown)
 	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_PROBING);
 	waiting(0, 0, 0, true, T0 + 2 * SEC);
 	ck_assert_uint_eq(eval(T0 + 2 * SEC), 1);
-	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_FAST_PATH);
-	ck_assert_int_eq(change_for(0)->teardown, VIGIL_TEARDOWN_ALL);
+	expect_change(0, VIGIL_RULE_FAST_PATH, VIGIL_TEARDOWN_ALL);
 }
 END_TEST
 
