@@ -106,11 +106,12 @@ assert_stalled_kept C "$A1"
 
 # ---- D: a 1 s stall behind kept-alive connections -------------------------------------------
 log "D: k1 stopped for 1 s, kept-alive connections"
-# 16 connections spread over two primaries: fewer than 2 on k1 is a 1 in
-# 4000 chance.
-fo_loadgen_bg -a "$VIP" -p 81 -c 16 -d 4000 -t 2000 -k -s 1
+# The stalled rule needs 3 requests waiting on k1 (consecutive_failures): 24
+# connections spread over two primaries leave fewer than 3 on k1 once in
+# 50000 runs.
+fo_loadgen_bg -a "$VIP" -p 81 -c 24 -d 4000 -t 2000 -k -s 1
 KLG_PID=$LG_PID KLG_LOG=$LG_LOG
-wait_until 5 estab_at_least 2 "$K1" || die "fewer than 2 of 16 kept-alive connections to $K1"
+wait_until 5 estab_at_least 3 "$K1" || die "fewer than 3 of 24 kept-alive connections to $K1"
 sleep 0.5
 # The client ports of the connections to k1: the same sockets must live on.
 k1_ports() { ns_exec "$CLI_NS" ss -Htn state established | awk -v p="$K1" '$4 == p { print $3 }' | sort; }
