@@ -20,6 +20,7 @@
 #include "maps_health.h"
 #include "maps_signals.h"
 #include "signals.h"
+#include "sock_peer.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -88,33 +89,6 @@ struct {
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static __always_inline bool is_v4_mapped(const __u8 *a)
-{
-	return *(const __u64 *)a == 0 && *(const __u16 *)(a + 8) == 0 &&
-	       *(const __u16 *)(a + 10) == 0xffff;
-}
-
-static __always_inline void peer_of(const struct sock *sk, struct vigil_endpoint *ep)
-{
-	__u16 family = sk->__sk_common.skc_family;
-
-	ep->port = bpf_ntohs(sk->__sk_common.skc_dport);
-	ep->pad = 0;
-	if (family == VIGIL_AF_INET) {
-		__u32 v4 = sk->__sk_common.skc_daddr;
-
-		__builtin_memset(ep->addr, 0, 10);
-		ep->addr[10] = 0xff;
-		ep->addr[11] = 0xff;
-		__builtin_memcpy(&ep->addr[12], &v4, 4);
-		ep->family = VIGIL_AF_INET;
-		return;
-	}
-	__builtin_memcpy(ep->addr, sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8, 16);
-	/* A dual-stack socket talking to an IPv4 peer reports it as IPv4. */
-	ep->family = is_v4_mapped(ep->addr) ? VIGIL_AF_INET : VIGIL_AF_INET6;
-}
-
 static __always_inline bool tcp_inet_sock(const struct sock *sk)
 {
 	__u16 family = sk->__sk_common.skc_family;
@@ -163,7 +137,7 @@ static __always_inline void on_connect_start(const struct sock *sk, __u64 key)
 	struct vigil_inflight fl = { .role = VIGIL_ROLE_CLIENT };
 	struct vigil_backend_stats *st;
 
-	peer_of(sk, &fl.peer);
+	sock_peer(&sk->__sk_common, &fl.peer);
 	if (!netns_in_scope(sk) || !endpoint_watched(&fl.peer)) {
 		/* A recycled socket address must not inherit stale state. */
 		bpf_map_delete_elem(&inflight, &key);
@@ -327,10 +301,15 @@ int BPF_PROG(vigil_retransmit, const struct sock *sk)
 	st = backend_of(&fl->peer);
 	if (!st)
 		return 0;
-	if (sk->__sk_common.skc_state == TCP_SYN_SENT)
+	if (sk->__sk_common.skc_state == TCP_SYN_SENT) {
 		COUNT(st->syn_retrans, 1);
-	else
-		COUNT(st->data_retrans, 1);
+		return 0;
+	}
+	COUNT(st->data_retrans, 1);
+	/* The awaited request went unacknowledged for a whole RTO: network
+	 * evidence (a stopped process's kernel still ACKs). */
+	if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY)
+		fl->flags |= VIGIL_INFLIGHT_RETRANS;
 	return 0;
 }
 
@@ -355,7 +334,7 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 		if (st)
 			COUNT(st->bytes_sent, ret);
 		fl->last_send_ns = now;
-		fl->flags |= VIGIL_INFLIGHT_AWAIT_REPLY;
+		fl->flags = (fl->flags | VIGIL_INFLIGHT_AWAIT_REPLY) & ~VIGIL_INFLIGHT_RETRANS;
 		return 0;
 	}
 	struct vigil_local_stats *lst = local_of(fl->local_port);
@@ -401,7 +380,7 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 		return 0;
 	COUNT(st->bytes_rcvd, ret);
 	if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
-		fl->flags &= ~VIGIL_INFLIGHT_AWAIT_REPLY;
+		fl->flags &= ~(VIGIL_INFLIGHT_AWAIT_REPLY | VIGIL_INFLIGHT_RETRANS);
 		COUNT(st->requests, 1);
 		hist_add(st->request_lat_us, &st->request_lat_sum_ns, now - fl->last_send_ns);
 	}

@@ -1,26 +1,34 @@
 #!/bin/bash
-# make bench, part 2: failover under faults, vigil against four HAProxy
-# configurations (Debian's HAProxy 2.6, mode tcp), on one network-namespace
-# testbed, every case repeated REPEATS times. docs/benchmarks.md explains
-# every figure; this script prints every figure the docs quote.
+# make bench, part 2: failover under faults, vigil (socket and XDP datapaths)
+# against four HAProxy configurations (Debian's HAProxy 2.6, mode tcp), on
+# network-namespace testbeds, every case repeated REPEATS times.
+# docs/benchmarks.md explains every figure; this script prints every figure
+# the docs quote, ending with the failed-request table of issue 11 and the
+# commands that produced it.
 #
-#   client netns: loadgen, haproxy, vigild's probes        10.213.0.1
-#        | veth
-#   server netns: testsrv b1 10.213.0.11:8080  primary
-#                 testsrv b2 10.213.0.12:8080  primary
-#                 testsrv b3 10.213.0.13:8080  backup
+#   socket testbed                                   XDP testbed (vigil-xdp)
+#   client netns: loadgen, haproxy, probes 10.213.0.1   client netns 10.214.1.2
+#        | veth                                              | veth
+#   server netns: testsrv b1 10.213.0.11:8080 primary   LB netns: XDP on xlc, xls
+#                 testsrv b2 10.213.0.12:8080 primary        | veth
+#                 testsrv b3 10.213.0.13:8080 backup    server netns: b1-b3 10.214.2.11-13
 #
 # Systems (SYSTEMS): vigil (socket load balancer; clients connect to the VIP
-# 10.213.0.100:80) and haproxy-default, haproxy-fast, haproxy-passive,
-# haproxy-tuned (listening on 127.0.0.1:8000 in the client namespace; their
-# configs are printed at the top of the output). Faults: kill (SIGKILL of b1's
-# server) and blackhole (nftables drops every packet to b2). Each case:
-# BEFORE_MS of steady load, the fault (SIGUSR1 tells loadgen the instant),
-# AFTER_MS more load; with a new connection per request and with kept-alive
-# connections (MODES). Every case runs REPEATS times, the order of the systems
-# reversed on every other repeat; the tables give median [min-max]. Then
-# ROUNDS kill faults, each against a fresh vigild, time the kernel fast path
-# and vigild's set rebuild from event timestamps. No attempt or round is ever
+# 10.213.0.100:80), vigil-xdp (the XDP load balancer in the LB namespace of
+# the second testbed, VIP 10.96.214.10:80) and haproxy-default, haproxy-fast,
+# haproxy-passive, haproxy-tuned (listening on 127.0.0.1:8000 in the client
+# namespace; their configs are printed at the top of the output). Faults:
+# kill (SIGKILL of b1's server), blackhole (nftables drops every packet to
+# b2), slow (b1's replies take SLOW_MS from the fault on), kill-both
+# (SIGKILL of both primaries: the backup takes over) and sigstop (b1's server
+# stopped for STOP_MS, then resumed). The rows (ROWS, FAULT:MODE) are those
+# of issue 11's table; a mode is close (a new connection per request) or
+# keepalive (kept-alive connections). Each case: BEFORE_MS of steady load,
+# the fault (SIGUSR1 tells loadgen the instant), AFTER_MS more load. Every
+# case runs REPEATS times, the order of the systems reversed on every other
+# repeat; the tables give median [min-max]. Then ROUNDS kill faults, each
+# against a fresh vigild, time the kernel fast path, vigild's set rebuild
+# and the tear-down from event timestamps. No attempt or round is ever
 # discarded or re-run: false ejections are counted against the system that
 # made them, an attempt without a loadgen result is reported as such.
 #
@@ -43,20 +51,26 @@ PAUSE_MS=${PAUSE_MS:-2}         # pause between a worker's requests
 TIMEOUT_MS=${TIMEOUT_MS:-2000}  # client timeout per request (connect + reply)
 # 2 s + 7 s: the 2 s give every system a warm steady state; 7 s after the
 # fault cover haproxy-default's detection (3 checks 2 s apart: 4-6 s) and
-# keep 5 systems x 2 faults x 2 modes x 3 repeats near 15 minutes.
+# keep 6 systems x 6 rows x 3 repeats near 20 minutes.
 BEFORE_MS=${BEFORE_MS:-2000}
 AFTER_MS=${AFTER_MS:-7000}
 REPEATS=${REPEATS:-3}
 ROUNDS=${ROUNDS:-10}            # kill faults for the fast-path timings
+# The rows of issue 11's table, FAULT:MODE; FAULTS and MODES select among them.
+ROWS=${ROWS-"kill:close blackhole:close blackhole:keepalive slow:keepalive kill-both:close sigstop:close"}
 MODES=${MODES-"close keepalive"} # close: new connection per request; keepalive: loadgen -k
-SYSTEMS=${SYSTEMS-"vigil haproxy-default haproxy-fast haproxy-passive haproxy-tuned"}
-FAULTS=${FAULTS-"kill blackhole"}
+FAULTS=${FAULTS-"kill blackhole slow kill-both sigstop"}
+SYSTEMS=${SYSTEMS-"vigil vigil-xdp haproxy-default haproxy-fast haproxy-passive haproxy-tuned"}
+SLOW_MS=${SLOW_MS:-500}         # slow: b1's reply delay from the fault on
+STOP_MS=${STOP_MS:-1000}        # sigstop: how long b1's server stays stopped
 SCHED=${SCHED:-rr}
 KEEP_WORK=${KEEP_WORK:-0}       # 1: keep the temp dir (logs, events, configs)
 
 NET=213
+XNET=214                        # the XDP testbed
 PORT=8080
 VIP=10.213.0.100
+XVIP=10.96.214.10
 VIP_PORT=80
 HP_PORT=8000
 RT_PRIO=10                      # vigild's default daemon.sched_priority
@@ -78,19 +92,29 @@ keep_work() {
 on_cleanup keep_work
 # shellcheck source=tests/lib_failover.sh
 source tests/lib_failover.sh
+# shellcheck source=tests/lib_xdp.sh
+source tests/lib_xdp.sh
 set -uo pipefail
 W=$VGL_TMP
 
 [[ $SCHED == rr || $SCHED == other ]] || die "SCHED: '$SCHED' is neither rr nor other"
 [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "REPEATS: '$REPEATS' is not a positive number"
+ALL_FAULTS="kill blackhole slow kill-both sigstop"
 for m in $MODES; do [[ $m == close || $m == keepalive ]] || die "MODES: unknown mode '$m'"; done
-for f in $FAULTS; do [[ $f == kill || $f == blackhole ]] || die "FAULTS: unknown fault '$f'"; done
+for f in $FAULTS; do [[ " $ALL_FAULTS " == *" $f "* ]] || die "FAULTS: unknown fault '$f' (known: $ALL_FAULTS)"; done
+# SEL_ROWS: the rows of ROWS whose fault is in FAULTS and mode in MODES.
+SEL_ROWS=()
+for r in $ROWS; do
+	[[ $r == *:* && " $ALL_FAULTS " == *" ${r%%:*} "* && ${r#*:} =~ ^(close|keepalive)$ ]] ||
+		die "ROWS: '$r' is not FAULT:MODE (faults: $ALL_FAULTS; modes: close, keepalive)"
+	[[ " $FAULTS " == *" ${r%%:*} "* && " $MODES " == *" ${r#*:} "* ]] && SEL_ROWS+=("$r")
+done
 for s in $SYSTEMS; do
-	case $s in vigil | haproxy-default | haproxy-fast | haproxy-passive | haproxy-tuned) ;;
+	case $s in vigil | vigil-xdp | haproxy-default | haproxy-fast | haproxy-passive | haproxy-tuned) ;;
 	*) die "SYSTEMS: unknown system '$s'" ;; esac
 done
 fo_require_env
-for t in haproxy nft chrt jq awk; do
+for t in haproxy nft chrt jq awk ethtool; do
 	command -v "$t" >/dev/null || die "$t missing: run 'make deps' (haproxy and nftables from Debian)"
 done
 
@@ -147,39 +171,82 @@ stall_before() { # WALL_NS: largest stall (ms) that ended within 1 s before it
 	stall_max_ms $((us - 1000000)) $((us + 50000))
 }
 
-# ---- testbed ------------------------------------------------------------------------
+# ---- testbeds -----------------------------------------------------------------------
 
-backend_answers() { # I: one request to bI from the client namespace
-	ip netns exec "$CLI_NS" timeout 1 bash -c \
-		"exec 3<>/dev/tcp/${B4[$1]}/$PORT && echo GET >&3 && read -r l <&3 && [[ \$l == 'OK b$1' ]]" \
+# Two testbeds: s (the socket datapath and HAProxy) and x (vigil-xdp).
+# use_testbed points the TB_* names at one: the namespaces, the backends'
+# addresses (TB_B4) and endpoints (TB_EP); the testsrv of backend I is
+# FO_SRV_PIDS[TB_OFF + I].
+use_testbed() { # s|x
+	TB=$1
+	if [[ $1 == x ]]; then
+		TB_CLI_NS=$XCLI_NS TB_SRV_NS=$XSRV_NS TB_CHECK_NS=$XLB_NS TB_OFF=10
+		declare -gn TB_B4=XB4 TB_EP=XEP
+	else
+		TB_CLI_NS=$CLI_NS TB_SRV_NS=$SRV_NS TB_CHECK_NS=$CLI_NS TB_OFF=0
+		declare -gn TB_B4=SB4 TB_EP=EP
+	fi
+}
+testbed_of() { [[ $1 == vigil-xdp ]] && echo x || echo s; } # SYSTEM
+srv_pid() { echo "${FO_SRV_PIDS[TB_OFF + $1]}"; } # I
+
+backend_answers() { # I: one request to bI (from the client, or the XDP testbed's LB host)
+	ip netns exec "$TB_CHECK_NS" timeout 1 bash -c \
+		"exec 3<>/dev/tcp/${TB_B4[$1]}/$PORT && echo GET >&3 && read -r l <&3 && [[ \$l == 'OK b$1' ]]" \
 		2>/dev/null
 }
 all_backends_answer() { backend_answers 1 && backend_answers 2 && backend_answers 3; }
 
-# fo_server, then disown: the kill fault SIGKILLs it, and bash would print
+# testsrv bI, then disown: the kill fault SIGKILLs it, and bash would print
 # a "Killed" job notice into the output. Disowned children are still reaped.
+# -D: SIGUSR1 makes its replies slow (the slow fault), SIGUSR2 fast again.
 server_start() { # I
-	fo_server "$1" "${B4[$1]}" "$PORT" "b$1"
-	disown "${FO_SRV_PIDS[$1]}"
+	start_testsrv "$TB_SRV_NS" "${TB_B4[$1]}" "$PORT" -n "b$1" -D "$SLOW_MS"
+	FO_SRV_PIDS[TB_OFF + $1]=$SRV_PID
+	disown "$SRV_PID"
+}
+
+servers_start() {
+	local i
+	for i in 1 2 3; do
+		TB_EP[i]="${TB_B4[i]}:$PORT"
+		server_start "$i"
+	done
+	wait_until 3 all_backends_answer || die "backends do not answer (testbed $TB)"
+}
+
+# ~100k short connections per run from one namespace: reuse TIME_WAIT ports.
+client_sysctls() { # NS
+	ip netns exec "$1" sysctl -qw net.ipv4.tcp_tw_reuse=1 \
+		net.ipv4.ip_local_port_range="1024 65000" || die "client sysctls in $1 failed"
+}
+
+# The XDP testbed first: xdp_topology sets the names fo_topology sets next.
+setup_xdp_testbed() {
+	xdp_topology "$XNET" 3 x >/dev/null
+	XCLI_NS=$CLI_NS XLB_NS=$LB_NS XSRV_NS=$SRV_NS
+	XB4=() XEP=("")
+	# shellcheck disable=SC2034 # read through the TB_B4 and TB_EP namerefs
+	for i in 1 2 3; do XB4[i]=${B4[i]}; done
+	client_sysctls "$XCLI_NS"
+	use_testbed x
+	servers_start
 }
 
 setup_testbed() {
 	fo_topology "$NET" 3 >/dev/null
 	fo_cgroup
-	# ~100k short connections per run from one namespace: reuse TIME_WAIT ports.
-	ip netns exec "$CLI_NS" sysctl -qw net.ipv4.tcp_tw_reuse=1 \
-		net.ipv4.ip_local_port_range="1024 65000" || die "client sysctls failed"
-	EP=("")
-	for i in 1 2 3; do
-		EP[i]="${B4[i]}:$PORT"
-		server_start "$i"
-	done
-	wait_until 3 all_backends_answer || die "backends do not answer"
+	client_sysctls "$CLI_NS"
+	SB4=() EP=("")
+	for i in 1 2 3; do SB4[i]=${B4[i]}; done
+	use_testbed s
+	servers_start
 }
 
 # ---- faults -------------------------------------------------------------------------
 
-declare -A FAULT_IDX=([kill]=1 [blackhole]=2)
+# The backends (indexes) each fault hits; their ejections are no false ones.
+declare -A FAULT_VICTIMS=([kill]="1" [blackhole]="2" [slow]="1" [kill-both]="1 2" [sigstop]="1")
 
 # F_MONO, F_REAL: the fault instant; SIGUSR1 tells loadgen.
 fault_instant() {
@@ -190,21 +257,47 @@ fault_instant() {
 	kill -USR1 "$LG_PID" 2>/dev/null && F_SIGNALED=1
 }
 
-# kill: the instant is marked, then SIGKILL (a builtin, microseconds later).
-# blackhole: nft needs 10-40 ms to start, so the instant is marked when it
-# returns (the rule is live then, committed at most ~1 ms earlier); NFT_MS is
-# how long it took.
+# nft drop of every packet to ADDR:PORT in the testbed's server namespace.
+tb_blackhole() { # ADDR
+	ip netns exec "$TB_SRV_NS" nft -f - <<EOF
+table inet $NFT_TABLE {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ip daddr $1 tcp dport $PORT drop
+	}
+}
+EOF
+}
+
+# kill, kill-both, slow, sigstop: the instant is marked, then the signal (a
+# builtin, microseconds later); sigstop's SIGCONT comes STOP_MS later from a
+# process of its own. blackhole: nft needs 10-40 ms to start, so the instant
+# is marked when it returns (the rule is live then, committed at most ~1 ms
+# earlier); NFT_MS is how long it took.
 inject() { # FAULT
 	local t0
 	NFT_MS=""
 	case $1 in
-	kill)
+	kill | kill-both)
 		fault_instant
-		kill -KILL "${FO_SRV_PIDS[1]}"
+		# shellcheck disable=SC2046 # one PID per victim
+		kill -KILL $(for i in ${FAULT_VICTIMS[$1]}; do srv_pid "$i"; done)
+		;;
+	slow)
+		fault_instant
+		kill -USR1 "$(srv_pid 1)"
+		;;
+	sigstop)
+		fault_instant
+		kill -STOP "$(srv_pid 1)"
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		start_bg bash -c 'sleep "$0" && kill -CONT "$1"' "$(awk -v m="$STOP_MS" 'BEGIN { print m / 1000 }')" \
+			"$(srv_pid 1)"
+		RESUME_PID=$BG_PID
 		;;
 	blackhole)
 		t0=$EPOCHREALTIME
-		fo_blackhole "$NFT_TABLE" "${B4[2]}" "$PORT" || die "nft failed"
+		tb_blackhole "${TB_B4[2]}" || die "nft failed"
 		fault_instant
 		NFT_MS=$(awk -v a="$t0" -v b="$F_REAL" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
 		;;
@@ -212,12 +305,20 @@ inject() { # FAULT
 }
 
 restore() { # FAULT
+	local i
 	case $1 in
-	kill)
-		stop_pid "${FO_SRV_PIDS[1]}"
-		server_start 1
+	kill | kill-both)
+		for i in ${FAULT_VICTIMS[$1]}; do
+			stop_pid "$(srv_pid "$i")"
+			server_start "$i"
+		done
 		;;
-	blackhole) fo_unblackhole "$NFT_TABLE" ;;
+	slow) kill -USR2 "$(srv_pid 1)" ;;
+	sigstop)
+		stop_pid "$RESUME_PID"
+		kill -CONT "$(srv_pid 1)"
+		;;
+	blackhole) ip netns exec "$TB_SRV_NS" nft delete table inet "$NFT_TABLE" ;;
 	esac
 	wait_until 3 all_backends_answer || die "backends do not answer after restoring the $1 fault"
 }
@@ -226,18 +327,25 @@ restore() { # FAULT
 
 lg_ready() { [[ "$(cat "/proc/$LG_PID/comm" 2>/dev/null)" == loadgen ]] && _catches_usr1 "$LG_PID"; }
 
-# loadgen in the client namespace and the LB cgroup (the HAProxy cases have no
-# hook attached: vigild's pins are gone by then). Sets LG_PID, LG_LOG, LG_T0_US.
+# loadgen in the testbed's client namespace; on the socket testbed inside
+# the LB cgroup (the HAProxy cases have no hook attached: vigild's pins are
+# gone by then). Sets LG_PID, LG_LOG, LG_T0_US; LG_CMD is its command line.
 lg_start() { # ADDR PORT DURATION_MS MODE
-	local ka=() i
+	local ka=() i lg
 	[[ $4 == keepalive ]] && ka=(-k)
+	lg=("$LOADGEN" -a "$1" -p "$2" -c "$WORKERS" -d "$3" -t "$TIMEOUT_MS" -s "$PAUSE_MS" "${ka[@]}")
+	LG_CMD="ip netns exec $TB_CLI_NS ${lg[*]}"
 	# lib_failover.sh's fo_loadgen_bg renames the log right after start_bg,
 	# racing the child that creates it ("mv: cannot stat" once in a run);
 	# lib.sh's log names are never reused, so the log keeps its name here.
-	# shellcheck disable=SC2016 # expanded by the inner bash
-	start_bg bash -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$1" "$2" "${@:3}"' \
-		"$FO_CGROUP" "$CLI_NS" "$LOADGEN" -a "$1" -p "$2" -c "$WORKERS" -d "$3" -t "$TIMEOUT_MS" \
-		-s "$PAUSE_MS" "${ka[@]}"
+	if [[ $TB == x ]]; then
+		start_bg ip netns exec "$TB_CLI_NS" "${lg[@]}"
+	else
+		LG_CMD+=" (in cgroup $FO_CGROUP)"
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		start_bg bash -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$1" "${@:2}"' \
+			"$FO_CGROUP" "$TB_CLI_NS" "${lg[@]}"
+	fi
 	LG_PID=$BG_PID LG_LOG=$BG_LOG
 	LG_DUR_MS=$3
 	# SIGUSR1 before loadgen installs its handler would kill it, and loadgen
@@ -282,28 +390,33 @@ kv() { lg_get "$1" "$LG_OUT"; }
 
 # ---- vigil ------------------------------------------------------------------------
 
-vigil_config() {
+vigil_config() { # SYSTEM
+	local head=fo_config_head vip=$VIP datapath=""
+	[[ $1 == vigil-xdp ]] && head=xdp_config_head vip=$XVIP datapath=$'\n    datapath: xdp'
 	# daemon.sched_priority left out under SCHED=rr: the default (10) is
 	# what is measured.
 	if [[ $SCHED == other ]]; then
-		fo_config_head | sed '/^daemon:/a\  sched_priority: 0'
+		"$head" | sed '/^daemon:/a\  sched_priority: 0'
 	else
-		fo_config_head
+		"$head"
 	fi
 	cat <<CONF
 services:
   - name: bench
-    vip: "$VIP:$VIP_PORT"
-    backends: ["${EP[1]}", "${EP[2]}"]
-    backups: ["${EP[3]}"]
+    vip: "$vip:$VIP_PORT"$datapath
+    backends: ["${TB_EP[1]}", "${TB_EP[2]}"]
+    backups: ["${TB_EP[3]}"]
 CONF
 }
 
-vigil_start() {
+vigil_start() { # SYSTEM
 	fo_new_config
-	vigil_config >"$VGL_CONFIG"
+	vigil_config "$1" >"$VGL_CONFIG"
 	start_vigild "$VGL_CONFIG" >/dev/null
 	check_policy vigild "$VIGILD_PID"
+	if [[ $1 == vigil-xdp ]] && ! wait_until 5 grep -q "XDP load balancer attached to xls" "$VIGILD_LOG"; then
+		die "vigild did not attach XDP to xls: $(tail -n 5 "$VIGILD_LOG")"
+	fi
 }
 
 # Removing the pin dir detaches vigild's cgroup links: the next system runs
@@ -353,12 +466,14 @@ ejection() { # EVENTS_JSON BACKEND SINCE
 
 ANOMALIES=()
 # vigil's false ejections in one case, counted into FE and described in
-# ANOMALIES: vigild ejecting a healthy backend (any but the faulted one, or
-# the faulted one before the fault), the service failing open, and the
-# kernel fast path marking a healthy backend down. One incident can give a
+# ANOMALIES: vigild ejecting a healthy backend (any but the faulted ones, or
+# a faulted one before the fault), the service failing open, and the kernel
+# fast path marking a healthy backend down. One incident can give a
 # fast-path mark and an ejection: both count (against vigil).
-vigil_false_ejections() { # EVENTS_JSON BACKEND SINCE CASE VIGILD_LOG
-	local wall text ep torn ts
+vigil_false_ejections() { # EVENTS_JSON "BACKEND..." SINCE CASE VIGILD_LOG
+	local wall text ep torn ts victims
+	# shellcheck disable=SC2086 # one endpoint per word
+	victims=$(printf '%s\n' $2 | jq -R . | jq -sc .)
 	FE=0
 	while IFS=$'\t' read -r wall ep text; do
 		[[ -n "$text" ]] || continue
@@ -366,25 +481,25 @@ vigil_false_ejections() { # EVENTS_JSON BACKEND SINCE CASE VIGILD_LOG
 		torn=$(awk -v w="$wall" -v ep="$ep" '
 			function epoch(d, t) { split(d, D, "-"); split(t, T, ":")
 				return mktime(D[1] " " D[2] " " D[3] " " T[1] " " T[2] " " int(T[3])) + T[3] - int(T[3]) }
-			/ tore down [0-9]+ connections to / && $NF == ep {
+			/ tore down [0-9]+ connections to / && index($0, "connections to " ep) {
 				s = epoch($1, $2) * 1e9; if (s < w - 2e7 || s > w + 1e9) next
 				for (i = 1; i < NF; i++) if ($i == "down") { print $(i + 1); exit } }' "$5")
 		ANOMALIES+=("$4: $text; tear-down destroyed ${torn:-0} connections; largest scheduling stall in the second before: $(stall_before "$wall") ms")
 		FE=$((FE + 1))
-	done < <(jq -r --arg b "$2" --argjson t "$3" '
-		select((.to == "ejected" and .from == "healthy" and (.backend != $b or .mono_ns < $t)) or .to == "fail-open") |
+	done < <(jq -r --argjson bs "$victims" --argjson t "$3" '
+		select((.to == "ejected" and .from == "healthy" and ((.backend as $be | $bs | index([$be])) == null or .mono_ns < $t)) or .to == "fail-open") |
 		"\(.wall_ns)\t\(.backend)\t\(if .to == "fail-open" then "service failed open" else "FALSE EJECTION of healthy backend \(.backend)" end) at \(((.mono_ns - $t) / 1e6 * 10 | round) / 10) ms from the fault: \(.from) -> \(.to) rule=\(.rule) failures=\(.evidence.failures) threshold=\(.evidence.threshold) latency_us=\(.evidence.latency_us) peer_latency_us=\(.evidence.peer_latency_us) limit_us=\(.evidence.limit_us) requests=\(.evidence.requests) errors=\(.evidence.errors)"' "$1")
 	while IFS=' ' read -r ep ts; do
 		[[ -n "$ts" ]] || continue
 		ANOMALIES+=("$4: kernel fast path marked healthy backend $ep down at $(ms "$ts" "$3") ms from the fault")
 		FE=$((FE + 1))
-	done < <(awk -v b="backend=$2" -v t="$3" '/ failure kind=fast_path_down / {
+	done < <(awk -v bs=" $2 " -v t="$3" '/ failure kind=fast_path_down / {
 			be = ""; ts = ""
 			for (i = 1; i <= NF; i++) {
-				if ($i ~ /^backend=/) be = $i
+				if ($i ~ /^backend=/) be = substr($i, 9)
 				if ($i ~ /^ts_ns=/) ts = substr($i, 7) + 0
 			}
-			if (be != b || ts < t) print substr(be, 9), ts }' "$5")
+			if (!index(bs, " " be " ") || ts < t) print be, ts }' "$5")
 	return 0
 }
 
@@ -415,11 +530,45 @@ record_common() { # KEY
 	return 0
 }
 
-vigil_case() { # FAULT MODE REPEAT
-	local fault=$1 mode=$2 key="vigil,$1,$2,$3" out="$W/vigil-$1-$2-$3" b ej down first rule stuck limit pc pr
-	b=${EP[${FAULT_IDX[$fault]}]}
-	vigil_start
-	lg_start "$VIP" "$VIP_PORT" $((BEFORE_MS + AFTER_MS)) "$mode"
+# Milliseconds from vigild's decision to eject EP to its tear-down being done,
+# from vigild's log ("-" without a tear-down): the figure the tear-down line
+# gives ("done X ms after the decision"), or for a vigild that does not say
+# (a build before the tear-down thread: it tore down synchronously, and only
+# logged when it destroyed something) the time between the two log lines.
+td_ms() { # VIGILD_LOG EP
+	awk -v ep="$2" '
+		function secs(hms,  T) { split(hms, T, ":"); return T[1] * 3600 + T[2] * 60 + T[3] }
+		index($0, "backend " ep ": healthy -> ejected") && dec == "" { dec = secs($2) }
+		index($0 " ", "connections to " ep " ") && / tore down [0-9]+ connections / {
+			if (match($0, /done [0-9.]+ ms after the decision/)) {
+				split(substr($0, RSTART, RLENGTH), f, " "); print f[2]; exit
+			}
+			if (dec != "") { printf "%.0f\n", (secs($2) - dec) * 1000; exit }
+		}' "$1"
+}
+
+# When the datapath stopped choosing backend B: whichever came first of the
+# kernel fast path's down flag and vigild's new set. Sets DET (mono ns, empty
+# when neither came), DET_BY, EJ, RULE, STUCK, LIMIT.
+vigil_detection() { # EVENTS_JSON VIGILD_LOG BACKEND
+	local down
+	read -r EJ RULE STUCK LIMIT <<<"$(ejection "$1" "$3" "$F_MONO")"
+	down=$(ev_first "$2" "$3" fast_path_down "$F_MONO")
+	DET="" DET_BY=""
+	if [[ -n "$down" && (-z "$EJ" || "$down" -le "$EJ") ]]; then
+		DET=$down DET_BY="fast_path_down; set $(ms "$EJ" "$F_MONO") ms ${RULE:-}"
+	elif [[ -n "$EJ" ]]; then
+		DET=$EJ DET_BY="set rebuild ${RULE:-}"
+	fi
+}
+
+vigil_case() { # SYSTEM FAULT MODE REPEAT
+	local sys=$1 fault=$2 mode=$3 key="$1,$2,$3,$4" out="$W/$1-$2-$3-$4" vip=$VIP i b victims=""
+	local pc pr det_max="" by="" ejs=() td td_max=""
+	[[ $sys == vigil-xdp ]] && vip=$XVIP
+	for i in ${FAULT_VICTIMS[$fault]}; do victims+="${victims:+ }${TB_EP[i]}"; done
+	vigil_start "$sys"
+	lg_start "$vip" "$VIP_PORT" $((BEFORE_MS + AFTER_MS)) "$mode"
 	sleep_after_start "$BEFORE_MS"
 	vctl stats --json >"$out.stats" 2>/dev/null
 	inject "$fault"
@@ -429,24 +578,31 @@ vigil_case() { # FAULT MODE REPEAT
 	vigil_stop
 	restore "$fault"
 	record_common "$key"
-	read -r ej rule stuck limit <<<"$(ejection "$out.events" "$b" "$F_MONO")"
-	R[$key,rule]=$rule R[$key,stuck_us]=$stuck R[$key,limit_us]=$limit
-	R[$key,eject_ms]=$(ms "$ej" "$F_MONO")
-	down=$(ev_first "$out.vigild" "$b" fast_path_down "$F_MONO")
-	first=$(ev_first "$out.vigild" "$b" "refused|timeout|reset" "$F_MONO")
-	# The datapath stops choosing the backend at whichever comes first: the
-	# kernel fast path's down flag or vigild's new set.
+	# With several faulted backends, the fault is handled when the last one
+	# is out: its figures are the case's.
+	for b in $victims; do
+		vigil_detection "$out.events" "$out.vigild" "$b"
+		ejs+=("${EJ:-}")
+		[[ -n "$DET" ]] || { det_max=none; continue; }
+		if [[ $det_max != none && (-z "$det_max" || "$DET" -gt "$det_max") ]]; then
+			det_max=$DET by=$DET_BY
+			R[$key,rule]=$RULE R[$key,stuck_us]=$STUCK R[$key,limit_us]=$LIMIT
+			R[$key,eject_ms]=$(ms "$EJ" "$F_MONO")
+		fi
+		td=$(td_ms "$out.vigild" "$b")
+		[[ -n "$td" ]] && awk -v a="$td" -v b="${td_max:--1}" 'BEGIN { exit !(a > b) }' && td_max=$td
+	done
 	R[$key,detect_ms]=- R[$key,detect_by]=""
-	if [[ -n "$down" && (-z "$ej" || "$down" -le "$ej") ]]; then
-		R[$key,detect_ms]=$(ms "$down" "$F_MONO")
-		R[$key,detect_by]="fast_path_down; set ${R[$key,eject_ms]} ms ${rule:-}"
-	elif [[ -n "$ej" ]]; then
-		R[$key,detect_ms]=${R[$key,eject_ms]}
-		R[$key,detect_by]="set rebuild ${rule:-}"
+	[[ -n "$det_max" && $det_max != none ]] && R[$key,detect_ms]=$(ms "$det_max" "$F_MONO") R[$key,detect_by]=$by
+	R[$key,td_ms]=${td_max:--}
+	# Two faulted backends: how long after the first ejection the second came.
+	R[$key,gap_ms]=-
+	if ((${#ejs[@]} == 2)) && [[ -n "${ejs[0]}" && -n "${ejs[1]}" ]]; then
+		R[$key,gap_ms]=$(awk -v a="${ejs[0]}" -v b="${ejs[1]}" 'BEGIN { d = a - b; if (d < 0) d = -d; printf "%.1f", d / 1e6 }')
 	fi
-	read -r pc pr <<<"$(peer_p99 "$b" "$out.stats")"
+	read -r pc pr <<<"$(peer_p99 "${victims%% *}" "$out.stats")"
 	R[$key,peer_connect_ms]=$pc R[$key,peer_request_ms]=$pr
-	vigil_false_ejections "$out.events" "$b" "$F_MONO" "vigil $fault $mode repeat $3" "$out.vigild"
+	vigil_false_ejections "$out.events" "$victims" "$F_MONO" "$sys $fault $mode repeat $4" "$out.vigild"
 	R[$key,false_ej]=$FE
 }
 
@@ -499,8 +655,8 @@ hp_listening() { ip netns exec "$CLI_NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$HP
 
 haproxy_case() { # VARIANT FAULT MODE REPEAT
 	local v=$1 fault=$2 mode=$3 key="haproxy-$1,$2,$3,$4" out="$W/hp-$1-$2-$3-$4"
-	local name down line ts hp_pid stamp_pid stamp_log fe=0
-	name="b${FAULT_IDX[$fault]}"
+	local names="" i down line ts hp_pid stamp_pid stamp_log fe=0 d
+	for i in ${FAULT_VICTIMS[$fault]}; do names+=" b$i"; done
 	hp_config "$v" >"$out.cfg"
 	ip netns exec "$CLI_NS" haproxy -c -q -f "$out.cfg" || die "haproxy rejects $out.cfg"
 	mkfifo "$out.fifo"
@@ -521,15 +677,23 @@ haproxy_case() { # VARIANT FAULT MODE REPEAT
 	cp -- "$stamp_log" "$out.log"
 	restore "$fault"
 	record_common "$key"
-	down=$(awk -v t="$F_REAL" -v s="Server bench/$name is DOWN" \
-		'index($0, s) && $1 >= t { printf "%.1f\n", ($1 - t) * 1000; exit }' "$out.log")
+	# With several faulted servers, the fault is handled when the last is down.
+	down=""
+	for i in $names; do
+		d=$(awk -v t="$F_REAL" -v s="Server bench/$i is DOWN" \
+			'index($0, s) && $1 >= t { printf "%.1f\n", ($1 - t) * 1000; exit }' "$out.log")
+		[[ -n "$d" ]] || { down=none; break; }
+		[[ -z "$down" ]] || awk -v a="$d" -v b="$down" 'BEGIN { exit !(a > b) }' && down=$d
+	done
+	[[ $down == none ]] && down=""
 	R[$key,detect_ms]=${down:--}
 	R[$key,detect_by]="Server is DOWN"
-	# A healthy server marked down: any other server, or the faulted one
+	R[$key,td_ms]=- R[$key,gap_ms]=-
+	# A healthy server marked down: any other server, or a faulted one
 	# before the fault.
 	while read -r ts line; do
 		[[ -n "$line" ]] || continue
-		if [[ $line != *"Server bench/$name is DOWN"* ]] ||
+		if ! [[ $line =~ Server\ bench/(b[0-9])\ is\ DOWN && " $names " == *" ${BASH_REMATCH[1]} "* ]] ||
 			awk -v a="$ts" -v t="$F_REAL" 'BEGIN { exit !(a < t) }'; then
 			ANOMALIES+=("haproxy-$v $fault $mode repeat $4: healthy server marked down at $(awk -v a="$ts" -v t="$F_REAL" 'BEGIN { printf "%.1f", (a - t) * 1000 }') ms from the fault: ${line:0:200}")
 			fe=$((fe + 1))
@@ -542,8 +706,9 @@ haproxy_case() { # VARIANT FAULT MODE REPEAT
 
 run_case() { # SYSTEM FAULT MODE REPEAT
 	local key="$1,$2,$3,$4"
-	if [[ $1 == vigil ]]; then
-		vigil_case "$2" "$3" "$4"
+	use_testbed "$(testbed_of "$1")"
+	if [[ $1 == vigil* ]]; then
+		vigil_case "$@"
 	else
 		haproxy_case "${1#haproxy-}" "$2" "$3" "$4"
 	fi
@@ -571,11 +736,12 @@ ROUND_BEFORE_MS=600
 ROUND_AFTER_MS=1000
 ROUND_FE=0
 kill_rounds() {
-	local r out b=${EP[1]} ej down first decisive a ab b_us first_us
-	: >"$W/r.a"; : >"$W/r.b"; : >"$W/r.ab"; : >"$W/r.fd"
+	local r out b=${EP[1]} ej down first decisive a ab b_us first_us td
+	: >"$W/r.a"; : >"$W/r.b"; : >"$W/r.ab"; : >"$W/r.fd"; : >"$W/r.td"
+	use_testbed s
 	for ((r = 1; r <= ROUNDS; r++)); do
 		out="$W/round-$r"
-		vigil_start
+		vigil_start vigil
 		lg_start "$VIP" "$VIP_PORT" $((ROUND_BEFORE_MS + ROUND_AFTER_MS)) close
 		sleep_after_start "$ROUND_BEFORE_MS"
 		inject kill
@@ -600,9 +766,11 @@ kill_rounds() {
 		b_us=$(us "$ej" "$down")
 		ab=$(us "$ej" "$decisive")
 		first_us=$(us "$down" "$first")
-		printf '  round %2d: first failure +%s ms, fast_path_down +%s ms, set rebuild +%s ms; (a) %s us, (b) %s us, first failure->fast_path_down %s us; failed_after=%s false_ej=%d stall_max=%s ms\n' \
-			"$r" "$(ms "$first" "$F_MONO")" "$(ms "$down" "$F_MONO")" "$(ms "$ej" "$F_MONO")" "$a" "$b_us" \
+		td=$(td_ms "$out.vigild" "$b")
+		printf '  round %2d: first failure +%s ms, fast_path_down +%s ms, set rebuild +%s ms, tear-down done %s ms after it; (a) %s us, (b) %s us, first failure->fast_path_down %s us; failed_after=%s false_ej=%d stall_max=%s ms\n' \
+			"$r" "$(ms "$first" "$F_MONO")" "$(ms "$down" "$F_MONO")" "$(ms "$ej" "$F_MONO")" "${td:--}" "$a" "$b_us" \
 			"$first_us" "$(kv failed_after)" "$FE" "$(stall_max_ms "$LG_T0_US" $((LG_T0_US + LG_DUR_MS * 1000)))"
+		[[ -n "$td" ]] && echo "$td" >>"$W/r.td"
 		[[ $a != - ]] && echo "$a" >>"$W/r.a"
 		[[ $b_us != - ]] && echo "$b_us" >>"$W/r.b"
 		[[ $ab != - ]] && echo "$ab" >>"$W/r.ab"
@@ -616,6 +784,18 @@ kill_rounds() {
 # ---- report ----------------------------------------------------------------------------
 
 mode_name() { [[ $1 == close ]] && echo "new connection per request" || echo "kept-alive connections"; }
+# The faults of the selected rows in MODE, in row order.
+row_faults() { # MODE
+	local r
+	for r in "${SEL_ROWS[@]}"; do [[ ${r#*:} == "$1" ]] && printf '%s ' "${r%%:*}"; done
+	return 0
+}
+# The modes the selected rows use, in MODES order.
+row_modes() {
+	local m
+	for m in $MODES; do [[ -n "$(row_faults "$m")" ]] && printf '%s ' "$m"; done
+	return 0
+}
 secs() { awk -v v="$1" 'BEGIN { printf "%g", v / 1000 }'; }
 
 # The values of FIELD over the repeats of a case that have a result.
@@ -659,7 +839,7 @@ print_table() { # MODE
 		"$(mode_name "$mode")" "$mode" "$(secs "$BEFORE_MS")" "$(secs "$AFTER_MS")"
 	printf '  %-16s %-9s %3s %-23s %-16s %-16s %-22s %-22s %s\n' system fault n requests \
 		failed_inflight failed_after last_fail_ms detect_ms false_ej
-	for fault in $FAULTS; do
+	for fault in $(row_faults "$mode"); do
 		for sys in $SYSTEMS; do
 			n=$(vals "$sys" "$fault" "$mode" requests | wc -l)
 			printf '  %-16s %-9s %3s %-23s %-16s %-16s %-22s %-22s %s\n' "$sys" "$fault" "$n/$REPEATS" \
@@ -713,7 +893,7 @@ ratio() { # HAPROXY_MEDIAN VIGIL_MEDIAN
 
 print_ratios() { # MODE
 	local mode=$1 fault sys vm hm
-	for fault in $FAULTS; do
+	for fault in $(row_faults "$mode"); do
 		[[ -n "$(vals vigil "$fault" "$mode" requests)" ]] || continue
 		strongest "$fault" "$mode"
 		[[ -n "$STRONG" ]] || continue
@@ -733,8 +913,89 @@ print_ratios() { # MODE
 	done
 }
 
+# Tear-down of the vigil systems: decision -> done, and with two primaries
+# killed at once the time from the first ejection to the second (the next
+# decision, which a synchronous tear-down used to hold up).
+teardown_summary() {
+	local sys r
+	for sys in vigil vigil-xdp; do
+		[[ " $SYSTEMS " == *" $sys "* ]] || continue
+		printf '  %s: ejection decision -> tear-down done (ms), median [min-max] over the cases with one: %s\n' "$sys" \
+			"$(for r in "${SEL_ROWS[@]}"; do vals "$sys" "${r%%:*}" "${r#*:}" td_ms; done | grep -v '^-$' | medrange)"
+		[[ " ${SEL_ROWS[*]} " == *" kill-both:"* ]] || continue
+		for r in "${SEL_ROWS[@]}"; do
+			[[ ${r%%:*} == kill-both ]] || continue
+			printf '  %s: kill-both, %s: second primary ejected after the first (ms): %s\n' "$sys" \
+				"$(mode_name "${r#*:}")" "$(cell "$sys" kill-both "${r#*:}" gap_ms)"
+		done
+	done
+}
+
+fault_label() { # FAULT
+	case $1 in
+	kill) echo "backend killed" ;;
+	blackhole) echo "backend black-holed" ;;
+	slow) echo "backend slow ($SLOW_MS ms)" ;;
+	kill-both) echo "both primaries killed (backup takes over)" ;;
+	sigstop) echo "server process stopped $(secs "$STOP_MS") s (SIGSTOP)" ;;
+	esac
+}
+
+# One cell of issue 11's table: failed requests started after the fault,
+# median [min-max], and those in flight at the fault when there were any.
+issue_cell() { # SYS FAULT MODE
+	local c inflight
+	[[ -n "$(vals "$@" requests)" ]] || { echo "-"; return; }
+	c=$(cell "$@" failed_after)
+	inflight=$(vals "$@" failed_inflight | median)
+	awk -v m="$inflight" 'BEGIN { exit !(m > 0 && m < 1e300) }' && c+=" (+$(cell "$@" failed_inflight) in flight)"
+	echo "$c"
+}
+
+# Issue 11's table from this run: per row, vigil's two datapaths, the
+# strongest HAProxy variant (fewest failed_after, see strongest) and
+# HAProxy's default configuration.
+issue_table() {
+	local r fault mode sx hs hd
+	printf '\nfailed requests (issue 11 table): requests started after the fault that failed, median [min-max] over %s repeats\n' "$REPEATS"
+	printf '(and those in flight at the fault, when any failed); %s workers, %s ms client timeout; "-": not run\n\n' "$WORKERS" "$TIMEOUT_MS"
+	printf '| fault | vigil socket | vigil XDP | HAProxy strongest | HAProxy default |\n|---|---|---|---|---|\n'
+	for r in "${SEL_ROWS[@]}"; do
+		fault=${r%%:*} mode=${r#*:}
+		strongest "$fault" "$mode"
+		hs="-"
+		[[ -n "$STRONG" ]] && hs="$(issue_cell "$STRONG" "$fault" "$mode") (${STRONG#haproxy-}${STRONG_TIED:+; tied: ${STRONG_TIED//haproxy-/}})"
+		hd=$(issue_cell haproxy-default "$fault" "$mode")
+		sx=$(issue_cell vigil-xdp "$fault" "$mode")
+		printf '| %s, %s | %s | %s | %s | %s |\n' "$(fault_label "$fault")" "$(mode_name "$mode")" \
+			"$(issue_cell vigil "$fault" "$mode")" "$sx" "$hs" "$hd"
+	done
+}
+
+# The commands behind the table: this script's settings and, per system,
+# the load (loadgen) and the faults.
+print_commands() {
+	local sys
+	printf '\ncommands that produced this table:\n'
+	printf '  make bench runs scripts/bench.sh, build/bench/xdp_bench, scripts/bench-xdp.sh, then:\n'
+	printf '  %s scripts/bench-failover.sh\n' "$SETTINGS"
+	printf '  load, every case (keepalive rows add -k; -d is BEFORE_MS + AFTER_MS):\n'
+	for sys in $SYSTEMS; do
+		[[ -n "${LG_CMDS[$sys]:-}" ]] && printf '    %-16s %s\n' "$sys" "${LG_CMDS[$sys]}"
+	done
+	printf '  faults, BEFORE_MS after the load started (the socket testbed'"'"'s names; vigil-xdp: the same in its server netns):\n'
+	printf '    kill       kill -KILL <pid of: testsrv -n b1 -l %s>; afterwards started again\n' "${SB4[1]}"
+	printf '    blackhole  ip netns exec %s nft: table inet %s { chain input { type filter hook input priority 0; ip daddr %s tcp dport %s drop } }\n' \
+		"$SRV_NS" "$NFT_TABLE" "${SB4[2]}" "$PORT"
+	printf '    slow       kill -USR1 <pid of b1'"'"'s testsrv, started with -D %s>; afterwards kill -USR2\n' "$SLOW_MS"
+	printf '    kill-both  kill -KILL <pid of b1'"'"'s testsrv> <pid of b2'"'"'s testsrv>\n'
+	printf '    sigstop    kill -STOP <pid of b1'"'"'s testsrv>; %s ms later kill -CONT\n' "$STOP_MS"
+	printf '  servers: ip netns exec <server netns> %s -l ADDR -p %s -n bI -D %s\n' "$TESTSRV" "$PORT" "$SLOW_MS"
+}
+
 # ---- run --------------------------------------------------------------------------------
 
+declare -A LG_CMDS # one loadgen command line per system, for the commands section
 T0=$EPOCHREALTIME
 printf 'vigil failover bench (scripts/bench-failover.sh)\n'
 printf 'commit %s, date %s, kernel %s, %s CPUs, load average at start %s\n' "$COMMIT" \
@@ -745,23 +1006,34 @@ if [[ $SCHED == rr ]]; then
 else
 	printf 'SCHED=other: vigild with daemon.sched_priority 0, haproxy at the normal policy (both SCHED_OTHER, checked on every start)\n'
 fi
-printf 'REPEATS=%s ROUNDS=%s MODES="%s" FAULTS="%s" SYSTEMS="%s"\n' "$REPEATS" "$ROUNDS" "$MODES" "$FAULTS" "$SYSTEMS"
-printf 'loadgen: WORKERS=%s PAUSE_MS=%s TIMEOUT_MS=%s BEFORE_MS=%s AFTER_MS=%s (both modes)\n' \
-	"$WORKERS" "$PAUSE_MS" "$TIMEOUT_MS" "$BEFORE_MS" "$AFTER_MS"
+SETTINGS="SCHED=$SCHED REPEATS=$REPEATS ROUNDS=$ROUNDS ROWS=\"$ROWS\" MODES=\"$MODES\" FAULTS=\"$FAULTS\" SYSTEMS=\"$SYSTEMS\" WORKERS=$WORKERS PAUSE_MS=$PAUSE_MS TIMEOUT_MS=$TIMEOUT_MS BEFORE_MS=$BEFORE_MS AFTER_MS=$AFTER_MS SLOW_MS=$SLOW_MS STOP_MS=$STOP_MS"
+printf 'REPEATS=%s ROUNDS=%s ROWS="%s" (selected: %s) MODES="%s" FAULTS="%s" SYSTEMS="%s"\n' "$REPEATS" \
+	"$ROUNDS" "$ROWS" "${SEL_ROWS[*]}" "$MODES" "$FAULTS" "$SYSTEMS"
+printf 'loadgen: WORKERS=%s PAUSE_MS=%s TIMEOUT_MS=%s BEFORE_MS=%s AFTER_MS=%s (both modes); SLOW_MS=%s STOP_MS=%s\n' \
+	"$WORKERS" "$PAUSE_MS" "$TIMEOUT_MS" "$BEFORE_MS" "$AFTER_MS" "$SLOW_MS" "$STOP_MS"
 printf 'binaries: vigild sha256 %s, loadgen sha256 %s\n' "$(sha256sum "$VIGILD" | cut -c1-12)" \
 	"$(sha256sum "$LOADGEN" | cut -c1-12)"
 printf 'output file: %s\n' "${OUT:-none}"
 
+[[ " $SYSTEMS " == *" vigil-xdp "* ]] && setup_xdp_testbed
 setup_testbed
 mkfifo "$W/jitter.fifo"
 start_bg stall_monitor "$W/jitter.fifo" "$W/stalls" 1
 
 printf '\ntestbed: client netns %s (10.%s.0.1), server netns %s: b1 %s, b2 %s (primaries), b3 %s (backup)\n' \
 	"$CLI_NS" "$NET" "$SRV_NS" "${EP[1]}" "${EP[2]}" "${EP[3]}"
-printf 'faults: kill = SIGKILL of b1'"'"'s server; blackhole = nft drop of every packet to b2:%s\n' "$PORT"
-printf '\nvigil config (a fresh vigild and pin dir per case; the pin dir shown is an example):\n'
-fo_new_config
-vigil_config | sed 's/^/    /'
+[[ " $SYSTEMS " == *" vigil-xdp "* ]] &&
+	printf 'XDP testbed (vigil-xdp): client netns %s (10.%s.1.2) -> LB netns %s (XDP on xlc, xls) -> server netns %s: b1 %s, b2 %s (primaries), b3 %s (backup)\n' \
+		"$XCLI_NS" "$XNET" "$XLB_NS" "$XSRV_NS" "${XEP[1]}" "${XEP[2]}" "${XEP[3]}"
+printf 'faults: kill = SIGKILL of b1'"'"'s server; blackhole = nft drop of every packet to b2:%s; slow = b1'"'"'s replies take %s ms (testsrv -D, SIGUSR1); kill-both = SIGKILL of b1 and b2; sigstop = SIGSTOP of b1'"'"'s server, SIGCONT %s ms later\n' \
+	"$PORT" "$SLOW_MS" "$STOP_MS"
+for s in vigil vigil-xdp; do
+	[[ " $SYSTEMS " == *" $s "* ]] || continue
+	use_testbed "$(testbed_of "$s")"
+	printf '\n%s config (a fresh vigild and pin dir per case; the pin dir shown is an example):\n' "$s"
+	fo_new_config
+	vigil_config "$s" | sed 's/^/    /'
+done
 for s in $SYSTEMS; do
 	[[ $s == haproxy-* ]] || continue
 	printf '\n%s config (haproxy -db%s):\n' "$s" "${HP_CHRT[*]:+, under ${HP_CHRT[*]}}"
@@ -778,11 +1050,10 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
 		for ((i = ${#order[@]} - 1; i >= 0; i--)); do rev+=("${order[i]}"); done
 		order=("${rev[@]}")
 	fi
-	for mode in $MODES; do
-		for fault in $FAULTS; do
-			for sys in "${order[@]}"; do
-				run_case "$sys" "$fault" "$mode" "$rep"
-			done
+	for row in "${SEL_ROWS[@]}"; do
+		for sys in "${order[@]}"; do
+			run_case "$sys" "${row%%:*}" "${row#*:}" "$rep"
+			[[ -n "${LG_CMDS[$sys]:-}" ]] || LG_CMDS[$sys]=$LG_CMD
 		done
 	done
 done
@@ -801,11 +1072,11 @@ printf 'vigild ejection; haproxy: "Server is DOWN" on its stderr); "none" ("-" i
 printf 'within the case (sorts above every number). false_ej: sum over the repeats of healthy backends\n'
 printf 'ejected, marked down by the fast path or failed open (vigil), healthy servers marked down (haproxy);\n'
 printf 'they count against the system and stay in every figure (no attempt is dropped); see anomalies.\n'
-for mode in $MODES; do
+for mode in $(row_modes); do
 	print_table "$mode"
 done
 
-for mode in $MODES; do
+for mode in $(row_modes); do
 	printf '\nratios of failed_after medians, %s (HAProxy / vigil; above 1: vigil fails fewer):\n' "$(mode_name "$mode")"
 	print_ratios "$mode"
 done
@@ -823,16 +1094,21 @@ if ((ROUNDS > 0)); then
 	printf '    (b)     fast_path_down -> vigild set rebuild (ejection mono_ns):          %s / %s us\n' "$b50" "$b99"
 	printf '    (a)+(b) decisive failure -> vigild set rebuild:                          %s / %s us\n' "$ab50" "$ab99"
 	printf '    first failure after the fault -> fast_path_down:                        %s / %s us\n' "$fd50" "$fd99"
+	printf '    vigild ejection decision -> tear-down done:                             %s / %s ms\n' \
+		"$(pct 50 <"$W/r.td")" "$(pct 99 <"$W/r.td")"
 	awk -v a="$a99" -v ab="$ab99" 'BEGIN {
 		if (a == "-") { print "    signal->datapath p99 < 1 ms: NO DATA"; exit }
 		printf "    signal->datapath p99 < 1 ms: kernel datapath %s (%.3f ms); vigild set rebuild %s (%.3f ms)\n",
 			(a < 1000) ? "met" : "MISSED", a / 1000, (ab != "-" && ab < 1000) ? "met" : "MISSED", ab / 1000 }'
 fi
-for mode in $MODES; do
-	[[ " $FAULTS " == *" blackhole "* && " $SYSTEMS " == *" vigil "* ]] || continue
-	printf '  blackhole ejected within 100 ms when peers answer within 5 ms, %s, per repeat:\n' "$(mode_name "$mode")"
+for bh in "${SEL_ROWS[@]}"; do
+	[[ ${bh%%:*} == blackhole ]] || continue
+	for sys in vigil vigil-xdp; do
+	[[ " $SYSTEMS " == *" $sys "* ]] || continue
+	mode=${bh#*:}
+	printf '  %s: blackhole ejected within 100 ms when peers answer within 5 ms, %s, per repeat:\n' "$sys" "$(mode_name "$mode")"
 	for ((rep = 1; rep <= REPEATS; rep++)); do
-		key="vigil,blackhole,$mode,$rep"
+		key="$sys,blackhole,$mode,$rep"
 		[[ -n "${R[$key,requests]+x}" && -z "${R[$key,nores]}" ]] || { printf '    repeat %d: no result\n' "$rep"; continue; }
 		awk -v r="$rep" -v e="${R[$key,eject_ms]:--}" -v rule="${R[$key,rule]:-none}" \
 			-v pc="${R[$key,peer_connect_ms]:--}" -v pr="${R[$key,peer_request_ms]:--}" \
@@ -842,14 +1118,16 @@ for mode in $MODES; do
 				(e == "-") ? "NOT EJECTED" : (e + 0 <= 100) ? "met" : "MISSED", pc, pr,
 				(pc == "-") ? "unknown" : (pc + 0 <= 5 && pr + 0 <= 5) ? "yes" : (pc + 0 <= 5) ? "connect yes, request no" : "no" }'
 	done
+	done
 done
+teardown_summary
 
 nft_list=$(for k in "${!R[@]}"; do [[ $k == *,nft_ms && -n "${R[$k]}" ]] && echo "${R[$k]}"; done | sort -g | paste -sd' ' -)
 [[ -n "$nft_list" ]] && printf '\nblackhole: the fault instant is when nft returned; nft took (ms, sorted): %s\n' "$nft_list"
 
 printf '\nfalse ejections per system (all cases and repeats): '
 for s in $SYSTEMS; do
-	printf '%s %s; ' "$s" "$(for m in $MODES; do for f in $FAULTS; do vals "$s" "$f" "$m" false_ej; done; done |
+	printf '%s %s; ' "$s" "$(for r in "${SEL_ROWS[@]}"; do vals "$s" "${r%%:*}" "${r#*:}" false_ej; done |
 		awk '{ s += $1 } END { printf "%d", s }')"
 done
 printf 'vigil kill rounds %d\n' "$ROUND_FE"
@@ -865,6 +1143,8 @@ if ((${#ANOMALIES[@]} == 0)); then
 else
 	for a in "${ANOMALIES[@]}"; do printf '  %s\n' "$a"; done
 fi
+issue_table
+print_commands
 printf '\nrun time %.0f s\n' "$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')"
 # Let tee write the last lines before the EXIT trap runs (its messages go
 # to the terminal).

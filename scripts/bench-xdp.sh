@@ -118,6 +118,7 @@ detection:
   slow_floor_ms: 60000
   stuck_connect_floor_ms: 60000
   stuck_request_floor_ms: 60000
+  stall_floor_ms: 60000
 services:
   - {name: bench, vip: "$VIP:5201", datapath: xdp, backends: ["$BACKEND:5201"]}
   - {name: rps, vip: "$VIP:80", datapath: xdp, backends: ["$BACKEND:8080"]}

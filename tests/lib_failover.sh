@@ -137,6 +137,21 @@ _fo_vip() { # FAMILY
 	if [[ $1 == 6 ]]; then VIP=$VIP6 VIP_EP="[$VIP6]:80"; else VIP=$VIP4 VIP_EP="$VIP4:80"; fi
 }
 
+# Two services on the same backend addresses (world from fo_world N none):
+# testsrv "aI" on B4[I]:PA and "kI" on B4[I]:PK, I = 1..3 (FO_SRV_PIDS 1-3
+# and 4-6), for a test with a service per connection mode. Sets A1 A2 A3
+# and K1 K2 K3.
+# shellcheck disable=SC2034 # read by the tests
+fo_servers_two_ports() { # PA PK
+	local i
+	for i in 1 2 3; do
+		fo_server "$i" "${B4[i]}" "$1" "a$i"
+		fo_server $((i + 3)) "${B4[i]}" "$2" "k$i"
+	done
+	A1="${B4[1]}:$1" A2="${B4[2]}:$1" A3="${B4[3]}:$1"
+	K1="${B4[1]}:$2" K2="${B4[2]}:$2" K3="${B4[3]}:$2"
+}
+
 # Kill backend IDX's testsrv (SIGKILL: no graceful close) and forget it.
 fo_kill_server() { # IDX
 	local pid=${FO_SRV_PIDS[$1]}
@@ -195,7 +210,8 @@ fo_config_head() {
 #   --calm                the latency rules a test does not exercise, out of
 #                         reach of this VM's scheduling stalls (a healthy
 #                         testsrv can miss its CPU for 400 ms):
-#                         slow_floor_ms 1000, stuck_request_floor_ms 2000
+#                         slow_floor_ms 1000, stuck_request_floor_ms 2000,
+#                         stall_floor_ms 2000
 #   --detect 'KEY: VALUE' a line of detection: (repeatable)
 #   --top 'YAML'          top-level YAML after detection:
 #   --service NAME VIP    a service; VIP "A:P" or several, space-separated
@@ -209,7 +225,7 @@ fo_conf() {
 		case $1 in
 		--rewrite) rewrite=true; shift ;;
 		--xdp) head=xdp_config_head datapath=xdp; shift ;;
-		--calm) detect+=("slow_floor_ms: 1000" "stuck_request_floor_ms: 2000"); shift ;;
+		--calm) detect+=("slow_floor_ms: 1000" "stuck_request_floor_ms: 2000" "stall_floor_ms: 2000"); shift ;;
 		--detect) detect+=("$2"); shift 2 ;;
 		--top) top+=("$2"); shift 2 ;;
 		--service)

@@ -44,15 +44,16 @@ xdp_world() { # N
 	fo_servers "$1" "$PORT"
 }
 
-# Build the world above with N backend addresses. Sets CLI_NS LB_NS SRV_NS,
-# CLI4 CLI6, VIP4 VIP6, B4[1..N] B6[1..N].
-xdp_topology() { # NET N
-	local net=$1 n=$2
-	netns_create cli
+# Build the world above with N backend addresses (namespaces named
+# PREFIXcli, PREFIXlb, PREFIXsrv: a second world beside another test world).
+# Sets CLI_NS LB_NS SRV_NS, CLI4 CLI6, VIP4 VIP6, B4[1..N] B6[1..N].
+xdp_topology() { # NET N [PREFIX]
+	local net=$1 n=$2 p=${3:-}
+	netns_create "${p}cli"
 	CLI_NS=$NETNS
-	netns_create lb
+	netns_create "${p}lb"
 	LB_NS=$NETNS
-	netns_create srv
+	netns_create "${p}srv"
 	SRV_NS=$NETNS
 	CLI4="10.$net.1.2" CLI6="fd00:$net:1::2"
 	VIP4="10.96.$net.10" VIP6="fd00:96:$net::10"

@@ -42,6 +42,8 @@ MUTANTS=(
 	"stuck_connect|detector: connects pending past the limit do not count (user/lib/detector_rules.c)|unit:detector:hard_failures"
 	"sockdestroy|SOCK_DESTROY skipped for matched sockets (user/vigild/sockdestroy.c)|int:test_sockdestroy"
 	"teardown|vigild: a hard ejection does not tear connections down (user/vigild/failover.c)|int:test_failover_blackhole"
+	"sock_iter|tear-down iterator: matched sockets are not destroyed (bpf/sock_iter.bpf.c)|int:test_failover_blackhole"
+	"stall_kills|detector: a stalled backend's connections are all torn down (user/lib/detector_rules.c)|unit:detector:stall_not_death int:test_failover_stall"
 	"xdp_reselect|XDP: a tracked flow keeps its ejected/draining/removed backend (bpf/lb_core.h)|bpf:test_xdp_conntrack:policy_reselect,policy_syn_repick,policy_removed"
 	"backups|detector: backups never serve, fail open instead (user/lib/detector.c)|unit:detector:service_level int:test_failover_backups"
 	"probe_readmit|detector: successful probes never re-admit (user/lib/detector.c)|unit:detector:probing_backoff"

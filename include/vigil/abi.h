@@ -160,6 +160,9 @@ _Static_assert(sizeof(struct vigil_inflight) == 48, "vigil_inflight layout");
 #define VIGIL_INFLIGHT_AWAIT_REPLY   0x02 /* client sent, no reply yet */
 #define VIGIL_INFLIGHT_IN_REQUEST    0x04 /* server received, not answered yet */
 #define VIGIL_INFLIGHT_ESTABLISHED   0x08 /* client handshake completed */
+#define VIGIL_INFLIGHT_RETRANS       0x10 /* client: data of the awaited request had to be
+					   * retransmitted (no ACK within the RTO); cleared
+					   * by the next send and by the reply */
 
 /* Daemon settings the BPF programs read (global data written by vigild after load). */
 struct vigil_settings {
@@ -202,6 +205,28 @@ struct vigil_backend_health {
 	__u64 down_since_ns;
 };
 _Static_assert(sizeof(struct vigil_backend_health) == 32, "vigil_backend_health layout");
+
+/* ---- failover: tearing down an ejected backend's connections ---------------- */
+
+/* Which connections to a backend vigild destroys (bpf/sock_iter.bpf.c, or
+ * the SOCK_DESTROY fallback of user/vigild/sockdestroy.c). */
+enum vigil_teardown_kind {
+	VIGIL_TEARDOWN_NONE = 0,
+	VIGIL_TEARDOWN_ALL = 1,     /* every connection (any state but LISTEN, TIME_WAIT,
+				     * CLOSE): the backend is dead */
+	VIGIL_TEARDOWN_UNACKED = 2, /* only connections whose sent data went unacknowledged
+				     * past a retransmission timeout (icsk_retransmits > 0):
+				     * the network says they are dead; the others live on */
+};
+
+/* Value of the iterator's teardown map (key: struct vigil_endpoint). */
+struct vigil_teardown_req {
+	__u32 kind;      /* enum vigil_teardown_kind */
+	__u32 destroyed; /* sockets the iterator destroyed (it adds, vigild reads) */
+};
+_Static_assert(sizeof(struct vigil_teardown_req) == 8, "vigil_teardown_req layout");
+
+#define VIGIL_MAX_TEARDOWN 256 /* backends torn down in one pass over the namespaces */
 
 /* ---- failover: socket-level load balancing --------------------------------- */
 
@@ -264,10 +289,13 @@ enum vigil_rule {
 	VIGIL_RULE_RESTART = 14,      /* vigild restarted (all-zero key); evidence: backends
 				       * restored out of service (failures), fast-path down
 				       * flags (errors), sockets waiting since before (requests) */
-	VIGIL_RULE_REMOTE_HARD = 15,  /* cluster: another node saw a hard failure; out of
+	VIGIL_RULE_STALLED = 15,      /* requests unanswered but acknowledged by the backend's
+				       * kernel: its process stopped (SIGSTOP, GC pause);
+				       * ejected for new connections, connections kept */
+	VIGIL_RULE_REMOTE_HARD = 16,  /* cluster: another node saw a hard failure; out of
 				       * selection and probed at once (evidence: failures =
 				       * nodes reporting) */
-	VIGIL_RULE_REMOTE_OUTLIER = 16, /* cluster: enough nodes report it as an outlier
+	VIGIL_RULE_REMOTE_OUTLIER = 17, /* cluster: enough nodes report it as an outlier
 					 * (evidence: failures = nodes reporting, threshold
 					 * = live nodes) */
 	VIGIL_RULE_COUNT

@@ -7,10 +7,15 @@
 #      down, and no connect reaches it afterwards.
 #   B. keep-alive only (service "keep", loadgen -k started before the fault,
 #      so no new connection is opened unless one fails): requests on the
-#      victim's connections go unanswered; vigild ejects it by stuck_request
-#      within 1 s, destroys those connections (the clients' failures end
-#      soon after, far before their 3 s timeout) and the clients reconnect to
-#      the live backends.
+#      victim's connections go unanswered and are retransmitted (network
+#      evidence, unlike a stopped process: test_failover_stall); vigild
+#      ejects it by stuck_request within 1 s, destroys those connections (the
+#      clients' failures end soon after, far before their 3 s timeout) and
+#      the clients reconnect to the live backends.
+# Cases: the tear-down path. iterator: bpf_sock_destroy() from the TCP
+# socket iterator (the default where the kernel has it); netlink: the
+# SOCK_DESTROY fallback, forced with VIGIL_TEARDOWN=netlink. Each checks
+# from vigild's log that its path did the tear-down.
 # The 1 s bounds grow by the time this VM stalled between the fault and the
 # ejection, as measured by the test itself (a sleeper loop, see
 # stall_monitor below), capped at STALL_CAP_MS.
@@ -18,7 +23,13 @@
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
 source "$(dirname "$0")/../lib_failover.sh"
+run_cases iterator netlink
 fo_require_env
+case $VGL_CASE in
+iterator) export VIGIL_TEARDOWN=iterator PATH_LOG="socket iterator" ;;
+netlink) export VIGIL_TEARDOWN=netlink PATH_LOG="netlink SOCK_DESTROY" ;;
+*) die "unknown case $VGL_CASE" ;;
+esac
 command -v nft >/dev/null || skip "nft not installed"
 
 STALL_CAP_MS=500 # at most this much of a bound is excused by stalls
@@ -26,12 +37,7 @@ STALL_CAP_MS=500 # at most this much of a bound is excused by stalls
 fo_world 3 none
 PA=$PORT           # backends of service conn (case A)
 PB=$((PORT + 1))   # backends of service keep (case B)
-for i in 1 2 3; do
-	fo_server "$i" "${B4[i]}" "$PA" "a$i"
-	fo_server $((i + 3)) "${B4[i]}" "$PB" "k$i"
-done
-A1="${B4[1]}:$PA" A2="${B4[2]}:$PA" A3="${B4[3]}:$PA"
-K1="${B4[1]}:$PB" K2="${B4[2]}:$PB" K3="${B4[3]}:$PB"
+fo_servers_two_ports "$PA" "$PB"
 # nft installed but unusable (a kernel without nf_tables) skips the whole
 # test here, before anything is measured; an nft failure later fails it.
 if ! { fo_blackhole vgl_bh_try 127.0.0.2 1 && fo_unblackhole vgl_bh_try; }; then
@@ -44,7 +50,8 @@ fi
 # of it.
 FO_LOG_LEVEL=debug fo_conf --detect "eject_base_ms: 20000" --detect "slow_floor_ms: 1000" \
 	--service conn "$VIP:80" --backends "$A1" "$A2" --backups "$A3" \
-	--set "detection: {stuck_request_floor_ms: 2000}" --set "probe: {timeout_ms: 300}" \
+	--set "detection: {stuck_request_floor_ms: 2000, stall_floor_ms: 2000}" \
+	--set "probe: {timeout_ms: 300}" \
 	--service keep "$VIP:81" --backends "$K1" "$K2" --backups "$K3" \
 	--set "probe: {timeout_ms: 300}"
 start_vigild "$VGL_CONFIG"
@@ -53,6 +60,17 @@ start_vigild "$VGL_CONFIG"
 STALLS=$VGL_TMP/stalls
 mkfifo "$VGL_TMP/stall.fifo" || die "mkfifo failed"
 start_bg stall_monitor "$VGL_TMP/stall.fifo" "$STALLS" 5
+
+# vigild's line on the tear-down of EP: it says what was destroyed and by
+# which path. Sets TD_LINE.
+# shellcheck disable=SC2317 # called through wait_until
+_teardown_logged() { grep -q "tore down [0-9]* connections to $1 " "$VIGILD_LOG"; }
+teardown_line() { # LABEL EP
+	wait_until 3 _teardown_logged "$2"
+	TD_LINE=$(grep "tore down [0-9]* connections to $2 " "$VIGILD_LOG" | head -n1)
+	log "$1: vigild: $TD_LINE"
+	assert_true "$1: tear-down by the $VGL_CASE path" grep -q "kind all, $PATH_LOG," <<<"$TD_LINE"
+}
 
 # Detection time in ms from FAULT_NS to the first ejection of EP (sets EJ,
 # EJ_RULE and DETECT_MS; "none" when there is no such event).
@@ -107,6 +125,7 @@ assert_le "case A failed requests after the fault (one pending connect per worke
 assert_ge "case A served by a2" 100 "$(lg_get served_a2)"
 assert_eq "case A served by the backup" 0 "$(lg_get served_a3)"
 assert_eq "case A service serving" primaries "$(service_field conn serving)"
+teardown_line "case A" "$A1"
 
 # ---- B: keep-alive connections only ---------------------------------------------
 log "case B: keep-alive connections only, blackhole $K1"
@@ -134,6 +153,9 @@ if wait_backend_field keep "$K1" state ejected 3; then
 		warn "FAIL: case B connections to $K1 left: $(estab_to "$K1")"
 		VGL_FAILS=$((VGL_FAILS + 1))
 	fi
+	teardown_line "case B" "$K1"
+	TORN=$(sed -n 's/.* tore down \([0-9]*\) connections.*/\1/p' <<<"$TD_LINE")
+	assert_ge "case B connections to the victim the tear-down destroyed" 1 "${TORN:-0}"
 	REQ_K2=$(stat_of "$K2" requests) || die "no stats for $K2"
 	sleep 1
 	REQ_K2_LATER=$(stat_of "$K2" requests) || die "no stats for $K2"

@@ -48,6 +48,7 @@ U1="${B4[1]}:$PU" U2="${B4[2]}:$PU" U3="${B4[3]}:$PU"
 # samples into the 10 s window even when its 100 ms replies take 300 ms on a
 # loaded machine.
 fo_conf --detect "eject_base_ms: 20000" --detect "stuck_request_floor_ms: 2000" \
+	--detect "stall_floor_ms: 2000" \
 	--service slow "$VIP:80" --backends "{address: \"$S1\", weight: 18}" "${SEP[@]:2}" \
 	--set "detection: {slow_min_samples: 500}" \
 	--service uniform "$VIP:81" --backends "$U1" "$U2" "$U3" \

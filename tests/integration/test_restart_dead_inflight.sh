@@ -4,8 +4,9 @@
 # vigild starts, so they cause no stuck_request ejection. Planted here in the
 # pinned map while vigild is down: 4 entries for b1 keyed by kernel addresses
 # no socket has, waiting for a reply since boot (without the drop they count
-# as 4 requests stuck since the start, >= consecutive_failures 3, and eject
-# b1 once stuck_request_floor_ms has passed). The entry of a connection to b1
+# as 4 requests waiting since the start, >= consecutive_failures 3, and
+# eject b1 once stall_floor_ms has passed: rule stalled, as nothing was
+# retransmitted). The entry of a connection to b1
 # that is still open stays, and so does a flow key of the XDP datapath (top
 # bit clear).
 # shellcheck source=tests/lib.sh
@@ -75,7 +76,7 @@ done
 assert_true "the XDP flow key stays" has_key $XDP_KEY
 assert_eq "the open connection's entry stays" "$LIVE" "$(socket_keys)"
 assert_true "vigild logs the drop" grep -q "dropped ${#DEAD[@]} in-flight entries of sockets that closed" "$VIGILD_LOG"
-# Beyond stuck_request_floor_ms (300 ms) and many ticks.
+# Beyond stall_floor_ms (500 ms) and many ticks.
 sleep 2
 assert_eq "b1 state" healthy "$(backend_field web "${EP[1]}" state)"
 assert_eq "ejections of b1 in the history" 0 "$(events_of "${EP[1]}" ejected | wc -l)"

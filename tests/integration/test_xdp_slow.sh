@@ -41,6 +41,7 @@ EP[3]="${B4[3]}:$PORT"
 # with RSTs, which the XDP monitor counts as failures.
 fo_conf --xdp --detect "eject_base_ms: 20000" --detect "stuck_connect_floor_ms: 60000" \
 	--detect "max_ejection_share: 0.67" --detect "stuck_request_floor_ms: 2000" \
+	--detect "stall_floor_ms: 2000" \
 	--service web "$VIP4:80" --backends "${EP[1]}" "${EP[2]}" "${EP[3]}" \
 	--set "detection: {slow_min_samples: 50, slow_floor_ms: 10, consecutive_failures: 1000}"
 xdp_start_vigild

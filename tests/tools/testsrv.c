@@ -2,11 +2,13 @@
 /*
  * testsrv: small TCP server for vigil's integration tests.
  *
- *   testsrv [-l ADDR] [-p PORT] [-d DELAY_MS] [-m echo|close|rst]
+ *   testsrv [-l ADDR] [-p PORT] [-d DELAY_MS] [-D SLOW_MS] [-m echo|close|rst]
  *           [--pid-file PATH] [--ready-file PATH]
  *
  * echo  (default) one thread per connection: read once (one request), sleep
- *       DELAY_MS, write "OK\n"; repeat until the client closes.
+ *       DELAY_MS, write "OK\n"; repeat until the client closes. With -D,
+ *       SIGUSR1 makes every later reply wait SLOW_MS instead (a backend
+ *       turning slow under load, for the benchmark) and SIGUSR2 goes back.
  * close accept and close at once (FIN).
  * rst   accept, SO_LINGER 0, close (RST).
  *
@@ -45,7 +47,8 @@ static char reply[64] = "OK\n";
 /* A reply later than the delay by more than this is reported on stderr. */
 #define LATE_SLACK_MS 10
 
-static int delay_ms;
+static atomic_int delay_ms;
+static int base_delay_ms, slow_delay_ms = -1;
 static enum mode mode = MODE_ECHO;
 static int wake_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stopping;
@@ -56,7 +59,10 @@ static void on_signal(int sig)
 	int saved = errno;
 	ssize_t r;
 
-	(void)sig;
+	if (sig == SIGUSR1 || sig == SIGUSR2) {
+		atomic_store(&delay_ms, sig == SIGUSR1 ? slow_delay_ms : base_delay_ms);
+		return;
+	}
 	stopping = 1;
 	r = write(wake_pipe[1], "x", 1);
 	(void)r;
@@ -71,6 +77,7 @@ static void usage(FILE *out)
 		"  -l ADDR   IPv4 or IPv6 literal to listen on (default 0.0.0.0)\n"
 		"  -p PORT   TCP port (default 8080; 0 picks one, printed on stdout)\n"
 		"  -d MS     delay before each reply in echo mode (default 0)\n"
+		"  -D MS     after SIGUSR1, delay each reply MS instead; SIGUSR2: back to -d\n"
 		"  -m MODE   echo (default), close (accept+FIN), rst (accept+RST)\n"
 		"  -n NAME   reply \"OK NAME\" instead of \"OK\"\n");
 }
@@ -112,6 +119,7 @@ static void *echo_conn(void *arg)
 	int fd = (int)(intptr_t)arg;
 	char buf[4096];
 	long long start;
+	int delay;
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -128,15 +136,16 @@ static void *echo_conn(void *arg)
 		if (n <= 0) /* client closed (or reset) */
 			break;
 		start = now_us();
-		if (delay_ms > 0)
-			sleep_ms(delay_ms);
+		delay = atomic_load(&delay_ms);
+		if (delay > 0)
+			sleep_ms(delay);
 		if (write_all(fd, reply, strlen(reply)) < 0)
 			break;
 		/* Make scheduling noise visible: tests that check latency
 		 * buckets can tell a late wake-up from a measurement error. */
-		if (delay_ms > 0 && now_us() - start > (delay_ms + LATE_SLACK_MS) * 1000LL)
+		if (delay > 0 && now_us() - start > (delay + LATE_SLACK_MS) * 1000LL)
 			fprintf(stderr, "testsrv: late reply: %.1f ms for a %d ms delay\n",
-				(double)(now_us() - start) / 1000.0, delay_ms);
+				(double)(now_us() - start) / 1000.0, delay);
 	}
 	close(fd);
 	atomic_fetch_sub(&n_active, 1);
@@ -222,7 +231,7 @@ int main(int argc, char **argv)
 	int c, lfd, one = 1;
 	char buf[32];
 
-	while ((c = getopt_long(argc, argv, "l:p:d:m:n:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:p:d:D:m:n:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			addr = optarg;
@@ -234,11 +243,13 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'd':
+		case 'D':
 			if (tool_parse_long(optarg, 0, 3600000, &v) < 0) {
-				fprintf(stderr, "testsrv: -d %s: delay must be 0-3600000 ms\n", optarg);
+				fprintf(stderr, "testsrv: -%c %s: delay must be 0-3600000 ms\n", c, optarg);
 				return 1;
 			}
-			delay_ms = (int)v;
+			*(c == 'd' ? &base_delay_ms : &slow_delay_ms) = (int)v;
+			atomic_store(&delay_ms, base_delay_ms);
 			break;
 		case 'm':
 			if (!strcmp(optarg, "echo"))
@@ -288,6 +299,10 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (slow_delay_ms >= 0) {
+		sigaction(SIGUSR1, &sa, NULL);
+		sigaction(SIGUSR2, &sa, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -313,7 +328,7 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("testsrv: listening on %s port %d mode %s delay %d ms\n", addr, bound_port(lfd),
-	       mode == MODE_ECHO ? "echo" : mode == MODE_CLOSE ? "close" : "rst", delay_ms);
+	       mode == MODE_ECHO ? "echo" : mode == MODE_CLOSE ? "close" : "rst", base_delay_ms);
 	fflush(stdout);
 	if (ready_file && write_file(ready_file, "") < 0) {
 		fprintf(stderr, "testsrv: --ready-file %s: %s\n", ready_file, strerror(errno));

@@ -54,6 +54,7 @@ static void setup(size_t primaries, size_t backups)
 	p.slow_min_samples = 20;
 	p.stuck_connect_floor_ms = 30;
 	p.stuck_request_floor_ms = 100;
+	p.stall_floor_ms = 250;
 	setup_with(primaries, backups, &p);
 }
 
@@ -151,8 +152,8 @@ START_TEST(names)
 	static const char *const rules[] = {
 		"none", "consecutive_failures", "fast_path", "error_ratio", "slow",
 		"stuck_connect", "stuck_request", "eject_expired", "probe_ok", "probe_failed",
-		"admin", "fail_open", "backups", "primaries", "vigild_restarted", "remote_hard",
-		"remote_outlier",
+		"admin", "fail_open", "backups", "primaries", "vigild_restarted", "stalled",
+		"remote_hard", "remote_outlier",
 	};
 
 	ck_assert_int_eq((int)N(rules), VIGIL_RULE_COUNT);
@@ -184,7 +185,8 @@ START_TEST(defaults)
 	ck_assert_uint_eq(p.slow_min_samples, 1000);
 	ck_assert_double_eq(p.stuck_factor, 4.0);
 	ck_assert_uint_eq(p.stuck_connect_floor_ms, 50);
-	ck_assert_uint_eq(p.stuck_request_floor_ms, 300);
+	ck_assert_uint_eq(p.stuck_request_floor_ms, 200);
+	ck_assert_uint_eq(p.stall_floor_ms, 500);
 	ck_assert_uint_eq(p.eject_base_ms, 2000);
 	ck_assert_uint_eq(p.eject_max_ms, 60000);
 	ck_assert_uint_eq(p.probe_interval_ms, 200);
@@ -225,6 +227,21 @@ START_TEST(quiet_service_no_changes)
 }
 END_TEST
 
+/* Requests of backend idx unanswered past the stall limit and never
+ * retransmitted (stalled), and past the stuck limit after a retransmission
+ * (stuck: the network lost them). */
+static void waiting(size_t idx, __u32 stalled, __u32 stuck, bool down, __u64 now)
+{
+	struct vigil_det_observation o;
+
+	memset(&o, 0, sizeof(o));
+	o.stalled_requests = stalled;
+	o.stuck_requests = stuck;
+	o.kernel_down = down;
+	o.oldest_stuck_us = 600000;
+	vigil_det_observe(&svc, idx, &o, now);
+}
+
 /* ---- hard failures ------------------------------------------------------------ */
 
 START_TEST(fast_path)
@@ -239,7 +256,7 @@ START_TEST(fast_path)
 	ck_assert_int_eq(c->from, VIGIL_STATE_HEALTHY);
 	ck_assert_int_eq(c->to, VIGIL_STATE_EJECTED);
 	ck_assert_int_eq(c->rule, VIGIL_RULE_FAST_PATH);
-	ck_assert(c->tear_down);
+	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_ALL);
 	ck_assert_uint_eq(c->evidence.failures, 2);
 	ck_assert_uint_eq(c->evidence.threshold, 3);
 	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_EJECTED);
@@ -263,7 +280,7 @@ START_TEST(consecutive)
 	ck_assert_uint_eq(eval(T0), 1);
 	c = change_for(0);
 	ck_assert_int_eq(c->rule, VIGIL_RULE_CONSECUTIVE);
-	ck_assert(c->tear_down);
+	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_ALL);
 	ck_assert_uint_eq(c->evidence.failures, 3);
 	ck_assert_uint_eq(c->evidence.threshold, 3);
 	ck_assert_uint_eq(c->evidence.limit_us, 0);
@@ -291,7 +308,7 @@ START_TEST(stuck)
 	ck_assert_uint_eq(eval(T0), 1);
 	c = change_for(0);
 	ck_assert_int_eq(c->rule, stuck_cases[_i].rule);
-	ck_assert(c->tear_down);
+	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_ALL);
 	ck_assert_uint_eq(c->evidence.failures, 3);
 	ck_assert_uint_eq(c->evidence.latency_us, stuck_cases[_i].latency_us);
 	ck_assert_uint_eq(c->evidence.limit_us, stuck_cases[_i].limit_us);
@@ -356,7 +373,7 @@ START_TEST(error_ratio)
 	ck_assert_uint_eq(eval(T0), 1);
 	c = change_for(0);
 	ck_assert_int_eq(c->rule, VIGIL_RULE_ERROR_RATIO);
-	ck_assert(!c->tear_down);
+	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_NONE);
 	ck_assert_uint_eq(c->evidence.requests, 20);
 	ck_assert_uint_eq(c->evidence.errors, 10);
 	ck_assert_uint_eq(c->evidence.threshold, 500);
@@ -417,7 +434,7 @@ START_TEST(slow_outlier)
 	c = change_for(3);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(c->rule, VIGIL_RULE_SLOW);
-	ck_assert(!c->tear_down);
+	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_NONE);
 	ck_assert_uint_eq(c->evidence.latency_us, 131072);
 	ck_assert_uint_eq(c->evidence.peer_latency_us, 1024);
 	ck_assert_uint_eq(c->evidence.limit_us, 50000); /* floor > 5 x 1024 */
@@ -602,7 +619,7 @@ START_TEST(expiry_starts_probing)
 	ck_assert_int_eq(c->from, VIGIL_STATE_EJECTED);
 	ck_assert_int_eq(c->to, VIGIL_STATE_PROBING);
 	ck_assert_int_eq(c->rule, VIGIL_RULE_EJECT_EXPIRED);
-	ck_assert(!c->tear_down);
+	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_NONE);
 	ck_assert_uint_eq(svc.backends[0].next_probe_ns, T0 + 2 * SEC);
 	ck_assert_uint_eq(svc.backends[0].since_ns, T0 + 2 * SEC);
 	ck_assert(vigil_det_probe_due(&svc, 0, T0 + 2 * SEC));
@@ -989,6 +1006,7 @@ START_TEST(stuck_limits_floor)
 	latency(0, true, 900000, 50, T0); /* its own latency does not count */
 	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 30 * MS);
 	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 100 * MS);
+	ck_assert_uint_eq(vigil_det_stall_limit_ns(&svc, 0), 250 * MS);
 	/* peers without samples: floor */
 	setup(3, 0);
 	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 30 * MS);
@@ -1010,6 +1028,7 @@ START_TEST(stuck_limits_from_peers)
 	latency(1, false, 10000, 5, T0);  /* p99 16384 */
 	/* request: 4 x median(65536, 131072) = 4 x 98304 us */
 	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 4ULL * 98304 * 1000);
+	ck_assert_uint_eq(vigil_det_stall_limit_ns(&svc, 0), 4ULL * 98304 * 1000);
 	/* connect: one peer with samples, 4 x 16384 us */
 	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 4ULL * 16384 * 1000);
 	/* an unhealthy peer does not count */
@@ -1021,6 +1040,152 @@ START_TEST(stuck_limits_from_peers)
 	ck_assert_int_eq(change_for(0)->rule, VIGIL_RULE_STUCK_REQUEST);
 	ck_assert_uint_eq(change_for(0)->evidence.latency_us, 400000);
 	ck_assert_uint_eq(change_for(0)->evidence.limit_us, 4 * 65536);
+}
+END_TEST
+
+/* ---- a stall is not a death ------------------------------------------------------ */
+
+static struct vigil_desired want;
+
+/* The change of backend idx in the last evaluation, with this rule and
+ * tear-down. */
+static const struct vigil_det_change *expect_change(int idx, enum vigil_rule rule,
+						    enum vigil_teardown_kind teardown)
+{
+	const struct vigil_det_change *c = change_for(idx);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->rule, rule);
+	ck_assert_int_eq(c->teardown, teardown);
+	return c;
+}
+
+/* The packet-datapath flow policy of backend idx after vigil_det_decide. */
+static __u32 decide_flags(size_t idx, __u64 now)
+{
+	vigil_det_decide(&svc, now, &want);
+	nch = want.n_changes;
+	memcpy(ch, want.changes, nch * sizeof(ch[0]));
+	return want.backends[idx].pkt_flags;
+}
+
+/* Requests acknowledged by the backend's kernel but unanswered: ejected for
+ * new connections; only connections the network did not acknowledge are
+ * destroyed (normally none), and the packet datapath keeps its flows. */
+START_TEST(stalled_ejects_keeps_connections)
+{
+	const struct vigil_det_change *c;
+
+	setup(2, 0);
+	waiting(0, 3, 0, false, T0);
+	ck_assert_uint_eq(decide_flags(0, T0), 0);
+	ck_assert_uint_eq(nch, 1);
+	c = expect_change(0, VIGIL_RULE_STALLED, VIGIL_TEARDOWN_UNACKED);
+	ck_assert_int_eq(c->to, VIGIL_STATE_EJECTED);
+	ck_assert_uint_eq(c->evidence.failures, 3);
+	ck_assert_uint_eq(c->evidence.threshold, 3);
+	ck_assert_uint_eq(c->evidence.latency_us, 600000);
+	ck_assert_uint_eq(c->evidence.limit_us, 250000);
+	ck_assert(!svc.backends[0].hard_ejected);
+	ck_assert(!vigil_set_serves(&want.set, &svc.backends[0].ep));
+}
+END_TEST
+
+/* Requests retransmitted without an acknowledgement: dead, every connection
+ * goes and the packet datapath moves its flows. */
+START_TEST(unacked_requests_tear_down)
+{
+	const struct vigil_det_change *c;
+
+	setup(2, 0);
+	waiting(0, 0, 3, false, T0);
+	ck_assert_uint_eq(decide_flags(0, T0), VIGIL_XB_RESELECT);
+	c = expect_change(0, VIGIL_RULE_STUCK_REQUEST, VIGIL_TEARDOWN_ALL);
+	ck_assert_uint_eq(c->evidence.limit_us, 100000);
+	ck_assert(svc.backends[0].hard_ejected);
+}
+END_TEST
+
+/* Evidence short of the threshold on either side, and mixed evidence: some
+ * requests lost, the rest only stalled, is a stall (only the lost ones'
+ * connections are destroyed). */
+static const struct {
+	__u32 consecutive, stalled, stuck;
+	enum vigil_rule rule;
+	enum vigil_teardown_kind teardown;
+} stall_mix[] = {
+	{ 0, 2, 0, VIGIL_RULE_NONE, VIGIL_TEARDOWN_NONE },
+	{ 0, 0, 2, VIGIL_RULE_NONE, VIGIL_TEARDOWN_NONE },
+	{ 0, 2, 1, VIGIL_RULE_STALLED, VIGIL_TEARDOWN_UNACKED },
+	{ 1, 2, 0, VIGIL_RULE_STALLED, VIGIL_TEARDOWN_UNACKED },
+	{ 1, 5, 2, VIGIL_RULE_STUCK_REQUEST, VIGIL_TEARDOWN_ALL },
+};
+
+START_TEST(stall_mixed_evidence)
+{
+	struct vigil_det_observation o;
+
+	setup(2, 0);
+	memset(&o, 0, sizeof(o));
+	o.kernel_consecutive = stall_mix[_i].consecutive;
+	o.stalled_requests = stall_mix[_i].stalled;
+	o.stuck_requests = stall_mix[_i].stuck;
+	vigil_det_observe(&svc, 0, &o, T0);
+	eval(T0);
+	if (stall_mix[_i].rule == VIGIL_RULE_NONE) {
+		ck_assert_uint_eq(nch, 0);
+		return;
+	}
+	ck_assert_uint_eq(nch, 1);
+	expect_change(0, stall_mix[_i].rule, stall_mix[_i].teardown);
+}
+END_TEST
+
+/* Ejected for a stall, then its connections show it is dead (a path whose
+ * retransmission timeout exceeds the stall limit, or a stopped host that
+ * then lost power): the spared connections are torn down, once. */
+START_TEST(stall_escalates_to_teardown)
+{
+	const struct vigil_det_change *c;
+
+	setup(2, 0);
+	waiting(0, 3, 0, false, T0);
+	ck_assert_uint_eq(decide_flags(0, T0), 0);
+	waiting(0, 3, 0, false, T0 + 20 * MS); /* still stalled: nothing new */
+	ck_assert_uint_eq(eval(T0 + 20 * MS), 0);
+	waiting(0, 0, 3, false, T0 + 40 * MS);
+	ck_assert_uint_eq(decide_flags(0, T0 + 40 * MS), VIGIL_XB_RESELECT);
+	ck_assert_uint_eq(nch, 1);
+	c = expect_change(0, VIGIL_RULE_STUCK_REQUEST, VIGIL_TEARDOWN_ALL);
+	ck_assert_int_eq(c->from, VIGIL_STATE_EJECTED);
+	ck_assert_int_eq(c->to, VIGIL_STATE_EJECTED);
+	ck_assert_uint_eq(svc.backends[0].ejections, 1); /* not ejected twice */
+	ck_assert_uint_eq(svc.backends[0].since_ns, T0);
+	ck_assert_uint_eq(eval(T0 + 60 * MS), 0); /* reported once */
+	/* the kernel fast path is such evidence too, while probing as well */
+	setup(2, 0);
+	waiting(0, 3, 0, false, T0);
+	eval(T0);
+	ck_assert_uint_eq(eval(T0 + 2 * SEC), 1); /* probing */
+	ck_assert_int_eq(svc.backends[0].state, VIGIL_STATE_PROBING);
+	waiting(0, 0, 0, true, T0 + 2 * SEC);
+	ck_assert_uint_eq(eval(T0 + 2 * SEC), 1);
+	expect_change(0, VIGIL_RULE_FAST_PATH, VIGIL_TEARDOWN_ALL);
+}
+END_TEST
+
+/* Nothing to escalate: ejected as an outlier, or already torn down. */
+START_TEST(no_escalation_otherwise)
+{
+	setup(3, 0);
+	traffic(0, 20, 10, T0);
+	ck_assert_uint_eq(eval(T0), 1); /* error_ratio */
+	waiting(0, 0, 3, false, T0);
+	ck_assert_uint_eq(eval(T0), 0);
+	setup(2, 0);
+	waiting(0, 0, 3, false, T0);
+	ck_assert_uint_eq(eval(T0), 1);
+	ck_assert_uint_eq(eval(T0 + 20 * MS), 0);
 }
 END_TEST
 
@@ -1157,7 +1322,7 @@ START_TEST(remote_hard_one_probe_readmits)
 	ck_assert_int_eq(c->from, VIGIL_STATE_HEALTHY);
 	ck_assert_int_eq(c->to, VIGIL_STATE_PROBING);
 	ck_assert_int_eq(c->rule, VIGIL_RULE_REMOTE_HARD);
-	ck_assert(!c->tear_down); /* the other node's evidence: existing connections stay */
+	ck_assert_int_eq(c->teardown, VIGIL_TEARDOWN_NONE); /* the other node's evidence: connections stay */
 	vigil_det_select(&svc, &set);
 	ck_assert_uint_eq(set.count, 2);
 	ck_assert(vigil_det_probe_due(&svc, 1, T0)); /* at once, not after eject_base_ms */
@@ -1257,6 +1422,9 @@ Suite *detector_suite(void)
 	UNIT_TCASE(s, "select", { select_weights }, { select_max_set });
 	UNIT_TCASE(s, "stuck_limits", { stuck_limits_floor }, { stuck_limits_from_peers });
 	UNIT_TCASE(s, "stalls", { stalled_overlap });
+	UNIT_TCASE(s, "stall_not_death", { stalled_ejects_keeps_connections },
+		   { unacked_requests_tear_down }, { stall_mixed_evidence, N(stall_mix) },
+		   { stall_escalates_to_teardown }, { no_escalation_otherwise });
 	UNIT_TCASE(s, "window", { window_forgets }, { window_slot_reuse },
 		   { window_spans_slots }, { slow_window_expiry });
 	UNIT_TCASE(s, "evaluate_output", { evaluate_max }, { pending_kept_when_full });

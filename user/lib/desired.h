@@ -24,7 +24,11 @@ struct vigil_det_change {
 	 * are the unchanged health state) */
 	enum vigil_admin_state admin_from, admin_to;
 	struct vigil_evidence evidence;
-	bool tear_down;  /* ejected on hard-failure evidence: destroy its established connections */
+	/* Which of the backend's connections to destroy: VIGIL_TEARDOWN_ALL on
+	 * evidence that it is dead (refused, reset, SYNs or data unacknowledged),
+	 * VIGIL_TEARDOWN_UNACKED when only its process stalled (the connections
+	 * whose data the network did not acknowledge, normally none). */
+	enum vigil_teardown_kind teardown;
 };
 
 /* Backend-level changes of every backend and one service-level change. */

@@ -73,8 +73,13 @@ void vigil_det_params_defaults(struct vigil_det_params *p)
 		.slow_min_samples = 1000,
 		.stuck_factor = 4.0,
 		.stuck_connect_floor_ms = 50,
-		/* above the 100-250 ms scheduling stalls of a loaded 2-core host */
-		.stuck_request_floor_ms = 300,
+		/* a request counts as stuck only once its data was retransmitted,
+		 * which a scheduling stall never causes; 200 ms is Linux's
+		 * minimum retransmission timeout */
+		.stuck_request_floor_ms = 200,
+		/* above the 100-250 ms scheduling stalls of a loaded 2-core host
+		 * and a 300 ms pause: acknowledged requests wait longer first */
+		.stall_floor_ms = 500,
 		.eject_base_ms = 2000,
 		.eject_max_ms = 60000,
 		.probe_interval_ms = 200,
@@ -155,6 +160,7 @@ void vigil_det_observe(struct vigil_det_service *svc, size_t idx,
 	b->kernel_down = obs->kernel_down;
 	b->stuck_connects = obs->stuck_connects;
 	b->stuck_requests = obs->stuck_requests;
+	b->stalled_requests = obs->stalled_requests;
 	b->oldest_stuck_us = obs->oldest_stuck_us;
 }
 
@@ -253,6 +259,11 @@ __u64 vigil_det_stuck_request_limit_ns(const struct vigil_det_service *svc, size
 	return stuck_limit_ns(svc, idx, VIGIL_DET_LAT_REQUEST, svc->params.stuck_request_floor_ms);
 }
 
+__u64 vigil_det_stall_limit_ns(const struct vigil_det_service *svc, size_t idx)
+{
+	return stuck_limit_ns(svc, idx, VIGIL_DET_LAT_REQUEST, svc->params.stall_floor_ms);
+}
+
 /* ---- state changes ----------------------------------------------------------- */
 
 void vigil_det_record(struct vigil_det_backend *b, enum vigil_backend_state to, enum vigil_rule rule,
@@ -288,6 +299,7 @@ static void readmit(struct vigil_det_backend *b)
 	b->kernel_down = false;
 	b->stuck_connects = 0;
 	b->stuck_requests = 0;
+	b->stalled_requests = 0;
 	b->oldest_stuck_us = 0;
 	b->probe_ok_streak = 0;
 }
@@ -497,6 +509,7 @@ const char *vigil_rule_name(enum vigil_rule r)
 		[VIGIL_RULE_BACKUPS] = "backups",
 		[VIGIL_RULE_PRIMARIES] = "primaries",
 		[VIGIL_RULE_RESTART] = "vigild_restarted",
+		[VIGIL_RULE_STALLED] = "stalled",
 		[VIGIL_RULE_REMOTE_HARD] = "remote_hard",
 		[VIGIL_RULE_REMOTE_OUTLIER] = "remote_outlier",
 	};

@@ -34,7 +34,8 @@ struct vigil_det_params {
 	__u32 slow_min_samples;       /* latency samples needed in the window, own and peer */
 	double stuck_factor;          /* stuck when older than factor x peers' p99 */
 	__u32 stuck_connect_floor_ms; /* ... but never below this for a connect */
-	__u32 stuck_request_floor_ms; /* ... nor below this for a request */
+	__u32 stuck_request_floor_ms; /* ... nor below this for a request whose data was retransmitted */
+	__u32 stall_floor_ms;         /* ... nor below this for one acknowledged but unanswered */
 	__u32 eject_base_ms;          /* ejection time = base x n-th ejection */
 	__u32 eject_max_ms;           /* ... capped; healthy this long resets n */
 	__u32 probe_interval_ms;      /* between active probes while PROBING */
@@ -58,8 +59,11 @@ struct vigil_det_observation {
 	__u32 kernel_consecutive;  /* backend_health.consecutive_failures */
 	bool kernel_down;          /* backend_health.down */
 	__u32 stuck_connects;      /* SYNs pending longer than the stuck-connect limit, started after the last success */
-	__u32 stuck_requests;      /* sends unanswered longer than the stuck-request limit */
-	__u32 oldest_stuck_us;     /* age of the oldest stuck socket (evidence) */
+	__u32 stuck_requests;      /* sends unanswered longer than the stuck-request limit whose
+				    * data had to be retransmitted: the network lost them */
+	__u32 stalled_requests;    /* sends unanswered longer than the stall limit, never
+				    * retransmitted: the backend's kernel acknowledged them */
+	__u32 oldest_stuck_us;     /* age of the oldest stuck or stalled socket (evidence) */
 };
 
 struct vigil_det_backend {
@@ -87,7 +91,7 @@ struct vigil_det_backend {
 	/* latest point-in-time inputs (cleared on re-admission) */
 	__u32 kernel_consecutive;
 	bool kernel_down;
-	__u32 stuck_connects, stuck_requests, oldest_stuck_us;
+	__u32 stuck_connects, stuck_requests, stalled_requests, oldest_stuck_us;
 	/* changes made outside vigil_det_evaluate(), returned by its next call
 	 * exactly once (the state itself changes at once) */
 	bool pending_probe;        /* vigil_det_probe_result() moved PROBING on */
@@ -96,11 +100,16 @@ struct vigil_det_backend {
 	struct vigil_evidence pending_evidence;
 	bool pending_admin;        /* vigil_det_set_admin() changed admin */
 	enum vigil_admin_state pending_admin_from; /* ... from this */
-	/* out of service on hard-failure evidence (a change with tear_down):
-	 * the packet datapath moves its flows too (vigil_det_decide) */
+	/* out of service on evidence that it is dead (a change with teardown
+	 * VIGIL_TEARDOWN_ALL): the packet datapath moves its flows too
+	 * (vigil_det_decide) */
 	bool hard_ejected;
 	/* PROBING because of another node's hard verdict: one probe decides */
 	bool remote_check;
+	/* the widest tear-down ordered since it left HEALTHY: a stalled backend
+	 * (VIGIL_TEARDOWN_UNACKED) that later shows network evidence has all its
+	 * connections torn down then (escalation, detector_rules.c) */
+	enum vigil_teardown_kind teardown;
 };
 
 struct vigil_det_service {
@@ -135,6 +144,9 @@ void vigil_det_observe(struct vigil_det_service *svc, size_t idx,
  * healthy peers' window p99 connect/request latency); floor when no peer data. */
 __u64 vigil_det_stuck_connect_limit_ns(const struct vigil_det_service *svc, size_t idx);
 __u64 vigil_det_stuck_request_limit_ns(const struct vigil_det_service *svc, size_t idx);
+/* The same with stall_floor_ms: the limit for requests acknowledged but not
+ * answered (a stopped process). */
+__u64 vigil_det_stall_limit_ns(const struct vigil_det_service *svc, size_t idx);
 
 /* True when backend idx is PROBING and a probe is due at now_ns; marks the
  * probe as started (next one due after probe_interval_ms). */

@@ -33,7 +33,7 @@ static bool room(const struct emitter *e)
 
 static void emit(struct emitter *e, int idx, enum vigil_backend_state from,
 		 enum vigil_backend_state to, enum vigil_rule rule,
-		 const struct vigil_evidence *ev, bool tear_down)
+		 const struct vigil_evidence *ev, enum vigil_teardown_kind teardown)
 {
 	struct vigil_det_change *c = &e->c[e->n++];
 
@@ -43,13 +43,14 @@ static void emit(struct emitter *e, int idx, enum vigil_backend_state from,
 	c->to = to;
 	c->rule = rule;
 	c->evidence = *ev;
-	c->tear_down = tear_down;
+	c->teardown = teardown;
 }
 
 /* A transition made by evaluate(): applied and reported together. */
 static void transition(struct emitter *e, struct vigil_det_service *svc, size_t idx,
 		       enum vigil_backend_state to, enum vigil_rule rule,
-		       const struct vigil_evidence *ev, bool tear_down, __u64 now_ns)
+		       const struct vigil_evidence *ev, enum vigil_teardown_kind teardown,
+		       __u64 now_ns)
 {
 	struct vigil_det_backend *b = &svc->backends[idx];
 	enum vigil_backend_state from = b->state;
@@ -58,7 +59,9 @@ static void transition(struct emitter *e, struct vigil_det_service *svc, size_t 
 		vigil_det_eject(&svc->params, b, rule, ev, now_ns);
 	else
 		vigil_det_record(b, to, rule, ev, now_ns);
-	emit(e, (int)idx, from, to, rule, ev, tear_down);
+	if (from == VIGIL_STATE_HEALTHY || teardown > b->teardown)
+		b->teardown = teardown;
+	emit(e, (int)idx, from, to, rule, ev, teardown);
 }
 
 /* ---- evaluation ---------------------------------------------------------------- */
@@ -70,11 +73,11 @@ static void eval_pending(struct emitter *e, struct vigil_det_backend *b, size_t 
 
 	if (b->pending_probe && room(e)) {
 		emit(e, (int)idx, b->pending_from, b->pending_to, b->pending_rule,
-		     &b->pending_evidence, false);
+		     &b->pending_evidence, VIGIL_TEARDOWN_NONE);
 		b->pending_probe = false;
 	}
 	if (b->pending_admin && room(e)) {
-		emit(e, (int)idx, b->state, b->state, VIGIL_RULE_ADMIN, &none, false);
+		emit(e, (int)idx, b->state, b->state, VIGIL_RULE_ADMIN, &none, VIGIL_TEARDOWN_NONE);
 		e->c[e->n - 1].admin_from = b->pending_admin_from;
 		e->c[e->n - 1].admin_to = b->admin;
 		b->pending_admin = false;
@@ -97,46 +100,96 @@ static void eval_timers(struct emitter *e, struct vigil_det_service *svc, size_t
 	    now_ns < b->eject_until_ns || !room(e))
 		return;
 	ev.failures = b->ejections;
-	transition(e, svc, idx, VIGIL_STATE_PROBING, VIGIL_RULE_EJECT_EXPIRED, &ev, false, now_ns);
+	transition(e, svc, idx, VIGIL_STATE_PROBING, VIGIL_RULE_EJECT_EXPIRED, &ev,
+		   VIGIL_TEARDOWN_NONE, now_ns);
 	b->next_probe_ns = now_ns;
 	b->probe_ok_streak = 0;
 }
 
-/* Fast path, consecutive failures, stuck sockets: never limited by the share. */
-static void eval_hard(struct emitter *e, struct vigil_det_service *svc, size_t idx, __u64 now_ns)
+/* The rule and evidence of the hard failures of b, if they reach the
+ * threshold: the kernel fast path, then connects, requests and kernel
+ * failures counted together (evidence that the backend is dead: every
+ * connection goes, VIGIL_TEARDOWN_ALL), then the same with stalled requests
+ * (only its process stopped: VIGIL_TEARDOWN_UNACKED). VIGIL_RULE_NONE when
+ * the evidence is short of the threshold. */
+static enum vigil_rule hard_rule(const struct vigil_det_service *svc, size_t idx,
+				 struct vigil_evidence *ev, enum vigil_teardown_kind *teardown)
 {
-	struct vigil_det_backend *b = &svc->backends[idx];
+	const struct vigil_det_backend *b = &svc->backends[idx];
 	__u32 need = svc->params.consecutive_failures;
-	struct vigil_evidence ev = { 0 };
-	enum vigil_rule rule = VIGIL_RULE_CONSECUTIVE;
-	__u64 total;
+	__u64 dead = (__u64)b->kernel_consecutive + b->stuck_connects + b->stuck_requests;
 
-	if (!judged(b) || !room(e))
-		return;
-	ev.threshold = need;
+	ev->threshold = need;
+	*teardown = VIGIL_TEARDOWN_ALL;
 	if (b->kernel_down) {
-		ev.failures = b->kernel_consecutive;
-		transition(e, svc, idx, VIGIL_STATE_EJECTED, VIGIL_RULE_FAST_PATH, &ev, true, now_ns);
-		return;
+		ev->failures = b->kernel_consecutive;
+		return VIGIL_RULE_FAST_PATH;
 	}
-	total = (__u64)b->kernel_consecutive + b->stuck_connects + b->stuck_requests;
 #ifdef VIGIL_MUTANT_STUCK_CONNECT
 	/* Mutation smoke test (see tests/mutants.sh): connects pending past the
 	 * limit count for nothing. */
-	total -= b->stuck_connects;
+	dead -= b->stuck_connects;
 #endif
-	if (need == 0 || total < need)
-		return;
-	ev.failures = vigil_det_sat_u32(total);
-	ev.latency_us = b->oldest_stuck_us;
-	if (b->stuck_connects) {
-		rule = VIGIL_RULE_STUCK_CONNECT;
-		ev.limit_us = vigil_det_sat_u32(vigil_det_stuck_connect_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
-	} else if (b->stuck_requests) {
-		rule = VIGIL_RULE_STUCK_REQUEST;
-		ev.limit_us = vigil_det_sat_u32(vigil_det_stuck_request_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
+	if (need == 0)
+		return VIGIL_RULE_NONE;
+	ev->latency_us = b->oldest_stuck_us;
+	ev->failures = vigil_det_sat_u32(dead);
+	if (dead >= need && b->stuck_connects) {
+		ev->limit_us = vigil_det_sat_u32(vigil_det_stuck_connect_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
+		return VIGIL_RULE_STUCK_CONNECT;
 	}
-	transition(e, svc, idx, VIGIL_STATE_EJECTED, rule, &ev, true, now_ns);
+	if (dead >= need && b->stuck_requests) {
+		ev->limit_us = vigil_det_sat_u32(vigil_det_stuck_request_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
+		return VIGIL_RULE_STUCK_REQUEST;
+	}
+	if (dead >= need)
+		return VIGIL_RULE_CONSECUTIVE;
+	ev->failures = vigil_det_sat_u32(dead + b->stalled_requests);
+	if (!b->stalled_requests || dead + b->stalled_requests < need)
+		return VIGIL_RULE_NONE;
+	ev->limit_us = vigil_det_sat_u32(vigil_det_stall_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
+#ifdef VIGIL_MUTANT_STALL_KILLS
+	/* Mutation smoke test (see tests/mutants.sh): a stall is taken for a
+	 * death, and every connection of the stalled backend is destroyed. */
+	return VIGIL_RULE_STALLED;
+#endif
+	*teardown = VIGIL_TEARDOWN_UNACKED;
+	return VIGIL_RULE_STALLED;
+}
+
+/* Fast path, consecutive failures, stuck and stalled sockets: never limited
+ * by the share. */
+static void eval_hard(struct emitter *e, struct vigil_det_service *svc, size_t idx, __u64 now_ns)
+{
+	struct vigil_evidence ev = { 0 };
+	enum vigil_teardown_kind teardown;
+	enum vigil_rule rule;
+
+	if (!judged(&svc->backends[idx]) || !room(e))
+		return;
+	rule = hard_rule(svc, idx, &ev, &teardown);
+	if (rule != VIGIL_RULE_NONE)
+		transition(e, svc, idx, VIGIL_STATE_EJECTED, rule, &ev, teardown, now_ns);
+}
+
+/* A backend taken out for a stall whose connections then show that it is
+ * dead (their data goes unacknowledged, its connects fail): the tear-down
+ * it was spared is done now, reported as a change from its state to itself
+ * under the rule that found it. */
+static void eval_escalate(struct emitter *e, struct vigil_det_service *svc, size_t idx)
+{
+	struct vigil_det_backend *b = &svc->backends[idx];
+	struct vigil_evidence ev = { 0 };
+	enum vigil_teardown_kind teardown;
+	enum vigil_rule rule;
+
+	if (b->state == VIGIL_STATE_HEALTHY || b->teardown != VIGIL_TEARDOWN_UNACKED || !room(e))
+		return;
+	rule = hard_rule(svc, idx, &ev, &teardown);
+	if (rule == VIGIL_RULE_NONE || teardown != VIGIL_TEARDOWN_ALL)
+		return;
+	b->teardown = VIGIL_TEARDOWN_ALL;
+	emit(e, (int)idx, b->state, b->state, rule, &ev, VIGIL_TEARDOWN_ALL);
 }
 
 static bool error_rule(const struct vigil_det_params *p, const struct vigil_det_sum *s,
@@ -226,7 +279,7 @@ static void eval_outliers(struct emitter *e, struct vigil_det_service *svc, __u6
 			rule = VIGIL_RULE_SLOW;
 		else
 			continue;
-		transition(e, svc, i, VIGIL_STATE_EJECTED, rule, &ev, false, now_ns);
+		transition(e, svc, i, VIGIL_STATE_EJECTED, rule, &ev, VIGIL_TEARDOWN_NONE, now_ns);
 		out++;
 	}
 }
@@ -277,6 +330,8 @@ size_t vigil_det_evaluate(struct vigil_det_service *svc, __u64 now_ns,
 		eval_timers(&e, svc, i, now_ns);
 	for (size_t i = 0; i < svc->n_backends; i++)
 		eval_hard(&e, svc, i, now_ns);
+	for (size_t i = 0; i < svc->n_backends; i++)
+		eval_escalate(&e, svc, i);
 	eval_outliers(&e, svc, now_ns);
 	eval_service(&e, svc);
 	return e.n;
@@ -304,7 +359,7 @@ void vigil_det_decide(struct vigil_det_service *svc, __u64 now_ns, struct vigil_
 			continue;
 		if (c->to == VIGIL_STATE_HEALTHY)
 			svc->backends[c->backend_index].hard_ejected = false;
-		else if (c->tear_down)
+		else if (c->teardown == VIGIL_TEARDOWN_ALL)
 			svc->backends[c->backend_index].hard_ejected = true;
 	}
 	memset(&out->set, 0, sizeof(out->set));

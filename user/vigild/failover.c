@@ -14,8 +14,8 @@
 #include "failover_int.h"
 #include "log.h"
 #include "canary.h"
-#include "sockdestroy.h"
 #include "stats.h"
+#include "teardown.h"
 
 #define INFLIGHT_BATCH 256
 #define MAX_PROBE_RESULTS 64
@@ -98,24 +98,36 @@ static __u64 waited_ns(const struct vigil_failover *fo, __u64 since_ns, __u64 no
 				    since_ns, now);
 }
 
+/* The limits a waiting socket of one backend is judged by (ns). */
+struct stuck_limits {
+	__u64 connect, request, stall;
+};
+
 /* Stuck sockets of one backend: SYNs pending past the limit that started after
- * the last successful connect, and sends unanswered past the limit. */
+ * the last successful connect; sends unanswered past the limit whose data had
+ * to be retransmitted (stuck), or, never retransmitted, past the stall limit
+ * (stalled: the backend's kernel acknowledged them). */
 static void count_stuck(const struct vigil_failover *fo, const struct vigil_inflight *fl,
-			__u64 now, __u64 last_success, __u64 connect_limit, __u64 request_limit,
+			__u64 now, __u64 last_success, const struct stuck_limits *lim,
 			struct vigil_det_observation *obs)
 {
 	__u64 age = 0;
 
 	if (!(fl->flags & VIGIL_INFLIGHT_ESTABLISHED)) {
 		age = waited_ns(fo, fl->syn_sent_ns, now);
-		if (fl->syn_sent_ns <= last_success || age <= connect_limit)
+		if (fl->syn_sent_ns <= last_success || age <= lim->connect)
 			return;
 		obs->stuck_connects++;
 	} else if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
+		bool retrans = fl->flags & VIGIL_INFLIGHT_RETRANS;
+
 		age = waited_ns(fo, fl->last_send_ns, now);
-		if (age <= request_limit)
+		if (age <= (retrans ? lim->request : lim->stall))
 			return;
-		obs->stuck_requests++;
+		if (retrans)
+			obs->stuck_requests++;
+		else
+			obs->stalled_requests++;
 	}
 	if (age / 1000 > obs->oldest_stuck_us)
 		obs->oldest_stuck_us = (__u32)(age / 1000 > 0xffffffffull ? 0xffffffffull : age / 1000);
@@ -126,15 +138,15 @@ static void scan_backend_sockets(struct vigil_failover *fo, const struct vigil_i
 				 struct vigil_det_observation *obs)
 {
 	const struct vigil_endpoint *ep = &s->det.backends[idx].ep;
-	__u64 connect_limit = vigil_det_stuck_connect_limit_ns(&s->det, idx);
-	__u64 request_limit = vigil_det_stuck_request_limit_ns(&s->det, idx);
+	struct stuck_limits lim = { .connect = vigil_det_stuck_connect_limit_ns(&s->det, idx),
+				    .request = vigil_det_stuck_request_limit_ns(&s->det, idx),
+				    .stall = vigil_det_stall_limit_ns(&s->det, idx) };
 	struct vigil_backend_health h = {};
 
 	bpf_map_lookup_elem(fo->maps.backend_health, ep, &h);
 	for (size_t i = 0; i < n; i++)
 		if (fls[i].role == VIGIL_ROLE_CLIENT && memcmp(&fls[i].peer, ep, sizeof(*ep)) == 0)
-			count_stuck(fo, &fls[i], now, h.last_success_ns, connect_limit, request_limit,
-				    obs);
+			count_stuck(fo, &fls[i], now, h.last_success_ns, &lim, obs);
 }
 
 /* All client in-flight entries, read in batches (one syscall per batch). */
@@ -216,26 +228,12 @@ static void log_service_change(const struct fo_service *s, const struct vigil_de
 	}
 }
 
-static void tear_down(const struct fo_service *s, const struct vigil_endpoint *ep)
-{
-	char err[256], name[VIGIL_ENDPOINT_STRLEN];
-	struct vigil_log_fields f = { .service = s->cfg->name,
-				      .backend = vigil_endpoint_format(ep, name, sizeof(name)) };
-	unsigned destroyed = 0;
-
-	if (vigil_destroy_connections_to(ep, &destroyed, err, sizeof(err)) < 0)
-		pr_warn_f(&f, "service %s: tearing down connections to %s: %s", s->cfg->name, name,
-			  err);
-	else if (destroyed)
-		pr_info_f(&f, "service %s: tore down %u connections to %s", s->cfg->name, destroyed,
-			  name);
-}
-
 /* The publisher has written want: record what changed in the log and the
- * ejections' count (and tell the listener), then tear down the connections
- * of backends ejected on hard-failure evidence. */
-static void after_publish(const struct vigil_failover *fo, struct fo_service *s,
-			  const struct vigil_desired *want)
+ * ejections' count (and tell the listener), then queue the tear-down of the
+ * connections the detector condemned (the tear-down thread does it; the next
+ * decision does not wait for it). */
+static void after_publish(struct vigil_failover *fo, struct fo_service *s,
+			  const struct vigil_desired *want, __u64 now)
 {
 	for (size_t i = 0; i < want->n_changes; i++) {
 		const struct vigil_det_change *c = &want->changes[i];
@@ -252,15 +250,20 @@ static void after_publish(const struct vigil_failover *fo, struct fo_service *s,
 			fo->listener(fo->listener_ctx, s->cfg->name,
 				     &want->backends[c->backend_index].ep, c);
 	}
-	for (size_t i = 0; i < want->n_changes; i++)
-		if (want->changes[i].backend_index >= 0 && want->changes[i].tear_down)
+	for (size_t i = 0; i < want->n_changes; i++) {
+		const struct vigil_det_change *c = &want->changes[i];
+
+		if (c->backend_index < 0 || c->teardown == VIGIL_TEARDOWN_NONE)
+			continue;
 #ifdef VIGIL_MUTANT_TEARDOWN
-			/* Mutation smoke test (see tests/mutants.sh): a hard
-			 * ejection leaves the backend's connections open. */
-			(void)tear_down;
+		/* Mutation smoke test (see tests/mutants.sh): a hard ejection
+		 * leaves the backend's connections open. */
+		(void)fo, (void)now;
 #else
-			tear_down(s, &want->backends[want->changes[i].backend_index].ep);
+		vigil_teardown_request(fo->teardown, s->cfg->name,
+				       &want->backends[c->backend_index].ep, c->teardown, now);
 #endif
+	}
 }
 
 static void read_admin(struct vigil_failover *fo, struct fo_service *s, __u64 now)
@@ -311,6 +314,7 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		if (!fls) { /* no scan this tick: keep the last counts */
 			obs.stuck_connects = s->det.backends[b].stuck_connects;
 			obs.stuck_requests = s->det.backends[b].stuck_requests;
+			obs.stalled_requests = s->det.backends[b].stalled_requests;
 			obs.oldest_stuck_us = s->det.backends[b].oldest_stuck_us;
 		} else {
 			scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
@@ -319,6 +323,8 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		 * on a few connections, not blackholed: the slow rule's business. */
 		if (now - s->rt[b].last_reply_ns <= vigil_det_stuck_request_limit_ns(&s->det, b))
 			obs.stuck_requests = 0;
+		if (now - s->rt[b].last_reply_ns <= vigil_det_stall_limit_ns(&s->det, b))
+			obs.stalled_requests = 0;
 		/* A first stuck connect is a suspect, as a first refusal is. */
 		if (fo->listener && obs.stuck_connects && !s->det.backends[b].stuck_connects &&
 		    s->det.backends[b].state == VIGIL_STATE_HEALTHY)
@@ -331,7 +337,7 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		vigil_publish_service(&fo->pub, s->cfg, s->id, &s->pub, &want);
 		fo->publish_gen++;
 		fo->last_publish_wall_ns = vigil_wall_ns();
-		after_publish(fo, s, &want);
+		after_publish(fo, s, &want, now);
 	}
 	start_due_probes(fo, s, now);
 }
@@ -564,6 +570,8 @@ static int restore_backend(struct vigil_failover *fo, struct fo_service *s, size
 	db->eject_until_ns = db->since_ns + ms * 1000000ull;
 	db->next_probe_ns = now;
 	db->hard_ejected = hard_rule(info.last_rule);
+	db->teardown = db->hard_ejected ? VIGIL_TEARDOWN_ALL :
+		       info.last_rule == VIGIL_RULE_STALLED ? VIGIL_TEARDOWN_UNACKED : VIGIL_TEARDOWN_NONE;
 	return 1;
 }
 
@@ -638,6 +646,9 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 	if (!fo->canary)
 		pr_warn("cannot start the scheduling canary thread (%s): stalls of other processes "
 			"are not recognised", strerror(errno));
+	ret = vigil_teardown_start(&fo->teardown, err, errlen);
+	if (ret)
+		goto fail;
 	fo->prober = vigil_prober_new(cfg->probe_netns[0] ? cfg->probe_netns : NULL);
 	if (!fo->prober) {
 		ret = -errno;
@@ -681,6 +692,7 @@ void vigil_failover_stop(struct vigil_failover *fo)
 	if (!fo)
 		return;
 	vigil_canary_stop(fo->canary);
+	vigil_teardown_stop(fo->teardown);
 	vigil_prober_free(fo->prober);
 	free(fo->svcs);
 	free(fo->percpu_buf);

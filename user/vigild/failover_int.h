@@ -32,6 +32,7 @@ struct vigil_failover {
 	struct fo_service *svcs;
 	size_t n_svcs;
 	struct vigil_prober *prober;
+	struct vigil_teardown *teardown; /* the thread destroying condemned connections */
 	struct vigil_canary *canary; /* normal-policy thread: did ordinary processes run? */
 	__u64 canary_stall_start_ns;  /* start of the canary's current silence, 0: none */
 	__u64 next_tick_ns;

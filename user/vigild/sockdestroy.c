@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Destroy TCP connections to a backend in every network namespace.
+ * Destroy TCP connections to backends in every network namespace, over
+ * NETLINK_SOCK_DIAG: the fallback where the kernel has no bpf_sock_destroy()
+ * for the socket iterator (teardown_iter.c).
  *
  * In each distinct namespace (vigil_netns_for_each, netns.h) the calling
- * thread dumps TCP sockets of both families over NETLINK_SOCK_DIAG, and sends
- * SOCK_DESTROY with the full inet_diag_sockid (cookie included) of every
- * socket whose peer is the backend. The netlink exchange goes through
+ * thread dumps the TCP sockets of both families and sends SOCK_DESTROY with
+ * the full inet_diag_sockid (cookie included) of every socket whose peer is
+ * one of the targets (for VIGIL_TEARDOWN_UNACKED, only if its tcp_info shows
+ * an unacknowledged retransmission). The netlink exchange goes through
  * libnl-3's core (socket, message building, sequence checks, callbacks per
  * message kind).
  */
@@ -15,6 +18,7 @@
 #include "sockdestroy.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
@@ -44,6 +48,7 @@
 /* Matching sockets of one namespace, collected during the dump. */
 struct sd_match {
 	__u8 family;
+	size_t target; /* index into the targets */
 	struct inet_diag_sockid id;
 };
 
@@ -54,10 +59,11 @@ struct sd_matches {
 
 /* State of one call. */
 struct sd_ctx {
-	const struct vigil_endpoint *backend;
-	unsigned destroyed;
+	struct vigil_teardown_target *targets;
+	size_t n_targets;
+	bool want_info;           /* a target wants tcp_info (VIGIL_TEARDOWN_UNACKED) */
 	int first_err;  /* first per-namespace failure (-errno), reported at the end */
-	bool visited;   /* a namespace was visited (the walk started) */
+	unsigned namespaces;      /* visited so far (0: the walk did not start) */
 	char *err;
 	size_t errlen;
 	/* for the libnl callbacks of the request in progress */
@@ -86,7 +92,8 @@ static void sd_err(struct sd_ctx *c, int rc, const char *fmt, ...)
 		snprintf(c->err, c->errlen, "%s", msg);
 }
 
-static int sd_match_add(struct sd_matches *m, __u8 family, const struct inet_diag_sockid *id)
+static int sd_match_add(struct sd_matches *m, __u8 family, size_t target,
+			const struct inet_diag_sockid *id)
 {
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 16;
@@ -98,21 +105,46 @@ static int sd_match_add(struct sd_matches *m, __u8 family, const struct inet_dia
 		m->cap = cap;
 	}
 	m->v[m->n].family = family;
+	m->v[m->n].target = target;
 	m->v[m->n].id = *id;
 	m->n++;
 	return 0;
 }
 
-static bool sd_is_match(const struct sd_ctx *c, const struct inet_diag_msg *m)
+/* An unacknowledged retransmission, from the tcp_info the dump carries (as
+ * the iterator's icsk_retransmits test). */
+static bool sd_unacked(struct nlmsghdr *h)
 {
+	struct nlattr *a = nlmsg_find_attr(h, sizeof(struct inet_diag_msg), INET_DIAG_INFO);
+	const struct tcp_info *ti;
+
+	if (!a || nla_len(a) < (int)(offsetof(struct tcp_info, tcpi_retransmits) + 1))
+		return false;
+	ti = nla_data(a);
+	return ti->tcpi_retransmits > 0;
+}
+
+/* The target the socket of h belongs to, or -1. */
+static ssize_t sd_match(const struct sd_ctx *c, struct nlmsghdr *h)
+{
+	const struct inet_diag_msg *m = nlmsg_data(h);
 	struct vigil_endpoint ep;
 	int family = m->idiag_family == AF_INET ? VIGIL_AF_INET : VIGIL_AF_INET6;
 
 	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
-		return false;
+		return -1;
 	/* Normalises a v4-mapped peer of an AF_INET6 socket to VIGIL_AF_INET. */
 	vigil_endpoint_make(&ep, family, m->id.idiag_dst, ntohs(m->id.idiag_dport));
-	return ep.port == c->backend->port && memcmp(ep.addr, c->backend->addr, 16) == 0;
+	for (size_t i = 0; i < c->n_targets; i++) {
+		const struct vigil_teardown_target *t = &c->targets[i];
+
+		if (ep.port != t->ep.port || memcmp(ep.addr, t->ep.addr, 16) != 0)
+			continue;
+		if (t->kind == VIGIL_TEARDOWN_UNACKED && !sd_unacked(h))
+			return -1;
+		return (ssize_t)i;
+	}
+	return -1;
 }
 
 /* libnl reports its own codes (NLE_*); the callers here speak -errno. The
@@ -162,10 +194,12 @@ static int sd_on_diag(struct nl_msg *msg, void *arg)
 	struct sd_ctx *c = arg;
 	struct nlmsghdr *h = nlmsg_hdr(msg);
 	const struct inet_diag_msg *m = nlmsg_data(h);
+	ssize_t t;
 
 	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || nlmsg_datalen(h) < (int)sizeof(*m))
 		return NL_SKIP;
-	if (sd_is_match(c, m) && sd_match_add(c->out, m->idiag_family, &m->id) < 0) {
+	t = sd_match(c, h);
+	if (t >= 0 && sd_match_add(c->out, m->idiag_family, (size_t)t, &m->id) < 0) {
 		c->kerr = -ENOMEM;
 		return NL_STOP;
 	}
@@ -211,6 +245,7 @@ static int sd_dump(struct sd_ctx *c, struct nl_sock *sk, __u8 family, struct sd_
 		.sdiag_family = family,
 		.sdiag_protocol = IPPROTO_TCP,
 		.idiag_states = SD_STATES,
+		.idiag_ext = c->want_info ? 1u << (INET_DIAG_INFO - 1) : 0,
 	};
 	int rc;
 
@@ -279,8 +314,8 @@ static int sd_destroy_all(struct sd_ctx *c, struct nl_sock *sk, const struct sd_
 {
 	char peer[VIGIL_ENDPOINT_STRLEN];
 
-	vigil_endpoint_format(c->backend, peer, sizeof(peer));
 	for (size_t i = 0; i < m->n; i++) {
+		struct vigil_teardown_target *t = &c->targets[m->v[i].target];
 #ifdef VIGIL_MUTANT_SOCKDESTROY
 		/* Mutation smoke test (see tests/mutants.sh): matched sockets are
 		 * left alone. */
@@ -289,8 +324,9 @@ static int sd_destroy_all(struct sd_ctx *c, struct nl_sock *sk, const struct sd_
 		int rc = sd_destroy_one(c, sk, &m->v[i]);
 #endif
 
+		vigil_endpoint_format(&t->ep, peer, sizeof(peer));
 		if (rc == 0) {
-			c->destroyed++;
+			t->destroyed++;
 			pr_debug("sockdestroy: destroyed socket to %s (port %u) in %s", peer,
 				 ntohs(m->v[i].id.idiag_sport), ns);
 		} else if (sd_is_fatal(rc)) {
@@ -313,7 +349,7 @@ static int sd_visit_current(const char *ns, void *arg)
 	struct nl_sock *sk = NULL;
 	int rc;
 
-	c->visited = true;
+	c->namespaces++;
 	rc = sd_open(c, &sk);
 	if (rc < 0) {
 		sd_err(c, rc, "NETLINK_SOCK_DIAG socket in %s: %s", ns, strerror(-rc));
@@ -333,12 +369,13 @@ static int sd_visit_current(const char *ns, void *arg)
 	return sd_is_fatal(rc) ? rc : 0;
 }
 
+/* The reason and fix of an error that stopped the walk. */
 static int sd_fatal(struct sd_ctx *c, int rc)
 {
 	if (rc == VIGIL_NETNS_STRANDED)
 		snprintf(c->err, c->errlen, "cannot return to the original network namespace; "
 			 "this thread is now in another one");
-	else if (!c->visited)
+	else if (!c->namespaces)
 		snprintf(c->err, c->errlen, "cannot open /proc/thread-self/ns/net: %s "
 			 "(is /proc mounted?)", strerror(-rc));
 	else if (rc == -EOPNOTSUPP)
@@ -350,22 +387,36 @@ static int sd_fatal(struct sd_ctx *c, int rc)
 	return rc > 0 ? -EIO : rc;
 }
 
-int vigil_destroy_connections_to(const struct vigil_endpoint *backend, unsigned *destroyed,
-				 char *err, size_t errlen)
+int vigil_sockdestroy_nl(struct vigil_teardown_target *targets, size_t n, unsigned *namespaces,
+			 char *err, size_t errlen)
 {
 	char dummy[1];
-	struct sd_ctx c = { .backend = backend, .err = err ? err : dummy,
+	struct sd_ctx c = { .targets = targets, .n_targets = n, .err = err ? err : dummy,
 			    .errlen = err ? errlen : sizeof(dummy) };
 	int rc, enter_err;
 
-	if (c.errlen)
-		c.err[0] = '\0';
+	c.err[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		targets[i].destroyed = 0;
+		c.want_info |= targets[i].kind == VIGIL_TEARDOWN_UNACKED;
+	}
 	rc = vigil_netns_for_each(sd_visit_current, &c, &enter_err);
-	*destroyed = c.destroyed;
+	if (namespaces)
+		*namespaces = c.namespaces;
 	if (rc != 0)
 		return sd_fatal(&c, rc);
 	if (enter_err && !c.first_err)
 		sd_err(&c, enter_err, "entering other network namespaces failed: %s (needs "
 		       "CAP_SYS_ADMIN)", strerror(-enter_err));
 	return c.first_err;
+}
+
+int vigil_destroy_connections_to(const struct vigil_endpoint *backend, unsigned *destroyed,
+				 char *err, size_t errlen)
+{
+	struct vigil_teardown_target t = { .ep = *backend, .kind = VIGIL_TEARDOWN_ALL };
+	int rc = vigil_sockdestroy_nl(&t, 1, NULL, err, errlen);
+
+	*destroyed = t.destroyed;
+	return rc;
 }
