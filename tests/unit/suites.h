@@ -55,5 +55,6 @@ Suite *maperr_suite(void);
 Suite *path_suite(void);
 Suite *procstat_suite(void);
 Suite *history_filter_suite(void);
+Suite *lbfeed_suite(void);
 
 #endif

@@ -250,7 +250,7 @@ static const struct {
 	{ "bad-bool-empty.yaml", 2, "daemon.watch_all_local: expected a boolean, got an empty value" },
 	{ "bad-key-not-scalar.yaml", 2, "daemon: keys must be plain words" },
 	/* keys */
-	{ "bad-unknown-top.yaml", 3, "top level: unknown key \"deamon\" (known: daemon, watch, services, detection, lb, xdp)" },
+	{ "bad-unknown-top.yaml", 3, "top level: unknown key \"deamon\" (known: daemon, watch, services, detection, lb, xdp, haproxy, nginx)" },
 	{ "bad-unknown-daemon.yaml", 3, "daemon: unknown key \"log_lvl\" (known: pin_dir, log_level, "
 	  "watch_all, watch_all_max, watch_all_local, tick_ms, probe_netns, sched_priority)" },
 	{ "bad-unknown-watch.yaml", 3, "watch: unknown key \"backend\" (known: backends, prefixes, "

@@ -70,6 +70,8 @@ static const char *datapath_name(__u32 datapath)
 {
 	if ((datapath & VIGIL_DATAPATH_SOCKET) && (datapath & VIGIL_DATAPATH_XDP))
 		return "both";
+	if (datapath == VIGIL_DATAPATH_NONE)
+		return "none";
 	return datapath & VIGIL_DATAPATH_XDP ? "xdp" : "socket";
 }
 

@@ -40,6 +40,10 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now_ns);
 
 void vigil_failover_stop(struct vigil_failover *fo);
 
+/* The load balancers the publisher feeds from now on (NULL: none). */
+struct vigil_lbfeeds;
+void vigil_failover_set_feeds(struct vigil_failover *fo, struct vigil_lbfeeds *feeds);
+
 /* Map writes of its publisher that failed since it started (publish.h). */
 __u64 vigil_failover_write_failures(const struct vigil_failover *fo);
 

@@ -4,6 +4,9 @@
 #ifndef VIGIL_VIGILD_H
 #define VIGIL_VIGILD_H
 
+#include <stdbool.h>
+#include <vigil/abi.h>
+
 #include "config.h"
 
 /* Members NULL when not started. */
@@ -17,12 +20,36 @@ struct vigild {
 	struct vigil_pkt_dp *pkt;       /* packet datapath (XDP or tc) */
 	struct vigil_failover *fo;
 	struct vigil_pin_watch *pin_watch; /* removals under cfg->pin_dir (pins.h) */
+	struct vigil_lbfeeds *feeds;    /* load balancers fed (lbfeeds.h), always there */
 };
 
 /* Re-read config_path and bring everything in line with it (SIGHUP). A file
  * that does not load, a change that needs a restart or a step that fails is
  * logged, and the running config stays in charge, unchanged: then < 0. */
 int vigild_reload(struct vigild *d);
+
+/* Switch to next (a checked config vigild now owns) as a reload does: every
+ * step prepared and checked first, undone if one fails. The log says "WHAT
+ * failed: why" or "DONE: summary". On failure next is freed, the running
+ * config stays and < 0 is returned. */
+int vigild_apply(struct vigild *d, struct vigil_config *next, const char *what,
+		 const char *done);
+
+/* The state maps (what vigilctl reads) are loaded: services, or a load
+ * balancer fed (its counters), are configured. */
+bool vigild_needs_state(const struct vigil_config *cfg);
+
+/* Load balancer feeds (vigild_feeds.c). Start: the feeds of d->cfg, and the
+ * services made from the servers HAProxy lists, read once now (waiting up
+ * to haproxy.timeout_ms) so the engine starts with them. 0 or -ENOMEM. */
+int vigild_feeds_start(struct vigild *d);
+/* next with its derived services made from the last HAProxy server table
+ * (next itself when there are none to make); NULL, with the reason logged,
+ * when they do not fit. next is consumed. */
+struct vigil_config *vigild_with_derived(struct vigild *d, struct vigil_config *next);
+/* Once per loop round: the feeds' I/O and timers, their counters, and the
+ * derived services rebuilt when HAProxy's servers changed. */
+void vigild_feeds_tick(struct vigild *d, __u64 now);
 
 /* Restore pins removed under the running vigild (vigild_pins.c); one
  * read(2) when nothing was removed. */
