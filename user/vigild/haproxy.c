@@ -11,6 +11,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "haproxy_conn.h"
+#include "haproxy_worker.h"
 #include "hist.h"
 #include "lbfeed.h"
 #include "log.h"
@@ -48,10 +49,10 @@ struct vigil_haproxy {
 	size_t n_svcs;
 	struct vigil_hp_table table;
 	bool have_table;
-	struct hp_conn push, sync;
+	struct hp_worker *worker;  /* pushes, in a thread of their own */
+	struct hp_conn sync;       /* server tables, in the main loop */
 	struct sent_op sent[MAX_CMDS];
 	size_t n_sent;
-	bool sent_timed;      /* the written time of this push is counted */
 	__u64 next_sync_ns;
 	bool reachable;
 	bool derive_due;
@@ -146,7 +147,11 @@ struct vigil_haproxy *vigil_haproxy_new(const struct vigil_config *cfg)
 	hp = calloc(1, sizeof(*hp));
 	if (!hp)
 		return NULL;
-	hp->push = (struct hp_conn)HP_CONN_INIT;
+	hp->worker = hp_worker_new();
+	if (!hp->worker) {
+		free(hp);
+		return NULL;
+	}
 	hp->sync = (struct hp_conn)HP_CONN_INIT;
 	hp->stats.configured = 1;
 	hp->stats_dirty = true;
@@ -158,7 +163,7 @@ void vigil_haproxy_free(struct vigil_haproxy *hp)
 {
 	if (!hp)
 		return;
-	hp_conn_close(&hp->push);
+	hp_worker_free(hp->worker);
 	hp_conn_close(&hp->sync);
 	vigil_hp_table_free(&hp->table);
 	free(hp->svcs);
@@ -253,15 +258,13 @@ static void push_failed(struct vigil_haproxy *hp, int err, __u64 now)
 	unreachable(hp, err, now);
 }
 
-static void step_push(struct vigil_haproxy *hp, __u64 now);
-
 static void try_push(struct vigil_haproxy *hp, __u64 now)
 {
 	char line[LINE_MAX];
 	size_t used = 0;
 	int ret;
 
-	if (hp_conn_busy(&hp->push) || !hp->have_table || !hp->reachable)
+	if (hp_worker_busy(hp->worker) || !hp->have_table || !hp->reachable)
 		return;
 	hp->n_sent = 0;
 	for (size_t i = 0; i < hp->n_svcs; i++)
@@ -272,12 +275,9 @@ full:
 	if (!hp->n_sent)
 		return;
 	memcpy(line + used, "\n", 2);
-	hp->sent_timed = false;
-	ret = hp_conn_start(&hp->push, &hp->cfg->haproxy, line, now);
+	ret = hp_worker_submit(hp->worker, &hp->cfg->haproxy, line, now);
 	if (ret)
 		push_failed(hp, ret, now);
-	else
-		step_push(hp, now); /* a unix socket takes the line at once */
 }
 
 void vigil_haproxy_publish(struct vigil_haproxy *hp, const struct vigil_service_cfg *svc,
@@ -307,35 +307,39 @@ static void record_us(__u64 *hist, __u64 from_ns, __u64 now)
 	hist[vigil_hist_bucket_of(now > from_ns ? (now - from_ns) / 1000 : 0)]++;
 }
 
-static void acknowledged(struct vigil_haproxy *hp, const struct sent_op *op, __u64 now)
+static void acknowledged(struct vigil_haproxy *hp, const struct sent_op *op,
+			 const struct hp_result *r)
 {
 	char ep[VIGIL_ENDPOINT_STRLEN];
 
 	hp->stats.pushes++;
 	hp->stats.reapplied += op->reapply;
 	hp->stats.last_ok_wall_ns = vigil_wall_ns();
-	record_us(hp->stats.acked_us, op->decided_ns, now);
-	pr_info("haproxy: %s (service %s backend %s%s): acknowledged %llu us after the decision",
-		op->cmd, op->service, vigil_endpoint_format(&op->ep, ep, sizeof(ep)),
-		op->reapply ? ", re-applied" : "",
-		(unsigned long long)((now - op->decided_ns) / 1000));
+	record_us(hp->stats.acked_us, op->decided_ns, r->answered_ns);
+	pr_info("haproxy: %s (service %s backend %s%s): sent %llu us after the decision, "
+		"acknowledged after %llu us", op->cmd, op->service,
+		vigil_endpoint_format(&op->ep, ep, sizeof(ep)), op->reapply ? ", re-applied" : "",
+		(unsigned long long)((r->written_ns - op->decided_ns) / 1000),
+		(unsigned long long)((r->answered_ns - op->decided_ns) / 1000));
 }
 
-static void push_done(struct vigil_haproxy *hp, __u64 now)
+static void push_done(struct vigil_haproxy *hp, struct hp_result *r, __u64 now)
 {
 	char *out[MAX_CMDS];
 	size_t n;
 
-	if (hp->push.error) {
-		push_failed(hp, hp->push.error, now);
+	for (size_t i = 0; r->written_ns && i < hp->n_sent; i++)
+		record_us(hp->stats.sent_us, hp->sent[i].decided_ns, r->written_ns);
+	if (r->error) {
+		push_failed(hp, r->error, now);
 		return;
 	}
-	n = vigil_hp_split_answers(hp->push.in, out, hp->n_sent);
+	n = vigil_hp_split_answers(r->answer, out, hp->n_sent);
 	for (size_t i = 0; i < hp->n_sent; i++) {
 		if (i >= n) { /* the answer ended early: not known to be done */
 			repend(hp, &hp->sent[i]);
 		} else if (!out[i][0]) {
-			acknowledged(hp, &hp->sent[i], now);
+			acknowledged(hp, &hp->sent[i], r);
 		} else {
 			count_failure(hp, &hp->stats.push_errors);
 			out[i][strcspn(out[i], "\n")] = '\0';
@@ -430,23 +434,14 @@ static void start_sync(struct vigil_haproxy *hp, __u64 now)
 		unreachable(hp, ret, now);
 }
 
-/* Advance the push; decision -> written is counted once the line is out. */
-static void step_push(struct vigil_haproxy *hp, __u64 now)
-{
-	bool done = hp_conn_step(&hp->push, now);
-
-	if (hp->push.written_ns && !hp->sent_timed) {
-		for (size_t i = 0; i < hp->n_sent; i++)
-			record_us(hp->stats.sent_us, hp->sent[i].decided_ns, hp->push.written_ns);
-		hp->sent_timed = true;
-	}
-	if (done)
-		push_done(hp, now);
-}
-
 void vigil_haproxy_run(struct vigil_haproxy *hp, __u64 now)
 {
-	step_push(hp, now);
+	struct hp_result r;
+
+	if (hp_worker_take(hp->worker, &r)) {
+		push_done(hp, &r, now);
+		free(r.answer);
+	}
 	if (hp_conn_step(&hp->sync, now))
 		sync_done(hp, now);
 	if (!hp_conn_busy(&hp->sync) && now >= hp->next_sync_ns)
@@ -456,12 +451,12 @@ void vigil_haproxy_run(struct vigil_haproxy *hp, __u64 now)
 
 size_t vigil_haproxy_pollfds(const struct vigil_haproxy *hp, struct pollfd *fds, size_t max)
 {
-	const struct hp_conn *conns[] = { &hp->push, &hp->sync };
 	size_t n = 0;
 
-	for (size_t i = 0; i < 2 && n < max; i++)
-		if (hp_conn_busy(conns[i]))
-			fds[n++] = (struct pollfd){ .fd = conns[i]->fd, .events = hp_conn_events(conns[i]) };
+	if (n < max)
+		fds[n++] = (struct pollfd){ .fd = hp_worker_fd(hp->worker), .events = POLLIN };
+	if (n < max && hp_conn_busy(&hp->sync))
+		fds[n++] = (struct pollfd){ .fd = hp->sync.fd, .events = hp_conn_events(&hp->sync) };
 	return n;
 }
 
@@ -471,8 +466,6 @@ int vigil_haproxy_timeout_ms(const struct vigil_haproxy *hp, __u64 now)
 
 	if (hp_conn_busy(&hp->sync))
 		next = hp->sync.deadline_ns;
-	if (hp_conn_busy(&hp->push) && hp->push.deadline_ns < next)
-		next = hp->push.deadline_ns;
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
 

@@ -134,6 +134,10 @@ void vigil_nginx_publish(struct vigil_nginx *ng, const struct vigil_service_cfg 
 	}
 	ng->decided_ns = now;
 	ng->due_ns = ng->last_reload_ns && earliest > now ? earliest : now;
+	/* Due now: at once, not after whatever else this tick does (tearing
+	 * down the connections of an ejected backend takes milliseconds). */
+	if (ng->due_ns == now)
+		vigil_nginx_run(ng, now);
 }
 
 /* ---- files ------------------------------------------------------------------------ */
