@@ -10,7 +10,11 @@
 #   hp_cmd 'show servers state web'         one runtime API exchange
 #   hp_server_field SERVER FIELD            a column of `show servers state web`
 #   ng_config [SERVER_OPTIONS] > FILE       nginx (stream) proxying LB_PORT to NG_INCLUDE
-#   ng_start FILE / ng_stop / ng_reload
+#   ng_start FILE / ng_stop
+#   lb_vigil_config < YAML                  vigild's config for the tests: the
+#                                           daemon head, calm detection, then YAML
+#   lb_loadgen OPTIONS...                   loadgen through the load balancer
+#   lb_feed_field FEED FIELD                a counter of vigilctl stats' feeds
 
 HP_SOCK=""
 HP_PID=""
@@ -155,3 +159,35 @@ ng_stop() {
 
 # nginx's worker processes (children of the master), space-separated.
 ng_workers() { cat "/proc/$NG_PID/task/$NG_PID/children" 2>/dev/null; }
+
+# ---- vigild and load for the tests -----------------------------------------------------
+
+# VGL_CONFIG: fo_config_head, the detection settings the tests share (the
+# latency rules out of this VM's stalls; an ejection long enough for the
+# checks made while a backend is out, eject_base_ms 8 s), then stdin.
+lb_vigil_config() {
+	fo_new_config
+	{
+		fo_config_head
+		printf 'detection:\n  slow_floor_ms: 1000\n  stuck_request_floor_ms: 2000\n'
+		printf '  eject_base_ms: 8000\n'
+		cat
+	} >"$VGL_CONFIG"
+}
+
+# loadgen from the client namespace through the load balancer (LB_WORKERS
+# clients, 2 s timeout, 2 ms pause), in the foreground; LG_OUT its line.
+LB_WORKERS=8
+lb_loadgen_args() { LG=(-a 127.0.0.1 -p "$LB_PORT" -c "$LB_WORKERS" -t 2000 -s 2); }
+lb_loadgen() { # loadgen options...
+	lb_loadgen_args
+	loadgen_fg fo_loadgen_bg "${LG[@]}" "$@"
+}
+
+lb_feed_field() { vigil_stats | jq -r ".feeds.$1.$2"; } # FEED FIELD
+
+sleep_until_after_fault() { # S: until S seconds after the fault (FAULT_NS)
+	local left=$(($1 * 1000000 - ($(now_wall_ns) - FAULT_NS) / 1000))
+	((left > 0)) && sleep "$(printf '%d.%06d' $((left / 1000000)) $((left % 1000000)))"
+	return 0
+}

@@ -26,7 +26,6 @@ source "$(dirname "$0")/../lib_lb.sh"
 run_cases kill blackhole admin
 fo_require_env
 lb_require_env
-WORKERS=8
 
 fo_world 3
 HP_CFG=$VGL_TMP/haproxy.cfg
@@ -37,20 +36,12 @@ else
 fi
 hp_start "$HP_CFG"
 
-fo_new_config
-{
-	fo_config_head
-	cat <<CONF
-detection:
-  slow_floor_ms: 1000
-  stuck_request_floor_ms: 2000
-  eject_base_ms: 8000
+lb_vigil_config <<CONF
 haproxy:
   socket: $HP_SOCK
   backends: [web]
   resync_ms: 200
 CONF
-} >"$VGL_CONFIG"
 start_vigild "$VGL_CONFIG"
 
 # ---- the service comes from HAProxy's servers -----------------------------------
@@ -59,10 +50,7 @@ assert_eq "datapath of the service made from HAProxy's backend" none "$(service_
 assert_eq "b1 listed" primary "$(backend_field web "${EP[1]}" role)"
 assert_eq "b2 listed" primary "$(backend_field web "${EP[2]}" role)"
 
-LG=(-a 127.0.0.1 -p "$LB_PORT" -c "$WORKERS" -t 2000 -s 2)
-lb_loadgen() { # loadgen options...: through HAProxy, from the client namespace
-	loadgen_fg fo_loadgen_bg "${LG[@]}" "$@"
-}
+lb_loadgen_args
 lb_loadgen -d 1000 || die "baseline loadgen failed"
 assert_lg baseline failed=0 'served_b1>=1' 'served_b2>=1' served_b3=0
 # b3 is HAProxy's backup: nothing connects to it while b1 and b2 serve, and
@@ -72,13 +60,7 @@ B3_ATT=$(stat_of "${EP[3]}" connect_attempts 2>/dev/null) || B3_ATT=0
 [[ $VGL_CASE == blackhole ]] ||
 	assert_eq "connections to the idle backup (no health checks from vigil)" 0 "$B3_ATT"
 
-feed_field() { vigil_stats | jq -r ".feeds.haproxy.$1"; }
-
-sleep_until_after_fault() { # S: until S seconds after the fault (FAULT_NS)
-	local left=$(($1 * 1000000 - ($(now_wall_ns) - FAULT_NS) / 1000))
-	((left > 0)) && sleep "$(printf '%d.%06d' $((left / 1000000)) $((left % 1000000)))"
-	return 0
-}
+feed_field() { lb_feed_field haproxy "$1"; }
 
 # ---- faults -----------------------------------------------------------------------
 heal_and_readmit() { # HEAL_CMD...

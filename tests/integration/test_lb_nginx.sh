@@ -24,19 +24,11 @@ source "$(dirname "$0")/../lib_lb.sh"
 run_cases kill blackhole coalesce
 fo_require_env
 lb_require_env
-WORKERS=8
 INTERVAL_MS=200
 [[ $VGL_CASE == coalesce ]] && INTERVAL_MS=1000
 
 fo_world 3
-fo_new_config
-{
-	fo_config_head
-	cat <<CONF
-detection:
-  slow_floor_ms: 1000
-  stuck_request_floor_ms: 2000
-  eject_base_ms: 8000
+lb_vigil_config <<CONF
 services:
   - name: web
     datapath: none
@@ -47,7 +39,6 @@ nginx:
   reload_interval_ms: $INTERVAL_MS
   upstreams: [{service: web, file: $NG_INCLUDE, options: "max_fails=0"}]
 CONF
-} >"$VGL_CONFIG"
 start_vigild "$VGL_CONFIG"
 # vigild writes the include at start (no nginx to reload yet); nginx reads it.
 wait_file "$NG_INCLUDE" 5 || die "vigild did not write $NG_INCLUDE"
@@ -56,9 +47,8 @@ NG_CFG=$VGL_TMP/nginx.conf
 ng_config >"$NG_CFG"
 ng_start "$NG_CFG"
 
-LG=(-a 127.0.0.1 -p "$LB_PORT" -c "$WORKERS" -t 2000 -s 2)
-lb_loadgen() { loadgen_fg fo_loadgen_bg "${LG[@]}" "$@"; }
-feed_field() { vigil_stats | jq -r ".feeds.nginx.$1"; }
+lb_loadgen_args
+feed_field() { lb_feed_field nginx "$1"; }
 _include_has() { grep -qxF -- "$1" "$NG_INCLUDE"; }
 # Poll until the include file has the line LINE; a failure if not.
 expect_include() { # LINE TIMEOUT_S
@@ -68,11 +58,6 @@ expect_include() { # LINE TIMEOUT_S
 		warn "FAIL: include lacks '$1' after $2 s: $(tr '\n' '|' <"$NG_INCLUDE")"
 		VGL_FAILS=$((VGL_FAILS + 1))
 	fi
-}
-sleep_until_after_fault() { # S: until S seconds after the fault (FAULT_NS)
-	local left=$(($1 * 1000000 - ($(now_wall_ns) - FAULT_NS) / 1000))
-	((left > 0)) && sleep "$(printf '%d.%06d' $((left / 1000000)) $((left % 1000000)))"
-	return 0
 }
 
 lb_loadgen -d 1000 || die "baseline loadgen failed"

@@ -134,70 +134,6 @@ START_TEST(config_copy)
 }
 END_TEST
 
-static const struct {
-	const char *yaml;
-	int line;
-	const char *reason;
-} bad[] = {
-	{ "services:\n  - name: w\n    datapath: tcp\n    backends: [\"10.0.0.1:1\"]\n", 3,
-	  "use socket (local clients), xdp (packets from other hosts), both, or none" },
-	{ "services:\n  - name: w\n    backends: [\"10.0.0.1:1\"]\n", 2,
-	  "(only datapath: none needs none)" },
-	{ "haproxy:\n  backends: [be]\n", 2, "haproxy: missing \"socket\"" },
-	{ "haproxy:\n  socket: /s\n", 2, "haproxy: missing \"backends\"" },
-	{ "haproxy:\n  socket: run/admin.sock\n  backends: [be]\n", 2,
-	  "haproxy.socket: \"run/admin.sock\": give HAProxy's stats socket" },
-	{ "haproxy:\n  socket: /s\n  backends: [\"be web\"]\n", 3,
-	  "haproxy.backends[0]: \"be web\": an HAProxy backend name has" },
-	{ "haproxy:\n  socket: /s\n  backends: [\"be:web\"]\n", 3,
-	  "haproxy.backends[0]: \"be:web\": a service name has" },
-	{ "haproxy:\n  socket: /s\n  backends:\n    - be\n    - be\n", 5,
-	  "haproxy.backends[1]: backend be is listed twice (first at line 4)" },
-	{ "haproxy:\n  socket: /s\n  backends:\n    - {backend: a, service: s}\n"
-	  "    - {backend: b, service: s}\n", 5, "service s feeds backend a already (line 4)" },
-	{ "haproxy:\n  socket: /s\n  backends: [{service: s}]\n", 3,
-	  "haproxy.backends[0]: missing \"backend\"" },
-	{ "haproxy:\n  socket: /s\n  backends: [{backend: b, detection: {slow_factor: 0}}]\n", 3,
-	  "haproxy.backends[0].detection.slow_factor: \"0\": must be a number from 1.5" },
-	{ WEB_NONE "haproxy:\n  socket: /s\n  backends:\n    - {backend: be, service: web, "
-	  "detection: {slow_factor: 3}}\n", 9, "service web is configured under services: set its "
-	  "detection and probe there" },
-	{ "haproxy:\n  socket: /s\n  backends: [b]\n  resync_ms: 5\n", 4,
-	  "haproxy.resync_ms: \"5\": must be an integer 100-60000" },
-	{ WEB_NONE "nginx:\n  upstreams: [{service: web, file: /f}]\n", 7,
-	  "nginx: give one of pid_file (vigild signals the master named there) and reload_command" },
-	{ WEB_NONE "nginx:\n  pid_file: /p\n  reload_command: x\n  upstreams: [{service: web, file: /f}]\n",
-	  7, "nginx: give one of pid_file" },
-	{ WEB_NONE "nginx:\n  pid_file: /p\n", 7, "nginx: missing \"upstreams\"" },
-	{ WEB_NONE "nginx:\n  pid_file: /p\n  upstreams: [{service: api, file: /f}]\n", 8,
-	  "nginx.upstreams[0]: no service api under services:" },
-	{ WEB_NONE "nginx:\n  pid_file: /p\n  upstreams:\n    - {service: web, file: /f}\n"
-	  "    - {service: web, file: /g}\n", 10, "nginx.upstreams[1]: the service or file of line 9 "
-	  "again" },
-	{ WEB_NONE "nginx:\n  pid_file: /p\n  upstreams: [{service: web}]\n", 8,
-	  "nginx.upstreams[0]: missing \"file\"" },
-	{ WEB_NONE "nginx:\n  pid_file: p\n  upstreams: [{service: web, file: /f}]\n", 7,
-	  "nginx.pid_file: \"p\": must be an absolute path" },
-	{ WEB_NONE "nginx:\n  pid_file: /p\n  upstreams: [{service: web, file: /f, options: \"a;b\"}]\n",
-	  8, "nginx.upstreams[0].options: \"a;b\": server parameters such as" },
-	{ WEB_NONE "nginx:\n  pid_file: /p\n  upstreams: [{service: web, file: /f, options: weight=2}]\n",
-	  8, "weight, down and backup are written by vigil" },
-};
-
-START_TEST(config_bad)
-{
-	char err[512] = "", where[32];
-
-	ck_assert_int_eq(vigil_config_load_string(bad[_i].yaml, "t.yaml", &cfg, err, sizeof(err)),
-			 -EINVAL);
-	snprintf(where, sizeof(where), "t.yaml:%d: ", bad[_i].line);
-	ck_assert_msg(strncmp(err, where, strlen(where)) == 0, "\"%s\" does not start with \"%s\"",
-		      err, where);
-	ck_assert_msg(strstr(err, bad[_i].reason), "\"%s\" lacks \"%s\"", err, bad[_i].reason);
-	ck_assert_ptr_null(cfg.haproxy.backends);
-	ck_assert_ptr_null(cfg.nginx.upstreams);
-}
-END_TEST
 
 /* ---- HAProxy's answers ------------------------------------------------------------ */
 
@@ -495,7 +431,7 @@ Suite *lbfeed_suite(void)
 	TCase *tc;
 
 	tc = UNIT_TCASE(s, "config", { config_datapath_none }, { config_haproxy },
-			{ config_haproxy_tcp_and_nginx }, { config_copy }, { config_bad, N(bad) });
+			{ config_haproxy_tcp_and_nginx }, { config_copy });
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tc = UNIT_TCASE(s, "haproxy", { hp_request }, { hp_split }, { hp_parse },
 			{ hp_parse_short }, { hp_derive }, { hp_derive_limits });

@@ -356,6 +356,14 @@ void vigil_config_free(struct vigil_config *cfg)
 	vigil_config_defaults(cfg);
 }
 
+int vigil_config_service_index(const struct vigil_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if (strncmp(cfg->services[i].name, name, VIGIL_NAME_LEN) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* *dst = a copy of the n elements of size elem at src (NULL stays NULL). */
 static int dup_array(void *dst, const void *src, size_t n, size_t elem)
 {

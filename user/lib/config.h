@@ -161,6 +161,9 @@ void vigil_config_free(struct vigil_config *cfg);
 long vigil_config_distinct_backends(const struct vigil_config *cfg, bool with_watch,
 				    __u32 datapath);
 
+/* Index of the service called name in cfg, -1 when there is none. */
+int vigil_config_service_index(const struct vigil_config *cfg, const char *name);
+
 /* A deep copy of src into dst (every list duplicated). 0 or -ENOMEM (dst is
  * then left empty). */
 int vigil_config_copy(struct vigil_config *dst, const struct vigil_config *src);

@@ -96,35 +96,20 @@ static int key_hp_socket(struct yc_ctx *c, yaml_node_t *v, const char *path)
 
 /* HAProxy's own charset for proxy names; the name goes into runtime API
  * command lines, where a space or ';' would start another word or command. */
-static int check_proxy_name(struct yc_ctx *c, yaml_node_t *v, const char *path, const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len >= VIGIL_LB_NAME_LEN ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-") != len)
-		return yc_fail(c, v, "%s: \"%s\": an HAProxy backend name has 1-%d letters, "
-			       "digits, '_', '.', ':' or '-'", path, s, VIGIL_LB_NAME_LEN - 1);
-	return 0;
-}
+static const struct config_name proxy_name = {
+	"an HAProxy backend name",
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-",
+	"letters, digits, '_', '.', ':' or '-'", VIGIL_LB_NAME_LEN,
+};
 
 static int key_hb_backend(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	const char *s;
-
-	if (yc_get_str(c, v, path, "an HAProxy backend name", &s) || check_proxy_name(c, v, path, s))
-		return -EINVAL;
-	snprintf(cur_hb(c)->backend, sizeof(cur_hb(c)->backend), "%s", s);
-	return 0;
+	return config_get_name(c, v, path, &proxy_name, cur_hb(c)->backend);
 }
 
 static int key_hb_service(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	const char *s;
-
-	if (yc_get_str(c, v, path, "a service name", &s) || config_check_svc_name(c, v, path, s))
-		return -EINVAL;
-	snprintf(cur_hb(c)->tmpl.name, sizeof(cur_hb(c)->tmpl.name), "%s", s);
-	return 0;
+	return config_get_name(c, v, path, &config_service_name, cur_hb(c)->tmpl.name);
 }
 
 static int key_hb_detection(struct yc_ctx *c, yaml_node_t *v, const char *path)
@@ -172,7 +157,7 @@ static int parse_hp_backend(struct yc_ctx *c, yaml_node_t *item, const char *pat
 	if (hb->tmpl.name[0])
 		return 0;
 	/* The service is named after the backend. */
-	if (config_check_svc_name(c, item, path, hb->backend))
+	if (config_check_name(c, item, path, &config_service_name, hb->backend))
 		return -EINVAL;
 	memcpy(hb->tmpl.name, hb->backend, strlen(hb->backend) + 1); /* checked: it fits */
 	return 0;
@@ -212,21 +197,26 @@ static int key_hp_shutdown(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return yc_get_bool(c, v, path, &c->cfg->haproxy.shutdown_sessions);
 }
 
+/* A section that, written, turns its feed on. */
+static int walk_feed(struct yc_ctx *c, yaml_node_t *v, const char *path,
+		     const struct yc_key *keys, size_t n, bool *enabled)
+{
+	if (yc_is_null(v))
+		return 0;
+	*enabled = true;
+	return yc_walk_map(c, v, path, keys, n);
+}
+
 int config_section_haproxy(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	static const struct yc_key keys[] = {
-		{ "socket", key_hp_socket, false },
-		{ "backends", key_hp_backends, false },
-		{ "resync_ms", key_hp_resync, false },
-		{ "retry_ms", key_hp_retry, false },
+		{ "socket", key_hp_socket, false }, { "backends", key_hp_backends, false },
+		{ "resync_ms", key_hp_resync, false }, { "retry_ms", key_hp_retry, false },
 		{ "timeout_ms", key_hp_timeout, false },
 		{ "shutdown_sessions", key_hp_shutdown, false },
 	};
 
-	if (yc_is_null(v))
-		return 0;
-	c->cfg->haproxy.enabled = true;
-	return yc_walk_map(c, v, path, keys, NKEYS(keys));
+	return walk_feed(c, v, path, keys, NKEYS(keys), &c->cfg->haproxy.enabled);
 }
 
 /* ---- nginx: ------------------------------------------------------------------ */
@@ -264,12 +254,7 @@ static int key_ng_interval(struct yc_ctx *c, yaml_node_t *v, const char *path)
 
 static int key_up_service(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	const char *s;
-
-	if (yc_get_str(c, v, path, "a service name", &s) || config_check_svc_name(c, v, path, s))
-		return -EINVAL;
-	snprintf(cur_up(c)->service, sizeof(cur_up(c)->service), "%s", s);
-	return 0;
+	return config_get_name(c, v, path, &config_service_name, cur_up(c)->service);
 }
 
 static int key_up_file(struct yc_ctx *c, yaml_node_t *v, const char *path)
@@ -338,28 +323,15 @@ static int key_ng_upstreams(struct yc_ctx *c, yaml_node_t *v, const char *path)
 int config_section_nginx(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	static const struct yc_key keys[] = {
-		{ "pid_file", key_ng_pid_file, false },
-		{ "reload_command", key_ng_command, false },
+		{ "pid_file", key_ng_pid_file, false }, { "reload_command", key_ng_command, false },
 		{ "reload_interval_ms", key_ng_interval, false },
 		{ "upstreams", key_ng_upstreams, false },
 	};
 
-	if (yc_is_null(v))
-		return 0;
-	c->cfg->nginx.enabled = true;
-	return yc_walk_map(c, v, path, keys, NKEYS(keys));
+	return walk_feed(c, v, path, keys, NKEYS(keys), &c->cfg->nginx.enabled);
 }
 
 /* ---- against services: ------------------------------------------------------- */
-
-static const struct vigil_service_cfg *find_service(const struct vigil_config *cfg,
-						    const char *name)
-{
-	for (size_t i = 0; i < cfg->n_services; i++)
-		if (strcmp(cfg->services[i].name, name) == 0)
-			return &cfg->services[i];
-	return NULL;
-}
 
 /* A named service feeds its backend; any other name is a service vigild
  * makes from what HAProxy lists, so its settings are given here. */
@@ -367,7 +339,7 @@ static int check_hp_backend(struct yc_ctx *c, size_t i)
 {
 	struct vigil_haproxy_backend_cfg *all = c->cfg->haproxy.backends, *hb = &all[i];
 
-	hb->derived = !find_service(c->cfg, hb->tmpl.name);
+	hb->derived = vigil_config_service_index(c->cfg, hb->tmpl.name) < 0;
 	if (!hb->derived && hb->has_overrides)
 		return yc_fail_line(c, hb->line, "haproxy.backends[%zu]: service %s is configured "
 				    "under services: set its detection and probe there", i,
@@ -419,7 +391,7 @@ static int check_nginx(struct yc_ctx *c, yaml_node_t *node)
 	for (size_t i = 0; i < n->n_upstreams; i++) {
 		const struct vigil_nginx_upstream_cfg *up = &n->upstreams[i];
 
-		if (!find_service(c->cfg, up->service))
+		if (vigil_config_service_index(c->cfg, up->service) < 0)
 			return yc_fail_line(c, up->line, "nginx.upstreams[%zu]: no service %s under "
 					    "services: define it (datapath: none when nginx alone "
 					    "balances it)", i, up->service);

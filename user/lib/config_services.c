@@ -302,25 +302,36 @@ static struct vigil_service_cfg *cur_svc(struct yc_ctx *c)
 	return c->svc;
 }
 
-int config_check_svc_name(struct yc_ctx *c, yaml_node_t *v, const char *path, const char *name)
+const struct config_name config_service_name = {
+	"a service name", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+	"letters, digits, '_', '.' or '-'", VIGIL_NAME_LEN,
+};
+
+int config_check_name(struct yc_ctx *c, yaml_node_t *v, const char *path,
+		      const struct config_name *rule, const char *name)
 {
 	size_t len = strlen(name);
 
-	if (len == 0 || len >= VIGIL_NAME_LEN || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-							"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
-		return yc_fail(c, v, "%s: \"%s\": a service name has 1-%d letters, digits, '_', '.' "
-			       "or '-'", path, name, VIGIL_NAME_LEN - 1);
+	if (len == 0 || len >= rule->size || strspn(name, rule->chars) != len)
+		return yc_fail(c, v, "%s: \"%s\": %s has 1-%zu %s", path, name, rule->what,
+			       rule->size - 1, rule->chars_text);
+	return 0;
+}
+
+int config_get_name(struct yc_ctx *c, yaml_node_t *v, const char *path,
+		    const struct config_name *rule, char *out)
+{
+	const char *s;
+
+	if (yc_get_str(c, v, path, rule->what, &s) || config_check_name(c, v, path, rule, s))
+		return -EINVAL;
+	memcpy(out, s, strlen(s) + 1); /* checked: it fits */
 	return 0;
 }
 
 static int key_svc_name(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	const char *s;
-
-	if (yc_get_str(c, v, path, "a name", &s) || config_check_svc_name(c, v, path, s))
-		return -EINVAL;
-	snprintf(cur_svc(c)->name, VIGIL_NAME_LEN, "%s", s);
-	return 0;
+	return config_get_name(c, v, path, &config_service_name, cur_svc(c)->name);
 }
 
 static int add_vip(struct yc_ctx *c, yaml_node_t *v, const char *path)

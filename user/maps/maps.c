@@ -240,20 +240,19 @@ int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS])
 	return per_cpu != NULL;
 }
 
-/* The counters of the load balancers vigild feeds; no pin is no error. */
+/* The counters of the load balancers vigild feeds (no pin: no services). */
 static void read_feeds(const char *pin_dir, struct vigil_snapshot *snap)
 {
 	char err[512];
 	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_LB_FEEDS, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
 				sizeof(struct vigil_feed_stats), err, sizeof(err));
 
-	if (fd < 0)
-		return;
-	snap->have_feeds = 1;
-	for (__u32 i = 0; i < VIGIL_FEEDS; i++)
+	snap->have_feeds = fd >= 0;
+	for (__u32 i = 0; fd >= 0 && i < VIGIL_FEEDS; i++)
 		if (bpf_map_lookup_elem(fd, &i, &snap->feeds[i]) < 0)
 			memset(&snap->feeds[i], 0, sizeof(snap->feeds[i]));
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* max_entries as the kernel has it: vigild may size a map below the ABI

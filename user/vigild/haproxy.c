@@ -24,7 +24,7 @@
 /* One fed service: its HAProxy backend and what vigil wants for each of its
  * backends. */
 struct hp_svc {
-	char name[VIGIL_NAME_LEN];
+	char name[VIGIL_NAME_LEN]; /* first: vigil_feed_find */
 	char backend[VIGIL_LB_NAME_LEN];
 	struct vigil_lb_want wants[VIGIL_MAX_SVC_BACKENDS];
 	bool mapped[VIGIL_MAX_SVC_BACKENDS]; /* a server has its address (last table) */
@@ -63,10 +63,7 @@ struct vigil_haproxy {
 
 static struct hp_svc *svc_named(struct vigil_haproxy *hp, const char *name)
 {
-	for (size_t i = 0; i < hp->n_svcs; i++)
-		if (strcmp(hp->svcs[i].name, name) == 0)
-			return &hp->svcs[i];
-	return NULL;
+	return vigil_feed_find(hp->svcs, hp->n_svcs, sizeof(*hp->svcs), name);
 }
 
 static struct vigil_lb_want *want_of(struct hp_svc *s, const struct vigil_endpoint *ep,
@@ -83,15 +80,6 @@ static struct vigil_lb_want *want_of(struct hp_svc *s, const struct vigil_endpoi
 
 /* ---- configuration ------------------------------------------------------------ */
 
-static const struct vigil_service_cfg *service_cfg(const struct vigil_config *cfg,
-						   const char *name)
-{
-	for (size_t i = 0; i < cfg->n_services; i++)
-		if (strcmp(cfg->services[i].name, name) == 0)
-			return &cfg->services[i];
-	return NULL;
-}
-
 /* The fed services of cfg that exist (a derived one once HAProxy listed its
  * servers), each backend keeping what old decided for it. */
 static struct hp_svc *build_svcs(struct vigil_haproxy *hp, const struct vigil_config *cfg,
@@ -102,7 +90,8 @@ static struct hp_svc *build_svcs(struct vigil_haproxy *hp, const struct vigil_co
 	*n = 0;
 	for (size_t i = 0; svcs && i < cfg->haproxy.n_backends; i++) {
 		const struct vigil_haproxy_backend_cfg *hb = &cfg->haproxy.backends[i];
-		const struct vigil_service_cfg *sc = service_cfg(cfg, hb->tmpl.name);
+		int si = vigil_config_service_index(cfg, hb->tmpl.name);
+		const struct vigil_service_cfg *sc = si >= 0 ? &cfg->services[si] : NULL;
 		struct hp_svc *s = &svcs[*n], *old = svc_named(hp, hb->tmpl.name);
 
 		if (!sc)
@@ -121,8 +110,9 @@ static struct hp_svc *build_svcs(struct vigil_haproxy *hp, const struct vigil_co
 	return svcs;
 }
 
-void vigil_haproxy_reconfigure(struct vigil_haproxy *hp, const struct vigil_config *cfg)
+static void hp_reconfigure(void *feed, const struct vigil_config *cfg)
 {
+	struct vigil_haproxy *hp = feed;
 	size_t n;
 	struct hp_svc *svcs = build_svcs(hp, cfg, &n);
 
@@ -138,13 +128,10 @@ void vigil_haproxy_reconfigure(struct vigil_haproxy *hp, const struct vigil_conf
 	hp->next_sync_ns = 0; /* the backends may be others: read the table now */
 }
 
-struct vigil_haproxy *vigil_haproxy_new(const struct vigil_config *cfg)
+static void *hp_start(const struct vigil_config *cfg)
 {
-	struct vigil_haproxy *hp;
+	struct vigil_haproxy *hp = calloc(1, sizeof(*hp));
 
-	if (!cfg->haproxy.enabled)
-		return NULL;
-	hp = calloc(1, sizeof(*hp));
 	if (!hp)
 		return NULL;
 	hp->worker = hp_worker_new();
@@ -153,16 +140,14 @@ struct vigil_haproxy *vigil_haproxy_new(const struct vigil_config *cfg)
 		return NULL;
 	}
 	hp->sync = (struct hp_conn)HP_CONN_INIT;
-	hp->stats.configured = 1;
-	hp->stats_dirty = true;
-	vigil_haproxy_reconfigure(hp, cfg);
+	hp_reconfigure(hp, cfg);
 	return hp;
 }
 
-void vigil_haproxy_free(struct vigil_haproxy *hp)
+static void hp_stop(void *feed)
 {
-	if (!hp)
-		return;
+	struct vigil_haproxy *hp = feed;
+
 	hp_worker_free(hp->worker);
 	hp_conn_close(&hp->sync);
 	vigil_hp_table_free(&hp->table);
@@ -280,9 +265,10 @@ full:
 		push_failed(hp, ret, now);
 }
 
-void vigil_haproxy_publish(struct vigil_haproxy *hp, const struct vigil_service_cfg *svc,
-			   const struct vigil_desired *want, __u64 now)
+static void hp_publish(void *feed, const struct vigil_service_cfg *svc,
+		       const struct vigil_desired *want, __u64 now)
 {
+	struct vigil_haproxy *hp = feed;
 	struct hp_svc *s = svc_named(hp, svc->name);
 	struct vigil_lb_verdict v[VIGIL_MAX_SVC_BACKENDS];
 	__u32 ops = 0;
@@ -302,11 +288,6 @@ void vigil_haproxy_publish(struct vigil_haproxy *hp, const struct vigil_service_
 
 /* ---- answers ---------------------------------------------------------------------- */
 
-static void record_us(__u64 *hist, __u64 from_ns, __u64 now)
-{
-	hist[vigil_hist_bucket_of(now > from_ns ? (now - from_ns) / 1000 : 0)]++;
-}
-
 static void acknowledged(struct vigil_haproxy *hp, const struct sent_op *op,
 			 const struct hp_result *r)
 {
@@ -315,7 +296,7 @@ static void acknowledged(struct vigil_haproxy *hp, const struct sent_op *op,
 	hp->stats.pushes++;
 	hp->stats.reapplied += op->reapply;
 	hp->stats.last_ok_wall_ns = vigil_wall_ns();
-	record_us(hp->stats.acked_us, op->decided_ns, r->answered_ns);
+	vigil_hist_add_ns(hp->stats.acked_us, op->decided_ns, r->answered_ns);
 	pr_info("haproxy: %s (service %s backend %s%s): sent %llu us after the decision, "
 		"acknowledged after %llu us", op->cmd, op->service,
 		vigil_endpoint_format(&op->ep, ep, sizeof(ep)), op->reapply ? ", re-applied" : "",
@@ -329,7 +310,7 @@ static void push_done(struct vigil_haproxy *hp, struct hp_result *r, __u64 now)
 	size_t n;
 
 	for (size_t i = 0; r->written_ns && i < hp->n_sent; i++)
-		record_us(hp->stats.sent_us, hp->sent[i].decided_ns, r->written_ns);
+		vigil_hist_add_ns(hp->stats.sent_us, hp->sent[i].decided_ns, r->written_ns);
 	if (r->error) {
 		push_failed(hp, r->error, now);
 		return;
@@ -434,8 +415,9 @@ static void start_sync(struct vigil_haproxy *hp, __u64 now)
 		unreachable(hp, ret, now);
 }
 
-void vigil_haproxy_run(struct vigil_haproxy *hp, __u64 now)
+static void hp_run(void *feed, __u64 now)
 {
+	struct vigil_haproxy *hp = feed;
 	struct hp_result r;
 
 	if (hp_worker_take(hp->worker, &r)) {
@@ -449,8 +431,9 @@ void vigil_haproxy_run(struct vigil_haproxy *hp, __u64 now)
 	try_push(hp, now);
 }
 
-size_t vigil_haproxy_pollfds(const struct vigil_haproxy *hp, struct pollfd *fds, size_t max)
+static size_t hp_pollfds(const void *feed, struct pollfd *fds, size_t max)
 {
+	const struct vigil_haproxy *hp = feed;
 	size_t n = 0;
 
 	if (n < max)
@@ -460,8 +443,9 @@ size_t vigil_haproxy_pollfds(const struct vigil_haproxy *hp, struct pollfd *fds,
 	return n;
 }
 
-int vigil_haproxy_timeout_ms(const struct vigil_haproxy *hp, __u64 now)
+static int hp_timeout_ms(const void *feed, __u64 now)
 {
+	const struct vigil_haproxy *hp = feed;
 	__u64 next = hp->next_sync_ns;
 
 	if (hp_conn_busy(&hp->sync))
@@ -477,7 +461,7 @@ int vigil_haproxy_sync_wait(struct vigil_haproxy *hp)
 	while (hp_conn_busy(&hp->sync)) {
 		struct pollfd fd = { .fd = hp->sync.fd, .events = hp_conn_events(&hp->sync) };
 
-		poll(&fd, 1, vigil_haproxy_timeout_ms(hp, now));
+		poll(&fd, 1, hp_timeout_ms(hp, now));
 		now = vigil_now_ns();
 		if (hp_conn_step(&hp->sync, now))
 			sync_done(hp, now);
@@ -498,9 +482,9 @@ bool vigil_haproxy_derive_due(struct vigil_haproxy *hp)
 	return due;
 }
 
-bool vigil_haproxy_stats(struct vigil_haproxy *hp, struct vigil_feed_stats *out)
+static bool hp_stats(void *feed, struct vigil_feed_stats *out)
 {
-	bool dirty = hp->stats_dirty;
+	struct vigil_haproxy *hp = feed;
 	__u32 pending = 0, servers = 0;
 
 	for (size_t i = 0; i < hp->n_svcs; i++)
@@ -508,10 +492,11 @@ bool vigil_haproxy_stats(struct vigil_haproxy *hp, struct vigil_feed_stats *out)
 			pending += hp->svcs[i].wants[w].pending != 0;
 			servers += hp->svcs[i].mapped[w];
 		}
-	dirty |= pending != hp->stats.pending || servers != hp->stats.servers;
-	hp->stats.pending = pending;
-	hp->stats.servers = servers;
-	*out = hp->stats;
-	hp->stats_dirty = false;
-	return dirty;
+	return vigil_feed_stats_take(&hp->stats, &hp->stats_dirty, pending, servers, out);
 }
+
+const struct vigil_feed_ops vigil_haproxy_feed = {
+	.name = "haproxy", .start = hp_start, .stop = hp_stop,
+	.reconfigure = hp_reconfigure, .publish = hp_publish, .pollfds = hp_pollfds,
+	.timeout_ms = hp_timeout_ms, .run = hp_run, .stats = hp_stats,
+};

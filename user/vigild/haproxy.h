@@ -17,30 +17,12 @@
 #include <vigil/abi.h>
 
 #include "config.h"
-#include "desired.h"
+#include "feed.h"
 #include "haproxy_table.h"
 
 struct vigil_haproxy;
-struct pollfd;
 
-/* NULL when cfg has no haproxy: section (or out of memory: errno). */
-struct vigil_haproxy *vigil_haproxy_new(const struct vigil_config *cfg);
-void vigil_haproxy_free(struct vigil_haproxy *hp);
-
-/* The running config changed (reload, services derived from HAProxy): the
- * fed services and their backends follow; what was decided for a (service,
- * backend) that stays is kept. cfg must live until the next call. */
-void vigil_haproxy_reconfigure(struct vigil_haproxy *hp, const struct vigil_config *cfg);
-
-/* The publisher wrote want for svc at now: push what changed, now. */
-void vigil_haproxy_publish(struct vigil_haproxy *hp, const struct vigil_service_cfg *svc,
-			   const struct vigil_desired *want, __u64 now);
-
-size_t vigil_haproxy_pollfds(const struct vigil_haproxy *hp, struct pollfd *fds, size_t max);
-int vigil_haproxy_timeout_ms(const struct vigil_haproxy *hp, __u64 now);
-/* Advance the exchanges and timers. */
-void vigil_haproxy_run(struct vigil_haproxy *hp, __u64 now);
-
+/* The feed's operations (feed.h): start, publish, run, ... */
 /* Read the server table now, waiting up to haproxy.timeout_ms (at start, so
  * the services made from it exist before the engine starts). 0 or -errno. */
 int vigil_haproxy_sync_wait(struct vigil_haproxy *hp);

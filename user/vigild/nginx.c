@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* The nginx feed (nginx.h). */
-#include "nginx.h"
-
+/*
+ * The nginx feed. Open-source nginx has no runtime API, so vigild writes the
+ * server lines of each fed service's upstream into an include file (write a
+ * temporary file, rename it over the old one: nginx never reads half a file)
+ * and reloads nginx: SIGHUP to the master whose PID is in nginx.pid_file, or
+ * nginx.reload_command. Reloads are coalesced: at most one per
+ * nginx.reload_interval_ms, so a flapping backend cannot cause a reload
+ * storm. A file that already says the same is not written, and nginx is not
+ * reloaded when no file changed. docs/integrations.md.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -14,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "feed.h"
 #include "hist.h"
 #include "lbfeed.h"
 #include "log.h"
@@ -24,7 +32,7 @@ extern char **environ;
 
 /* One include file: what it should say, and whether it says it yet. */
 struct ng_file {
-	char service[VIGIL_NAME_LEN];
+	char service[VIGIL_NAME_LEN]; /* first: vigil_feed_find */
 	const struct vigil_nginx_upstream_cfg *cfg;
 	char *text;          /* NULL until the service is first published */
 	bool stale;          /* text not on disk yet */
@@ -46,14 +54,12 @@ struct vigil_nginx {
 
 static struct ng_file *file_of(struct vigil_nginx *ng, const char *service)
 {
-	for (size_t i = 0; i < ng->n_files; i++)
-		if (strcmp(ng->files[i].service, service) == 0)
-			return &ng->files[i];
-	return NULL;
+	return vigil_feed_find(ng->files, ng->n_files, sizeof(*ng->files), service);
 }
 
-void vigil_nginx_reconfigure(struct vigil_nginx *ng, const struct vigil_config *cfg)
+static void ng_reconfigure(void *feed, const struct vigil_config *cfg)
 {
+	struct vigil_nginx *ng = feed;
 	const struct vigil_nginx_cfg *n = &cfg->nginx;
 	struct ng_file *files = calloc(n->n_upstreams + 1, sizeof(*files));
 
@@ -81,34 +87,31 @@ void vigil_nginx_reconfigure(struct vigil_nginx *ng, const struct vigil_config *
 	ng->cfg = cfg;
 }
 
-struct vigil_nginx *vigil_nginx_new(const struct vigil_config *cfg)
+static void *ng_start(const struct vigil_config *cfg)
 {
-	struct vigil_nginx *ng;
+	struct vigil_nginx *ng = calloc(1, sizeof(*ng));
 
-	if (!cfg->nginx.enabled)
-		return NULL;
-	ng = calloc(1, sizeof(*ng));
-	if (!ng)
-		return NULL;
-	ng->stats.configured = 1;
-	ng->stats_dirty = true;
-	vigil_nginx_reconfigure(ng, cfg);
+	if (ng)
+		ng_reconfigure(ng, cfg);
 	return ng;
 }
 
-void vigil_nginx_free(struct vigil_nginx *ng)
+static void ng_stop(void *feed)
 {
-	if (!ng)
-		return;
+	struct vigil_nginx *ng = feed;
+
 	for (size_t i = 0; i < ng->n_files; i++)
 		free(ng->files[i].text);
 	free(ng->files);
 	free(ng);
 }
 
-void vigil_nginx_publish(struct vigil_nginx *ng, const struct vigil_service_cfg *svc,
-			 const struct vigil_desired *want, __u64 now)
+static void ng_run(void *feed, __u64 now);
+
+static void ng_publish(void *feed, const struct vigil_service_cfg *svc,
+		       const struct vigil_desired *want, __u64 now)
 {
+	struct vigil_nginx *ng = feed;
 	struct ng_file *f = file_of(ng, svc->name);
 	struct vigil_lb_verdict v[VIGIL_MAX_SVC_BACKENDS];
 	char *text;
@@ -137,7 +140,7 @@ void vigil_nginx_publish(struct vigil_nginx *ng, const struct vigil_service_cfg 
 	/* Due now: at once, not after whatever else this tick does (tearing
 	 * down the connections of an ejected backend takes milliseconds). */
 	if (ng->due_ns == now)
-		vigil_nginx_run(ng, now);
+		ng_run(ng, now);
 }
 
 /* ---- files ------------------------------------------------------------------------ */
@@ -211,17 +214,12 @@ static int write_files(struct vigil_nginx *ng)
 
 /* ---- reload ------------------------------------------------------------------------ */
 
-static void record_us(__u64 *hist, __u64 from_ns, __u64 now)
-{
-	hist[vigil_hist_bucket_of(now > from_ns ? (now - from_ns) / 1000 : 0)]++;
-}
-
 static void reload_ok(struct vigil_nginx *ng, __u64 decided_ns, __u64 now)
 {
 	ng->stats.pushes++;
 	ng->stats.reachable = 1;
 	ng->stats.last_ok_wall_ns = vigil_wall_ns();
-	record_us(ng->stats.sent_us, decided_ns, now);
+	vigil_hist_add_ns(ng->stats.sent_us, decided_ns, now);
 	ng->stats_dirty = true;
 }
 
@@ -305,8 +303,9 @@ static void reap_command(struct vigil_nginx *ng, __u64 now)
 	reload_failed(ng, &ng->stats.push_errors);
 }
 
-void vigil_nginx_run(struct vigil_nginx *ng, __u64 now)
+static void ng_run(void *feed, __u64 now)
 {
+	struct vigil_nginx *ng = feed;
 	int changed;
 
 	reap_command(ng, now);
@@ -324,8 +323,10 @@ void vigil_nginx_run(struct vigil_nginx *ng, __u64 now)
 		run_command(ng);
 }
 
-int vigil_nginx_timeout_ms(const struct vigil_nginx *ng, __u64 now)
+static int ng_timeout_ms(const void *feed, __u64 now)
 {
+	const struct vigil_nginx *ng = feed;
+
 	if (ng->cmd_pid)
 		return 10; /* poll the command's exit */
 	if (!ng->due_ns)
@@ -333,19 +334,20 @@ int vigil_nginx_timeout_ms(const struct vigil_nginx *ng, __u64 now)
 	return ng->due_ns <= now ? 0 : (int)((ng->due_ns - now + 999999) / 1000000);
 }
 
-bool vigil_nginx_stats(struct vigil_nginx *ng, struct vigil_feed_stats *out)
+static bool ng_stats(void *feed, struct vigil_feed_stats *out)
 {
-	bool dirty = ng->stats_dirty;
+	struct vigil_nginx *ng = feed;
 	__u32 pending = 0, servers = 0;
 
 	for (size_t i = 0; i < ng->n_files; i++) {
 		pending += ng->files[i].stale;
 		servers += (__u32)ng->files[i].servers;
 	}
-	dirty |= pending != ng->stats.pending || servers != ng->stats.servers;
-	ng->stats.pending = pending;
-	ng->stats.servers = servers;
-	*out = ng->stats;
-	ng->stats_dirty = false;
-	return dirty;
+	return vigil_feed_stats_take(&ng->stats, &ng->stats_dirty, pending, servers, out);
 }
+
+const struct vigil_feed_ops vigil_nginx_feed = {
+	.name = "nginx", .start = ng_start, .stop = ng_stop,
+	.reconfigure = ng_reconfigure, .publish = ng_publish, .timeout_ms = ng_timeout_ms,
+	.run = ng_run, .stats = ng_stats,
+};
