@@ -133,7 +133,8 @@ vigil_conf() { # haproxy | nginx
 		daemon_head info "$CLI_NS"
 		echo "detection: {slow_floor_ms: 1000, stuck_request_floor_ms: 2000}"
 		if [[ $1 == haproxy ]]; then
-			printf 'haproxy:\n  socket: %s\n  backends: [web]\n' "$HP_SOCK"
+			printf 'haproxy:\n  socket: %s\n  backends: [web]\n  shutdown_sessions: %s\n' \
+				"$HP_SOCK" "${HP_SHUTDOWN:-true}"
 		else
 			printf 'services:\n  - name: web\n    datapath: none\n'
 			printf '    backends: ["%s", "%s"]\n    backups: ["%s"]\n' "${EP[1]}" "${EP[2]}" "${EP[3]}"

@@ -11,7 +11,9 @@
 #   blackhole  every packet to b1 is dropped under load; HAProxy runs its own
 #              checks (inter 2s fall 3): vigil marks b1 down long before
 #              they would.
-#   admin      vigilctl drain / disable / enable b2 become HAProxy's
+#   admin      vigild starts before HAProxy (the service appears once
+#              HAProxy answers) and is reloaded (the service stays); then
+#              vigilctl drain / disable / enable b2 become HAProxy's
 #              drain / maint / ready.
 # Asserts (read back through HAProxy's runtime API): the faulty server is
 # down in HAProxy, the load moved (no connection to it once ejected, the
@@ -34,7 +36,9 @@ if [[ $VGL_CASE == blackhole ]]; then
 else
 	hp_config >"$HP_CFG"
 fi
-hp_start "$HP_CFG"
+# admin: vigild starts first, HAProxy later; its service appears once
+# HAProxy answers.
+[[ $VGL_CASE == admin ]] || hp_start "$HP_CFG"
 
 lb_vigil_config <<CONF
 haproxy:
@@ -43,6 +47,11 @@ haproxy:
   resync_ms: 200
 CONF
 start_vigild "$VGL_CONFIG"
+if [[ $VGL_CASE == admin ]]; then
+	sleep 0.5
+	assert_eq "no service before HAProxy answers" absent "$(service_field web name)"
+	hp_start "$HP_CFG"
+fi
 
 # ---- the service comes from HAProxy's servers -----------------------------------
 wait_backend_field web "${EP[3]}" role backup 5 || die "vigil has no service web from HAProxy"
@@ -122,6 +131,9 @@ blackhole)
 	heal_and_readmit fo_unblackhole vgl_bh
 	;;
 admin)
+	# A config reload keeps the service made from HAProxy's servers.
+	hup_expect "config reloaded"
+	assert_eq "b2 still listed after a reload" primary "$(backend_field web "${EP[2]}" role)"
 	for step in "drain 8" "disable 1" "enable 0"; do
 		read -r cmd flags <<<"$step"
 		vctl "$cmd" web "${EP[2]}" >/dev/null || die "vigilctl $cmd failed"

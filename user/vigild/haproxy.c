@@ -55,6 +55,7 @@ struct vigil_haproxy {
 	size_t n_sent;
 	__u64 next_sync_ns;
 	bool reachable;
+	bool said_unreachable;     /* logged once per outage */
 	bool derive_due;
 	char derive_note[256];
 	struct vigil_feed_stats stats;
@@ -169,10 +170,11 @@ static void unreachable(struct vigil_haproxy *hp, int err, __u64 now)
 	const struct vigil_haproxy_cfg *h = &hp->cfg->haproxy;
 
 	count_failure(hp, &hp->stats.unreachable);
-	if (hp->reachable || !hp->stats.last_ok_wall_ns)
+	if (!hp->said_unreachable)
 		pr_warn("haproxy: runtime API %s unreachable: %s: vigil keeps its verdicts and "
 			"retries every %u ms", h->socket[0] ? h->socket : "(tcp)", strerror(-err),
 			h->retry_ms);
+	hp->said_unreachable = true;
 	hp->reachable = false;
 	hp->stats.reachable = 0;
 	hp->next_sync_ns = now + (__u64)h->retry_ms * 1000000ull;
@@ -390,6 +392,7 @@ static void sync_done(struct vigil_haproxy *hp, __u64 now)
 	if (!hp->reachable)
 		pr_info("haproxy: runtime API reachable: %zu servers listed", hp->table.n);
 	hp->reachable = true;
+	hp->said_unreachable = false;
 	hp->have_table = true;
 	hp->stats.reachable = 1;
 	hp->stats.resyncs++;
