@@ -15,7 +15,9 @@
 #   haproxy-fast     HAProxy with 100 ms checks (inter 100ms fastinter 100ms fall 2)
 #   haproxy+vigil    HAProxy without checks, fed by vigild (haproxy: section)
 #   haproxy-fast/rd, haproxy+vigil/rd   the same two with option redispatch
-#                    (a retry goes to another server)
+#                    (a retry goes to another server); vigild with
+#                    haproxy.shutdown_sessions false (its own teardown of the
+#                    server's connections lets HAProxy redispatch them)
 #   nginx-passive    nginx alone, passive checks max_fails=1 fail_timeout=10s
 #   nginx+vigil      the same nginx, its upstream include written by vigild
 # Faults (FAULTS): kill (SIGKILL of b1's server), blackhole (nftables drops
@@ -127,14 +129,16 @@ RD_DEFAULTS=$'    timeout connect 5s\n    retries 3\n    option redispatch 1'
 FAST_CHECKS="check inter 100ms fastinter 100ms fall 2 rise 2"
 NG_OPTS="max_fails=1 fail_timeout=10s"
 
-vigil_conf() { # haproxy | nginx
+vigil_conf() { # SYSTEM
+	local shutdown=true
+	[[ $1 == */rd ]] && shutdown=false
 	fo_new_config
 	{
 		daemon_head info "$CLI_NS"
 		echo "detection: {slow_floor_ms: 1000, stuck_request_floor_ms: 2000}"
-		if [[ $1 == haproxy ]]; then
+		if [[ $1 == haproxy* ]]; then
 			printf 'haproxy:\n  socket: %s\n  backends: [web]\n  shutdown_sessions: %s\n' \
-				"$HP_SOCK" "${HP_SHUTDOWN:-true}"
+				"$HP_SOCK" "$shutdown"
 		else
 			printf 'services:\n  - name: web\n    datapath: none\n'
 			printf '    backends: ["%s", "%s"]\n    backups: ["%s"]\n' "${EP[1]}" "${EP[2]}" "${EP[3]}"
@@ -152,14 +156,14 @@ lb_up() { # SYSTEM
 	haproxy+vigil*)
 		if [[ $1 == */rd ]]; then hp_config "" "$RD_DEFAULTS"; else hp_config; fi >"$W/hp.cfg"
 		hp_start "$W/hp.cfg"
-		vigil_conf haproxy
+		vigil_conf "$1"
 		start_vigild "$VGL_CONFIG" >/dev/null
 		wait_backend_field web "${EP[3]}" role backup 5 || die "vigild made no service from HAProxy"
 		;;
 	nginx-passive) ng_static_include "$NG_OPTS"; ng_config >"$W/ng.cfg"; ng_start "$W/ng.cfg" ;;
 	nginx+vigil)
 		rm -f -- "$NG_INCLUDE"
-		vigil_conf nginx
+		vigil_conf "$1"
 		start_vigild "$VGL_CONFIG" >/dev/null
 		wait_file "$NG_INCLUDE" 5 || die "vigild wrote no include"
 		ng_config >"$W/ng.cfg"
@@ -309,7 +313,7 @@ printf '\nHAProxy (haproxy -db, normal scheduling policy; vigild at its default 
 printf '  haproxy-default: %s\n' "check inter 2s fall 3 rise 2; timeout connect 5s, retries 3"
 printf '  haproxy-fast:    %s\n' "$FAST_CHECKS; timeout connect 5s, retries 3"
 printf '  haproxy+vigil:   %s\n' "no check; timeout connect 5s, retries 3; vigild: haproxy: {backends: [web]}"
-printf '  .../rd:          %s\n' "the same with option redispatch 1"
+printf '  .../rd:          %s\n' "the same with option redispatch 1 (vigild: haproxy.shutdown_sessions false)"
 printf 'nginx (stream, 1 worker, proxy_connect_timeout 5s):\n'
 printf '  nginx-passive:   server ... %s (static include)\n' "$NG_OPTS"
 printf '  nginx+vigil:     the same, the include written by vigild (nginx: pid_file, reload_interval_ms 200)\n'

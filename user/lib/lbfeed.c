@@ -80,6 +80,11 @@ __u32 vigil_lb_want_check(struct vigil_lb_want *w, const struct vigil_hp_server 
 	    (w->admin == VIGIL_ADMIN_DISABLED && !(srv->admin_flags & VIGIL_HP_ADMF_FMAINT)))
 		ops |= VIGIL_LB_OP_ADMIN;
 	ops &= ~w->pending; /* already on its way */
+#ifdef VIGIL_MUTANT_LB_REAPPLY
+	/* Mutation smoke test (see tests/mutants.sh): HAProxy's lost states
+	 * are never pushed again. */
+	ops = 0;
+#endif
 	if (ops) {
 		make_pending(w, ops, now);
 		w->reapply |= ops;
