@@ -33,6 +33,10 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
  * the loss counters): not an error, the rest is still useful. */
 int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS]);
 
+/* The counters of the load balancers vigild feeds (lb_feeds, by enum
+ * vigil_feed); 1, or 0 (feeds zeroed) when not pinned (no services). */
+int vigil_feeds_read(const char *pin_dir, struct vigil_feed_stats feeds[VIGIL_FEEDS]);
+
 /* Delete every key of the map for which keep(key, ctx) is false. Keys are
  * collected first, because deleting during the walk restarts it. Returns 0,
  * -ENOMEM with nothing deleted, or the first -errno of a delete that failed

@@ -247,13 +247,20 @@ static json_t *fill_json(const struct vigil_snapshot *snap)
 	return obj;
 }
 
-/* The configured feeds by name ({} when none). */
-static json_t *feeds_json(const struct vigil_snapshot *snap)
+const char *vigil_feed_name(int feed)
 {
-	json_t *obj = json_object();
+	return feed_names[feed];
+}
 
-	for (int i = 0; snap->have_feeds && i < VIGIL_FEEDS; i++) {
-		const struct vigil_feed_stats *f = &snap->feeds[i];
+json_t *vigil_feeds_json(const struct vigil_feed_stats *feeds, int have_feeds)
+{
+	json_t *obj;
+
+	if (!have_feeds)
+		return json_null();
+	obj = json_object();
+	for (int i = 0; i < VIGIL_FEEDS; i++) {
+		const struct vigil_feed_stats *f = &feeds[i];
 
 		if (!f->configured)
 			continue;
@@ -284,7 +291,7 @@ int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigne
 			 "interval_s", (int)interval_s, "backends", backends, "local", locals,
 			 "inflight", (json_int_t)snap->inflight, "loss",
 			 vigil_loss_json(snap->loss, snap->have_loss), "fill", fill_json(snap),
-			 "feeds", feeds_json(snap));
+			 "feeds", vigil_feeds_json(snap->feeds, snap->have_feeds));
 	if (!root)
 		return -ENOMEM;
 	ctl_vigild_add(root);

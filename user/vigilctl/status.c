@@ -29,6 +29,8 @@ struct status {
 	unsigned backends, healthy, ejected, probing, draining, disabled;
 	__u64 loss[VIGIL_LOSS_REASONS], loss_total;
 	int have_loss;
+	struct vigil_feed_stats feeds[VIGIL_FEEDS]; /* load balancers fed */
+	int have_feeds;
 };
 
 /* Seconds since pid started, from /proc (-1 when it cannot be read: vigild
@@ -122,6 +124,7 @@ static int read_status(const struct global_opts *g, struct status *s)
 	s->have_loss = vigil_loss_read(g->pin_dir, s->loss);
 	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
 		s->loss_total += s->loss[i];
+	s->have_feeds = vigil_feeds_read(g->pin_dir, s->feeds);
 	return read_services(g->pin_dir, s);
 }
 
@@ -157,6 +160,25 @@ static void print_losses(const struct status *s)
 	printf(": data was lost, see 'vigilctl stats'\n");
 }
 
+/* The load balancers vigild feeds, one phrase each (docs/integrations.md). */
+static void print_feeds(const struct status *s)
+{
+	const char *sep = "";
+
+	for (int i = 0; i < VIGIL_FEEDS; i++) {
+		const struct vigil_feed_stats *f = &s->feeds[i];
+
+		if (!f->configured)
+			continue;
+		printf("%s%s %s, %llu pushes (%llu refused), %u pending, %u servers", sep,
+		       vigil_feed_name(i), f->reachable ? "reachable" : "NOT REACHABLE",
+		       (unsigned long long)f->pushes, (unsigned long long)f->push_errors, f->pending,
+		       f->servers);
+		sep = "; ";
+	}
+	printf("%s\n", *sep ? "" : "none (no haproxy: or nginx: section)");
+}
+
 static void print_table(const char *pin_dir, const struct status *s)
 {
 	char up[48];
@@ -175,14 +197,15 @@ static void print_table(const char *pin_dir, const struct status *s)
 	       "backends", s->backends, s->healthy, s->ejected, s->probing, s->draining, s->disabled);
 	printf("%-13s ", "losses");
 	print_losses(s);
-	printf("%-13s not in the pinned maps yet\n", "integrations");
+	printf("%-13s ", "integrations");
+	print_feeds(s);
 }
 
 static int print_json(const char *pin_dir, const struct status *s)
 {
 	json_t *root = json_pack(
 		"{s:i, s:s, s:n, s:s, s:o, s:i, s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i, s:i, s:i}, "
-		"s:o, s:o, s:n}",
+		"s:o, s:o, s:o}",
 		"schema", STATUS_SCHEMA, "version", VIGIL_VERSION, "vigild_version", "pin_dir",
 		pin_dir, "uptime_s", s->uptime_s >= 0 ? json_integer(s->uptime_s) : json_null(),
 		"services", (int)s->services, "serving", "primaries", (int)s->on_primaries, "backups",
@@ -190,7 +213,8 @@ static int print_json(const char *pin_dir, const struct status *s)
 		(int)s->backends, "healthy", (int)s->healthy, "ejected", (int)s->ejected, "probing",
 		(int)s->probing, "draining", (int)s->draining, "disabled", (int)s->disabled, "loss",
 		vigil_loss_json(s->loss, s->have_loss), "loss_total",
-		s->have_loss ? json_integer((json_int_t)s->loss_total) : json_null(), "integrations");
+		s->have_loss ? json_integer((json_int_t)s->loss_total) : json_null(), "integrations",
+		vigil_feeds_json(s->feeds, s->have_feeds));
 	int ret;
 
 	if (!root)
