@@ -5,8 +5,10 @@
  * whatever the datapath (service_sets, backend_health). vigild loads this
  * object whenever services are configured; the socket load balancer
  * (bpf/sock_lb.bpf.c) is loaded only when a service uses it, and reuses
- * service_sets and backend_health from their pins. (vigild's heartbeat is
- * in the monitor, which is always loaded.)
+ * service_sets and backend_health from their pins. lb_feeds holds vigild's
+ * counters of the pushes into the load balancers it feeds (struct
+ * vigil_feed_stats). (vigild's heartbeat is in the monitor, which is always
+ * loaded.)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -46,3 +48,11 @@ struct {
 	__type(value, struct vigil_change);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } history SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_FEED_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vigil_feed_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_feeds SEC(".maps");

@@ -48,6 +48,7 @@ MUTANTS=(
 	"backups|detector: backups never serve, fail open instead (user/lib/detector.c)|unit:detector:service_level int:test_failover_backups"
 	"probe_readmit|detector: successful probes never re-admit (user/lib/detector.c)|unit:detector:probing_backoff"
 	"maglev_weights|Maglev table ignores backend weights (user/lib/maglev.c)|unit:maglev:population"
+	"lb_reapply|fed load balancers: a state HAProxy lost is never pushed again (user/lib/lbfeed.c)|unit:lbfeed:push"
 )
 
 field() { # ENTRY N

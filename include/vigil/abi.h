@@ -314,7 +314,9 @@ struct vigil_evidence {
 };
 _Static_assert(sizeof(struct vigil_evidence) == 32, "vigil_evidence layout");
 
-/* Key of per-(service, backend) records: a service is named by its VIP. */
+/* Key of per-(service, backend) records: a service is named by its VIP. A
+ * service with datapath none and no VIP is named by an endpoint of family 0
+ * whose address is a hash of its name (user/lib/addr.h, vigil_name_key). */
 struct vigil_svc_backend_key {
 	struct vigil_endpoint vip;
 	struct vigil_endpoint backend;
@@ -351,6 +353,8 @@ struct vigil_service_info {
 };
 _Static_assert(sizeof(struct vigil_service_info) == 72, "vigil_service_info layout");
 
+#define VIGIL_DATAPATH_NONE   0x0 /* judged and published only: a load balancer vigil
+				     * feeds (docs/integrations.md) does the balancing */
 #define VIGIL_DATAPATH_SOCKET 0x1 /* cgroup connect() rewrite for local clients */
 #define VIGIL_DATAPATH_XDP    0x2 /* XDP NAT for packets from other hosts */
 
@@ -556,5 +560,42 @@ _Static_assert(VIGIL_LOSS_REASONS <= VIGIL_LOSS_SLOTS, "loss has a slot per loss
 _Static_assert(VIGIL_LOSS_RINGBUF_FULL == 0 && VIGIL_LOSS_LOCAL_STATS_FULL == 4 &&
 		       VIGIL_LOSS_REASONS == 5,
 	       "loss reasons are appended, never renumbered (update vigilctl's names too)");
+
+/* ---- load-balancer feeds (pinned "lb_feeds", an ARRAY, key enum vigil_feed) - */
+
+/* vigild pushes its verdicts into load balancers it does not run (HAProxy's
+ * runtime API, nginx's upstream include and reload: docs/integrations.md)
+ * and counts every push here for vigilctl stats. Written by vigild only. */
+#define VIGIL_PIN_LB_FEEDS "lb_feeds"
+enum vigil_feed {
+	VIGIL_FEED_HAPROXY = 0,
+	VIGIL_FEED_NGINX = 1,
+	VIGIL_FEEDS
+};
+#define VIGIL_FEED_SLOTS 4 /* room for feeds added later without a new pin */
+_Static_assert(VIGIL_FEEDS <= VIGIL_FEED_SLOTS, "lb_feeds has a slot per feed");
+
+struct vigil_feed_stats {
+	__u64 pushes;        /* haproxy: commands acknowledged; nginx: reloads signalled */
+	__u64 push_errors;   /* haproxy: commands refused; nginx: reloads that failed */
+	__u64 unreachable;   /* haproxy: exchanges that failed (connect, I/O, timeout);
+			      * nginx: reloads with no master to signal */
+	__u64 reapplied;     /* pushes of a state the load balancer had lost (restart,
+			      * reload, its own checks) or that failed before */
+	__u64 resyncs;       /* haproxy: server tables read; nginx: include files written */
+	__u64 coalesced;     /* nginx: changes that waited for a reload already due */
+	__u64 last_ok_wall_ns;    /* CLOCK_REALTIME of the last successful push */
+	__u64 last_error_wall_ns; /* ... of the last failure */
+	__u32 configured;    /* 1 when this feed is configured */
+	__u32 reachable;     /* 1 when the last exchange with it succeeded */
+	__u32 pending;       /* changes decided but not applied yet */
+	__u32 servers;       /* haproxy: servers mapped; nginx: servers in the include files */
+	/* decision -> command written (haproxy) or reload signalled (nginx), us */
+	__u64 sent_us[VIGIL_HIST_BUCKETS];
+	/* decision -> acknowledged by HAProxy, us (nginx: unused) */
+	__u64 acked_us[VIGIL_HIST_BUCKETS];
+};
+_Static_assert(sizeof(struct vigil_feed_stats) == 8 * 8 + 4 * 4 + 2 * 8 * VIGIL_HIST_BUCKETS,
+	       "vigil_feed_stats layout");
 
 #endif /* VIGIL_ABI_H */

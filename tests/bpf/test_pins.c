@@ -71,7 +71,7 @@ static const char *const sock_lb_pins[] = {
 static const char *const state_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SERVICES,
 	VIGIL_PIN_BACKEND_INFO, VIGIL_PIN_ADMIN,        VIGIL_PIN_HISTORY,
-	NULL,
+	VIGIL_PIN_LB_FEEDS,     NULL,
 };
 static const char *const xdp_lb_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT, VIGIL_PIN_EVENTS,

@@ -3,7 +3,7 @@
 # vigild with two services sharing a backend: web (b1 b2) and api (b2 b3 b4).
 #   status: vigild running with its pid and uptime, the version, services
 #   and their serving tier, backends by state and admin state, losses (0),
-#   integrations (null: not in the pinned maps yet); after a SIGKILL: not
+#   integrations ({}: no load balancer fed); after a SIGKILL: not
 #   running. Table and --json.
 #   events --service / --backend, alone, together, with --json and --follow:
 #   exactly the records of that service / backend (admin changes made here:
@@ -41,7 +41,7 @@ assert_eq "status: services, serving tiers" "2 2 0 0" \
 	"$(jq -r '"\(.services) \(.serving.primaries) \(.serving.backups) \(.serving.fail_open)"' <<<"$S")"
 assert_eq "status: backends total/healthy" "5 5" "$(jq -r '"\(.backends.total) \(.backends.healthy)"' <<<"$S")"
 assert_eq "status: losses" 0 "$(jq -r .loss_total <<<"$S")"
-assert_eq "status: integrations (not published)" null "$(jq -r .integrations <<<"$S")"
+assert_eq "status: integrations (none fed)" "{}" "$(jq -c .integrations <<<"$S")"
 
 vctl drain web "${EP[1]}" >/dev/null || die "drain web b1 failed"
 vctl disable api "${EP[3]}" >/dev/null || die "disable api b3 failed"
@@ -55,6 +55,7 @@ assert_true "status table: vigild running with pid" grep -qE "^vigild +running \
 assert_true "status table: services" grep -qE "^services +2: 2 on primaries" "$OUT"
 assert_true "status table: backends" grep -qE "^backends +5: 5 healthy, 0 ejected, 0 probing; admin: 2 draining, 1 disabled" "$OUT"
 assert_true "status table: losses" grep -qE "^losses +none" "$OUT"
+assert_true "status table: integrations" grep -qE "^integrations +none" "$OUT"
 
 # A "vigild restarted" record (it names no service); the drains are not
 # recorded again (the restart takes admin states from backend_info).

@@ -57,5 +57,6 @@ Suite *path_suite(void);
 Suite *procstat_suite(void);
 Suite *history_filter_suite(void);
 Suite *metrics_suite(void);
+Suite *lbfeed_suite(void);
 
 #endif

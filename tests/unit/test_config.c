@@ -45,6 +45,8 @@ static void assert_empty(const struct vigil_config *cfg)
 	ck_assert_uint_eq(cfg->n_backends, 0);
 	ck_assert_uint_eq(cfg->n_prefixes, 0);
 	ck_assert_uint_eq(cfg->n_local_ports, 0);
+	ck_assert_ptr_null(cfg->haproxy.backends);
+	ck_assert_ptr_null(cfg->nginx.upstreams);
 }
 
 static void load_ok(const char *file, struct vigil_config *cfg)
@@ -277,7 +279,7 @@ static const struct {
 	{ "bad-bool-empty.yaml", 2, "daemon.watch_all_local: expected a boolean, got an empty value" },
 	{ "bad-key-not-scalar.yaml", 2, "daemon: keys must be plain words" },
 	/* keys */
-	{ "bad-unknown-top.yaml", 3, "top level: unknown key \"deamon\" (known: daemon, watch, services, detection, lb, xdp, cluster, metrics)" },
+	{ "bad-unknown-top.yaml", 3, "top level: unknown key \"deamon\" (known: daemon, watch, services, detection, lb, xdp, cluster, metrics, haproxy, nginx)" },
 	{ "bad-unknown-daemon.yaml", 3, "daemon: unknown key \"log_lvl\" (known: pin_dir, log_level, "
 	  "watch_all, watch_all_max, watch_all_local, tick_ms, probe_netns, sched_priority, monitor_netns)" },
 	/* cluster: */
@@ -357,6 +359,29 @@ static const struct {
 	{ "bad-xdp-hook.yaml", 3, "xdp.hook: \"ebpf\": use xdp or tc (the hook the load balancer runs at)" },
 	{ "bad-xdp-forward.yaml", 3, "xdp.forward: \"fib\": use redirect or kernel" },
 	{ "bad-xdp-mode-tc.yaml", 4, "xdp.mode: applies to hook xdp only" },
+	/* datapath none, haproxy:, nginx: (docs/integrations.md) */
+	{ "bad-lb-svc-datapath-tcp.yaml", 3, "use socket (local clients), xdp (packets from other hosts), both, or none" },
+	{ "bad-lb-svc-no-vip.yaml", 2, "(only datapath: none needs none)" },
+	{ "bad-lb-hp-no-socket.yaml", 2, "haproxy: missing \"socket\"" },
+	{ "bad-lb-hp-no-backends.yaml", 2, "haproxy: missing \"backends\"" },
+	{ "bad-lb-hp-socket-relative.yaml", 2, "haproxy.socket: \"run/admin.sock\": give HAProxy's stats socket" },
+	{ "bad-lb-hp-backend-space.yaml", 3, "haproxy.backends[0]: \"be web\": an HAProxy backend name has" },
+	{ "bad-lb-hp-backend-colon-name.yaml", 3, "haproxy.backends[0]: \"be:web\": a service name has" },
+	{ "bad-lb-hp-backend-dup.yaml", 5, "haproxy.backends[1]: backend be is listed twice (first at line 4)" },
+	{ "bad-lb-hp-service-dup.yaml", 5, "service s feeds backend a already (line 4)" },
+	{ "bad-lb-hp-entry-no-backend.yaml", 3, "haproxy.backends[0]: missing \"backend\"" },
+	{ "bad-lb-hp-detection-range.yaml", 3, "haproxy.backends[0].detection.slow_factor: \"0\": must be a number from 1.5" },
+	{ "bad-lb-hp-configured-overrides.yaml", 9, "service web is configured under services: set its detection and probe there" },
+	{ "bad-lb-hp-resync-range.yaml", 4, "haproxy.resync_ms: \"5\": must be an integer 100-60000" },
+	{ "bad-lb-ng-no-reload.yaml", 7, "nginx: give one of pid_file (vigild signals the master named there) and reload_command" },
+	{ "bad-lb-ng-both-reloads.yaml", 7, "nginx: give one of pid_file" },
+	{ "bad-lb-ng-no-upstreams.yaml", 7, "nginx: missing \"upstreams\"" },
+	{ "bad-lb-ng-unknown-service.yaml", 8, "nginx.upstreams[0]: no service api under services:" },
+	{ "bad-lb-ng-dup-service.yaml", 10, "nginx.upstreams[1]: the service or file of line 9 again" },
+	{ "bad-lb-ng-no-file.yaml", 8, "nginx.upstreams[0]: missing \"file\"" },
+	{ "bad-lb-ng-pid-relative.yaml", 7, "nginx.pid_file: \"p\": must be an absolute path" },
+	{ "bad-lb-ng-options-semicolon.yaml", 8, "nginx.upstreams[0].options: \"a;b\": server parameters such as" },
+	{ "bad-lb-ng-options-weight.yaml", 8, "weight, down and backup are written by vigil" },
 };
 
 START_TEST(bad_file)

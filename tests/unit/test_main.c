@@ -23,6 +23,7 @@ int main(void)
 	srunner_add_suite(sr, procstat_suite());
 	srunner_add_suite(sr, history_filter_suite());
 	srunner_add_suite(sr, metrics_suite());
+	srunner_add_suite(sr, lbfeed_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

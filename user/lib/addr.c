@@ -294,6 +294,11 @@ const char *vigil_endpoint_format(const struct vigil_endpoint *ep, char *buf, si
 {
 	char addr[INET6_ADDRSTRLEN];
 
+	if (ep->family == 0) { /* no address: a name key (vigil_name_key) */
+		if (len)
+			snprintf(buf, len, "-");
+		return buf;
+	}
 	vigil_addr_format(ep, addr, sizeof(addr));
 	if (len)
 		snprintf(buf, len, ep->family == VIGIL_AF_INET ? "%s:%u" : "[%s]:%u", addr,
@@ -356,4 +361,25 @@ socklen_t vigil_endpoint_sockaddr(const struct vigil_endpoint *ep, struct sockad
 	sin6->sin6_port = htons(ep->port);
 	memcpy(&sin6->sin6_addr, ep->addr, 16);
 	return sizeof(*sin6);
+}
+
+/* FNV-1a, 64 bits, from basis: two bases give the 128 bits of a name key. */
+static __u64 fnv1a64(const char *s, __u64 basis)
+{
+	__u64 h = basis;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+void vigil_name_key(const char *name, struct vigil_endpoint *ep)
+{
+	__u64 a = fnv1a64(name, 0xcbf29ce484222325ull), b = fnv1a64(name, 0x84222325cbf29ce4ull);
+
+	memset(ep, 0, sizeof(*ep));
+	memcpy(ep->addr, &a, sizeof(a));
+	memcpy(ep->addr + 8, &b, sizeof(b));
 }

@@ -34,11 +34,19 @@ void vigil_endpoint_make(struct vigil_endpoint *ep, int family, const void *addr
 socklen_t vigil_endpoint_sockaddr(const struct vigil_endpoint *ep, struct sockaddr_storage *ss);
 
 /* "10.0.0.1:80" or "[fd00::1]:80" into buf (at least VIGIL_ENDPOINT_STRLEN). */
+/* "10.0.0.1:80" or "[fd00::1]:80" into buf (at least VIGIL_ENDPOINT_STRLEN);
+ * "-" for an endpoint of family 0 (no address, vigil_name_key). */
 #define VIGIL_ENDPOINT_STRLEN 56
 const char *vigil_endpoint_format(const struct vigil_endpoint *ep, char *buf, size_t len);
 
 /* Address only, without port ("10.0.0.1" / "fd00::1"). */
 const char *vigil_addr_format(const struct vigil_endpoint *ep, char *buf, size_t len);
+
+/* The key of something that has a name but no address (a service with
+ * datapath none and no vip, abi.h): family 0, port 0, the address a 128-bit
+ * hash of name. Stable across restarts, so pinned records keyed by it are
+ * found again. */
+void vigil_name_key(const char *name, struct vigil_endpoint *ep);
 
 /* Prefix as the user wrote it ("10.0.0.0/8", "fd00::/64"). */
 const char *vigil_prefix_format(const struct vigil_prefix_key *key, char *buf, size_t len);

@@ -214,9 +214,8 @@ static int compare_ep(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct vigil_endpoint));
 }
 
-/* Distinct endpoints among watch.backends (if with_watch) and the backends
- * of the services using datapath (any if 0); -1 when out of memory. */
-static long count_distinct(const struct vigil_config *cfg, bool with_watch, __u32 datapath)
+long vigil_config_distinct_backends(const struct vigil_config *cfg, bool with_watch,
+				    __u32 datapath)
 {
 	size_t n = with_watch ? cfg->n_backends : 0, k = 0, uniq = 0;
 	struct vigil_endpoint *all;
@@ -256,8 +255,9 @@ static yaml_node_t *total_node(struct yc_ctx *c, yaml_node_t *root)
 static int check_capacity(struct yc_ctx *c, yaml_node_t *root)
 {
 	const struct vigil_config *cfg = c->cfg;
-	long all = count_distinct(cfg, true, 0), svc = count_distinct(cfg, false, 0);
-	long xdp = count_distinct(cfg, false, VIGIL_DATAPATH_XDP);
+	long all = vigil_config_distinct_backends(cfg, true, 0);
+	long svc = vigil_config_distinct_backends(cfg, false, 0);
+	long xdp = vigil_config_distinct_backends(cfg, false, VIGIL_DATAPATH_XDP);
 	yaml_node_t *max = yc_find(c, yc_find(c, root, "daemon"), "watch_all_max");
 
 	if (all < 0 || svc < 0 || xdp < 0)
@@ -291,7 +291,7 @@ static int check_cross(struct yc_ctx *c, yaml_node_t *root)
 	if (cfg->xdp_hook == VIGIL_HOOK_TC && cfg->xdp_mode != VIGIL_XDP_MODE_AUTO)
 		return yc_fail(c, yc_find(c, yc_find(c, root, "xdp"), "mode"), "xdp.mode: applies "
 			       "to hook xdp only; remove it or set xdp.hook: xdp");
-	return check_capacity(c, root);
+	return check_capacity(c, root) ? -EINVAL : config_check_feeds(c, root);
 }
 
 static int load_root(struct yc_ctx *c, yaml_node_t *root)
@@ -305,6 +305,8 @@ static int load_root(struct yc_ctx *c, yaml_node_t *root)
 		{ "xdp", config_section_xdp, false },
 		{ "cluster", config_section_cluster, false },
 		{ "metrics", config_section_metrics, false },
+		{ "haproxy", config_section_haproxy, false },
+		{ "nginx", config_section_nginx, false },
 	};
 	int err;
 
@@ -349,6 +351,11 @@ void vigil_config_defaults(struct vigil_config *cfg)
 	cfg->xdp_forward = VIGIL_FWD_REDIRECT;
 	vigil_det_params_defaults(&cfg->detection);
 	config_metrics_defaults(&cfg->metrics);
+	cfg->haproxy.resync_ms = 1000;
+	cfg->haproxy.retry_ms = 100;
+	cfg->haproxy.timeout_ms = 1000;
+	cfg->haproxy.shutdown_sessions = true;
+	cfg->nginx.reload_interval_ms = 200;
 }
 
 void vigil_config_free(struct vigil_config *cfg)
@@ -357,7 +364,51 @@ void vigil_config_free(struct vigil_config *cfg)
 	free(cfg->prefixes);
 	free(cfg->local_ports);
 	free(cfg->services);
+	free(cfg->haproxy.backends);
+	free(cfg->nginx.upstreams);
 	vigil_config_defaults(cfg);
+}
+
+int vigil_config_service_index(const struct vigil_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if (strncmp(cfg->services[i].name, name, VIGIL_NAME_LEN) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* *dst = a copy of the n elements of size elem at src (NULL stays NULL). */
+static int dup_array(void *dst, const void *src, size_t n, size_t elem)
+{
+	void *copy;
+
+	*(void **)dst = NULL;
+	if (!src)
+		return 0;
+	copy = malloc(n ? n * elem : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, src, n * elem);
+	*(void **)dst = copy;
+	return 0;
+}
+
+int vigil_config_copy(struct vigil_config *dst, const struct vigil_config *src)
+{
+	*dst = *src;
+	if (dup_array(&dst->backends, src->backends, src->n_backends, sizeof(*src->backends)) |
+	    dup_array(&dst->prefixes, src->prefixes, src->n_prefixes, sizeof(*src->prefixes)) |
+	    dup_array(&dst->local_ports, src->local_ports, src->n_local_ports,
+		      sizeof(*src->local_ports)) |
+	    dup_array(&dst->services, src->services, src->n_services, sizeof(*src->services)) |
+	    dup_array(&dst->haproxy.backends, src->haproxy.backends, src->haproxy.n_backends,
+		      sizeof(*src->haproxy.backends)) |
+	    dup_array(&dst->nginx.upstreams, src->nginx.upstreams, src->nginx.n_upstreams,
+		      sizeof(*src->nginx.upstreams))) {
+		vigil_config_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int vigil_config_load_string(const char *text, const char *name, struct vigil_config *cfg,

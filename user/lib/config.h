@@ -34,6 +34,54 @@ struct vigil_service_cfg {
 	__u32 table_size;              /* Maglev slots for XDP (prime) */
 	char probe_http_path[128];     /* "" = TCP connect probe */
 	unsigned int probe_timeout_ms;
+	/* Made by vigild from the servers an HAProxy backend lists
+	 * (haproxy.backends, derived); never read from the file. */
+	bool from_haproxy;
+};
+
+/* Load balancers vigil feeds (docs/integrations.md). */
+#define VIGIL_LB_NAME_LEN  64  /* HAProxy backend names */
+#define VIGIL_MAX_LB_FEEDS 64  /* haproxy.backends, nginx.upstreams */
+
+/* haproxy.backends[]: one HAProxy backend fed by one vigil service. */
+struct vigil_haproxy_backend_cfg {
+	char backend[VIGIL_LB_NAME_LEN]; /* as HAProxy names it */
+	/* A service of services: with this name feeds the backend; otherwise
+	 * (derived) vigild makes one from the servers HAProxy lists, with tmpl's
+	 * name, detection and probe settings and datapath none. */
+	bool derived;
+	bool has_overrides;              /* detection: or probe: given in the entry */
+	struct vigil_service_cfg tmpl;
+	unsigned int line;
+};
+
+struct vigil_haproxy_cfg {
+	bool enabled;
+	char socket[108];                /* runtime API: a unix socket path ... */
+	struct vigil_endpoint socket_ep; /* ... or an ADDR:PORT (family != 0) */
+	unsigned int resync_ms;          /* re-read the server table this often */
+	unsigned int retry_ms;           /* retry an unreachable HAProxy this often */
+	unsigned int timeout_ms;         /* one exchange with the runtime API */
+	bool shutdown_sessions;          /* on hard-failure ejections */
+	struct vigil_haproxy_backend_cfg *backends;
+	size_t n_backends;
+};
+
+/* nginx.upstreams[]: the include file of one service's servers. */
+struct vigil_nginx_upstream_cfg {
+	char service[VIGIL_NAME_LEN];
+	char file[256];
+	char options[128];               /* appended to every server line */
+	unsigned int line;
+};
+
+struct vigil_nginx_cfg {
+	bool enabled;
+	char pid_file[256];              /* SIGHUP the master named there, or ... */
+	char reload_command[256];        /* ... run this (/bin/sh -c) */
+	unsigned int reload_interval_ms; /* at most one reload per interval */
+	struct vigil_nginx_upstream_cfg *upstreams;
+	size_t n_upstreams;
 };
 
 /* vigild runs SCHED_RR by default (vigil_config_defaults): its detection deadlines
@@ -96,6 +144,8 @@ struct vigil_config {
 	unsigned int monitor_netns_line;
 	struct vigil_cluster_cfg cluster; /* cluster: (enabled = present) */
 	struct vigil_metrics_cfg metrics; /* metrics: */
+	struct vigil_haproxy_cfg haproxy;
+	struct vigil_nginx_cfg nginx;
 };
 
 /* Fill cfg with defaults (no allocation): every daemon-level default is set
@@ -121,5 +171,18 @@ int vigil_config_load_string(const char *text, const char *name, struct vigil_co
 			     char *err, size_t errlen);
 
 void vigil_config_free(struct vigil_config *cfg);
+
+/* Distinct endpoints among watch.backends (if with_watch) and the backends
+ * of the services using datapath (every service if 0); -1 when out of
+ * memory. Each needs a slot in the watch and health maps. */
+long vigil_config_distinct_backends(const struct vigil_config *cfg, bool with_watch,
+				    __u32 datapath);
+
+/* Index of the service called name in cfg, -1 when there is none. */
+int vigil_config_service_index(const struct vigil_config *cfg, const char *name);
+
+/* A deep copy of src into dst (every list duplicated). 0 or -ENOMEM (dst is
+ * then left empty). */
+int vigil_config_copy(struct vigil_config *dst, const struct vigil_config *src);
 
 #endif

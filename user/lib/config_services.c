@@ -287,21 +287,36 @@ static struct vigil_service_cfg *cur_svc(struct yc_ctx *c)
 	return c->svc;
 }
 
+const struct config_name config_service_name = {
+	"a service name", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-",
+	"letters, digits, '_', '.' or '-'", VIGIL_NAME_LEN,
+};
+
+int config_check_name(struct yc_ctx *c, yaml_node_t *v, const char *path,
+		      const struct config_name *rule, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= rule->size || strspn(name, rule->chars) != len)
+		return yc_fail(c, v, "%s: \"%s\": %s has 1-%zu %s", path, name, rule->what,
+			       rule->size - 1, rule->chars_text);
+	return 0;
+}
+
+int config_get_name(struct yc_ctx *c, yaml_node_t *v, const char *path,
+		    const struct config_name *rule, char *out)
+{
+	const char *s;
+
+	if (yc_get_str(c, v, path, rule->what, &s) || config_check_name(c, v, path, rule, s))
+		return -EINVAL;
+	memcpy(out, s, strlen(s) + 1); /* checked: it fits */
+	return 0;
+}
+
 static int key_svc_name(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	struct vigil_service_cfg *svc = cur_svc(c);
-	const char *s;
-	int err = yc_get_str(c, v, path, "a name", &s);
-	size_t len = strlen(s);
-
-	if (err)
-		return err;
-	if (len == 0 || len >= VIGIL_NAME_LEN || strspn(s, "abcdefghijklmnopqrstuvwxyz"
-						       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
-		return yc_fail(c, v, "%s: \"%s\": use 1-%d letters, digits, '_', '.' or '-'", path, s,
-			       VIGIL_NAME_LEN - 1);
-	memcpy(svc->name, s, len + 1);
-	return 0;
+	return config_get_name(c, v, path, &config_service_name, cur_svc(c)->name);
 }
 
 static int add_vip(struct yc_ctx *c, yaml_node_t *v, const char *path)
@@ -471,7 +486,7 @@ static int check_self_backend(struct yc_ctx *c, yaml_node_t *item, const char *p
 	return 0;
 }
 
-static int key_svc_detection(struct yc_ctx *c, yaml_node_t *v, const char *path)
+int config_key_svc_detection(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	return parse_detection(c, v, path, &cur_svc(c)->detection);
 }
@@ -501,7 +516,7 @@ static int key_probe_timeout(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return err;
 }
 
-static int key_svc_probe(struct yc_ctx *c, yaml_node_t *v, const char *path)
+int config_key_svc_probe(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	static const struct yc_key keys[] = {
 		{ "http_path", key_probe_http_path, false },
@@ -515,9 +530,11 @@ static int key_svc_datapath(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	const char *s;
 
-	if (yc_get_str(c, v, path, "socket, xdp or both", &s))
+	if (yc_get_str(c, v, path, "socket, xdp, both or none", &s))
 		return -EINVAL;
-	if (strcmp(s, "socket") == 0)
+	if (strcmp(s, "none") == 0)
+		cur_svc(c)->datapath = VIGIL_DATAPATH_NONE;
+	else if (strcmp(s, "socket") == 0)
 		cur_svc(c)->datapath = VIGIL_DATAPATH_SOCKET;
 	else if (strcmp(s, "xdp") == 0)
 		cur_svc(c)->datapath = VIGIL_DATAPATH_XDP;
@@ -525,7 +542,8 @@ static int key_svc_datapath(struct yc_ctx *c, yaml_node_t *v, const char *path)
 		cur_svc(c)->datapath = VIGIL_DATAPATH_SOCKET | VIGIL_DATAPATH_XDP;
 	else
 		return yc_fail(c, v, "%s: \"%s\": use socket (local clients), xdp (packets from "
-			       "other hosts) or both", path, s);
+			       "other hosts), both, or none (a load balancer vigil feeds does the "
+			       "balancing: docs/integrations.md)", path, s);
 	return 0;
 }
 
@@ -549,9 +567,9 @@ static int check_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 
 	if (!svc->name[0])
 		return yc_fail(c, item, "%s: missing \"name\"", path);
-	if (svc->n_vips == 0)
-		return yc_fail(c, item, "%s: service %s has no \"vip\": add vip: \"10.96.0.10:80\"",
-			       path, svc->name);
+	if (svc->n_vips == 0 && svc->datapath != VIGIL_DATAPATH_NONE)
+		return yc_fail(c, item, "%s: service %s has no \"vip\": add vip: \"10.96.0.10:80\" "
+			       "(only datapath: none needs none)", path, svc->name);
 	if (check_self_backend(c, item, path))
 		return -EINVAL;
 	if (svc->n_primaries == 0)
@@ -590,8 +608,8 @@ static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 		{ "vips", key_svc_vips, false },
 		{ "backends", key_svc_later, false },
 		{ "backups", key_svc_later, false },
-		{ "detection", key_svc_detection, false },
-		{ "probe", key_svc_probe, false },
+		{ "detection", config_key_svc_detection, false },
+		{ "probe", config_key_svc_probe, false },
 		{ "datapath", key_svc_datapath, false },
 		{ "table_size", key_svc_table_size, false },
 	};
@@ -604,6 +622,8 @@ static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 	if (check_vip_keys(c, item, path) || yc_walk_map(c, item, path, keys, NKEYS(keys)) ||
 	    load_backends(c, item, path))
 		return -EINVAL;
+	if (svc->n_vips == 0 && svc->datapath == VIGIL_DATAPATH_NONE && svc->name[0])
+		vigil_name_key(svc->name, &svc->vips[svc->n_vips++]); /* its key in the maps */
 	return check_service(c, item, path);
 }
 
@@ -625,14 +645,20 @@ static int check_unique_service(struct yc_ctx *c, yaml_node_t *item, const char 
 	return 0;
 }
 
-int config_section_services(struct yc_ctx *c, yaml_node_t *v, const char *path)
+/* Services inherit the global detection: section wherever it is in the
+ * file; parsing it again when the walk reaches it gives the same result. */
+int config_read_global_detection(struct yc_ctx *c)
 {
 	yaml_node_t *det = yc_find(c, yaml_document_get_root_node(c->doc), "detection");
+
+	return det ? config_section_detection(c, det, "detection") : 0;
+}
+
+int config_section_services(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
 	size_t n, vips = 0;
 
-	/* Services inherit the global detection: section wherever it is in the
-	 * file; parsing it again when the walk reaches it gives the same result. */
-	if (det && config_section_detection(c, det, "detection"))
+	if (config_read_global_detection(c))
 		return -EINVAL;
 	if (yc_is_null(v))
 		return 0;

@@ -37,6 +37,11 @@ int vigil_hist_bucket_of(__u64 us)
 	return b < VIGIL_HIST_BUCKETS - 1 ? b : VIGIL_HIST_BUCKETS - 1;
 }
 
+void vigil_hist_add_ns(__u64 *buckets, __u64 from_ns, __u64 to_ns)
+{
+	buckets[vigil_hist_bucket_of(to_ns > from_ns ? (to_ns - from_ns) / 1000 : 0)]++;
+}
+
 /* rank = ceil(p/100 * total) in 1..total; p * total first keeps whole-number
  * products exact (p = 90, total = 10 gives 9, not 10). */
 static __u64 percentile_rank(double p, __u64 total)

@@ -16,6 +16,9 @@ double vigil_hist_bucket_high(int i);
 /* Bucket a latency in microseconds falls into (same rule as the BPF side). */
 int vigil_hist_bucket_of(__u64 us);
 
+/* Count the time from from_ns to to_ns (0 if to_ns is earlier) in buckets. */
+void vigil_hist_add_ns(__u64 *buckets, __u64 from_ns, __u64 to_ns);
+
 /* p-th percentile (0 < p <= 100) in microseconds, interpolated linearly
  * inside the bucket holding the rank; the true value lies in that bucket, so
  * the error is below a factor of 2. Returns 0 for an empty histogram. */

@@ -60,10 +60,7 @@ int vigil_reload_restart_needed(const struct vigil_config *old, const struct vig
 
 int vigil_reload_find_service(const struct vigil_config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->n_services; i++)
-		if (strncmp(cfg->services[i].name, name, VIGIL_NAME_LEN) == 0)
-			return (int)i;
-	return -1;
+	return vigil_config_service_index(cfg, name);
 }
 
 static int find_backend(const struct vigil_service_cfg *svc, const struct vigil_endpoint *ep)

@@ -40,6 +40,11 @@ struct vigil_snapshot {
 	__u64 loss[VIGIL_LOSS_REASONS]; /* sum over CPUs, by enum vigil_loss_reason */
 	int have_loss;                  /* 0: no loss pin (vigild older than this build) */
 	struct vigil_fill fill[VIGIL_FILL_MAPS];
+	/* Load balancers vigild feeds (totals since it started; not made
+	 * per interval); have_feeds 0: no lb_feeds pin (no services, or a
+	 * vigild older than this build). */
+	struct vigil_feed_stats feeds[VIGIL_FEEDS];
+	int have_feeds;
 };
 
 /* sum += add, field by field (used to fold per-CPU values). */

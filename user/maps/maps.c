@@ -256,6 +256,22 @@ int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS])
 	return 0;
 }
 
+int vigil_feeds_read(const char *pin_dir, struct vigil_feed_stats feeds[VIGIL_FEEDS])
+{
+	char err[512];
+	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_LB_FEEDS, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
+				sizeof(struct vigil_feed_stats), err, sizeof(err));
+
+	memset(feeds, 0, VIGIL_FEEDS * sizeof(*feeds));
+	for (__u32 i = 0; fd >= 0 && i < VIGIL_FEEDS; i++)
+		if (bpf_map_lookup_elem(fd, &i, &feeds[i]) < 0)
+			memset(&feeds[i], 0, sizeof(feeds[i]));
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 /* max_entries as the kernel has it: vigild may size a map below the ABI
  * limit (watch_all_max). 0 when it cannot be read. */
 static size_t max_entries_of(int fd)
@@ -319,6 +335,7 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 		snap->inflight = count_entries(fd_i);
 		read_fill(pin_dir, snap, fd_b, fd_l, fd_i);
 		snap->have_loss = vigil_loss_read(pin_dir, snap->loss);
+		snap->have_feeds = vigil_feeds_read(pin_dir, snap->feeds);
 		vigil_snapshot_sort(snap);
 	} else if (ret == -ENOMEM) {
 		snprintf(err, errlen, "out of memory reading %s", pin_dir);

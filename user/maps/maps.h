@@ -38,6 +38,9 @@ int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS]);
  * pin, the reason and the fix in err. */
 int vigil_percpu_sum(const char *pin_dir, const char *name, __u32 n, __u64 *sum, char *err,
 		     size_t errlen);
+/* The counters of the load balancers vigild feeds (lb_feeds, by enum
+ * vigil_feed); 1, or 0 (feeds zeroed) when not pinned (no services). */
+int vigil_feeds_read(const char *pin_dir, struct vigil_feed_stats feeds[VIGIL_FEEDS]);
 
 /* Delete every key of the map for which keep(key, ctx) is false. Keys are
  * collected first, because deleting during the walk restarts it. Returns 0,

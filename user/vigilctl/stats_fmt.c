@@ -95,6 +95,41 @@ static void print_fill_table(FILE *out, const struct vigil_snapshot *snap)
 		"insert, silently)\n");
 }
 
+static const char *const feed_names[VIGIL_FEEDS] = {
+	[VIGIL_FEED_HAPROXY] = "haproxy", [VIGIL_FEED_NGINX] = "nginx",
+};
+
+/* Only the feeds configured: most setups have none, and print nothing. */
+static void print_feed_table(FILE *out, const struct vigil_snapshot *snap)
+{
+	bool header = false;
+
+	for (int i = 0; snap->have_feeds && i < VIGIL_FEEDS; i++) {
+		const struct vigil_feed_stats *f = &snap->feeds[i];
+
+		if (!f->configured)
+			continue;
+		if (!header)
+			fprintf(out, "\n%-8s %5s %8s %6s %7s %9s %7s %9s %7s %7s %16s %16s\n",
+				"LB FEED", "REACH", "PUSHES", "ERRORS", "UNREACH", "REAPPLIED",
+				"RESYNCS", "COALESCED", "PENDING", "SERVERS", "SENT p50/p99 us",
+				"ACKED p50/p99 us");
+		header = true;
+		fprintf(out, "%-8s %5s %8llu %6llu %7llu %9llu %7llu %9llu %7u %7u %7.0f/%-8.0f "
+			"%7.0f/%-8.0f\n", feed_names[i], f->reachable ? "yes" : "no",
+			(unsigned long long)f->pushes, (unsigned long long)f->push_errors,
+			(unsigned long long)f->unreachable, (unsigned long long)f->reapplied,
+			(unsigned long long)f->resyncs, (unsigned long long)f->coalesced, f->pending,
+			f->servers, vigil_hist_percentile(f->sent_us, VIGIL_HIST_BUCKETS, 50),
+			vigil_hist_percentile(f->sent_us, VIGIL_HIST_BUCKETS, 99),
+			vigil_hist_percentile(f->acked_us, VIGIL_HIST_BUCKETS, 50),
+			vigil_hist_percentile(f->acked_us, VIGIL_HIST_BUCKETS, 99));
+	}
+	if (header)
+		fprintf(out, "(load-balancer feeds: totals since vigild started; SENT: decision to "
+			"command written or reload signalled, ACKED: to HAProxy's answer)\n");
+}
+
 void vigil_stats_print_table(FILE *out, const struct vigil_snapshot *snap, unsigned interval_s)
 {
 	if (interval_s)
@@ -106,10 +141,12 @@ void vigil_stats_print_table(FILE *out, const struct vigil_snapshot *snap, unsig
 		"within a factor of 2 of the true value)\n", snap->inflight);
 	print_loss_table(out, snap);
 	print_fill_table(out, snap);
+	print_feed_table(out, snap);
 	fflush(out);
 }
 
-static json_t *latency_json(const __u64 *hist, __u64 sum_ns)
+/* sum_ns < 0: no sum kept (the feeds' delays), none printed. */
+static json_t *latency_json(const __u64 *hist, long long sum_ns)
 {
 	json_t *buckets = json_array();
 	json_t *obj = json_pack("{s:I}", "count",
@@ -120,7 +157,8 @@ static json_t *latency_json(const __u64 *hist, __u64 sum_ns)
 	json_object_set_new(obj, "p50", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 50)));
 	json_object_set_new(obj, "p90", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 90)));
 	json_object_set_new(obj, "p99", json_real(vigil_hist_percentile(hist, VIGIL_HIST_BUCKETS, 99)));
-	json_object_set_new(obj, "sum_ns", json_integer((json_int_t)sum_ns));
+	if (sum_ns >= 0)
+		json_object_set_new(obj, "sum_ns", json_integer((json_int_t)sum_ns));
 	json_object_set_new(obj, "buckets", buckets);
 	return obj;
 }
@@ -189,6 +227,37 @@ static json_t *fill_json(const struct vigil_snapshot *snap)
 	return obj;
 }
 
+const char *vigil_feed_name(int feed)
+{
+	return feed_names[feed];
+}
+
+json_t *vigil_feeds_json(const struct vigil_feed_stats *feeds, int have_feeds)
+{
+	json_t *obj;
+
+	if (!have_feeds)
+		return json_null();
+	obj = json_object();
+	for (int i = 0; i < VIGIL_FEEDS; i++) {
+		const struct vigil_feed_stats *f = &feeds[i];
+
+		if (!f->configured)
+			continue;
+		json_object_set_new(obj, feed_names[i], json_pack(
+			"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I, s:o, s:o}",
+			"reachable", f->reachable, "pushes", (json_int_t)f->pushes,
+			"push_errors", (json_int_t)f->push_errors,
+			"unreachable", (json_int_t)f->unreachable,
+			"reapplied", (json_int_t)f->reapplied, "resyncs", (json_int_t)f->resyncs,
+			"coalesced", (json_int_t)f->coalesced, "pending", (int)f->pending,
+			"servers", (int)f->servers, "last_ok_wall_ns", (json_int_t)f->last_ok_wall_ns,
+			"last_error_wall_ns", (json_int_t)f->last_error_wall_ns,
+			"sent_us", latency_json(f->sent_us, -1), "acked_us", latency_json(f->acked_us, -1)));
+	}
+	return obj;
+}
+
 int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigned interval_s)
 {
 	json_t *backends = json_array(), *locals = json_array(), *root;
@@ -198,10 +267,11 @@ int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigne
 		json_array_append_new(backends, backend_json(&snap->backends[i]));
 	for (size_t i = 0; i < snap->n_locals; i++)
 		json_array_append_new(locals, local_json(&snap->locals[i]));
-	root = json_pack("{s:i, s:i, s:o, s:o, s:I, s:o, s:o}", "schema", VIGIL_STATS_SCHEMA,
+	root = json_pack("{s:i, s:i, s:o, s:o, s:I, s:o, s:o, s:o}", "schema", VIGIL_STATS_SCHEMA,
 			 "interval_s", (int)interval_s, "backends", backends, "local", locals,
-			 "inflight", (json_int_t)snap->inflight, "loss", vigil_loss_json(snap->loss, snap->have_loss), "fill",
-			 fill_json(snap));
+			 "inflight", (json_int_t)snap->inflight, "loss",
+			 vigil_loss_json(snap->loss, snap->have_loss), "fill", fill_json(snap),
+			 "feeds", vigil_feeds_json(snap->feeds, snap->have_feeds));
 	if (!root)
 		return -ENOMEM;
 	ctl_vigild_add(root);

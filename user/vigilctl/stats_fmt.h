@@ -19,5 +19,9 @@ int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigne
 json_t *vigil_loss_json(const __u64 *loss, int have_loss);
 /* A loss reason's name (its JSON key). */
 const char *vigil_loss_name(int reason);
+/* The configured feeds by name ({} when none; null when not pinned). */
+json_t *vigil_feeds_json(const struct vigil_feed_stats *feeds, int have_feeds);
+/* "haproxy", "nginx" (enum vigil_feed). */
+const char *vigil_feed_name(int feed);
 
 #endif

@@ -32,6 +32,8 @@ struct status {
 	int have_loss;
 	struct vigil_daemon_status daemon; /* the pinned daemon_status */
 	bool have_daemon;
+	struct vigil_feed_stats feeds[VIGIL_FEEDS]; /* load balancers fed */
+	int have_feeds;
 };
 
 /* Seconds since pid started, from /proc (-1 when it cannot be read: vigild
@@ -152,6 +154,7 @@ static int read_status(const struct global_opts *g, struct status *s)
 	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
 		s->loss_total += s->loss[i];
 	s->have_daemon = read_daemon_status(g->pin_dir, &s->daemon);
+	s->have_feeds = vigil_feeds_read(g->pin_dir, s->feeds);
 	return read_services(g->pin_dir, s);
 }
 
@@ -221,6 +224,25 @@ static json_t *cluster_json(const struct status *s)
 			 (json_int_t)d->cluster_published);
 }
 
+/* The load balancers vigild feeds, one phrase each (docs/integrations.md). */
+static void print_feeds(const struct status *s)
+{
+	const char *sep = "";
+
+	for (int i = 0; i < VIGIL_FEEDS; i++) {
+		const struct vigil_feed_stats *f = &s->feeds[i];
+
+		if (!f->configured)
+			continue;
+		printf("%s%s %s, %llu pushes (%llu refused), %u pending, %u servers", sep,
+		       vigil_feed_name(i), f->reachable ? "reachable" : "NOT REACHABLE",
+		       (unsigned long long)f->pushes, (unsigned long long)f->push_errors, f->pending,
+		       f->servers);
+		sep = "; ";
+	}
+	printf("%s\n", *sep ? "" : "none (no haproxy: or nginx: section)");
+}
+
 static void print_table(const char *pin_dir, const struct status *s)
 {
 	char up[48];
@@ -242,7 +264,8 @@ static void print_table(const char *pin_dir, const struct status *s)
 	       "backends", s->backends, s->healthy, s->ejected, s->probing, s->draining, s->disabled);
 	printf("%-13s ", "losses");
 	print_losses(s);
-	printf("%-13s not in the pinned maps yet\n", "integrations");
+	printf("%-13s ", "integrations");
+	print_feeds(s);
 	print_cluster(s);
 }
 
@@ -250,7 +273,7 @@ static int print_json(const char *pin_dir, const struct status *s)
 {
 	json_t *root = json_pack(
 		"{s:i, s:s, s:o, s:s, s:o, s:i, s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i, s:i, s:i}, "
-		"s:o, s:o, s:n, s:o}",
+		"s:o, s:o, s:o, s:o}",
 		"schema", STATUS_SCHEMA, "version", VIGIL_VERSION, "vigild_version",
 		s->have_daemon ? json_string(s->daemon.version) : json_null(), "pin_dir",
 		pin_dir, "uptime_s", s->uptime_s >= 0 ? json_integer(s->uptime_s) : json_null(),
@@ -260,7 +283,7 @@ static int print_json(const char *pin_dir, const struct status *s)
 		(int)s->probing, "draining", (int)s->draining, "disabled", (int)s->disabled, "loss",
 		vigil_loss_json(s->loss, s->have_loss), "loss_total",
 		s->have_loss ? json_integer((json_int_t)s->loss_total) : json_null(), "integrations",
-		"cluster", cluster_json(s));
+		vigil_feeds_json(s->feeds, s->have_feeds), "cluster", cluster_json(s));
 	int ret;
 
 	if (!root)

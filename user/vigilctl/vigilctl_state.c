@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* vigilctl services | backends | events | drain | undrain | disable | enable */
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include "detector.h"
 #include "heartbeat.h"
 #include "history_filter.h"
+#include "maps.h"
 #include "cli_state.h"
 #include "vigilctl.h"
 
@@ -70,6 +72,8 @@ static const char *datapath_name(__u32 datapath)
 {
 	if ((datapath & VIGIL_DATAPATH_SOCKET) && (datapath & VIGIL_DATAPATH_XDP))
 		return "both";
+	if (datapath == VIGIL_DATAPATH_NONE)
+		return "none";
 	return datapath & VIGIL_DATAPATH_XDP ? "xdp" : "socket";
 }
 
@@ -291,21 +295,36 @@ static const char *change_from_name(const struct vigil_change *c, bool to)
 	return vigil_state_name((enum vigil_backend_state)v);
 }
 
-static void print_change(const struct vigil_change *c, bool json)
+/* The name of the service a change belongs to ("" once it is gone). */
+static void service_name_of(int services_fd, const struct vigil_endpoint *vip, char *name)
+{
+	struct vigil_service_info info;
+
+	name[0] = '\0';
+	if (services_fd >= 0 && bpf_map_lookup_elem(services_fd, vip, &info) == 0)
+		snprintf(name, VIGIL_NAME_LEN, "%.*s", VIGIL_NAME_LEN - 1, info.name);
+}
+
+static void print_change(const struct vigil_change *c, bool json, int services_fd)
 {
 	char vip[VIGIL_ENDPOINT_STRLEN], ep[VIGIL_ENDPOINT_STRLEN] = "-", when[48];
+	char service[VIGIL_NAME_LEN];
 	time_t secs = (time_t)(c->wall_ns / 1000000000ull);
 	struct tm tm;
 
+	service_name_of(services_fd, &c->key.vip, service);
 	vigil_endpoint_format(&c->key.vip, vip, sizeof(vip));
+	if (c->key.vip.family == 0 && service[0]) /* a service without a vip: its name */
+		snprintf(vip, sizeof(vip), "%s", service);
 	if (c->key.backend.family)
 		vigil_endpoint_format(&c->key.backend, ep, sizeof(ep));
 	localtime_r(&secs, &tm);
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	if (json) {
-		print_json(json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o}", "seq",
+		print_json(json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "seq",
 				     (json_int_t)c->seq, "wall_ns", (json_int_t)c->wall_ns, "mono_ns",
-				     (json_int_t)c->mono_ns, "vip", vip, "backend", ep, "from",
+				     (json_int_t)c->mono_ns, "service", service,
+				     "vip", c->key.vip.family ? vip : "-", "backend", ep, "from",
 				     change_from_name(c, false), "to", change_from_name(c, true), "rule",
 				     vigil_rule_name(c->rule), "evidence", evidence_json(&c->evidence)));
 		return;
@@ -463,14 +482,21 @@ int cmd_events(const struct global_opts *g, int argc, char **argv)
 	do {
 		struct vigil_change *recs;
 		size_t n;
+		int services_fd = -1;
 
 		if (vigil_cli_history_read(g->pin_dir, last, &recs, &n, err, sizeof(err))) {
 			fprintf(stderr, "vigilctl: %s\n", err);
 			return 1;
 		}
+		if (n)
+			services_fd = vigil_pin_open(g->pin_dir, VIGIL_PIN_SERVICES, BPF_MAP_TYPE_HASH,
+						     sizeof(struct vigil_endpoint),
+						     sizeof(struct vigil_service_info), err, sizeof(err));
 		for (size_t i = 0; i < n; i++)
 			if (vigil_history_match(&o.filter, &recs[i]))
-				print_change(&recs[i], o.json);
+				print_change(&recs[i], o.json, services_fd);
+		if (services_fd >= 0)
+			close(services_fd);
 		if (n)
 			last = recs[n - 1].seq;
 		free(recs);

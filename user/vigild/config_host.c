@@ -98,11 +98,36 @@ static int check_metrics_listen(const struct vigil_config *cfg, const char *file
 	return ret;
 }
 
+/* The directory of every nginx include file exists (vigild writes the file
+ * and a temporary one beside it). */
+static int check_nginx_dirs(const struct vigil_config *cfg, const char *file, char *err,
+			    size_t errlen)
+{
+	for (size_t i = 0; i < cfg->nginx.n_upstreams; i++) {
+		const struct vigil_nginx_upstream_cfg *up = &cfg->nginx.upstreams[i];
+		char dir[sizeof(up->file)], key[48];
+		struct stat st;
+
+		snprintf(key, sizeof(key), "nginx.upstreams[%zu].file", i);
+		snprintf(dir, sizeof(dir), "%s", up->file);
+		*strrchr(dir, '/') = '\0';
+		if (!dir[0])
+			continue; /* the root directory */
+		if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+			return fail(err, errlen, file, up->line, key, up->file,
+				    -ENOTDIR, "its directory does not exist",
+				    "create it (nginx includes the file from there)");
+	}
+	return 0;
+}
+
 int vigil_config_host_check(const struct vigil_config *cfg, const char *file, char *err,
 			    size_t errlen)
 {
 	int ret = check_cgroup(cfg, file, err, errlen);
 
+	if (!ret)
+		ret = check_nginx_dirs(cfg, file, err, errlen);
 	if (!ret)
 		ret = check_netns("daemon.probe_netns", cfg->probe_netns, cfg->probe_netns_line,
 				  file, err, errlen);

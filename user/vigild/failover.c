@@ -682,6 +682,11 @@ fail:
 	return ret;
 }
 
+void vigil_failover_set_feeds(struct vigil_failover *fo, struct vigil_lbfeeds *feeds)
+{
+	fo->pub.feeds = feeds;
+}
+
 __u64 vigil_failover_write_failures(const struct vigil_failover *fo)
 {
 	return vigil_publish_failures(&fo->pub);

@@ -57,6 +57,9 @@ void vigil_failover_set_listener(struct vigil_failover *fo, vigil_change_fn fn, 
 bool vigil_failover_remote_verdict(struct vigil_failover *fo, const char *service,
 				   const struct vigil_endpoint *ep, bool hard, unsigned reporters,
 				   unsigned live_nodes, double quorum, __u64 now_ns);
+/* The load balancers the publisher feeds from now on (NULL: none). */
+struct vigil_lbfeeds;
+void vigil_failover_set_feeds(struct vigil_failover *fo, struct vigil_lbfeeds *feeds);
 
 /* Map writes of its publisher that failed since it started (publish.h). */
 __u64 vigil_failover_write_failures(const struct vigil_failover *fo);

@@ -120,6 +120,7 @@ static const char *const own_maps[] = {
 	VIGIL_PIN_HEARTBEAT,
 	VIGIL_PIN_LOSS,
 	VIGIL_PIN_DAEMON_STATUS,
+	VIGIL_PIN_LB_FEEDS,
 };
 
 static const char *const own_link_prefixes[] = { VIGIL_PIN_MON_LINK_PREFIX, "new-monitor-", "xdp-",

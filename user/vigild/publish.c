@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "lbfeeds.h"
 #include "log.h"
 #include "maps.h"
 #include "pkt_dp.h"
@@ -294,6 +295,7 @@ void vigil_publish_service(struct vigil_publisher *p, const struct vigil_service
 	bool set_changed = write_set(p, svc, id, last, want) || last->force;
 
 	write_pkt(p, svc, id, last, want, set_changed);
+	vigil_lbfeeds_publish(p->feeds, svc, want, now);
 	last->force = false;
 	for (size_t i = 0; i < want->n_changes; i++) {
 		const struct vigil_det_change *c = &want->changes[i];
@@ -309,20 +311,22 @@ void vigil_publish_service(struct vigil_publisher *p, const struct vigil_service
 
 /* ---- what is no longer configured ------------------------------------------- */
 
-/* A VIP of a configured service using one of the datapaths in mask. */
+/* A VIP of a configured service using one of the datapaths in mask (0: any
+ * service, datapath none too). */
 static bool configured_vip_on(const struct vigil_config *cfg, const struct vigil_endpoint *vip,
 			      __u32 mask)
 {
 	for (size_t i = 0; i < cfg->n_services; i++)
 		for (size_t v = 0; v < cfg->services[i].n_vips; v++)
-			if ((cfg->services[i].datapath & mask) && same_ep(&cfg->services[i].vips[v], vip))
+			if ((!mask || (cfg->services[i].datapath & mask)) &&
+			    same_ep(&cfg->services[i].vips[v], vip))
 				return true;
 	return false;
 }
 
 static bool keep_vip(const void *key, const void *cfg)
 {
-	return configured_vip_on(cfg, key, ~0u);
+	return configured_vip_on(cfg, key, 0);
 }
 
 /* A service moved to the packet datapath leaves the socket datapath. */

@@ -21,6 +21,7 @@
 #include "svc_maps.h"
 
 struct vigil_pkt_dp;
+struct vigil_lbfeeds;
 
 /* The maps the publisher writes, for the accounting of failed writes. */
 enum vigil_pub_map {
@@ -33,6 +34,7 @@ struct vigil_publisher {
 	const struct vigil_config *cfg; /* the services being published */
 	struct vigil_svc_maps maps;
 	struct vigil_pkt_dp *pkt;       /* NULL when no service uses the packet datapath */
+	struct vigil_lbfeeds *feeds;    /* load balancers fed (lbfeeds.h), NULL: none */
 	__u64 history_seq;              /* of the last change record written */
 	/* failed writes per map: counted, logged at most once a second each */
 	struct vigil_map_err errs[VIGIL_PUB_N_MAPS];
@@ -66,7 +68,8 @@ bool vigil_publish_due(const struct vigil_published *last);
 /* Write want, the desired state of service svc (numbered id), in this order:
  * the backend set when it differs from last->set (so new connections follow
  * before anything slower happens), packet-datapath flow policies and, when
- * the set changed or last->force, its Maglev tables; a change record per
+ * the set changed or last->force, its Maglev tables; the load balancers fed
+ * (p->feeds), which push at once what changed; a change record per
  * change (and the re-admitted backends' health reset); backend records; the
  * service record. last is updated. */
 void vigil_publish_service(struct vigil_publisher *p, const struct vigil_service_cfg *svc, __u32 id,

@@ -58,6 +58,11 @@ void vigil_state_maps_fds(const struct vigil_state_maps *st, struct vigil_svc_ma
 	maps->backend_health = bpf_map__fd(st->skel->maps.backend_health);
 }
 
+int vigil_state_maps_lb_feeds_fd(const struct vigil_state_maps *st)
+{
+	return st ? bpf_map__fd(st->skel->maps.lb_feeds) : -1;
+}
+
 void vigil_state_maps_stop(struct vigil_state_maps *st)
 {
 	if (!st)

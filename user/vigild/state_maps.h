@@ -19,6 +19,8 @@ int vigil_state_maps_load(struct vigil_state_maps **out, const char *pin_dir, ch
 /* The service maps, owned by the loaded object (valid until
  * vigil_state_maps_stop). */
 void vigil_state_maps_fds(const struct vigil_state_maps *st, struct vigil_svc_maps *maps);
+/* The lb_feeds map (struct vigil_feed_stats), -1 when st is NULL. */
+int vigil_state_maps_lb_feeds_fd(const struct vigil_state_maps *st);
 void vigil_state_maps_stop(struct vigil_state_maps *st);
 
 /* The loaded object (its maps' pin paths and fds: vigild restores lost pins). */

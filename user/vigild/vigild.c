@@ -24,6 +24,7 @@
 #include "host.h"
 #include "inflight_gc.h"
 #include "journal_sink.h"
+#include "lbfeeds.h"
 #include "log.h"
 #include "monitor.h"
 #include "pins.h"
@@ -222,10 +223,12 @@ static int start_failover(struct vigild *d, const struct vigil_config *cfg, char
 		vigil_sock_dp_detach_pinned(cfg->pin_dir);
 	if (!(datapaths & VIGIL_DATAPATH_XDP))
 		vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
-	if (cfg->n_services == 0)
+	if (!vigild_needs_state(cfg))
 		return 0;
 	ret = vigil_state_maps_load(&d->state, cfg->pin_dir, err, errlen);
-	if (!ret && (datapaths & VIGIL_DATAPATH_SOCKET))
+	if (ret || cfg->n_services == 0)
+		return ret;
+	if (datapaths & VIGIL_DATAPATH_SOCKET)
 		ret = vigil_sock_dp_load(&d->sock, cfg->pin_dir, err, errlen);
 	if (!ret && (datapaths & VIGIL_DATAPATH_XDP))
 		ret = vigil_pkt_dp_start(&d->pkt, cfg, err, errlen);
@@ -239,6 +242,7 @@ static int start_failover(struct vigild *d, const struct vigil_config *cfg, char
 	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &svc_maps, d->pkt, err, errlen);
 	if (ret)
 		return ret;
+	vigil_failover_set_feeds(d->fo, d->feeds);
 	vigil_failover_run(d->fo, vigil_now_ns());
 	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
 		return 0;
@@ -281,6 +285,7 @@ static void stop_daemon(struct vigild *d)
 	vigil_cluster_stop(d->cluster);
 	d->cluster = NULL;
 	vigil_failover_stop(d->fo);
+	vigil_lbfeeds_free(d->feeds);
 	vigil_pkt_dp_stop(d->pkt);
 	vigil_sock_dp_stop(d->sock);
 	vigil_state_maps_stop(d->state);
@@ -406,12 +411,14 @@ static int event_loop(struct vigild *d)
 		heartbeat_write(d, (__u32)getpid());
 		status_write(d);
 		timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : TICK_MS;
+		timeout = vigil_lbfeeds_timeout_ms(d->feeds, now, timeout);
 		timeout = vigil_sd_watchdog_max_sleep_ms(timeout > TICK_MS ? TICK_MS : timeout);
 		fds[0] = (struct pollfd){ .fd = vigil_monitor_epoll_fd(d->mon), .events = POLLIN };
 		if (d->cluster)
 			fds[n++] = (struct pollfd){ .fd = vigil_cluster_fd(d->cluster), .events = POLLIN };
 		if (d->fo)
 			n += vigil_failover_pollfds(d->fo, fds + n, MAX_POLLFDS - n);
+		n += vigil_lbfeeds_pollfds(d->feeds, fds + n, MAX_POLLFDS - n);
 		now = vigil_now_ns();
 		ready = poll(fds, n, timeout);
 		if (ready < 0 && errno != EINTR) {
@@ -435,6 +442,7 @@ static int event_loop(struct vigild *d)
 			vigil_cluster_apply(d->cluster, d->fo, vigil_now_ns());
 		if (d->fo)
 			vigil_failover_run(d->fo, vigil_now_ns());
+		vigild_feeds_tick(d, vigil_now_ns());
 		log_status(d, vigil_now_ns(), &next_status_ns, &failures_seen);
 		vigild_metrics_round(d, lag);
 	}
@@ -447,11 +455,17 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 {
 	struct vigild d = { .config_path = opt->config_path, .log_level_override = opt->log_level,
 			    .cfg = *cfgp };
-	const struct vigil_config *cfg = d.cfg;
-	char err[512];
+	const struct vigil_config *cfg;
+	char err[512] = "out of memory starting the load balancer feeds";
 	int ret;
 
-	ret = vigild_metrics_start(&d, TICK_MS, err, sizeof(err));
+	/* First: the services made from HAProxy's servers are watched and
+	 * judged from the start. */
+	ret = vigild_feeds_start(&d);
+	*cfgp = d.cfg;
+	cfg = d.cfg;
+	if (!ret)
+		ret = vigild_metrics_start(&d, TICK_MS, err, sizeof(err));
 	if (!ret)
 		ret = vigil_monitor_start(&d.mon, cfg, on_kernel_event, &d, err, sizeof(err));
 	if (!ret)

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <linux/types.h>
+#include <vigil/abi.h>
 
 #include "config.h"
 #include <vigil/abi.h>
@@ -26,6 +27,7 @@ struct vigild {
 	struct vigil_daemon_status status; /* last written to daemon_status */
 	bool status_written;
 	struct vigild_metrics *metrics; /* the metrics endpoint (metrics.enabled) */
+	struct vigil_lbfeeds *feeds;    /* load balancers fed (lbfeeds.h), always there */
 };
 
 /* Re-read config_path and bring everything in line with it (SIGHUP). A file
@@ -36,6 +38,28 @@ int vigild_reload(struct vigild *d);
 /* Start, restart (settings changed) or stop cluster mode to match d->cfg,
  * and point the failover engine's listener at it. */
 void vigild_cluster_sync(struct vigild *d);
+/* Switch to next (a checked config vigild now owns) as a reload does: every
+ * step prepared and checked first, undone if one fails. The log says "WHAT
+ * failed: why" or "DONE: summary". On failure next is freed, the running
+ * config stays and < 0 is returned. */
+int vigild_apply(struct vigild *d, struct vigil_config *next, const char *what,
+		 const char *done);
+
+/* The state maps (what vigilctl reads) are loaded: services, or a load
+ * balancer fed (its counters), are configured. */
+bool vigild_needs_state(const struct vigil_config *cfg);
+
+/* Load balancer feeds (vigild_feeds.c). Start: the feeds of d->cfg, and the
+ * services made from the servers HAProxy lists, read once now (waiting up
+ * to haproxy.timeout_ms) so the engine starts with them. 0 or -ENOMEM. */
+int vigild_feeds_start(struct vigild *d);
+/* next with its derived services made from the last HAProxy server table
+ * (next itself when there are none to make); NULL, with the reason logged,
+ * when they do not fit. next is consumed. */
+struct vigil_config *vigild_with_derived(struct vigild *d, struct vigil_config *next);
+/* Once per loop round: the feeds' I/O and timers, their counters, and the
+ * derived services rebuilt when HAProxy's servers changed. */
+void vigild_feeds_tick(struct vigild *d, __u64 now);
 
 /* Restore pins removed under the running vigild (vigild_pins.c); one
  * read(2) when nothing was removed. */

@@ -19,6 +19,7 @@
 #include "config_host.h"
 #include "failover.h"
 #include "host.h"
+#include "lbfeeds.h"
 #include "log.h"
 #include "monitor.h"
 #include "pkt_dp.h"
@@ -129,7 +130,7 @@ static int load_sock(struct vigild *d, struct txn *t)
 {
 	int ret = 0;
 
-	if (!d->state && t->next->n_services)
+	if (!d->state && vigild_needs_state(t->next))
 		ret = vigil_state_maps_load(&t->state_new, t->next->pin_dir, t->err,
 					    sizeof(t->err));
 	if (!ret && !d->sock && (t->next_dp & VIGIL_DATAPATH_SOCKET))
@@ -173,10 +174,15 @@ static int engine_up(struct vigild *d, struct txn *t)
 
 	if (d->fo || t->next->n_services == 0)
 		return 0;
+	int ret;
+
 	vigil_state_maps_fds(state_of(d, t), &maps);
 	vigil_monitor_maps(d->mon, &mon.backend_stats, &mon.inflight);
-	return vigil_failover_start(&t->fo_new, t->next, &mon, &maps, pkt_of(d, t), t->err,
-				    sizeof(t->err));
+	ret = vigil_failover_start(&t->fo_new, t->next, &mon, &maps, pkt_of(d, t), t->err,
+				   sizeof(t->err));
+	if (!ret)
+		vigil_failover_set_feeds(t->fo_new, d->feeds);
+	return ret;
 }
 
 static int monitor_up(struct vigild *d, struct txn *t)
@@ -262,6 +268,8 @@ static void commit(struct vigild *d, struct txn *t)
 	if (d->pkt)
 		vigil_pkt_dp_remove_stale(d->pkt, t->next);
 	stop_unused_datapaths(d, t);
+	/* The feeds follow before the new sets are published to them. */
+	vigil_lbfeeds_reconfigure(d->feeds, t->next);
 	if (d->fo)
 		vigil_failover_run(d->fo, vigil_now_ns()); /* publish the new sets now */
 }
@@ -290,13 +298,14 @@ static int apply(struct vigild *d, struct txn *t)
 
 /* ---- entry ------------------------------------------------------------------------ */
 
-static void log_summary(const struct vigild *d, const struct vigil_reload_summary *s)
+static void log_summary(const struct vigild *d, const struct vigil_reload_summary *s,
+			const char *what)
 {
 	const struct vigil_config *c = d->cfg;
 
-	pr_info("config reloaded from %s: %zu services (%zu added, %zu removed, %zu changed), "
+	pr_info("%s: %zu services (%zu added, %zu removed, %zu changed), "
 		"backends %zu added, %zu removed; watching %zu endpoints, %zu prefixes, %zu local "
-		"ports%s", d->config_path, c->n_services, s->services_added, s->services_removed,
+		"ports%s", what, c->n_services, s->services_added, s->services_removed,
 		s->services_changed, s->backends_added, s->backends_removed, c->n_backends,
 		c->n_prefixes, c->n_local_ports,
 		c->watch_all ? ", and every outgoing connection" : "");
@@ -360,31 +369,46 @@ static struct vigil_config *load_next(const struct vigild *d)
 	return next;
 }
 
-int vigild_reload(struct vigild *d)
+bool vigild_needs_state(const struct vigil_config *cfg)
+{
+	return cfg->n_services || cfg->haproxy.enabled || cfg->nginx.enabled;
+}
+
+int vigild_apply(struct vigild *d, struct vigil_config *next, const char *what,
+		 const char *done)
 {
 	struct vigil_reload_summary sum;
-	struct vigil_config *next;
-	struct txn t;
+	struct txn t = { .old = d->cfg, .next = next, .old_dp = vigil_reload_datapaths(d->cfg),
+			 .next_dp = vigil_reload_datapaths(next) };
 
-	pr_info("SIGHUP: reloading %s", d->config_path);
-	next = load_next(d);
-	if (!next)
-		return -EINVAL;
-	t = (struct txn){ .old = d->cfg, .next = next, .old_dp = vigil_reload_datapaths(d->cfg),
-			  .next_dp = vigil_reload_datapaths(next) };
 	if (apply(d, &t)) {
-		pr_err("reload of %s failed: %s: keeping the running config", d->config_path,
-		       t.err);
+		pr_err("%s failed: %s: keeping the running config", what, t.err);
 		free_config(next);
 		return -EIO;
 	}
 	vigil_reload_summarize(d->cfg, next, &sum);
 	apply_sched_priority(d->cfg, next);
-	free_config(d->cfg); /* the engine points into next now */
+	free_config(d->cfg); /* the engine and the feeds point into next now */
 	d->cfg = next;
 	vigild_cluster_sync(d);
 	vigil_log_set_level(d->log_level_override >= 0 ? (enum vigil_log_level)d->log_level_override
 						       : next->log_level);
-	log_summary(d, &sum);
+	log_summary(d, &sum, done);
 	return 0;
+}
+
+int vigild_reload(struct vigild *d)
+{
+	struct vigil_config *next;
+	char what[300], done[300];
+
+	pr_info("SIGHUP: reloading %s", d->config_path);
+	next = load_next(d);
+	if (next) /* the services HAProxy's servers make stay */
+		next = vigild_with_derived(d, next);
+	if (!next)
+		return -EINVAL;
+	snprintf(what, sizeof(what), "reload of %s", d->config_path);
+	snprintf(done, sizeof(done), "config reloaded from %s", d->config_path);
+	return vigild_apply(d, next, what, done) ? -EIO : 0;
 }
