@@ -72,6 +72,8 @@ check "liveness on /healthz, readiness on /readyz" \
 	"$vigild_c | (.livenessProbe.httpGet.path == \"/healthz\" and .readinessProbe.httpGet.path == \"/readyz\")"
 check "probes and scrape annotation on the metrics port" \
 	"($vigild_c | .livenessProbe.httpGet.port) as \$p | (.spec.template.metadata.annotations[\"prometheus.io/port\"] == (\$p | tostring)) and ($vigild_c | .readinessProbe.httpGet.port == \$p)"
+check "the probes' port is the one metrics.listen binds" \
+	"$vigild_c | .livenessProbe.httpGet.port == $(sed -n 's/^ *listen: .*:\([0-9]*\)$/\1/p' "$tmp/vigil.yaml")"
 check "never two vigild on a node during an update" \
 	".spec.updateStrategy.rollingUpdate.maxSurge == 0"
 check "images of this version ($version)" \
