@@ -80,6 +80,8 @@ cl_host_config() { # I [DETECTION LINE...]
 		printf '  probe_netns: /var/run/netns/%s\n  monitor_netns: /var/run/netns/%s\n' \
 			"${H[i]}" "${H[i]}"
 		printf 'lb:\n  cgroup: %s\n' "${CG[i]}"
+		# Three vigilds in one namespace: a metrics port each.
+		printf 'metrics:\n  listen: "127.0.0.1:%s"\n' $((VGL_METRICS_PORT + i))
 		printf 'detection:\n  slow_floor_ms: 1000\n  stuck_request_floor_ms: 2000\n'
 		(($#)) && printf '  %s\n' "$@"
 		printf 'services:\n  - name: web\n    vip: "%s"\n' "$VIP_EP"

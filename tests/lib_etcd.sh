@@ -13,10 +13,10 @@ ETCD_URL=() ETCD_PEER=() ETCD_PID=() ETCD_NAMES=()
 ETCD_ENDPOINTS=""
 ETCD_TOKEN=""
 
-_free_port() { # a TCP port nothing listens on, in 30000-39999
+_free_port() { # a TCP port nothing listens on, in 33000-39999 (above lib.sh's metrics ports)
 	local port
 	while :; do
-		port=$((30000 + RANDOM % 10000))
+		port=$((33000 + RANDOM % 7000))
 		ss -Htln "sport = :$port" | grep -q . || { echo "$port"; return; }
 	done
 }
