@@ -181,11 +181,12 @@ cl_show_logs() {
 
 failed_of() { lg_get failed_after "${LOUT[$1]}"; } # HOST
 
-# After a fault of b2 under load (cl_load_wait): the failed requests of all
-# hosts together are at most 1.5x those of the first host to see the fault
-# (none failed when no verdict was shared at all), b2 is out on every host
-# and b1, b3 were never ejected.
-assert_shared_ejection() {
+# After a fault of b2 under load (cl_load_wait): b2 is out on every host,
+# b1 and b3 were never ejected, and the failed requests of all hosts together
+# are at most RATIO_X2/2 times those of the first host to see the fault (none
+# failed when no verdict was shared at all). The issue's bound is 1.5 (3);
+# without the cluster every host pays the first host's count (NHOSTS x).
+assert_shared_ejection() { # RATIO_X2
 	local i j total=0 first
 	for ((i = 1; i <= NHOSTS; i++)); do
 		total=$((total + $(failed_of "$i")))
@@ -198,8 +199,8 @@ assert_shared_ejection() {
 	first=$(cl_first_reporter "${EP[2]}")
 	log "failed after the fault: total $total; first host to see it: h${first:-(none)}"
 	if [[ -n $first ]]; then
-		assert_true "all hosts together ($total) <= 1.5 x the first host ($(failed_of "$first"))" \
-			test $((2 * total)) -le $((3 * $(failed_of "$first")))
+		assert_true "all hosts together ($total) <= $1/2 x the first host ($(failed_of "$first"))" \
+			test $((2 * total)) -le $(($1 * $(failed_of "$first")))
 	else
 		assert_eq "no verdict was shared: then nobody failed" 0 "$total"
 	fi

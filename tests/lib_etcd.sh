@@ -9,15 +9,23 @@
 # etcd_kill i / etcd_start i stop (SIGKILL) and restart one member with its
 # data, so it rejoins; etcd_wait_healthy waits until the cluster has a leader.
 
-ETCD_URL=() ETCD_PEER=() ETCD_PID=() ETCD_NAMES=()
+ETCD_URL=() ETCD_PEER=() ETCD_PID=() ETCD_NAMES=() ETCD_LOG=()
 ETCD_ENDPOINTS=""
 ETCD_TOKEN=""
 
-_free_port() { # a TCP port nothing listens on, in 33000-39999 (above lib.sh's metrics ports)
+ETCD_PORTS=" "
+# A TCP port nothing listens on and not handed out before, in 33000-39999
+# (above lib.sh's metrics ports). Sets PORT_OUT (no subshell: the ports given
+# out are remembered).
+_free_port() {
 	local port
 	while :; do
 		port=$((33000 + RANDOM % 7000))
-		ss -Htln "sport = :$port" | grep -q . || { echo "$port"; return; }
+		[[ $ETCD_PORTS == *" $port "* ]] && continue
+		ss -Htln "sport = :$port" | grep -q . && continue
+		ETCD_PORTS+="$port "
+		PORT_OUT=$port
+		return
 	done
 }
 
@@ -32,14 +40,19 @@ etcd_cluster() { # N
 	ETCD_TOKEN="$VGL_ID-etcd"
 	for ((i = 1; i <= n; i++)); do
 		ETCD_NAMES[i]="$VGL_ID-m$i"
-		ETCD_URL[i]="http://127.0.0.1:$(_free_port)"
-		ETCD_PEER[i]="http://127.0.0.1:$(_free_port)"
+		_free_port
+		ETCD_URL[i]="http://127.0.0.1:$PORT_OUT"
+		_free_port
+		ETCD_PEER[i]="http://127.0.0.1:$PORT_OUT"
 		initial+="${initial:+,}${ETCD_NAMES[i]}=${ETCD_PEER[i]}"
 	done
 	ETCD_INITIAL=$initial
 	for ((i = 1; i <= n; i++)); do etcd_start "$i" new; done
 	ETCD_ENDPOINTS=$(IFS=,; echo "${ETCD_URL[*]:1}")
-	etcd_wait_healthy 20 || die "etcd cluster of $n did not become healthy"
+	if ! etcd_wait_healthy 30; then
+		for ((i = 1; i <= n; i++)); do tail -n 5 "${ETCD_LOG[i]}" >&2; done
+		die "etcd cluster of $n did not become healthy"
+	fi
 	log "etcd cluster: $ETCD_ENDPOINTS"
 }
 
@@ -50,8 +63,8 @@ etcd_start() { # I [new|existing]
 		--listen-peer-urls "${ETCD_PEER[i]}" --initial-advertise-peer-urls "${ETCD_PEER[i]}" \
 		--initial-cluster "$ETCD_INITIAL" --initial-cluster-state "$state" \
 		--initial-cluster-token "$ETCD_TOKEN" \
-		--heartbeat-interval 50 --election-timeout 500 --log-level warn
-	ETCD_PID[i]=$BG_PID
+		--heartbeat-interval 100 --election-timeout 1000 --log-level warn
+	ETCD_PID[i]=$BG_PID ETCD_LOG[i]=$BG_LOG
 }
 
 etcd_kill() { # I
