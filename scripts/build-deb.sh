@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
-version=$(sed -n 's/^#define VIGIL_VERSION "\(.*\)"$/\1/p' user/vigild/vigild.c)
-[[ -n $version ]] || { echo "build-deb: no VIGIL_VERSION in user/vigild/vigild.c" >&2; exit 1; }
+version=$(sed -n 's/^#define VIGIL_VERSION "\(.*\)"$/\1/p' user/lib/version.h)
+[[ -n $version ]] || { echo "build-deb: no VIGIL_VERSION in user/lib/version.h" >&2; exit 1; }
 arch=$(dpkg --print-architecture)
 work=$build/deb
 stage=$work/stage
