@@ -36,8 +36,11 @@ VIGIL_PODMAN_ENTRYPOINT=/usr/bin/vigilctl "$root/tests/tools/vigild-podman" --he
 
 before=$(wc -l <"$VIGIL_PODMAN_RECORD")
 run_failovers() {
-	VIGILD=$root/tests/tools/vigild-podman RETRIES=0 VGL_CASES=ipv4 "$root/tests/integration/run.sh" \
-		test_failover_kill test_failover_blackhole
+	# One case each: IPv4, and the default tear-down path (the iterator).
+	VIGILD=$root/tests/tools/vigild-podman RETRIES=0 VGL_CASES=ipv4 \
+		"$root/tests/integration/run.sh" test_failover_kill &&
+	VIGILD=$root/tests/tools/vigild-podman RETRIES=0 VGL_CASES=iterator \
+		"$root/tests/integration/run.sh" test_failover_blackhole
 }
 if [[ ${VIGIL_NET_LOCK_HELD:-0} == 1 ]]; then
 	run_failovers || fail "failover tests against the image failed"
