@@ -236,7 +236,9 @@ cp "$VGL_TMP/good.yaml" "$VGL_CONFIG"
 kill -HUP "$VIGILD_PID"
 wait_until 5 _readyz_is 200 || true
 assert_eq "/readyz after a good reload" 200 "$CODE"
-scrape "$M"
+# The reload's counters reach the endpoint with the main loop's next
+# hand-over (try-locked: a round may wait for the next one under load).
+wait_until 5 eval 'scrape "$M" && [[ $(sample "$M" vigil_daemon_config_last_reload_successful) == 1 ]]' || true
 assert_eq "last reload successful" 1 "$(sample "$M" vigil_daemon_config_last_reload_successful)"
 assert_eq "reloads applied" 1 "$(sample "$M" 'vigil_daemon_reloads_total{kind="applied"}')"
 assert_eq "reloads refused" 2 "$(sample "$M" 'vigil_daemon_reloads_total{kind="refused"}')"
