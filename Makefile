@@ -45,6 +45,8 @@ JSON_LIBS   := -ljansson
 # libnl-3 core: the NETLINK_SOCK_DIAG exchange of user/vigild/sockdestroy.c.
 NL_CFLAGS   := $(shell pkg-config --cflags libnl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS     := $(shell pkg-config --libs libnl-3.0 2>/dev/null || echo -lnl-3)
+# libnl-route-3: vigild's route lookups (user/vigild/sock_rescue.c).
+NL_ROUTE_LIBS := $(shell pkg-config --libs libnl-route-3.0 2>/dev/null || echo -lnl-route-3 -lnl-3)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 # vigild: the systemd notify protocol and dropping capabilities after start.
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
@@ -55,7 +57,7 @@ CURL_LIBS   := $(shell pkg-config --libs libcurl libcrypto 2>/dev/null || echo -
 # vigild: the HTTP endpoint of /metrics, /healthz, /readyz (metrics_http.c).
 MHD_LIBS    := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
-BPF_PROGS   := monitor sock_lb xdp_lb state_maps inflight_gc sock_iter
+BPF_PROGS   := monitor sock_lb sock_rescue xdp_lb state_maps inflight_gc sock_iter
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
@@ -128,8 +130,8 @@ $(BUILD)/user/%.o: user/%.c
 
 $(BUILD)/vigild: $(VIGILD_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) $(NL_LIBS) $(SYSTEMD_LIBS) $(CAP_LIBS) \
-		$(CURL_LIBS) -ljansson -lpthread $(MHD_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) $(NL_ROUTE_LIBS) $(NL_LIBS) $(SYSTEMD_LIBS) \
+		$(CAP_LIBS) $(CURL_LIBS) -ljansson -lpthread $(MHD_LIBS)
 
 $(BUILD)/vigilctl: $(VIGILCTL_OBJS)
 	$(call msg,LINK,$@)

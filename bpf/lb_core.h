@@ -6,6 +6,8 @@
 #ifndef VIGIL_BPF_LB_CORE_H
 #define VIGIL_BPF_LB_CORE_H
 
+#include "endpoint.h"
+
 enum lb_verdict {
 	LB_PASS,    /* not ours: hand to the stack untouched */
 	LB_DROP,    /* for a VIP, but no backend to give (VIGIL_DROP_NO_BACKEND) */
@@ -101,17 +103,6 @@ static __always_inline __s64 maglev_pick(const struct vigil_xdp_service *svc, __
 }
 
 /* ---- passive health ------------------------------------------------------- */
-
-static __always_inline bool same_endpoint(const struct vigil_endpoint *a,
-					  const struct vigil_endpoint *b)
-{
-	const __u16 *x = (const __u16 *)a, *y = (const __u16 *)b;
-
-	for (int i = 0; i < (int)(sizeof(*a) / 2); i++)
-		if (x[i] != y[i])
-			return false;
-	return true;
-}
 
 static __always_inline void syn_forwarded(const struct vigil_endpoint *backend, __u64 hash)
 {

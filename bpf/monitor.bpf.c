@@ -19,6 +19,7 @@
 #include <vigil/abi.h>
 #include "maps_health.h"
 #include "maps_signals.h"
+#include "maps_rescue.h"
 #include "signals.h"
 #include "sock_peer.h"
 
@@ -167,18 +168,73 @@ static __always_inline void on_connect_done(struct vigil_inflight *fl)
 
 static __always_inline void on_connect_failed(struct vigil_inflight *fl)
 {
-	struct vigil_backend_stats *st = backend_of(&fl->peer);
-	bool refused = fl->flags & VIGIL_INFLIGHT_RST_RCVD;
-	__u64 now = bpf_ktime_get_ns();
+	connect_failed(&fl->peer, fl->flags & VIGIL_INFLIGHT_RST_RCVD, bpf_ktime_get_ns());
+}
 
-	if (!st)
+/* The socket's own 4-tuple as its packets carry it (the rescue's forward
+ * key): IPv4, also of a dual-stack socket, v4-mapped. The port is read from
+ * inet_sport: by the time a close is traced, inet_num (skc_num) is cleared. */
+static __always_inline int flow_key_of(const struct sock *sk, const struct vigil_endpoint *peer,
+				       struct vigil_flow_key *k)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+	if (!tp)
+		return -1;
+	if (sk->__sk_common.skc_family == VIGIL_AF_INET) {
+		__builtin_memset(k->src, 0, 10);
+		k->src[10] = 0xff;
+		k->src[11] = 0xff;
+		__builtin_memcpy(&k->src[12], &sk->__sk_common.skc_rcv_saddr, 4);
+	} else {
+		__builtin_memcpy(k->src, sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+	}
+	__builtin_memcpy(k->dst, peer->addr, 16);
+	k->sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	k->dport = peer->port;
+	k->family = peer->family;
+	k->proto = IPPROTO_TCP;
+	k->pad = 0;
+	return 0;
+}
+
+/* Whether the socket rescue (bpf/sock_rescue.bpf.c) took this socket's
+ * connect over: it marks such sockets. */
+static __always_inline bool rescued(const struct sock *sk)
+{
+	return bpf_sk_storage_get(&rescue_marks, (struct sock *)sk, 0, 0) != NULL;
+}
+
+/* A connect the rescue took over: once it moved, its outcome belongs to the
+ * backend it moved to, counted as an attempt there from the moment it moved. */
+static __always_inline void take_rescue(struct sock *sk, struct vigil_inflight *fl)
+{
+	struct vigil_rescue_flow *r;
+	struct vigil_backend_stats *st;
+	struct vigil_flow_key k;
+
+	if (!rescued(sk) || flow_key_of(sk, &fl->peer, &k))
 		return;
-	if (refused)
-		COUNT(st->refused, 1);
-	else
-		COUNT(st->timeouts, 1);
-	emit_event(&fl->peer, refused ? VIGIL_EV_REFUSED : VIGIL_EV_TIMEOUT, now);
-	health_failure(&fl->peer, now);
+	r = bpf_map_lookup_elem(&rescue_flows, &k);
+	if (!r || r->kind != VIGIL_RESCUE_FORWARD || !r->to.family)
+		return;
+	fl->peer = r->to;
+	fl->syn_sent_ns = r->moved_ns;
+	st = backend_of(&fl->peer);
+	if (st)
+		COUNT(st->connect_attempts, 1);
+}
+
+/* The socket is gone: so are the rescue's translations of its flow, found
+ * from its forward key (the socket's own peer, the original backend). */
+static __always_inline void drop_rescue(const struct sock *sk)
+{
+	struct vigil_endpoint orig;
+	struct vigil_flow_key k;
+
+	sock_peer(&sk->__sk_common, &orig);
+	if (flow_key_of(sk, &orig, &k) == 0)
+		rescue_forget(&k);
 }
 
 static __always_inline void on_accept(const struct sock *sk, __u64 key)
@@ -219,14 +275,20 @@ int BPF_PROG(vigil_set_state, const struct sock *sk, int oldstate, int newstate)
 	if (oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
 		return 0;
 	fl = bpf_map_lookup_elem(&inflight, &key);
-	if (!fl)
-		return 0;
-	if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED)
-		on_connect_done(fl);
-	else if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE)
-		on_connect_failed(fl);
-	if (newstate == TCP_CLOSE)
-		bpf_map_delete_elem(&inflight, &key);
+	if (fl) {
+		if (oldstate == TCP_SYN_SENT && fl->role == VIGIL_ROLE_CLIENT)
+			take_rescue((struct sock *)sk, fl);
+		if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED)
+			on_connect_done(fl);
+		else if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE)
+			on_connect_failed(fl);
+		if (newstate == TCP_CLOSE)
+			bpf_map_delete_elem(&inflight, &key);
+	}
+	/* Also when the in-flight entry was lost (LRU): a left-over translation
+	 * would catch a later connection on the same ports. */
+	if (newstate == TCP_CLOSE && rescued(sk))
+		drop_rescue(sk);
 	return 0;
 }
 

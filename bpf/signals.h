@@ -99,4 +99,22 @@ static __always_inline void health_failure(const struct vigil_endpoint *ep, __u6
 	emit_event(ep, VIGIL_EV_KERNEL_DOWN, now);
 }
 
+/* A connect that failed: refused (RST to the SYN) or timed out. The monitor
+ * calls it when the socket gives up; the socket rescue when it withholds a
+ * refusal from the socket (bpf/sock_rescue.bpf.c), which the monitor then
+ * never sees. */
+static __always_inline void connect_failed(const struct vigil_endpoint *ep, bool refused, __u64 now)
+{
+	struct vigil_backend_stats *st = backend_of(ep);
+
+	if (!st)
+		return;
+	if (refused)
+		COUNT(st->refused, 1);
+	else
+		COUNT(st->timeouts, 1);
+	emit_event(ep, refused ? VIGIL_EV_REFUSED : VIGIL_EV_TIMEOUT, now);
+	health_failure(ep, now);
+}
+
 #endif

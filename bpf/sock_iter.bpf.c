@@ -60,6 +60,8 @@ int vigil_teardown_iter(struct bpf_iter__tcp *ctx)
 	req = bpf_map_lookup_elem(&teardown, &ep);
 	if (!req)
 		return 0;
+	if ((req->flags & VIGIL_TEARDOWN_F_SPARE_CONNECTING) && skc->skc_state == TCP_SYN_SENT)
+		return 0;
 	/* icsk_retransmits counts RTO expiries since data was last acknowledged. */
 	if (req->kind == VIGIL_TEARDOWN_UNACKED && !tp->inet_conn.icsk_retransmits)
 		return 0;

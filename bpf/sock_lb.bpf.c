@@ -15,115 +15,21 @@
 #include "maps_health.h"
 #include "maps_loss.h"
 #include "maps_sets.h" /* published by vigild through bpf/state_maps.bpf.c */
+#include "maps_sock_vip.h"
+#include "sock_pick.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define SOCK_STREAM_TYPE 1
 #define ALLOW 1
 
-/* Socket cookie -> the virtual address the application asked for. LRU: an
- * entry of a closed socket is simply recycled. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, VIGIL_MAX_SOCK_VIP);
-	__type(key, __u64);
-	__type(value, struct vigil_endpoint);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sock_vip SEC(".maps");
-
-static __always_inline bool backend_down(const struct vigil_endpoint *ep)
+/* The one place connect() asks for a backend (the rule: bpf/sock_pick.h). */
+static __always_inline const struct vigil_set_entry *
+connect_choice(const struct vigil_backend_set *set, __u8 family)
 {
-	struct vigil_backend_health *h = bpf_map_lookup_elem(&backend_health, ep);
+	struct pick_filter f = { .family = family, .last_resort = true };
 
-#ifdef VIGIL_MUTANT_SOCKLB_SKIP
-	/* Mutation smoke test (see tests/mutants.sh): connect() ignores the fast
-	 * path's down flag. */
-	(void)h;
-	return false;
-#endif
-	return h && h->down;
-}
-
-/* State shared with the bpf_loop callbacks. bpf_loop keeps verification cost
- * independent of VIGIL_MAX_SET: an unrolled or bounded loop with a map lookup
- * per entry exceeds the verifier's budget. */
-struct pick_ctx {
-	const struct vigil_backend_set *set;
-	__u32 lo, hi; /* entries considered: [lo, hi) */
-	__u32 v4_only;
-	__u32 ignore_down;
-	__u32 mask;   /* bit i: entry i may be chosen */
-	__u32 total;  /* sum of their weights */
-	__u32 target; /* random point in [0, total) */
-	__s32 chosen;
-};
-
-static long mark_usable(__u32 i, void *data)
-{
-	struct pick_ctx *c = data;
-	const struct vigil_set_entry *e;
-
-	if (i >= VIGIL_MAX_SET || i >= c->hi)
-		return 1;
-	if (i < c->lo)
-		return 0;
-	e = &c->set->entries[i & (VIGIL_MAX_SET - 1)];
-	if (c->v4_only && e->backend.family != VIGIL_AF_INET)
-		return 0;
-	if (!c->ignore_down && backend_down(&e->backend))
-		return 0;
-	c->mask |= 1u << i;
-	c->total += e->weight;
-	return 0;
-}
-
-static long pick_target(__u32 i, void *data)
-{
-	struct pick_ctx *c = data;
-	__u32 w;
-
-	if (i >= VIGIL_MAX_SET)
-		return 1;
-	if (!(c->mask & (1u << i)))
-		return 0;
-	w = c->set->entries[i & (VIGIL_MAX_SET - 1)].weight;
-	if (c->target < w) {
-		c->chosen = (__s32)i;
-		return 1;
-	}
-	c->target -= w;
-	return 0;
-}
-
-/* Weighted choice among the preferred entries the fast path has not marked
- * down; if every one is down, among the fallback tier (healthy backups); if
- * those are down too, among the preferred entries anyway rather than failing
- * the connect (vigild publishes backups or fails open right after). */
-static __always_inline const struct vigil_set_entry *choose(const struct vigil_backend_set *set,
-							    bool v4_only)
-{
-	__u32 preferred = set->n_preferred < set->count ? set->n_preferred : set->count;
-	struct pick_ctx c = { .set = set, .hi = preferred, .v4_only = v4_only, .chosen = -1 };
-
-	bpf_loop(VIGIL_MAX_SET, mark_usable, &c, 0);
-	if (c.total == 0) {
-		c.lo = preferred;
-		c.hi = set->count;
-		bpf_loop(VIGIL_MAX_SET, mark_usable, &c, 0);
-	}
-	if (c.total == 0) {
-		c.lo = 0;
-		c.hi = preferred;
-		c.ignore_down = 1;
-		bpf_loop(VIGIL_MAX_SET, mark_usable, &c, 0);
-	}
-	if (c.total == 0)
-		return NULL;
-	c.target = bpf_get_prandom_u32() % c.total;
-	bpf_loop(VIGIL_MAX_SET, pick_target, &c, 0);
-	if (c.chosen < 0 || c.chosen >= VIGIL_MAX_SET)
-		return NULL;
-	return &set->entries[c.chosen];
+	return choose(set, &f);
 }
 
 static __always_inline void remember_vip(struct bpf_sock_addr *ctx, const struct vigil_endpoint *vip)
@@ -150,7 +56,7 @@ int vigil_connect4(struct bpf_sock_addr *ctx)
 	set = bpf_map_lookup_elem(&service_sets, &vip);
 	if (!set)
 		return ALLOW;
-	e = choose(set, true);
+	e = connect_choice(set, VIGIL_AF_INET);
 	if (!e)
 		return ALLOW;
 	__builtin_memcpy(&ip4, &e->backend.addr[12], 4);
@@ -184,7 +90,7 @@ int vigil_connect6(struct bpf_sock_addr *ctx)
 	if (!set)
 		return ALLOW;
 	/* IPv4 backends are reached through their v4-mapped address. */
-	e = choose(set, false);
+	e = connect_choice(set, 0);
 	if (!e)
 		return ALLOW;
 	__builtin_memcpy(w, e->backend.addr, 16);

@@ -38,6 +38,7 @@
 #include "signals.h"
 #include "csum.h"
 #include "xdp_parse.h"
+#include "tc_nat.h"
 #include "lb_maps.h"
 #include "lb_core.h"
 
@@ -90,14 +91,6 @@ static __always_inline void fib_prepare(struct bpf_fib_lookup *fib, const struct
 static __always_inline __u16 ttl_csum_word(__u8 ttl)
 {
 	return bpf_htons((__u16)ttl << 8);
-}
-
-/* TTL or hop limit as the packet arrived. */
-static __always_inline __u8 hops_left(const struct pkt *p)
-{
-	if (p->ip4)
-		return p->ip4->ttl;
-	return p->ip6 ? p->ip6->hop_limit : 0;
 }
 
 /* ---- XDP entry ------------------------------------------------------------------ */
@@ -233,64 +226,6 @@ int vigil_xdp_lb(struct xdp_md *ctx)
 
 /* ---- tc entry -------------------------------------------------------------------- */
 
-/* Offsets (from the Ethernet header) of everything the tc rewrite touches,
- * taken while the parsed pointers are still valid: every checksum or store
- * helper invalidates them. */
-struct tc_fields {
-	__u32 l3, csum, port, addr;
-	__u16 old_port;
-	__u8 old_addr[16];
-	__u8 hops;
-};
-
-static __always_inline void tc_fields_of(const struct pkt *p, bool to_dst, __u32 l3, __u32 l4,
-					 struct tc_fields *f)
-{
-	f->l3 = l3;
-	f->csum = l4 + offsetof(struct tcphdr, check);
-	f->hops = hops_left(p);
-	if (to_dst) {
-		f->port = l4 + offsetof(struct tcphdr, dest);
-		f->old_port = p->tcp->dest;
-		__builtin_memcpy(f->old_addr, p->key.dst, 16);
-		f->addr = l3 + (p->ip4 ? offsetof(struct iphdr, daddr) : offsetof(struct ipv6hdr, daddr));
-	} else {
-		f->port = l4 + offsetof(struct tcphdr, source);
-		f->old_port = p->tcp->source;
-		__builtin_memcpy(f->old_addr, p->key.src, 16);
-		f->addr = l3 + (p->ip4 ? offsetof(struct iphdr, saddr) : offsetof(struct ipv6hdr, saddr));
-	}
-}
-
-/* The rewrite through the kernel's helpers: bpf_l4_csum_replace knows the
- * skb's checksum state and updates a partial checksum as a partial one. */
-static __always_inline int tc_rewrite(struct __sk_buff *skb, const struct tc_fields *f,
-				      const struct lb_rewrite *rw, bool v4)
-{
-	__u16 port = bpf_htons(rw->to.port);
-
-	if (v4) {
-		__u32 from, to;
-
-		__builtin_memcpy(&from, &f->old_addr[12], 4);
-		__builtin_memcpy(&to, &rw->to.addr[12], 4);
-		if (bpf_l4_csum_replace(skb, f->csum, from, to, BPF_F_PSEUDO_HDR | 4) ||
-		    bpf_l3_csum_replace(skb, f->l3 + offsetof(struct iphdr, check), from, to, 4) ||
-		    bpf_skb_store_bytes(skb, f->addr, &to, 4, 0))
-			return -1;
-	} else {
-		__s64 diff = bpf_csum_diff((__be32 *)f->old_addr, 16, (__be32 *)rw->to.addr, 16, 0);
-
-		if (diff < 0 || bpf_l4_csum_replace(skb, f->csum, 0, (__u64)diff, BPF_F_PSEUDO_HDR) ||
-		    bpf_skb_store_bytes(skb, f->addr, rw->to.addr, 16, 0))
-			return -1;
-	}
-	if (bpf_l4_csum_replace(skb, f->csum, f->old_port, port, 2) ||
-	    bpf_skb_store_bytes(skb, f->port, &port, 2, 0))
-		return -1;
-	return 0;
-}
-
 static __always_inline int tc_decrement_hops(struct __sk_buff *skb, const struct tc_fields *f,
 					     bool v4)
 {
@@ -336,20 +271,6 @@ kernel:
 	return TC_ACT_OK_;
 }
 
-/* Headers beyond the linear part of the skb are pulled in once. */
-static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
-{
-	int res = parse_packet((void *)(long)skb->data, (void *)(long)skb->data_end, p);
-	__u32 want = skb->len < 128 ? skb->len : 128;
-
-	if (res == PARSE_TCP || skb->data_end - skb->data >= want)
-		return res;
-	if (bpf_skb_pull_data(skb, want))
-		return res;
-	__builtin_memset(p, 0, sizeof(*p));
-	return parse_packet((void *)(long)skb->data, (void *)(long)skb->data_end, p);
-}
-
 SEC("tc")
 int vigil_tc_lb(struct __sk_buff *skb)
 {
@@ -358,7 +279,6 @@ int vigil_tc_lb(struct __sk_buff *skb)
 	struct tc_fields f = {};
 	struct pkt p = {};
 	int res = tc_parse(skb, &p);
-	__u32 l4;
 	bool v4;
 
 	if (res != PARSE_TCP) {
@@ -373,12 +293,9 @@ int vigil_tc_lb(struct __sk_buff *skb)
 	v4 = p.ip4 != NULL;
 	if (forward_mode == VIGIL_FWD_REDIRECT) /* before the helpers end header access */
 		fib_prepare(&fib, &p, &rw, skb->ingress_ifindex);
-	/* Header offsets: the parser accepts only Ethernet + IPv4 with options or
-	 * Ethernet + plain IPv6, so both follow from the IP header. */
-	l4 = v4 ? sizeof(struct ethhdr) + p.ip4->ihl * 4 : sizeof(struct ethhdr) + sizeof(struct ipv6hdr);
-	tc_fields_of(&p, rw.to_dst, sizeof(struct ethhdr), l4, &f);
+	tc_fields_of(&p, rw.to_dst, sizeof(struct ethhdr), tc_l4_offset(&p), &f);
 	/* A packet the helpers could only half rewrite must not leave. */
-	if (tc_rewrite(skb, &f, &rw, v4))
+	if (tc_rewrite(skb, &f, &rw.to, v4))
 		return drop(VIGIL_DROP_NAT_REWRITE, TC_ACT_SHOT_);
 	return tc_forward(skb, &fib, &f, v4);
 }

@@ -61,6 +61,10 @@
 #define VIGIL_PIN_HEARTBEAT     "heartbeat" /* struct vigil_heartbeat, 1 entry */
 #define VIGIL_PIN_DAEMON_STATUS "daemon_status" /* struct vigil_daemon_status, 1 entry */
 #define VIGIL_PIN_SOCK_VIP      "sock_vip"
+#define VIGIL_PIN_RESCUE_FLOWS  "rescue_flows"
+#define VIGIL_PIN_RESCUE_MARKS  "rescue_marks"
+#define VIGIL_PIN_RESCUE_SVC    "rescue_svc"
+#define VIGIL_PIN_RESCUE_STATS  "rescue_stats"
 #define VIGIL_PIN_LINKS_DIR     "links"   /* pinned links (cgroup, XDP, monitor), so they outlive vigild */
 #define VIGIL_PIN_MON_LINK_PREFIX "monitor-" /* links/monitor-TRACEPOINT: the monitor's hooks */
 
@@ -219,12 +223,18 @@ enum vigil_teardown_kind {
 				     * the network says they are dead; the others live on */
 };
 
+/* A connect still waiting for its SYN-ACK is left alone: the socket rescue
+ * moves it to a healthy backend at its next SYN retransmit. */
+#define VIGIL_TEARDOWN_F_SPARE_CONNECTING 0x1
+
 /* Value of the iterator's teardown map (key: struct vigil_endpoint). */
 struct vigil_teardown_req {
 	__u32 kind;      /* enum vigil_teardown_kind */
+	__u32 flags;     /* VIGIL_TEARDOWN_F_* */
 	__u32 destroyed; /* sockets the iterator destroyed (it adds, vigild reads) */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct vigil_teardown_req) == 8, "vigil_teardown_req layout");
+_Static_assert(sizeof(struct vigil_teardown_req) == 16, "vigil_teardown_req layout");
 
 #define VIGIL_MAX_TEARDOWN 256 /* backends torn down in one pass over the namespaces */
 
@@ -499,6 +509,63 @@ _Static_assert(VIGIL_DROP_NO_BACKEND == 0 && VIGIL_DROP_MAC_REWRITE == 5 &&
 		       VIGIL_DROP_REASONS == 6,
 	       "drop reasons are appended, never renumbered (update vigilctl's names too)");
 
+/* ---- socket datapath: rescue of connects to a failed backend ------------------ */
+
+/* A client in lb.cgroup whose connect() went to a backend that fails before
+ * answering keeps its socket: the tc programs of bpf/sock_rescue.bpf.c, on the
+ * interfaces the backends are reached through, move the connection's SYN
+ * (re)transmit to a healthy backend of the same service and translate the
+ * flow both ways, so the socket's own 4-tuple (and getpeername) never change.
+ * rescue_flows (LRU hash, struct vigil_flow_key -> struct vigil_rescue_flow)
+ * holds up to three entries per connection, told apart by kind: */
+#define VIGIL_MAX_RESCUE_FLOWS 16384
+enum vigil_rescue_kind {
+	VIGIL_RESCUE_FORWARD = 1,   /* key client -> original backend (as the socket sends):
+				     * to = where it goes now (family 0: not moved yet) */
+	VIGIL_RESCUE_REVERSE = 2,   /* key new backend -> client (as it arrives):
+				     * to = the original backend, the source the socket expects */
+	VIGIL_RESCUE_ABANDONED = 3, /* key original backend -> client: a late answer of the
+				     * backend the connection left is dropped */
+};
+
+#define VIGIL_RESCUE_REFUSED 0x1 /* FORWARD: the original backend's RST was withheld once */
+
+struct vigil_rescue_flow {
+	struct vigil_endpoint to;
+	struct vigil_endpoint vip; /* FORWARD: the service the socket connected to */
+	__u32 kind;                /* enum vigil_rescue_kind */
+	__u32 flags;               /* VIGIL_RESCUE_* */
+	__u64 moved_ns;            /* FORWARD: when it moved (CLOCK_MONOTONIC; 0: not yet) */
+};
+_Static_assert(sizeof(struct vigil_rescue_flow) == 56, "vigil_rescue_flow layout");
+
+/* rescue_svc (hash, VIP -> value), written by vigild for every socket-datapath
+ * VIP: what the sockops program applies to that service's connections. */
+struct vigil_rescue_svc {
+	__u32 syn_rto_ms; /* initial SYN retransmission timeout; 0: the kernel's (1 s) */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct vigil_rescue_svc) == 8, "vigil_rescue_svc layout");
+
+/* rescue_stats: per-CPU counters (array index = enum). Append only. */
+enum vigil_rescue_counter {
+	VIGIL_RESCUE_MOVED = 0,     /* a connect moved to a healthy backend (its SYN rewritten) */
+	VIGIL_RESCUE_RST_WITHHELD,  /* a backend refused a connect: RST withheld, the SYN
+				     * retransmit goes elsewhere */
+	VIGIL_RESCUE_RST_PASSED,    /* a refusal let through: the connect was refused once
+				     * already, or no other backend is healthy */
+	VIGIL_RESCUE_NO_TARGET,     /* a SYN to an unavailable backend, and no healthy one to
+				     * move it to: left alone */
+	VIGIL_RESCUE_LATE_DROPPED,  /* a packet of the backend a connection left, dropped */
+	VIGIL_RESCUE_REWRITE_FAILED,/* a checksum/store helper refused a rewrite: dropped */
+	VIGIL_RESCUE_PORT_BUSY,     /* a SYN held back (dropped: the kernel retransmits it) or a
+				     * move put off: its 4-tuple is in use by a moved flow, or by
+				     * a socket, towards the same backend */
+	VIGIL_RESCUE_COUNTERS
+};
+#define VIGIL_RESCUE_SLOTS 16
+_Static_assert(VIGIL_RESCUE_COUNTERS <= VIGIL_RESCUE_SLOTS, "rescue_stats has a slot per counter");
+
 /* ---- heartbeat (pinned "heartbeat", an ARRAY of 1 entry, key 0) ----------- */
 
 /* vigild rewrites this every tick of its main loop, so vigilctl can tell a
@@ -550,6 +617,8 @@ enum vigil_loss_reason {
 	VIGIL_LOSS_SOCK_VIP_FULL,      /* insert into sock_vip refused: peer name not restored */
 	VIGIL_LOSS_BACKEND_STATS_FULL, /* insert into backend_stats refused: signals lost */
 	VIGIL_LOSS_LOCAL_STATS_FULL,   /* insert into local_stats refused: signals lost */
+	VIGIL_LOSS_RESCUE_FULL,        /* insert into rescue_flows refused: a connection not
+					* rescued (its SYN stays with the failed backend) */
 	VIGIL_LOSS_REASONS
 };
 
@@ -558,7 +627,7 @@ enum vigil_loss_reason {
 #define VIGIL_LOSS_SLOTS 16
 _Static_assert(VIGIL_LOSS_REASONS <= VIGIL_LOSS_SLOTS, "loss has a slot per loss reason");
 _Static_assert(VIGIL_LOSS_RINGBUF_FULL == 0 && VIGIL_LOSS_LOCAL_STATS_FULL == 4 &&
-		       VIGIL_LOSS_REASONS == 5,
+		       VIGIL_LOSS_RESCUE_FULL == 5 && VIGIL_LOSS_REASONS == 6,
 	       "loss reasons are appended, never renumbered (update vigilctl's names too)");
 
 /* ---- load-balancer feeds (pinned "lb_feeds", an ARRAY, key enum vigil_feed) - */

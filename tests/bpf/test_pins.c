@@ -33,6 +33,7 @@
 #include "maps.h"
 #include "monitor.skel.h"
 #include "sock_lb.skel.h"
+#include "sock_rescue.skel.h"
 #include "state_maps.skel.h"
 #include "xdp_lb.skel.h"
 
@@ -62,11 +63,18 @@ static const char *const monitor_pins[] = {
 	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
 	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
 	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,      VIGIL_PIN_LOSS,
-	VIGIL_PIN_HEARTBEAT,     VIGIL_PIN_DAEMON_STATUS, NULL,
+	VIGIL_PIN_HEARTBEAT,     VIGIL_PIN_DAEMON_STATUS, VIGIL_PIN_RESCUE_FLOWS,
+	VIGIL_PIN_RESCUE_MARKS,  NULL,
 };
 /* The socket datapath's own maps only: what vigilctl reads is in state_maps. */
 static const char *const sock_lb_pins[] = {
 	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP, VIGIL_PIN_LOSS, NULL,
+};
+/* The rescue records failures as the monitor does: its signal maps too. */
+static const char *const sock_rescue_pins[] = {
+	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP,    VIGIL_PIN_LOSS,
+	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT,    VIGIL_PIN_EVENTS,      VIGIL_PIN_RESCUE_FLOWS,
+	VIGIL_PIN_RESCUE_MARKS, VIGIL_PIN_RESCUE_SVC,   VIGIL_PIN_RESCUE_STATS, NULL,
 };
 static const char *const state_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SERVICES,
@@ -83,6 +91,7 @@ static const char *const xdp_lb_pins[] = {
 struct objects {
 	struct monitor_bpf *mon;
 	struct sock_lb_bpf *sock;
+	struct sock_rescue_bpf *rescue;
 	struct xdp_lb_bpf *xdp;
 	struct state_maps_bpf *state;
 };
@@ -94,10 +103,12 @@ static bool open_all(struct objects *o, __u32 backend_stats_max)
 	memset(o, 0, sizeof(*o));
 	o->mon = monitor_bpf__open_opts(&opts);
 	o->sock = sock_lb_bpf__open_opts(&opts);
+	o->rescue = sock_rescue_bpf__open_opts(&opts);
 	o->xdp = xdp_lb_bpf__open_opts(&opts);
 	o->state = state_maps_bpf__open_opts(&opts);
-	T(ASSERT_TRUE(o->mon && o->sock && o->xdp && o->state));
+	T(ASSERT_TRUE(o->mon && o->sock && o->rescue && o->xdp && o->state));
 	T(ASSERT_EQ(bpf_map__set_max_entries(o->mon->maps.backend_stats, backend_stats_max), 0));
+	T(ASSERT_EQ(bpf_map__set_max_entries(o->rescue->maps.backend_stats, backend_stats_max), 0));
 	T(ASSERT_EQ(bpf_map__set_max_entries(o->xdp->maps.backend_stats, backend_stats_max), 0));
 	return true;
 }
@@ -106,6 +117,7 @@ static void close_all(struct objects *o)
 {
 	monitor_bpf__destroy(o->mon);
 	sock_lb_bpf__destroy(o->sock);
+	sock_rescue_bpf__destroy(o->rescue);
 	xdp_lb_bpf__destroy(o->xdp);
 	state_maps_bpf__destroy(o->state);
 	memset(o, 0, sizeof(*o));
@@ -115,9 +127,10 @@ static void close_all(struct objects *o)
 static bool load_all(struct objects *o)
 {
 	char err[512] = "";
-	struct bpf_object *objs[] = { o->mon->obj, o->state->obj, o->sock->obj, o->xdp->obj };
+	struct bpf_object *objs[] = { o->mon->obj, o->state->obj, o->sock->obj, o->rescue->obj,
+				      o->xdp->obj };
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
 		int ret = vigil_pins_check(objs[i], err, sizeof(err));
 
 		if (ret)
@@ -202,6 +215,7 @@ BPF_TEST(pin_names)
 	T(ASSERT_TRUE(open_all(&o, VIGIL_MAX_BACKENDS)));
 	ok = pins_exactly("monitor", o.mon->obj, monitor_pins) &&
 	     pins_exactly("sock_lb", o.sock->obj, sock_lb_pins) &&
+	     pins_exactly("sock_rescue", o.rescue->obj, sock_rescue_pins) &&
 	     pins_exactly("xdp_lb", o.xdp->obj, xdp_lb_pins) &&
 	     pins_exactly("state_maps", o.state->obj, state_pins);
 	/* the device map stays private to each loaded XDP program */
@@ -214,12 +228,13 @@ BPF_TEST(pin_names)
  * share a map share one map. */
 BPF_TEST(reuse)
 {
-	const char *const *lists[] = { monitor_pins, sock_lb_pins, xdp_lb_pins, state_pins };
+	const char *const *lists[] = { monitor_pins, sock_lb_pins, sock_rescue_pins, xdp_lb_pins,
+				       state_pins };
 	struct objects a, b = { 0 };
 	bool ok = true;
 
 	T(ASSERT_TRUE(open_all(&a, 100) && load_all(&a)));
-	for (size_t l = 0; l < 4; l++)
+	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
 		for (const char *const *n = lists[l]; *n; n++)
 			if (!pinned_id(*n)) {
 				printf("  %s not pinned\n", *n);
@@ -229,6 +244,9 @@ BPF_TEST(reuse)
 	     same_map(a.sock->maps.backend_health, a.xdp->maps.backend_health) &&
 	     same_map(a.state->maps.backend_health, a.xdp->maps.backend_health) &&
 	     same_map(a.state->maps.service_sets, a.sock->maps.service_sets) &&
+	     same_map(a.rescue->maps.sock_vip, a.sock->maps.sock_vip) &&
+	     same_map(a.rescue->maps.rescue_flows, a.mon->maps.rescue_flows) &&
+	     same_map(a.rescue->maps.rescue_marks, a.mon->maps.rescue_marks) &&
 	     same_map(a.mon->maps.backend_stats, a.xdp->maps.backend_stats);
 	if (ok && open_all(&b, 100) && load_all(&b)) {
 		ok = same_map(b.xdp->maps.xdp_flows, a.xdp->maps.xdp_flows) &&

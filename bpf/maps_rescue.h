@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/* The socket rescue's translations (abi.h, "rescue of connects to a failed
+ * backend"), shared by the rescue's tc programs (bpf/sock_rescue.bpf.c),
+ * which write them, and the monitor, which gives a moved connect's outcome to
+ * the backend that answered it and frees the entries when the socket closes.
+ * The monitor is always loaded, so the maps exist whether or not the rescue
+ * is attached. */
+#ifndef VIGIL_BPF_MAPS_RESCUE_H
+#define VIGIL_BPF_MAPS_RESCUE_H
+
+/* struct vigil_flow_key -> struct vigil_rescue_flow. LRU: an entry whose
+ * socket close was never seen cannot pin memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VIGIL_MAX_RESCUE_FLOWS);
+	__type(key, struct vigil_flow_key);
+	__type(value, struct vigil_rescue_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rescue_flows SEC(".maps");
+
+/* Marks the sockets the rescue touched, so the monitor looks their flow up
+ * in rescue_flows and every other connection costs it nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rescue_marks SEC(".maps");
+
+/* Key of the packets from `from` to the client of the forward flow fwd. */
+static __always_inline void rescue_key_from(const struct vigil_flow_key *fwd,
+					    const struct vigil_endpoint *from,
+					    struct vigil_flow_key *k)
+{
+	__builtin_memcpy(k->src, from->addr, 16);
+	__builtin_memcpy(k->dst, fwd->src, 16);
+	k->sport = from->port;
+	k->dport = fwd->sport;
+	k->family = fwd->family;
+	k->proto = fwd->proto;
+	k->pad = 0;
+}
+
+/* The original backend of forward flow fwd. */
+static __always_inline void rescue_original(const struct vigil_flow_key *fwd,
+					    struct vigil_endpoint *ep)
+{
+	__builtin_memcpy(ep->addr, fwd->dst, 16);
+	ep->port = fwd->dport;
+	ep->family = fwd->family;
+	ep->pad = 0;
+}
+
+/* Free every entry of the connection whose forward key is fwd. */
+static __always_inline void rescue_forget(const struct vigil_flow_key *fwd)
+{
+	struct vigil_rescue_flow *f = bpf_map_lookup_elem(&rescue_flows, fwd);
+	struct vigil_endpoint orig;
+	struct vigil_flow_key k;
+
+	if (!f)
+		return;
+	if (f->to.family) {
+		rescue_key_from(fwd, &f->to, &k);
+		bpf_map_delete_elem(&rescue_flows, &k);
+	}
+	rescue_original(fwd, &orig);
+	rescue_key_from(fwd, &orig, &k);
+	bpf_map_delete_elem(&rescue_flows, &k);
+	bpf_map_delete_elem(&rescue_flows, fwd);
+}
+
+#endif
