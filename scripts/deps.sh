@@ -5,7 +5,7 @@
 # are checked and installed the same way.
 set -eu
 PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
-libyaml-dev libjansson-dev libnl-3-dev libmicrohttpd-dev check valgrind
+libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev check valgrind
 iproute2 nftables jq nginx-light libnginx-mod-stream wrk haproxy procps iperf3 python3 ethtool curl
 libsystemd-dev libcap-dev systemd podman runc libcurl4-openssl-dev libssl-dev
 etcd-server etcd-client $*"

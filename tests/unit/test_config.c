@@ -355,6 +355,12 @@ static const struct {
 	{ "bad-local-port-octal.yaml", 3, "\"0443\": must be an integer 1-65535" },
 	{ "bad-local-port-dup.yaml", 5, "watch.local_ports[2]: \"8080\" is listed twice (first at line 3)" },
 	{ "bad-late-error.yaml", 8, "watch.local_ports[2]: \"99999\"" },
+	/* lb */
+	{ "bad-lb-rescue.yaml", 2, "lb.rescue: \"sometimes\" is not a boolean" },
+	{ "bad-lb-rescue-interfaces.yaml", 4, "lb.rescue_interfaces: \"veth0\" is listed twice" },
+	{ "bad-svc-syn-rto-short.yaml", 5, "services[0].syn_rto_ms: \"5\": must be 0 (the kernel's 1 s) "
+	  "or 20-3000 ms" },
+	{ "bad-svc-syn-rto-long.yaml", 4, "services[0].syn_rto_ms: \"5000\": must be an integer 0-3000" },
 	/* xdp */
 	{ "bad-xdp-hook.yaml", 3, "xdp.hook: \"ebpf\": use xdp or tc (the hook the load balancer runs at)" },
 	{ "bad-xdp-forward.yaml", 3, "xdp.forward: \"fib\": use redirect or kernel" },
@@ -457,6 +463,8 @@ START_TEST(string_services)
 
 	ck_assert_int_eq(load("services: []\n", &cfg, err, sizeof(err)), 0);
 	ck_assert_uint_eq(cfg.n_services, 0);
+	ck_assert(cfg.lb_rescue); /* on unless lb.rescue: false */
+	ck_assert_uint_eq(cfg.n_lb_rescue_interfaces, 0);
 	vigil_config_free(&cfg);
 }
 END_TEST
@@ -492,6 +500,11 @@ START_TEST(file_services)
 	ck_assert_str_eq(web->probe_http_path, "/healthz");
 	ck_assert_uint_eq(web->probe_timeout_ms, 300);
 	ck_assert_uint_eq(db->probe_timeout_ms, 1000);
+	ck_assert_uint_eq(web->syn_rto_ms, 0);
+	ck_assert_uint_eq(db->syn_rto_ms, VIGIL_DEFAULT_SYN_RTO_MS);
+	ck_assert(!cfg.lb_rescue);
+	ck_assert_uint_eq(cfg.n_lb_rescue_interfaces, 2);
+	ck_assert_str_eq(cfg.lb_rescue_interfaces[1], "eth1");
 	ck_assert_uint_eq(cfg.n_xdp_interfaces, 2);
 	ck_assert_uint_eq(cfg.xdp_hook, VIGIL_HOOK_TC);
 	ck_assert_uint_eq(cfg.xdp_forward, VIGIL_FWD_KERNEL);

@@ -41,8 +41,9 @@ START_TEST(copy_then_delta)
 }
 END_TEST
 
-/* Loss counters are deltas per interval like the rows, clamped at 0 if the pin
- * was recreated in between; fill levels are levels and stay as read. */
+/* Loss and rescue counters are deltas per interval like the rows, clamped at
+ * 0 if the pin was recreated in between; fill levels are levels and stay as
+ * read. */
 START_TEST(loss_delta)
 {
 	struct vigil_snapshot before, now;
@@ -53,10 +54,16 @@ START_TEST(loss_delta)
 	now.loss[VIGIL_LOSS_RINGBUF_FULL] = 19;
 	before.loss[VIGIL_LOSS_INFLIGHT_FULL] = 5;
 	now.loss[VIGIL_LOSS_INFLIGHT_FULL] = 2;
+	before.rescue[VIGIL_RESCUE_MOVED] = 3;
+	now.rescue[VIGIL_RESCUE_MOVED] = 10;
+	before.rescue[VIGIL_RESCUE_RST_WITHHELD] = 4;
+	now.rescue[VIGIL_RESCUE_RST_WITHHELD] = 1;
 	now.fill[VIGIL_FILL_INFLIGHT] = (struct vigil_fill){ 100, 16384 };
 	vigil_snapshot_delta(&now, &before);
 	ck_assert_uint_eq(now.loss[VIGIL_LOSS_RINGBUF_FULL], 12);
 	ck_assert_uint_eq(now.loss[VIGIL_LOSS_INFLIGHT_FULL], 0);
+	ck_assert_uint_eq(now.rescue[VIGIL_RESCUE_MOVED], 7);
+	ck_assert_uint_eq(now.rescue[VIGIL_RESCUE_RST_WITHHELD], 0);
 	ck_assert_uint_eq(now.fill[VIGIL_FILL_INFLIGHT].entries, 100);
 	vigil_snapshot_free(&before);
 	vigil_snapshot_free(&now);

@@ -346,6 +346,7 @@ void vigil_config_defaults(struct vigil_config *cfg)
 	cfg->watch_all_local = false;
 	cfg->tick_ms = 10;
 	cfg->sched_priority = VIGIL_DEFAULT_SCHED_PRIORITY;
+	cfg->lb_rescue = true;
 	cfg->xdp_hook = VIGIL_HOOK_XDP;
 	cfg->xdp_mode = VIGIL_XDP_MODE_AUTO;
 	cfg->xdp_forward = VIGIL_FWD_REDIRECT;

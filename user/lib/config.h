@@ -34,6 +34,8 @@ struct vigil_service_cfg {
 	__u32 table_size;              /* Maglev slots for XDP (prime) */
 	char probe_http_path[128];     /* "" = TCP connect probe */
 	unsigned int probe_timeout_ms;
+	unsigned int syn_rto_ms;       /* initial SYN retransmission timeout of its socket-
+					* datapath connections; 0 = the kernel's (1 s) */
 	/* Made by vigild from the servers an HAProxy backend lists
 	 * (haproxy.backends, derived); never read from the file. */
 	bool from_haproxy;
@@ -84,6 +86,11 @@ struct vigil_nginx_cfg {
 	size_t n_upstreams;
 };
 
+/* syn_rto_ms: the default and the range besides 0 (docs/config.md). */
+#define VIGIL_DEFAULT_SYN_RTO_MS 200
+#define VIGIL_MIN_SYN_RTO_MS 20
+#define VIGIL_MAX_SYN_RTO_MS 3000
+
 /* vigild runs SCHED_RR by default (vigil_config_defaults): its detection deadlines
  * are tens of milliseconds, and on a busy node an ordinary task waits on the
  * run queue for hundreds (measured: stuck-connect ejection 2-3 s instead of
@@ -126,6 +133,10 @@ struct vigil_config {
 	unsigned int sched_priority;   /* daemon.sched_priority: SCHED_RR priority, 0 = normal */
 	char probe_netns[256];         /* daemon.probe_netns: "" = vigild's own */
 	char lb_cgroup[256];           /* lb.cgroup: "" = auto (cgroup v2 root) */
+	bool lb_rescue;                /* lb.rescue: rescue connects to a failed backend */
+	char lb_rescue_interfaces[8][16]; /* lb.rescue_interfaces: where the rescue attaches;
+					   * none = the interfaces of the routes to the backends */
+	size_t n_lb_rescue_interfaces;
 	char xdp_interfaces[8][16];    /* xdp.interfaces: where remote clients' packets arrive */
 	size_t n_xdp_interfaces;
 	char xdp_netns[256];           /* xdp.netns: namespace of those interfaces ("" = own) */

@@ -116,6 +116,32 @@ int config_section_detection(struct yc_ctx *c, yaml_node_t *v, const char *path)
 
 /* ---- lb: and daemon: additions -------------------------------------------- */
 
+/* A list of at most 8 distinct interface names into names[] (16 bytes each). */
+static int get_interfaces(struct yc_ctx *c, yaml_node_t *v, const char *path, char (*names)[16],
+			  size_t *n)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return yc_fail(c, v, "%s: expected a list of interface names, e.g. [eth0]", path);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+		const char *name;
+
+		if (yc_get_str(c, item, path, "an interface name", &name))
+			return -EINVAL;
+		if (!name[0] || strlen(name) >= 16 || strchr(name, '/'))
+			return yc_fail(c, item, "%s: \"%s\" is not an interface name (1-15 characters)",
+				       path, name);
+		if (*n == 8)
+			return yc_fail(c, item, "%s: at most 8 interfaces", path);
+		for (size_t i = 0; i < *n; i++)
+			if (strcmp(names[i], name) == 0)
+				return yc_fail(c, item, "%s: \"%s\" is listed twice", path, name);
+		snprintf(names[(*n)++], 16, "%s", name);
+	}
+	return 0;
+}
+
 static int key_lb_cgroup(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	const char *s;
@@ -131,9 +157,24 @@ static int key_lb_cgroup(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return 0;
 }
 
+static int key_lb_rescue(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	return yc_get_bool(c, v, path, &c->cfg->lb_rescue);
+}
+
+static int key_lb_rescue_interfaces(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	return get_interfaces(c, v, path, c->cfg->lb_rescue_interfaces,
+			      &c->cfg->n_lb_rescue_interfaces);
+}
+
 int config_section_lb(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	static const struct yc_key keys[] = { { "cgroup", key_lb_cgroup, false } };
+	static const struct yc_key keys[] = {
+		{ "cgroup", key_lb_cgroup, false },
+		{ "rescue", key_lb_rescue, false },
+		{ "rescue_interfaces", key_lb_rescue_interfaces, false },
+	};
 
 	return yc_walk_map(c, v, path, keys, NKEYS(keys));
 }
@@ -184,29 +225,7 @@ int config_key_probe_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
 
 static int key_xdp_interfaces(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
-	struct vigil_config *cfg = c->cfg;
-
-	if (v->type != YAML_SEQUENCE_NODE)
-		return yc_fail(c, v, "%s: expected a list of interface names, e.g. [eth0]", path);
-	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-	     it++) {
-		yaml_node_t *item = yaml_document_get_node(c->doc, *it);
-		const char *name;
-
-		if (yc_get_str(c, item, path, "an interface name", &name))
-			return -EINVAL;
-		if (!name[0] || strlen(name) >= sizeof(cfg->xdp_interfaces[0]) || strchr(name, '/'))
-			return yc_fail(c, item, "%s: \"%s\" is not an interface name (1-15 characters)",
-				       path, name);
-		if (cfg->n_xdp_interfaces == sizeof(cfg->xdp_interfaces) / sizeof(cfg->xdp_interfaces[0]))
-			return yc_fail(c, item, "%s: at most 8 interfaces", path);
-		for (size_t i = 0; i < cfg->n_xdp_interfaces; i++)
-			if (strcmp(cfg->xdp_interfaces[i], name) == 0)
-				return yc_fail(c, item, "%s: \"%s\" is listed twice", path, name);
-		snprintf(cfg->xdp_interfaces[cfg->n_xdp_interfaces++], sizeof(cfg->xdp_interfaces[0]),
-			 "%s", name);
-	}
-	return 0;
+	return get_interfaces(c, v, path, c->cfg->xdp_interfaces, &c->cfg->n_xdp_interfaces);
 }
 
 static int key_xdp_netns(struct yc_ctx *c, yaml_node_t *v, const char *path)
@@ -526,6 +545,22 @@ int config_key_svc_probe(struct yc_ctx *c, yaml_node_t *v, const char *path)
 	return yc_walk_map(c, v, path, keys, NKEYS(keys));
 }
 
+/* 0 (the kernel's timeout) or a range: below it a SYN is retransmitted
+ * before many paths can answer, above it the kernel's 1 s is as good. */
+static int key_svc_syn_rto(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	unsigned long n;
+
+	if (yc_get_uint(c, v, path, 0, VIGIL_MAX_SYN_RTO_MS, &n))
+		return -EINVAL;
+	if (n != 0 && n < VIGIL_MIN_SYN_RTO_MS)
+		return yc_fail(c, v, "%s: \"%lu\": must be 0 (the kernel's 1 s) or %d-%d ms: a SYN "
+			       "timeout this short retransmits before most paths can answer",
+			       path, n, VIGIL_MIN_SYN_RTO_MS, VIGIL_MAX_SYN_RTO_MS);
+	cur_svc(c)->syn_rto_ms = (unsigned int)n;
+	return 0;
+}
+
 static int key_svc_datapath(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	const char *s;
@@ -598,6 +633,7 @@ void vigil_service_cfg_defaults(struct vigil_service_cfg *svc, const struct vigi
 	svc->probe_timeout_ms = 1000;
 	svc->datapath = VIGIL_DATAPATH_SOCKET;
 	svc->table_size = VIGIL_MAGLEV_DEFAULT_SIZE;
+	svc->syn_rto_ms = VIGIL_DEFAULT_SYN_RTO_MS;
 }
 
 static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
@@ -612,6 +648,7 @@ static int parse_service(struct yc_ctx *c, yaml_node_t *item, const char *path)
 		{ "probe", config_key_svc_probe, false },
 		{ "datapath", key_svc_datapath, false },
 		{ "table_size", key_svc_table_size, false },
+		{ "syn_rto_ms", key_svc_syn_rto, false },
 	};
 	struct vigil_service_cfg *svc = cur_svc(c);
 

@@ -9,6 +9,23 @@ const struct vigil_counter_name vigil_loss_names[VIGIL_LOSS_REASONS] = {
 					    "backend_stats insert refused: signals lost" },
 	[VIGIL_LOSS_LOCAL_STATS_FULL] = { "local_stats_full",
 					  "local_stats insert refused: signals lost" },
+	[VIGIL_LOSS_RESCUE_FULL] = { "rescue_full",
+				     "rescue_flows insert refused: a connect not rescued" },
+};
+
+const struct vigil_counter_name vigil_rescue_names[VIGIL_RESCUE_COUNTERS] = {
+	[VIGIL_RESCUE_MOVED] = { "moved", "connects moved to a healthy backend" },
+	[VIGIL_RESCUE_RST_WITHHELD] = { "refusals_withheld",
+					"refused connects retried elsewhere (RST withheld)" },
+	[VIGIL_RESCUE_RST_PASSED] = { "refusals_passed",
+				      "refusals let through: refused twice, or nowhere to go" },
+	[VIGIL_RESCUE_NO_TARGET] = { "no_target", "connects to a failed backend, none healthy" },
+	[VIGIL_RESCUE_LATE_DROPPED] = { "late_dropped",
+					"packets of the backend a connect left, dropped" },
+	[VIGIL_RESCUE_REWRITE_FAILED] = { "rewrite_failed",
+					  "packets dropped: a checksum/store helper failed" },
+	[VIGIL_RESCUE_PORT_BUSY] = { "port_busy",
+				     "SYNs held back, moves put off: 4-tuple in use" },
 };
 
 const struct vigil_counter_name vigil_xdp_counter_names[VIGIL_XDP_COUNTERS] = {
@@ -39,4 +56,5 @@ const char *const vigil_fill_names[VIGIL_FILL_MAPS] = {
 	[VIGIL_FILL_SOCK_VIP] = VIGIL_PIN_SOCK_VIP,
 	[VIGIL_FILL_BACKEND_STATS] = VIGIL_PIN_BACKEND_STATS,
 	[VIGIL_FILL_LOCAL_STATS] = VIGIL_PIN_LOCAL_STATS,
+	[VIGIL_FILL_RESCUE_FLOWS] = VIGIL_PIN_RESCUE_FLOWS,
 };

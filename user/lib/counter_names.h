@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Names and meanings of the counters indexed by an ABI enum (loss reasons,
- * packet datapath counters and drop reasons) and of the LRU maps whose fill
+ * socket rescue counters, packet datapath counters and drop reasons) and of the LRU maps whose fill
  * is reported: one table each, shared by vigilctl (its JSON keys and
  * tables) and vigild's metrics (their "kind" and "map" label values). */
 #ifndef VIGIL_COUNTER_NAMES_H
@@ -17,6 +17,8 @@ struct vigil_counter_name {
 
 /* Indexed by enum vigil_loss_reason. */
 extern const struct vigil_counter_name vigil_loss_names[VIGIL_LOSS_REASONS];
+/* Indexed by enum vigil_rescue_counter. */
+extern const struct vigil_counter_name vigil_rescue_names[VIGIL_RESCUE_COUNTERS];
 /* Indexed by enum vigil_xdp_counter. */
 extern const struct vigil_counter_name vigil_xdp_counter_names[VIGIL_XDP_COUNTERS];
 /* Indexed by enum vigil_drop_reason. */

@@ -124,7 +124,7 @@ bool vigil_reload_service_changed(const struct vigil_service_cfg *a,
 	return !same_vips(a, b) || !same_backends(a, b) ||
 	       !same_params(&a->detection, &b->detection) || a->datapath != b->datapath || a->table_size != b->table_size ||
 	       strcmp(a->probe_http_path, b->probe_http_path) != 0 ||
-	       a->probe_timeout_ms != b->probe_timeout_ms;
+	       a->probe_timeout_ms != b->probe_timeout_ms || a->syn_rto_ms != b->syn_rto_ms;
 }
 
 /* ---- detector state ------------------------------------------------------------ */

@@ -112,10 +112,13 @@ void vigil_snapshot_delta(struct vigil_snapshot *now, const struct vigil_snapsho
 				break;
 			}
 	}
-	/* Loss counters only grow while the pin lives; clamp in case it was
-	 * recreated (vigild --unpin) between the two reads. */
+	/* Loss and rescue counters only grow while the pin lives; clamp in case
+	 * it was recreated (vigild --unpin) between the two reads. */
 	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
 		now->loss[i] = now->loss[i] > before->loss[i] ? now->loss[i] - before->loss[i] : 0;
+	for (int i = 0; i < VIGIL_RESCUE_COUNTERS; i++)
+		now->rescue[i] = now->rescue[i] > before->rescue[i] ? now->rescue[i] - before->rescue[i]
+								    : 0;
 }
 
 static void *dup_rows(const void *rows, size_t n, size_t elem)

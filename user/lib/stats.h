@@ -23,6 +23,7 @@ enum vigil_fill_map {
 	VIGIL_FILL_SOCK_VIP,
 	VIGIL_FILL_BACKEND_STATS,
 	VIGIL_FILL_LOCAL_STATS,
+	VIGIL_FILL_RESCUE_FLOWS,
 	VIGIL_FILL_MAPS
 };
 
@@ -39,6 +40,8 @@ struct vigil_snapshot {
 	size_t inflight;
 	__u64 loss[VIGIL_LOSS_REASONS]; /* sum over CPUs, by enum vigil_loss_reason */
 	int have_loss;                  /* 0: no loss pin (vigild older than this build) */
+	__u64 rescue[VIGIL_RESCUE_COUNTERS]; /* socket rescue, by enum vigil_rescue_counter */
+	int have_rescue;                /* 0: no rescue_stats pin (the rescue never ran) */
 	struct vigil_fill fill[VIGIL_FILL_MAPS];
 	/* Load balancers vigild feeds (totals since it started; not made
 	 * per interval); have_feeds 0: no lb_feeds pin (no services, or a

@@ -206,14 +206,15 @@ static int add_local_row(struct vigil_snapshot *snap, const void *key, const cha
 	return 0;
 }
 
+/* Keys of at most 64 bytes. */
 static size_t count_entries(int fd)
 {
-	__u64 key, prev_key, *prev = NULL;
+	__u8 key[64], prev_key[64], *prev = NULL;
 	size_t n = 0;
 
-	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
-		prev_key = key;
-		prev = &prev_key;
+	while (bpf_map_get_next_key(fd, prev, key) == 0) {
+		memcpy(prev_key, key, sizeof(key));
+		prev = prev_key;
 		n++;
 	}
 	return n;
@@ -242,6 +243,17 @@ int vigil_percpu_sum(const char *pin_dir, const char *name, __u32 n, __u64 *sum,
 		return -ENOMEM;
 	}
 	free(per_cpu);
+	return 0;
+}
+
+int vigil_rescue_read(const char *pin_dir, __u64 rescue[VIGIL_RESCUE_COUNTERS])
+{
+	char err[512];
+
+	if (vigil_percpu_sum(pin_dir, VIGIL_PIN_RESCUE_STATS, VIGIL_RESCUE_COUNTERS, rescue, err,
+			     sizeof(err)) == 0)
+		return 1;
+	memset(rescue, 0, VIGIL_RESCUE_COUNTERS * sizeof(rescue[0]));
 	return 0;
 }
 
@@ -282,13 +294,15 @@ static size_t max_entries_of(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.max_entries : 0;
 }
 
-/* sock_vip is pinned only with the socket datapath; counted by walking its
- * keys like inflight (at most 65,536: cheap enough for a CLI). */
-static void read_sock_vip_fill(const char *pin_dir, struct vigil_fill *fill)
+/* sock_vip is pinned only with the socket datapath, rescue_flows from vigild
+ * versions that have the rescue; counted by walking their keys like
+ * inflight (at most 65,536: cheap enough for a CLI). */
+static void read_pinned_fill(const char *pin_dir, const char *name, size_t key_size,
+			     size_t value_size, struct vigil_fill *fill)
 {
 	char err[512];
-	int fd = vigil_pin_open(pin_dir, VIGIL_PIN_SOCK_VIP, BPF_MAP_TYPE_LRU_HASH, sizeof(__u64),
-				sizeof(struct vigil_endpoint), err, sizeof(err));
+	int fd = vigil_pin_open(pin_dir, name, BPF_MAP_TYPE_LRU_HASH, key_size, value_size, err,
+				sizeof(err));
 
 	if (fd < 0)
 		return;
@@ -304,7 +318,10 @@ static void read_fill(const char *pin_dir, struct vigil_snapshot *snap, int fd_b
 	snap->fill[VIGIL_FILL_BACKEND_STATS] =
 		(struct vigil_fill){ snap->n_backends, max_entries_of(fd_b) };
 	snap->fill[VIGIL_FILL_LOCAL_STATS] = (struct vigil_fill){ snap->n_locals, max_entries_of(fd_l) };
-	read_sock_vip_fill(pin_dir, &snap->fill[VIGIL_FILL_SOCK_VIP]);
+	read_pinned_fill(pin_dir, VIGIL_PIN_SOCK_VIP, sizeof(__u64), sizeof(struct vigil_endpoint),
+			 &snap->fill[VIGIL_FILL_SOCK_VIP]);
+	read_pinned_fill(pin_dir, VIGIL_PIN_RESCUE_FLOWS, sizeof(struct vigil_flow_key),
+			 sizeof(struct vigil_rescue_flow), &snap->fill[VIGIL_FILL_RESCUE_FLOWS]);
 }
 
 int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *err,
@@ -336,6 +353,7 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 		read_fill(pin_dir, snap, fd_b, fd_l, fd_i);
 		snap->have_loss = vigil_loss_read(pin_dir, snap->loss);
 		snap->have_feeds = vigil_feeds_read(pin_dir, snap->feeds);
+		snap->have_rescue = vigil_rescue_read(pin_dir, snap->rescue);
 		vigil_snapshot_sort(snap);
 	} else if (ret == -ENOMEM) {
 		snprintf(err, errlen, "out of memory reading %s", pin_dir);

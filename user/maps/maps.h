@@ -32,6 +32,9 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
  * or 0 with loss all zero when there is no loss pin (a vigild from before
  * the loss counters): not an error, the rest is still useful. */
 int vigil_loss_read(const char *pin_dir, __u64 loss[VIGIL_LOSS_REASONS]);
+/* The socket rescue's counters (rescue_stats, by enum vigil_rescue_counter):
+ * 1, or 0 (zeroed) when not pinned (the rescue never ran): not an error. */
+int vigil_rescue_read(const char *pin_dir, __u64 rescue[VIGIL_RESCUE_COUNTERS]);
 
 /* Sum over CPUs of entries [0, n) of the per-CPU array of __u64 pinned as
  * pin_dir/name (loss, xdp_stats, xdp_drops). Returns 0 or -errno with the

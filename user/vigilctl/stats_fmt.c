@@ -67,6 +67,16 @@ static void print_local_table(FILE *out, const struct vigil_snapshot *snap)
 	}
 }
 
+/* One COUNT/MEANING section: a counter per name. */
+static void print_counters(FILE *out, const char *title, const struct vigil_counter_name *names,
+			   const __u64 *values, int n)
+{
+	fprintf(out, "\n%-20s %12s  %s\n", title, "COUNT", "MEANING");
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%-20s %12llu  %s\n", names[i].name, (unsigned long long)values[i],
+			names[i].meaning);
+}
+
 static void print_loss_table(FILE *out, const struct vigil_snapshot *snap)
 {
 	if (!snap->have_loss) {
@@ -74,10 +84,7 @@ static void print_loss_table(FILE *out, const struct vigil_snapshot *snap)
 			"losses are not counted\n", VIGIL_PIN_LOSS);
 		return;
 	}
-	fprintf(out, "\n%-20s %12s  %s\n", "LOSS", "COUNT", "MEANING");
-	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
-		fprintf(out, "%-20s %12llu  %s\n", vigil_loss_names[i].name,
-			(unsigned long long)snap->loss[i], vigil_loss_names[i].meaning);
+	print_counters(out, "LOSS", vigil_loss_names, snap->loss, VIGIL_LOSS_REASONS);
 }
 
 /* Maps not pinned (no socket datapath: no sock_vip) are left out. */
@@ -139,6 +146,9 @@ void vigil_stats_print_table(FILE *out, const struct vigil_snapshot *snap, unsig
 		print_local_table(out, snap);
 	fprintf(out, "\nin-flight sockets: %zu   (latency from log2 buckets: each figure is "
 		"within a factor of 2 of the true value)\n", snap->inflight);
+	if (snap->have_rescue) /* once the rescue ever ran */
+		print_counters(out, "SOCKET RESCUE", vigil_rescue_names, snap->rescue,
+			       VIGIL_RESCUE_COUNTERS);
 	print_loss_table(out, snap);
 	print_fill_table(out, snap);
 	print_feed_table(out, snap);
@@ -198,17 +208,24 @@ static json_t *local_json(const struct vigil_local_row *row)
 			 "response_latency_us", latency_json(s->response_lat_us, s->response_lat_sum_ns));
 }
 
-json_t *vigil_loss_json(const __u64 *loss, int have_loss)
+/* {name: count} per name; null, not zeros, when nothing counts them (no
+ * loss pin, or the rescue never ran). */
+static json_t *counters_json(int have, const struct vigil_counter_name *names,
+			     const __u64 *values, int n)
 {
 	json_t *obj;
 
-	if (!have_loss)
+	if (!have)
 		return json_null();
 	obj = json_object();
-
-	for (int i = 0; i < VIGIL_LOSS_REASONS; i++)
-		json_object_set_new(obj, vigil_loss_names[i].name, json_integer((json_int_t)loss[i]));
+	for (int i = 0; i < n; i++)
+		json_object_set_new(obj, names[i].name, json_integer((json_int_t)values[i]));
 	return obj;
+}
+
+json_t *vigil_loss_json(const __u64 *loss, int have_loss)
+{
+	return counters_json(have_loss, vigil_loss_names, loss, VIGIL_LOSS_REASONS);
 }
 
 const char *vigil_loss_name(int reason)
@@ -267,10 +284,12 @@ int vigil_stats_print_json(FILE *out, const struct vigil_snapshot *snap, unsigne
 		json_array_append_new(backends, backend_json(&snap->backends[i]));
 	for (size_t i = 0; i < snap->n_locals; i++)
 		json_array_append_new(locals, local_json(&snap->locals[i]));
-	root = json_pack("{s:i, s:i, s:o, s:o, s:I, s:o, s:o, s:o}", "schema", VIGIL_STATS_SCHEMA,
-			 "interval_s", (int)interval_s, "backends", backends, "local", locals,
-			 "inflight", (json_int_t)snap->inflight, "loss",
-			 vigil_loss_json(snap->loss, snap->have_loss), "fill", fill_json(snap),
+	root = json_pack("{s:i, s:i, s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "schema",
+			 VIGIL_STATS_SCHEMA, "interval_s", (int)interval_s, "backends", backends,
+			 "local", locals, "inflight", (json_int_t)snap->inflight, "loss",
+			 vigil_loss_json(snap->loss, snap->have_loss), "rescue",
+			 counters_json(snap->have_rescue, vigil_rescue_names, snap->rescue,
+				       VIGIL_RESCUE_COUNTERS), "fill", fill_json(snap),
 			 "feeds", vigil_feeds_json(snap->feeds, snap->have_feeds));
 	if (!root)
 		return -ENOMEM;

@@ -692,6 +692,12 @@ __u64 vigil_failover_write_failures(const struct vigil_failover *fo)
 	return vigil_publish_failures(&fo->pub);
 }
 
+void vigil_failover_set_rescue(struct vigil_failover *fo, bool moves_connects)
+{
+	if (fo->teardown)
+		vigil_teardown_spare_connecting(fo->teardown, moves_connects);
+}
+
 void vigil_failover_stop(struct vigil_failover *fo)
 {
 	if (!fo)

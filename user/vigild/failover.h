@@ -60,6 +60,9 @@ bool vigil_failover_remote_verdict(struct vigil_failover *fo, const char *servic
 /* The load balancers the publisher feeds from now on (NULL: none). */
 struct vigil_lbfeeds;
 void vigil_failover_set_feeds(struct vigil_failover *fo, struct vigil_lbfeeds *feeds);
+/* Whether the socket rescue (sock_rescue.h) moves connects still waiting
+ * for their SYN-ACK: a backend's tear-down then leaves them to it. */
+void vigil_failover_set_rescue(struct vigil_failover *fo, bool moves_connects);
 
 /* Map writes of its publisher that failed since it started (publish.h). */
 __u64 vigil_failover_write_failures(const struct vigil_failover *fo);

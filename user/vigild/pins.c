@@ -118,13 +118,14 @@ static const char *const own_maps[] = {
 	VIGIL_PIN_XDP_BACKENDS,  VIGIL_PIN_XDP_TABLES,  VIGIL_PIN_FLOWS,
 	VIGIL_PIN_REV_FLOWS,     VIGIL_PIN_XDP_STATS,   VIGIL_PIN_XDP_DROPS,
 	VIGIL_PIN_HEARTBEAT,
-	VIGIL_PIN_LOSS,
+	VIGIL_PIN_LOSS,          VIGIL_PIN_RESCUE_FLOWS, VIGIL_PIN_RESCUE_MARKS,
+	VIGIL_PIN_RESCUE_SVC,    VIGIL_PIN_RESCUE_STATS,
 	VIGIL_PIN_DAEMON_STATUS,
 	VIGIL_PIN_LB_FEEDS,
 };
 
 static const char *const own_link_prefixes[] = { VIGIL_PIN_MON_LINK_PREFIX, "new-monitor-", "xdp-",
-						 "tc-" };
+						 "tc-", "rescue-" };
 
 bool vigil_is_own_pin(const char *name, bool in_links)
 {

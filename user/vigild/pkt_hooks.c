@@ -21,12 +21,11 @@
 #include "maps.h"
 #include "netns.h"
 #include "path.h"
+#include "tc_filter.h"
 
-/* Our clsact filter: a fixed handle and priority, so a restart replaces it in
- * place (BPF_TC_F_REPLACE) and a detach removes exactly it, never another
- * tool's filter on the same qdisc. */
-#define TC_HANDLE 0x7667
-#define TC_PRIORITY 1
+/* Our clsact filter (tc_filter.h). */
+static const struct vigil_tc_filter lb_filter = { .point = BPF_TC_INGRESS, .handle = 0x7667,
+						  .priority = 1 };
 
 #define XDP_PIN_PREFIX VIGIL_PKT_XDP_PIN_PREFIX
 #define TC_PIN_PREFIX VIGIL_PKT_TC_PIN_PREFIX
@@ -174,20 +173,12 @@ static int attach_xdp(const struct vigil_pkt_hooks *h, const struct vigil_config
 static int attach_tc(const struct vigil_pkt_hooks *h, const char *ifname, int ifindex, char *err,
 		     size_t errlen)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
-		    .flags = BPF_TC_F_REPLACE, .prog_fd = bpf_program__fd(h->tc_prog));
 	char path[PATH_MAX];
-	int ret = bpf_tc_hook_create(&hook);
+	const char *what;
+	int ret = vigil_tc_filter_attach(&lb_filter, ifindex, bpf_program__fd(h->tc_prog), &what);
 
-	if (ret && ret != -EEXIST) {
-		snprintf(err, errlen, "creating the clsact qdisc on %s failed: %s", ifname,
-			 strerror(-ret));
-		return ret;
-	}
-	ret = bpf_tc_attach(&hook, &opts);
 	if (ret) {
-		snprintf(err, errlen, "attaching the tc program to %s ingress failed: %s", ifname,
+		snprintf(err, errlen, "%s for the tc program on %s ingress failed: %s", what, ifname,
 			 strerror(-ret));
 		return ret;
 	}
@@ -201,18 +192,15 @@ static int attach_tc(const struct vigil_pkt_hooks *h, const char *ifname, int if
 			pr_warn("recording the tc attachment of %s at %s failed: %s", ifname, path,
 				strerror(errno));
 	}
-	pr_info("tc load balancer attached to %s ingress (clsact, handle 0x%x, priority %d)",
-		ifname, TC_HANDLE, TC_PRIORITY);
+	pr_info("tc load balancer attached to %s ingress (clsact, handle 0x%x, priority %u)",
+		ifname, lb_filter.handle, lb_filter.priority);
 	return 0;
 }
 
 static void detach_tc(const char *dir, const char *ifname)
 {
-	int ifindex = (int)if_nametoindex(ifname);
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	int ret = vigil_tc_filter_detach(&lb_filter, (int)if_nametoindex(ifname));
 	char path[PATH_MAX];
-	int ret = ifindex ? bpf_tc_detach(&hook, &opts) : -ENODEV;
 
 	/* The clsact qdisc stays: other tools may have filters on it. */
 	if (ret && ret != -ENOENT && ret != -ENODEV)

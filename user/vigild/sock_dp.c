@@ -128,10 +128,8 @@ static struct bpf_link *attach_new(struct bpf_program *prog, int cgroup_fd, cons
 	return link;
 }
 
-/* Attach prog under *held (the link vigild holds, NULL at start: the one an
- * earlier vigild pinned, if any) and hold the result in *held. */
-static int attach_one(struct bpf_program *prog, int cgroup_fd, const char *pin_path,
-		      struct bpf_link **held)
+int vigil_cgroup_link_attach(struct bpf_program *prog, int cgroup_fd, const char *pin_path,
+			     struct bpf_link **held)
 {
 	/* Only open a pin that exists: libbpf warns about a missing one. */
 	struct bpf_link *link = *held ? *held
@@ -149,6 +147,26 @@ static int attach_one(struct bpf_program *prog, int cgroup_fd, const char *pin_p
 	return *held ? 0 : -errno;
 }
 
+int vigil_cgroup_open(const char **cgroup, char *err, size_t errlen)
+{
+	const char *path = *cgroup && **cgroup ? *cgroup : vigil_cgroup2_root();
+	int fd;
+
+	if (!path || !is_cgroup2(path)) {
+		snprintf(err, errlen, "%s is not a cgroup v2 directory: set lb.cgroup to a cgroup v2 "
+			 "path (mount one with 'mount -t cgroup2 none /sys/fs/cgroup/unified')",
+			 path ? path : "no cgroup v2 hierarchy is mounted;");
+		return -ENOTDIR;
+	}
+	*cgroup = path;
+	fd = open(path, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		fd = -errno;
+		snprintf(err, errlen, "cannot open cgroup %s: %s", path, strerror(-fd));
+	}
+	return fd;
+}
+
 int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err, size_t errlen)
 {
 	struct bpf_program *progs[] = {
@@ -156,22 +174,10 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 		lb->skel->progs.vigil_getpeername4, lb->skel->progs.vigil_getpeername6,
 	};
 	char links_dir[PATH_MAX], path[PATH_MAX];
-	int cgroup_fd, ret = 0;
+	int cgroup_fd = vigil_cgroup_open(&cgroup, err, errlen), ret = 0;
 
-	if (!cgroup || !*cgroup)
-		cgroup = vigil_cgroup2_root();
-	if (!cgroup || !is_cgroup2(cgroup)) {
-		snprintf(err, errlen, "%s is not a cgroup v2 directory: set lb.cgroup to a cgroup v2 "
-			 "path (mount one with 'mount -t cgroup2 none /sys/fs/cgroup/unified')",
-			 cgroup ? cgroup : "no cgroup v2 hierarchy is mounted;");
-		return -ENOTDIR;
-	}
-	cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
-	if (cgroup_fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot open cgroup %s: %s", cgroup, strerror(-ret));
-		return ret;
-	}
+	if (cgroup_fd < 0)
+		return cgroup_fd;
 	/* EEXIST is the normal case; anything else shows when the pin fails. */
 	if (vigil_path_fmt(links_dir, sizeof(links_dir), "%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR) == 0)
 		mkdir(links_dir, 0700);
@@ -179,7 +185,7 @@ int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err
 		ret = vigil_path_fmt(path, sizeof(path), "%s/%s/%s", lb->pin_dir, VIGIL_PIN_LINKS_DIR,
 				     vigil_sock_dp_link_names[i]);
 		if (!ret)
-			ret = attach_one(progs[i], cgroup_fd, path, &lb->links[i]);
+			ret = vigil_cgroup_link_attach(progs[i], cgroup_fd, path, &lb->links[i]);
 		if (ret)
 			snprintf(err, errlen, "attaching cgroup/%s to %s failed: %s",
 				 vigil_sock_dp_link_names[i], cgroup, strerror(-ret));

@@ -23,6 +23,20 @@ int vigil_sock_dp_load(struct vigil_sock_dp **out, const char *pin_dir, char *er
  * the new program in place. */
 int vigil_sock_dp_attach(struct vigil_sock_dp *lb, const char *cgroup, char *err, size_t errlen);
 
+/* Attach prog to the cgroup open at cgroup_fd through a link pinned at
+ * pin_path and held in *held (NULL at start: then a link an earlier vigild
+ * pinned there is taken over): one on the same cgroup gets the new program
+ * in place (no gap), one on another cgroup moves (the new attachment
+ * first). 0 or -errno. */
+struct bpf_link;
+struct bpf_program;
+int vigil_cgroup_link_attach(struct bpf_program *prog, int cgroup_fd, const char *pin_path,
+			     struct bpf_link **held);
+
+/* Open lb.cgroup *cgroup (NULL/"" = the cgroup v2 root, then *cgroup
+ * names it) as a directory fd, or -errno with the reason and fix in err. */
+int vigil_cgroup_open(const char **cgroup, char *err, size_t errlen);
+
 /* Remove the pinned links, e.g. when no service is left: the hooks detach
  * once nothing holds them (vigil_sock_dp_stop of a loaded datapath). */
 void vigil_sock_dp_detach_pinned(const char *pin_dir);

@@ -142,6 +142,8 @@ static ssize_t sd_match(const struct sd_ctx *c, struct nlmsghdr *h)
 			continue;
 		if (t->kind == VIGIL_TEARDOWN_UNACKED && !sd_unacked(h))
 			return -1;
+		if ((t->flags & VIGIL_TEARDOWN_F_SPARE_CONNECTING) && m->idiag_state == TCP_SYN_SENT)
+			return -1;
 		return (ssize_t)i;
 	}
 	return -1;

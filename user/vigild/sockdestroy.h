@@ -14,6 +14,7 @@
 struct vigil_teardown_target {
 	struct vigil_endpoint ep;
 	enum vigil_teardown_kind kind;
+	__u32 flags;        /* VIGIL_TEARDOWN_F_* */
 	unsigned destroyed; /* sockets destroyed (output) */
 };
 

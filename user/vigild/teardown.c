@@ -35,6 +35,7 @@ struct vigil_teardown {
 	pthread_cond_t wake;
 	struct td_queue queue; /* under lock */
 	bool stop;             /* under lock */
+	__u32 flags;           /* under lock: VIGIL_TEARDOWN_F_* of every target */
 	unsigned long long destroyed; /* worker only */
 };
 
@@ -49,7 +50,8 @@ static const char *path_name(const struct vigil_teardown *td)
 }
 
 /* The targets of a batch: one per backend, the widest kind asked for. */
-static size_t batch_targets(const struct td_queue *q, struct vigil_teardown_target *t)
+static size_t batch_targets(const struct td_queue *q, __u32 flags,
+			    struct vigil_teardown_target *t)
 {
 	size_t n = 0;
 
@@ -59,7 +61,8 @@ static size_t batch_targets(const struct td_queue *q, struct vigil_teardown_targ
 		while (j < n && memcmp(&t[j].ep, &q->v[i].ep, sizeof(t[j].ep)) != 0)
 			j++;
 		if (j == n)
-			t[n++] = (struct vigil_teardown_target){ .ep = q->v[i].ep, .kind = q->v[i].kind };
+			t[n++] = (struct vigil_teardown_target){ .ep = q->v[i].ep, .kind = q->v[i].kind,
+								 .flags = flags };
 		else if (q->v[i].kind == VIGIL_TEARDOWN_ALL)
 			t[j].kind = VIGIL_TEARDOWN_ALL;
 	}
@@ -95,7 +98,7 @@ static void log_batch(struct vigil_teardown *td, const struct td_queue *q,
 	}
 }
 
-static void run_batch(struct vigil_teardown *td, const struct td_queue *q)
+static void run_batch(struct vigil_teardown *td, const struct td_queue *q, __u32 flags)
 {
 	struct vigil_teardown_target *t = calloc(q->n, sizeof(*t));
 	size_t n;
@@ -108,7 +111,7 @@ static void run_batch(struct vigil_teardown *td, const struct td_queue *q)
 		pr_err("teardown: out of memory: %zu backends not torn down", q->n);
 		return;
 	}
-	n = batch_targets(q, t);
+	n = batch_targets(q, flags, t);
 	if (td->iter)
 		rc = vigil_sock_iter_run(td->iter, t, n, &namespaces, err, sizeof(err));
 	else
@@ -129,20 +132,29 @@ static void *td_main(void *arg)
 	pthread_mutex_lock(&td->lock);
 	for (;;) {
 		struct td_queue batch;
+		__u32 flags;
 
 		while (!td->queue.n && !td->stop)
 			pthread_cond_wait(&td->wake, &td->lock);
 		if (!td->queue.n)
 			break;
 		batch = td->queue;
+		flags = td->flags;
 		td->queue = (struct td_queue){ 0 };
 		pthread_mutex_unlock(&td->lock);
-		run_batch(td, &batch);
+		run_batch(td, &batch, flags);
 		free(batch.v);
 		pthread_mutex_lock(&td->lock);
 	}
 	pthread_mutex_unlock(&td->lock);
 	return NULL;
+}
+
+void vigil_teardown_spare_connecting(struct vigil_teardown *td, bool spare)
+{
+	pthread_mutex_lock(&td->lock);
+	td->flags = spare ? VIGIL_TEARDOWN_F_SPARE_CONNECTING : 0;
+	pthread_mutex_unlock(&td->lock);
 }
 
 void vigil_teardown_request(struct vigil_teardown *td, const char *service,

@@ -11,6 +11,7 @@
 #ifndef VIGIL_TEARDOWN_H
 #define VIGIL_TEARDOWN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <vigil/abi.h>
 
@@ -29,6 +30,11 @@ int vigil_teardown_start(struct vigil_teardown **out, char *err, size_t errlen);
 void vigil_teardown_request(struct vigil_teardown *td, const char *service,
 			    const struct vigil_endpoint *ep, enum vigil_teardown_kind kind,
 			    __u64 decided_ns);
+
+/* From the next pass on, leave alone (spare) or tear down the connects still
+ * waiting for their SYN-ACK: the socket rescue, when attached, moves them to
+ * a healthy backend (sock_rescue.h). */
+void vigil_teardown_spare_connecting(struct vigil_teardown *td, bool spare);
 
 /* Serve what is queued, then stop the worker (NULL is fine). */
 void vigil_teardown_stop(struct vigil_teardown *td);

@@ -111,7 +111,7 @@ int vigil_sock_iter_run(struct vigil_sock_iter *it, struct vigil_teardown_target
 	it->read_err = 0;
 	it->namespaces = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct vigil_teardown_req req = { .kind = targets[i].kind };
+		struct vigil_teardown_req req = { .kind = targets[i].kind, .flags = targets[i].flags };
 
 		targets[i].destroyed = 0;
 		if (bpf_map_update_elem(it->map_fd, &targets[i].ep, &req, BPF_ANY) < 0)

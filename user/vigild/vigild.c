@@ -32,6 +32,7 @@
 #include "safefile.h"
 #include "sd_notify.h"
 #include "sock_dp.h"
+#include "sock_rescue.h"
 #include "state_maps.h"
 #include "version.h"
 #include "vigild.h"
@@ -209,6 +210,13 @@ static void drop_dead_inflight(const struct vigild *d)
 			"ran", n);
 }
 
+void vigild_rescue_sync(struct vigild *d, const struct vigil_config *cfg)
+{
+	vigil_sock_rescue_apply(&d->rescue, cfg);
+	if (d->fo)
+		vigil_failover_set_rescue(d->fo, vigil_sock_rescue_moves_connects(d->rescue));
+}
+
 static int start_failover(struct vigild *d, const struct vigil_config *cfg, char *err, size_t errlen)
 {
 	struct vigil_monitor_maps mon_maps;
@@ -219,8 +227,10 @@ static int start_failover(struct vigild *d, const struct vigil_config *cfg, char
 
 	for (size_t i = 0; i < cfg->n_services; i++)
 		datapaths |= cfg->services[i].datapath;
-	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
+	if (!(datapaths & VIGIL_DATAPATH_SOCKET)) {
 		vigil_sock_dp_detach_pinned(cfg->pin_dir);
+		vigil_sock_rescue_apply(&d->rescue, cfg); /* removes what a previous run left */
+	}
 	if (!(datapaths & VIGIL_DATAPATH_XDP))
 		vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
 	if (!vigild_needs_state(cfg))
@@ -246,7 +256,10 @@ static int start_failover(struct vigild *d, const struct vigil_config *cfg, char
 	vigil_failover_run(d->fo, vigil_now_ns());
 	if (!(datapaths & VIGIL_DATAPATH_SOCKET))
 		return 0;
-	return vigil_sock_dp_attach(d->sock, cfg->lb_cgroup, err, errlen);
+	ret = vigil_sock_dp_attach(d->sock, cfg->lb_cgroup, err, errlen);
+	if (!ret)
+		vigild_rescue_sync(d, cfg);
+	return ret;
 }
 
 void vigild_cluster_sync(struct vigild *d)
@@ -287,6 +300,7 @@ static void stop_daemon(struct vigild *d)
 	vigil_failover_stop(d->fo);
 	vigil_lbfeeds_free(d->feeds);
 	vigil_pkt_dp_stop(d->pkt);
+	vigil_sock_rescue_stop(d->rescue);
 	vigil_sock_dp_stop(d->sock);
 	vigil_state_maps_stop(d->state);
 	vigil_monitor_stop(d->mon);
@@ -526,6 +540,7 @@ static int unpin(const struct vigil_config *cfg)
 	}
 	/* tc filters hold their program, not a pin: detach them first. */
 	vigil_pkt_dp_detach_pinned(cfg->pin_dir, cfg->xdp_netns);
+	vigil_sock_rescue_detach_pinned(cfg->pin_dir, cfg->probe_netns);
 	ret = vigil_monitor_unpin(cfg->pin_dir);
 	if (ret)
 		pr_err("unpinning %s failed: %s", cfg->pin_dir, strerror(-ret));

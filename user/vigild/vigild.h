@@ -19,6 +19,7 @@ struct vigild {
 	struct vigil_monitor *mon;
 	struct vigil_state_maps *state; /* service maps; loaded when services are configured */
 	struct vigil_sock_dp *sock;     /* socket datapath, when a service uses it */
+	struct vigil_sock_rescue *rescue; /* its rescue of failed connects (lb.rescue) */
 	struct vigil_pkt_dp *pkt;       /* packet datapath (XDP or tc) */
 	struct vigil_failover *fo;
 	struct vigil_pin_watch *pin_watch; /* removals under cfg->pin_dir (pins.h) */
@@ -60,6 +61,9 @@ struct vigil_config *vigild_with_derived(struct vigild *d, struct vigil_config *
 /* Once per loop round: the feeds' I/O and timers, their counters, and the
  * derived services rebuilt when HAProxy's servers changed. */
 void vigild_feeds_tick(struct vigild *d, __u64 now);
+/* Bring the socket rescue in line with cfg and tell the engine what it does
+ * (vigild.c; at start and reload). */
+void vigild_rescue_sync(struct vigild *d, const struct vigil_config *cfg);
 
 /* Restore pins removed under the running vigild (vigild_pins.c); one
  * read(2) when nothing was removed. */

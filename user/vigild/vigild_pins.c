@@ -21,6 +21,7 @@
 #include "pkt_dp.h"
 #include "pkt_hooks.h"
 #include "sock_dp.h"
+#include "sock_rescue.h"
 #include "state_maps.h"
 #include "vigild.h"
 
@@ -72,6 +73,11 @@ void vigild_check_pins(struct vigild *d)
 		add(&total, vigil_repin_object(vigil_sock_dp_object(d->sock)), "socket LB maps",
 		    &first_error);
 		add(&total, vigil_sock_dp_repin_links(d->sock), "socket LB hooks", &first_error);
+	}
+	if (d->rescue) {
+		add(&total, vigil_repin_object(vigil_sock_rescue_object(d->rescue)),
+		    "socket rescue maps", &first_error);
+		add(&total, vigil_sock_rescue_repin(d->rescue), "socket rescue hooks", &first_error);
 	}
 	hooks_lost = d->pkt && vigil_pkt_hooks_pins_lost(d->cfg->pin_dir, d->cfg);
 	if (d->pkt) {

@@ -270,6 +270,7 @@ static void commit(struct vigild *d, struct txn *t)
 	stop_unused_datapaths(d, t);
 	/* The feeds follow before the new sets are published to them. */
 	vigil_lbfeeds_reconfigure(d->feeds, t->next);
+	vigild_rescue_sync(d, t->next); /* cannot fail: what it cannot do is logged */
 	if (d->fo)
 		vigil_failover_run(d->fo, vigil_now_ns()); /* publish the new sets now */
 }
