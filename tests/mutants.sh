@@ -38,12 +38,13 @@ jobs=${MAKE_JOBS:-2}
 # name | what the mutant disables (where) | guards
 MUTANTS=(
 	"fastpath|kernel fast path: N hard failures never mark backend_health down (bpf/signals.h)|bpf:test_xdp_health:ipv4_rst_refused_fastpath int:test_failover_fastpath"
-	"socklb_skip|connect hook ignores the fast path's down flag (bpf/sock_lb.bpf.c)|bpf:test_sock_lb:connect4_skips_down,connect6_skips_down_and_backups int:test_failover_fastpath"
+	"socklb_skip|connect hook ignores the fast path's down flag (bpf/sock_pick.h)|bpf:test_sock_lb:connect4_skips_down,connect6_skips_down_and_backups int:test_failover_fastpath"
 	"stuck_connect|detector: connects pending past the limit do not count (user/lib/detector_rules.c)|unit:detector:hard_failures"
 	"sockdestroy|SOCK_DESTROY skipped for matched sockets (user/vigild/sockdestroy.c)|int:test_sockdestroy"
 	"teardown|vigild: a hard ejection does not tear connections down (user/vigild/failover.c)|int:test_failover_blackhole"
 	"sock_iter|tear-down iterator: matched sockets are not destroyed (bpf/sock_iter.bpf.c)|int:test_failover_blackhole"
 	"stall_kills|detector: a stalled backend's connections are all torn down (user/lib/detector_rules.c)|unit:detector:stall_not_death int:test_failover_stall"
+	"sock_rescue|socket rescue: a connect never moves off its failed backend (bpf/sock_rescue.bpf.c)|bpf:test_sock_rescue:refused_connect_moves,refused_connect_targets int:test_sock_rescue"
 	"xdp_reselect|XDP: a tracked flow keeps its ejected/draining/removed backend (bpf/lb_core.h)|bpf:test_xdp_conntrack:policy_reselect,policy_syn_repick,policy_removed"
 	"backups|detector: backups never serve, fail open instead (user/lib/detector.c)|unit:detector:service_level int:test_failover_backups"
 	"probe_readmit|detector: successful probes never re-admit (user/lib/detector.c)|unit:detector:probing_backoff"

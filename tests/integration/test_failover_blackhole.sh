@@ -3,8 +3,9 @@
 # peers answer at once, the victim never answers, nothing is refused.
 #   A. new connection per request (service "conn"): SYNs to the victim stay
 #      pending; vigild ejects it (stuck_connect, or consecutive/fast_path
-#      once connects time out) well before 1 s, tears the pending connects
-#      down, and no connect reaches it afterwards.
+#      once connects time out) well before 1 s, and no connect reaches it
+#      afterwards; the pending connects move to a live backend (the socket
+#      rescue, test_sock_rescue) or, without it, are torn down.
 #   B. keep-alive only (service "keep", loadgen -k started before the fault,
 #      so no new connection is opened unless one fails): requests on the
 #      victim's connections go unanswered and are retransmitted (network
@@ -117,8 +118,8 @@ BOUND_A=$BOUND_MS
 no_connects_after_ejection "$A1" "the victim (case A)" 1.5
 fault_load_end 15
 log "case A: client timeout 2000 ms"
-# Pending connects to the victim are torn down at the ejection, not left to
-# the client's 2 s timeout.
+# Pending connects to the victim are moved (or torn down) at the ejection,
+# not left to the client's 2 s timeout.
 assert_le "case A last failure ms after the fault" $((BOUND_A + 500)) "$(ms_int "$(lg_get last_fail_ms)")"
 assert_le "case A failed requests after the fault (one pending connect per worker)" 4 \
 	"$(lg_get failed_after)"
