@@ -269,19 +269,43 @@ table inet $NFT_TABLE {
 EOF
 }
 
-# kill, kill-both, slow, sigstop: the instant is marked, then the signal (a
-# builtin, microseconds later); sigstop's SIGCONT comes STOP_MS later from a
-# process of its own. blackhole: nft needs 10-40 ms to start, so the instant
-# is marked when it returns (the rule is live then, committed at most ~1 ms
-# earlier); NFT_MS is how long it took.
+# Whether every thread of PID has exited (its files, the listening socket
+# among them, are closed): gone, or a zombie leader with no thread left (a
+# leader killed first is a zombie while its other threads still exit).
+exited() { # PID
+	local key val st="" threads=""
+	{ while read -r key val _; do
+		case $key in State:) st=$val ;; Threads:) threads=$val ;; esac
+	done <"/proc/$1/status"; } 2>/dev/null || return 0
+	[[ ($st == Z || $st == X) && $threads == 1 ]]
+}
+
+# kill, kill-both: SIGKILL (a builtin); loadgen's instant is marked once every
+# victim has exited, within a millisecond or so (polled without sleeping): a
+# request its listener accepted before then fails with it, in flight. F_MONO
+# and F_REAL, from which the detection figures count, stay at the kill: the
+# dying process's resets can trip the fast path before it is gone. slow,
+# sigstop: the instant is marked, then the signal (microseconds later);
+# sigstop's SIGCONT comes STOP_MS later from a process of its own. blackhole:
+# nft needs 10-40 ms to start, so the instant is marked when it returns (the
+# rule is live then, committed at most ~1 ms earlier). INJECT_MS: how long
+# the kill's exit or nft took.
 inject() { # FAULT
-	local t0
-	NFT_MS=""
+	local t0=$EPOCHREALTIME k_mono k_real i n pid
+	INJECT_MS=""
 	case $1 in
 	kill | kill-both)
-		fault_instant
+		mono_now
+		k_mono=$MONO k_real=$EPOCHREALTIME
 		# shellcheck disable=SC2046 # one PID per victim
 		kill -KILL $(for i in ${FAULT_VICTIMS[$1]}; do srv_pid "$i"; done)
+		for i in ${FAULT_VICTIMS[$1]}; do
+			pid=$(srv_pid "$i")
+			for ((n = 0; n < 200000; n++)); do exited "$pid" && break; done
+		done
+		fault_instant
+		INJECT_MS=$(awk -v a="$t0" -v b="$F_REAL" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+		F_MONO=$k_mono F_REAL=$k_real
 		;;
 	slow)
 		fault_instant
@@ -296,10 +320,9 @@ inject() { # FAULT
 		RESUME_PID=$BG_PID
 		;;
 	blackhole)
-		t0=$EPOCHREALTIME
 		tb_blackhole "${TB_B4[2]}" || die "nft failed"
 		fault_instant
-		NFT_MS=$(awk -v a="$t0" -v b="$F_REAL" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+		INJECT_MS=$(awk -v a="$t0" -v b="$F_REAL" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
 		;;
 	esac
 }
@@ -520,11 +543,11 @@ declare -A R # results: R[system,fault,mode,repeat,field]
 # The loadgen figures of one attempt, and what every system's attempt records.
 record_common() { # KEY
 	local f
-	for f in requests failed failed_inflight failed_after last_fail_ms; do
+	for f in requests failed failed_inflight failed_after last_fail_ms slowest_ok_after_ms; do
 		R[$1,$f]=$(kv "$f")
 	done
 	R[$1,nores]=$NORES
-	R[$1,nft_ms]=$NFT_MS
+	R[$1,inject_ms]=$INJECT_MS
 	R[$1,stall_ms]=$(stall_max_ms "$LG_T0_US" $((LG_T0_US + LG_DUR_MS * 1000)))
 	[[ -n "$SHORT" ]] && ANOMALIES+=("${1//,/ }: $SHORT (attempt kept)")
 	return 0
@@ -717,10 +740,10 @@ run_case() { # SYSTEM FAULT MODE REPEAT
 		ANOMALIES+=("$1 $2 $3 repeat $4: no result: ${R[$key,nores]}")
 		return
 	fi
-	printf '  %d %-9s %-9s %-16s %6s %5s %5s %8s %8s %3s %6s %6s  %s\n' "$4" "$3" "$2" "$1" \
+	printf '  %d %-9s %-9s %-16s %6s %5s %5s %8s %8s %8s %3s %6s %6s  %s\n' "$4" "$3" "$2" "$1" \
 		"${R[$key,requests]}" "${R[$key,failed_inflight]}" "${R[$key,failed_after]}" \
-		"${R[$key,last_fail_ms]}" "${R[$key,detect_ms]}" "${R[$key,false_ej]}" \
-		"${R[$key,stall_ms]}" "${R[$key,nft_ms]:--}" "${R[$key,detect_by]}"
+		"${R[$key,last_fail_ms]}" "${R[$key,slowest_ok_after_ms]}" "${R[$key,detect_ms]}" \
+		"${R[$key,false_ej]}" "${R[$key,stall_ms]}" "${R[$key,inject_ms]:--}" "${R[$key,detect_by]}"
 }
 
 # ---- repeated kill faults: fast path timings -------------------------------------------
@@ -837,16 +860,17 @@ print_table() { # MODE
 	local mode=$1 sys fault n
 	printf '\n%s (%s): %s s of load, fault, %s s of load; median [min-max] over the repeats with a result\n' \
 		"$(mode_name "$mode")" "$mode" "$(secs "$BEFORE_MS")" "$(secs "$AFTER_MS")"
-	printf '  %-16s %-9s %3s %-23s %-16s %-16s %-22s %-22s %s\n' system fault n requests \
-		failed_inflight failed_after last_fail_ms detect_ms false_ej
+	printf '  %-16s %-9s %3s %-23s %-16s %-16s %-22s %-22s %-22s %s\n' system fault n requests \
+		failed_inflight failed_after last_fail_ms slowest_ok_after_ms detect_ms false_ej
 	for fault in $(row_faults "$mode"); do
 		for sys in $SYSTEMS; do
 			n=$(vals "$sys" "$fault" "$mode" requests | wc -l)
-			printf '  %-16s %-9s %3s %-23s %-16s %-16s %-22s %-22s %s\n' "$sys" "$fault" "$n/$REPEATS" \
+			printf '  %-16s %-9s %3s %-23s %-16s %-16s %-22s %-22s %-22s %s\n' "$sys" "$fault" "$n/$REPEATS" \
 				"$(cell "$sys" "$fault" "$mode" requests)" \
 				"$(cell "$sys" "$fault" "$mode" failed_inflight)" \
 				"$(cell "$sys" "$fault" "$mode" failed_after)" \
 				"$(cell "$sys" "$fault" "$mode" last_fail_ms)" \
+				"$(cell "$sys" "$fault" "$mode" slowest_ok_after_ms)" \
 				"$(cell "$sys" "$fault" "$mode" detect_ms)" \
 				"$(vals "$sys" "$fault" "$mode" false_ej | awk '{ s += $1 } END { printf "%d", s }')"
 		done
@@ -1040,7 +1064,7 @@ for s in $SYSTEMS; do
 	hp_config "${s#haproxy-}" | sed 's/^/    /'
 done
 
-printf '\nattempts (repeat, mode, fault, system, then: requests failed_inflight failed_after last_fail_ms detect_ms false_ej stall_max_ms nft_ms detected_by):\n'
+printf '\nattempts (repeat, mode, fault, system, then: requests failed_inflight failed_after last_fail_ms slowest_ok_after_ms detect_ms false_ej stall_max_ms inject_ms detected_by):\n'
 for ((rep = 1; rep <= REPEATS; rep++)); do
 	# Odd repeats in SYSTEMS order, even ones reversed: slow drifts of the
 	# machine (other jobs, page cache, thermal) do not favour one system.
@@ -1066,7 +1090,8 @@ fi
 
 printf '\n==== results ====\n'
 printf 'n: repeats with a loadgen result. failed_inflight: failed requests started before the fault;\n'
-printf 'failed_after: started after it; last_fail_ms: fault to the last failed request; detect_ms: fault\n'
+printf 'failed_after: started after it; last_fail_ms: fault to the last failed request; slowest_ok_after_ms:\n'
+printf 'the slowest request started after the fault that succeeded (a rescued connect shows here); detect_ms: fault\n'
 printf 'to the moment the faulty backend stopped being chosen (vigil: kernel fast_path_down event, else\n'
 printf 'vigild ejection; haproxy: "Server is DOWN" on its stderr); "none" ("-" in the attempt lines): not\n'
 printf 'within the case (sorts above every number). false_ej: sum over the repeats of healthy backends\n'
@@ -1122,8 +1147,12 @@ for bh in "${SEL_ROWS[@]}"; do
 done
 teardown_summary
 
-nft_list=$(for k in "${!R[@]}"; do [[ $k == *,nft_ms && -n "${R[$k]}" ]] && echo "${R[$k]}"; done | sort -g | paste -sd' ' -)
-[[ -n "$nft_list" ]] && printf '\nblackhole: the fault instant is when nft returned; nft took (ms, sorted): %s\n' "$nft_list"
+for f in kill blackhole; do
+	list=$(for k in "${!R[@]}"; do [[ $k == *,$f,*,inject_ms && -n "${R[$k]}" ]] && echo "${R[$k]}"; done | sort -g | paste -sd' ' -)
+	[[ -n "$list" ]] || continue
+	[[ $f == kill ]] && printf '\nkill: the fault instant is when the killed process had exited; that took (ms, sorted): %s\n' "$list"
+	[[ $f == blackhole ]] && printf '\nblackhole: the fault instant is when nft returned; nft took (ms, sorted): %s\n' "$list"
+done
 
 printf '\nfalse ejections per system (all cases and repeats): '
 for s in $SYSTEMS; do
