@@ -318,16 +318,25 @@ static void probe_judge_status(struct probe_slot *s, __u64 now_ns)
 		probe_finish(s, code >= 200 && code < 400, 0, now_ns);
 }
 
+/* What a failed non-blocking send/recv means for the probe: EINTR is tried
+ * again (true), EAGAIN waits for the next poll, anything else fails it. */
+static bool probe_io_retry(struct probe_slot *s, __u64 now_ns)
+{
+	if (errno == EINTR)
+		return true;
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		probe_finish(s, false, errno, now_ns);
+	return false;
+}
+
 static void probe_read(struct probe_slot *s, __u64 now_ns)
 {
 	for (;;) {
 		ssize_t n = recv(s->fd, s->resp + s->got, sizeof(s->resp) - 1 - s->got, 0);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				probe_finish(s, false, errno, now_ns);
+			if (probe_io_retry(s, now_ns))
+				continue;
 			return;
 		}
 		s->got += (size_t)n;
@@ -343,11 +352,9 @@ static void probe_send(struct probe_slot *s, __u64 now_ns)
 	while (s->sent < s->req_len) {
 		ssize_t n = send(s->fd, s->req + s->sent, s->req_len - s->sent, MSG_NOSIGNAL);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				probe_finish(s, false, errno, now_ns);
+			if (probe_io_retry(s, now_ns))
+				continue;
 			return;
 		}
 		s->sent += (size_t)n;
