@@ -149,6 +149,9 @@ step "backends now (vigilctl backends web)"
 ctl backends web
 echo
 echo "Reading it: failed= counts requests that failed in each phase (failed_after: started after"
-echo "the fault). The kill is caught by the in-kernel fast path after 3 refused connects; the"
-echo "blackhole by stuck SYNs within tens of ms; with both primaries out the backup serves; after"
-echo "the faults end, probes re-admit the primaries and traffic moves back."
+echo "the fault). The kill is caught by the in-kernel fast path after refused connects, the"
+echo "blackhole by stuck SYNs within tens of ms. Neither costs a request: the socket rescue"
+echo "withholds the RST of a refused connect and moves a connect stuck on an ejected backend to a"
+echo "healthy one (its SYN retransmit, sped up to 200 ms; slowest_ok_after_ms shows that wait)."
+echo "With both primaries out the backup serves; after the faults end, probes re-admit the"
+echo "primaries and traffic moves back."
