@@ -15,7 +15,12 @@
 #                 blackhole)
 #   etcd_all      every etcd member killed: each host fails over on its own
 #                 (b2 ejected by its own rule), and once etcd is back every
-#                 host's verdict is in etcd again (resynchronised)
+#                 host's verdict is in etcd again (resynchronised). Each
+#                 host's /metrics says so: etcd reachable before, local-only
+#                 while it is down (and promtool fires the documented
+#                 VigilClusterLocalOnly alert over that scrape, nothing
+#                 else), reachable again after, with a resync and the other
+#                 hosts' verdicts received
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
@@ -24,8 +29,11 @@ source "$(dirname "$0")/../lib_failover.sh"
 source "$(dirname "$0")/../lib_etcd.sh"
 # shellcheck source=tests/lib_cluster.sh
 source "$(dirname "$0")/../lib_cluster.sh"
+# shellcheck source=tests/lib_metrics.sh
+source "$(dirname "$0")/../lib_metrics.sh"
 run_cases blackhole path etcd_member etcd_all
 cl_require_env
+[[ $VGL_CASE != etcd_all ]] || metrics_require_env
 
 # Load at rates of their own per host (see test_cluster_kill), the fault
 # (a command) at 1.5 s, then the results in LOUT.
@@ -65,6 +73,38 @@ _all_back() {
 		(($(grep -c 'cluster: etcd reachable' "${VLOG[i]}") >= 2)) || return 1
 	done
 }
+# Host I's /metrics (lib_cluster.sh gives each vigild its own port) in
+# VGL_TMP/metrics-hI; INSTANCE is its address.
+cl_scrape() { # I
+	INSTANCE="127.0.0.1:$((VGL_METRICS_PORT + $1))"
+	metrics_scrape "http://$INSTANCE" "$VGL_TMP/metrics-h$1"
+}
+cl_metric() { sample "$VGL_TMP/metrics-h$1" "$2"; } # I SERIES (after cl_scrape I)
+# shellcheck disable=SC2317 # called through wait_until
+_metric_is() { cl_scrape "$1" && WAIT_LAST=$(cl_metric "$1" "$2") && [[ $WAIT_LAST == "$3" ]]; }
+# shellcheck disable=SC2317 # called through wait_until
+_metric_at_least() {
+	cl_scrape "$1" && WAIT_LAST=$(cl_metric "$1" "$2") && [[ $WAIT_LAST =~ ^[0-9]+$ ]] &&
+		((WAIT_LAST >= $3))
+}
+# Host I's SERIES is VALUE (with ">=": at least VALUE) within 5 s: vigild
+# hands its figures to the metrics thread a round later under load.
+assert_metric() { # LABEL I SERIES VALUE [>=]
+	local check=_metric_is assert=assert_eq
+	[[ ${5:-} == ">=" ]] && check=_metric_at_least assert=assert_ge
+	WAIT_LAST=absent
+	wait_until 5 "$check" "$2" "$3" "$4" || true
+	"$assert" "host $2: $1 ($3)" "$4" "$WAIT_LAST"
+}
+LOCAL_ONLY_ALERT='
+      - eval_time: 20m
+        alertname: VigilClusterLocalOnly
+        exp_alerts:
+          - exp_labels: {severity: warning, job: vigil, instance: "%s"}
+            exp_annotations:
+              summary: "vigild on %s cannot reach etcd: cluster mode degraded to local-only"
+              description: "This host fails over on its own evidence only, so a dead backend costs every host its own failed requests; verdicts are shared and read again once etcd answers. Check the etcd members in cluster.endpoints."'
+
 # Keys of every host's verdict on b2 in etcd.
 # shellcheck disable=SC2317 # called through wait_until
 _verdicts_in_etcd() {
@@ -96,9 +136,26 @@ etcd_member)
 	assert_true "verdicts still shared" test "$(remote_checks)" -ge 1
 	;;
 etcd_all)
+	for ((i = 1; i <= NHOSTS; i++)); do
+		assert_metric "etcd reachable" "$i" vigil_cluster_etcd_reachable 1
+		assert_metric "not local-only" "$i" vigil_cluster_local_only 0
+		assert_metric "every node live" "$i" vigil_cluster_live_nodes 3
+		RESYNCS[i]=$(cl_metric "$i" vigil_cluster_watch_resyncs_total)
+		assert_ge "host $i: read every verdict at start" 1 "${RESYNCS[i]}"
+	done
 	for m in 1 2 3; do etcd_kill "$m"; done
 	wait_until 10 _all_local_only || die "not every vigild noticed etcd is gone"
 	assert_eq "vigilctl status: cluster unreachable" unreachable "$(cl_status 1 state)"
+	for ((i = 1; i <= NHOSTS; i++)); do
+		assert_metric "local-only while etcd is down" "$i" vigil_cluster_local_only 1
+		assert_metric "etcd unreachable" "$i" vigil_cluster_etcd_reachable 0
+	done
+	cl_scrape 1 || die "scraping host 1 failed"
+	assert_true "promtool check metrics (host 1, local-only)" \
+		"$PROMTOOL" check metrics <"$VGL_TMP/metrics-h1"
+	# shellcheck disable=SC2059 # the alert's text is the format
+	assert_true "promtool test rules: the local-only alert fires, nothing else" \
+		alerts_for "$VGL_TMP/metrics-h1" "$(printf "$LOCAL_ONLY_ALERT" "$INSTANCE" "$INSTANCE")"
 	under_load fo_kill_server 2
 	for ((i = 1; i <= NHOSTS; i++)); do
 		# Any local rule: with the socket rescue withholding the RST of a
@@ -118,6 +175,16 @@ etcd_all)
 	assert_true "every host's verdict on b2 is in etcd again" wait_until 10 _verdicts_in_etcd
 	assert_eq "vigilctl status: cluster connected again" connected "$(cl_status 1 state)"
 	assert_eq "vigilctl status: every node live" 3 "$(cl_status 1 live_nodes)"
+	for ((i = 1; i <= NHOSTS; i++)); do
+		assert_metric "local-only no more" "$i" vigil_cluster_local_only 0
+		assert_metric "etcd reachable again" "$i" vigil_cluster_etcd_reachable 1
+		assert_metric "read every verdict again" "$i" vigil_cluster_watch_resyncs_total \
+			$((RESYNCS[i] + 1)) ">="
+		assert_metric "the other hosts' verdicts on b2 received" "$i" \
+			'vigil_cluster_verdicts_total{kind="received"}' $((NHOSTS - 1)) ">="
+		assert_metric "its own verdict published" "$i" \
+			'vigil_cluster_verdicts_total{kind="published"}' 1 ">="
+	done
 	;;
 esac
 finish

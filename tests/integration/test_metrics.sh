@@ -30,16 +30,13 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../lib_failover.sh"
 # shellcheck source=tests/lib_xdp.sh
 source "$(dirname "$0")/../lib_xdp.sh"
+# shellcheck source=tests/lib_metrics.sh
+source "$(dirname "$0")/../lib_metrics.sh"
 run_cases socket xdp
 [[ $VGL_CASE == socket || $VGL_CASE == xdp ]] || die "unknown case $VGL_CASE"
 fo_require_env
-PROMTOOL=${PROMTOOL:-$(command -v promtool || echo /opt/vigil-deps/prometheus/usr/bin/promtool)}
-[[ -x "$PROMTOOL" ]] || die "promtool not installed (run make deps)"
-for bin in curl python3 bpftool; do
-	command -v "$bin" >/dev/null || die "$bin not installed (run make deps)"
-done
-CHECK="$VGL_ROOT/tests/tools/metrics_check.py"
-RULES="$VGL_ROOT/deploy/prometheus/vigil-alerts.yaml"
+metrics_require_env
+command -v bpftool >/dev/null || die "bpftool not installed (run make deps)"
 # lib.sh's configs have vigild listen on VGL_METRICS_PORT (loopback), never
 # the watched local port PORT (scrapes would count there).
 URL="http://127.0.0.1:$VGL_METRICS_PORT"
@@ -51,13 +48,7 @@ http_get() { # PATH
 	CODE=$(curl -s -o "$VGL_TMP/body" -w '%{http_code}' --max-time 5 "$URL$1")
 	BODY=$(cat "$VGL_TMP/body" 2>/dev/null)
 }
-scrape() { # FILE
-	curl -sf --max-time 5 -o "$1" "$URL/metrics" || die "scraping $URL/metrics failed"
-}
-# One sample (NAME{LABELS} as written), "absent" when not there.
-sample() { # FILE SERIES
-	awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print "absent" }' "$1"
-}
+scrape() { metrics_scrape "$URL" "$1" || die "scraping $URL/metrics failed"; } # FILE
 _readyz_is() { http_get /readyz; [[ "$CODE" == "$1" ]]; }
 
 # vigilctl's view of what the scrape shows (the xdp counters with the xdp
@@ -87,22 +78,6 @@ check_with() { # LABEL CMD ARGS...
 		warn "FAIL: $label"
 		VGL_FAILS=$((VGL_FAILS + 1))
 	fi
-}
-# promtool test rules over FILE's samples (held constant, as scraped by job
-# vigil from INSTANCE) at 20 min, expecting the alerts of EXPECTED_YAML
-# (alert_rule_test entries) and none of the other rules.
-alerts_for() { # METRICS EXPECTED_YAML
-	local t="$VGL_TMP/rules-test.yaml" alert
-	{
-		printf 'rule_files: [%s]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n' "$RULES"
-		python3 "$CHECK" series "$1" "$INSTANCE" | sed 's/^/    /'
-		printf '    alert_rule_test:\n%s\n' "$2"
-		for alert in $(awk '/- alert:/ { print $3 }' "$RULES"); do
-			grep -q "alertname: $alert\$" <<<"$2" ||
-				printf '      - {eval_time: 20m, alertname: %s, exp_alerts: []}\n' "$alert"
-		done
-	} >"$t"
-	"$PROMTOOL" test rules "$t"
 }
 
 # ---- the world, traffic and a failover ------------------------------------------------

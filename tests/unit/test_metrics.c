@@ -302,6 +302,10 @@ static void fixture_init(struct fixture *f)
 	f->board = (struct vigil_metrics_board){ f->services, 2, f->board_backends, 3 };
 	f->fig = (struct vigil_daemon_figures){ .start_wall_ns = 1796520612000000001ull,
 						.reloads_refused = 1, .stalls_others = 3 };
+	f->fig.cluster = (struct vigil_cluster_figures){
+		.enabled = true, .state = VIGIL_CLUSTER_UNREACHABLE, .live_nodes = 3,
+		.remote_verdicts = 2, .published = 5, .received = 7, .suppressed = 1, .applied = 4,
+		.resyncs = 2 };
 	f->fig.tick_lag_us[2] = 4;
 	f->fig.tick_lag_sum_ns = 20000;
 	f->in = (struct vigil_metrics_input){ .snap = &f->snap, .xdp_counters = f->xdp,
@@ -434,6 +438,42 @@ START_TEST(format_daemon)
 }
 END_TEST
 
+/* Cluster mode: local-only while etcd is unreachable, the counters; no
+ * cluster family at all without a cluster: section. */
+START_TEST(format_cluster)
+{
+	struct fixture f;
+	char *text;
+
+	fixture_init(&f);
+	text = format(&f.in);
+	assert_line(text, "vigil_cluster_etcd_reachable 0");
+	assert_line(text, "vigil_cluster_local_only 1");
+	assert_line(text, "vigil_cluster_live_nodes 3");
+	assert_line(text, "vigil_cluster_remote_verdicts 2");
+	assert_line(text, "vigil_cluster_verdicts_total{kind=\"published\"} 5");
+	assert_line(text, "vigil_cluster_verdicts_total{kind=\"received\"} 7");
+	assert_line(text, "vigil_cluster_verdicts_total{kind=\"suppressed\"} 1");
+	assert_line(text, "vigil_cluster_remote_verdicts_applied_total 4");
+	assert_line(text, "vigil_cluster_watch_resyncs_total 2");
+	free(text);
+	f.fig.cluster.state = VIGIL_CLUSTER_CONNECTED;
+	text = format(&f.in);
+	assert_line(text, "vigil_cluster_etcd_reachable 1");
+	assert_line(text, "vigil_cluster_local_only 0");
+	free(text);
+	f.fig.cluster.state = VIGIL_CLUSTER_CONNECTING;
+	text = format(&f.in);
+	assert_line(text, "vigil_cluster_etcd_reachable 0");
+	assert_line(text, "vigil_cluster_local_only 0");
+	free(text);
+	f.fig.cluster.enabled = false;
+	text = format(&f.in);
+	ck_assert_ptr_null(strstr(text, "vigil_cluster_"));
+	free(text);
+}
+END_TEST
+
 /* What is not there (no packet datapath, maps unreadable, no board) is left
  * out, and what is left stays well formed. */
 START_TEST(format_parts_missing)
@@ -555,7 +595,7 @@ Suite *metrics_suite(void)
 		   { config_bad, N(bad_metrics) }, { reload_needs_restart });
 	UNIT_TCASE(s, "format", { format_well_formed }, { format_backend_counters },
 		   { format_histogram }, { format_failover_state }, { format_daemon },
-		   { format_parts_missing }, { format_write_error }, { escape });
+		   { format_cluster }, { format_parts_missing }, { format_write_error }, { escape });
 	UNIT_TCASE(s, "health", { tick_stale }, { healthz }, { readyz }, { share });
 	return s;
 }

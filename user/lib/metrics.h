@@ -19,6 +19,20 @@
 /* "text/plain; version=0.0.4", the format vigil_metrics_write writes. */
 #define VIGIL_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* Cluster mode (docs/cluster.md) as vigild last saw it; counters since
+ * cluster mode (re)started. */
+struct vigil_cluster_figures {
+	bool enabled;            /* a cluster: section runs; else none is written */
+	__u32 state;             /* enum vigil_cluster_state */
+	__u32 live_nodes;        /* this one included */
+	__u64 remote_verdicts;   /* other nodes' verdicts known now */
+	__u64 published;         /* own verdicts written to or removed from etcd */
+	__u64 received;          /* other nodes' verdicts new to this node */
+	__u64 suppressed;        /* own verdicts not written (others reported them) */
+	__u64 applied;           /* remote verdicts that changed a backend here */
+	__u64 resyncs;           /* full reads of every verdict (start, broken watch) */
+};
+
 /* vigild's figures about itself (cumulative since it started). */
 struct vigil_daemon_figures {
 	__u64 start_wall_ns;
@@ -33,6 +47,7 @@ struct vigil_daemon_figures {
 	__u64 map_write_failures;
 	__u64 reloads_applied, reloads_refused;
 	bool last_reload_ok;  /* true also when there was none */
+	struct vigil_cluster_figures cluster;
 };
 
 /* A service as the engine last decided it. */

@@ -398,6 +398,42 @@ static void daemon_figures(FILE *out, const struct vigil_daemon_figures *d)
 	sample_u64(out, "vigil_daemon_config_last_reload_successful", "", d->last_reload_ok);
 }
 
+/* ---- cluster mode -------------------------------------------------------------------- */
+
+static void gauge_u64(FILE *out, const char *name, const char *help, __u64 v)
+{
+	family(out, name, "gauge", help);
+	sample_u64(out, name, "", v);
+}
+
+static void cluster_figures(FILE *out, const struct vigil_cluster_figures *c)
+{
+	static const struct vigil_counter_name kinds[] = {
+		{ "published", NULL }, { "received", NULL }, { "suppressed", NULL } };
+	__u64 verdicts[] = { c->published, c->received, c->suppressed };
+
+	gauge_u64(out, "vigil_cluster_etcd_reachable", "1 when etcd answered vigild's last "
+		  "call (cluster mode shares verdicts), else 0.",
+		  c->state == VIGIL_CLUSTER_CONNECTED);
+	gauge_u64(out, "vigil_cluster_local_only", "1 when etcd is unreachable and vigild fails "
+		  "over on its own evidence only, retrying (0 also before the first answer).",
+		  c->state == VIGIL_CLUSTER_UNREACHABLE);
+	gauge_u64(out, "vigil_cluster_live_nodes", "Nodes registered in etcd, this one "
+		  "included (as last read).", c->live_nodes);
+	gauge_u64(out, "vigil_cluster_remote_verdicts", "Other nodes' verdicts this node "
+		  "knows now.", c->remote_verdicts);
+	by_name(out, "vigil_cluster_verdicts_total", "counter", "This node's verdicts written to "
+		"or removed from etcd (published), not written because other nodes reported them "
+		"(suppressed); other nodes' verdicts new to this node (received).", "kind", kinds,
+		verdicts, N(kinds));
+	family(out, "vigil_cluster_remote_verdicts_applied_total", "counter", "Other nodes' "
+	       "verdicts that changed a backend here (taken out and probed, or ejected).");
+	sample_u64(out, "vigil_cluster_remote_verdicts_applied_total", "", c->applied);
+	family(out, "vigil_cluster_watch_resyncs_total", "counter", "Full reads of every verdict "
+	       "in etcd: at start and whenever the watch broke (etcd lost, compacted).");
+	sample_u64(out, "vigil_cluster_watch_resyncs_total", "", c->resyncs);
+}
+
 static void build_info(FILE *out, const struct vigil_metrics_input *in)
 {
 	char labels[LABELS_LEN], lab[LABELS_LEN];
@@ -417,6 +453,8 @@ int vigil_metrics_write(FILE *out, const struct vigil_metrics_input *in)
 	build_info(out, in);
 	if (in->daemon)
 		daemon_figures(out, in->daemon);
+	if (in->daemon && in->daemon->cluster.enabled)
+		cluster_figures(out, &in->daemon->cluster);
 	if (in->snap) {
 		monitor_totals(out, in->snap);
 		monitor_rows(out, in->snap);

@@ -66,7 +66,7 @@ struct vigil_cluster {
 	size_t n_in, cap_in;
 	int connected;        /* -1 not known yet, 0 etcd down, 1 up */
 	char endpoint[128];
-	unsigned long long published, acted;
+	unsigned long long published, acted, received, suppressed, resyncs;
 	unsigned live_nodes;  /* the view's counts, for other threads */
 	size_t remote_verdicts;
 	/* main thread only */
@@ -150,7 +150,9 @@ static void own_set(struct vigil_cluster *c, const char *key, const char *value,
 	pthread_mutex_lock(&c->lock);
 	/* Nothing to remove where this node never wrote a verdict. */
 	v = own_find(c, key, kind != VIGIL_VERDICT_NONE);
-	if (v && !keep_existing(v, kind)) {
+	if (v && keep_existing(v, kind)) {
+		c->suppressed++;
+	} else if (v) {
 		snprintf(v->value, sizeof(v->value), "%s", value ? value : "");
 		v->present = kind != VIGIL_VERDICT_NONE;
 		v->kind = kind;
@@ -408,6 +410,9 @@ static bool read_all(struct vigil_cluster *c, struct batch *b, int64_t *revision
 	}
 	mark.type = EV_RESYNC_END;
 	batch_add(b, &mark);
+	pthread_mutex_lock(&c->lock);
+	c->resyncs++;
+	pthread_mutex_unlock(&c->lock);
 	deliver(c, b);
 	return true;
 }
@@ -460,35 +465,40 @@ static void act_on(struct vigil_cluster *c, struct vigil_failover *fo,
 		hard ? "out of selection, probing it from here now" : "ejected (quorum reached)");
 }
 
-static void apply_one(struct vigil_cluster *c, struct vigil_failover *fo,
+/* Returns true for another node's verdict new to this node. */
+static bool apply_one(struct vigil_cluster *c, struct vigil_failover *fo,
 		      const struct remote_event *ev, __u64 now)
 {
 	switch (ev->type) {
 	case EV_RESYNC_BEGIN:
 		vigil_cview_mark_stale(c->view);
-		return;
+		break;
 	case EV_RESYNC_END:
 		vigil_cview_sweep_stale(c->view);
-		return;
+		break;
 	case EV_DEL:
 		if (ev->key.type == VIGIL_CKEY_NODE)
 			vigil_cview_node(c->view, ev->key.node, false);
 		else
 			vigil_cview_del(c->view, &ev->key);
-		return;
+		break;
 	case EV_PUT:
-		if (ev->key.type == VIGIL_CKEY_NODE)
+		if (ev->key.type == VIGIL_CKEY_NODE) {
 			vigil_cview_node(c->view, ev->key.node, true);
-		else if (vigil_cview_put(c->view, &ev->key, ev->kind, ev->revision) && fo)
-			act_on(c, fo, ev, now);
+		} else if (vigil_cview_put(c->view, &ev->key, ev->kind, ev->revision)) {
+			if (fo)
+				act_on(c, fo, ev, now);
+			return true;
+		}
 	}
+	return false;
 }
 
 void vigil_cluster_apply(struct vigil_cluster *c, struct vigil_failover *fo, __u64 now)
 {
 	struct remote_event *in;
 	__u64 count;
-	size_t n;
+	size_t n, received = 0;
 
 	if (read(c->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		pr_debug("cluster: eventfd read: %s", strerror(errno));
@@ -499,9 +509,10 @@ void vigil_cluster_apply(struct vigil_cluster *c, struct vigil_failover *fo, __u
 	c->n_in = c->cap_in = 0;
 	pthread_mutex_unlock(&c->lock);
 	for (size_t i = 0; i < n; i++)
-		apply_one(c, fo, &in[i], now);
+		received += apply_one(c, fo, &in[i], now);
 	free(in);
 	pthread_mutex_lock(&c->lock);
+	c->received += received;
 	c->live_nodes = vigil_cview_live_nodes(c->view);
 	c->remote_verdicts = vigil_cview_verdicts(c->view);
 	pthread_mutex_unlock(&c->lock);
@@ -526,8 +537,12 @@ void vigil_cluster_on_change(void *cluster, const char *service, const struct vi
 		return;
 	if (kind != VIGIL_VERDICT_OUTLIER &&
 	    vigil_cview_reporters(c->view, service, ep, VIGIL_VERDICT_HARD) +
-	    vigil_cview_reporters(c->view, service, ep, VIGIL_VERDICT_SUSPECT) >= ENOUGH_REPORTERS)
+	    vigil_cview_reporters(c->view, service, ep, VIGIL_VERDICT_SUSPECT) >= ENOUGH_REPORTERS) {
+		pthread_mutex_lock(&c->lock);
+		c->suppressed++;
+		pthread_mutex_unlock(&c->lock);
 		return;
+	}
 	j = json_pack("{s:s, s:s, s:s, s:I}", "kind", vigil_verdict_kind_name(kind), "rule",
 		      change ? vigil_rule_name(change->rule) : "first_failure", "node", c->node,
 		      "time_unix_ms", (json_int_t)(time(NULL) * 1000LL));
@@ -552,10 +567,19 @@ void vigil_cluster_get_status(struct vigil_cluster *c, struct vigil_cluster_stat
 	snprintf(st->endpoint, sizeof(st->endpoint), "%s", c->endpoint);
 	st->published = c->published;
 	st->remote_acted = c->acted;
+	st->received = c->received;
+	st->suppressed = c->suppressed;
+	st->resyncs = c->resyncs;
 	st->live_nodes = c->live_nodes;
 	st->remote_verdicts = c->remote_verdicts;
 	pthread_mutex_unlock(&c->lock);
 	snprintf(st->node, sizeof(st->node), "%s", c->node);
+}
+
+enum vigil_cluster_state vigil_cluster_state_of(const struct vigil_cluster_status *st)
+{
+	return !st->known ? VIGIL_CLUSTER_CONNECTING :
+	       st->connected ? VIGIL_CLUSTER_CONNECTED : VIGIL_CLUSTER_UNREACHABLE;
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

@@ -44,8 +44,14 @@ struct vigil_cluster_status {
 	size_t remote_verdicts;  /* other nodes' verdicts known */
 	unsigned long long remote_acted; /* remote verdicts that changed a backend */
 	unsigned long long published;    /* own verdicts written or removed */
+	unsigned long long received;     /* other nodes' verdicts new to this node */
+	unsigned long long suppressed;   /* own verdicts not written: others reported them,
+					  * or a suspect was shared less than 1 s ago */
+	unsigned long long resyncs;      /* full reads of every verdict */
 };
 /* From any thread (the metrics endpoint's too). */
 void vigil_cluster_get_status(struct vigil_cluster *c, struct vigil_cluster_status *st);
+/* enum vigil_cluster_state of a status (never VIGIL_CLUSTER_OFF). */
+enum vigil_cluster_state vigil_cluster_state_of(const struct vigil_cluster_status *st);
 
 #endif

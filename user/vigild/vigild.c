@@ -375,8 +375,7 @@ static void cluster_status(struct vigild *d, struct vigil_daemon_status *st)
 	if (!d->cluster)
 		return;
 	vigil_cluster_get_status(d->cluster, &cs);
-	st->cluster_state = !cs.known ? VIGIL_CLUSTER_CONNECTING :
-			    cs.connected ? VIGIL_CLUSTER_CONNECTED : VIGIL_CLUSTER_UNREACHABLE;
+	st->cluster_state = vigil_cluster_state_of(&cs);
 	st->cluster_live_nodes = cs.live_nodes;
 	st->cluster_remote_verdicts = cs.remote_verdicts;
 	st->cluster_remote_acted = cs.remote_acted;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "failover.h"
 #include "hist.h"
 #include "log.h"
@@ -118,6 +119,22 @@ static void take_failover(struct vigild_metrics *m, const struct vigil_failover 
 	}
 }
 
+static void take_cluster(struct vigil_cluster_figures *f, struct vigil_cluster *c)
+{
+	struct vigil_cluster_status cs;
+
+	memset(f, 0, sizeof(*f));
+	if (!c)
+		return;
+	vigil_cluster_get_status(c, &cs);
+	*f = (struct vigil_cluster_figures){
+		.enabled = true, .state = vigil_cluster_state_of(&cs), .live_nodes = cs.live_nodes,
+		.remote_verdicts = cs.remote_verdicts, .published = cs.published,
+		.received = cs.received, .suppressed = cs.suppressed, .applied = cs.remote_acted,
+		.resyncs = cs.resyncs,
+	};
+}
+
 void vigild_metrics_round(struct vigild *d, __u64 lag_ns)
 {
 	struct vigild_metrics *m = d->metrics;
@@ -132,6 +149,7 @@ void vigild_metrics_round(struct vigild *d, __u64 lag_ns)
 	}
 	if (d->fo)
 		take_failover(m, d->fo);
+	take_cluster(&m->fig.cluster, d->cluster);
 	/* Refilled in every round until the metrics thread takes it (it
 	 * rarely has to wait: the thread holds the lock only to copy). */
 	if (m->board_dirty && d->fo)
