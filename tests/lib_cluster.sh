@@ -188,9 +188,10 @@ failed_of() { lg_get failed_after "${LOUT[$1]}"; } # HOST
 # all), or with BOUND "fewer", fewer than without the cluster, where every
 # host pays its own 3 (consecutive_failures) hard failures.
 assert_shared_ejection() { # BOUND
-	local i j total=0 first
+	local i j total=0 first per_host=""
 	for ((i = 1; i <= NHOSTS; i++)); do
 		total=$((total + $(failed_of "$i")))
+		per_host+=" h$i $(failed_of "$i")"
 		assert_true "host $i: b2 out of service" \
 			test "$(cl_count "$i" "${EP[2]}" ejected "")" -ge 1
 		for j in 1 3; do
@@ -198,7 +199,7 @@ assert_shared_ejection() { # BOUND
 		done
 	done
 	first=$(cl_first_reporter "${EP[2]}")
-	log "failed after the fault: total $total; first host to see it: h${first:-(none)}"
+	log "failed after the fault: total $total ($per_host); first host to see it: h${first:-(none)}"
 	if [[ $1 == fewer ]]; then
 		assert_true "all hosts together ($total) < $((3 * NHOSTS)), as without the cluster" \
 			test "$total" -lt $((3 * NHOSTS))

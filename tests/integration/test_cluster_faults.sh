@@ -116,7 +116,7 @@ cl_world "eject_base_ms: 20000"
 case $VGL_CASE in
 blackhole)
 	under_load fo_blackhole vigil_bh "${B4[2]}" "$PORT"
-	assert_shared_ejection fewer
+	assert_shared_ejection ratio
 	;;
 path)
 	under_load path_fault
@@ -132,7 +132,7 @@ etcd_member)
 	etcd_kill 1
 	etcd_wait_healthy 20 || die "etcd without member 1 has no leader"
 	under_load fo_kill_server 2
-	assert_shared_ejection fewer
+	assert_shared_ejection ratio
 	assert_true "verdicts still shared" test "$(remote_checks)" -ge 1
 	;;
 etcd_all)
