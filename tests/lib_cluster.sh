@@ -89,6 +89,10 @@ cl_host_config() { # I [DETECTION LINE...]
 		printf '    probe: {timeout_ms: 300}\n'
 		printf 'cluster:\n  endpoints: [%s]\n' "$(sed 's/[^,]*/"&"/g; s/,/, /g' <<<"$ETCD_ENDPOINTS")"
 		printf '  node: h%s\n  prefix: /vigil-test-%s/\n  lease_ttl_s: 2\n' "$i" "$VGL_ID"
+		if ((ETCD_TLS)); then
+			printf '  tls:\n    ca_file: %s/ca.pem\n' "$TLS_DIR"
+			printf '    cert_file: %s/client.pem\n    key_file: %s/client.key\n' "$TLS_DIR" "$TLS_DIR"
+		fi
 	} >"${CONF[i]}"
 	chmod 600 "${CONF[i]}"
 }

@@ -13,6 +13,11 @@
 #   etcd_member   the etcd member every vigild talks to first is killed
 #                 before b2 is: verdicts are still shared (the bound as for
 #                 blackhole)
+#   tls           etcd speaks only https and wants a client certificate of
+#                 the test's CA (cluster.tls: ca_file, cert_file, key_file):
+#                 a kill of b2 is shared as for blackhole; then host 1's
+#                 vigild, restarted without the CA, refuses etcd's
+#                 certificate, says so and runs local-only
 #   etcd_all      every etcd member killed: each host fails over on its own
 #                 (b2 ejected by its own rule), and once etcd is back every
 #                 host's verdict is in etcd again (resynchronised). Each
@@ -31,7 +36,7 @@ source "$(dirname "$0")/../lib_etcd.sh"
 source "$(dirname "$0")/../lib_cluster.sh"
 # shellcheck source=tests/lib_metrics.sh
 source "$(dirname "$0")/../lib_metrics.sh"
-run_cases blackhole path etcd_member etcd_all
+run_cases blackhole path etcd_member tls etcd_all
 cl_require_env
 [[ $VGL_CASE != etcd_all ]] || metrics_require_env
 
@@ -108,10 +113,14 @@ LOCAL_ONLY_ALERT='
 # Keys of every host's verdict on b2 in etcd.
 # shellcheck disable=SC2317 # called through wait_until
 _verdicts_in_etcd() {
-	(($(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" get --prefix --keys-only \
+	(($(etcd_ctl get --prefix --keys-only \
 		"/vigil-test-$VGL_ID/verdicts/web/${EP[2]}/" 2>/dev/null | grep -c .) == NHOSTS))
 }
 
+# shellcheck disable=SC2317 # called through wait_until
+_h1_unreachable() { [[ $(cl_status 1 state) == unreachable ]]; }
+
+[[ $VGL_CASE != tls ]] || ETCD_TLS=1
 cl_world "eject_base_ms: 20000"
 case $VGL_CASE in
 blackhole)
@@ -135,6 +144,17 @@ etcd_member)
 	under_load fo_kill_server 2
 	assert_shared_ejection ratio
 	assert_true "verdicts still shared" test "$(remote_checks)" -ge 1
+	;;
+tls)
+	under_load fo_kill_server 2
+	assert_shared_ejection ratio
+	assert_true "verdicts shared over TLS" test "$(remote_checks)" -ge 1
+	stop_pid "${VPID[1]}"
+	sed -i '/ca_file:/d' "${CONF[1]}"
+	cl_start_vigild 1
+	assert_true "host 1 without the CA: etcd's certificate refused, logged" \
+		wait_until 10 grep -q 'etcd unreachable.*certificate' "${VLOG[1]}"
+	assert_true "host 1 without the CA: vigilctl status unreachable" wait_until 5 _h1_unreachable
 	;;
 etcd_all)
 	for ((i = 1; i <= NHOSTS; i++)); do
