@@ -8,7 +8,7 @@ PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 libyaml-dev libjansson-dev libnl-3-dev libnl-route-3-dev libmicrohttpd-dev check valgrind
 iproute2 nftables jq nginx-light libnginx-mod-stream wrk haproxy procps iperf3 python3 ethtool curl
 libsystemd-dev libcap-dev systemd podman runc libcurl4-openssl-dev libssl-dev
-etcd-server etcd-client $*"
+etcd-server etcd-client openssl $*"
 # promtool (the metrics test checks vigild's /metrics and the documented
 # alert rules with it): only that binary, unpacked from Debian's prometheus
 # package. Installing the package would also install a Prometheus server,
