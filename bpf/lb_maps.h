@@ -58,6 +58,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_rev_flows SEC(".maps");
 
+/* Requests waiting for an answer, per backend (bpf/xdp_requests.h keeps
+ * them, vigild's failover engine reads them once per backend and tick).
+ * Like backend_health, entries are created by vigild, for the backends of
+ * packet-datapath services only (and emptied when one is re-admitted), so
+ * this is a plain hash the program never inserts into. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_HEALTH);
+	__type(key, struct vigil_endpoint);
+	__type(value, struct vigil_pending_requests);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pending_requests SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VIGIL_XDP_COUNTERS);

@@ -280,6 +280,7 @@ bool setup(void)
 	F.health = bpf_map__fd(F.skel->maps.backend_health);
 	F.bstats = bpf_map__fd(F.skel->maps.backend_stats);
 	F.inflight = bpf_map__fd(F.skel->maps.inflight);
+	F.pending = bpf_map__fd(F.skel->maps.pending_requests);
 	F.ncpus = libbpf_num_possible_cpus();
 	F.rb = ring_buffer__new(bpf_map__fd(F.skel->maps.events), on_event, NULL, NULL);
 	return ASSERT_GT(F.ncpus, 0) && ASSERT_TRUE(F.rb != NULL);
@@ -372,6 +373,13 @@ bool set_health(const struct vigil_endpoint *ep, __u32 threshold, __u32 failures
 	return ASSERT_EQ(bpf_map_update_elem(F.health, ep, &h, BPF_ANY), 0);
 }
 
+bool add_pending(const struct vigil_endpoint *ep)
+{
+	struct vigil_pending_requests zero = { 0 };
+
+	return ASSERT_EQ(bpf_map_update_elem(F.pending, ep, &zero, BPF_NOEXIST), 0);
+}
+
 /* ---- readers ------------------------------------------------------------------- */
 
 __u64 counter(__u32 idx)
@@ -434,6 +442,11 @@ bool get_flow(const struct vigil_flow_key *k, struct vigil_flow *f)
 bool get_rev(const struct vigil_flow_key *k, struct vigil_rev_flow *r)
 {
 	return bpf_map_lookup_elem(F.rev, k, r) == 0;
+}
+
+bool get_pending(const struct vigil_endpoint *ep, struct vigil_pending_requests *out)
+{
+	return bpf_map_lookup_elem(F.pending, ep, out) == 0;
 }
 
 /* ---- running ------------------------------------------------------------------- */
