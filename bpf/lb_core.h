@@ -277,7 +277,7 @@ static __always_inline int to_backend(struct pkt *p, const struct vigil_xdp_serv
 		flow_setup(p, b, &c, syn);
 	/* A moved flow's next segment only draws the new backend's RST. */
 	if (c.flow && !c.moved)
-		requests_from_client(p, &b->ep, c.flow);
+		requests_from_client(p, c.id, &b->ep, c.flow);
 	rw->to = b->ep;
 	rw->to_dst = true;
 	rw->hop = c.hop;

@@ -20,8 +20,8 @@
  * one, or from a retransmission, with its forward entry alone. The request
  * waiting for its answer lives in the reverse entry, which every backend
  * packet looks up anyway; only the opening of a request looks the reverse
- * entry up from the client side. pending_requests[backend] gets one update
- * per request boundary (opened, acknowledged, answered) for vigild's
+ * entry up from the client side. pending_requests[backend id] gets one
+ * update per request boundary (opened, acknowledged, answered) for vigild's
  * stuck-request rules, which therefore never scan the flow tables.
  *
  * Cost: a client packet without payload, and a backend packet of a flow
@@ -71,22 +71,21 @@ static __always_inline void span_open(struct vigil_pending_span *s, __u64 progre
 	s->last_ns = now;
 }
 
-static __always_inline void pending_opened(const struct vigil_endpoint *backend, __u64 now)
+static __always_inline void pending_opened(__u32 backend_id, __u64 now)
 {
-	struct vigil_pending_requests *s = bpf_map_lookup_elem(&pending_requests, backend);
+	struct vigil_pending_requests *s = bpf_map_lookup_elem(&pending_requests, &backend_id);
 
 	if (!s)
-		return; /* not a backend vigild set up (entries are its to create) */
+		return;
 	span_open(&s->unacked, s->acked_ns, now);
 	span_open(&s->unanswered, s->answered_ns, now);
 }
 
 /* The backend acknowledged request data (answered false), or answered or
  * took in more of a request (answered true, which implies the former). */
-static __always_inline void pending_progress(const struct vigil_endpoint *backend, __u64 now,
-					     bool answered)
+static __always_inline void pending_progress(__u32 backend_id, __u64 now, bool answered)
 {
-	struct vigil_pending_requests *s = bpf_map_lookup_elem(&pending_requests, backend);
+	struct vigil_pending_requests *s = bpf_map_lookup_elem(&pending_requests, &backend_id);
 
 	if (!s)
 		return;
@@ -99,7 +98,7 @@ static __always_inline void pending_progress(const struct vigil_endpoint *backen
 
 /* New client data after backend data: the flow's request is now this one. */
 static __always_inline void request_opened(const struct pkt *p, const struct vigil_endpoint *backend,
-					   __u32 seq_end)
+					   __u32 backend_id, __u32 seq_end)
 {
 	struct vigil_rev_flow *rev;
 	struct vigil_flow_key rk;
@@ -112,9 +111,9 @@ static __always_inline void request_opened(const struct pkt *p, const struct vig
 	now = bpf_ktime_get_ns();
 	rev->req.seq = seq_end;
 	rev->req.acked = 0;
-	rev->req.touched = (__u16)bpf_jiffies64();
+	rev->req.touched = 0; /* no jiffies read here: the first move is never held back */
 	rev->req.start_ns = now; /* last: a backend packet reads it first */
-	pending_opened(backend, now);
+	pending_opened(backend_id, now);
 }
 
 static __always_inline void client_retransmitted(const struct vigil_endpoint *backend)
@@ -125,8 +124,9 @@ static __always_inline void client_retransmitted(const struct vigil_endpoint *ba
 		COUNT(st->data_retrans, 1);
 }
 
-/* A client packet of a flow that keeps its backend; fl is its forward entry. */
-static __always_inline void requests_from_client(const struct pkt *p,
+/* A client packet of a flow that keeps its backend (backend_id, backend);
+ * fl is its forward entry. */
+static __always_inline void requests_from_client(const struct pkt *p, __u32 backend_id,
 						 const struct vigil_endpoint *backend,
 						 struct vigil_flow *fl)
 {
@@ -151,14 +151,14 @@ static __always_inline void requests_from_client(const struct pkt *p,
 	cl->next_seq = seq_end ? seq_end : 1; /* 0 means "no data yet" */
 	cl->ack = ack;
 	if (opens)
-		request_opened(p, backend, seq_end);
+		request_opened(p, backend, backend_id, seq_end);
 }
 
 /* ---- backend side -------------------------------------------------------------- */
 
 /* The waiting request ends: answered (a latency sample) or closed by the
  * backend. The exchange makes one CPU the one that records it. */
-static __always_inline void request_ended(struct vigil_flow_request *rq,
+static __always_inline void request_ended(struct vigil_flow_request *rq, __u32 backend_id,
 					  const struct vigil_endpoint *backend, bool answered)
 {
 	__u64 start = __sync_lock_test_and_set(&rq->start_ns, 0), now;
@@ -167,14 +167,14 @@ static __always_inline void request_ended(struct vigil_flow_request *rq,
 	if (!start)
 		return;
 	now = bpf_ktime_get_ns();
-	pending_progress(backend, now, true);
+	pending_progress(backend_id, now, true);
 	if (!answered)
 		return;
 	st = backend_of(backend);
 	if (!st)
 		return;
 	COUNT(st->requests, 1);
-	hist_add(st->request_lat_us, now - start);
+	hist_add(st->request_lat_us, &st->request_lat_sum_ns, now - start);
 }
 
 /* An ACK for the waiting request's data. The first is network progress.
@@ -182,8 +182,8 @@ static __always_inline void request_ended(struct vigil_flow_request *rq,
  * the request (an upload): it is still being sent, so its time moves on
  * (as the socket monitor times a request from its last send), at most once
  * a jiffy. */
-static __always_inline void request_acked(struct vigil_flow_request *rq,
-					  const struct vigil_endpoint *backend, __u32 ack)
+static __always_inline void request_acked(struct vigil_flow_request *rq, __u32 backend_id,
+					  __u32 ack)
 {
 	bool first = !rq->acked, more = seq_after(ack, rq->seq);
 	__u16 now_jiffies;
@@ -193,7 +193,7 @@ static __always_inline void request_acked(struct vigil_flow_request *rq,
 		return;
 	rq->acked = 1;
 	if (!more) {
-		pending_progress(backend, bpf_ktime_get_ns(), false);
+		pending_progress(backend_id, bpf_ktime_get_ns(), false);
 		return;
 	}
 	rq->seq = ack;
@@ -203,7 +203,7 @@ static __always_inline void request_acked(struct vigil_flow_request *rq,
 	now = bpf_ktime_get_ns();
 	rq->touched = now_jiffies;
 	rq->start_ns = now;
-	pending_progress(backend, now, true);
+	pending_progress(backend_id, now, true);
 }
 
 /* A backend packet of a tracked flow; rev is its reverse entry. */
@@ -217,9 +217,9 @@ static __always_inline void requests_from_backend(const struct pkt *p, struct vi
 		return;
 	len = tcp_payload_len(p);
 	if (len || p->tcp->fin || p->tcp->rst)
-		request_ended(rq, backend, len && !p->tcp->rst);
+		request_ended(rq, rev->backend_id, backend, len && !p->tcp->rst);
 	else if (p->tcp->ack)
-		request_acked(rq, backend, bpf_ntohl(p->tcp->ack_seq));
+		request_acked(rq, rev->backend_id, bpf_ntohl(p->tcp->ack_seq));
 }
 
 #endif

@@ -502,10 +502,11 @@ struct vigil_pending_span {
 };
 _Static_assert(sizeof(struct vigil_pending_span) == 24, "vigil_pending_span layout");
 
-/* pending_requests[backend]: kept by the XDP program on request boundaries
- * (a request opened, acknowledged, answered), read by vigild once per
- * backend and tick instead of a scan of every flow. Updates from several
- * CPUs are not atomic together: a count may miss one, never gain one. */
+/* pending_requests[backend id] (an array beside xdp_backends): kept by the
+ * XDP program on request boundaries (a request opened, acknowledged,
+ * answered), read by vigild once per backend and tick instead of a scan of
+ * every flow. Updates from several CPUs are not atomic together: a count
+ * may come out low, not high. */
 struct vigil_pending_requests {
 	__u64 acked_ns;    /* last time the backend acknowledged request data (or answered) */
 	__u64 answered_ns; /* last answer to a request, or more of a request taken in */

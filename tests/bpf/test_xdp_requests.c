@@ -20,26 +20,26 @@
 #define CISN 1000u /* the client's initial sequence number: its data starts at CISN + 1 */
 #define BISN 7000u /* the backend's */
 
-/* One family's service: the client's address, the VIP, its only backend. */
+/* One family's service: the client's address, the VIP, its only backend
+ * and that backend's id. */
 struct fam {
 	const char *name;
 	const struct vigil_endpoint *client, *vip, *backend;
+	__u32 id;
 };
 
 static const struct fam FAMS[] = {
-	{ "ipv4", &CL, &VIP, &B1 },
-	{ "ipv6", &CL6, &VIP6, &B6 },
+	{ "ipv4", &CL, &VIP, &B1, 1 },
+	{ "ipv6", &CL6, &VIP6, &B6, 5 },
 };
 
-/* std_setup (VIP -> B1), VIP6 -> B6, and the pending_requests entries vigild
- * would create for both backends. */
+/* std_setup (VIP -> B1, id 1) and VIP6 -> B6 (id 5). */
 static bool two_services(void)
 {
 	const __u32 five = 5;
 
 	return std_setup() && add_backend(5, &B6, VIGIL_XB_SELECTABLE) &&
-	       install_table(4, 7, &five, 1) && add_service(&VIP6, 4, 7) && add_pending(&B1) &&
-	       add_pending(&B6);
+	       install_table(4, 7, &five, 1) && add_service(&VIP6, 4, 7);
 }
 
 static struct spec seg(const struct vigil_endpoint *src, const struct vigil_endpoint *dst,
@@ -94,7 +94,7 @@ static struct vigil_pending_requests pending_of(const struct fam *f)
 	struct vigil_pending_requests p;
 
 	memset(&p, 0, sizeof(p));
-	get_pending(f->backend, &p);
+	get_pending(f->id, &p);
 	return p;
 }
 
@@ -304,19 +304,18 @@ BPF_TEST(moved_flow_untracked)
 	struct vigil_pending_requests pr;
 	struct spec s = seg(&CL, &VIP, TH_ACK | TH_PSH, CISN + 1, BISN + 1, 20);
 
-	T(two_services() && add_pending(&B2));
+	T(two_services());
 	T(handshake(f, &CL));
 	T(set_flags(1, VIGIL_XB_RESELECT) && install_table(SID, 7, &two, 1));
 	T(expect_rewrite(&s, &B2, true));
 	T(ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 1));
 	T(ASSERT_TRUE(get_rev(&rk, &rv)) && ASSERT_EQ(rv.req.start_ns, 0));
-	T(ASSERT_TRUE(get_pending(&B2, &pr)) && ASSERT_EQ(pr.unanswered.count, 0));
+	T(ASSERT_TRUE(get_pending(2, &pr)) && ASSERT_EQ(pr.unanswered.count, 0));
 	return ASSERT_EQ(pending_of(f).unanswered.count, 0);
 }
 
-/* The tc entry shares the decision: a request and its answer give a sample,
- * also for a backend without a pending_requests entry (not set up by
- * vigild: nothing pending is kept for it, the latency still is). */
+/* The tc entry shares the decision: a request and its answer give a sample
+ * and leave nothing pending. */
 BPF_TEST(tc_entry)
 {
 	const struct fam *f = &FAMS[0];
@@ -346,7 +345,9 @@ BPF_TEST(tc_entry)
 	}
 	T(ASSERT_EQ(counter(VIGIL_XDP_FORWARDED), 2) && ASSERT_EQ(counter(VIGIL_XDP_REVERSED), 2));
 	T(backend_stats_are(f, 1, 0));
-	return ASSERT_TRUE(!get_pending(&B1, &pr));
+	pr = pending_of(f);
+	return ASSERT_EQ(pr.unanswered.count, 1) &&
+	       ASSERT_EQ(span_count(&pr.unanswered, pr.answered_ns), 0);
 }
 
 XDP_TEST_MAIN("xdp_requests")

@@ -373,13 +373,6 @@ bool set_health(const struct vigil_endpoint *ep, __u32 threshold, __u32 failures
 	return ASSERT_EQ(bpf_map_update_elem(F.health, ep, &h, BPF_ANY), 0);
 }
 
-bool add_pending(const struct vigil_endpoint *ep)
-{
-	struct vigil_pending_requests zero = { 0 };
-
-	return ASSERT_EQ(bpf_map_update_elem(F.pending, ep, &zero, BPF_NOEXIST), 0);
-}
-
 /* ---- readers ------------------------------------------------------------------- */
 
 __u64 counter(__u32 idx)
@@ -444,9 +437,9 @@ bool get_rev(const struct vigil_flow_key *k, struct vigil_rev_flow *r)
 	return bpf_map_lookup_elem(F.rev, k, r) == 0;
 }
 
-bool get_pending(const struct vigil_endpoint *ep, struct vigil_pending_requests *out)
+bool get_pending(__u32 backend_id, struct vigil_pending_requests *out)
 {
-	return bpf_map_lookup_elem(F.pending, ep, out) == 0;
+	return bpf_map_lookup_elem(F.pending, &backend_id, out) == 0;
 }
 
 /* ---- running ------------------------------------------------------------------- */

@@ -122,8 +122,6 @@ bool fill_table(int fd, __u32 size, const __u32 *ids, size_t n);
 bool install_table(__u32 sid, __u32 size, const __u32 *ids, size_t n);
 bool add_service(const struct vigil_endpoint *vip, __u32 sid, __u32 size);
 bool set_health(const struct vigil_endpoint *ep, __u32 threshold, __u32 failures, __u32 down);
-/* The backend's empty pending_requests entry, as vigild creates it. */
-bool add_pending(const struct vigil_endpoint *ep);
 bool allow_redirect_to(__u32 ifindex);
 
 /* ---- readers ---------------------------------------------------------------------- */
@@ -135,7 +133,7 @@ int map_count(int fd);
 void clear_map(int fd);
 bool get_flow(const struct vigil_flow_key *k, struct vigil_flow *f);
 bool get_rev(const struct vigil_flow_key *k, struct vigil_rev_flow *r);
-bool get_pending(const struct vigil_endpoint *ep, struct vigil_pending_requests *out);
+bool get_pending(__u32 backend_id, struct vigil_pending_requests *out);
 
 /* ---- running ---------------------------------------------------------------------- */
 

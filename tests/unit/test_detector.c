@@ -55,6 +55,7 @@ static void setup(size_t primaries, size_t backups)
 	p.stuck_connect_floor_ms = 30;
 	p.stuck_request_floor_ms = 100;
 	p.stall_floor_ms = 250;
+	p.stuck_unacked_floor_ms = 60;
 	setup_with(primaries, backups, &p);
 }
 
@@ -187,6 +188,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(p.stuck_connect_floor_ms, 50);
 	ck_assert_uint_eq(p.stuck_request_floor_ms, 200);
 	ck_assert_uint_eq(p.stall_floor_ms, 500);
+	ck_assert_uint_eq(p.stuck_unacked_floor_ms, 100);
 	ck_assert_uint_eq(p.eject_base_ms, 2000);
 	ck_assert_uint_eq(p.eject_max_ms, 60000);
 	ck_assert_uint_eq(p.probe_interval_ms, 200);
@@ -1006,6 +1008,7 @@ START_TEST(stuck_limits_floor)
 	latency(0, true, 900000, 50, T0); /* its own latency does not count */
 	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 30 * MS);
 	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 100 * MS);
+	ck_assert_uint_eq(vigil_det_unacked_limit_ns(&svc, 0), 60 * MS);
 	ck_assert_uint_eq(vigil_det_stall_limit_ns(&svc, 0), 250 * MS);
 	/* peers without samples: floor */
 	setup(3, 0);
@@ -1031,6 +1034,8 @@ START_TEST(stuck_limits_from_peers)
 	ck_assert_uint_eq(vigil_det_stall_limit_ns(&svc, 0), 4ULL * 98304 * 1000);
 	/* connect: one peer with samples, 4 x 16384 us */
 	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 4ULL * 16384 * 1000);
+	/* the packet datapath's unacknowledged data: the same peers' connects */
+	ck_assert_uint_eq(vigil_det_unacked_limit_ns(&svc, 0), 4ULL * 16384 * 1000);
 	/* an unhealthy peer does not count */
 	eject_now(2, T0);
 	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 4ULL * 65536 * 1000);

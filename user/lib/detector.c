@@ -80,6 +80,10 @@ void vigil_det_params_defaults(struct vigil_det_params *p)
 		/* above the 100-250 ms scheduling stalls of a loaded 2-core host
 		 * and a 300 ms pause: acknowledged requests wait longer first */
 		.stall_floor_ms = 500,
+		/* the packet datapath sees a backend's ACKs: request data left
+		 * unacknowledged is lost without waiting for a retransmission;
+		 * a Linux backend may hold an ACK back 40 ms (delayed ACK) */
+		.stuck_unacked_floor_ms = 100,
 		.eject_base_ms = 2000,
 		.eject_max_ms = 60000,
 		.probe_interval_ms = 200,
@@ -262,6 +266,11 @@ __u64 vigil_det_stuck_request_limit_ns(const struct vigil_det_service *svc, size
 __u64 vigil_det_stall_limit_ns(const struct vigil_det_service *svc, size_t idx)
 {
 	return stuck_limit_ns(svc, idx, VIGIL_DET_LAT_REQUEST, svc->params.stall_floor_ms);
+}
+
+__u64 vigil_det_unacked_limit_ns(const struct vigil_det_service *svc, size_t idx)
+{
+	return stuck_limit_ns(svc, idx, VIGIL_DET_LAT_CONNECT, svc->params.stuck_unacked_floor_ms);
 }
 
 /* ---- state changes ----------------------------------------------------------- */
