@@ -289,24 +289,35 @@ START_TEST(consecutive)
 }
 END_TEST
 
-/* Stuck connects and stuck requests (peers without samples): backend 0 has
- * consecutive failures, and connects and requests pending for latency_us. */
+/* Stuck connects, stuck requests and the packet datapath's unacknowledged
+ * requests (peers without samples): backend 0 has consecutive failures, and
+ * connects and requests pending for latency_us. */
 static const struct {
-	__u32 consecutive, pending_connects, pending_requests, latency_us;
+	__u32 consecutive, pending_connects, pending_requests, unacked, latency_us;
 	enum vigil_rule rule;
 	__u64 limit_us; /* the floor of the rule, without peers */
 } stuck_cases[] = {
-	{ 1, 2, 0, 45000, VIGIL_RULE_STUCK_CONNECT, 30000 },
-	{ 0, 0, 3, 250000, VIGIL_RULE_STUCK_REQUEST, 100000 },
+	{ 1, 2, 0, 0, 45000, VIGIL_RULE_STUCK_CONNECT, 30000 },
+	{ 0, 0, 3, 0, 250000, VIGIL_RULE_STUCK_REQUEST, 100000 },
+	/* unacknowledged: the same rule, judged by stuck_unacked_floor_ms */
+	{ 0, 0, 0, 3, 70000, VIGIL_RULE_STUCK_REQUEST, 60000 },
+	{ 1, 0, 0, 2, 70000, VIGIL_RULE_STUCK_REQUEST, 60000 },
+	{ 0, 0, 1, 2, 250000, VIGIL_RULE_STUCK_REQUEST, 100000 },
 };
 
 START_TEST(stuck)
 {
+	const struct vigil_det_observation o = {
+		.kernel_consecutive = stuck_cases[_i].consecutive,
+		.stuck_connects = stuck_cases[_i].pending_connects,
+		.stuck_requests = stuck_cases[_i].pending_requests,
+		.unacked_requests = stuck_cases[_i].unacked,
+		.oldest_stuck_us = stuck_cases[_i].latency_us,
+	};
 	const struct vigil_det_change *c;
 
 	setup(2, 0);
-	hard(0, stuck_cases[_i].consecutive, false, stuck_cases[_i].pending_connects,
-	     stuck_cases[_i].pending_requests, stuck_cases[_i].latency_us, T0);
+	vigil_det_observe(&svc, 0, &o, T0);
 	ck_assert_uint_eq(eval(T0), 1);
 	c = change_for(0);
 	ck_assert_int_eq(c->rule, stuck_cases[_i].rule);
@@ -1151,6 +1162,8 @@ END_TEST
  * then lost power): the spared connections are torn down, once. */
 START_TEST(stall_escalates_to_teardown)
 {
+	const struct vigil_det_observation unacked = { .unacked_requests = 3,
+						       .oldest_stuck_us = 70000 };
 	const struct vigil_det_change *c;
 
 	setup(2, 0);
@@ -1167,6 +1180,14 @@ START_TEST(stall_escalates_to_teardown)
 	ck_assert_uint_eq(svc.backends[0].ejections, 1); /* not ejected twice */
 	ck_assert_uint_eq(svc.backends[0].since_ns, T0);
 	ck_assert_uint_eq(eval(T0 + 60 * MS), 0); /* reported once */
+	/* on the packet datapath: its requests' data then goes unacknowledged */
+	setup(2, 0);
+	waiting(0, 3, 0, false, T0);
+	ck_assert_uint_eq(decide_flags(0, T0), 0);
+	vigil_det_observe(&svc, 0, &unacked, T0 + 20 * MS);
+	ck_assert_uint_eq(decide_flags(0, T0 + 20 * MS), VIGIL_XB_RESELECT);
+	c = expect_change(0, VIGIL_RULE_STUCK_REQUEST, VIGIL_TEARDOWN_ALL);
+	ck_assert_uint_eq(c->evidence.limit_us, 60000);
 	/* the kernel fast path is such evidence too, while probing as well */
 	setup(2, 0);
 	waiting(0, 3, 0, false, T0);

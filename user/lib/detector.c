@@ -164,6 +164,7 @@ void vigil_det_observe(struct vigil_det_service *svc, size_t idx,
 	b->kernel_down = obs->kernel_down;
 	b->stuck_connects = obs->stuck_connects;
 	b->stuck_requests = obs->stuck_requests;
+	b->unacked_requests = obs->unacked_requests;
 	b->stalled_requests = obs->stalled_requests;
 	b->oldest_stuck_us = obs->oldest_stuck_us;
 }
@@ -308,6 +309,7 @@ static void readmit(struct vigil_det_backend *b)
 	b->kernel_down = false;
 	b->stuck_connects = 0;
 	b->stuck_requests = 0;
+	b->unacked_requests = 0;
 	b->stalled_requests = 0;
 	b->oldest_stuck_us = 0;
 	b->probe_ok_streak = 0;

@@ -62,9 +62,10 @@ struct vigil_det_observation {
 	bool kernel_down;          /* backend_health.down */
 	__u32 stuck_connects;      /* SYNs pending longer than the stuck-connect limit, started after the last success */
 	__u32 stuck_requests;      /* sends unanswered longer than the stuck-request limit whose
-				    * data had to be retransmitted: the network lost them (packet
-				    * datapath: whose data went unacknowledged past the unacked
-				    * limit) */
+				    * data had to be retransmitted: the network lost them */
+	__u32 unacked_requests;    /* packet datapath: requests whose data the backend left
+				    * unacknowledged past the unacked limit (stuck requests
+				    * judged by their own limit) */
 	__u32 stalled_requests;    /* sends unanswered longer than the stall limit, never
 				    * retransmitted: the backend's kernel acknowledged them */
 	__u32 oldest_stuck_us;     /* age of the oldest stuck or stalled socket (evidence) */
@@ -95,7 +96,7 @@ struct vigil_det_backend {
 	/* latest point-in-time inputs (cleared on re-admission) */
 	__u32 kernel_consecutive;
 	bool kernel_down;
-	__u32 stuck_connects, stuck_requests, stalled_requests, oldest_stuck_us;
+	__u32 stuck_connects, stuck_requests, unacked_requests, stalled_requests, oldest_stuck_us;
 	/* changes made outside vigil_det_evaluate(), returned by its next call
 	 * exactly once (the state itself changes at once) */
 	bool pending_probe;        /* vigil_det_probe_result() moved PROBING on */

@@ -161,11 +161,11 @@ static __u32 span_stuck(const struct vigil_failover *fo, const struct vigil_pend
 }
 
 /* The packet datapath's requests of one backend, from its pending_requests
- * summary (one lookup, no scan), counted as the socket monitor counts its
- * sockets: data the backend left unacknowledged past the unacked limit is
- * stuck (the network lost it; the packet datapath sees the ACKs, so it need
- * not wait for a retransmission), a request acknowledged but unanswered
- * past the stall limit is stalled. */
+ * summary (one lookup, no scan), for the rules that judge the socket
+ * monitor's sockets: data the backend left unacknowledged past the unacked
+ * limit is a stuck request (the network lost it; the packet datapath sees
+ * the ACKs, so it need not wait for a retransmission), a request
+ * acknowledged but unanswered past the stall limit is stalled. */
 static void observe_pending(struct vigil_failover *fo, const struct fo_service *s, size_t idx,
 			    __u64 now, struct vigil_det_observation *obs)
 {
@@ -179,7 +179,7 @@ static void observe_pending(struct vigil_failover *fo, const struct fo_service *
 			   vigil_det_unacked_limit_ns(&s->det, idx), &obs->oldest_stuck_us);
 	unanswered = span_stuck(fo, &pr.unanswered, pr.answered_ns, now,
 				vigil_det_stall_limit_ns(&s->det, idx), &obs->oldest_stuck_us);
-	obs->stuck_requests += stuck;
+	obs->unacked_requests = stuck;
 	/* the unanswered span holds the unacknowledged requests too */
 	obs->stalled_requests += unanswered > stuck ? unanswered - stuck : 0;
 }
@@ -365,6 +365,7 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		if (!fls) { /* no scan this tick: keep the last counts */
 			obs.stuck_connects = s->det.backends[b].stuck_connects;
 			obs.stuck_requests = s->det.backends[b].stuck_requests;
+			obs.unacked_requests = s->det.backends[b].unacked_requests;
 			obs.stalled_requests = s->det.backends[b].stalled_requests;
 			obs.oldest_stuck_us = s->det.backends[b].oldest_stuck_us;
 		} else {
