@@ -166,12 +166,13 @@ static __u32 span_stuck(const struct vigil_failover *fo, const struct vigil_pend
  * limit is a stuck request (the network lost it; the packet datapath sees
  * the ACKs, so it need not wait for a retransmission), a request
  * acknowledged but unanswered past the stall limit is stalled. */
-static void observe_pending(struct vigil_failover *fo, const struct fo_service *s, size_t idx,
+static void observe_pending(struct vigil_failover *fo, struct fo_service *s, size_t idx,
 			    __u64 now, struct vigil_det_observation *obs)
 {
 	struct vigil_pending_requests pr;
 	__u32 stuck, unanswered;
 
+	s->rt[idx].pending_stalled = 0;
 	if (!(s->cfg->datapath & VIGIL_DATAPATH_XDP) || !fo->pub.pkt ||
 	    vigil_pkt_dp_pending_read(fo->pub.pkt, &s->det.backends[idx].ep, &pr))
 		return;
@@ -181,7 +182,14 @@ static void observe_pending(struct vigil_failover *fo, const struct fo_service *
 				vigil_det_stall_limit_ns(&s->det, idx), &obs->oldest_stuck_us);
 	obs->unacked_requests = stuck;
 	/* the unanswered span holds the unacknowledged requests too */
-	obs->stalled_requests += unanswered > stuck ? unanswered - stuck : 0;
+	s->rt[idx].pending_stalled = unanswered > stuck ? unanswered - stuck : 0;
+	obs->stalled_requests += s->rt[idx].pending_stalled;
+}
+
+/* The sockets' share of a count that also holds the packet datapath's. */
+static __u32 sock_share(__u32 count, __u32 pending)
+{
+	return count > pending ? count - pending : 0;
 }
 
 static void scan_backend_sockets(struct vigil_failover *fo, const struct vigil_inflight *fls,
@@ -365,8 +373,8 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		if (!fls) { /* no scan this tick: keep the last counts */
 			obs.stuck_connects = s->det.backends[b].stuck_connects;
 			obs.stuck_requests = s->det.backends[b].stuck_requests;
-			obs.unacked_requests = s->det.backends[b].unacked_requests;
-			obs.stalled_requests = s->det.backends[b].stalled_requests;
+			obs.stalled_requests = sock_share(s->det.backends[b].stalled_requests,
+							  s->rt[b].pending_stalled);
 			obs.oldest_stuck_us = s->det.backends[b].oldest_stuck_us;
 		} else {
 			scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
@@ -378,9 +386,9 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		if (now - s->rt[b].last_reply_ns <= vigil_det_stall_limit_ns(&s->det, b))
 			obs.stalled_requests = 0;
 		/* Its own evidence of silence (pending_requests spans end at the
-		 * backend's progress), so after the test above. */
-		if (fls)
-			observe_pending(fo, s, b, now, &obs);
+		 * backend's progress), so after the test above; one lookup, so
+		 * on every tick. */
+		observe_pending(fo, s, b, now, &obs);
 		/* A first stuck connect is a suspect, as a first refusal is. */
 		if (fo->listener && obs.stuck_connects && !s->det.backends[b].stuck_connects &&
 		    s->det.backends[b].state == VIGIL_STATE_HEALTHY)
