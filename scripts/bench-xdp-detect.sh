@@ -35,17 +35,17 @@ LOAD_KA=${LOAD_KA:-24}
 STEADY_MS=${STEADY_MS:-1500}
 SLOW_MS=500
 
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null) || COMMIT=unknown
-[[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] && COMMIT+=-dirty
+# shellcheck source=scripts/bench_lib.sh
+BENCH_NAME=bench-xdp-detect source scripts/bench_lib.sh
+COMMIT=$(bench_commit)
 OUT=${OUT-docs/bench/xdp-detect-$COMMIT.txt}
-
 # shellcheck source=tests/lib.sh
 source tests/lib.sh
 # shellcheck source=tests/lib_failover.sh
 source tests/lib_failover.sh
 # shellcheck source=tests/lib_xdp.sh
 source tests/lib_xdp.sh
-set -uo pipefail
+set +e -uo pipefail # bench_lib.sh's -e is not this script's way: failures are figures
 [[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "REPEATS: '$REPEATS' is not a positive number"
 for c in $CASES; do [[ $c == slow || $c == slow400 || $c == blackhole ]] || die "CASES: unknown case '$c'"; done
 xdp_require_env
