@@ -232,12 +232,13 @@ fuzz:
 	$(Q)tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_config
 
 # Figures, not assertions: monitor overhead, XDP per-packet cost and
-# forwarding rate, failover against HAProxy on one netns testbed, vigil
-# feeding HAProxy and nginx.
+# forwarding rate, XDP detection from request signals, failover against
+# HAProxy on one netns testbed, vigil feeding HAProxy and nginx.
 bench: all
 	$(Q)scripts/bench.sh
 	$(Q)$(BUILD)/bench/xdp_bench
 	$(Q)scripts/bench-xdp.sh
+	$(Q)scripts/bench-xdp-detect.sh
 	$(Q)scripts/bench-failover.sh
 	$(Q)scripts/bench-metrics.sh
 	$(Q)scripts/bench-lb-feed.sh

@@ -166,20 +166,6 @@ static __always_inline void reset_returned(const struct vigil_endpoint *backend,
 	bpf_map_delete_elem(&inflight, &key);
 }
 
-/* ---- flows ---------------------------------------------------------------- */
-
-static __always_inline void make_reverse_key(const struct pkt *p, const struct vigil_endpoint *b,
-					     struct vigil_flow_key *rk)
-{
-	__builtin_memcpy(rk->src, b->addr, 16);
-	__builtin_memcpy(rk->dst, p->key.src, 16);
-	rk->sport = b->port;
-	rk->dport = p->key.sport;
-	rk->family = p->key.family;
-	rk->proto = IPPROTO_TCP;
-	rk->pad = 0;
-}
-
 /* ---- directions ----------------------------------------------------------- */
 
 /* How a packet's flow got its backend. */
@@ -188,6 +174,7 @@ struct flow_choice {
 	bool chosen;                /* from the Maglev table now (new or moved flow) */
 	bool moved;                 /* taken off a backend it may no longer use */
 	struct vigil_next_hop *hop; /* the flow entry's next-hop cache, NULL if none */
+	struct vigil_flow *flow;    /* the flow entry, NULL if none */
 	__u64 hash;                 /* flow_hash of the key, when hashed */
 	bool hashed;
 };
@@ -223,6 +210,7 @@ backend_for_flow(struct pkt *p, const struct vigil_xdp_service *svc, struct flow
 				count(VIGIL_XDP_NEW_FLOWS);
 			c->id = fl->backend_id;
 			c->hop = &fl->hop;
+			c->flow = fl;
 			return b;
 		}
 		if (syn) {
@@ -247,6 +235,7 @@ backend_for_flow(struct pkt *p, const struct vigil_xdp_service *svc, struct flow
 	bpf_map_update_elem(&xdp_flows, &p->key, &nf, BPF_ANY);
 	fl = bpf_map_lookup_elem(&xdp_flows, &p->key);
 	c->hop = fl ? &fl->hop : NULL;
+	c->flow = fl;
 	c->id = nf.backend_id;
 	c->chosen = true;
 	return b;
@@ -286,6 +275,9 @@ static __always_inline int to_backend(struct pkt *p, const struct vigil_xdp_serv
 	 * flow, or one moved off a failed backend) and refreshed on every SYN. */
 	if (c.chosen || syn)
 		flow_setup(p, b, &c, syn);
+	/* A moved flow's next segment only draws the new backend's RST. */
+	if (c.flow && !c.moved)
+		requests_from_client(p, c.id, &b->ep, c.flow);
 	rw->to = b->ep;
 	rw->to_dst = true;
 	rw->hop = c.hop;
@@ -306,6 +298,7 @@ static __always_inline int to_client(struct pkt *p, struct vigil_rev_flow *rev,
 		synack_returned(&backend, inflight_key(r.flow_hash));
 	if (r.vip.family != p->key.family)
 		return LB_PASS;
+	requests_from_backend(p, rev, &backend);
 	rw->to = r.vip;
 	rw->to_dst = false;
 	rw->hop = &rev->hop;

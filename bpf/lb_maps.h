@@ -58,6 +58,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_rev_flows SEC(".maps");
 
+/* Requests waiting for an answer, per backend id like xdp_backends
+ * (bpf/xdp_requests.h keeps them, vigild's failover engine reads them once
+ * per backend and tick; vigild empties a slot when it gives its id to a
+ * backend and when the backend is re-admitted). An array: a request
+ * boundary pays an index, not a hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_MAX_LB_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct vigil_pending_requests);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pending_requests SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, VIGIL_XDP_COUNTERS);

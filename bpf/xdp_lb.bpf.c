@@ -40,6 +40,7 @@
 #include "xdp_parse.h"
 #include "tc_nat.h"
 #include "lb_maps.h"
+#include "xdp_requests.h"
 #include "lb_core.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -82,6 +82,20 @@ static __always_inline int parse_ipv6(void *end, void *l3, struct pkt *p)
 	return parse_tcp(end, (void *)(ip6 + 1), p);
 }
 
+/* The connection-tracking key of the replies to p's flow once it goes to
+ * backend b: from b to p's client. */
+static __always_inline void make_reverse_key(const struct pkt *p, const struct vigil_endpoint *b,
+					     struct vigil_flow_key *rk)
+{
+	__builtin_memcpy(rk->src, b->addr, 16);
+	__builtin_memcpy(rk->dst, p->key.src, 16);
+	rk->sport = b->port;
+	rk->dport = p->key.sport;
+	rk->family = p->key.family;
+	rk->proto = IPPROTO_TCP;
+	rk->pad = 0;
+}
+
 /* data..end: the packet from its Ethernet header (XDP and tc alike). */
 static __always_inline int parse_packet(void *data, void *end, struct pkt *p)
 {

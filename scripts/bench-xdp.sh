@@ -119,6 +119,7 @@ detection:
   stuck_connect_floor_ms: 60000
   stuck_request_floor_ms: 60000
   stall_floor_ms: 60000
+  stuck_unacked_floor_ms: 60000
 services:
   - {name: bench, vip: "$VIP:5201", datapath: xdp, backends: ["$BACKEND:5201"]}
   - {name: rps, vip: "$VIP:80", datapath: xdp, backends: ["$BACKEND:8080"]}

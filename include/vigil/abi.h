@@ -51,6 +51,7 @@
 #define VIGIL_PIN_WATCH_PREFIX  "watch_prefix"
 #define VIGIL_PIN_WATCH_LOCAL   "watch_local"
 #define VIGIL_PIN_INFLIGHT      "inflight"
+#define VIGIL_PIN_PENDING       "pending_requests"
 #define VIGIL_PIN_EVENTS        "events"
 #define VIGIL_PIN_HEALTH        "backend_health"
 #define VIGIL_PIN_SERVICE_SETS  "service_sets"
@@ -451,12 +452,33 @@ struct vigil_next_hop {
 };
 _Static_assert(sizeof(struct vigil_next_hop) == 24, "vigil_next_hop layout");
 
+/* Request tracking, client side (bpf/xdp_requests.h): where the client's
+ * data stands, so that its next data packet is told apart as a new request,
+ * more of the same one, or a retransmission without another lookup. */
+struct vigil_flow_client {
+	__u32 next_seq; /* sequence number after the client's highest data; 0: none yet */
+	__u32 ack;      /* the client's acknowledgment number on that data */
+};
+_Static_assert(sizeof(struct vigil_flow_client) == 8, "vigil_flow_client layout");
+
 struct vigil_flow {
 	__u32 backend_id;
 	__u32 service_id;
 	struct vigil_next_hop hop; /* towards the backend */
+	struct vigil_flow_client client;
 };
-_Static_assert(sizeof(struct vigil_flow) == 32, "vigil_flow layout");
+_Static_assert(sizeof(struct vigil_flow) == 40, "vigil_flow layout");
+
+/* Request tracking, backend side: the flow's request waiting for the
+ * backend's answer (its first payload after the request). */
+struct vigil_flow_request {
+	__u64 start_ns; /* when the client sent it (last data seen); 0: none waiting */
+	__u32 seq;      /* client sequence number after its data, as far as known */
+	__u16 touched;  /* low bits of jiffies when start_ns was last moved forward */
+	__u8 acked;     /* the backend acknowledged the data */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct vigil_flow_request) == 16, "vigil_flow_request layout");
 
 /* Reverse entry: backend -> client packets are rewritten to come from vip. */
 struct vigil_rev_flow {
@@ -464,8 +486,34 @@ struct vigil_rev_flow {
 	__u32 backend_id;
 	__u64 flow_hash; /* in-flight key of the SYN waiting for its SYN-ACK */
 	struct vigil_next_hop hop; /* towards the client */
+	struct vigil_flow_request req;
 };
-_Static_assert(sizeof(struct vigil_rev_flow) == 56, "vigil_rev_flow layout");
+_Static_assert(sizeof(struct vigil_rev_flow) == 72, "vigil_rev_flow layout");
+
+/* Requests the packet datapath saw opened since the backend last made
+ * progress: the first and latest opening times and how many. A span whose
+ * first_ns is not after the progress time is empty (progress clears it by
+ * writing its time only). */
+struct vigil_pending_span {
+	__u64 first_ns;
+	__u64 last_ns;
+	__u32 count;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct vigil_pending_span) == 24, "vigil_pending_span layout");
+
+/* pending_requests[backend id] (an array beside xdp_backends): kept by the
+ * XDP program on request boundaries (a request opened, acknowledged,
+ * answered), read by vigild once per backend and tick instead of a scan of
+ * every flow. Updates from several CPUs are not atomic together: a count
+ * may come out low, not high. */
+struct vigil_pending_requests {
+	__u64 acked_ns;    /* last time the backend acknowledged request data (or answered) */
+	__u64 answered_ns; /* last answer to a request, or more of a request taken in */
+	struct vigil_pending_span unacked;    /* opened after acked_ns */
+	struct vigil_pending_span unanswered; /* opened after answered_ns */
+};
+_Static_assert(sizeof(struct vigil_pending_requests) == 64, "vigil_pending_requests layout");
 
 /* Per-CPU packet counters of the XDP program (array index = enum). */
 enum vigil_xdp_counter {

@@ -189,6 +189,63 @@ static int bench_tracked_direct(__u32 *dur, int n, struct dist *out)
 	return 0;
 }
 
+/* One call of the XDP entry on IF_VB that must be sent by the program; its
+ * kernel duration, or -1. */
+static double direct_call(const struct spec *s, const char *what)
+{
+	uint8_t in[PKT_MAX];
+	struct run r;
+
+	run_on(F.prog, false, IF_VB, in, build(s, in), &r);
+	if (r.err || r.retval != XDP_REDIRECT) {
+		fprintf(stderr, "bench: %s: verdict %u (err %d)\n", what, r.retval, r.err);
+		return -1;
+	}
+	return r.duration;
+}
+
+/* Tracked flow CL:30001 -> VIP -> B1 (set up by bench_tracked_direct), both
+ * directions sent by the program, packets carrying data (request tracking,
+ * bpf/xdp_requests.h): data[] client segments that continue one request
+ * (sequence numbers advancing, one acknowledgment number); open[] client
+ * segments that acknowledge new backend data, each opening a request, and
+ * answer[] the backend's data segment answering it. n calls each. */
+static int bench_requests(__u32 *data, __u32 *open, __u32 *answer, int n)
+{
+	struct vigil_endpoint c = client_port(&CL, 30001);
+	struct spec s = tcp_spec(&c, &VIP, TH_SYN), b = tcp_spec(&B1, &c, TH_SYN | TH_ACK);
+	__u32 cseq = 1001, bseq = 5001;
+	double d;
+
+	s.seq = 1000;
+	b.seq = 5000;
+	b.ack = cseq;
+	if (direct_call(&s, "request flow SYN") < 0 || direct_call(&b, "request flow SYN-ACK") < 0)
+		return -1;
+	s.flags = b.flags = TH_ACK | TH_PSH;
+	s.payload = b.payload = 100;
+	s.ack = bseq;
+	for (int i = 0; i < n; i++, cseq += 100) {
+		s.seq = cseq;
+		if ((d = direct_call(&s, "continued request")) < 0)
+			return -1;
+		data[i] = (__u32)d;
+	}
+	for (int i = 0; i < n; i++, cseq += 100, bseq += 100) {
+		s.seq = cseq;
+		s.ack = bseq;
+		b.seq = bseq;
+		b.ack = cseq + 100;
+		if ((d = direct_call(&s, "request")) < 0)
+			return -1;
+		open[i] = (__u32)d;
+		if ((d = direct_call(&b, "answer")) < 0)
+			return -1;
+		answer[i] = (__u32)d;
+	}
+	return 0;
+}
+
 /* What vigild does on a backend-set change with its double-buffered tables
  * (vigil_pkt_dp_publish): build the Maglev table of n backends straight into
  * a table buffer that is already installed and mapped, switch the VIP to it
@@ -222,6 +279,21 @@ static double bench_rebuild_switch(const struct vigil_maglev_backend *bk, size_t
 	return median(t, 51) / 1000;
 }
 
+/* bench_requests' three distributions, or -1. */
+static int bench_payload(struct dist *data, struct dist *open, struct dist *answer)
+{
+	__u32 *d = calloc(3 * (size_t)BENCH_NEW, sizeof(*d));
+	int rc = d ? bench_requests(d, d + BENCH_NEW, d + 2 * BENCH_NEW, BENCH_NEW) : -1;
+
+	if (!rc) {
+		summarize(d, BENCH_NEW, data);
+		summarize(d + BENCH_NEW, BENCH_NEW, open);
+		summarize(d + 2 * BENCH_NEW, BENCH_NEW, answer);
+	}
+	free(d);
+	return rc;
+}
+
 static int bench(void)
 {
 	struct vigil_endpoint other = ep4("10.0.0.101", 80);
@@ -230,13 +302,16 @@ static int bench(void)
 	struct run r;
 	size_t len;
 	double tracked, tracked_kernel, non_service, overhead;
-	struct dist nf, base, direct;
+	struct dist nf, base, direct, data = { 0 }, open = { 0 }, answer = { 0 };
 	__u32 *dur = calloc(BENCH_NEW, sizeof(*dur));
 	__u64 c0;
 	int rc = 0;
 
 	/* (a) tracked flow, first without and then with the FIB lookup */
-	if (system("ip route replace 10.0.0.0/24 dev va") != 0) {
+	/* the VIP's subnet (below), and the clients' via B1, so that answers of
+	 * the request flow are sent by the program too */
+	if (system("ip route replace 10.0.0.0/24 dev va") != 0 ||
+	    system("ip route replace 192.168.1.0/24 via 10.1.0.1 dev va") != 0) {
 		free(dur);
 		return 1;
 	}
@@ -293,6 +368,8 @@ static int bench(void)
 	}
 	if (bench_tracked_direct(dur, BENCH_NEW, &direct))
 		rc = 1;
+	if (!rc && bench_payload(&data, &open, &answer))
+		rc = 1;
 	free(dur);
 	/* The per-call figures carry the timer overhead of a repeat=1 run: the
 	 * per-call floor minus the same packet's repeat average. */
@@ -301,10 +378,16 @@ static int bench(void)
 	       direct.median - overhead, nf.trimmed, non_service);
 	printf("xdp_bench tracked_flow_kernel_ns=%.0f tracked_flow_fib_lookup_ns=%.0f\n",
 	       tracked_kernel, tracked);
+	printf("xdp_bench tracked_data_ns=%.0f request_open_ns=%.0f request_answer_ns=%.0f\n",
+	       data.median - overhead, open.median - overhead, answer.median - overhead);
 	printf("xdp_bench_method tracked_flow: sent by the program (cached next hop, MAC rewrite, "
 	       "TTL, XDP_REDIRECT), %d calls at repeat=1: median %.0f ns minus the per-call timer "
 	       "overhead %.0f ns (per-call floor %.0f minus non_service_ns)\n",
 	       BENCH_NEW, direct.median, overhead, base.median);
+	printf("xdp_bench_method tracked_data, request_open, request_answer: as tracked_flow, "
+	       "segments with 100 bytes of data (%d calls each): client data continuing one "
+	       "request; client data opening a request (it acknowledges new backend data); the "
+	       "backend's data answering it\n", BENCH_NEW);
 	printf("xdp_bench_method tracked_flow_kernel: xdp.forward: kernel (rewrite, XDP_PASS, no "
 	       "FIB lookup); tracked_flow_fib_lookup: a FIB lookup on every packet (route found, no "
 	       "neighbour: what a packet pays when its flow's next-hop cache is empty or stale)\n");

@@ -280,6 +280,7 @@ bool setup(void)
 	F.health = bpf_map__fd(F.skel->maps.backend_health);
 	F.bstats = bpf_map__fd(F.skel->maps.backend_stats);
 	F.inflight = bpf_map__fd(F.skel->maps.inflight);
+	F.pending = bpf_map__fd(F.skel->maps.pending_requests);
 	F.ncpus = libbpf_num_possible_cpus();
 	F.rb = ring_buffer__new(bpf_map__fd(F.skel->maps.events), on_event, NULL, NULL);
 	return ASSERT_GT(F.ncpus, 0) && ASSERT_TRUE(F.rb != NULL);
@@ -434,6 +435,11 @@ bool get_flow(const struct vigil_flow_key *k, struct vigil_flow *f)
 bool get_rev(const struct vigil_flow_key *k, struct vigil_rev_flow *r)
 {
 	return bpf_map_lookup_elem(F.rev, k, r) == 0;
+}
+
+bool get_pending(__u32 backend_id, struct vigil_pending_requests *out)
+{
+	return bpf_map_lookup_elem(F.pending, &backend_id, out) == 0;
 }
 
 /* ---- running ------------------------------------------------------------------- */

@@ -91,6 +91,7 @@ struct vigil_endpoint client_port(const struct vigil_endpoint *c, uint16_t port)
 struct xdp_fixture {
 	struct xdp_lb_bpf *skel;
 	int prog, tc_prog, services, backends, tables, flows, rev, stats, health, bstats, inflight;
+	int pending;
 	int tx_ports;
 	int inner[8];
 	int n_inner;
@@ -132,6 +133,7 @@ int map_count(int fd);
 void clear_map(int fd);
 bool get_flow(const struct vigil_flow_key *k, struct vigil_flow *f);
 bool get_rev(const struct vigil_flow_key *k, struct vigil_rev_flow *r);
+bool get_pending(__u32 backend_id, struct vigil_pending_requests *out);
 
 /* ---- running ---------------------------------------------------------------------- */
 

@@ -12,7 +12,9 @@
 #              its SYNs get no answer, the XDP program records each forwarded
 #              SYN in the in-flight map, vigild finds them stuck (older than
 #              stuck_connect_floor_ms, 50 ms) and ejects it (stuck_connect,
-#              or consecutive_failures/fast_path) with tear_down, which makes
+#              or consecutive_failures/fast_path; or stuck_request when the
+#              kept-alive clients' unacknowledged requests make the count
+#              before any SYN is stuck) with tear_down, which makes
 #              the XDP program move its established flows on their next
 #              packet (VIGIL_XB_RESELECT).
 # Asserts, for both: ejected within 1 s of the fault; no SYN reaches the
@@ -49,7 +51,7 @@ kill)
 	;;
 blackhole)
 	command -v nft >/dev/null || skip "nft not installed (needed to black-hole a backend)"
-	RULES='stuck_connect|consecutive_failures|fast_path'
+	RULES='stuck_connect|stuck_request|consecutive_failures|fast_path'
 	KA_D=12000 KA_TIMEOUT_MS=5000 PAUSE=5
 	SVC_DETECT=()
 	;;

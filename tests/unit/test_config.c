@@ -194,8 +194,8 @@ static const struct {
 	DET_FIELD(consecutive_failures), DET_FIELD(error_ratio), DET_FIELD(error_min_requests),
 	DET_FIELD(window_ms), DET_FIELD(slow_factor), DET_FIELD(slow_floor_ms),
 	DET_FIELD(slow_min_samples), DET_FIELD(stuck_factor), DET_FIELD(stuck_connect_floor_ms),
-	DET_FIELD(stuck_request_floor_ms), DET_FIELD(stall_floor_ms), DET_FIELD(eject_base_ms),
-	DET_FIELD(eject_max_ms),
+	DET_FIELD(stuck_request_floor_ms), DET_FIELD(stall_floor_ms),
+	DET_FIELD(stuck_unacked_floor_ms), DET_FIELD(eject_base_ms), DET_FIELD(eject_max_ms),
 	DET_FIELD(probe_interval_ms), DET_FIELD(probe_successes), DET_FIELD(max_ejection_share),
 };
 

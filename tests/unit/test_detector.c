@@ -55,6 +55,7 @@ static void setup(size_t primaries, size_t backups)
 	p.stuck_connect_floor_ms = 30;
 	p.stuck_request_floor_ms = 100;
 	p.stall_floor_ms = 250;
+	p.stuck_unacked_floor_ms = 60;
 	setup_with(primaries, backups, &p);
 }
 
@@ -187,6 +188,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(p.stuck_connect_floor_ms, 50);
 	ck_assert_uint_eq(p.stuck_request_floor_ms, 200);
 	ck_assert_uint_eq(p.stall_floor_ms, 500);
+	ck_assert_uint_eq(p.stuck_unacked_floor_ms, 100);
 	ck_assert_uint_eq(p.eject_base_ms, 2000);
 	ck_assert_uint_eq(p.eject_max_ms, 60000);
 	ck_assert_uint_eq(p.probe_interval_ms, 200);
@@ -287,24 +289,35 @@ START_TEST(consecutive)
 }
 END_TEST
 
-/* Stuck connects and stuck requests (peers without samples): backend 0 has
- * consecutive failures, and connects and requests pending for latency_us. */
+/* Stuck connects, stuck requests and the packet datapath's unacknowledged
+ * requests (peers without samples): backend 0 has consecutive failures, and
+ * connects and requests pending for latency_us. */
 static const struct {
-	__u32 consecutive, pending_connects, pending_requests, latency_us;
+	__u32 consecutive, pending_connects, pending_requests, unacked, latency_us;
 	enum vigil_rule rule;
 	__u64 limit_us; /* the floor of the rule, without peers */
 } stuck_cases[] = {
-	{ 1, 2, 0, 45000, VIGIL_RULE_STUCK_CONNECT, 30000 },
-	{ 0, 0, 3, 250000, VIGIL_RULE_STUCK_REQUEST, 100000 },
+	{ 1, 2, 0, 0, 45000, VIGIL_RULE_STUCK_CONNECT, 30000 },
+	{ 0, 0, 3, 0, 250000, VIGIL_RULE_STUCK_REQUEST, 100000 },
+	/* unacknowledged: the same rule, judged by stuck_unacked_floor_ms */
+	{ 0, 0, 0, 3, 70000, VIGIL_RULE_STUCK_REQUEST, 60000 },
+	{ 1, 0, 0, 2, 70000, VIGIL_RULE_STUCK_REQUEST, 60000 },
+	{ 0, 0, 1, 2, 250000, VIGIL_RULE_STUCK_REQUEST, 100000 },
 };
 
 START_TEST(stuck)
 {
+	const struct vigil_det_observation o = {
+		.kernel_consecutive = stuck_cases[_i].consecutive,
+		.stuck_connects = stuck_cases[_i].pending_connects,
+		.stuck_requests = stuck_cases[_i].pending_requests,
+		.unacked_requests = stuck_cases[_i].unacked,
+		.oldest_stuck_us = stuck_cases[_i].latency_us,
+	};
 	const struct vigil_det_change *c;
 
 	setup(2, 0);
-	hard(0, stuck_cases[_i].consecutive, false, stuck_cases[_i].pending_connects,
-	     stuck_cases[_i].pending_requests, stuck_cases[_i].latency_us, T0);
+	vigil_det_observe(&svc, 0, &o, T0);
 	ck_assert_uint_eq(eval(T0), 1);
 	c = change_for(0);
 	ck_assert_int_eq(c->rule, stuck_cases[_i].rule);
@@ -1006,6 +1019,7 @@ START_TEST(stuck_limits_floor)
 	latency(0, true, 900000, 50, T0); /* its own latency does not count */
 	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 30 * MS);
 	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 100 * MS);
+	ck_assert_uint_eq(vigil_det_unacked_limit_ns(&svc, 0), 60 * MS);
 	ck_assert_uint_eq(vigil_det_stall_limit_ns(&svc, 0), 250 * MS);
 	/* peers without samples: floor */
 	setup(3, 0);
@@ -1031,6 +1045,8 @@ START_TEST(stuck_limits_from_peers)
 	ck_assert_uint_eq(vigil_det_stall_limit_ns(&svc, 0), 4ULL * 98304 * 1000);
 	/* connect: one peer with samples, 4 x 16384 us */
 	ck_assert_uint_eq(vigil_det_stuck_connect_limit_ns(&svc, 0), 4ULL * 16384 * 1000);
+	/* the packet datapath's unacknowledged data: the same peers' connects */
+	ck_assert_uint_eq(vigil_det_unacked_limit_ns(&svc, 0), 4ULL * 16384 * 1000);
 	/* an unhealthy peer does not count */
 	eject_now(2, T0);
 	ck_assert_uint_eq(vigil_det_stuck_request_limit_ns(&svc, 0), 4ULL * 65536 * 1000);
@@ -1146,6 +1162,8 @@ END_TEST
  * then lost power): the spared connections are torn down, once. */
 START_TEST(stall_escalates_to_teardown)
 {
+	const struct vigil_det_observation unacked = { .unacked_requests = 3,
+						       .oldest_stuck_us = 70000 };
 	const struct vigil_det_change *c;
 
 	setup(2, 0);
@@ -1162,6 +1180,14 @@ START_TEST(stall_escalates_to_teardown)
 	ck_assert_uint_eq(svc.backends[0].ejections, 1); /* not ejected twice */
 	ck_assert_uint_eq(svc.backends[0].since_ns, T0);
 	ck_assert_uint_eq(eval(T0 + 60 * MS), 0); /* reported once */
+	/* on the packet datapath: its requests' data then goes unacknowledged */
+	setup(2, 0);
+	waiting(0, 3, 0, false, T0);
+	ck_assert_uint_eq(decide_flags(0, T0), 0);
+	vigil_det_observe(&svc, 0, &unacked, T0 + 20 * MS);
+	ck_assert_uint_eq(decide_flags(0, T0 + 20 * MS), VIGIL_XB_RESELECT);
+	c = expect_change(0, VIGIL_RULE_STUCK_REQUEST, VIGIL_TEARDOWN_ALL);
+	ck_assert_uint_eq(c->evidence.limit_us, 60000);
 	/* the kernel fast path is such evidence too, while probing as well */
 	setup(2, 0);
 	waiting(0, 3, 0, false, T0);

@@ -41,6 +41,7 @@ static const struct det_key det_keys[] = {
 	DET_U32(stuck_connect_floor_ms, 1, 3600000),
 	DET_U32(stuck_request_floor_ms, 1, 3600000),
 	DET_U32(stall_floor_ms, 1, 3600000),
+	DET_U32(stuck_unacked_floor_ms, 1, 3600000),
 	DET_U32(eject_base_ms, 10, 3600000),
 	DET_U32(eject_max_ms, 10, 86400000),
 	DET_U32(probe_interval_ms, 10, 3600000),
@@ -99,8 +100,9 @@ static int parse_detection(struct yc_ctx *c, yaml_node_t *map, const char *path,
 				       "error_ratio, error_min_requests, window_ms, slow_factor, "
 				       "slow_floor_ms, slow_min_samples, stuck_factor, "
 				       "stuck_connect_floor_ms, stuck_request_floor_ms, stall_floor_ms, "
-				       "eject_base_ms, eject_max_ms, probe_interval_ms, "
-				       "probe_successes, max_ejection_share)", path, name);
+				       "stuck_unacked_floor_ms, eject_base_ms, eject_max_ms, "
+				       "probe_interval_ms, probe_successes, max_ejection_share)", path,
+				       name);
 		snprintf(kpath, sizeof(kpath), "%s.%s", path, name);
 		if (parse_det_key(c, &det_keys[i], val, kpath, p))
 			return -EINVAL;

@@ -80,6 +80,10 @@ void vigil_det_params_defaults(struct vigil_det_params *p)
 		/* above the 100-250 ms scheduling stalls of a loaded 2-core host
 		 * and a 300 ms pause: acknowledged requests wait longer first */
 		.stall_floor_ms = 500,
+		/* the packet datapath sees a backend's ACKs: request data left
+		 * unacknowledged is lost without waiting for a retransmission;
+		 * a Linux backend may hold an ACK back 40 ms (delayed ACK) */
+		.stuck_unacked_floor_ms = 100,
 		.eject_base_ms = 2000,
 		.eject_max_ms = 60000,
 		.probe_interval_ms = 200,
@@ -160,6 +164,7 @@ void vigil_det_observe(struct vigil_det_service *svc, size_t idx,
 	b->kernel_down = obs->kernel_down;
 	b->stuck_connects = obs->stuck_connects;
 	b->stuck_requests = obs->stuck_requests;
+	b->unacked_requests = obs->unacked_requests;
 	b->stalled_requests = obs->stalled_requests;
 	b->oldest_stuck_us = obs->oldest_stuck_us;
 }
@@ -264,6 +269,11 @@ __u64 vigil_det_stall_limit_ns(const struct vigil_det_service *svc, size_t idx)
 	return stuck_limit_ns(svc, idx, VIGIL_DET_LAT_REQUEST, svc->params.stall_floor_ms);
 }
 
+__u64 vigil_det_unacked_limit_ns(const struct vigil_det_service *svc, size_t idx)
+{
+	return stuck_limit_ns(svc, idx, VIGIL_DET_LAT_CONNECT, svc->params.stuck_unacked_floor_ms);
+}
+
 /* ---- state changes ----------------------------------------------------------- */
 
 void vigil_det_record(struct vigil_det_backend *b, enum vigil_backend_state to, enum vigil_rule rule,
@@ -299,6 +309,7 @@ static void readmit(struct vigil_det_backend *b)
 	b->kernel_down = false;
 	b->stuck_connects = 0;
 	b->stuck_requests = 0;
+	b->unacked_requests = 0;
 	b->stalled_requests = 0;
 	b->oldest_stuck_us = 0;
 	b->probe_ok_streak = 0;

@@ -36,6 +36,8 @@ struct vigil_det_params {
 	__u32 stuck_connect_floor_ms; /* ... but never below this for a connect */
 	__u32 stuck_request_floor_ms; /* ... nor below this for a request whose data was retransmitted */
 	__u32 stall_floor_ms;         /* ... nor below this for one acknowledged but unanswered */
+	__u32 stuck_unacked_floor_ms; /* ... nor below this for request data the packet datapath
+				       * saw unacknowledged (judged with the connect latency) */
 	__u32 eject_base_ms;          /* ejection time = base x n-th ejection */
 	__u32 eject_max_ms;           /* ... capped; healthy this long resets n */
 	__u32 probe_interval_ms;      /* between active probes while PROBING */
@@ -61,6 +63,9 @@ struct vigil_det_observation {
 	__u32 stuck_connects;      /* SYNs pending longer than the stuck-connect limit, started after the last success */
 	__u32 stuck_requests;      /* sends unanswered longer than the stuck-request limit whose
 				    * data had to be retransmitted: the network lost them */
+	__u32 unacked_requests;    /* packet datapath: requests whose data the backend left
+				    * unacknowledged past the unacked limit (stuck requests
+				    * judged by their own limit) */
 	__u32 stalled_requests;    /* sends unanswered longer than the stall limit, never
 				    * retransmitted: the backend's kernel acknowledged them */
 	__u32 oldest_stuck_us;     /* age of the oldest stuck or stalled socket (evidence) */
@@ -91,7 +96,7 @@ struct vigil_det_backend {
 	/* latest point-in-time inputs (cleared on re-admission) */
 	__u32 kernel_consecutive;
 	bool kernel_down;
-	__u32 stuck_connects, stuck_requests, stalled_requests, oldest_stuck_us;
+	__u32 stuck_connects, stuck_requests, unacked_requests, stalled_requests, oldest_stuck_us;
 	/* changes made outside vigil_det_evaluate(), returned by its next call
 	 * exactly once (the state itself changes at once) */
 	bool pending_probe;        /* vigil_det_probe_result() moved PROBING on */
@@ -147,6 +152,10 @@ __u64 vigil_det_stuck_request_limit_ns(const struct vigil_det_service *svc, size
 /* The same with stall_floor_ms: the limit for requests acknowledged but not
  * answered (a stopped process). */
 __u64 vigil_det_stall_limit_ns(const struct vigil_det_service *svc, size_t idx);
+/* The same with stuck_unacked_floor_ms and the peers' connect latency: the
+ * limit for request data the packet datapath saw the backend leave
+ * unacknowledged (its ACK is a kernel's answer, as a SYN-ACK is). */
+__u64 vigil_det_unacked_limit_ns(const struct vigil_det_service *svc, size_t idx);
 
 /* True when backend idx is PROBING and a probe is due at now_ns; marks the
  * probe as started (next one due after probe_interval_ms). */

@@ -107,8 +107,9 @@ static void eval_timers(struct emitter *e, struct vigil_det_service *svc, size_t
 }
 
 /* The rule and evidence of the hard failures of b, if they reach the
- * threshold: the kernel fast path, then connects, requests and kernel
- * failures counted together (evidence that the backend is dead: every
+ * threshold: the kernel fast path, then connects, requests (retransmitted,
+ * or on the packet datapath unacknowledged) and kernel failures counted
+ * together (evidence that the backend is dead: every
  * connection goes, VIGIL_TEARDOWN_ALL), then the same with stalled requests
  * (only its process stopped: VIGIL_TEARDOWN_UNACKED). VIGIL_RULE_NONE when
  * the evidence is short of the threshold. */
@@ -117,7 +118,8 @@ static enum vigil_rule hard_rule(const struct vigil_det_service *svc, size_t idx
 {
 	const struct vigil_det_backend *b = &svc->backends[idx];
 	__u32 need = svc->params.consecutive_failures;
-	__u64 dead = (__u64)b->kernel_consecutive + b->stuck_connects + b->stuck_requests;
+	__u64 dead = (__u64)b->kernel_consecutive + b->stuck_connects + b->stuck_requests +
+		     b->unacked_requests;
 
 	ev->threshold = need;
 	*teardown = VIGIL_TEARDOWN_ALL;
@@ -140,6 +142,10 @@ static enum vigil_rule hard_rule(const struct vigil_det_service *svc, size_t idx
 	}
 	if (dead >= need && b->stuck_requests) {
 		ev->limit_us = vigil_det_sat_u32(vigil_det_stuck_request_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
+		return VIGIL_RULE_STUCK_REQUEST;
+	}
+	if (dead >= need && b->unacked_requests) {
+		ev->limit_us = vigil_det_sat_u32(vigil_det_unacked_limit_ns(svc, idx) / VIGIL_DET_NS_PER_US);
 		return VIGIL_RULE_STUCK_REQUEST;
 	}
 	if (dead >= need)

@@ -90,6 +90,7 @@ static bool same_params(const struct vigil_det_params *a, const struct vigil_det
 	       a->stuck_connect_floor_ms == b->stuck_connect_floor_ms &&
 	       a->stuck_request_floor_ms == b->stuck_request_floor_ms &&
 	       a->stall_floor_ms == b->stall_floor_ms &&
+	       a->stuck_unacked_floor_ms == b->stuck_unacked_floor_ms &&
 	       a->eject_base_ms == b->eject_base_ms && a->eject_max_ms == b->eject_max_ms &&
 	       a->probe_interval_ms == b->probe_interval_ms &&
 	       a->probe_successes == b->probe_successes &&

@@ -177,6 +177,7 @@ static void format_evidence(char *buf, size_t len, const struct vigil_backend_in
 		break;
 	case VIGIL_RULE_STUCK_CONNECT:
 	case VIGIL_RULE_STUCK_REQUEST:
+	case VIGIL_RULE_STALLED:
 		snprintf(buf, len, "%u stuck/failed, oldest %.1fms > limit %.1fms", e->failures,
 			 e->latency_us / 1000.0, e->limit_us / 1000.0);
 		break;

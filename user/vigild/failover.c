@@ -14,6 +14,7 @@
 #include "failover_int.h"
 #include "log.h"
 #include "canary.h"
+#include "pkt_dp.h"
 #include "stats.h"
 #include "teardown.h"
 
@@ -103,6 +104,15 @@ struct stuck_limits {
 	__u64 connect, request, stall;
 };
 
+/* Raise *oldest_us (the evidence's oldest wait) to age_ns. */
+static void note_oldest(__u32 *oldest_us, __u64 age_ns)
+{
+	__u64 us = age_ns / 1000;
+
+	if (us > *oldest_us)
+		*oldest_us = us > 0xffffffffull ? 0xffffffffu : (__u32)us;
+}
+
 /* Stuck sockets of one backend: SYNs pending past the limit that started after
  * the last successful connect; sends unanswered past the limit whose data had
  * to be retransmitted (stuck), or, never retransmitted, past the stall limit
@@ -129,8 +139,57 @@ static void count_stuck(const struct vigil_failover *fo, const struct vigil_infl
 		else
 			obs->stalled_requests++;
 	}
-	if (age / 1000 > obs->oldest_stuck_us)
-		obs->oldest_stuck_us = (__u32)(age / 1000 > 0xffffffffull ? 0xffffffffull : age / 1000);
+	note_oldest(&obs->oldest_stuck_us, age);
+}
+
+/* How many requests of a pending_requests span (abi.h) have waited past
+ * limit: every one when even the latest has, else the first alone (the span
+ * keeps no times in between: a lower bound). The first one's wait raises
+ * *oldest_us when it counts. */
+static __u32 span_stuck(const struct vigil_failover *fo, const struct vigil_pending_span *span,
+			__u64 progress_ns, __u64 now, __u64 limit, __u32 *oldest_us)
+{
+	__u64 first;
+
+	if (!span->count || span->first_ns <= progress_ns)
+		return 0;
+	first = waited_ns(fo, span->first_ns, now);
+	if (first <= limit)
+		return 0;
+	note_oldest(oldest_us, first);
+	return waited_ns(fo, span->last_ns, now) > limit ? span->count : 1;
+}
+
+/* The packet datapath's requests of one backend, from its pending_requests
+ * summary (one lookup, no scan), for the rules that judge the socket
+ * monitor's sockets: data the backend left unacknowledged past the unacked
+ * limit is a stuck request (the network lost it; the packet datapath sees
+ * the ACKs, so it need not wait for a retransmission), a request
+ * acknowledged but unanswered past the stall limit is stalled. */
+static void observe_pending(struct vigil_failover *fo, struct fo_service *s, size_t idx,
+			    __u64 now, struct vigil_det_observation *obs)
+{
+	struct vigil_pending_requests pr;
+	__u32 stuck, unanswered;
+
+	s->rt[idx].pending_stalled = 0;
+	if (!(s->cfg->datapath & VIGIL_DATAPATH_XDP) || !fo->pub.pkt ||
+	    vigil_pkt_dp_pending_read(fo->pub.pkt, &s->det.backends[idx].ep, &pr))
+		return;
+	stuck = span_stuck(fo, &pr.unacked, pr.acked_ns, now,
+			   vigil_det_unacked_limit_ns(&s->det, idx), &obs->oldest_stuck_us);
+	unanswered = span_stuck(fo, &pr.unanswered, pr.answered_ns, now,
+				vigil_det_stall_limit_ns(&s->det, idx), &obs->oldest_stuck_us);
+	obs->unacked_requests = stuck;
+	/* the unanswered span holds the unacknowledged requests too */
+	s->rt[idx].pending_stalled = unanswered > stuck ? unanswered - stuck : 0;
+	obs->stalled_requests += s->rt[idx].pending_stalled;
+}
+
+/* The sockets' share of a count that also holds the packet datapath's. */
+static __u32 sock_share(__u32 count, __u32 pending)
+{
+	return count > pending ? count - pending : 0;
 }
 
 static void scan_backend_sockets(struct vigil_failover *fo, const struct vigil_inflight *fls,
@@ -314,7 +373,8 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		if (!fls) { /* no scan this tick: keep the last counts */
 			obs.stuck_connects = s->det.backends[b].stuck_connects;
 			obs.stuck_requests = s->det.backends[b].stuck_requests;
-			obs.stalled_requests = s->det.backends[b].stalled_requests;
+			obs.stalled_requests = sock_share(s->det.backends[b].stalled_requests,
+							  s->rt[b].pending_stalled);
 			obs.oldest_stuck_us = s->det.backends[b].oldest_stuck_us;
 		} else {
 			scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
@@ -325,6 +385,10 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 			obs.stuck_requests = 0;
 		if (now - s->rt[b].last_reply_ns <= vigil_det_stall_limit_ns(&s->det, b))
 			obs.stalled_requests = 0;
+		/* Its own evidence of silence (pending_requests spans end at the
+		 * backend's progress), so after the test above; one lookup, so
+		 * on every tick. */
+		observe_pending(fo, s, b, now, &obs);
 		/* A first stuck connect is a suspect, as a first refusal is. */
 		if (fo->listener && obs.stuck_connects && !s->det.backends[b].stuck_connects &&
 		    s->det.backends[b].state == VIGIL_STATE_HEALTHY)

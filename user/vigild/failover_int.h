@@ -13,6 +13,8 @@ struct fo_backend_rt {
 	bool have_last;
 	bool probe_in_flight;
 	__u64 last_reply_ns; /* last tick in which the backend answered a request */
+	__u32 pending_stalled; /* the packet datapath's share of the stalled requests
+				* last observed (read every tick, sockets every scan) */
 	__u64 ejections_by_rule[VIGIL_RULE_COUNT]; /* since vigild started (metrics) */
 };
 

@@ -121,7 +121,7 @@ static const char *const own_maps[] = {
 	VIGIL_PIN_LOSS,          VIGIL_PIN_RESCUE_FLOWS, VIGIL_PIN_RESCUE_MARKS,
 	VIGIL_PIN_RESCUE_SVC,    VIGIL_PIN_RESCUE_STATS,
 	VIGIL_PIN_DAEMON_STATUS,
-	VIGIL_PIN_LB_FEEDS,
+	VIGIL_PIN_LB_FEEDS,      VIGIL_PIN_PENDING,
 };
 
 static const char *const own_link_prefixes[] = { VIGIL_PIN_MON_LINK_PREFIX, "new-monitor-", "xdp-",

@@ -161,6 +161,8 @@ void vigil_pkt_dp_stop(struct vigil_pkt_dp *xl)
 
 /* ---- backends ---------------------------------------------------------------- */
 
+static int pending_clear(struct vigil_pkt_dp *xl, __u32 id);
+
 int vigil_pkt_dp_backend_id(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep)
 {
 	int free_id = -1;
@@ -174,6 +176,8 @@ int vigil_pkt_dp_backend_id(struct vigil_pkt_dp *xl, const struct vigil_endpoint
 	if (free_id < 0)
 		return -ENOSPC;
 	xl->ids[free_id] = *ep;
+	/* requests an earlier holder of the id left pending are not ep's */
+	pending_clear(xl, (__u32)free_id);
 	return free_id;
 }
 
@@ -296,6 +300,46 @@ out:
 		*elapsed_ns = vigil_now_ns() - start;
 	return ret;
 }
+
+/* ---- pending requests ------------------------------------------------------------ */
+
+static const struct vigil_pending_requests no_pending;
+
+/* The id ep has, without giving it one; -ENOENT if none. */
+static int id_of(const struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep)
+{
+	for (int id = 0; id < VIGIL_MAX_LB_BACKENDS; id++)
+		if (memcmp(&xl->ids[id], ep, sizeof(*ep)) == 0)
+			return id;
+	return -ENOENT;
+}
+
+static int pending_clear(struct vigil_pkt_dp *xl, __u32 id)
+{
+	return bpf_map_update_elem(bpf_map__fd(xl->skel->maps.pending_requests), &id, &no_pending,
+				   BPF_ANY) ? -errno : 0;
+}
+
+int vigil_pkt_dp_pending_reset(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep)
+{
+	int id = id_of(xl, ep);
+
+	return id < 0 ? id : pending_clear(xl, (__u32)id);
+}
+
+int vigil_pkt_dp_pending_read(const struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep,
+			      struct vigil_pending_requests *out)
+{
+	int id = id_of(xl, ep);
+	__u32 key = (__u32)id;
+
+	if (id < 0)
+		return id;
+	return bpf_map_lookup_elem(bpf_map__fd(xl->skel->maps.pending_requests), &key, out) ? -errno
+											       : 0;
+}
+
+/* ---- what is no longer configured -------------------------------------------------- */
 
 static bool vip_configured(const void *key, const void *ctx)
 {

@@ -38,6 +38,14 @@ int vigil_pkt_dp_set_flags(struct vigil_pkt_dp *xl, const struct vigil_endpoint 
 int vigil_pkt_dp_publish(struct vigil_pkt_dp *xl, __u32 service_id, const struct vigil_endpoint *vip,
 		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns);
 
+/* The requests of backend ep the program saw pending (pending_requests,
+ * read by the failover engine): emptied (a re-admitted backend; also done
+ * when an id is handed out), read. Return 0 or -errno (-ENOENT: ep has no
+ * id). */
+int vigil_pkt_dp_pending_reset(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep);
+int vigil_pkt_dp_pending_read(const struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep,
+			      struct vigil_pending_requests *out);
+
 /* Drop services and backend ids that are no longer configured. */
 void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_config *cfg);
 

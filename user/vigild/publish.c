@@ -37,6 +37,7 @@ static const char *const pub_map_names[VIGIL_PUB_N_MAPS] = {
 	[VIGIL_PUB_HISTORY] = "history", [VIGIL_PUB_BACKEND_INFO] = "backend_info",
 	[VIGIL_PUB_SERVICES] = "services", [VIGIL_PUB_ADMIN] = "admin",
 	[VIGIL_PUB_XDP_BACKENDS] = "xdp_backends", [VIGIL_PUB_XDP_TABLES] = "xdp_tables",
+	[VIGIL_PUB_PENDING] = "pending_requests",
 };
 
 static void failed(struct vigil_publisher *p, enum vigil_pub_map m, int err, const char *fmt, ...)
@@ -137,6 +138,16 @@ int vigil_publish_thresholds(struct vigil_publisher *p)
 		}
 	}
 	return 0;
+}
+
+/* Requests pending when the backend was taken out are no evidence against
+ * it once it is back: its summary starts empty. */
+static void clear_pending(struct vigil_publisher *p, const struct vigil_endpoint *ep)
+{
+	int ret = p->pkt ? vigil_pkt_dp_pending_reset(p->pkt, ep) : 0;
+
+	if (ret && ret != -ENOENT)
+		failed(p, VIGIL_PUB_PENDING, ret, "the pending-request reset of a re-admitted backend");
 }
 
 void vigil_publish_readmit(struct vigil_publisher *p, const struct vigil_endpoint *ep)
@@ -301,8 +312,10 @@ void vigil_publish_service(struct vigil_publisher *p, const struct vigil_service
 		const struct vigil_det_change *c = &want->changes[i];
 
 		write_change(p, svc, want, c, now);
-		if (c->backend_index >= 0 && c->to == VIGIL_STATE_HEALTHY)
+		if (c->backend_index >= 0 && c->to == VIGIL_STATE_HEALTHY) {
 			vigil_publish_readmit(p, &want->backends[c->backend_index].ep);
+			clear_pending(p, &want->backends[c->backend_index].ep);
+		}
 	}
 	for (size_t b = 0; b < want->n_backends; b++)
 		write_backend(p, svc, &want->backends[b]);

@@ -27,7 +27,7 @@ struct vigil_lbfeeds;
 enum vigil_pub_map {
 	VIGIL_PUB_SETS, VIGIL_PUB_HEALTH, VIGIL_PUB_HISTORY, VIGIL_PUB_BACKEND_INFO,
 	VIGIL_PUB_SERVICES, VIGIL_PUB_ADMIN, VIGIL_PUB_XDP_BACKENDS, VIGIL_PUB_XDP_TABLES,
-	VIGIL_PUB_N_MAPS
+	VIGIL_PUB_PENDING, VIGIL_PUB_N_MAPS
 };
 
 struct vigil_publisher {
@@ -70,7 +70,8 @@ bool vigil_publish_due(const struct vigil_published *last);
  * before anything slower happens), packet-datapath flow policies and, when
  * the set changed or last->force, its Maglev tables; the load balancers fed
  * (p->feeds), which push at once what changed; a change record per
- * change (and the re-admitted backends' health reset); backend records; the
+ * change (and the re-admitted backends' health and pending-request resets);
+ * backend records; the
  * service record. last is updated. */
 void vigil_publish_service(struct vigil_publisher *p, const struct vigil_service_cfg *svc, __u32 id,
 			   struct vigil_published *last, const struct vigil_desired *want);
