@@ -76,7 +76,7 @@ done
 assert_true "the XDP flow key stays" has_key $XDP_KEY
 assert_eq "the open connection's entry stays" "$LIVE" "$(socket_keys)"
 assert_true "vigild logs the drop" grep -q "dropped ${#DEAD[@]} in-flight entries of sockets that closed" "$VIGILD_LOG"
-# Beyond stall_floor_ms (500 ms) and many ticks.
+# Beyond stall_floor_ms (400 ms) and many ticks.
 sleep 2
 assert_eq "b1 state" healthy "$(backend_field web "${EP[1]}" state)"
 assert_eq "ejections of b1 in the history" 0 "$(events_of "${EP[1]}" ejected | wc -l)"

@@ -18,7 +18,7 @@
 #            their answers. Default detection settings. Asserts: nothing is
 #            ejected and no request failed.
 # stop       the same for 1 s (a stall is not a death): the requests are
-#            acknowledged and left unanswered past stall_floor_ms (500 ms),
+#            acknowledged and left unanswered past stall_floor_ms (400 ms),
 #            so b1 is ejected by rule stalled, for new connections only: its
 #            flows stay (no flow moved), its requests complete when it runs
 #            again, and no request of any client failed (2 s timeout).

@@ -187,7 +187,7 @@ START_TEST(defaults)
 	ck_assert_double_eq(p.stuck_factor, 4.0);
 	ck_assert_uint_eq(p.stuck_connect_floor_ms, 50);
 	ck_assert_uint_eq(p.stuck_request_floor_ms, 200);
-	ck_assert_uint_eq(p.stall_floor_ms, 500);
+	ck_assert_uint_eq(p.stall_floor_ms, 400);
 	ck_assert_uint_eq(p.stuck_unacked_floor_ms, 100);
 	ck_assert_uint_eq(p.eject_base_ms, 2000);
 	ck_assert_uint_eq(p.eject_max_ms, 60000);

@@ -79,7 +79,7 @@ void vigil_det_params_defaults(struct vigil_det_params *p)
 		.stuck_request_floor_ms = 200,
 		/* above the 100-250 ms scheduling stalls of a loaded 2-core host
 		 * and a 300 ms pause: acknowledged requests wait longer first */
-		.stall_floor_ms = 500,
+		.stall_floor_ms = 400,
 		/* the packet datapath sees a backend's ACKs: request data left
 		 * unacknowledged is lost without waiting for a retransmission;
 		 * a Linux backend may hold an ACK back 40 ms (delayed ACK) */
