@@ -1,0 +1,46 @@
+#!/bin/bash
+# Failed requests of the XDP datapath in the faults its rescue covers, for one
+# or more builds on the same machine, in alternating rounds: the integration
+# tests test_xdp_fault.sh (cases kill and blackhole: one of two primaries
+# fails) and test_xdp_backup.sh (both primaries killed, a backup takes over)
+# are the testbed, run with XDP_FAULT_WORKERS closed-loop clients, a new
+# connection per request, 2 s client timeout. Their assertions are not what
+# is measured (an older build fails them); their summary lines are:
+#   failed_after  requests started after the fault (marked once the fault is
+#                 in place) that failed
+#   max_ok_ms     the slowest request that succeeded: a rescued connect waits
+#                 for the client's SYN retransmission (1 s)
+#   detect_ms / switch_ms  fault to ejection / to the switch to backups
+#
+#   scripts/bench-xdp-rescue.sh [BUILD...]   (default: build; root; takes
+#                                             flock /tmp/vigil-net.lock per run)
+# ROUNDS (default 3), XDP_FAULT_WORKERS (default 50). Prints lines starting
+# with xdp_rescue; asserts nothing.
+BENCH_NAME=bench-xdp-rescue
+# shellcheck source=scripts/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
+ROUNDS=${ROUNDS:-3}
+export XDP_FAULT_WORKERS=${XDP_FAULT_WORKERS:-50}
+need_root "runs the integration tests"
+builds=("$@")
+((${#builds[@]})) || builds=("$BUILD")
+for b in "${builds[@]}"; do need_built "$b/vigild" "$b/tools/loadgen"; done
+
+# One run of TEST (case CASE, "" for none) against build B; prints its line.
+run() { # B TEST CASE
+	local out
+	out=$(BUILD=$(cd "$1" && pwd) VGL_CASES=$3 flock /tmp/vigil-net.lock \
+		bash "tests/integration/$2.sh" 2>&1)
+	grep -oE "xdp_(kill|blackhole|backup) .*(failed_after|switch_ms)=.*" <<<"$out" | head -n1 |
+		sed "s|^|xdp_rescue build=$1 |"
+}
+
+echo "xdp_rescue setup: $XDP_FAULT_WORKERS clients, new connection per request, 2 s timeout;" \
+	"$ROUNDS rounds; builds ${builds[*]}; commit $(git rev-parse --short HEAD)"
+for r in $(seq "$ROUNDS"); do
+	for b in "${builds[@]}"; do
+		run "$b" test_xdp_fault kill
+		run "$b" test_xdp_fault blackhole
+		run "$b" test_xdp_backup ""
+	done
+done
