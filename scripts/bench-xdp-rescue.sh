@@ -12,8 +12,8 @@
 #                 for the client's SYN retransmission (1 s)
 #   detect_ms / switch_ms  fault to ejection / to the switch to backups
 #
-#   scripts/bench-xdp-rescue.sh [BUILD...]   (default: build; root; takes
-#                                             flock /tmp/vigil-net.lock per run)
+#   flock /tmp/vigil-net.lock scripts/bench-xdp-rescue.sh [BUILD...]
+#                                            (default: build; root)
 # ROUNDS (default 3), XDP_FAULT_WORKERS (default 50). Prints lines starting
 # with xdp_rescue; asserts nothing.
 BENCH_NAME=bench-xdp-rescue
@@ -29,8 +29,7 @@ for b in "${builds[@]}"; do need_built "$b/vigild" "$b/tools/loadgen"; done
 # One run of TEST (case CASE, "" for none) against build B; prints its line.
 run() { # B TEST CASE
 	local out
-	out=$(BUILD=$(cd "$1" && pwd) VGL_CASES=$3 flock /tmp/vigil-net.lock \
-		bash "tests/integration/$2.sh" 2>&1)
+	out=$(BUILD=$(cd "$1" && pwd) VGL_CASES=$3 bash "tests/integration/$2.sh" 2>&1)
 	grep -oE "xdp_(kill|blackhole|backup) .*(failed_after|switch_ms)=.*" <<<"$out" | head -n1 |
 		sed "s|^|xdp_rescue build=$1 |"
 }
