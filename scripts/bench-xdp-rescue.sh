@@ -29,7 +29,8 @@ for b in "${builds[@]}"; do need_built "$b/vigild" "$b/tools/loadgen"; done
 # One run of TEST (case CASE, "" for none) against build B; prints its line.
 run() { # B TEST CASE
 	local out
-	out=$(BUILD=$(cd "$1" && pwd) VGL_CASES=$3 bash "tests/integration/$2.sh" 2>&1)
+	# An older build fails the assertions: its figures are what is wanted.
+	out=$(BUILD=$(cd "$1" && pwd) VGL_CASES=$3 bash "tests/integration/$2.sh" 2>&1) || true
 	grep -oE "xdp_(kill|blackhole|backup) .*(failed_after|switch_ms)=.*" <<<"$out" | head -n1 |
 		sed "s|^|xdp_rescue build=$1 |"
 }
