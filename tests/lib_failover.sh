@@ -367,11 +367,17 @@ _catches_usr1() { # PID
 # signal: a loadgen still starting (its wrapper before exec, or loadgen
 # before its handler is set) would be killed by it instead.
 mark_fault() { # PID...
+	mark_ready "$@"
+	kill -USR1 "$@"
+}
+
+# Wait until each loadgen PID catches SIGUSR1 (then a plain kill -USR1 marks
+# the fault at once: the check forks per PID).
+mark_ready() { # PID...
 	local pid
 	for pid in "$@"; do
 		wait_until 5 _catches_usr1 "$pid" || warn "loadgen $pid does not catch SIGUSR1 yet"
 	done
-	kill -USR1 "$@"
 }
 
 # Wait (at most TIMEOUT_S) for the loadgen PID to end; LG_OUT gets its
@@ -472,10 +478,11 @@ fault_under_load() { # SLEEP_S EP LABEL CMD...
 	ERR_BEFORE=$(stat_of "$ep" errors) || die "no stats for $label"
 	assert_ge "connect attempts to $label before the fault" 1 "$ATT_BEFORE"
 	[[ -n "${FAULT_MARK+x}" ]] && mark=("${FAULT_MARK[@]}")
+	mark_ready "$FLG_PID" "${mark[@]}"
 	FAULT_NS=$(now_wall_ns)
-	[[ ${FAULT_MARK_AFTER:-0} == 1 ]] || mark_fault "$FLG_PID" "${mark[@]}"
+	[[ ${FAULT_MARK_AFTER:-0} == 1 ]] || kill -USR1 "$FLG_PID" "${mark[@]}"
 	"$@" || die "injecting the fault ($*) failed"
-	[[ ${FAULT_MARK_AFTER:-0} == 1 ]] && mark_fault "$FLG_PID" "${mark[@]}"
+	[[ ${FAULT_MARK_AFTER:-0} == 1 ]] && kill -USR1 "$FLG_PID" "${mark[@]}"
 	log "fault on $label ($ep): $*"
 }
 

@@ -39,7 +39,7 @@ kill_primaries() { fo_kill_server 1 && fo_kill_server 2; }
 # with too few the second primary would get its third refusal (and its
 # ejection) only then (docs/xdp.md, "Rescue of a connect").
 FAULT_LOAD=(xlg_bg -a "$VIP4" -p 80 -c "${XDP_FAULT_WORKERS:-8}" -d 3000 -t 2000 -s 1)
-FAULT_MARK_AFTER=1
+FAULT_MARK_AFTER=${FAULT_MARK_AFTER:-1} # scripts/bench-xdp-rescue.sh: 0
 fault_under_load 0.8 "${EP[1]}" b1 kill_primaries
 for i in 1 2; do
 	wait_backend_field web "${EP[i]}" state ejected 5 || VGL_FAILS=$((VGL_FAILS + 1))

@@ -44,7 +44,7 @@ THRESHOLD=3
 N_KA=6
 WORKERS=${XDP_FAULT_WORKERS:-4} # scripts/bench-xdp-rescue.sh sets more
 TIMEOUT_MS=2000
-FAULT_MARK_AFTER=1
+FAULT_MARK_AFTER=${FAULT_MARK_AFTER:-1} # scripts/bench-xdp-rescue.sh: 0
 # case | ejection rules | keep-alive duration, timeout (ms) | short-load pause (ms)
 case $VGL_CASE in
 kill)
