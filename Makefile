@@ -239,6 +239,7 @@ bench: all
 	$(Q)$(BUILD)/bench/xdp_bench
 	$(Q)scripts/bench-xdp.sh
 	$(Q)scripts/bench-xdp-detect.sh
+	$(Q)scripts/bench-xdp-rescue.sh
 	$(Q)scripts/bench-failover.sh
 	$(Q)scripts/bench-metrics.sh
 	$(Q)scripts/bench-lb-feed.sh

@@ -42,6 +42,16 @@ struct {
 	__array(values, struct maglev_table); /* last: a flexible array */
 } xdp_tables SEC(".maps");
 
+/* Per VIP, the service's backend set with backend ids (struct vigil_xdp_set):
+ * read only when Maglev's probes find nothing the fast path left up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VIGIL_MAX_SERVICES);
+	__type(key, struct vigil_endpoint);
+	__type(value, struct vigil_xdp_set);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xdp_sets SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, VIGIL_MAX_FLOWS);
@@ -73,7 +83,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VIGIL_XDP_COUNTERS);
+	__uint(max_entries, VIGIL_XDP_COUNTER_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -16,14 +16,14 @@
 #include "maps_loss.h"
 #include "maps_sets.h" /* published by vigild through bpf/state_maps.bpf.c */
 #include "maps_sock_vip.h"
-#include "sock_pick.h"
+#include "set_pick.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define SOCK_STREAM_TYPE 1
 #define ALLOW 1
 
-/* The one place connect() asks for a backend (the rule: bpf/sock_pick.h). */
+/* The one place connect() asks for a backend (the rule: bpf/set_pick.h). */
 static __always_inline const struct vigil_set_entry *
 connect_choice(const struct vigil_backend_set *set, __u8 family)
 {

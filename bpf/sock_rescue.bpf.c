@@ -12,7 +12,7 @@
  *                     connection whose backend is no longer serving (ejected
  *                     from the set, or marked down by the fast path) is
  *                     rewritten to a healthy backend of the same service,
- *                     chosen by the connect() rule (bpf/sock_pick.h); the flow
+ *                     chosen by the connect() rule (bpf/set_pick.h); the flow
  *                     is recorded (rescue_flows) and its later packets follow.
  *   vigil_rescue_in   tc clsact ingress of the same interfaces. Packets of the
  *                     new backend get the original backend's address back, so
@@ -40,7 +40,7 @@
 #include "maps_sock_vip.h"
 #include "maps_rescue.h"
 #include "signals.h"
-#include "sock_pick.h"
+#include "set_pick.h"
 #include "xdp_parse.h"
 #include "tc_nat.h"
 
@@ -156,7 +156,7 @@ static __always_inline bool still_serving(const struct vigil_endpoint *vip,
 }
 
 /* The one place the rescue asks for a backend: the connect() rule
- * (bpf/sock_pick.h) without the backend being left, of the packet's family
+ * (bpf/set_pick.h) without the backend being left, of the packet's family
  * (the socket's addresses cannot change family), healthy or nothing. */
 static __always_inline const struct vigil_set_entry *
 rescue_choice(const struct vigil_endpoint *vip, const struct vigil_endpoint *leaving, __u8 family)

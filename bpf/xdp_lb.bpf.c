@@ -15,7 +15,10 @@
  *                      backend must be left) from the service's Maglev table;
  *                      destination rewritten to the backend.
  * backend -> client    matched in xdp_rev_flows; source rewritten back to the
- *                      VIP.
+ *                      VIP. A RST refusing a connect is withheld once per flow
+ *                      and the flow moved, so that the client's SYN
+ *                      retransmit opens the connection on another backend
+ *                      (docs/xdp.md, "Rescue of a connect").
  *
  * Forwarding (xdp.forward: redirect, the default): a FIB lookup in the
  * program gives the egress device and next-hop MAC; the packet leaves with
@@ -41,6 +44,7 @@
 #include "tc_nat.h"
 #include "lb_maps.h"
 #include "xdp_requests.h"
+#include "set_pick.h"
 #include "lb_core.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -152,18 +156,14 @@ static __always_inline int xdp_resolve(struct xdp_md *ctx, struct bpf_fib_lookup
 	return 0;
 }
 
-/* The flow direction's cached next hop while fresh, else a FIB lookup (whose
- * answer is cached). */
-static __always_inline int xdp_next_hop(struct xdp_md *ctx, const struct pkt *p,
-					const struct lb_rewrite *rw, struct vigil_next_hop *hop)
+/* A FIB lookup for the packet after the rewrite; the answer is cached in the
+ * flow direction. A call of its own: its lookup structure stays out of the
+ * entry's frame, which the load balancer's decision needs. */
+static __noinline int xdp_fib_hop(struct xdp_md *ctx, const struct pkt *p,
+				  const struct lb_rewrite *rw, struct vigil_next_hop *hop, __u64 now)
 {
 	struct bpf_fib_lookup fib = {};
-	__u64 now = bpf_jiffies64();
 
-	if (rw->hop && rw->hop->ifindex && now - rw->hop->resolved_jiffies < VIGIL_HOP_CACHE_JIFFIES) {
-		*hop = *rw->hop;
-		return 0;
-	}
 	fib_prepare(&fib, p, rw, ctx->ingress_ifindex);
 	if (xdp_resolve(ctx, &fib, hop))
 		return -1;
@@ -171,6 +171,19 @@ static __always_inline int xdp_next_hop(struct xdp_md *ctx, const struct pkt *p,
 	if (rw->hop)
 		*rw->hop = *hop;
 	return 0;
+}
+
+/* The flow direction's cached next hop while fresh, else a FIB lookup. */
+static __always_inline int xdp_next_hop(struct xdp_md *ctx, const struct pkt *p,
+					const struct lb_rewrite *rw, struct vigil_next_hop *hop)
+{
+	__u64 now = bpf_jiffies64();
+
+	if (rw->hop && rw->hop->ifindex && now - rw->hop->resolved_jiffies < VIGIL_HOP_CACHE_JIFFIES) {
+		*hop = *rw->hop;
+		return 0;
+	}
+	return xdp_fib_hop(ctx, p, rw, hop, now);
 }
 
 /* Send the rewritten packet out to its next hop, or leave it to the kernel.
@@ -218,7 +231,7 @@ int vigil_xdp_lb(struct xdp_md *ctx)
 	}
 	res = lb_decide(&p, &rw);
 	if (res == LB_DROP)
-		return drop(VIGIL_DROP_NO_BACKEND, XDP_DROP);
+		return drop(rw.drop_reason, XDP_DROP);
 	if (res != LB_REWRITE)
 		return XDP_PASS;
 	xdp_rewrite(&p, &rw.to, rw.to_dst);
@@ -272,15 +285,31 @@ kernel:
 	return TC_ACT_OK_;
 }
 
+/* Rewrite the packet as rw says (tc_nat.h) and send it on. A call of its
+ * own: the FIB query and the rewrite's offsets stay out of the entry's frame,
+ * which the load balancer's decision needs. */
+static __noinline int tc_apply(struct __sk_buff *skb, const struct pkt *p,
+			       const struct lb_rewrite *rw)
+{
+	struct bpf_fib_lookup fib = {};
+	struct tc_fields f = {};
+	bool v4 = p->ip4 != NULL;
+
+	if (forward_mode == VIGIL_FWD_REDIRECT) /* before the helpers end header access */
+		fib_prepare(&fib, p, rw, skb->ingress_ifindex);
+	tc_fields_of(p, rw->to_dst, sizeof(struct ethhdr), tc_l4_offset(p), &f);
+	/* A packet the helpers could only half rewrite must not leave. */
+	if (tc_rewrite(skb, &f, &rw->to, v4))
+		return drop(VIGIL_DROP_NAT_REWRITE, TC_ACT_SHOT_);
+	return tc_forward(skb, &fib, &f, v4);
+}
+
 SEC("tc")
 int vigil_tc_lb(struct __sk_buff *skb)
 {
-	struct bpf_fib_lookup fib = {};
 	struct lb_rewrite rw = {};
-	struct tc_fields f = {};
 	struct pkt p = {};
 	int res = tc_parse(skb, &p);
-	bool v4;
 
 	if (res != PARSE_TCP) {
 		count_unparsed(res);
@@ -288,15 +317,8 @@ int vigil_tc_lb(struct __sk_buff *skb)
 	}
 	res = lb_decide(&p, &rw);
 	if (res == LB_DROP)
-		return drop(VIGIL_DROP_NO_BACKEND, TC_ACT_SHOT_);
+		return drop(rw.drop_reason, TC_ACT_SHOT_);
 	if (res != LB_REWRITE)
 		return TC_ACT_OK_;
-	v4 = p.ip4 != NULL;
-	if (forward_mode == VIGIL_FWD_REDIRECT) /* before the helpers end header access */
-		fib_prepare(&fib, &p, &rw, skb->ingress_ifindex);
-	tc_fields_of(&p, rw.to_dst, sizeof(struct ethhdr), tc_l4_offset(&p), &f);
-	/* A packet the helpers could only half rewrite must not leave. */
-	if (tc_rewrite(skb, &f, &rw.to, v4))
-		return drop(VIGIL_DROP_NAT_REWRITE, TC_ACT_SHOT_);
-	return tc_forward(skb, &fib, &f, v4);
+	return tc_apply(skb, &p, &rw);
 }

@@ -152,10 +152,12 @@ fo_servers_two_ports() { # PA PK
 	K1="${B4[1]}:$2" K2="${B4[2]}:$2" K3="${B4[3]}:$2"
 }
 
-# Kill backend IDX's testsrv (SIGKILL: no graceful close) and forget it.
+# Kill backend IDX's testsrv (SIGKILL: no graceful close) and forget it;
+# returns once it is gone (wait: at once, where a poll would sleep).
 fo_kill_server() { # IDX
 	local pid=${FO_SRV_PIDS[$1]}
 	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 	stop_pid "$pid"
 }
 
@@ -365,11 +367,17 @@ _catches_usr1() { # PID
 # signal: a loadgen still starting (its wrapper before exec, or loadgen
 # before its handler is set) would be killed by it instead.
 mark_fault() { # PID...
+	mark_ready "$@"
+	kill -USR1 "$@"
+}
+
+# Wait until each loadgen PID catches SIGUSR1 (then a plain kill -USR1 marks
+# the fault at once: the check forks per PID).
+mark_ready() { # PID...
 	local pid
 	for pid in "$@"; do
 		wait_until 5 _catches_usr1 "$pid" || warn "loadgen $pid does not catch SIGUSR1 yet"
 	done
-	kill -USR1 "$@"
 }
 
 # Wait (at most TIMEOUT_S) for the loadgen PID to end; LG_OUT gets its
@@ -455,7 +463,11 @@ fo_stop_vigild() { # [TIMEOUT_S]
 # errors (ATT_BEFORE, ERR_BEFORE) and require connects to it (without them
 # "none after the ejection" proves nothing), mark the fault in the load and
 # in the loadgens FAULT_MARK (default none) and inject it: CMD... (dies if it
-# fails). Sets FAULT_NS, and FLG_PID, FLG_LOG (the fault load).
+# fails). With FAULT_MARK_AFTER=1 the loadgens are marked once CMD has
+# returned (the backend is dead or black-holed), so that "started after the
+# fault" excludes requests a live backend took just before it failed (those
+# are in flight at the fault). Sets FAULT_NS, and FLG_PID, FLG_LOG (the fault
+# load).
 fault_under_load() { # SLEEP_S EP LABEL CMD...
 	local ep=$2 label=$3 mark=()
 	"${FAULT_LOAD[@]}"
@@ -466,9 +478,11 @@ fault_under_load() { # SLEEP_S EP LABEL CMD...
 	ERR_BEFORE=$(stat_of "$ep" errors) || die "no stats for $label"
 	assert_ge "connect attempts to $label before the fault" 1 "$ATT_BEFORE"
 	[[ -n "${FAULT_MARK+x}" ]] && mark=("${FAULT_MARK[@]}")
+	mark_ready "$FLG_PID" "${mark[@]}"
 	FAULT_NS=$(now_wall_ns)
-	mark_fault "$FLG_PID" "${mark[@]}"
+	[[ ${FAULT_MARK_AFTER:-0} == 1 ]] || kill -USR1 "$FLG_PID" "${mark[@]}"
 	"$@" || die "injecting the fault ($*) failed"
+	[[ ${FAULT_MARK_AFTER:-0} == 1 ]] && kill -USR1 "$FLG_PID" "${mark[@]}"
 	log "fault on $label ($ep): $*"
 }
 

@@ -240,9 +240,9 @@ ka_on() { # ADDR
 # Sum over CPUs of the load balancer's counter IDX (enum vigil_xdp_counter),
 # read with vigilctl xdp: 0 pass_other 1 forwarded 2 reversed 3 new_flows
 # 4 reselected 5 pass_malformed 6 pass_not_tcp 7 drop_no_backend 8 fwd_direct
-# 9 fwd_kernel.
+# 9 fwd_kernel 10 rescued.
 XDP_COUNTER_NAMES=(pass_other forwarded reversed new_flows reselected pass_malformed
-	pass_not_tcp drop_no_backend fwd_direct fwd_kernel)
+	pass_not_tcp drop_no_backend fwd_direct fwd_kernel rescued)
 xdp_counter() { # IDX
 	vctl xdp --json | jq -r --arg c "${XDP_COUNTER_NAMES[$1]}" '.counters[$c]'
 }
@@ -262,7 +262,7 @@ xdp_counters_line() {
 		"reselected=$(xdp_counter 4) pass_other=$(xdp_counter 0)" \
 		"pass_not_tcp=$(xdp_counter 6) pass_malformed=$(xdp_counter 5)" \
 		"drop_no_backend=$(xdp_counter 7) fwd_direct=$(xdp_counter 8)" \
-		"fwd_kernel=$(xdp_counter 9)"
+		"fwd_kernel=$(xdp_counter 9) rescued=$(xdp_counter 10)"
 }
 
 # ---- a backend behind a TUN link ---------------------------------------------------

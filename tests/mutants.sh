@@ -38,7 +38,7 @@ jobs=${MAKE_JOBS:-2}
 # name | what the mutant disables (where) | guards
 MUTANTS=(
 	"fastpath|kernel fast path: N hard failures never mark backend_health down (bpf/signals.h)|bpf:test_xdp_health:ipv4_rst_refused_fastpath int:test_failover_fastpath"
-	"socklb_skip|connect hook ignores the fast path's down flag (bpf/sock_pick.h)|bpf:test_sock_lb:connect4_skips_down,connect6_skips_down_and_backups int:test_failover_fastpath"
+	"socklb_skip|the kernel's set choice (connect, both rescues, XDP backups) ignores the fast path's down flag (bpf/set_pick.h)|bpf:test_sock_lb:connect4_skips_down,connect6_skips_down_and_backups int:test_failover_fastpath"
 	"stuck_connect|detector: connects pending past the limit do not count (user/lib/detector_rules.c)|unit:detector:hard_failures"
 	"sockdestroy|SOCK_DESTROY skipped for matched sockets (user/vigild/sockdestroy.c)|int:test_sockdestroy"
 	"teardown|vigild: a hard ejection does not tear connections down (user/vigild/failover.c)|int:test_failover_blackhole"
@@ -47,6 +47,8 @@ MUTANTS=(
 	"sock_rescue|socket rescue: a connect never moves off its failed backend (bpf/sock_rescue.bpf.c)|bpf:test_sock_rescue:refused_connect_moves,refused_connect_targets int:test_sock_rescue"
 	"xdp_reselect|XDP: a tracked flow keeps its ejected/draining/removed backend (bpf/lb_core.h)|bpf:test_xdp_conntrack:policy_reselect,policy_syn_repick,policy_removed"
 	"xdp_requests|XDP: no request is tracked from the packets (bpf/xdp_requests.h)|bpf:test_xdp_requests:request_answered,client_retransmission,black_hole_summary int:test_xdp_requests"
+	"rst_rescue|XDP: a backend's RST refusing a connect always reaches the client (bpf/lb_core.h)|bpf:test_xdp_rescue:rst_withheld_syn_resteered,rst_withheld_tc,rst_rescued_by_backup"
+	"xdp_backups|XDP: no choice from the service's set when Maglev finds only down backends (bpf/lb_core.h)|bpf:test_xdp_rescue:all_primaries_down_backup,one_primary_down_no_backup"
 	"backups|detector: backups never serve, fail open instead (user/lib/detector.c)|unit:detector:service_level int:test_failover_backups"
 	"probe_readmit|detector: successful probes never re-admit (user/lib/detector.c)|unit:detector:probing_backoff"
 	"maglev_weights|Maglev table ignores backend weights (user/lib/maglev.c)|unit:maglev:population"

@@ -398,6 +398,7 @@ _Static_assert(sizeof(struct vigil_change) == 104, "vigil_change layout");
 #define VIGIL_PIN_REV_FLOWS    "xdp_rev_flows"
 #define VIGIL_PIN_XDP_STATS    "xdp_stats"
 #define VIGIL_PIN_XDP_DROPS    "xdp_drops"
+#define VIGIL_PIN_XDP_SETS     "xdp_sets"
 
 /* Where a rewritten packet goes (xdp.forward; read-only data of the program). */
 #define VIGIL_FWD_REDIRECT 0 /* FIB lookup in the program, MAC rewrite, XDP_TX/XDP_REDIRECT
@@ -460,14 +461,19 @@ struct vigil_flow_client {
 	__u32 ack;      /* the client's acknowledgment number on that data */
 };
 _Static_assert(sizeof(struct vigil_flow_client) == 8, "vigil_flow_client layout");
+/* vigil_flow.flags */
+#define VIGIL_FLOW_RESCUED 0x1 /* its connect was steered off a backend that refused it:
+				* a refusal by the new backend reaches the client */
 
 struct vigil_flow {
 	__u32 backend_id;
 	__u32 service_id;
+	__u32 flags; /* VIGIL_FLOW_* */
+	__u32 pad;
 	struct vigil_next_hop hop; /* towards the backend */
 	struct vigil_flow_client client;
 };
-_Static_assert(sizeof(struct vigil_flow) == 40, "vigil_flow layout");
+_Static_assert(sizeof(struct vigil_flow) == 48, "vigil_flow layout");
 
 /* Request tracking, backend side: the flow's request waiting for the
  * backend's answer (its first payload after the request). */
@@ -479,6 +485,17 @@ struct vigil_flow_request {
 	__u8 pad;
 };
 _Static_assert(sizeof(struct vigil_flow_request) == 16, "vigil_flow_request layout");
+/* xdp_sets[VIP]: the service's backend set as the socket datapath gets it
+ * (serving tier, then healthy backups), with each entry's backend id; vigild
+ * writes it with the Maglev table. The program chooses from it, by the socket
+ * load balancer's rule, when Maglev's probes find only backends the fast path
+ * marked down: backups take new flows before vigild has switched the table. */
+struct vigil_xdp_set {
+	struct vigil_backend_set set;
+	__u32 ids[VIGIL_MAX_SET]; /* xdp_backends id of set.entries[i] */
+};
+_Static_assert(sizeof(struct vigil_xdp_set) == sizeof(struct vigil_backend_set) + 4 * VIGIL_MAX_SET,
+	       "vigil_xdp_set layout");
 
 /* Reverse entry: backend -> client packets are rewritten to come from vip. */
 struct vigil_rev_flow {
@@ -530,8 +547,16 @@ enum vigil_xdp_counter {
 	VIGIL_XDP_FWD_KERNEL,     /* rewritten and left to the kernel's forwarding: no
 				   * neighbour entry yet, TTL expiring, MTU exceeded, egress
 				   * not redirectable, or xdp.forward: kernel */
+	VIGIL_XDP_RESCUED,        /* a connect in progress steered to another backend: its
+				   * SYN was refused (the RST withheld), or retransmitted
+				   * after its backend left the table or was marked down */
 	VIGIL_XDP_COUNTERS
 };
+
+/* Entries of xdp_stats: room for counters added later, so that a new counter
+ * does not change the pinned map (which would need 'vigild --unpin'). */
+#define VIGIL_XDP_COUNTER_SLOTS 32
+_Static_assert(VIGIL_XDP_COUNTERS <= VIGIL_XDP_COUNTER_SLOTS, "xdp_stats has a slot per counter");
 
 /* Why the packet load balancer dropped a packet: the index of the per-CPU
  * array xdp_drops. Every XDP_DROP and TC_ACT_SHOT the XDP and tc entries
@@ -546,6 +571,8 @@ enum vigil_drop_reason {
 				    * rewrite (a half-rewritten packet must not leave) */
 	VIGIL_DROP_HOP_REWRITE,    /* tc: the TTL / hop-limit decrement was refused */
 	VIGIL_DROP_MAC_REWRITE,    /* tc: storing the next hop's MAC addresses was refused */
+	VIGIL_DROP_RST_WITHHELD,   /* a backend's RST refusing a connect, kept from the client
+				    * because its SYN retransmit goes to another backend */
 	VIGIL_DROP_REASONS
 };
 
@@ -554,7 +581,7 @@ enum vigil_drop_reason {
 #define VIGIL_DROP_SLOTS 16
 _Static_assert(VIGIL_DROP_REASONS <= VIGIL_DROP_SLOTS, "xdp_drops has a slot per drop reason");
 _Static_assert(VIGIL_DROP_NO_BACKEND == 0 && VIGIL_DROP_MAC_REWRITE == 5 &&
-		       VIGIL_DROP_REASONS == 6,
+		       VIGIL_DROP_RST_WITHHELD == 6 && VIGIL_DROP_REASONS == 7,
 	       "drop reasons are appended, never renumbered (update vigilctl's names too)");
 
 /* ---- socket datapath: rescue of connects to a failed backend ------------------ */

@@ -158,17 +158,21 @@ BPF_TEST(policy_other_reselect)
 	return flow_on(1, 0);
 }
 
-/* A SYN on a tracked 5-tuple opens a new connection (a client reusing its
- * port): while the flow's backend drains it keeps the established traffic,
- * but the SYN is given a backend from the table anew. */
+/* A SYN on a tracked 5-tuple whose connection was established opens a new
+ * connection (a client reusing its port): while the flow's backend drains it
+ * keeps the established traffic, but the SYN is given a backend from the
+ * table anew. (A SYN whose first copy is still waiting is a retransmit:
+ * test_xdp_rescue.) */
 BPF_TEST(policy_syn_repick)
 {
-	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN);
+	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN), sa = tcp_spec(&B1, &CL, TH_SYN | TH_ACK);
 
 	T(flow_then_drain());
+	T(expect_rewrite(&sa, &VIP, false));
+	syn.seq = 0x0a0b0c0d;
 	T(expect_rewrite(&syn, &B2, true));
 	T(flow_on(2, 0));
-	return ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2);
+	return ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 2) && ASSERT_EQ(counter(VIGIL_XDP_RESCUED), 0);
 }
 
 /* A tracked flow whose backend was removed (its xdp_backends entry cleared)

@@ -51,18 +51,6 @@ static int run_one(bool tc, __u32 ifindex, const struct vigil_endpoint *src,
 
 /* ---- counters ------------------------------------------------------------------------- */
 
-static __u64 drop_count(__u32 reason)
-{
-	int fd = bpf_map__fd(F.skel->maps.xdp_drops);
-	__u64 v[F.ncpus], sum = 0;
-
-	if (bpf_map_lookup_elem(fd, &reason, v))
-		return ~0ull;
-	for (int c = 0; c < F.ncpus; c++)
-		sum += v[c];
-	return sum;
-}
-
 static void read_drops(__u64 *d)
 {
 	for (__u32 i = 0; i < VIGIL_DROP_SLOTS; i++)

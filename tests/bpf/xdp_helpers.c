@@ -277,6 +277,8 @@ bool setup(void)
 	F.flows = bpf_map__fd(F.skel->maps.xdp_flows);
 	F.rev = bpf_map__fd(F.skel->maps.xdp_rev_flows);
 	F.stats = bpf_map__fd(F.skel->maps.xdp_stats);
+	F.drops = bpf_map__fd(F.skel->maps.xdp_drops);
+	F.sets = bpf_map__fd(F.skel->maps.xdp_sets);
 	F.health = bpf_map__fd(F.skel->maps.backend_health);
 	F.bstats = bpf_map__fd(F.skel->maps.backend_stats);
 	F.inflight = bpf_map__fd(F.skel->maps.inflight);
@@ -373,17 +375,41 @@ bool set_health(const struct vigil_endpoint *ep, __u32 threshold, __u32 failures
 	return ASSERT_EQ(bpf_map_update_elem(F.health, ep, &h, BPF_ANY), 0);
 }
 
+bool set_xdp_set(const struct vigil_endpoint *vip, const struct vigil_endpoint *eps,
+		 const __u32 *ids, __u32 n, __u32 n_preferred)
+{
+	struct vigil_xdp_set xs = { .set = { .count = n, .n_preferred = n_preferred } };
+
+	for (__u32 i = 0; i < n && i < VIGIL_MAX_SET; i++) {
+		xs.set.entries[i] = (struct vigil_set_entry){ .backend = eps[i], .weight = 1 };
+		xs.ids[i] = ids[i];
+		xs.set.total_weight += i < n_preferred;
+	}
+	return ASSERT_EQ(bpf_map_update_elem(F.sets, vip, &xs, BPF_ANY), 0);
+}
+
 /* ---- readers ------------------------------------------------------------------- */
 
-__u64 counter(__u32 idx)
+/* Entry idx of the per-CPU array fd summed over CPUs (~0 if unreadable). */
+static __u64 percpu_sum(int fd, __u32 idx)
 {
 	__u64 v[F.ncpus], sum = 0;
 
-	if (bpf_map_lookup_elem(F.stats, &idx, v))
+	if (bpf_map_lookup_elem(fd, &idx, v))
 		return ~0ull;
 	for (int i = 0; i < F.ncpus; i++)
 		sum += v[i];
 	return sum;
+}
+
+__u64 counter(__u32 idx)
+{
+	return percpu_sum(F.stats, idx);
+}
+
+__u64 drop_count(__u32 reason)
+{
+	return percpu_sum(F.drops, reason);
 }
 
 /* backend_stats summed over CPUs; false if there is no entry. */

@@ -92,7 +92,7 @@ struct xdp_fixture {
 	struct xdp_lb_bpf *skel;
 	int prog, tc_prog, services, backends, tables, flows, rev, stats, health, bstats, inflight;
 	int pending;
-	int tx_ports;
+	int tx_ports, drops, sets;
 	int inner[8];
 	int n_inner;
 	struct ring_buffer *rb;
@@ -122,11 +122,17 @@ bool fill_table(int fd, __u32 size, const __u32 *ids, size_t n);
 bool install_table(__u32 sid, __u32 size, const __u32 *ids, size_t n);
 bool add_service(const struct vigil_endpoint *vip, __u32 sid, __u32 size);
 bool set_health(const struct vigil_endpoint *ep, __u32 threshold, __u32 failures, __u32 down);
+/* xdp_sets[vip] as vigild writes it: eps[0, n) weight 1 with backend ids
+ * ids, the first n_preferred serving, the rest the fallback tier. */
+bool set_xdp_set(const struct vigil_endpoint *vip, const struct vigil_endpoint *eps,
+		 const __u32 *ids, __u32 n, __u32 n_preferred);
 bool allow_redirect_to(__u32 ifindex);
 
 /* ---- readers ---------------------------------------------------------------------- */
 
 __u64 counter(__u32 idx);
+/* Packets dropped for reason (enum vigil_drop_reason), summed over CPUs. */
+__u64 drop_count(__u32 reason);
 bool bstats(const struct vigil_endpoint *ep, struct vigil_backend_stats *out);
 __u64 hist_total(const __u64 *h);
 int map_count(int fd);

@@ -4,11 +4,15 @@
 # each is ejected by the XDP passive monitor's refused SYNs (fast path) and
 # the service switches to its backup.
 # Asserts: both primaries ejected, 'vigilctl services' shows the service
-# serving from backups (and a primaries -> backups change) within 1 s, no
-# request fails once it does, the backup serves everything afterwards
-# (served_b3 grows), and once one primary is restarted it is re-admitted by
-# probes, stays healthy (no re-ejection without a new failure) and the
-# service serves from its primaries again.
+# serving from backups (and a primaries -> backups change) within 1 s; not
+# one request started after the fault fails (new connection per request, 2 s
+# timeout): once the fast path has marked both primaries down the program
+# sends new flows to the backup itself, and a connect a dead primary refused
+# before that is rescued (RST withheld, SYN retransmit to a live backend);
+# the backup serves everything afterwards (served_b3 grows), and once one
+# primary is restarted it is re-admitted by probes, stays healthy (no
+# re-ejection without a new failure) and the service serves from its
+# primaries again.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
@@ -31,7 +35,11 @@ assert_eq "serving before the fault" primaries "$(service_field web serving)"
 
 # ---- both primaries die under load ------------------------------------------------------
 kill_primaries() { fo_kill_server 1 && fo_kill_server 2; }
-FAULT_LOAD=(xlg_bg -a "$VIP4" -p 80 -c 4 -d 3000 -t 1000 -s 1)
+# 8 clients: a rescued client parks for its SYN retransmission timeout, so
+# with too few the second primary would get its third refusal (and its
+# ejection) only then (docs/xdp.md, "Rescue of a connect").
+FAULT_LOAD=(xlg_bg -a "$VIP4" -p 80 -c "${XDP_FAULT_WORKERS:-8}" -d 3000 -t 2000 -s 1)
+FAULT_MARK_AFTER=${FAULT_MARK_AFTER:-1} # scripts/bench-xdp-rescue.sh: 0
 fault_under_load 0.8 "${EP[1]}" b1 kill_primaries
 for i in 1 2; do
 	wait_backend_field web "${EP[i]}" state ejected 5 || VGL_FAILS=$((VGL_FAILS + 1))
@@ -48,17 +56,10 @@ assert_eq "services --json: serving" backups "$(service_field web serving)"
 
 fault_load_end 15
 log "xdp_backup switch_ms=$SWITCH_MS failed_after=$(lg_get failed_after)" \
-	"last_fail_ms=$(lg_get last_fail_ms) served_b3=$(lg_get served_b3)"
-# Until vigild switches the table to the backup, new flows can only go to
-# the dead primaries (the XDP program has no backup tier of its own: with
-# every primary marked down it uses the first one probed), so the number of
-# failures is the client's connect rate times vigild's reaction time. Once
-# the backup serves, nothing fails any more.
-LAST_FAIL=$(ms_int "$(lg_get last_fail_ms)")
-[[ "$SWITCH_MS" =~ ^[0-9]+$ ]] || SWITCH_MS=1000
-assert_le "last failure ms after the fault (switch to backups at $SWITCH_MS ms)" \
-	$((SWITCH_MS + 300)) "$LAST_FAIL"
-assert_ge "served by the backup across the fault" 1 "$(lg_get served_b3)"
+	"last_fail_ms=$(lg_get last_fail_ms) max_ok_ms=$(lg_get max_ok_ms)" \
+	"served_b3=$(lg_get served_b3) rescued=$(xdp_counter 10)" \
+	"rst_withheld=$(xdp_drops rst_withheld)"
+assert_lg "across the fault:" failed_after=0 'served_b3>=1'
 
 xlg -a "$VIP4" -p 80 -c 4 -d 1000 -t 1000 -s 1 || die "backup loadgen failed"
 assert_lg "on backup:" failed=0 "served_b3=$(lg_get requests)" 'served_b3>=100'

@@ -39,6 +39,7 @@ const struct vigil_counter_name vigil_xdp_counter_names[VIGIL_XDP_COUNTERS] = {
 	[VIGIL_XDP_DROP_NO_BACKEND] = { "drop_no_backend", "for a VIP, no backend to give: dropped" },
 	[VIGIL_XDP_FWD_DIRECT] = { "fwd_direct", "sent out by the program (TX/redirect)" },
 	[VIGIL_XDP_FWD_KERNEL] = { "fwd_kernel", "rewritten, left to the kernel's forwarding" },
+	[VIGIL_XDP_RESCUED] = { "rescued", "connects moved off a backend that refused or failed them" },
 };
 
 const struct vigil_counter_name vigil_drop_names[VIGIL_DROP_REASONS] = {
@@ -49,6 +50,8 @@ const struct vigil_counter_name vigil_drop_names[VIGIL_DROP_REASONS] = {
 	[VIGIL_DROP_NAT_REWRITE] = { "nat_rewrite", "tc: a helper refused the address/port rewrite" },
 	[VIGIL_DROP_HOP_REWRITE] = { "hop_rewrite", "tc: the TTL/hop-limit decrement was refused" },
 	[VIGIL_DROP_MAC_REWRITE] = { "mac_rewrite", "tc: storing the next hop's MACs was refused" },
+	[VIGIL_DROP_RST_WITHHELD] = { "rst_withheld",
+				      "a refusing RST kept from the client: its SYN is rescued" },
 };
 
 const char *const vigil_fill_names[VIGIL_FILL_MAPS] = {

@@ -265,6 +265,25 @@ static int ensure_buffers(struct vigil_pkt_dp *xl, __u32 pair, __u32 size)
 	return 0;
 }
 
+/* The whole set (serving tier and fallback backups) with the backend ids: the
+ * program chooses from it itself, by the socket load balancer's rule, when
+ * Maglev's probes find only backends the fast path marked down. */
+static int write_xdp_set(struct vigil_pkt_dp *xl, const struct vigil_endpoint *vip,
+			 const struct vigil_backend_set *set)
+{
+	struct vigil_xdp_set xs = { .set = *set };
+
+	for (__u32 i = 0; i < set->count && i < VIGIL_MAX_SET; i++) {
+		int id = vigil_pkt_dp_backend_id(xl, &set->entries[i].backend);
+
+		if (id < 0)
+			return id;
+		xs.ids[i] = (__u32)id;
+	}
+	return bpf_map_update_elem(bpf_map__fd(xl->skel->maps.xdp_sets), vip, &xs, BPF_ANY)
+		       ? -errno : 0;
+}
+
 int vigil_pkt_dp_publish(struct vigil_pkt_dp *xl, __u32 service_id, const struct vigil_endpoint *vip,
 		      const struct vigil_backend_set *set, __u32 table_size, __u64 *elapsed_ns)
 {
@@ -280,6 +299,8 @@ int vigil_pkt_dp_publish(struct vigil_pkt_dp *xl, __u32 service_id, const struct
 	if (ret < 0)
 		goto out;
 	ret = ensure_buffers(xl, service_id, table_size);
+	if (!ret) /* the set before the table that may send flows to its backups */
+		ret = write_xdp_set(xl, vip, set);
 	if (ret)
 		goto out;
 	/* Built straight into the idle buffer's mapped values (8 bytes apart). */
@@ -363,6 +384,12 @@ void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_confi
 	if (ret)
 		pr_warn("map xdp_services: removing VIPs no longer configured failed: %s: their "
 			"packets keep being balanced until vigild restarts", strerror(-ret));
+	/* Only read for a VIP in xdp_services: a leftover set is memory, not policy. */
+	ret = vigil_map_delete_unless(bpf_map__fd(xl->skel->maps.xdp_sets),
+				      sizeof(struct vigil_endpoint), vip_configured, cfg);
+	if (ret)
+		pr_warn("map xdp_sets: removing VIPs no longer configured failed: %s",
+			strerror(-ret));
 }
 
 const struct bpf_object *vigil_pkt_dp_object(const struct vigil_pkt_dp *st)
