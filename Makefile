@@ -57,7 +57,7 @@ CURL_LIBS   := $(shell pkg-config --libs libcurl libcrypto 2>/dev/null || echo -
 # vigild: the HTTP endpoint of /metrics, /healthz, /readyz (metrics_http.c).
 MHD_LIBS    := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
-BPF_PROGS   := monitor sock_lb sock_rescue xdp_lb state_maps inflight_gc sock_iter
+BPF_PROGS   := monitor sock_lb sock_rescue xdp_lb state_maps sock_census sock_iter
 BPF_OBJS    := $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELETONS   := $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 

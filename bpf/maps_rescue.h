@@ -18,16 +18,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rescue_flows SEC(".maps");
 
-/* Marks the sockets the rescue touched, so the monitor looks their flow up
- * in rescue_flows and every other connection costs it nothing. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rescue_marks SEC(".maps");
-
 /* Key of the packets from `from` to the client of the forward flow fwd. */
 static __always_inline void rescue_key_from(const struct vigil_flow_key *fwd,
 					    const struct vigil_endpoint *from,

@@ -17,10 +17,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } backend_stats SEC(".maps");
 
-/* In-flight connection state: keyed by kernel socket address (monitor), or by
- * a flow hash with the top bit clear (XDP, SYN waiting for its SYN-ACK), so
- * the two key spaces never collide. LRU so an entry whose close was never seen
- * cannot pin memory. */
+/* XDP connections in flight: a SYN waiting for its SYN-ACK, keyed by flow
+ * hash. LRU so an entry whose answer was never seen cannot pin memory. The
+ * monitor keeps its sockets' state in socket-local storage (sock_state,
+ * maps_sock.h) and does not write this map; it is declared here so that
+ * both objects pin one map and vigild reads it through either. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, VIGIL_MAX_INFLIGHT);

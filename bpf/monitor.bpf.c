@@ -8,9 +8,12 @@
  * used instead of classic tracepoints because it needs no tracefs, hands us
  * typed pointers we can read directly, and skips the perf-buffer copy.
  *
- * Cost model: the per-message hooks (send/recv) do exactly one hash lookup for
- * sockets nobody watches; connection set-up does the watch lookups once and
- * caches the verdict in the in-flight map.
+ * Cost model, filter first: a watched connection's state lives in its
+ * socket's own storage (sock_state), so a hook on a socket nobody watches
+ * returns after one load (the socket has no BPF storage at all) or one
+ * storage lookup, before any hash lookup; connection set-up tests the port
+ * bitmaps of the settings before the watch maps, and caches the verdict as
+ * the presence of that storage.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -20,6 +23,7 @@
 #include "maps_health.h"
 #include "maps_signals.h"
 #include "maps_rescue.h"
+#include "maps_sock.h"
 #include "signals.h"
 #include "sock_peer.h"
 
@@ -27,7 +31,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define MSG_PEEK_FLAG 2
 
-/* Written by vigild after load (global data, no helper call to read). */
+/* Written by vigild after load and on reload (global data: read with plain
+ * loads, no helper call). */
 struct vigil_settings vigil_settings;
 
 /* Value template for BPF_NOEXIST inserts (larger than the BPF stack allows). */
@@ -58,13 +63,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } watch_prefix SEC(".maps");
 
+/* Sockets whose tracking started and ended (enum vigil_sock_count):
+ * vigilctl's count of tracked sockets, which the storage cannot give. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VIGIL_MAX_LOCAL_PORTS);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_SOCK_COUNT_SLOTS);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} watch_local SEC(".maps");
+} sock_counts SEC(".maps");
 
 /* vigild's liveness for vigilctl (struct vigil_heartbeat), written by vigild
  * every tick. Here because this object is loaded whatever the config, so a
@@ -105,6 +112,11 @@ static __always_inline bool netns_in_scope(const struct sock *sk)
 	       sk->__sk_common.skc_net.net->ns.inum == vigil_settings.netns_ino;
 }
 
+static __always_inline bool port_set(const __u64 *ports, __u16 port)
+{
+	return ports[(port >> 6) & (VIGIL_PORT_WORDS - 1)] >> (port & 63) & 1;
+}
+
 static __always_inline bool endpoint_watched(const struct vigil_endpoint *ep)
 {
 	struct vigil_prefix_key pk;
@@ -112,6 +124,8 @@ static __always_inline bool endpoint_watched(const struct vigil_endpoint *ep)
 
 	if (vigil_settings.watch_all)
 		return true;
+	if (!vigil_settings.remote_any_port && !port_set(vigil_settings.remote_ports, ep->port))
+		return false;
 	if (bpf_map_lookup_elem(&watch_exact, ep))
 		return true;
 	pk.prefixlen = 128;
@@ -131,38 +145,125 @@ static __always_inline struct vigil_local_stats *local_of(__u32 port)
 	return bpf_map_lookup_elem(&local_stats, &port);
 }
 
+/* ---- the sockets vigil tracks ------------------------------------------------ */
+
+static __always_inline void count_sock(__u32 what)
+{
+	__u64 *c = bpf_map_lookup_elem(&sock_counts, &what);
+
+	if (c)
+		__sync_fetch_and_add(c, 1);
+}
+
+/* The state of each watched connection is in its socket's storage
+ * (maps_sock.h): set up at SYN_SENT (client) or accept (server), deleted at
+ * TCP_CLOSE, freed with the socket whatever happens; never evicted. vigild
+ * does not read it: what it needs of it (connects and requests open per
+ * backend) is counted in backend_stats as it happens. */
+
+/* sk's storage if it has one, else NULL. Most sockets carry no BPF storage
+ * at all: one load says so before any helper runs. */
+static __always_inline struct vigil_sock_state *storage_of(const struct sock *sk)
+{
+	if (!sk->sk_bpf_storage)
+		return NULL;
+	return bpf_sk_storage_get(&sock_state, (struct sock *)sk, NULL, 0);
+}
+
+/* The state of sk if vigil tracks it, else NULL. */
+static __always_inline struct vigil_inflight *tracked(const struct sock *sk)
+{
+	struct vigil_sock_state *st = storage_of(sk);
+
+	return st && st->fl.role ? &st->fl : NULL;
+}
+
+/* Start tracking sk with state fl in its storage cur, created if NULL.
+ * Returns true when the socket was not tracked yet: a program instance
+ * running alongside this one during a vigild restart may have got there
+ * first, and the socket is counted once. */
+static __always_inline bool track(const struct sock *sk, struct vigil_sock_state *cur,
+				  const struct vigil_inflight *fl)
+{
+	bool fresh;
+
+	if (!cur)
+		cur = bpf_sk_storage_get(&sock_state, (struct sock *)sk, NULL,
+					 BPF_SK_STORAGE_GET_F_CREATE);
+	if (!cur) {
+		count_loss(VIGIL_LOSS_INFLIGHT_FULL);
+		return false;
+	}
+	fresh = !cur->fl.role;
+	if (fresh)
+		count_sock(VIGIL_SOCK_TRACKED);
+	cur->fl = *fl;
+	return fresh;
+}
+
+/* Stop tracking the socket whose state is fl: what it still held open
+ * towards its backend is closed with it. */
+static __always_inline void release(struct vigil_inflight *fl)
+{
+	struct vigil_backend_stats *st;
+
+	if (fl->role == VIGIL_ROLE_CLIENT &&
+	    (!(fl->flags & VIGIL_INFLIGHT_ESTABLISHED) || (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY))) {
+		st = backend_of(&fl->peer);
+		if (st && !(fl->flags & VIGIL_INFLIGHT_ESTABLISHED))
+			COUNT(st->connects_closed, 1);
+		if (st && (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY))
+			COUNT(st->requests_closed, 1);
+		if (st && (fl->flags & VIGIL_INFLIGHT_RETRANS))
+			COUNT(st->requests_retrans_cleared, 1);
+	}
+	fl->role = 0;
+	count_sock(VIGIL_SOCK_RELEASED);
+}
+
 /* ---- connection lifecycle -------------------------------------------------- */
 
-static __always_inline void on_connect_start(const struct sock *sk, __u64 key)
+static __always_inline void on_connect_start(const struct sock *sk)
 {
+	struct vigil_sock_state *cur = storage_of(sk);
 	struct vigil_inflight fl = { .role = VIGIL_ROLE_CLIENT };
 	struct vigil_backend_stats *st;
 
-	sock_peer(&sk->__sk_common, &fl.peer);
-	if (!netns_in_scope(sk) || !endpoint_watched(&fl.peer)) {
-		/* A recycled socket address must not inherit stale state. */
-		bpf_map_delete_elem(&inflight, &key);
+	/* A socket connecting again must not keep the state of an earlier
+	 * connect whose close was not seen. */
+	if (cur && cur->fl.role)
+		release(&cur->fl);
+	if (!netns_in_scope(sk))
 		return;
-	}
+	sock_peer(&sk->__sk_common, &fl.peer);
+	/* A connect the socket LB balanced (it left the VIP) goes to a service
+	 * backend, and those are always watched: no watch lookup. */
+	if (!(cur && cur->vip.family) && !endpoint_watched(&fl.peer))
+		return;
 	st = backend_of(&fl.peer);
 	if (!st)
 		return;
 	COUNT(st->connect_attempts, 1);
 	fl.syn_sent_ns = bpf_ktime_get_ns();
-	update_or_count(&inflight, &key, &fl, BPF_ANY, VIGIL_LOSS_INFLIGHT_FULL);
+	if (track(sk, cur, &fl))
+		COUNT(st->connects_opened, 1);
 }
 
 static __always_inline void on_connect_done(struct vigil_inflight *fl)
 {
-	struct vigil_backend_stats *st = backend_of(&fl->peer);
+	struct vigil_backend_stats *st;
+	__u64 now;
 
-	__u64 now = bpf_ktime_get_ns();
-
+	if (fl->flags & VIGIL_INFLIGHT_ESTABLISHED)
+		return; /* seen by the other instance during a vigild restart */
+	st = backend_of(&fl->peer);
+	now = bpf_ktime_get_ns();
 	fl->flags |= VIGIL_INFLIGHT_ESTABLISHED;
 	health_success(&fl->peer, now);
 	if (!st)
 		return;
 	COUNT(st->established, 1);
+	COUNT(st->connects_closed, 1);
 	hist_add(st->connect_lat_us, &st->connect_lat_sum_ns, now - fl->syn_sent_ns);
 }
 
@@ -198,31 +299,32 @@ static __always_inline int flow_key_of(const struct sock *sk, const struct vigil
 	return 0;
 }
 
-/* Whether the socket rescue (bpf/sock_rescue.bpf.c) took this socket's
- * connect over: it marks such sockets. */
-static __always_inline bool rescued(const struct sock *sk)
-{
-	return bpf_sk_storage_get(&rescue_marks, (struct sock *)sk, 0, 0) != NULL;
-}
-
-/* A connect the rescue took over: once it moved, its outcome belongs to the
- * backend it moved to, counted as an attempt there from the moment it moved. */
-static __always_inline void take_rescue(struct sock *sk, struct vigil_inflight *fl)
+/* A connect the rescue took over (it marks such sockets' storage): once it
+ * moved, its outcome belongs to the backend it moved to, counted as an
+ * attempt there from the moment it moved. The connect open towards the
+ * original backend (connects_opened) closes there and opens at the new one,
+ * so both backends' pending summaries stay balanced. */
+static __always_inline void take_rescue(const struct sock *sk, struct vigil_inflight *fl)
 {
 	struct vigil_rescue_flow *r;
 	struct vigil_backend_stats *st;
 	struct vigil_flow_key k;
 
-	if (!rescued(sk) || flow_key_of(sk, &fl->peer, &k))
+	if (flow_key_of(sk, &fl->peer, &k))
 		return;
 	r = bpf_map_lookup_elem(&rescue_flows, &k);
 	if (!r || r->kind != VIGIL_RESCUE_FORWARD || !r->to.family)
 		return;
+	st = backend_of(&fl->peer);
+	if (st)
+		COUNT(st->connects_closed, 1);
 	fl->peer = r->to;
 	fl->syn_sent_ns = r->moved_ns;
 	st = backend_of(&fl->peer);
-	if (st)
-		COUNT(st->connect_attempts, 1);
+	if (!st)
+		return;
+	COUNT(st->connect_attempts, 1);
+	COUNT(st->connects_opened, 1);
 }
 
 /* The socket is gone: so are the rescue's translations of its flow, found
@@ -237,58 +339,64 @@ static __always_inline void drop_rescue(const struct sock *sk)
 		rescue_forget(&k);
 }
 
-static __always_inline void on_accept(const struct sock *sk, __u64 key)
+static __always_inline void on_accept(const struct sock *sk)
 {
 	struct vigil_inflight fl = { .role = VIGIL_ROLE_SERVER };
 	struct vigil_local_stats *st;
-	__u32 port = sk->__sk_common.skc_num;
+	__u16 port = sk->__sk_common.skc_num;
 
 	if (!netns_in_scope(sk) ||
-	    (!vigil_settings.watch_all_local && !bpf_map_lookup_elem(&watch_local, &port))) {
-		bpf_map_delete_elem(&inflight, &key);
+	    (!vigil_settings.watch_all_local && !port_set(vigil_settings.local_ports, port)))
 		return;
-	}
 	st = local_of(port);
 	if (!st)
 		return;
 	COUNT(st->accepted, 1);
 	fl.local_port = port;
-	update_or_count(&inflight, &key, &fl, BPF_ANY, VIGIL_LOSS_INFLIGHT_FULL);
+	track(sk, NULL, &fl);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(vigil_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	__u64 key = (__u64)sk;
+	struct vigil_sock_state *st;
 	struct vigil_inflight *fl;
 
-	if (!tcp_inet_sock(sk))
-		return 0;
 	if (newstate == TCP_SYN_SENT) {
-		on_connect_start(sk, key);
+		if (tcp_inet_sock(sk))
+			on_connect_start(sk);
 		return 0;
 	}
 	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		on_accept(sk, key);
+		if (tcp_inet_sock(sk))
+			on_accept(sk);
 		return 0;
 	}
 	if (oldstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
 		return 0;
-	fl = bpf_map_lookup_elem(&inflight, &key);
-	if (fl) {
-		if (oldstate == TCP_SYN_SENT && fl->role == VIGIL_ROLE_CLIENT)
-			take_rescue((struct sock *)sk, fl);
-		if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED)
+	st = storage_of(sk);
+	if (!st)
+		return 0;
+	fl = st->fl.role ? &st->fl : NULL;
+	if (fl && oldstate == TCP_SYN_SENT) {
+		if (st->rescued && fl->role == VIGIL_ROLE_CLIENT)
+			take_rescue(sk, fl);
+		if (newstate == TCP_ESTABLISHED)
 			on_connect_done(fl);
-		else if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE)
+		else if (newstate == TCP_CLOSE)
 			on_connect_failed(fl);
-		if (newstate == TCP_CLOSE)
-			bpf_map_delete_elem(&inflight, &key);
 	}
-	/* Also when the in-flight entry was lost (LRU): a left-over translation
-	 * would catch a later connection on the same ports. */
-	if (newstate == TCP_CLOSE && rescued(sk))
+	if (newstate != TCP_CLOSE)
+		return 0;
+	if (fl)
+		release(fl);
+	/* Also of a socket not tracked: a left-over translation would catch a
+	 * later connection on the same ports. */
+	if (st->rescued)
 		drop_rescue(sk);
+	/* Neither user needs the storage any more: getpeername() of a closed
+	 * socket fails before the socket LB's hook runs. */
+	bpf_sk_storage_delete(&sock_state, (struct sock *)sk);
 	return 0;
 }
 
@@ -297,8 +405,7 @@ int BPF_PROG(vigil_set_state, const struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(vigil_receive_reset, struct sock *sk)
 {
-	__u64 key = (__u64)sk;
-	struct vigil_inflight *fl = bpf_map_lookup_elem(&inflight, &key);
+	struct vigil_inflight *fl = tracked(sk);
 	struct vigil_backend_stats *st;
 	struct vigil_local_stats *lst;
 
@@ -329,14 +436,13 @@ int BPF_PROG(vigil_receive_reset, struct sock *sk)
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(vigil_send_reset, const struct sock *sk)
 {
-	__u64 key = (__u64)sk;
 	struct vigil_inflight *fl;
 	struct vigil_backend_stats *st;
 	struct vigil_local_stats *lst;
 
 	if (!sk)
 		return 0;
-	fl = bpf_map_lookup_elem(&inflight, &key);
+	fl = tracked(sk);
 	if (!fl)
 		return 0;
 	if (fl->role == VIGIL_ROLE_SERVER) {
@@ -354,8 +460,7 @@ int BPF_PROG(vigil_send_reset, const struct sock *sk)
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(vigil_retransmit, const struct sock *sk)
 {
-	__u64 key = (__u64)sk;
-	struct vigil_inflight *fl = bpf_map_lookup_elem(&inflight, &key);
+	struct vigil_inflight *fl = tracked(sk);
 	struct vigil_backend_stats *st;
 
 	if (!fl || fl->role != VIGIL_ROLE_CLIENT)
@@ -370,32 +475,38 @@ int BPF_PROG(vigil_retransmit, const struct sock *sk)
 	COUNT(st->data_retrans, 1);
 	/* The awaited request went unacknowledged for a whole RTO: network
 	 * evidence (a stopped process's kernel still ACKs). */
-	if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY)
+	if ((fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) && !(fl->flags & VIGIL_INFLIGHT_RETRANS)) {
 		fl->flags |= VIGIL_INFLIGHT_RETRANS;
+		COUNT(st->requests_retrans, 1);
+	}
 	return 0;
 }
 
 /* ---- request/response latency (optional hooks, Linux 6.x) ------------------ */
 
+/* The clock is read only where a latency starts or ends: a clock read costs
+ * about as much as the rest of a run together on a VM (kvm-clock). */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 {
-	__u64 key = (__u64)sk;
 	struct vigil_inflight *fl;
-	__u64 now;
 
 	if (ret <= 0)
 		return 0;
-	fl = bpf_map_lookup_elem(&inflight, &key);
+	fl = tracked(sk);
 	if (!fl)
 		return 0;
-	now = bpf_ktime_get_ns();
 	if (fl->role == VIGIL_ROLE_CLIENT) {
 		struct vigil_backend_stats *st = backend_of(&fl->peer);
 
-		if (st)
+		if (st) {
 			COUNT(st->bytes_sent, ret);
-		fl->last_send_ns = now;
+			if (!(fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY))
+				COUNT(st->requests_opened, 1);
+			if (fl->flags & VIGIL_INFLIGHT_RETRANS)
+				COUNT(st->requests_retrans_cleared, 1);
+		}
+		fl->last_send_ns = bpf_ktime_get_ns();
 		fl->flags = (fl->flags | VIGIL_INFLIGHT_AWAIT_REPLY) & ~VIGIL_INFLIGHT_RETRANS;
 		return 0;
 	}
@@ -407,7 +518,8 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 	if (fl->flags & VIGIL_INFLIGHT_IN_REQUEST) {
 		fl->flags &= ~VIGIL_INFLIGHT_IN_REQUEST;
 		COUNT(lst->responses, 1);
-		hist_add(lst->response_lat_us, &lst->response_lat_sum_ns, now - fl->request_start_ns);
+		hist_add(lst->response_lat_us, &lst->response_lat_sum_ns,
+			 bpf_ktime_get_ns() - fl->request_start_ns);
 	}
 	return 0;
 }
@@ -415,16 +527,13 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 {
-	__u64 key = (__u64)sk;
 	struct vigil_inflight *fl;
-	__u64 now;
 
 	if (ret <= 0 || (flags & MSG_PEEK_FLAG))
 		return 0;
-	fl = bpf_map_lookup_elem(&inflight, &key);
+	fl = tracked(sk);
 	if (!fl)
 		return 0;
-	now = bpf_ktime_get_ns();
 	if (fl->role == VIGIL_ROLE_SERVER) {
 		struct vigil_local_stats *lst = local_of(fl->local_port);
 
@@ -432,7 +541,7 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 			COUNT(lst->bytes_rcvd, ret);
 		if (!(fl->flags & VIGIL_INFLIGHT_IN_REQUEST)) {
 			fl->flags |= VIGIL_INFLIGHT_IN_REQUEST;
-			fl->request_start_ns = now;
+			fl->request_start_ns = bpf_ktime_get_ns();
 		}
 		return 0;
 	}
@@ -442,9 +551,13 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 		return 0;
 	COUNT(st->bytes_rcvd, ret);
 	if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
+		if (fl->flags & VIGIL_INFLIGHT_RETRANS)
+			COUNT(st->requests_retrans_cleared, 1);
 		fl->flags &= ~(VIGIL_INFLIGHT_AWAIT_REPLY | VIGIL_INFLIGHT_RETRANS);
 		COUNT(st->requests, 1);
-		hist_add(st->request_lat_us, &st->request_lat_sum_ns, now - fl->last_send_ns);
+		COUNT(st->requests_closed, 1);
+		hist_add(st->request_lat_us, &st->request_lat_sum_ns,
+			 bpf_ktime_get_ns() - fl->last_send_ns);
 	}
 	return 0;
 }

@@ -53,18 +53,19 @@ struct pick_ctx {
 };
 _Static_assert(VIGIL_MAX_SET <= 32, "pick_ctx: a mask bit and a byte index per entry");
 
-/* Whether the choice passes over ep in the current tier. */
-static __always_inline bool skipped_as_down(const struct pick_ctx *c,
+/* Whether the choice passes over ep (ignore_down: in the last resort). */
+static __always_inline bool skipped_as_down(__u8 ignore_down, const struct pick_filter *f,
 					    const struct vigil_endpoint *ep)
 {
 #ifdef VIGIL_MUTANT_SOCKLB_SKIP
 	/* Mutation smoke test (see tests/mutants.sh): the set choice (connect(),
 	 * both rescues) ignores the fast path's down flag. */
-	(void)c;
+	(void)ignore_down;
+	(void)f;
 	(void)ep;
 	return false;
 #endif
-	return !c->ignore_down && backend_unhealthy(ep, c->f.failing_too);
+	return !ignore_down && backend_unhealthy(ep, f->failing_too);
 }
 
 static long mark_usable(__u32 i, void *data)
@@ -81,7 +82,7 @@ static long mark_usable(__u32 i, void *data)
 		return 0;
 	if (c->f.has_avoid && same_endpoint(&e->backend, &c->f.avoid))
 		return 0;
-	if (skipped_as_down(c, &e->backend))
+	if (skipped_as_down(c->ignore_down, &c->f, &e->backend))
 		return 0;
 	c->mask |= 1u << i;
 	c->total += e->weight;
@@ -140,12 +141,49 @@ static __always_inline __s32 set_pick(const struct vigil_backend_set *set,
 	return c.chosen;
 }
 
-/* set_pick() at random by weight: a socket has no flow hash to keep to. */
+/* Random draws from the set's slot table before set_pick's walk takes over:
+ * each draw that lands on a backend already found down (or that the filter
+ * excludes) costs no lookup, so with one of two backends down this is at
+ * most two lookups, and the walk runs only when 1/2^8 of the draws would all
+ * miss. */
+#define PICK_DRAWS 8
+
+static __always_inline bool filtered_out(const struct vigil_set_entry *e, const struct pick_filter *f)
+{
+	return (f->family && e->backend.family != f->family) ||
+	       (f->has_avoid && same_endpoint(&e->backend, &f->avoid));
+}
+
+/* set_pick() at random by weight (a socket has no flow hash to keep to), in
+ * one or two lookups: a random slot of the set's table (vigild builds it
+ * with the set, user/lib/set_slots.c: each preferred entry holds slots by
+ * weight; one table of the IPv4 entries, one of all) is one draw and one
+ * health lookup; a backend the fast path marked down, or the filter
+ * excludes, is skipped by drawing again, so its share spreads over the
+ * others by weight. Drawing again rather than taking the next slot: a
+ * neighbour slot would inherit the whole share. When the draws find nothing,
+ * or the table is empty, the walk decides (backup tier, then last_resort). */
 static __always_inline const struct vigil_set_entry *choose(const struct vigil_backend_set *set,
 							    const struct pick_filter *f)
 {
-	__s32 i = set_pick(set, f, bpf_get_prandom_u32());
+	int table = f->family == VIGIL_AF_INET ? VIGIL_SLOTS_V4 : VIGIL_SLOTS_ANY;
+	__u32 n = set->n_slots[table], skip = 0, count = set->count;
+	__s32 i;
 
+	for (int d = 0; d < PICK_DRAWS && n && n <= VIGIL_SET_SLOTS; d++) {
+		__u32 idx = set->slots[table][(bpf_get_prandom_u32() % n) & (VIGIL_SET_SLOTS - 1)];
+		const struct vigil_set_entry *e;
+
+		if (idx >= count || idx >= VIGIL_MAX_SET)
+			break; /* not a table of this set: trust the walk */
+		if (skip & (1u << idx))
+			continue;
+		e = &set->entries[idx];
+		if (!filtered_out(e, f) && !skipped_as_down(0, f, &e->backend))
+			return e;
+		skip |= 1u << idx;
+	}
+	i = set_pick(set, f, bpf_get_prandom_u32());
 	return i < 0 ? NULL : &set->entries[i & (VIGIL_MAX_SET - 1)];
 }
 

@@ -3,8 +3,9 @@
  * vigil socket-level load balancer for local clients.
  *
  * cgroup/connect4|6 rewrite connect() to a service's virtual address into a
- * connect() to one selectable backend, chosen by weight from the set vigild
- * publishes. Backends the kernel fast path marked down are skipped at once.
+ * connect() to one selectable backend, drawn by weight from the slot table
+ * vigild publishes with the set (set_pick.h). Backends the kernel fast
+ * path marked down are skipped at once.
  * cgroup/getpeername4|6 hand the virtual address back to the application, so
  * it never learns (or logs) which backend it got.
  */
@@ -15,7 +16,7 @@
 #include "maps_health.h"
 #include "maps_loss.h"
 #include "maps_sets.h" /* published by vigild through bpf/state_maps.bpf.c */
-#include "maps_sock_vip.h"
+#include "maps_sock.h"
 #include "set_pick.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -32,11 +33,34 @@ connect_choice(const struct vigil_backend_set *set, __u8 family)
 	return choose(set, &f);
 }
 
+/* The VIP the application asked for goes into the socket's own storage
+ * (maps_sock.h): freed with the socket, never evicted, and found by
+ * getpeername() through the socket instead of a hash lookup. */
 static __always_inline void remember_vip(struct bpf_sock_addr *ctx, const struct vigil_endpoint *vip)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct vigil_sock_state *st;
 
-	update_or_count(&sock_vip, &cookie, vip, BPF_ANY, VIGIL_LOSS_SOCK_VIP_FULL);
+	if (!ctx->sk)
+		return;
+	/* Written whether new or not: an earlier connect of the same socket
+	 * (it failed, the application tries again) may have left a VIP. */
+	st = bpf_sk_storage_get(&sock_state, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		count_loss(VIGIL_LOSS_SOCK_VIP_FULL);
+		return;
+	}
+	st->vip = *vip;
+}
+
+/* The VIP of a socket connect4/6 rewrote, or NULL. */
+static __always_inline const struct vigil_endpoint *vip_of(struct bpf_sock_addr *ctx)
+{
+	struct vigil_sock_state *st;
+
+	if (!ctx->sk)
+		return NULL;
+	st = bpf_sk_storage_get(&sock_state, ctx->sk, NULL, 0);
+	return st && st->vip.family ? &st->vip : NULL;
 }
 
 SEC("cgroup/connect4")
@@ -106,8 +130,7 @@ int vigil_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/getpeername4")
 int vigil_getpeername4(struct bpf_sock_addr *ctx)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct vigil_endpoint *vip = bpf_map_lookup_elem(&sock_vip, &cookie);
+	const struct vigil_endpoint *vip = vip_of(ctx);
 	__u32 ip4;
 
 	if (!vip || vip->family != VIGIL_AF_INET)
@@ -121,8 +144,7 @@ int vigil_getpeername4(struct bpf_sock_addr *ctx)
 SEC("cgroup/getpeername6")
 int vigil_getpeername6(struct bpf_sock_addr *ctx)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct vigil_endpoint *vip = bpf_map_lookup_elem(&sock_vip, &cookie);
+	const struct vigil_endpoint *vip = vip_of(ctx);
 	__u32 w[4];
 
 	/* An INET VIP here was reached v4-mapped (connect6): its address

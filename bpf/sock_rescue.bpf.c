@@ -37,7 +37,7 @@
 #include "maps_health.h"
 #include "maps_signals.h"
 #include "maps_sets.h"
-#include "maps_sock_vip.h"
+#include "maps_sock.h"
 #include "maps_rescue.h"
 #include "signals.h"
 #include "set_pick.h"
@@ -82,22 +82,26 @@ static __always_inline void count(__u32 counter)
 /* ---- the socket behind a packet -------------------------------------------------- */
 
 /* The service a socket of lb.cgroup connected to (connect4|6 recorded it
- * under the socket's cookie), or NULL for any other socket. */
+ * in the socket's storage, maps_sock.h), or NULL for any other socket. */
 static __always_inline struct vigil_endpoint *service_of(void *sk)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	__u64 cookie;
+	struct vigil_sock_state *st;
 
 	if (!tp)
 		return NULL;
-	cookie = tp->inet_conn.icsk_inet.sk.__sk_common.skc_cookie.counter;
-	return cookie ? bpf_map_lookup_elem(&sock_vip, &cookie) : NULL;
+	st = bpf_sk_storage_get(&sock_state, tp, 0, 0);
+	return st && st->vip.family ? &st->vip : NULL;
 }
 
-/* Tell the monitor this socket's connect is the rescue's (maps_rescue.h). */
+/* Tell the monitor this socket's connect is the rescue's (vigil_sock_state
+ * rescued; the socket has the storage: service_of found it). */
 static __always_inline void mark(void *sk)
 {
-	bpf_sk_storage_get(&rescue_marks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct vigil_sock_state *st = bpf_sk_storage_get(&sock_state, sk, 0, 0);
+
+	if (st)
+		st->rescued = 1;
 }
 
 static __always_inline bool syn_only(const struct pkt *p)
@@ -514,21 +518,19 @@ int vigil_rescue_in(struct __sk_buff *skb)
 
 /* Called for every socket operation of lb.cgroup's TCP sockets; only the
  * initial SYN timeout of a service connection is ours (connect4|6 ran
- * before: sock_vip has the socket). reply 0: the kernel's default. */
+ * before: the socket's storage has its VIP). reply 0: the kernel's default. */
 SEC("sockops")
 int vigil_rescue_ops(struct bpf_sock_ops *ops)
 {
 	struct vigil_rescue_svc *svc;
-	struct vigil_endpoint *vip;
-	__u64 cookie;
+	struct vigil_sock_state *st;
 
-	if (ops->op != BPF_SOCK_OPS_TIMEOUT_INIT || !CONFIG_HZ)
+	if (ops->op != BPF_SOCK_OPS_TIMEOUT_INIT || !CONFIG_HZ || !ops->sk)
 		return 1;
-	cookie = bpf_get_socket_cookie(ops);
-	vip = bpf_map_lookup_elem(&sock_vip, &cookie);
-	if (!vip)
+	st = bpf_sk_storage_get(&sock_state, ops->sk, 0, 0);
+	if (!st || !st->vip.family)
 		return 1;
-	svc = bpf_map_lookup_elem(&rescue_svc, vip);
+	svc = bpf_map_lookup_elem(&rescue_svc, &st->vip);
 	if (svc && svc->syn_rto_ms)
 		ops->reply = (int)((svc->syn_rto_ms * CONFIG_HZ + 999) / 1000);
 	return 1;

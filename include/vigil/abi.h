@@ -27,13 +27,13 @@
 #define VIGIL_MAX_LOCAL_PORTS   1024
 #define VIGIL_MAX_WATCH_EXACT   4096
 #define VIGIL_MAX_WATCH_PREFIX  1024
-#define VIGIL_MAX_INFLIGHT      16384 /* vigild reads it whole every scan: keep it small */
+#define VIGIL_MAX_INFLIGHT      16384 /* XDP SYNs awaiting their SYN-ACK (vigild reads it whole
+				       * every scan when the packet datapath runs: keep it small) */
 #define VIGIL_EVENT_RING_BYTES  (256 * 1024)
 #define VIGIL_MAX_SERVICES      256  /* virtual addresses (a dual-stack service counts twice) */
 #define VIGIL_MAX_SET           32   /* backends selectable at once per service */
 #define VIGIL_MAX_SVC_BACKENDS  64   /* primaries + backups per service */
 #define VIGIL_MAX_HEALTH        4096 /* distinct backend endpoints with fast-path state */
-#define VIGIL_MAX_SOCK_VIP      65536 /* sockets whose peer address is rewritten */
 #define VIGIL_HISTORY_SLOTS     1024 /* state-change history kept in a pinned map */
 #define VIGIL_NAME_LEN          32
 
@@ -49,8 +49,9 @@
 #define VIGIL_PIN_LOCAL_STATS   "local_stats"
 #define VIGIL_PIN_WATCH_EXACT   "watch_exact"
 #define VIGIL_PIN_WATCH_PREFIX  "watch_prefix"
-#define VIGIL_PIN_WATCH_LOCAL   "watch_local"
-#define VIGIL_PIN_INFLIGHT      "inflight"
+#define VIGIL_PIN_INFLIGHT      "inflight"      /* XDP: SYNs awaiting their SYN-ACK */
+#define VIGIL_PIN_SOCK_STATE    "sock_state"    /* socket-local storage: struct vigil_sock_state */
+#define VIGIL_PIN_SOCK_COUNTS   "sock_counts"
 #define VIGIL_PIN_PENDING       "pending_requests"
 #define VIGIL_PIN_EVENTS        "events"
 #define VIGIL_PIN_HEALTH        "backend_health"
@@ -61,9 +62,7 @@
 #define VIGIL_PIN_HISTORY       "history"
 #define VIGIL_PIN_HEARTBEAT     "heartbeat" /* struct vigil_heartbeat, 1 entry */
 #define VIGIL_PIN_DAEMON_STATUS "daemon_status" /* struct vigil_daemon_status, 1 entry */
-#define VIGIL_PIN_SOCK_VIP      "sock_vip"
 #define VIGIL_PIN_RESCUE_FLOWS  "rescue_flows"
-#define VIGIL_PIN_RESCUE_MARKS  "rescue_marks"
 #define VIGIL_PIN_RESCUE_SVC    "rescue_svc"
 #define VIGIL_PIN_RESCUE_STATS  "rescue_stats"
 #define VIGIL_PIN_LINKS_DIR     "links"   /* pinned links (cgroup, XDP, monitor), so they outlive vigild */
@@ -124,8 +123,20 @@ struct vigil_backend_stats {
 	 * a factor of 2. */
 	__u64 connect_lat_sum_ns;
 	__u64 request_lat_sum_ns;
+	/* What the socket monitor holds open towards the backend (the XDP
+	 * datapath does not count here): open = opened - closed, summed over
+	 * CPUs. vigild's stuck rules read them (user/lib/pending.h), so it
+	 * never has to walk the sockets themselves. */
+	__u64 connects_opened;  /* a tracked socket entered SYN_SENT */
+	__u64 connects_closed;  /* ... and got established, or closed before */
+	__u64 requests_opened;  /* a send left a tracked socket awaiting a reply */
+	__u64 requests_closed;  /* ... and a reply came, or the socket closed first */
+	__u64 requests_retrans; /* an awaited request's data had to be retransmitted
+				 * (VIGIL_INFLIGHT_RETRANS set) */
+	__u64 requests_retrans_cleared; /* ... and the flag went: a reply, the next
+					 * send, or the socket closed */
 };
-_Static_assert(sizeof(struct vigil_backend_stats) == (13 + 2 * VIGIL_HIST_BUCKETS) * 8,
+_Static_assert(sizeof(struct vigil_backend_stats) == (19 + 2 * VIGIL_HIST_BUCKETS) * 8,
 	       "vigil_backend_stats layout");
 
 /* Server-side signals per local listening port (per-CPU). */
@@ -148,8 +159,9 @@ enum vigil_sock_role {
 	VIGIL_ROLE_SERVER = 2,
 };
 
-/* Per-socket state while a watched connection lives; keyed by the kernel
- * socket address and deleted when the socket reaches TCP_CLOSE. */
+/* State of one watched connection: in its socket's storage for the monitor
+ * (struct vigil_sock_state), one per SYN awaiting its SYN-ACK in the inflight
+ * LRU map (keyed by flow hash) for the XDP datapath. */
 struct vigil_inflight {
 	struct vigil_endpoint peer; /* backend (client role) */
 	__u16 local_port;           /* listening port (server role) */
@@ -169,15 +181,40 @@ _Static_assert(sizeof(struct vigil_inflight) == 48, "vigil_inflight layout");
 					   * retransmitted (no ACK within the RTO); cleared
 					   * by the next send and by the reply */
 
-/* Daemon settings the BPF programs read (global data written by vigild after load). */
-struct vigil_settings {
-	__u32 watch_all;   /* track every outgoing connection (LRU bound) */
-	__u32 watch_all_local; /* track every accepting local port */
-	__u32 netns_ino;   /* daemon.monitor_netns: only sockets of the network
-			    * namespace with this inode number; 0 = every one */
-	__u32 pad;
+/* What vigil keeps about one socket, in the socket's own storage (pinned
+ * "sock_state", BPF_MAP_TYPE_SK_STORAGE, shared by the monitor and the socket
+ * load balancer): freed with the socket, never evicted, reached through the
+ * socket without a hash lookup; user space can look a socket up by its fd
+ * but cannot walk them. One storage for both users, so a balanced and
+ * watched connection costs one allocation. The monitor deletes it when the
+ * socket reaches TCP_CLOSE. */
+struct vigil_sock_state {
+	struct vigil_inflight fl;  /* the monitor's; fl.role 0: not tracked */
+	struct vigil_endpoint vip; /* the socket LB's: the VIP connect() asked for, which
+				    * getpeername() returns; vip.family 0: not balanced */
+	__u8 rescued;              /* the socket rescue (bpf/sock_rescue.bpf.c) took this
+				    * socket's connect over: the monitor looks its flow up in
+				    * rescue_flows, every other connection costs it nothing */
+	__u8 pad[3];
 };
-_Static_assert(sizeof(struct vigil_settings) == 16, "vigil_settings layout");
+_Static_assert(sizeof(struct vigil_sock_state) == 72, "vigil_sock_state layout");
+
+/* Daemon settings the monitor reads (global data written by vigild after
+ * load, and again on reload). The port bitmaps turn an unwatched connection
+ * away with one load before any hash lookup: bit p of ports[p / 64] is
+ * (1 << p % 64). */
+#define VIGIL_PORT_WORDS (65536 / 64)
+struct vigil_settings {
+	__u32 watch_all;       /* track every outgoing connection (LRU bound) */
+	__u32 watch_all_local; /* track every accepting local port */
+	__u32 netns_ino;       /* daemon.monitor_netns: only sockets of the network
+				* namespace with this inode number; 0 = every one */
+	__u32 remote_any_port; /* a prefix watch covers every port: remote_ports not consulted */
+	__u64 remote_ports[VIGIL_PORT_WORDS]; /* ports of watched endpoints and prefix watches */
+	__u64 local_ports[VIGIL_PORT_WORDS];  /* watch.local_ports: the whole local watch */
+};
+_Static_assert(sizeof(struct vigil_settings) == 16 + 2 * 8 * VIGIL_PORT_WORDS,
+	       "vigil_settings layout");
 
 /* ---- ring-buffer events -------------------------------------------------- */
 
@@ -250,9 +287,19 @@ _Static_assert(sizeof(struct vigil_set_entry) == 24, "vigil_set_entry layout");
 #define VIGIL_SET_BACKUPS   0x1 /* no primary healthy: entries are backups */
 #define VIGIL_SET_FAIL_OPEN 0x2 /* nothing healthy: entries are every backend */
 
-/* The selectable backends of one service virtual address. vigild replaces the
- * whole value with one hash-map update, so connect() sees the old set or the
- * new one, never a mix. */
+/* Weighted slot tables of a set (user/lib/set_slots.c builds them): each slot
+ * holds the index of a preferred entry, each entry holding slots in
+ * proportion to its weight, so connect() picks a backend with one random slot
+ * instead of walking the set. One table per socket family: connect4 can only
+ * reach IPv4 backends, connect6 reaches both (IPv4 ones v4-mapped). */
+#define VIGIL_SET_SLOTS     256 /* per table: a power of 2, indexes fit a __u8 */
+#define VIGIL_SLOTS_V4      0   /* IPv4 preferred entries (connect4) */
+#define VIGIL_SLOTS_ANY     1   /* every preferred entry (connect6) */
+#define VIGIL_SLOT_TABLES   2
+
+/* The selectable backends of one service virtual address, and their slot
+ * tables. vigild replaces the whole value with one hash-map update, so
+ * connect() sees the old set and tables or the new ones, never a mix. */
 struct vigil_backend_set {
 	__u32 service_id;
 	__u32 count;        /* entries in use */
@@ -264,9 +311,16 @@ struct vigil_backend_set {
 	__u32 pad;
 	__u64 version;      /* increases with every rebuild */
 	struct vigil_set_entry entries[VIGIL_MAX_SET];
+	__u16 n_slots[VIGIL_SLOT_TABLES]; /* slots in use per table; 0: no such entry */
+	__u32 pad2;
+	__u8 slots[VIGIL_SLOT_TABLES][VIGIL_SET_SLOTS]; /* entry index per slot */
 };
-_Static_assert(sizeof(struct vigil_backend_set) == 32 + 24 * VIGIL_MAX_SET,
+_Static_assert(sizeof(struct vigil_backend_set) ==
+		       32 + 24 * VIGIL_MAX_SET + 8 + VIGIL_SLOT_TABLES * VIGIL_SET_SLOTS,
 	       "vigil_backend_set layout");
+_Static_assert(VIGIL_MAX_SET <= 256 && (VIGIL_SET_SLOTS & (VIGIL_SET_SLOTS - 1)) == 0 &&
+		       VIGIL_SET_SLOTS <= 65535,
+	       "slot tables: __u8 entry indexes, power-of-2 size, __u16 counts");
 
 /* ---- failover: state published by vigild for vigilctl ------------------------ */
 
@@ -683,13 +737,17 @@ _Static_assert(sizeof(struct vigil_daemon_status) == 240, "vigil_daemon_status l
  * pinned as VIGIL_PIN_LOSS, shared by every object that counts (monitor,
  * sock_lb, xdp_lb). An LRU insert into a full map evicts silently, so these
  * count only what the kernel reports as failed; fill levels are read from
- * userspace (vigilctl stats). Append only: vigilctl and pinned counters index
- * them. */
+ * userspace (vigilctl stats). Socket-local storage is never evicted (it goes
+ * with its socket); its creation can still fail (memory), counted under the
+ * reason of the map it replaced. Append only: vigilctl and pinned counters
+ * index them. */
 #define VIGIL_PIN_LOSS "loss"
 enum vigil_loss_reason {
 	VIGIL_LOSS_RINGBUF_FULL = 0,   /* bpf_ringbuf_reserve on events failed: event lost */
-	VIGIL_LOSS_INFLIGHT_FULL,      /* insert into inflight refused: connection untracked */
-	VIGIL_LOSS_SOCK_VIP_FULL,      /* insert into sock_vip refused: peer name not restored */
+	VIGIL_LOSS_INFLIGHT_FULL,      /* XDP inflight insert refused, or the monitor could not
+					* create a socket's sock_state: connection untracked */
+	VIGIL_LOSS_SOCK_VIP_FULL,      /* the socket LB could not create a socket's sock_state:
+					* peer name not restored */
 	VIGIL_LOSS_BACKEND_STATS_FULL, /* insert into backend_stats refused: signals lost */
 	VIGIL_LOSS_LOCAL_STATS_FULL,   /* insert into local_stats refused: signals lost */
 	VIGIL_LOSS_RESCUE_FULL,        /* insert into rescue_flows refused: a connection not
@@ -741,5 +799,21 @@ struct vigil_feed_stats {
 };
 _Static_assert(sizeof(struct vigil_feed_stats) == 8 * 8 + 4 * 4 + 2 * 8 * VIGIL_HIST_BUCKETS,
 	       "vigil_feed_stats layout");
+
+/* ---- tracked sockets (pinned "sock_counts", a per-CPU array) --------------- */
+
+/* Socket-local storage cannot be walked with get_next_key, so the monitor
+ * counts the sockets it starts and stops tracking (sock_state fl.role set /
+ * cleared); vigilctl shows tracked - released - discounted, summed over
+ * CPUs. Append only. */
+enum vigil_sock_count {
+	VIGIL_SOCK_TRACKED = 0,  /* a watched connection's state set up */
+	VIGIL_SOCK_RELEASED,     /* ... and dropped (TCP_CLOSE, or the socket connects again) */
+	VIGIL_SOCK_DISCOUNTED,   /* written by vigild only: tracked sockets a restart found
+				  * gone, whose close no monitor hook saw */
+	VIGIL_SOCK_COUNTS
+};
+#define VIGIL_SOCK_COUNT_SLOTS 4
+_Static_assert(VIGIL_SOCK_COUNTS <= VIGIL_SOCK_COUNT_SLOTS, "sock_counts has a slot per count");
 
 #endif /* VIGIL_ABI_H */

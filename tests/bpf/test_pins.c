@@ -60,21 +60,21 @@ static void remove_pins(void)
 
 /* What each object must pin (abi.h names), NULL-terminated. */
 static const char *const monitor_pins[] = {
-	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
-	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
-	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,      VIGIL_PIN_LOSS,
-	VIGIL_PIN_HEARTBEAT,     VIGIL_PIN_DAEMON_STATUS, VIGIL_PIN_RESCUE_FLOWS,
-	VIGIL_PIN_RESCUE_MARKS,  NULL,
+	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS,   VIGIL_PIN_WATCH_EXACT,
+	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_INFLIGHT,      VIGIL_PIN_SOCK_STATE,
+	VIGIL_PIN_SOCK_COUNTS,   VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,
+	VIGIL_PIN_LOSS,          VIGIL_PIN_HEARTBEAT,     VIGIL_PIN_DAEMON_STATUS,
+	VIGIL_PIN_RESCUE_FLOWS,  NULL,
 };
 /* The socket datapath's own maps only: what vigilctl reads is in state_maps. */
 static const char *const sock_lb_pins[] = {
-	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP, VIGIL_PIN_LOSS, NULL,
+	VIGIL_PIN_HEALTH, VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_STATE, VIGIL_PIN_LOSS, NULL,
 };
 /* The rescue records failures as the monitor does: its signal maps too. */
 static const char *const sock_rescue_pins[] = {
-	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_VIP,    VIGIL_PIN_LOSS,
+	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_STATE,  VIGIL_PIN_LOSS,
 	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT,    VIGIL_PIN_EVENTS,      VIGIL_PIN_RESCUE_FLOWS,
-	VIGIL_PIN_RESCUE_MARKS, VIGIL_PIN_RESCUE_SVC,   VIGIL_PIN_RESCUE_STATS, NULL,
+	VIGIL_PIN_RESCUE_SVC,   VIGIL_PIN_RESCUE_STATS, NULL,
 };
 static const char *const state_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SERVICES,
@@ -244,15 +244,17 @@ BPF_TEST(reuse)
 	     same_map(a.sock->maps.backend_health, a.xdp->maps.backend_health) &&
 	     same_map(a.state->maps.backend_health, a.xdp->maps.backend_health) &&
 	     same_map(a.state->maps.service_sets, a.sock->maps.service_sets) &&
-	     same_map(a.rescue->maps.sock_vip, a.sock->maps.sock_vip) &&
+	     same_map(a.rescue->maps.sock_state, a.sock->maps.sock_state) &&
 	     same_map(a.rescue->maps.rescue_flows, a.mon->maps.rescue_flows) &&
-	     same_map(a.rescue->maps.rescue_marks, a.mon->maps.rescue_marks) &&
 	     same_map(a.mon->maps.backend_stats, a.xdp->maps.backend_stats);
 	if (ok && open_all(&b, 100) && load_all(&b)) {
 		ok = same_map(b.xdp->maps.xdp_flows, a.xdp->maps.xdp_flows) &&
 		     same_map(b.mon->maps.inflight, a.mon->maps.inflight) &&
+		     same_map(b.mon->maps.sock_state, a.mon->maps.sock_state) &&
+		     same_map(a.sock->maps.sock_state, a.mon->maps.sock_state) &&
+		     same_map(b.mon->maps.sock_counts, a.mon->maps.sock_counts) &&
 		     same_map(b.state->maps.history, a.state->maps.history) &&
-		     same_map(b.sock->maps.sock_vip, a.sock->maps.sock_vip);
+		     same_map(b.sock->maps.sock_state, a.sock->maps.sock_state);
 		/* the device map is the new program's own */
 		ok = ok && !same_map(b.xdp->maps.xdp_tx_ports, a.xdp->maps.xdp_tx_ports);
 	} else {

@@ -361,7 +361,7 @@ static int suite_init(void)
 static struct {
 	struct sock_lb_bpf *skel;
 	struct bpf_link *links[4];
-	int sets, health, sock_vip;
+	int sets, health, sock_state;
 } S;
 
 static bool setup(void)
@@ -383,7 +383,7 @@ static bool setup(void)
 		}
 	S.sets = bpf_map__fd(S.skel->maps.service_sets);
 	S.health = bpf_map__fd(S.skel->maps.backend_health);
-	S.sock_vip = bpf_map__fd(S.skel->maps.sock_vip);
+	S.sock_state = bpf_map__fd(S.skel->maps.sock_state);
 	return true;
 }
 
@@ -543,14 +543,15 @@ static bool tcp_connect(int family, const struct addr *dst, struct conn *c)
 	return ASSERT_GE(c->accepted, 0);
 }
 
+/* The VIP in the socket's storage, looked up as user space can: by socket fd. */
 static bool sock_vip_of(int fd, struct vigil_endpoint *vip)
 {
-	__u64 cookie = 0;
-	socklen_t len = sizeof(cookie);
+	struct vigil_sock_state st;
 
-	if (!ASSERT_OK_CALL(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len)))
+	if (bpf_map_lookup_elem(S.sock_state, &fd, &st) || !st.vip.family)
 		return false;
-	return bpf_map_lookup_elem(S.sock_vip, &cookie, vip) == 0;
+	*vip = st.vip;
+	return true;
 }
 
 /* TRIES connects from family to vip: each accepted by one of the listeners in
@@ -601,8 +602,8 @@ BPF_TEST(connect4_to_backend)
 	return ASSERT_GT(hits[L_B1], 0) && ASSERT_GT(hits[L_B2], 0);
 }
 
-/* The application sees the VIP as its peer (getpeername4, from sock_vip
- * keyed by the socket cookie) while the connection is to a backend: the
+/* The application sees the VIP as its peer (getpeername4, from the socket's
+ * storage) while the connection is to a backend: the
  * accepting side sees the client's own address and port. */
 BPF_TEST(getpeername4_vip)
 {
@@ -696,7 +697,7 @@ BPF_TEST(connect4_skips_ipv6_backend)
 
 /* Not a service: another address, the VIP on another port, a UDP socket to
  * the VIP: connected where they asked, getpeername() the real peer, no
- * sock_vip entry. */
+ * VIP in the socket's storage. */
 BPF_TEST(non_service_untouched)
 {
 	const struct addr *prim[] = { &B1 };

@@ -8,9 +8,9 @@
 # read-only, bpffs included, and ReadWritePaths= could not reopen it: vigild
 # failed to start under the unit); the watchdog is fed (no restart after
 # twice WatchdogSec); a reload; a restart with a tracked connection open (the
-# start-up reconciliation of the in-flight map enters every namespace and
-# runs a BPF iterator: setns and bpf under RestrictNamespaces= and the
-# system-call filter) keeps its entry; vigilctl outside the unit sees the
+# start-up census of the tracked sockets enters every namespace and runs a
+# BPF iterator: setns and bpf under RestrictNamespaces= and the system-call
+# filter) keeps it tracked; vigilctl outside the unit sees the
 # pins and the heartbeat; a stop. The container has its own bpffs instance;
 # it shares the host's network (its probes and the tracked connection are
 # on loopback, at VGL_PORT). Under the unit, /healthz, /readyz and /metrics
@@ -85,7 +85,7 @@ c = socket.create_connection((\"127.0.0.1\", $VGL_PORT))
 a, _ = l.accept()
 time.sleep(60)' >/dev/null 2>&1 &" || die "cannot start the tracked connection"
 tracked() { (($(ctl stats --json | jq .inflight) >= 1)); }
-assert_true "the connection is tracked (in-flight entry)" wait_until 5 tracked
+assert_true "the connection is tracked" wait_until 5 tracked
 sleep 6 # twice WatchdogSec=3
 assert_eq "restarts after twice WatchdogSec" 0 "$(prop NRestarts)"
 assert_eq "same main pid (not restarted by the watchdog)" "$MAINPID" "$(prop MainPID)"
@@ -94,15 +94,12 @@ assert_eq "same main pid (not restarted by the watchdog)" "$MAINPID" "$(prop Mai
 ctx systemctl reload vigild || die "systemctl reload failed"
 assert_true "reloaded" wait_until 5 eval "ctx journalctl -u vigild --no-pager | grep -q 'config reloaded'"
 assert_eq "active after reload" active "$(prop ActiveState)"
-# An entry of a socket that does not exist, for the restart to drop.
-ctx bpftool map update pinned "$PIN/inflight" key hex 01 00 ad de 80 88 ff ff \
-	value hex $(printf '00 %.0s' {1..48}) || die "planting a dead in-flight entry failed"
 ctx systemctl restart vigild || die "systemctl restart failed"
 assert_eq "active after restart" active "$(prop ActiveState)"
 JOURNAL=$(ctx journalctl -u vigild --no-pager)
-assert_eq "in-flight reconciliation refused under the unit" 0 "$(grep -c 'cannot list the TCP sockets\|cannot load the TCP socket iterator' <<<"$JOURNAL")"
-assert_true "the dead entry dropped at the restart" grep -q "dropped 1 in-flight entries" <<<"$JOURNAL"
-assert_true "the live connection's entry is kept" tracked
+assert_eq "socket census refused under the unit" 0 "$(grep -c 'cannot list the TCP sockets\|cannot load the TCP socket iterator' <<<"$JOURNAL")"
+# The connection's state is in its socket's storage: a restart keeps it.
+assert_true "the live connection is still tracked" tracked
 
 # ---- stop ----------------------------------------------------------------------------------
 ctx systemctl stop vigild

@@ -32,8 +32,8 @@ fo_conf --xdp \
 xdp_start_vigild
 assert_eq "web datapath" xdp "$(service_field web datapath)"
 # A host with only the packet datapath does not load the socket load balancer
-# (sock_vip is its map alone); vigilctl's maps are there all the same.
-assert_true "socket LB not loaded (no sock_vip pin)" test ! -e "$VGL_PIN_DIR/sock_vip"
+# (no connect4 link pinned); vigilctl's maps are there all the same.
+assert_true "socket LB not loaded (no connect4 link pin)" test ! -e "$VGL_PIN_DIR/links/connect4"
 assert_eq "web6 table_size" 251 "$(service_field web6 table_size)"
 
 # ---- (a, g) spread and reverse NAT, per family -----------------------------------------

@@ -58,5 +58,8 @@ Suite *procstat_suite(void);
 Suite *history_filter_suite(void);
 Suite *metrics_suite(void);
 Suite *lbfeed_suite(void);
+Suite *set_slots_suite(void);
+Suite *watch_ports_suite(void);
+Suite *pending_suite(void);
 
 #endif

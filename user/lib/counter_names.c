@@ -3,8 +3,10 @@
 
 const struct vigil_counter_name vigil_loss_names[VIGIL_LOSS_REASONS] = {
 	[VIGIL_LOSS_RINGBUF_FULL] = { "ringbuf_full", "events ring buffer full: failure events lost" },
-	[VIGIL_LOSS_INFLIGHT_FULL] = { "inflight_full", "inflight insert refused: connection untracked" },
-	[VIGIL_LOSS_SOCK_VIP_FULL] = { "sock_vip_full", "sock_vip insert refused: peer name not kept" },
+	[VIGIL_LOSS_INFLIGHT_FULL] = { "inflight_full", "in-flight state not stored: connection "
+				       "untracked" },
+	[VIGIL_LOSS_SOCK_VIP_FULL] = { "sock_vip_full", "socket storage for the VIP not created: "
+				       "peer name not kept" },
 	[VIGIL_LOSS_BACKEND_STATS_FULL] = { "backend_stats_full",
 					    "backend_stats insert refused: signals lost" },
 	[VIGIL_LOSS_LOCAL_STATS_FULL] = { "local_stats_full",
@@ -56,7 +58,6 @@ const struct vigil_counter_name vigil_drop_names[VIGIL_DROP_REASONS] = {
 
 const char *const vigil_fill_names[VIGIL_FILL_MAPS] = {
 	[VIGIL_FILL_INFLIGHT] = VIGIL_PIN_INFLIGHT,
-	[VIGIL_FILL_SOCK_VIP] = VIGIL_PIN_SOCK_VIP,
 	[VIGIL_FILL_BACKEND_STATS] = VIGIL_PIN_BACKEND_STATS,
 	[VIGIL_FILL_LOCAL_STATS] = VIGIL_PIN_LOCAL_STATS,
 	[VIGIL_FILL_RESCUE_FLOWS] = VIGIL_PIN_RESCUE_FLOWS,

@@ -17,10 +17,10 @@ struct vigil_local_row {
 };
 
 /* LRU maps whose fill level vigilctl stats reports: an LRU at 100% evicts
- * its least recently used entry on every insert, silently. */
+ * its least recently used entry on every insert, silently. (The per-socket
+ * state, sock_state, is socket-local storage: never evicted, no fill level.) */
 enum vigil_fill_map {
 	VIGIL_FILL_INFLIGHT = 0,
-	VIGIL_FILL_SOCK_VIP,
 	VIGIL_FILL_BACKEND_STATS,
 	VIGIL_FILL_LOCAL_STATS,
 	VIGIL_FILL_RESCUE_FLOWS,
@@ -37,7 +37,7 @@ struct vigil_snapshot {
 	size_t n_backends;
 	struct vigil_local_row *locals;
 	size_t n_locals;
-	size_t inflight;
+	size_t inflight;                /* tracked sockets + the XDP datapath's pending SYNs */
 	__u64 loss[VIGIL_LOSS_REASONS]; /* sum over CPUs, by enum vigil_loss_reason */
 	int have_loss;                  /* 0: no loss pin (vigild older than this build) */
 	__u64 rescue[VIGIL_RESCUE_COUNTERS]; /* socket rescue, by enum vigil_rescue_counter */

@@ -284,6 +284,24 @@ int vigil_feeds_read(const char *pin_dir, struct vigil_feed_stats feeds[VIGIL_FE
 	return 1;
 }
 
+/* Sockets the monitor tracks now: those whose tracking started minus those
+ * whose tracking ended or that a restart found gone (their storage itself
+ * cannot be walked). */
+static size_t tracked_sockets(const char *pin_dir)
+{
+	__u64 counts[VIGIL_SOCK_COUNTS] = { 0 };
+	char err[512];
+
+	__u64 gone;
+
+	if (vigil_percpu_sum(pin_dir, VIGIL_PIN_SOCK_COUNTS, VIGIL_SOCK_COUNTS, counts, err,
+			     sizeof(err)) < 0)
+		return 0; /* no pin: an older vigild */
+	gone = counts[VIGIL_SOCK_RELEASED] + counts[VIGIL_SOCK_DISCOUNTED];
+	/* Below 0: read across an update on another CPU. */
+	return gone < counts[VIGIL_SOCK_TRACKED] ? (size_t)(counts[VIGIL_SOCK_TRACKED] - gone) : 0;
+}
+
 /* max_entries as the kernel has it: vigild may size a map below the ABI
  * limit (watch_all_max). 0 when it cannot be read. */
 static size_t max_entries_of(int fd)
@@ -294,9 +312,8 @@ static size_t max_entries_of(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.max_entries : 0;
 }
 
-/* sock_vip is pinned only with the socket datapath, rescue_flows from vigild
- * versions that have the rescue; counted by walking their keys like
- * inflight (at most 65,536: cheap enough for a CLI). */
+/* rescue_flows is pinned by vigild versions that have the rescue; counted
+ * by walking its keys like inflight (at most 65,536: cheap enough for a CLI). */
 static void read_pinned_fill(const char *pin_dir, const char *name, size_t key_size,
 			     size_t value_size, struct vigil_fill *fill)
 {
@@ -312,14 +329,12 @@ static void read_pinned_fill(const char *pin_dir, const char *name, size_t key_s
 }
 
 static void read_fill(const char *pin_dir, struct vigil_snapshot *snap, int fd_b, int fd_l,
-		      int fd_i)
+		      int fd_i, size_t pending_syns)
 {
-	snap->fill[VIGIL_FILL_INFLIGHT] = (struct vigil_fill){ snap->inflight, max_entries_of(fd_i) };
+	snap->fill[VIGIL_FILL_INFLIGHT] = (struct vigil_fill){ pending_syns, max_entries_of(fd_i) };
 	snap->fill[VIGIL_FILL_BACKEND_STATS] =
 		(struct vigil_fill){ snap->n_backends, max_entries_of(fd_b) };
 	snap->fill[VIGIL_FILL_LOCAL_STATS] = (struct vigil_fill){ snap->n_locals, max_entries_of(fd_l) };
-	read_pinned_fill(pin_dir, VIGIL_PIN_SOCK_VIP, sizeof(__u64), sizeof(struct vigil_endpoint),
-			 &snap->fill[VIGIL_FILL_SOCK_VIP]);
 	read_pinned_fill(pin_dir, VIGIL_PIN_RESCUE_FLOWS, sizeof(struct vigil_flow_key),
 			 sizeof(struct vigil_rescue_flow), &snap->fill[VIGIL_FILL_RESCUE_FLOWS]);
 }
@@ -349,8 +364,10 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 		ret = walk_percpu(fd_l, sizeof(__u32), sizeof(struct vigil_local_stats), snap,
 				  add_local_row);
 	if (!ret) {
-		snap->inflight = count_entries(fd_i);
-		read_fill(pin_dir, snap, fd_b, fd_l, fd_i);
+		size_t pending_syns = count_entries(fd_i);
+
+		snap->inflight = tracked_sockets(pin_dir) + pending_syns;
+		read_fill(pin_dir, snap, fd_b, fd_l, fd_i, pending_syns);
 		snap->have_loss = vigil_loss_read(pin_dir, snap->loss);
 		snap->have_feeds = vigil_feeds_read(pin_dir, snap->feeds);
 		snap->have_rescue = vigil_rescue_read(pin_dir, snap->rescue);

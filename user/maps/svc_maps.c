@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "maps.h"
+#include "set_slots.h"
 
 void vigil_svc_maps_close(struct vigil_svc_maps *m)
 {
@@ -55,6 +56,9 @@ int vigil_set_write(const struct vigil_svc_maps *m, const struct vigil_endpoint 
 
 	set->service_id = service_id;
 	set->version = prev_version + 1;
+	/* The slot tables travel in the set's value: connect() never sees
+	 * tables of another set. */
+	vigil_set_slots_build(set);
 	for (size_t v = 0; v < n_vips && (datapath & VIGIL_DATAPATH_SOCKET); v++)
 		if (bpf_map_update_elem(m->service_sets, &vips[v], set, BPF_ANY))
 			ret = -errno;

@@ -27,9 +27,10 @@ int vigil_svc_maps_open(const char *pin_dir, struct vigil_svc_maps *m, char *err
 void vigil_svc_maps_close(struct vigil_svc_maps *m);
 
 /* The one writer of backend sets, used by vigild's publisher and vigilctl's
- * admin commands. Stamps set with service_id and version prev_version + 1
- * and, when datapath includes VIGIL_DATAPATH_SOCKET, writes it as the set of
- * each of the n_vips vips: one hash update per VIP replaces the whole value,
+ * admin commands. Stamps set with service_id and version prev_version + 1,
+ * builds its slot tables (vigil_set_slots_build) and, when datapath
+ * includes VIGIL_DATAPATH_SOCKET, writes it as the set of each of the n_vips
+ * vips: one hash update per VIP replaces the whole value, tables included,
  * so connect() sees either the old set or the new one. Every VIP is tried;
  * returns 0 or the -errno of the last write that failed. */
 int vigil_set_write(const struct vigil_svc_maps *m, const struct vigil_endpoint *vips,

@@ -87,7 +87,7 @@ static void print_loss_table(FILE *out, const struct vigil_snapshot *snap)
 	print_counters(out, "LOSS", vigil_loss_names, snap->loss, VIGIL_LOSS_REASONS);
 }
 
-/* Maps not pinned (no socket datapath: no sock_vip) are left out. */
+/* Maps not pinned are left out. */
 static void print_fill_table(FILE *out, const struct vigil_snapshot *snap)
 {
 	fprintf(out, "\n%-20s %10s %10s %7s\n", "LRU MAP", "ENTRIES", "MAX", "FILL");

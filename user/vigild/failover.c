@@ -14,7 +14,9 @@
 #include "failover_int.h"
 #include "log.h"
 #include "canary.h"
+#include "pending.h"
 #include "pkt_dp.h"
+#include "sock_census.h"
 #include "stats.h"
 #include "teardown.h"
 
@@ -22,8 +24,8 @@
 #define MAX_PROBE_RESULTS 64
 #define STALL_NS (50 * 1000000ull)
 #define CANARY_MS 5
-/* Reading the in-flight map costs ~1 ms per 16k slots, so it is read every
- * SCAN_NS, and at once when a kernel event arrives. */
+/* Reading the packet datapath's in-flight map costs ~1 ms per 16k slots, so
+ * it is read every SCAN_NS, and at once when a kernel event arrives. */
 #define SCAN_NS (20 * 1000000ull)
 
 /* ---- reading the monitor ------------------------------------------------ */
@@ -54,13 +56,14 @@ static void observation_from_delta(struct vigil_det_observation *obs,
 
 /* Returns the number of replies the backend sent since the last tick. */
 static __u64 observe_counters(struct vigil_failover *fo, struct fo_service *s, size_t idx,
-			      struct vigil_det_observation *obs)
+			      __u64 now_ns, struct vigil_det_observation *obs)
 {
 	struct fo_backend_rt *rt = &s->rt[idx];
 	struct vigil_backend_stats now, delta = {};
 	struct vigil_backend_health h = {};
 
 	if (read_backend_stats(fo, &s->det.backends[idx].ep, &now) == 0) {
+		vigil_pending_sample(&rt->pending, now_ns, &now);
 		if (rt->have_last) {
 			vigil_backend_stats_sub(&delta, &now, &rt->last);
 			observation_from_delta(obs, &delta);
@@ -80,6 +83,7 @@ static __u64 observe_counters(struct vigil_failover *fo, struct fo_service *s, s
 		obs->kernel_consecutive = h.consecutive_failures;
 		obs->kernel_down = h.down != 0;
 	}
+	rt->last_success_ns = h.last_success_ns;
 	return delta.requests;
 }
 
@@ -172,7 +176,6 @@ static void observe_pending(struct vigil_failover *fo, struct fo_service *s, siz
 	struct vigil_pending_requests pr;
 	__u32 stuck, unanswered;
 
-	s->rt[idx].pending_stalled = 0;
 	if (!(s->cfg->datapath & VIGIL_DATAPATH_XDP) || !fo->pub.pkt ||
 	    vigil_pkt_dp_pending_read(fo->pub.pkt, &s->det.backends[idx].ep, &pr))
 		return;
@@ -182,33 +185,65 @@ static void observe_pending(struct vigil_failover *fo, struct fo_service *s, siz
 				vigil_det_stall_limit_ns(&s->det, idx), &obs->oldest_stuck_us);
 	obs->unacked_requests = stuck;
 	/* the unanswered span holds the unacknowledged requests too */
-	s->rt[idx].pending_stalled = unanswered > stuck ? unanswered - stuck : 0;
-	obs->stalled_requests += s->rt[idx].pending_stalled;
+	obs->stalled_requests += unanswered > stuck ? unanswered - stuck : 0;
 }
 
-/* The sockets' share of a count that also holds the packet datapath's. */
-static __u32 sock_share(__u32 count, __u32 pending)
+
+static struct stuck_limits limits_of(const struct fo_service *s, size_t idx)
 {
-	return count > pending ? count - pending : 0;
+	return (struct stuck_limits){ .connect = vigil_det_stuck_connect_limit_ns(&s->det, idx),
+				      .request = vigil_det_stuck_request_limit_ns(&s->det, idx),
+				      .stall = vigil_det_stall_limit_ns(&s->det, idx) };
 }
 
-static void scan_backend_sockets(struct vigil_failover *fo, const struct vigil_inflight *fls,
-				 size_t n, struct fo_service *s, size_t idx, __u64 now,
-				 struct vigil_det_observation *obs)
+/* The packet datapath's SYNs of one backend pending past the connect limit
+ * (fls: its in-flight entries, read this tick). */
+static void scan_pending_syns(struct vigil_failover *fo, const struct vigil_inflight *fls,
+			      size_t n, struct fo_service *s, size_t idx, __u64 now)
 {
 	const struct vigil_endpoint *ep = &s->det.backends[idx].ep;
-	struct stuck_limits lim = { .connect = vigil_det_stuck_connect_limit_ns(&s->det, idx),
-				    .request = vigil_det_stuck_request_limit_ns(&s->det, idx),
-				    .stall = vigil_det_stall_limit_ns(&s->det, idx) };
-	struct vigil_backend_health h = {};
+	struct stuck_limits lim = limits_of(s, idx);
+	struct vigil_det_observation *syns = &s->rt[idx].syns;
 
-	bpf_map_lookup_elem(fo->maps.backend_health, ep, &h);
+	memset(syns, 0, sizeof(*syns));
 	for (size_t i = 0; i < n; i++)
 		if (fls[i].role == VIGIL_ROLE_CLIENT && memcmp(&fls[i].peer, ep, sizeof(*ep)) == 0)
-			count_stuck(fo, &fls[i], now, h.last_success_ns, &lim, obs);
+			count_stuck(fo, &fls[i], now, s->rt[idx].last_success_ns, &lim, syns);
 }
 
-/* All client in-flight entries, read in batches (one syscall per batch). */
+/* Stuck and stalled sockets of one backend: the socket monitor's from its
+ * counters' history (every tick), the packet datapath's from its in-flight
+ * entries (as last read). A backend that completed a connect within the
+ * connect limit answers SYNs: none of its connects counts as stuck, as none
+ * of its requests does when it answered one within the request (stall)
+ * limit: it is slow on a few connections, the slow rule's business. */
+static void observe_stuck(struct vigil_failover *fo, struct fo_service *s, size_t idx, __u64 now,
+			  struct vigil_det_observation *obs)
+{
+	struct fo_backend_rt *rt = &s->rt[idx];
+	struct stuck_limits lim = limits_of(s, idx);
+	struct vigil_pending_limits plim = { lim.connect, lim.request, lim.stall };
+	struct vigil_pending_stuck st;
+
+	vigil_pending_stuck(&rt->pending, &plim, fo->stalls,
+			    sizeof(fo->stalls) / sizeof(fo->stalls[0]), &st);
+	obs->stuck_connects = st.connects + rt->syns.stuck_connects;
+	obs->stuck_requests = st.requests + rt->syns.stuck_requests;
+	obs->stalled_requests = st.stalled + rt->syns.stalled_requests;
+	obs->oldest_stuck_us = st.oldest_us > rt->syns.oldest_stuck_us ? st.oldest_us
+									: rt->syns.oldest_stuck_us;
+	if (rt->last_success_ns && waited_ns(fo, rt->last_success_ns, now) <= lim.connect)
+		obs->stuck_connects = 0;
+	if (now - rt->last_reply_ns <= lim.request)
+		obs->stuck_requests = 0;
+	if (now - rt->last_reply_ns <= lim.stall)
+		obs->stalled_requests = 0;
+}
+
+/* The packet datapath's SYNs awaiting their SYN-ACK (its inflight map),
+ * read in batches (one syscall per batch). The socket monitor's connects
+ * and requests are not there: they are counted in backend_stats
+ * (observe_stuck). */
 static struct vigil_inflight *read_inflight(struct vigil_failover *fo, size_t *n_out)
 {
 	size_t cap = INFLIGHT_BATCH, n = 0;
@@ -367,27 +402,15 @@ static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
 		struct vigil_det_observation obs;
 
 		memset(&obs, 0, sizeof(obs));
-		replies = observe_counters(fo, s, b, &obs);
+		replies = observe_counters(fo, s, b, now, &obs);
 		if (replies || !s->rt[b].last_reply_ns)
 			s->rt[b].last_reply_ns = now;
-		if (!fls) { /* no scan this tick: keep the last counts */
-			obs.stuck_connects = s->det.backends[b].stuck_connects;
-			obs.stuck_requests = s->det.backends[b].stuck_requests;
-			obs.stalled_requests = sock_share(s->det.backends[b].stalled_requests,
-							  s->rt[b].pending_stalled);
-			obs.oldest_stuck_us = s->det.backends[b].oldest_stuck_us;
-		} else {
-			scan_backend_sockets(fo, fls, n_fls, s, b, now, &obs);
-		}
-		/* A backend that answered any request within the stuck limit is slow
-		 * on a few connections, not blackholed: the slow rule's business. */
-		if (now - s->rt[b].last_reply_ns <= vigil_det_stuck_request_limit_ns(&s->det, b))
-			obs.stuck_requests = 0;
-		if (now - s->rt[b].last_reply_ns <= vigil_det_stall_limit_ns(&s->det, b))
-			obs.stalled_requests = 0;
+		if (fls || !fo->pub.pkt) /* read this tick, or none to read */
+			scan_pending_syns(fo, fls, n_fls, s, b, now);
+		observe_stuck(fo, s, b, now, &obs);
 		/* Its own evidence of silence (pending_requests spans end at the
-		 * backend's progress), so after the test above; one lookup, so
-		 * on every tick. */
+		 * backend's progress), so after observe_stuck's answered-within-
+		 * the-limit tests; one lookup, so on every tick. */
 		observe_pending(fo, s, b, now, &obs);
 		/* A first stuck connect is a suspect, as a first refusal is. */
 		if (fo->listener && obs.stuck_connects && !s->det.backends[b].stuck_connects &&
@@ -512,7 +535,7 @@ void vigil_failover_run(struct vigil_failover *fo, __u64 now)
 	scan = fo->event_pending || now - fo->last_scan_ns >= SCAN_NS;
 	fo->event_pending = false;
 	fo->next_tick_ns = now + (__u64)fo->cfg->tick_ms * 1000000ull;
-	fls = scan ? read_inflight(fo, &n_fls) : NULL;
+	fls = scan && fo->pub.pkt ? read_inflight(fo, &n_fls) : NULL;
 	if (scan)
 		fo->last_scan_ns = now;
 	for (size_t i = 0; i < fo->n_svcs; i++)
@@ -662,28 +685,106 @@ static int init_services(struct vigil_failover *fo, __u64 now)
 	return 0;
 }
 
-/* Client in-flight entries waiting for a connect or a reply, and how many
- * the kernel fast path holds down. */
-static void restart_census(struct vigil_failover *fo, size_t *waiting, size_t *down)
+/* The sockets of a census (sock_census.h) that hold a connect, a request, a
+ * retransmitted request open towards ep. */
+static struct vigil_pending_open live_towards(const struct vigil_inflight *socks, size_t n,
+					      const struct vigil_endpoint *ep)
 {
-	struct vigil_inflight *fls;
-	size_t n = 0;
+	struct vigil_pending_open live = { 0 };
 
-	*waiting = *down = 0;
-	fls = read_inflight(fo, &n);
-	for (size_t i = 0; fls && i < n; i++)
-		if (fls[i].role == VIGIL_ROLE_CLIENT &&
-		    (!(fls[i].flags & VIGIL_INFLIGHT_ESTABLISHED) ||
-		     (fls[i].flags & VIGIL_INFLIGHT_AWAIT_REPLY)))
-			(*waiting)++;
+	for (size_t i = 0; i < n; i++) {
+		if (socks[i].role != VIGIL_ROLE_CLIENT ||
+		    memcmp(&socks[i].peer, ep, sizeof(*ep)) != 0)
+			continue;
+		live.connects += !(socks[i].flags & VIGIL_INFLIGHT_ESTABLISHED);
+		live.requests += !!(socks[i].flags & VIGIL_INFLIGHT_AWAIT_REPLY);
+		live.retrans += !!(socks[i].flags & VIGIL_INFLIGHT_RETRANS);
+	}
+	return live;
+}
+
+/* Restart reconciliation (sock_census.h): what the counters hold open
+ * towards a backend beyond the sockets that exist is dead, and discounted
+ * from now on. Returns the client sockets that exist and wait (a connect or
+ * a reply), or -1 when they could not be listed (logged; nothing is
+ * discounted then). */
+static long reconcile_open(struct vigil_failover *fo)
+{
+	struct vigil_backend_stats *before, after;
+	struct vigil_inflight *socks = NULL;
+	size_t n_backends = 0, k = 0;
+	__u64 dead_total = 0;
+	long waiting = 0;
+	char err[256];
+	int n;
+
+	for (size_t i = 0; i < fo->n_svcs; i++)
+		n_backends += fo->svcs[i].det.n_backends;
+	before = calloc(n_backends + 1, sizeof(*before));
+	for (size_t i = 0; before && i < fo->n_svcs; i++)
+		for (size_t b = 0; b < fo->svcs[i].det.n_backends; b++, k++)
+			read_backend_stats(fo, &fo->svcs[i].det.backends[b].ep, &before[k]);
+	n = before ? vigil_sock_census(fo->mon.sock_state, fo->mon.sock_counts, &socks, err,
+				       sizeof(err))
+		   : -ENOMEM;
+	if (n < 0) {
+		pr_warn("%s: connects and requests of sockets that closed while no monitor hook ran "
+			"are not discounted; they count as waiting from the start",
+			n == -ENOMEM ? "out of memory" : err);
+		free(before);
+		return -1;
+	}
+	k = 0;
+	for (size_t i = 0; i < fo->n_svcs; i++)
+		for (size_t b = 0; b < fo->svcs[i].det.n_backends; b++, k++) {
+			const struct vigil_endpoint *ep = &fo->svcs[i].det.backends[b].ep;
+			struct vigil_pending_open live = live_towards(socks, (size_t)n, ep), dead;
+
+			if (read_backend_stats(fo, ep, &after) < 0)
+				continue;
+			dead = vigil_pending_dead(&before[k], &after, &live);
+			vigil_pending_set_dead(&fo->svcs[i].rt[b].pending, &dead);
+			dead_total += dead.connects + dead.requests;
+		}
+	for (int i = 0; i < n; i++)
+		waiting += socks[i].role == VIGIL_ROLE_CLIENT &&
+			   (!(socks[i].flags & VIGIL_INFLIGHT_ESTABLISHED) ||
+			    (socks[i].flags & VIGIL_INFLIGHT_AWAIT_REPLY));
+	if (dead_total)
+		pr_info("discounted %llu connects and requests counted open whose sockets closed "
+			"while no monitor hook ran", (unsigned long long)dead_total);
+	free(socks);
+	free(before);
+	return waiting;
+}
+
+/* Client connections waiting for a connect or a reply (the sockets a census
+ * found, or else what the counters hold open; the packet datapath's pending
+ * SYNs), and how many backends the kernel fast path holds down. */
+static void restart_census(struct vigil_failover *fo, long live_waiting, size_t *waiting,
+			   size_t *down)
+{
+	struct vigil_inflight *fls = fo->pub.pkt ? read_inflight(fo, waiting) : NULL;
+
+	if (!fls)
+		*waiting = 0;
 	free(fls);
+	if (live_waiting >= 0)
+		*waiting += (size_t)live_waiting;
+	*down = 0;
 	for (size_t i = 0; i < fo->n_svcs; i++)
 		for (size_t b = 0; b < fo->svcs[i].det.n_backends; b++) {
+			const struct vigil_endpoint *ep = &fo->svcs[i].det.backends[b].ep;
 			struct vigil_backend_health h = {};
+			struct vigil_backend_stats sum;
+			struct vigil_pending_open open;
 
-			if (bpf_map_lookup_elem(fo->maps.backend_health,
-						&fo->svcs[i].det.backends[b].ep, &h) == 0 && h.down)
+			if (bpf_map_lookup_elem(fo->maps.backend_health, ep, &h) == 0 && h.down)
 				(*down)++;
+			if (live_waiting >= 0 || read_backend_stats(fo, ep, &sum) < 0)
+				continue;
+			open = vigil_pending_counted(&sum);
+			*waiting += open.connects + open.requests;
 		}
 }
 
@@ -694,6 +795,7 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 	struct vigil_failover *fo = calloc(1, sizeof(*fo));
 	__u64 now = vigil_now_ns();
 	int ret = -ENOMEM;
+	long live_waiting;
 
 	if (!fo)
 		goto fail;
@@ -706,6 +808,7 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 	fo->percpu_buf = calloc((size_t)fo->ncpus, (sizeof(struct vigil_backend_stats) + 7) & ~7ul);
 	if (!fo->percpu_buf || init_services(fo, now))
 		goto fail;
+	live_waiting = reconcile_open(fo);
 	fo->canary = vigil_canary_start(CANARY_MS);
 	if (!fo->canary)
 		pr_warn("cannot start the scheduling canary thread (%s): stalls of other processes "
@@ -729,7 +832,7 @@ int vigil_failover_start(struct vigil_failover **out, const struct vigil_config 
 	if (fo->restored_found) {
 		size_t waiting, down;
 
-		restart_census(fo, &waiting, &down);
+		restart_census(fo, live_waiting, &waiting, &down);
 		pr_warn("vigild restarted: %u backends out of service restored from %s, %zu "
 			"marked down by the kernel fast path, %zu sockets waiting since before the "
 			"start (their wait counts from now)", fo->restored_out, cfg->pin_dir, down,

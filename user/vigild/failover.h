@@ -11,15 +11,12 @@
 #include <vigil/abi.h>
 
 #include "config.h"
+#include "monitor.h"
 #include "svc_maps.h"
 
 struct vigil_failover;
 struct pollfd;
 
-/* Monitor maps the engine reads. */
-struct vigil_monitor_maps {
-	int backend_stats, inflight;
-};
 
 struct vigil_pkt_dp;
 

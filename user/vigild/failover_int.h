@@ -5,6 +5,7 @@
 
 #include "detector.h"
 #include "failover.h"
+#include "pending.h"
 #include "probe.h"
 #include "publish.h"
 
@@ -13,9 +14,12 @@ struct fo_backend_rt {
 	bool have_last;
 	bool probe_in_flight;
 	__u64 last_reply_ns; /* last tick in which the backend answered a request */
-	__u32 pending_stalled; /* the packet datapath's share of the stalled requests
-				* last observed (read every tick, sockets every scan) */
 	__u64 ejections_by_rule[VIGIL_RULE_COUNT]; /* since vigild started (metrics) */
+	__u64 last_success_ns; /* its last established connect (backend_health) */
+	struct vigil_pending pending; /* history of the monitor's open/close counters */
+	/* The packet datapath's stuck SYNs as last read (stuck_connects,
+	 * oldest_stuck_us; every SCAN_NS, failover.c). */
+	struct vigil_det_observation syns;
 };
 
 struct fo_service {

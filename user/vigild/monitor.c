@@ -18,6 +18,7 @@
 #include "monitor.skel.h"
 #include "path.h"
 #include "pins.h"
+#include "watch_ports.h"
 #include "watch_sync.h"
 
 #define MAX_MON_LINKS 8
@@ -295,12 +296,16 @@ static int attach_hooks(struct vigil_monitor *mon, char *err, size_t errlen)
 	return 0;
 }
 
-/* .bss stays writable (mmapped) after load: the programs read the new
- * settings on their next run. */
-static int apply_settings(struct vigil_monitor *mon, const struct vigil_config *cfg, char *err,
-			  size_t errlen)
+/* The settings of cfg into the programs' global data (.bss stays writable,
+ * mmapped, after load: the programs read them on their next run). widen: only
+ * add cfg's ports to those in place, so that across a reload a port of both
+ * configs never leaves the bitmaps while the watch maps change (a port too
+ * many only costs the map lookups it would have saved). */
+static int write_settings(struct vigil_monitor *mon, const struct vigil_config *cfg, bool widen,
+			  char *err, size_t errlen)
 {
-	struct vigil_settings *set = &mon->skel->bss->vigil_settings;
+	struct vigil_settings *now = &mon->skel->bss->vigil_settings;
+	struct vigil_settings *want;
 	struct stat st = { 0 };
 
 	if (cfg->monitor_netns[0] && stat(cfg->monitor_netns, &st)) {
@@ -308,9 +313,23 @@ static int apply_settings(struct vigil_monitor *mon, const struct vigil_config *
 			 strerror(errno));
 		return -errno;
 	}
-	set->watch_all = cfg->watch_all;
-	set->watch_all_local = cfg->watch_all_local;
-	set->netns_ino = (__u32)st.st_ino;
+	want = malloc(sizeof(*want));
+	if (!want) {
+		snprintf(err, errlen, "out of memory applying the watch settings");
+		return -ENOMEM;
+	}
+	vigil_watch_settings(cfg, want);
+	for (size_t i = 0; i < VIGIL_PORT_WORDS; i++) {
+		now->remote_ports[i] = want->remote_ports[i] | (widen ? now->remote_ports[i] : 0);
+		now->local_ports[i] = want->local_ports[i] | (widen ? now->local_ports[i] : 0);
+	}
+	now->remote_any_port = want->remote_any_port || (widen && now->remote_any_port);
+	if (!widen) {
+		now->watch_all = want->watch_all;
+		now->watch_all_local = want->watch_all_local;
+		now->netns_ino = (__u32)st.st_ino;
+	}
+	free(want);
 	return 0;
 }
 
@@ -328,7 +347,7 @@ int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *c
 	ret = load_objects(mon, cfg, err, errlen);
 	if (ret)
 		goto fail;
-	ret = apply_settings(mon, cfg, err, errlen);
+	ret = write_settings(mon, cfg, false, err, errlen);
 	if (!ret)
 		ret = vigil_watch_sync(mon->skel, cfg, err, errlen);
 	if (ret)
@@ -353,11 +372,11 @@ fail:
 int vigil_monitor_reconfigure(struct vigil_monitor *mon, const struct vigil_config *cfg,
 			      char *err, size_t errlen)
 {
-	int ret = vigil_watch_sync(mon->skel, cfg, err, errlen);
+	int ret = write_settings(mon, cfg, true, err, errlen);
 
-	if (ret)
-		return ret;
-	return apply_settings(mon, cfg, err, errlen);
+	if (!ret)
+		ret = vigil_watch_sync(mon->skel, cfg, err, errlen);
+	return ret ? ret : write_settings(mon, cfg, false, err, errlen);
 }
 
 int vigil_monitor_poll(struct vigil_monitor *mon, int timeout_ms)
@@ -422,10 +441,12 @@ int vigil_monitor_consume(struct vigil_monitor *mon)
 	return ring_buffer__consume(mon->ring);
 }
 
-void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int *inflight)
+void vigil_monitor_maps(const struct vigil_monitor *mon, struct vigil_monitor_maps *out)
 {
-	*backend_stats = bpf_map__fd(mon->skel->maps.backend_stats);
-	*inflight = bpf_map__fd(mon->skel->maps.inflight);
+	out->backend_stats = bpf_map__fd(mon->skel->maps.backend_stats);
+	out->inflight = bpf_map__fd(mon->skel->maps.inflight);
+	out->sock_state = bpf_map__fd(mon->skel->maps.sock_state);
+	out->sock_counts = bpf_map__fd(mon->skel->maps.sock_counts);
 }
 
 int vigil_monitor_status_fd(const struct vigil_monitor *mon)

@@ -22,9 +22,10 @@ int vigil_monitor_start(struct vigil_monitor **out, const struct vigil_config *c
 			vigil_event_fn on_event, void *ctx, char *err, size_t errlen);
 
 /* Config reload: re-sync the watch maps with cfg and apply watch_all and
- * watch_all_local, with every hook left attached. On error the settings are
- * unchanged and the watch maps may hold entries of both configs (new ones
- * are inserted before stale ones are deleted): re-sync the old config. */
+ * watch_all_local, with every hook left attached. On error watch_all and
+ * watch_all_local are unchanged, and the port bitmaps and watch maps may
+ * hold entries of both configs (new ones are added before stale ones are
+ * removed): re-sync the old config. */
 int vigil_monitor_reconfigure(struct vigil_monitor *mon, const struct vigil_config *cfg,
 			      char *err, size_t errlen);
 
@@ -39,8 +40,13 @@ void vigil_monitor_stop(struct vigil_monitor *mon);
 int vigil_monitor_epoll_fd(const struct vigil_monitor *mon);
 int vigil_monitor_consume(struct vigil_monitor *mon);
 
-/* Map fds the failover engine reads. */
-void vigil_monitor_maps(const struct vigil_monitor *mon, int *backend_stats, int *inflight);
+/* The map fds the failover engine reads: backend_stats; inflight, the packet
+ * datapath's pending SYNs; sock_state, the sockets' own state, and
+ * sock_counts, how many there are (both reconciled at start: sock_census.h). */
+struct vigil_monitor_maps {
+	int backend_stats, inflight, sock_state, sock_counts;
+};
+void vigil_monitor_maps(const struct vigil_monitor *mon, struct vigil_monitor_maps *out);
 
 /* The heartbeat map vigild writes every tick (struct vigil_heartbeat). */
 int vigil_monitor_heartbeat_fd(const struct vigil_monitor *mon);

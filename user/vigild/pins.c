@@ -111,17 +111,22 @@ void vigil_pin_unlock(int fd, const char *pin_dir)
 
 static const char *const own_maps[] = {
 	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_LOCAL_STATS, VIGIL_PIN_WATCH_EXACT,
-	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_WATCH_LOCAL, VIGIL_PIN_INFLIGHT,
+	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_INFLIGHT,    VIGIL_PIN_SOCK_STATE,
+	VIGIL_PIN_SOCK_COUNTS,
 	VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,      VIGIL_PIN_SERVICE_SETS,
 	VIGIL_PIN_SERVICES,      VIGIL_PIN_BACKEND_INFO, VIGIL_PIN_ADMIN,
-	VIGIL_PIN_HISTORY,       VIGIL_PIN_SOCK_VIP,    VIGIL_PIN_XDP_SERVICES,
+	VIGIL_PIN_HISTORY,       VIGIL_PIN_XDP_SERVICES,
 	VIGIL_PIN_XDP_BACKENDS,  VIGIL_PIN_XDP_TABLES,  VIGIL_PIN_FLOWS,
 	VIGIL_PIN_REV_FLOWS,     VIGIL_PIN_XDP_STATS,   VIGIL_PIN_XDP_DROPS,
 	VIGIL_PIN_XDP_SETS,      VIGIL_PIN_HEARTBEAT,
-	VIGIL_PIN_LOSS,          VIGIL_PIN_RESCUE_FLOWS, VIGIL_PIN_RESCUE_MARKS,
+	VIGIL_PIN_LOSS,          VIGIL_PIN_RESCUE_FLOWS,
 	VIGIL_PIN_RESCUE_SVC,    VIGIL_PIN_RESCUE_STATS,
 	VIGIL_PIN_DAEMON_STATUS,
 	VIGIL_PIN_LB_FEEDS,      VIGIL_PIN_PENDING,
+	/* An older vigil's maps: the local-port watch (now a bitmap in the
+	 * monitor's settings), the socket LB's VIPs and the rescue's socket
+	 * marks (now in sock_state). */
+	"watch_local", "sock_vip", "rescue_marks",
 };
 
 static const char *const own_link_prefixes[] = { VIGIL_PIN_MON_LINK_PREFIX, "new-monitor-", "xdp-",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -22,7 +23,6 @@
 #include "config_host.h"
 #include "failover.h"
 #include "host.h"
-#include "inflight_gc.h"
 #include "journal_sink.h"
 #include "lbfeeds.h"
 #include "log.h"
@@ -31,6 +31,7 @@
 #include "pkt_dp.h"
 #include "safefile.h"
 #include "sd_notify.h"
+#include "sock_census.h"
 #include "sock_dp.h"
 #include "sock_rescue.h"
 #include "state_maps.h"
@@ -192,22 +193,17 @@ static void on_kernel_event(const struct vigil_event *ev, void *ctx)
 		vigil_failover_on_event(d->fo, ev);
 }
 
-/* Before the engine reads them: in-flight entries of sockets that closed
- * while no monitor hook ran (inflight_gc.h). Without this step they stay and
- * their wait counts from the start, as for live sockets. */
-static void drop_dead_inflight(const struct vigild *d)
+/* Without services there are no stuck rules to reconcile (failover.c does
+ * it with them), only the count of tracked sockets vigilctl shows. */
+static void census_without_services(const struct vigild *d)
 {
-	int backend_stats, inflight, n;
+	struct vigil_monitor_maps m;
 	char err[256];
 
-	vigil_monitor_maps(d->mon, &backend_stats, &inflight);
-	n = vigil_inflight_drop_dead(inflight, err, sizeof(err));
-	if (n < 0)
-		pr_warn("%s: in-flight entries of closed sockets are not dropped; their wait counts "
-			"from the start", err);
-	else if (n)
-		pr_info("dropped %d in-flight entries of sockets that closed while no monitor hook "
-			"ran", n);
+	vigil_monitor_maps(d->mon, &m);
+	if (vigil_sock_census(m.sock_state, m.sock_counts, NULL, err, sizeof(err)) < 0)
+		pr_warn("%s: tracked sockets that closed while no monitor hook ran stay counted",
+			err);
 }
 
 void vigild_rescue_sync(struct vigild *d, const struct vigil_config *cfg)
@@ -247,7 +243,7 @@ static int start_failover(struct vigild *d, const struct vigil_config *cfg, char
 	if (d->pkt)
 		vigil_pkt_dp_remove_stale(d->pkt, cfg);
 	vigil_state_maps_fds(d->state, &svc_maps);
-	vigil_monitor_maps(d->mon, &mon_maps.backend_stats, &mon_maps.inflight);
+	vigil_monitor_maps(d->mon, &mon_maps);
 	/* Sets and thresholds are published before the hooks switch over. */
 	ret = vigil_failover_start(&d->fo, cfg, &mon_maps, &svc_maps, d->pkt, err, errlen);
 	if (ret)
@@ -310,22 +306,50 @@ static void stop_daemon(struct vigild *d)
 #define MAX_POLLFDS 260
 #define TICK_MS 200 /* longest sleep of the main loop: the heartbeat's period */
 #define STATUS_INTERVAL_NS (60 * 1000000000ULL)
+/* Pins removed under vigild are put back within this: checking them costs a
+ * dozen path lookups, too many for every turn of the loop. */
+#define PIN_CHECK_NS (100 * 1000000ULL)
 
-/* The periodic status line: at info level, or warn when map writes failed
- * since the previous one (each failure was logged, rate-limited, already;
- * this keeps the running total in view). */
-static void log_status(const struct vigild *d, __u64 now, __u64 *next_ns, __u64 *failures_seen)
+/* What the previous status line reported, to report the change since. */
+struct status_mark {
+	__u64 next_ns;       /* the next line is due */
+	__u64 failures_seen; /* map writes failed until the last line */
+	__u64 at_ns, cpu_ns; /* when it was written, vigild's CPU time then */
+};
+
+/* vigild's own CPU time so far (user + system, every thread), in ns. */
+static __u64 own_cpu_ns(void)
 {
-	__u64 failures = d->fo ? vigil_failover_write_failures(d->fo) : 0;
+	struct rusage ru;
 
-	if (now < *next_ns)
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return ((__u64)ru.ru_utime.tv_sec + (__u64)ru.ru_stime.tv_sec) * 1000000000ull +
+	       ((__u64)ru.ru_utime.tv_usec + (__u64)ru.ru_stime.tv_usec) * 1000ull;
+}
+
+/* The periodic status line, with vigild's own CPU use since the previous
+ * one: at info level, or warn when map writes failed since the previous one
+ * (each failure was logged, rate-limited, already; this keeps the running
+ * total in view). */
+static void log_status(const struct vigild *d, __u64 now, struct status_mark *m)
+{
+	__u64 failures = d->fo ? vigil_failover_write_failures(d->fo) : 0, cpu;
+
+	if (now < m->next_ns)
 		return;
-	*next_ns = now + STATUS_INTERVAL_NS;
-	vigil_log(failures > *failures_seen ? VIGIL_LOG_WARN : VIGIL_LOG_INFO,
-		  "status: %zu services; %llu map writes failed since the start%s", d->cfg->n_services,
-		  (unsigned long long)failures, failures > *failures_seen
+	cpu = own_cpu_ns();
+	m->next_ns = now + STATUS_INTERVAL_NS;
+	vigil_log(failures > m->failures_seen ? VIGIL_LOG_WARN : VIGIL_LOG_INFO,
+		  "status: %zu services; vigild used %.2f%% of one CPU over the last %.0f s; %llu map "
+		  "writes failed since the start%s", d->cfg->n_services,
+		  now > m->at_ns ? 100.0 * (double)(cpu - m->cpu_ns) / (double)(now - m->at_ns) : 0.0,
+		  (double)(now - m->at_ns) / 1e9, (unsigned long long)failures,
+		  failures > m->failures_seen
 		  ? " (see the 'map ...: writing' lines above): check the datapath with vigilctl" : "");
-	*failures_seen = failures;
+	m->failures_seen = failures;
+	m->at_ns = now;
+	m->cpu_ns = cpu;
 }
 
 /* STATUS= for systemd: one line on what runs. */
@@ -405,7 +429,9 @@ static void status_write(struct vigild *d)
 static int event_loop(struct vigild *d)
 {
 	struct pollfd fds[MAX_POLLFDS];
-	__u64 next_status_ns = vigil_now_ns() + STATUS_INTERVAL_NS, failures_seen = 0;
+	__u64 start = vigil_now_ns(), next_pin_check = start;
+	struct status_mark status = { start + STATUS_INTERVAL_NS, 0, start, own_cpu_ns() };
+	__u32 pid = (__u32)getpid();
 	int ret = 0;
 
 	while (!stop_requested) {
@@ -421,7 +447,7 @@ static int event_loop(struct vigild *d)
 		/* The watchdog is fed here, once per tick: a loop that stops
 		 * turning stops feeding it. */
 		vigil_sd_watchdog_tick(now);
-		heartbeat_write(d, (__u32)getpid());
+		heartbeat_write(d, pid);
 		status_write(d);
 		timeout = d->fo ? vigil_failover_timeout_ms(d->fo, now) : TICK_MS;
 		timeout = vigil_lbfeeds_timeout_ms(d->feeds, now, timeout);
@@ -450,13 +476,17 @@ static int event_loop(struct vigild *d)
 			break;
 		}
 		ret = 0;
-		vigild_check_pins(d);
+		now = vigil_now_ns();
+		if (now >= next_pin_check) {
+			vigild_check_pins(d);
+			next_pin_check = now + PIN_CHECK_NS;
+		}
 		if (d->cluster)
-			vigil_cluster_apply(d->cluster, d->fo, vigil_now_ns());
+			vigil_cluster_apply(d->cluster, d->fo, now);
 		if (d->fo)
-			vigil_failover_run(d->fo, vigil_now_ns());
+			vigil_failover_run(d->fo, now);
 		vigild_feeds_tick(d, vigil_now_ns());
-		log_status(d, vigil_now_ns(), &next_status_ns, &failures_seen);
+		log_status(d, vigil_now_ns(), &status);
 		vigild_metrics_round(d, lag);
 	}
 	return ret;
@@ -482,9 +512,9 @@ static int run(struct vigil_config **cfgp, const struct options *opt)
 	if (!ret)
 		ret = vigil_monitor_start(&d.mon, cfg, on_kernel_event, &d, err, sizeof(err));
 	if (!ret)
-		drop_dead_inflight(&d);
-	if (!ret)
 		ret = start_failover(&d, cfg, err, sizeof(err));
+	if (!ret && !d.fo)
+		census_without_services(&d);
 	if (!ret && !(d.pin_watch = vigil_pin_watch_new(cfg->pin_dir))) {
 		snprintf(err, sizeof(err), "out of memory watching %s", cfg->pin_dir);
 		ret = -ENOMEM;

@@ -177,7 +177,7 @@ static int engine_up(struct vigild *d, struct txn *t)
 	int ret;
 
 	vigil_state_maps_fds(state_of(d, t), &maps);
-	vigil_monitor_maps(d->mon, &mon.backend_stats, &mon.inflight);
+	vigil_monitor_maps(d->mon, &mon);
 	ret = vigil_failover_start(&t->fo_new, t->next, &mon, &maps, pkt_of(d, t), t->err,
 				   sizeof(t->err));
 	if (!ret)

@@ -96,25 +96,20 @@ int vigil_watch_sync(struct monitor_bpf *skel, const struct vigil_config *cfg, c
 	struct vigil_endpoint *exact = watched_endpoints(cfg, &n_exact);
 	struct vigil_prefix_key *pkeys = calloc(cfg->n_prefixes + 1, sizeof(*pkeys));
 	struct vigil_prefix_watch *pvals = calloc(cfg->n_prefixes + 1, sizeof(*pvals));
-	__u32 *ports = calloc(cfg->n_local_ports + 1, sizeof(*ports));
 	int ret = -ENOMEM;
 
-	if (!pkeys || !pvals || !ports || !exact)
+	if (!pkeys || !pvals || !exact)
 		goto out;
 	for (size_t i = 0; i < cfg->n_prefixes; i++) {
 		pkeys[i] = cfg->prefixes[i].key;
 		pvals[i].port = cfg->prefixes[i].port;
 	}
-	for (size_t i = 0; i < cfg->n_local_ports; i++)
-		ports[i] = cfg->local_ports[i];
 
 	struct desired maps[] = {
 		{ "watch_exact", bpf_map__fd(skel->maps.watch_exact), sizeof(struct vigil_endpoint),
 		  exact, NULL, 1, n_exact },
 		{ "watch_prefix", bpf_map__fd(skel->maps.watch_prefix), sizeof(*pkeys), pkeys,
 		  pvals, sizeof(*pvals), cfg->n_prefixes },
-		{ "watch_local", bpf_map__fd(skel->maps.watch_local), sizeof(*ports), ports, NULL, 1,
-		  cfg->n_local_ports },
 	};
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		ret = sync_one(&maps[i], err, errlen);
@@ -127,6 +122,5 @@ out:
 	free(exact);
 	free(pkeys);
 	free(pvals);
-	free(ports);
 	return ret;
 }

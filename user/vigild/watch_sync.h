@@ -8,8 +8,10 @@
 
 struct monitor_bpf;
 
-/* New entries are inserted before stale ones are deleted, so an endpoint
- * present in both old and new config is never unwatched in between. */
+/* The remote watches (watch_exact, watch_prefix); local ports are a bitmap of
+ * the monitor's settings (monitor.c). New entries are inserted before stale
+ * ones are deleted, so an endpoint present in both old and new config is
+ * never unwatched in between. */
 int vigil_watch_sync(struct monitor_bpf *skel, const struct vigil_config *cfg, char *err,
 		     size_t errlen);
 
