@@ -524,10 +524,14 @@ int vigil_rescue_ops(struct bpf_sock_ops *ops)
 {
 	struct vigil_rescue_svc *svc;
 	struct vigil_sock_state *st;
+	struct bpf_sock *sk;
 
-	if (ops->op != BPF_SOCK_OPS_TIMEOUT_INIT || !CONFIG_HZ || !ops->sk)
+	if (ops->op != BPF_SOCK_OPS_TIMEOUT_INIT || !CONFIG_HZ)
 		return 1;
-	st = bpf_sk_storage_get(&sock_state, ops->sk, 0, 0);
+	sk = ops->sk;
+	if (!sk)
+		return 1;
+	st = bpf_sk_storage_get(&sock_state, sk, 0, 0);
 	if (!st || !st->vip.family)
 		return 1;
 	svc = bpf_map_lookup_elem(&rescue_svc, &st->vip);
