@@ -45,6 +45,13 @@ static struct vigil_pending_stuck stuck_with(const struct vigil_pending_limits *
 		ck_assert_uint_eq(_s.stalled, (st));                        \
 	} while (0)
 
+/* Sampled up to ms milliseconds (from the test's t), then counted. */
+#define STUCK_AT(ms, c, r, st)                \
+	do {                                  \
+		tick_until(&P, &t, (ms) * MS); \
+		ASSERT_STUCK(c, r, st);        \
+	} while (0)
+
 static void setup(void)
 {
 	memset(&ctr, 0, sizeof(ctr));
@@ -73,13 +80,10 @@ START_TEST(black_hole)
 	tick_until(&P, &t, 95 * MS);
 	open_connects(3);
 	open_requests(2);
-	tick_until(&P, &t, 140 * MS);
-	ASSERT_STUCK(0, 0, 0);
-	tick_until(&P, &t, 150 * MS);
-	ASSERT_STUCK(3, 0, 0);
+	STUCK_AT(140, 0, 0, 0);
+	STUCK_AT(150, 3, 0, 0);
 	retransmit(2);
-	tick_until(&P, &t, 400 * MS);
-	ASSERT_STUCK(3, 2, 0);
+	STUCK_AT(400, 3, 2, 0);
 	ck_assert_uint_ge(stuck_with(&LIM, NULL, 0).oldest_us, 300000);
 	ck_assert_uint_le(stuck_with(&LIM, NULL, 0).oldest_us, 310000);
 }
@@ -94,14 +98,11 @@ START_TEST(stopped_process)
 
 	tick_until(&P, &t, 0);
 	open_requests(4);
-	tick_until(&P, &t, 500 * MS);
-	ASSERT_STUCK(0, 0, 0);
-	tick_until(&P, &t, 510 * MS);
-	ASSERT_STUCK(0, 0, 4);
+	STUCK_AT(500, 0, 0, 0);
+	STUCK_AT(510, 0, 0, 4);
 	/* one of them retransmitted after all: 3 stalled, and 1 stuck */
 	retransmit(1);
-	tick_until(&P, &t, 520 * MS);
-	ASSERT_STUCK(0, 1, 3);
+	STUCK_AT(520, 0, 1, 3);
 }
 END_TEST
 
@@ -131,14 +132,12 @@ START_TEST(lower_bound)
 
 	tick_until(&P, &t, 0);
 	open_requests(1); /* never answered */
-	tick_until(&P, &t, 600 * MS);
-	ASSERT_STUCK(0, 0, 1);
+	STUCK_AT(600, 0, 0, 1);
 	open_requests(1);
 	close_requests(1); /* a later one answered: the counters cannot tell which */
 	tick_until(&P, &t, 620 * MS);
 	ck_assert_uint_le(stuck_with(&LIM, NULL, 0).stalled, 1);
-	tick_until(&P, &t, 1200 * MS);
-	ASSERT_STUCK(0, 0, 1);
+	STUCK_AT(1200, 0, 0, 1);
 }
 END_TEST
 
@@ -150,10 +149,8 @@ START_TEST(restart_counts_from_start)
 
 	open_requests(1000);
 	close_requests(996); /* 4 waiting when vigild starts */
-	tick_until(&P, &t, 5490 * MS);
-	ASSERT_STUCK(0, 0, 0);
-	tick_until(&P, &t, 5500 * MS);
-	ASSERT_STUCK(0, 0, 4);
+	STUCK_AT(5490, 0, 0, 0);
+	STUCK_AT(5500, 0, 0, 4);
 }
 END_TEST
 
@@ -174,8 +171,7 @@ START_TEST(dead_offset)
 	ck_assert_uint_eq(dead.requests, 3);
 	ck_assert_uint_eq(dead.connects, 0);
 	vigil_pending_set_dead(&P, &dead);
-	tick_until(&P, &t, 600 * MS);
-	ASSERT_STUCK(0, 0, 4);
+	STUCK_AT(600, 0, 0, 4);
 	/* nothing alive was counted dead: a census finding all alive drops none */
 	live.requests = 6;
 	ck_assert_uint_eq(vigil_pending_dead(&before, &before, &live).requests, 0);
@@ -227,10 +223,8 @@ START_TEST(counters_went_back)
 	tick_until(&P, &t, 200 * MS);
 	memset(&ctr, 0, sizeof(ctr));
 	open_connects(2);
-	tick_until(&P, &t, 220 * MS);
-	ASSERT_STUCK(0, 0, 0);
-	tick_until(&P, &t, 280 * MS);
-	ASSERT_STUCK(2, 0, 0);
+	STUCK_AT(220, 0, 0, 0);
+	STUCK_AT(280, 2, 0, 0);
 }
 END_TEST
 
