@@ -500,9 +500,9 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 		struct vigil_backend_stats *st = backend_of(&fl->peer);
 
 		if (st) {
-			COUNT(st->bytes_sent, ret);
+			COUNT_TASK(st->bytes_sent, ret);
 			if (!(fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY))
-				COUNT(st->requests_opened, 1);
+				COUNT_TASK(st->requests_opened, 1);
 			if (fl->flags & VIGIL_INFLIGHT_RETRANS)
 				COUNT(st->requests_retrans_cleared, 1);
 		}
@@ -514,12 +514,12 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 
 	if (!lst)
 		return 0;
-	COUNT(lst->bytes_sent, ret);
+	COUNT_TASK(lst->bytes_sent, ret);
 	if (fl->flags & VIGIL_INFLIGHT_IN_REQUEST) {
 		fl->flags &= ~VIGIL_INFLIGHT_IN_REQUEST;
-		COUNT(lst->responses, 1);
-		hist_add(lst->response_lat_us, &lst->response_lat_sum_ns,
-			 bpf_ktime_get_ns() - fl->request_start_ns);
+		COUNT_TASK(lst->responses, 1);
+		hist_add_task(lst->response_lat_us, &lst->response_lat_sum_ns,
+			      bpf_ktime_get_ns() - fl->request_start_ns);
 	}
 	return 0;
 }
@@ -538,7 +538,7 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 		struct vigil_local_stats *lst = local_of(fl->local_port);
 
 		if (lst)
-			COUNT(lst->bytes_rcvd, ret);
+			COUNT_TASK(lst->bytes_rcvd, ret);
 		if (!(fl->flags & VIGIL_INFLIGHT_IN_REQUEST)) {
 			fl->flags |= VIGIL_INFLIGHT_IN_REQUEST;
 			fl->request_start_ns = bpf_ktime_get_ns();
@@ -549,15 +549,15 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 
 	if (!st)
 		return 0;
-	COUNT(st->bytes_rcvd, ret);
+	COUNT_TASK(st->bytes_rcvd, ret);
 	if (fl->flags & VIGIL_INFLIGHT_AWAIT_REPLY) {
 		if (fl->flags & VIGIL_INFLIGHT_RETRANS)
 			COUNT(st->requests_retrans_cleared, 1);
 		fl->flags &= ~(VIGIL_INFLIGHT_AWAIT_REPLY | VIGIL_INFLIGHT_RETRANS);
-		COUNT(st->requests, 1);
+		COUNT_TASK(st->requests, 1);
 		COUNT(st->requests_closed, 1);
-		hist_add(st->request_lat_us, &st->request_lat_sum_ns,
-			 bpf_ktime_get_ns() - fl->last_send_ns);
+		hist_add_task(st->request_lat_us, &st->request_lat_sum_ns,
+			      bpf_ktime_get_ns() - fl->last_send_ns);
 	}
 	return 0;
 }
