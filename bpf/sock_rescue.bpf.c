@@ -402,13 +402,31 @@ static __always_inline int syn_out(struct __sk_buff *skb, const struct pkt *p)
 	return tp->segs_out < 2 ? new_connect(p) : syn_retransmit(skb, p);
 }
 
+/* Filter first: a packet of a local connection that is past its SYN and
+ * that the rescue never took over (no mark in its socket's storage) has
+ * nothing to follow or move, so it leaves before the parse and the
+ * rescue_flows lookup. The rescue marks a socket before it sends anything
+ * the flow's entries change. A socket in SYN_SENT (its SYN may move) or
+ * CLOSE (its last reset; a test run's stand-in socket) takes the whole path. */
+static __always_inline bool untouched_sender(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct vigil_sock_state *st;
+
+	if (!sk || !(sk = bpf_sk_fullsock(sk)) || sk->state == BPF_TCP_SYN_SENT ||
+	    sk->state == BPF_TCP_CLOSE)
+		return false;
+	st = bpf_sk_storage_get(&sock_state, sk, 0, 0);
+	return !st || !st->rescued;
+}
+
 SEC("tc")
 int vigil_rescue_out(struct __sk_buff *skb)
 {
 	struct vigil_rescue_flow *f;
 	struct pkt p = {};
 
-	if (tc_parse(skb, &p) != PARSE_TCP)
+	if (untouched_sender(skb) || tc_parse(skb, &p) != PARSE_TCP)
 		return TC_ACT_UNSPEC_;
 	f = bpf_map_lookup_elem(&rescue_flows, &p.key);
 	if (!f)
