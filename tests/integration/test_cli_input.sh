@@ -27,7 +27,7 @@ pin() { # NAME TYPE KEY VALUE ENTRIES
 		die "bpftool map create $1 failed"
 }
 pin services hash 20 72 256
-pin service_sets hash 20 800 256
+pin service_sets hash 20 1320 256
 pin backend_info hash 40 56 16384
 pin admin hash 40 4 16384
 pin history percpu_array 4 104 1024
