@@ -489,14 +489,23 @@ static __always_inline int to_backend(struct pkt *p, const struct vigil_xdp_serv
 	return LB_REWRITE;
 }
 
+/* The endpoint a packet came from: the backend, for its packets to a client. */
+static __always_inline void sender_of(const struct pkt *p, struct vigil_endpoint *ep)
+{
+	__builtin_memset(ep, 0, sizeof(*ep));
+	ep->family = p->key.family;
+	ep->port = p->key.sport;
+	__builtin_memcpy(ep->addr, p->key.src, 16);
+}
+
 /* Passive health of a backend's SYN-ACK or RST (p, reverse entry r), and
  * the rescue of a refused connect: true when the RST is to be withheld. A
  * call of its own (see flow_place): data packets never come here. */
 static __noinline bool reply_control(const struct pkt *p, const struct vigil_rev_flow *r)
 {
-	struct vigil_endpoint backend = { .family = p->key.family, .port = p->key.sport };
+	struct vigil_endpoint backend;
 
-	__builtin_memcpy(backend.addr, p->key.src, 16);
+	sender_of(p, &backend);
 	if (p->tcp->rst) {
 		/* Counted as any refusal first: the rescue changes what the client
 		 * sees, not the backend's failure. */
@@ -514,9 +523,9 @@ static __noinline bool reply_control(const struct pkt *p, const struct vigil_rev
  * frame. */
 static __noinline void replied(const struct pkt *p, struct vigil_rev_flow *rev)
 {
-	struct vigil_endpoint backend = { .family = p->key.family, .port = p->key.sport };
+	struct vigil_endpoint backend;
 
-	__builtin_memcpy(backend.addr, p->key.src, 16);
+	sender_of(p, &backend);
 	requests_from_backend(p, rev, &backend);
 }
 
