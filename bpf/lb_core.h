@@ -141,30 +141,68 @@ static __always_inline __s64 maglev_pick(const struct vigil_xdp_service *svc,
 
 /* ---- passive health ------------------------------------------------------- */
 
-static __always_inline void syn_forwarded(const struct vigil_endpoint *backend, __u64 hash)
+/* The SYN (tcp, the packet ending at end, in on ifindex) as vigild would
+ * replay it, options verbatim, into this CPU's syn_scratch; syn_forwarded()
+ * adds the client. The options are copied 4 bytes at a time (their length
+ * is a multiple of 4) within the packet's bounds. A call of its own: the
+ * entry points' frames have no room for its locals. */
+static __noinline void keep_syn(const struct tcphdr *tcp, const void *end, __u32 ifindex)
 {
-	struct vigil_inflight fl = { .peer = *backend, .role = VIGIL_ROLE_CLIENT };
+	const __u8 *opts = (const __u8 *)(tcp + 1);
+	__u32 zero = 0, len = tcp->doff * 4 - sizeof(*tcp);
+	struct vigil_pkt_inflight *v = bpf_map_lookup_elem(&syn_scratch, &zero);
+
+	if (!v)
+		return;
+	v->syn.seq = bpf_ntohl(tcp->seq);
+	v->syn.window = bpf_ntohs(tcp->window);
+	v->syn.ifindex = ifindex;
+	v->syn.opts_len = 0;
+	for (__u32 i = 0; i < VIGIL_SYN_OPTS_MAX / 4; i++) {
+		if (i * 4 >= len || (const void *)(opts + i * 4 + 4) > end)
+			break;
+		__builtin_memcpy(&v->syn.opts[i * 4], opts + i * 4, 4);
+		v->syn.opts_len = (__u8)(i * 4 + 4);
+	}
+	/* Options beyond the linear data (tc) or the copy's room: a replay
+	 * with part of them could set the connection up wrongly; none is made. */
+	if (v->syn.opts_len != len)
+		v->syn.ifindex = 0;
+}
+
+static __always_inline void syn_forwarded(const struct pkt *p, const struct vigil_endpoint *backend,
+					  __u64 hash)
+{
 	struct vigil_backend_stats *st = backend_of(backend);
 	__u64 key = inflight_key(hash);
-	struct vigil_inflight *cur = bpf_map_lookup_elem(&inflight, &key);
+	struct vigil_pkt_inflight *cur = bpf_map_lookup_elem(&inflight, &key), *fl;
+	__u32 zero = 0;
 
 	/* A retransmitted SYN of an attempt still waiting for its SYN-ACK: not a
 	 * new attempt (the socket monitor counts it the same way), and the
 	 * attempt's clock keeps running for latency and the timeout scan. */
-	if (cur && same_endpoint(&cur->peer, backend)) {
+	if (cur && same_endpoint(&cur->fl.peer, backend)) {
 		if (st)
 			COUNT(st->syn_retrans, 1);
 		return;
 	}
 	if (st)
 		COUNT(st->connect_attempts, 1);
-	fl.syn_sent_ns = bpf_ktime_get_ns();
-	update_or_count(&inflight, &key, &fl, BPF_ANY, VIGIL_LOSS_INFLIGHT_FULL);
+	fl = bpf_map_lookup_elem(&syn_scratch, &zero);
+	if (!fl)
+		return;
+	__builtin_memset(&fl->fl, 0, sizeof(fl->fl));
+	fl->fl.peer = *backend;
+	fl->fl.role = VIGIL_ROLE_CLIENT;
+	fl->fl.syn_sent_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(fl->syn.client, p->key.src, 16);
+	fl->syn.client_port = p->key.sport;
+	update_or_count(&inflight, &key, fl, BPF_ANY, VIGIL_LOSS_INFLIGHT_FULL);
 }
 
 static __always_inline void synack_returned(const struct vigil_endpoint *backend, __u64 key)
 {
-	struct vigil_inflight *fl = bpf_map_lookup_elem(&inflight, &key);
+	struct vigil_pkt_inflight *fl = bpf_map_lookup_elem(&inflight, &key);
 	struct vigil_backend_stats *st;
 	__u64 now;
 
@@ -174,7 +212,7 @@ static __always_inline void synack_returned(const struct vigil_endpoint *backend
 	st = backend_of(backend);
 	if (st) {
 		COUNT(st->established, 1);
-		hist_add(st->connect_lat_us, &st->connect_lat_sum_ns, now - fl->syn_sent_ns);
+		hist_add(st->connect_lat_us, &st->connect_lat_sum_ns, now - fl->fl.syn_sent_ns);
 	}
 	health_success(backend, now);
 	bpf_map_delete_elem(&inflight, &key);
@@ -343,8 +381,8 @@ static __always_inline void count_repicked_syn(const struct vigil_flow *fl,
 					       const struct vigil_xdp_backend *old, __u64 hash)
 {
 	__u64 key = inflight_key(hash);
-	struct vigil_inflight *cur = bpf_map_lookup_elem(&inflight, &key);
-	bool waiting = cur && old && same_endpoint(&cur->peer, &old->ep);
+	struct vigil_pkt_inflight *cur = bpf_map_lookup_elem(&inflight, &key);
+	bool waiting = cur && old && same_endpoint(&cur->fl.peer, &old->ep);
 
 	count(waiting || (fl->flags & VIGIL_FLOW_RESCUED) ? VIGIL_XDP_RESCUED : VIGIL_XDP_NEW_FLOWS);
 }
@@ -450,7 +488,7 @@ static __noinline void flow_setup(struct pkt *p, const struct vigil_xdp_backend 
 	make_reverse_key(p, &b->ep, &rk);
 	bpf_map_update_elem(&xdp_rev_flows, &rk, &rev, BPF_ANY);
 	if (syn)
-		syn_forwarded(&b->ep, hash);
+		syn_forwarded(p, &b->ep, hash);
 }
 
 /* Request tracking of a client's packet (bpf/xdp_requests.h). A call of its

@@ -89,6 +89,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xdp_stats SEC(".maps");
 
+/* The in-flight entry of the SYN being handled on this CPU, built here
+ * rather than on the stack (the deepest call chain has no room for it): the
+ * entry point copies the SYN (keep_syn() in lb_core.h), syn_forwarded()
+ * completes and stores it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_pkt_inflight);
+} syn_scratch SEC(".maps");
+
 /* Dropped packets by enum vigil_drop_reason (drop() below). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -26,7 +26,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, VIGIL_MAX_INFLIGHT);
 	__type(key, __u64);
-	__type(value, struct vigil_inflight);
+	__type(value, struct vigil_pkt_inflight);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } inflight SEC(".maps");
 

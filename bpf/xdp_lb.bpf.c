@@ -229,6 +229,8 @@ int vigil_xdp_lb(struct xdp_md *ctx)
 		count_unparsed(res);
 		return XDP_PASS;
 	}
+	if (p.tcp->syn && !p.tcp->ack)
+		keep_syn(p.tcp, end, ctx->ingress_ifindex);
 	res = lb_decide(&p, &rw);
 	if (res == LB_DROP)
 		return drop(rw.drop_reason, XDP_DROP);
@@ -315,6 +317,8 @@ int vigil_tc_lb(struct __sk_buff *skb)
 		count_unparsed(res);
 		return TC_ACT_OK_;
 	}
+	if (p.tcp->syn && !p.tcp->ack)
+		keep_syn(p.tcp, (void *)(long)skb->data_end, skb->ingress_ifindex);
 	res = lb_decide(&p, &rw);
 	if (res == LB_DROP)
 		return drop(rw.drop_reason, TC_ACT_SHOT_);

@@ -173,6 +173,32 @@ struct vigil_inflight {
 };
 _Static_assert(sizeof(struct vigil_inflight) == 48, "vigil_inflight layout");
 
+/* The packet datapath's copy of a client's SYN, kept with its in-flight
+ * entry so that vigild can replay it (user/vigild/syn_replay.c) once the
+ * backend it went to is ejected: the remote client's own retransmit comes
+ * only after its SYN timeout (1 s on Linux), which vigil cannot shorten.
+ * Options are kept verbatim so that the new backend agrees with the client
+ * on MSS, window scaling, SACK and timestamps. */
+#define VIGIL_SYN_OPTS_MAX 40
+struct vigil_syn_copy {
+	__u8 client[16];  /* client address (IPv4 as ::ffff:a.b.c.d) */
+	__u32 seq;        /* the client's initial sequence number, host order */
+	__u32 ifindex;    /* interface the SYN came in on */
+	__u16 client_port;
+	__u16 window;     /* host order */
+	__u8 opts_len;    /* bytes of opts used, a multiple of 4 */
+	__u8 pad[3];
+	__u8 opts[VIGIL_SYN_OPTS_MAX];
+};
+_Static_assert(sizeof(struct vigil_syn_copy) == 72, "vigil_syn_copy layout");
+
+/* Value of the inflight map: the pending SYN's state and its copy. */
+struct vigil_pkt_inflight {
+	struct vigil_inflight fl;
+	struct vigil_syn_copy syn;
+};
+_Static_assert(sizeof(struct vigil_pkt_inflight) == 120, "vigil_pkt_inflight layout");
+
 #define VIGIL_INFLIGHT_RST_RCVD      0x01 /* an RST arrived (refused if SYN_SENT) */
 #define VIGIL_INFLIGHT_AWAIT_REPLY   0x02 /* client sent, no reply yet */
 #define VIGIL_INFLIGHT_IN_REQUEST    0x04 /* server received, not answered yet */

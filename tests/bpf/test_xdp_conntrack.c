@@ -42,7 +42,7 @@ BPF_TEST(ipv4_syn)
 	struct vigil_flow_key k = flow_key(&CL, &VIP), rk = flow_key(&B1, &CL);
 	struct vigil_flow f;
 	struct vigil_rev_flow rv;
-	struct vigil_inflight fl;
+	struct vigil_pkt_inflight fl;
 	struct vigil_backend_stats st;
 	static const uint8_t mss[4] = { 2, 4, 0x05, 0xb4 };
 
@@ -61,8 +61,12 @@ BPF_TEST(ipv4_syn)
 	T(ASSERT_TRUE(bstats(&B1, &st)) && ASSERT_EQ(st.connect_attempts, 1));
 	T(ASSERT_EQ(map_count(F.inflight), 1));
 	T(ASSERT_EQ(bpf_map_lookup_elem(F.inflight, &rv.flow_hash, &fl), 0));
-	T(ASSERT_TRUE(ep_eq(&fl.peer, &B1)) && ASSERT_EQ(fl.role, VIGIL_ROLE_CLIENT));
-	T(ASSERT_GT(fl.syn_sent_ns, 0));
+	T(ASSERT_TRUE(ep_eq(&fl.fl.peer, &B1)) && ASSERT_EQ(fl.fl.role, VIGIL_ROLE_CLIENT));
+	T(ASSERT_GT(fl.fl.syn_sent_ns, 0));
+	/* the copy vigild replays: the client, its sequence number, its options */
+	T(ASSERT_EQ(memcmp(fl.syn.client, k.src, 16), 0) && ASSERT_EQ(fl.syn.client_port, CL.port));
+	T(ASSERT_EQ(fl.syn.seq, 0x01020304) && ASSERT_EQ(fl.syn.window, 64240));
+	T(ASSERT_EQ(fl.syn.opts_len, 4) && ASSERT_EQ(memcmp(fl.syn.opts, mss, 4), 0));
 	T(ASSERT_EQ(counter(VIGIL_XDP_NEW_FLOWS), 1) && ASSERT_EQ(counter(VIGIL_XDP_FORWARDED), 1));
 	T(ASSERT_EQ(counter(VIGIL_XDP_PASS_OTHER), 0) && ASSERT_EQ(counter(VIGIL_XDP_RESELECTED), 0));
 	return ASSERT_EQ(events(), 0);

@@ -106,7 +106,7 @@ BPF_TEST(syn_retransmit)
 	struct spec syn = tcp_spec(&CL, &VIP, TH_SYN);
 	struct vigil_flow_key rk = flow_key(&B1, &CL);
 	struct vigil_rev_flow rv;
-	struct vigil_inflight a, b;
+	struct vigil_pkt_inflight a, b;
 	struct vigil_backend_stats st;
 	struct run r;
 	bool ok = true;
@@ -121,7 +121,7 @@ BPF_TEST(syn_retransmit)
 	T(ASSERT_TRUE(bstats(&B1, &st)));
 	ok &= ASSERT_EQ(st.connect_attempts, 1);
 	ok &= ASSERT_EQ(st.syn_retrans, 1);
-	ok &= ASSERT_EQ(b.syn_sent_ns, a.syn_sent_ns);
+	ok &= ASSERT_EQ(b.fl.syn_sent_ns, a.fl.syn_sent_ns);
 	return ok;
 }
 

@@ -148,7 +148,7 @@ BPF_TEST(rescued_connect_established)
 	struct vigil_backend_stats st;
 	struct vigil_flow_key rk;
 	struct vigil_rev_flow rv;
-	struct vigil_inflight fl;
+	struct vigil_pkt_inflight fl;
 	struct spec syn, sa;
 	__u32 flags = ~0u;
 

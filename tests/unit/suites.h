@@ -61,5 +61,6 @@ Suite *lbfeed_suite(void);
 Suite *set_slots_suite(void);
 Suite *watch_ports_suite(void);
 Suite *pending_suite(void);
+Suite *syn_frame_suite(void);
 
 #endif

@@ -27,6 +27,7 @@ int main(void)
 	srunner_add_suite(sr, set_slots_suite());
 	srunner_add_suite(sr, watch_ports_suite());
 	srunner_add_suite(sr, pending_suite());
+	srunner_add_suite(sr, syn_frame_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

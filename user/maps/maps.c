@@ -355,7 +355,7 @@ int vigil_snapshot_read(const char *pin_dir, struct vigil_snapshot *snap, char *
 			      sizeof(struct vigil_local_stats), err, errlen);
 	fd_i = fd_l < 0 ? -1 : vigil_pin_open(pin_dir, VIGIL_PIN_INFLIGHT,
 					       BPF_MAP_TYPE_LRU_HASH, sizeof(__u64),
-					       sizeof(struct vigil_inflight), err, errlen);
+					       sizeof(struct vigil_pkt_inflight), err, errlen);
 	ret = fd_l < 0 ? fd_l : fd_i < 0 ? fd_i : 0;
 	if (!ret)
 		ret = walk_percpu(fd_b, sizeof(struct vigil_endpoint),

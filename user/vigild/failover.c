@@ -15,12 +15,12 @@
 #include "log.h"
 #include "canary.h"
 #include "pending.h"
+#include "pending_syns.h"
 #include "pkt_dp.h"
 #include "sock_census.h"
 #include "stats.h"
 #include "teardown.h"
 
-#define INFLIGHT_BATCH 256
 #define MAX_PROBE_RESULTS 64
 #define STALL_NS (50 * 1000000ull)
 #define CANARY_MS 5
@@ -198,7 +198,7 @@ static struct stuck_limits limits_of(const struct fo_service *s, size_t idx)
 
 /* The packet datapath's SYNs of one backend pending past the connect limit
  * (fls: its in-flight entries, read this tick). */
-static void scan_pending_syns(struct vigil_failover *fo, const struct vigil_inflight *fls,
+static void scan_pending_syns(struct vigil_failover *fo, const struct vigil_pkt_inflight *fls,
 			      size_t n, struct fo_service *s, size_t idx, __u64 now)
 {
 	const struct vigil_endpoint *ep = &s->det.backends[idx].ep;
@@ -207,8 +207,9 @@ static void scan_pending_syns(struct vigil_failover *fo, const struct vigil_infl
 
 	memset(syns, 0, sizeof(*syns));
 	for (size_t i = 0; i < n; i++)
-		if (fls[i].role == VIGIL_ROLE_CLIENT && memcmp(&fls[i].peer, ep, sizeof(*ep)) == 0)
-			count_stuck(fo, &fls[i], now, s->rt[idx].last_success_ns, &lim, syns);
+		if (fls[i].fl.role == VIGIL_ROLE_CLIENT &&
+		    memcmp(&fls[i].fl.peer, ep, sizeof(*ep)) == 0)
+			count_stuck(fo, &fls[i].fl, now, s->rt[idx].last_success_ns, &lim, syns);
 }
 
 /* Stuck and stalled sockets of one backend: the socket monitor's from its
@@ -240,41 +241,12 @@ static void observe_stuck(struct vigil_failover *fo, struct fo_service *s, size_
 		obs->stalled_requests = 0;
 }
 
-/* The packet datapath's SYNs awaiting their SYN-ACK (its inflight map),
- * read in batches (one syscall per batch). The socket monitor's connects
- * and requests are not there: they are counted in backend_stats
+/* The packet datapath's SYNs awaiting their SYN-ACK. The socket monitor's
+ * connects and requests are not there: they are counted in backend_stats
  * (observe_stuck). */
-static struct vigil_inflight *read_inflight(struct vigil_failover *fo, size_t *n_out)
+static struct vigil_pkt_inflight *read_inflight(struct vigil_failover *fo, size_t *n_out)
 {
-	size_t cap = INFLIGHT_BATCH, n = 0;
-	struct vigil_inflight *vals = malloc(cap * sizeof(*vals));
-	__u64 *keys = malloc(cap * sizeof(*keys)), in_batch = 0, out_batch;
-	bool first = true;
-
-	while (vals && keys) {
-		__u32 count = INFLIGHT_BATCH;
-		int ret = bpf_map_lookup_batch(fo->mon.inflight, first ? NULL : &in_batch, &out_batch,
-					       keys, vals + n, &count, NULL);
-
-		n += count;
-		if (ret < 0)
-			break; /* ENOENT: end of map */
-		first = false;
-		in_batch = out_batch;
-		cap += INFLIGHT_BATCH;
-		void *grown = realloc(vals, cap * sizeof(*vals));
-		void *grown_keys = realloc(keys, cap * sizeof(*keys));
-
-		if (grown)
-			vals = grown;
-		if (grown_keys)
-			keys = grown_keys;
-		if (!grown || !grown_keys)
-			break;
-	}
-	free(keys);
-	*n_out = vals ? n : 0;
-	return vals;
+	return vigil_pending_syns_read(fo->mon.inflight, n_out);
 }
 
 /* ---- after publishing: logs and teardown -------------------------------- */
@@ -322,6 +294,45 @@ static void log_service_change(const struct fo_service *s, const struct vigil_de
 	}
 }
 
+/* The packet datapath's connects still waiting on a backend just ejected
+ * go to a healthy backend now (pending_syns.h), not at the client's SYN
+ * timeout, which vigil cannot shorten for a remote client. */
+static void replay_pending_syns(struct vigil_failover *fo, const struct fo_service *s,
+				const struct vigil_desired *want)
+{
+	struct vigil_pkt_inflight *fls = NULL;
+	size_t n = 0;
+
+	if (!fo->pub.pkt || !(s->cfg->datapath & VIGIL_DATAPATH_XDP))
+		return;
+	for (size_t i = 0; i < want->n_changes; i++) {
+		const struct vigil_det_change *c = &want->changes[i];
+		const struct vigil_endpoint *ep;
+		char text[VIGIL_ENDPOINT_STRLEN];
+		unsigned replayed;
+
+		if (c->backend_index < 0 || c->to != VIGIL_STATE_EJECTED ||
+		    c->from == VIGIL_STATE_EJECTED)
+			continue;
+		if (!fls && !(fls = read_inflight(fo, &n)))
+			return;
+		ep = &want->backends[c->backend_index].ep;
+#ifdef VIGIL_MUTANT_SYN_REPLAY
+		/* Mutation smoke test (see tests/mutants.sh): waiting connects
+		 * move only with the client's own SYN retransmit. */
+		replayed = 0;
+#else
+		replayed = vigil_pending_syns_replay(fo->pub.pkt, ep, s->cfg->vips, s->cfg->n_vips,
+						     fls, n);
+#endif
+		if (replayed)
+			pr_info("service %s backend %s: %u connects waiting on it replayed to a "
+				"healthy backend", s->cfg->name,
+				vigil_endpoint_format(ep, text, sizeof(text)), replayed);
+	}
+	free(fls);
+}
+
 /* The publisher has written want: record what changed in the log and the
  * ejections' count (and tell the listener), then queue the tear-down of the
  * connections the detector condemned (the tear-down thread does it; the next
@@ -344,6 +355,7 @@ static void after_publish(struct vigil_failover *fo, struct fo_service *s,
 			fo->listener(fo->listener_ctx, s->cfg->name,
 				     &want->backends[c->backend_index].ep, c);
 	}
+	replay_pending_syns(fo, s, want);
 	for (size_t i = 0; i < want->n_changes; i++) {
 		const struct vigil_det_change *c = &want->changes[i];
 
@@ -392,7 +404,7 @@ static void start_due_probes(struct vigil_failover *fo, struct fo_service *s, __
 }
 
 static void evaluate_service(struct vigil_failover *fo, struct fo_service *s,
-			     const struct vigil_inflight *fls, size_t n_fls, __u64 now)
+			     const struct vigil_pkt_inflight *fls, size_t n_fls, __u64 now)
 {
 	struct vigil_desired want;
 	__u64 replies;
@@ -524,7 +536,7 @@ static void note_stalls(struct vigil_failover *fo, __u64 now)
 
 void vigil_failover_run(struct vigil_failover *fo, __u64 now)
 {
-	struct vigil_inflight *fls;
+	struct vigil_pkt_inflight *fls;
 	size_t n_fls = 0;
 	bool scan;
 
@@ -764,7 +776,7 @@ static long reconcile_open(struct vigil_failover *fo)
 static void restart_census(struct vigil_failover *fo, long live_waiting, size_t *waiting,
 			   size_t *down)
 {
-	struct vigil_inflight *fls = fo->pub.pkt ? read_inflight(fo, waiting) : NULL;
+	struct vigil_pkt_inflight *fls = fo->pub.pkt ? read_inflight(fo, waiting) : NULL;
 
 	if (!fls)
 		*waiting = 0;

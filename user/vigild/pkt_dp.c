@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +25,8 @@
 #include "log.h"
 #include "maps.h"
 #include "maglev.h"
+#include "netns.h"
+#include "syn_frame.h"
 #include "path.h"
 #include "xdp_lb.skel.h"
 
@@ -45,6 +49,8 @@ struct table_pair {
 struct vigil_pkt_dp {
 	struct xdp_lb_bpf *skel;
 	char pin_dir[256];
+	char netns[256]; /* xdp.netns: where the interfaces are ("" = vigild's own) */
+	bool replay_off; /* the kernel refused a SYN replay: not tried again */
 	struct vigil_endpoint ids[VIGIL_MAX_LB_BACKENDS]; /* family 0: free */
 	struct table_pair pairs[N_PAIRS];
 };
@@ -127,6 +133,7 @@ int vigil_pkt_dp_start(struct vigil_pkt_dp **out, const struct vigil_config *cfg
 	if (!xl)
 		return -ENOMEM;
 	snprintf(xl->pin_dir, sizeof(xl->pin_dir), "%s", cfg->pin_dir);
+	snprintf(xl->netns, sizeof(xl->netns), "%s", cfg->xdp_netns);
 	for (int p = 0; p < N_PAIRS; p++) {
 		xl->pairs[p].active = -1;
 		xl->pairs[p].buf[0].fd = xl->pairs[p].buf[1].fd = -1;
@@ -326,8 +333,7 @@ out:
 
 static const struct vigil_pending_requests no_pending;
 
-/* The id ep has, without giving it one; -ENOENT if none. */
-static int id_of(const struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep)
+int vigil_pkt_dp_id_of(const struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep)
 {
 	for (int id = 0; id < VIGIL_MAX_LB_BACKENDS; id++)
 		if (memcmp(&xl->ids[id], ep, sizeof(*ep)) == 0)
@@ -343,7 +349,7 @@ static int pending_clear(struct vigil_pkt_dp *xl, __u32 id)
 
 int vigil_pkt_dp_pending_reset(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep)
 {
-	int id = id_of(xl, ep);
+	int id = vigil_pkt_dp_id_of(xl, ep);
 
 	return id < 0 ? id : pending_clear(xl, (__u32)id);
 }
@@ -351,7 +357,7 @@ int vigil_pkt_dp_pending_reset(struct vigil_pkt_dp *xl, const struct vigil_endpo
 int vigil_pkt_dp_pending_read(const struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep,
 			      struct vigil_pending_requests *out)
 {
-	int id = id_of(xl, ep);
+	int id = vigil_pkt_dp_id_of(xl, ep);
 	__u32 key = (__u32)id;
 
 	if (id < 0)
@@ -390,6 +396,80 @@ void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_confi
 	if (ret)
 		pr_warn("map xdp_sets: removing VIPs no longer configured failed: %s",
 			strerror(-ret));
+}
+
+/* ---- SYN replay ---------------------------------------------------------------- */
+
+/* The kernel's "operation not supported" that reaches userspace unnamed. */
+#define ENOTSUPP_KERNEL 524
+
+int vigil_pkt_dp_flow_backend(const struct vigil_pkt_dp *xl, const struct vigil_flow_key *k,
+			      __u32 *id)
+{
+	struct vigil_flow fl;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(xl->skel->maps.xdp_flows), k, &fl))
+		return -errno;
+	*id = fl.backend_id;
+	return 0;
+}
+
+static int interface_mac(__u32 ifindex, unsigned char mac[6])
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (!if_indextoname(ifindex, ifr.ifr_name) || ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		ret = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return ret;
+}
+
+/* The frame through the XDP program as if it had come in on ifindex, with
+ * what the program decides carried out (BPF_F_TEST_XDP_LIVE_FRAMES: a
+ * redirect or XDP_TX is sent, XDP_PASS goes up the stack). */
+static int run_live(const struct vigil_pkt_dp *xl, const void *frame, size_t len, __u32 ifindex)
+{
+	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+
+	return bpf_prog_test_run_opts(bpf_program__fd(xl->skel->progs.vigil_xdp_lb), &opts) ? -errno
+											    : 0;
+}
+
+int vigil_pkt_dp_replay_syn(struct vigil_pkt_dp *xl, const struct vigil_syn_copy *syn,
+			    const struct vigil_endpoint *vip)
+{
+	unsigned char frame[VIGIL_SYN_FRAME_MAX], mac[6];
+	size_t len;
+	int saved = -1, ret;
+
+	if (xl->replay_off)
+		return -EOPNOTSUPP;
+	ret = vigil_netns_enter(xl->netns, &saved);
+	if (ret)
+		return ret;
+	ret = interface_mac(syn->ifindex, mac);
+	/* Addressed to the interface as the client's router addresses it; the
+	 * program takes its next hops from the FIB, never from this frame. */
+	len = ret ? 0 : vigil_syn_frame(syn, vip, mac, mac, frame);
+	if (!ret)
+		ret = len ? run_live(xl, frame, len, syn->ifindex) : -EINVAL;
+	vigil_netns_leave(saved);
+	if (len && (ret == -EINVAL || ret == -EOPNOTSUPP || ret == -ENOTSUPP_KERNEL)) {
+		xl->replay_off = true;
+		pr_warn("this kernel cannot run the XDP program on a replayed SYN (%s; needs "
+			"BPF_F_TEST_XDP_LIVE_FRAMES, Linux 5.18): a connect whose backend is ejected "
+			"waits for the client's own SYN retransmit (1 s on Linux clients)",
+			strerror(-ret));
+	}
+	return ret;
 }
 
 const struct bpf_object *vigil_pkt_dp_object(const struct vigil_pkt_dp *st)

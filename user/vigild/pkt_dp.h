@@ -25,6 +25,9 @@ int vigil_pkt_dp_start(struct vigil_pkt_dp **out, const struct vigil_config *cfg
  * xdp_backends map). Returns -ENOSPC when all ids are used. */
 int vigil_pkt_dp_backend_id(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep);
 
+/* The id ep has, without giving it one; -ENOENT if none. */
+int vigil_pkt_dp_id_of(const struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep);
+
 /* Flow policy of a backend: VIGIL_XB_* flags. */
 int vigil_pkt_dp_set_flags(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep,
 				__u32 flags);
@@ -45,6 +48,19 @@ int vigil_pkt_dp_publish(struct vigil_pkt_dp *xl, __u32 service_id, const struct
 int vigil_pkt_dp_pending_reset(struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep);
 int vigil_pkt_dp_pending_read(const struct vigil_pkt_dp *xl, const struct vigil_endpoint *ep,
 			      struct vigil_pending_requests *out);
+
+/* The backend id of the tracked flow k (xdp_flows). 0 or -errno (-ENOENT:
+ * not tracked). */
+int vigil_pkt_dp_flow_backend(const struct vigil_pkt_dp *xl, const struct vigil_flow_key *k,
+			      __u32 *id);
+
+/* Run the client's SYN (the copy the program kept of it) to vip through the
+ * XDP program as if it came in again on its interface, which then sends it
+ * where it sends the client's own retransmit: to a healthy backend once the
+ * one it went to is ejected. 0 or -errno; -EOPNOTSUPP once the kernel has
+ * refused a replay (logged once). */
+int vigil_pkt_dp_replay_syn(struct vigil_pkt_dp *xl, const struct vigil_syn_copy *syn,
+			    const struct vigil_endpoint *vip);
 
 /* Drop services and backend ids that are no longer configured. */
 void vigil_pkt_dp_remove_stale(struct vigil_pkt_dp *xl, const struct vigil_config *cfg);
