@@ -49,6 +49,7 @@ MUTANTS=(
 	"xdp_requests|XDP: no request is tracked from the packets (bpf/xdp_requests.h)|bpf:test_xdp_requests:request_answered,client_retransmission,black_hole_summary int:test_xdp_requests"
 	"rst_rescue|XDP: a backend's RST refusing a connect always reaches the client (bpf/lb_core.h)|bpf:test_xdp_rescue:rst_withheld_syn_resteered,rst_withheld_tc,rst_rescued_by_backup"
 	"xdp_backups|XDP: no choice from the service's set when Maglev finds only down backends (bpf/lb_core.h)|bpf:test_xdp_rescue:all_primaries_down_backup,one_primary_down_no_backup"
+	"syn_replay|vigild: SYNs waiting on an ejected backend are not replayed (user/vigild/failover.c)|int:test_xdp_fault"
 	"backups|detector: backups never serve, fail open instead (user/lib/detector.c)|unit:detector:service_level int:test_failover_backups"
 	"probe_readmit|detector: successful probes never re-admit (user/lib/detector.c)|unit:detector:probing_backoff"
 	"maglev_weights|Maglev table ignores backend weights (user/lib/maglev.c)|unit:maglev:population"
