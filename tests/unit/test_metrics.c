@@ -301,7 +301,8 @@ static void fixture_init(struct fixture *f)
 	f->board_backends[2].ep = f->backends[0].ep;
 	f->board = (struct vigil_metrics_board){ f->services, 2, f->board_backends, 3 };
 	f->fig = (struct vigil_daemon_figures){ .start_wall_ns = 1796520612000000001ull,
-						.reloads_refused = 1, .stalls_others = 3 };
+						.reloads_refused = 1, .stalls_others = 3,
+						.syn_replays = 6 };
 	f->fig.cluster = (struct vigil_cluster_figures){
 		.enabled = true, .state = VIGIL_CLUSTER_UNREACHABLE, .live_nodes = 3,
 		.remote_verdicts = 2, .published = 5, .received = 7, .suppressed = 1, .applied = 4,
@@ -432,6 +433,7 @@ START_TEST(format_daemon)
 	assert_line(text, "vigil_daemon_start_time_seconds 1796520612.000000001");
 	assert_line(text, "vigil_daemon_last_publish_timestamp_seconds 0.000000000");
 	assert_line(text, "vigil_daemon_stalls_total{kind=\"others\"} 3");
+	assert_line(text, "vigil_daemon_syn_replays_total 6");
 	assert_line(text, "vigil_daemon_reloads_total{kind=\"refused\"} 1");
 	assert_line(text, "vigil_daemon_config_last_reload_successful 0");
 	free(text);

@@ -45,6 +45,7 @@ struct vigil_daemon_figures {
 	__u64 stalls_vigild;  /* spans > 50 ms in which vigild did not run */
 	__u64 stalls_others;  /* ... in which its normal-priority canary did not */
 	__u64 map_write_failures;
+	__u64 syn_replays;    /* SYNs replayed off ejected backends (packet datapath) */
 	__u64 reloads_applied, reloads_refused;
 	bool last_reload_ok;  /* true also when there was none */
 	struct vigil_cluster_figures cluster;

@@ -391,6 +391,9 @@ static void daemon_figures(FILE *out, const struct vigil_daemon_figures *d)
 	family(out, "vigil_daemon_map_write_failures_total", "counter", "Map writes of the "
 	       "publisher that failed (each is logged).");
 	sample_u64(out, "vigil_daemon_map_write_failures_total", "", d->map_write_failures);
+	family(out, "vigil_daemon_syn_replays_total", "counter", "Client SYNs waiting on a "
+	       "backend vigild ejected that it replayed through the XDP program to a healthy one.");
+	sample_u64(out, "vigil_daemon_syn_replays_total", "", d->syn_replays);
 	by_name(out, "vigil_daemon_reloads_total", "counter", "Config reloads (SIGHUP), applied "
 		"or refused.", "kind", reloads, reload_counts, N(reloads));
 	family(out, "vigil_daemon_config_last_reload_successful", "gauge", "1 when the last "

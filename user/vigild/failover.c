@@ -325,6 +325,7 @@ static void replay_pending_syns(struct vigil_failover *fo, const struct fo_servi
 		replayed = vigil_pending_syns_replay(fo->pub.pkt, ep, s->cfg->vips, s->cfg->n_vips,
 						     fls, n);
 #endif
+		fo->syn_replays += replayed;
 		if (replayed)
 			pr_info("service %s backend %s: %u connects waiting on it replayed to a "
 				"healthy backend", s->cfg->name,

@@ -70,6 +70,7 @@ struct vigil_failover_figures {
 	__u64 publish_gen;          /* moves whenever a service was published */
 	__u64 last_publish_wall_ns; /* 0: nothing published yet */
 	__u64 map_write_failures;
+	__u64 syn_replays;          /* SYNs replayed off ejected backends */
 };
 void vigil_failover_figures(const struct vigil_failover *fo, struct vigil_failover_figures *f);
 

@@ -56,6 +56,7 @@ struct vigil_failover {
 	void *listener_ctx;
 	/* For the metrics (failover_metrics.c): */
 	__u64 stalls_vigild, stalls_others; /* stall spans seen (note_stalls) */
+	__u64 syn_replays;          /* SYNs replayed off ejected backends (pending_syns.h) */
 	__u64 publish_gen;          /* services published: the board is stale when it moves */
 	__u64 last_publish_wall_ns; /* when the publisher last wrote a service */
 	int ncpus;

@@ -15,6 +15,7 @@ void vigil_failover_figures(const struct vigil_failover *fo, struct vigil_failov
 	f->publish_gen = fo->publish_gen;
 	f->last_publish_wall_ns = fo->last_publish_wall_ns;
 	f->map_write_failures = vigil_publish_failures(&fo->pub);
+	f->syn_replays = fo->syn_replays;
 }
 
 static size_t count_backends(const struct vigil_failover *fo)

@@ -112,6 +112,7 @@ static void take_failover(struct vigild_metrics *m, const struct vigil_failover 
 	m->fig.stalls_vigild = f.stalls_vigild;
 	m->fig.stalls_others = f.stalls_others;
 	m->fig.map_write_failures = f.map_write_failures;
+	m->fig.syn_replays = f.syn_replays;
 	m->fig.last_publish_wall_ns = f.last_publish_wall_ns;
 	if (f.publish_gen != m->board_gen) {
 		m->board_gen = f.publish_gen;
