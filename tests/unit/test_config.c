@@ -365,6 +365,7 @@ static const struct {
 	{ "bad-xdp-hook.yaml", 3, "xdp.hook: \"ebpf\": use xdp or tc (the hook the load balancer runs at)" },
 	{ "bad-xdp-forward.yaml", 3, "xdp.forward: \"fib\": use redirect or kernel" },
 	{ "bad-xdp-mode-tc.yaml", 4, "xdp.mode: applies to hook xdp only" },
+	{ "bad-xdp-syn-replay.yaml", 3, "xdp.syn_replay: \"sometimes\" is not a boolean: use true or false" },
 	/* datapath none, haproxy:, nginx: (docs/integrations.md) */
 	{ "bad-lb-svc-datapath-tcp.yaml", 3, "use socket (local clients), xdp (packets from other hosts), both, or none" },
 	{ "bad-lb-svc-no-vip.yaml", 2, "(only datapath: none needs none)" },
@@ -509,6 +510,7 @@ START_TEST(file_services)
 	ck_assert_uint_eq(cfg.xdp_hook, VIGIL_HOOK_TC);
 	ck_assert_uint_eq(cfg.xdp_forward, VIGIL_FWD_KERNEL);
 	ck_assert_uint_eq(cfg.xdp_mode, VIGIL_XDP_MODE_AUTO);
+	ck_assert(!cfg.xdp_syn_replay);
 	vigil_config_free(&cfg);
 }
 END_TEST

@@ -350,6 +350,7 @@ void vigil_config_defaults(struct vigil_config *cfg)
 	cfg->xdp_hook = VIGIL_HOOK_XDP;
 	cfg->xdp_mode = VIGIL_XDP_MODE_AUTO;
 	cfg->xdp_forward = VIGIL_FWD_REDIRECT;
+	cfg->xdp_syn_replay = true;
 	vigil_det_params_defaults(&cfg->detection);
 	config_metrics_defaults(&cfg->metrics);
 	cfg->haproxy.resync_ms = 1000;

@@ -146,6 +146,7 @@ struct vigil_config {
 	__u32 xdp_hook;                /* xdp.hook: VIGIL_HOOK_XDP or VIGIL_HOOK_TC */
 	__u32 xdp_mode;                /* xdp.mode: VIGIL_XDP_MODE_* */
 	__u32 xdp_forward;             /* xdp.forward: VIGIL_FWD_* */
+	bool xdp_syn_replay;           /* xdp.syn_replay: replay SYNs waiting on an ejected backend */
 	struct vigil_det_params detection; /* detection: the global settings */
 	struct vigil_service_cfg *services;
 	size_t n_services;

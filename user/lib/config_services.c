@@ -288,6 +288,11 @@ static int key_xdp_forward(struct yc_ctx *c, yaml_node_t *v, const char *path)
 			   "who sends rewritten packets out", &c->cfg->xdp_forward);
 }
 
+static int key_xdp_syn_replay(struct yc_ctx *c, yaml_node_t *v, const char *path)
+{
+	return yc_get_bool(c, v, path, &c->cfg->xdp_syn_replay);
+}
+
 int config_section_xdp(struct yc_ctx *c, yaml_node_t *v, const char *path)
 {
 	static const struct yc_key keys[] = {
@@ -296,6 +301,7 @@ int config_section_xdp(struct yc_ctx *c, yaml_node_t *v, const char *path)
 		{ "hook", key_xdp_hook, false },
 		{ "mode", key_xdp_mode, false },
 		{ "forward", key_xdp_forward, false },
+		{ "syn_replay", key_xdp_syn_replay, false },
 	};
 
 	return yc_walk_map(c, v, path, keys, NKEYS(keys));

@@ -50,6 +50,7 @@ struct vigil_pkt_dp {
 	struct xdp_lb_bpf *skel;
 	char pin_dir[256];
 	char netns[256]; /* xdp.netns: where the interfaces are ("" = vigild's own) */
+	bool replay_wanted; /* xdp.syn_replay */
 	bool replay_off; /* the kernel refused a SYN replay: not tried again */
 	struct vigil_endpoint ids[VIGIL_MAX_LB_BACKENDS]; /* family 0: free */
 	struct table_pair pairs[N_PAIRS];
@@ -69,10 +70,17 @@ int vigil_pkt_dp_reconcile(struct vigil_pkt_dp *xl, const struct vigil_config *c
 			   size_t errlen)
 {
 	struct vigil_pkt_hooks h = hooks_of(xl);
+	int ret;
 
 	/* xdp.forward is the program's read-only data: a reload that changes it
 	 * is refused before this point (reload_plan.c). */
-	return vigil_pkt_hooks_apply(&h, cfg, err, errlen);
+	ret = vigil_pkt_hooks_apply(&h, cfg, err, errlen);
+	if (ret)
+		return ret;
+	/* Replays run where the interfaces now are. */
+	snprintf(xl->netns, sizeof(xl->netns), "%s", cfg->xdp_netns);
+	xl->replay_wanted = cfg->xdp_syn_replay;
+	return 0;
 }
 
 void vigil_pkt_dp_detach_pinned(const char *pin_dir, const char *netns)
@@ -133,7 +141,6 @@ int vigil_pkt_dp_start(struct vigil_pkt_dp **out, const struct vigil_config *cfg
 	if (!xl)
 		return -ENOMEM;
 	snprintf(xl->pin_dir, sizeof(xl->pin_dir), "%s", cfg->pin_dir);
-	snprintf(xl->netns, sizeof(xl->netns), "%s", cfg->xdp_netns);
 	for (int p = 0; p < N_PAIRS; p++) {
 		xl->pairs[p].active = -1;
 		xl->pairs[p].buf[0].fd = xl->pairs[p].buf[1].fd = -1;
@@ -450,7 +457,7 @@ int vigil_pkt_dp_replay_syn(struct vigil_pkt_dp *xl, const struct vigil_syn_copy
 	size_t len;
 	int saved = -1, ret;
 
-	if (xl->replay_off)
+	if (xl->replay_off || !xl->replay_wanted)
 		return -EOPNOTSUPP;
 	ret = vigil_netns_enter(xl->netns, &saved);
 	if (ret)
