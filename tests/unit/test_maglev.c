@@ -341,9 +341,22 @@ static __u32 next_random(__u64 *state)
 	return (__u32)(*state >> 33);
 }
 
+/* Builds with SIMD instructions (where the CPU has them) and without: both
+ * must give the same table. */
+static __u32 *build_portable(const struct vigil_maglev_backend *b, int n, __u32 size)
+{
+	__u32 *t;
+
+	vigil_maglev_allow_simd(false);
+	t = build(b, n, size);
+	vigil_maglev_allow_simd(true);
+	return t;
+}
+
 /* Backend set _i: 1 to 40 backends of random addresses, ports, families and
  * weights (a fifth of the sets with weights up to 2^32 - 1), in tables from
- * the smallest to the default size, compared with the reference. */
+ * the smallest to the default size, compared with the reference, built with
+ * and without SIMD. */
 START_TEST(same_as_reference)
 {
 	static const __u32 sizes[] = { 2, 7, 61, 127, 131, 251, 1021, 4093, SIZE };
@@ -366,18 +379,55 @@ START_TEST(same_as_reference)
 	reference_build(b, n, size, want);
 	got = build(b, n, size);
 	ck_assert_mem_eq(got, want, size * sizeof(*got));
+	free(got);
+	got = build_portable(b, n, size);
+	ck_assert_mem_eq(got, want, size * sizeof(*got));
 	free(want);
 	free(got);
 }
 END_TEST
 
+/* 64 weighted backends in the largest table: the longest walks, many
+ * rounds in two passes, with and without SIMD. */
+START_TEST(largest_as_reference)
+{
+	const __u32 size = VIGIL_MAGLEV_MAX_SIZE;
+	struct vigil_maglev_backend b[64];
+	__u64 rnd = 0x1a96e5u;
+	__u32 *want = new_table(size), *got;
+
+	for (int i = 0; i < 64; i++) {
+		b[i] = backend(i, i % 2);
+		b[i].ep.port = (__u16)next_random(&rnd);
+		b[i].weight = 1 + next_random(&rnd) % 4;
+	}
+	reference_build(b, 64, size, want);
+	got = build(b, 64, size);
+	ck_assert_mem_eq(got, want, size * sizeof(*got));
+	free(got);
+	got = build_portable(b, 64, size);
+	ck_assert_mem_eq(got, want, size * sizeof(*got));
+	free(want);
+	free(got);
+}
+END_TEST
+
+static __u64 fingerprint(const __u32 *t)
+{
+	__u64 f = 0;
+
+	for (__u32 s = 0; s < SIZE; s++)
+		f = f * 31 + t[s];
+	return f;
+}
+
 /* The table of 100 backends at the default size is the one vigil built
- * before the faster build (a fingerprint of every slot): tables, and so the
- * backends of established flows, stay the same across an upgrade. */
+ * before the faster builds (a fingerprint of every slot), with and without
+ * SIMD: tables, and so the backends of established flows, stay the same
+ * across an upgrade. */
 START_TEST(same_as_before)
 {
 	struct vigil_maglev_backend b[100];
-	__u64 fingerprint = 0;
 	__u32 *t;
 
 	for (int i = 0; i < 100; i++) {
@@ -393,9 +443,10 @@ START_TEST(same_as_before)
 		b[i].id = (__u32)i + 1;
 	}
 	t = build(b, 100, SIZE);
-	for (__u32 s = 0; s < SIZE; s++)
-		fingerprint = fingerprint * 31 + t[s];
-	ck_assert_uint_eq(fingerprint, 0x8d8f8cdced367fb7ULL);
+	ck_assert_uint_eq(fingerprint(t), 0x8d8f8cdced367fb7ULL);
+	free(t);
+	t = build_portable(b, 100, SIZE);
+	ck_assert_uint_eq(fingerprint(t), 0x8d8f8cdced367fb7ULL);
 	free(t);
 }
 END_TEST
@@ -435,6 +486,7 @@ Suite *maglev_suite(void)
 	UNIT_TCASE(s, "population", { deterministic }, { even_shares, 2 }, { weighted_shares },
 		   { extreme_weights }, { small_table }, { largest_table });
 	UNIT_TCASE(s, "disruption", { remove_one, 10 }, { add_one });
-	UNIT_TCASE(s, "fast_build", { same_as_reference, 90 }, { same_as_before }, { strided });
+	UNIT_TCASE(s, "fast_build", { same_as_reference, 90 },
+		   { largest_as_reference }, { same_as_before }, { strided });
 	return s;
 }

@@ -38,4 +38,8 @@ int vigil_maglev_build_strided(const struct vigil_maglev_backend *backends, size
 void vigil_maglev_permutation(const struct vigil_endpoint *ep, __u32 size, __u32 *offset,
 			      __u32 *skip);
 
+/* Lets builds use the CPU's SIMD instructions where it has them (the
+ * default, true) or only portable code (for tests of both). Same tables. */
+void vigil_maglev_allow_simd(bool allow);
+
 #endif
