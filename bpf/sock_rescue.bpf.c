@@ -171,9 +171,28 @@ rescue_choice(const struct vigil_endpoint *vip, const struct vigil_endpoint *lea
 	return set ? choose(set, &f) : NULL;
 }
 
+/* Write forward entry f at k, counted in rescue_live (abi.h) before it is
+ * written unless it was already: the count is never below the entries. 0,
+ * or -1 when the map refused it (counted in loss). */
+static __always_inline int put_forward(const struct vigil_flow_key *k, struct vigil_rescue_flow *f)
+{
+	bool add = !(f->flags & VIGIL_RESCUE_COUNTED);
+
+	if (add)
+		rescue_live_add(1);
+	f->flags |= VIGIL_RESCUE_COUNTED;
+	if (!update_or_count(&rescue_flows, k, f, BPF_ANY, VIGIL_LOSS_RESCUE_FULL))
+		return 0;
+	if (add)
+		rescue_live_add(-1);
+	return -1;
+}
+
 /* Record that the flow of p (client -> original backend) now goes to `to`:
  * the reverse translation, the drop of the original backend's late packets,
- * then the forward entry. 0, or -1 when a map refused an entry (counted). */
+ * then the forward entry, which counts the flow as live (none of its
+ * packets has gone to `to` yet: no answer can need the reverse entry
+ * before). 0, or -1 when a map refused an entry (counted). */
 static __always_inline int record_move(const struct pkt *p, const struct vigil_endpoint *vip,
 				       const struct vigil_endpoint *to, __u32 flags)
 {
@@ -191,7 +210,7 @@ static __always_inline int record_move(const struct pkt *p, const struct vigil_e
 	if (update_or_count(&rescue_flows, &k, &back, BPF_ANY, VIGIL_LOSS_RESCUE_FULL))
 		return -1;
 	fwd.moved_ns = bpf_ktime_get_ns();
-	if (update_or_count(&rescue_flows, &p->key, &fwd, BPF_ANY, VIGIL_LOSS_RESCUE_FULL))
+	if (put_forward(&p->key, &fwd))
 		return -1;
 	count(VIGIL_RESCUE_MOVED);
 	return 0;
@@ -402,12 +421,12 @@ static __always_inline int syn_out(struct __sk_buff *skb, const struct pkt *p)
 	return tp->segs_out < 2 ? new_connect(p) : syn_retransmit(skb, p);
 }
 
-/* Filter first: a packet of a local connection that is past its SYN and
- * that the rescue never took over (no mark in its socket's storage) has
- * nothing to follow or move, so it leaves before the parse and the
- * rescue_flows lookup. The rescue marks a socket before it sends anything
- * the flow's entries change. A socket in SYN_SENT (its SYN may move) or
- * CLOSE (its last reset; a test run's stand-in socket) takes the whole path. */
+/* While rescues are live: a packet of a local connection that is past its
+ * SYN and that the rescue never took over (no mark in its socket's storage)
+ * has nothing to follow or move. The rescue marks a socket before it sends
+ * anything the flow's entries change. A socket in SYN_SENT (its SYN may
+ * move) or CLOSE (its last reset; a test run's stand-in socket) takes the
+ * whole path. */
 static __always_inline bool untouched_sender(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
@@ -420,13 +439,36 @@ static __always_inline bool untouched_sender(struct __sk_buff *skb)
 	return !st || !st->rescued;
 }
 
+/* A SYN retransmit of a connecting socket: the one packet that can start a
+ * rescue on egress. Its state is read before any helper runs (every
+ * socket behind an skb has one). */
+static __always_inline bool resending_syn(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct bpf_tcp_sock *tp;
+
+	if (!sk || sk->state != BPF_TCP_SYN_SENT || !(sk = bpf_sk_fullsock(sk)))
+		return false;
+	tp = bpf_tcp_sock(sk);
+	return tp && tp->segs_out >= 2; /* segs_out counts this one: 1 the first time */
+}
+
+/* Filter first (tracker issue 12): with no flow live (rescue_live 0) there
+ * is nothing to follow or hold back, so every packet but a SYN retransmit
+ * leaves after the count and a look at its socket, before the parse and
+ * any hash lookup. */
+static __always_inline bool nothing_to_do_out(struct __sk_buff *skb)
+{
+	return rescues_live() ? untouched_sender(skb) : !resending_syn(skb);
+}
+
 SEC("tc")
 int vigil_rescue_out(struct __sk_buff *skb)
 {
 	struct vigil_rescue_flow *f;
 	struct pkt p = {};
 
-	if (untouched_sender(skb) || tc_parse(skb, &p) != PARSE_TCP)
+	if (nothing_to_do_out(skb) || tc_parse(skb, &p) != PARSE_TCP)
 		return TC_ACT_UNSPEC_;
 	f = bpf_map_lookup_elem(&rescue_flows, &p.key);
 	if (!f)
@@ -491,7 +533,7 @@ static __always_inline int judge_refusal(const struct pkt *p, struct bpf_sock *s
 		count(VIGIL_RESCUE_RST_PASSED); /* refused twice, or nowhere to go */
 		return TC_ACT_UNSPEC_;
 	}
-	if (update_or_count(&rescue_flows, &k, &fwd, BPF_ANY, VIGIL_LOSS_RESCUE_FULL))
+	if (put_forward(&k, &fwd))
 		return TC_ACT_UNSPEC_;
 	connect_failed(&orig, true, bpf_ktime_get_ns());
 	mark(sk);
@@ -511,6 +553,41 @@ static __always_inline int reset_arrived(struct __sk_buff *skb, const struct pkt
 	return verdict;
 }
 
+/* False only when skb's linear data shows it is no TCP reset: not TCP, or
+ * TCP without RST. What it cannot see (a header beyond the linear data, a
+ * fragment) goes to the parse. */
+static __always_inline bool maybe_reset(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6;
+	struct tcphdr *tcp;
+	struct iphdr *ip;
+
+	if ((void *)(eth + 1) > end)
+		return true;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV4)) {
+		ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > end)
+			return true;
+		if (ip->protocol != IPPROTO_TCP)
+			return false;
+		tcp = (void *)ip + ip->ihl * 4;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6_)) {
+		ip6 = (void *)(eth + 1);
+		if ((void *)(ip6 + 1) > end)
+			return true;
+		if (ip6->nexthdr != IPPROTO_TCP)
+			return false; /* the parse passes extension headers too */
+		tcp = (void *)(ip6 + 1);
+	} else {
+		return false;
+	}
+	return (void *)(tcp + 1) > end || tcp->rst;
+}
+
+/* Filter first (tracker issue 12): with no flow live (rescue_live 0) there
+ * is no translation to look up; only a reset may be a refusal to judge. */
 SEC("tc")
 int vigil_rescue_in(struct __sk_buff *skb)
 {
@@ -518,7 +595,7 @@ int vigil_rescue_in(struct __sk_buff *skb)
 	struct vigil_endpoint orig;
 	struct pkt p = {};
 
-	if (tc_parse(skb, &p) != PARSE_TCP)
+	if ((!rescues_live() && !maybe_reset(skb)) || tc_parse(skb, &p) != PARSE_TCP)
 		return TC_ACT_UNSPEC_;
 	f = bpf_map_lookup_elem(&rescue_flows, &p.key);
 	if (f && f->kind == VIGIL_RESCUE_REVERSE) {

@@ -65,6 +65,7 @@
 #define VIGIL_PIN_RESCUE_FLOWS  "rescue_flows"
 #define VIGIL_PIN_RESCUE_SVC    "rescue_svc"
 #define VIGIL_PIN_RESCUE_STATS  "rescue_stats"
+#define VIGIL_PIN_RESCUE_LIVE   "rescue_live" /* __u64, 1 entry: see vigil_rescue_flow */
 #define VIGIL_PIN_LINKS_DIR     "links"   /* pinned links (cgroup, XDP, monitor), so they outlive vigild */
 #define VIGIL_PIN_MON_LINK_PREFIX "monitor-" /* links/monitor-TRACEPOINT: the monitor's hooks */
 
@@ -684,6 +685,14 @@ enum vigil_rescue_kind {
 };
 
 #define VIGIL_RESCUE_REFUSED 0x1 /* FORWARD: the original backend's RST was withheld once */
+#define VIGIL_RESCUE_COUNTED 0x2 /* FORWARD: counted in rescue_live (below) */
+
+/* rescue_live (ARRAY of 1 __u64, key 0): the FORWARD entries flagged
+ * VIGIL_RESCUE_COUNTED, added before the entry is written and subtracted
+ * when one is deleted (bpf/maps_rescue.h). While it is 0 the rescue's tc
+ * programs skip their rescue_flows lookups: it may count too many (an entry
+ * the LRU evicted is never subtracted: the packets then pay those lookups),
+ * never too few. */
 
 struct vigil_rescue_flow {
 	struct vigil_endpoint to;

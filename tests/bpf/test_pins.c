@@ -64,7 +64,7 @@ static const char *const monitor_pins[] = {
 	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_INFLIGHT,      VIGIL_PIN_SOCK_STATE,
 	VIGIL_PIN_SOCK_COUNTS,   VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,
 	VIGIL_PIN_LOSS,          VIGIL_PIN_HEARTBEAT,     VIGIL_PIN_DAEMON_STATUS,
-	VIGIL_PIN_RESCUE_FLOWS,  NULL,
+	VIGIL_PIN_RESCUE_FLOWS,  VIGIL_PIN_RESCUE_LIVE,   NULL,
 };
 /* The socket datapath's own maps only: what vigilctl reads is in state_maps. */
 static const char *const sock_lb_pins[] = {
@@ -74,7 +74,7 @@ static const char *const sock_lb_pins[] = {
 static const char *const sock_rescue_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SOCK_STATE,  VIGIL_PIN_LOSS,
 	VIGIL_PIN_BACKEND_STATS, VIGIL_PIN_INFLIGHT,    VIGIL_PIN_EVENTS,      VIGIL_PIN_RESCUE_FLOWS,
-	VIGIL_PIN_RESCUE_SVC,   VIGIL_PIN_RESCUE_STATS, NULL,
+	VIGIL_PIN_RESCUE_SVC,   VIGIL_PIN_RESCUE_STATS, VIGIL_PIN_RESCUE_LIVE, NULL,
 };
 static const char *const state_pins[] = {
 	VIGIL_PIN_HEALTH,       VIGIL_PIN_SERVICE_SETS, VIGIL_PIN_SERVICES,
@@ -246,6 +246,7 @@ BPF_TEST(reuse)
 	     same_map(a.state->maps.service_sets, a.sock->maps.service_sets) &&
 	     same_map(a.rescue->maps.sock_state, a.sock->maps.sock_state) &&
 	     same_map(a.rescue->maps.rescue_flows, a.mon->maps.rescue_flows) &&
+	     same_map(a.rescue->maps.rescue_live, a.mon->maps.rescue_live) &&
 	     same_map(a.mon->maps.backend_stats, a.xdp->maps.backend_stats);
 	if (ok && open_all(&b, 100) && load_all(&b)) {
 		ok = same_map(b.xdp->maps.xdp_flows, a.xdp->maps.xdp_flows) &&

@@ -27,7 +27,7 @@
 
 static struct {
 	struct sock_rescue_bpf *skel;
-	int out, in, flows, sets, health, stats;
+	int out, in, flows, sets, health, stats, live;
 } R;
 
 /* B2 (10.1.0.2) has no neighbour entry in the test namespace, B1 has one:
@@ -46,6 +46,7 @@ static bool rescue_setup(void)
 	R.sets = bpf_map__fd(R.skel->maps.service_sets);
 	R.health = bpf_map__fd(R.skel->maps.backend_health);
 	R.stats = bpf_map__fd(R.skel->maps.rescue_stats);
+	R.live = bpf_map__fd(R.skel->maps.rescue_live);
 	return true;
 }
 
@@ -64,15 +65,45 @@ static int rescue_init(void)
 
 /* ---- configuration ---------------------------------------------------------------- */
 
-static bool put_flow(const struct vigil_endpoint *src, const struct vigil_endpoint *dst,
-		     __u32 kind, const struct vigil_endpoint *to, __u32 flags)
+/* rescue_live: the forward entries the programs count (abi.h). */
+static __u64 live_count(void)
+{
+	__u32 zero = 0;
+	__u64 n = ~0ull;
+
+	bpf_map_lookup_elem(R.live, &zero, &n);
+	return n;
+}
+
+static bool set_live(__u64 n)
+{
+	__u32 zero = 0;
+
+	return ASSERT_EQ(bpf_map_update_elem(R.live, &zero, &n, BPF_ANY), 0);
+}
+
+/* An entry as the programs write it: a forward one counted in rescue_live
+ * unless flags say it was (VIGIL_RESCUE_COUNTED) or is not to be (an older
+ * vigil's entry: `raw`). */
+static bool put_entry(const struct vigil_endpoint *src, const struct vigil_endpoint *dst,
+		      __u32 kind, const struct vigil_endpoint *to, __u32 flags, bool raw)
 {
 	struct vigil_rescue_flow f = { .kind = kind, .flags = flags, .vip = VIP };
 	struct vigil_flow_key k = flow_key(src, dst);
+	bool count = !raw && kind == VIGIL_RESCUE_FORWARD && !(flags & VIGIL_RESCUE_COUNTED);
 
 	if (to)
 		f.to = *to;
-	return ASSERT_EQ(bpf_map_update_elem(R.flows, &k, &f, BPF_ANY), 0);
+	if (count)
+		f.flags |= VIGIL_RESCUE_COUNTED;
+	return ASSERT_EQ(bpf_map_update_elem(R.flows, &k, &f, BPF_ANY), 0) &&
+	       (!count || set_live(live_count() + 1));
+}
+
+static bool put_flow(const struct vigil_endpoint *src, const struct vigil_endpoint *dst,
+		     __u32 kind, const struct vigil_endpoint *to, __u32 flags)
+{
+	return put_entry(src, dst, kind, to, flags, false);
 }
 
 static bool get_rescue(const struct vigil_endpoint *src, const struct vigil_endpoint *dst,
@@ -209,7 +240,8 @@ BPF_TEST(refused_connect_moves)
 	T(put_flow(&CL, &B2, VIGIL_RESCUE_FORWARD, NULL, VIGIL_RESCUE_REFUSED));
 	T(expect_translated(R.out, &syn, &B1, true, B1_MAC, TC_ACT_UNSPEC));
 	T(ASSERT_TRUE(get_rescue(&CL, &B2, &f)) && ASSERT_TRUE(ep_eq(&f.to, &B1)) &&
-	  ASSERT_EQ(f.flags, VIGIL_RESCUE_REFUSED) && ASSERT_GT(f.moved_ns, 0) &&
+	  ASSERT_EQ(f.flags, VIGIL_RESCUE_REFUSED | VIGIL_RESCUE_COUNTED) &&
+	  ASSERT_GT(f.moved_ns, 0) && ASSERT_EQ(live_count(), 1) &&
 	  ASSERT_TRUE(ep_eq(&f.vip, &VIP)));
 	T(ASSERT_TRUE(get_rescue(&B1, &CL, &f)) && ASSERT_EQ(f.kind, VIGIL_RESCUE_REVERSE) &&
 	  ASSERT_TRUE(ep_eq(&f.to, &B2)));
@@ -269,6 +301,46 @@ BPF_TEST(unrelated_untouched)
 	T(put_flow(&CL, &B1, VIGIL_RESCUE_REVERSE, &B2, 0));
 	T(expect_untouched(R.out, &data, TC_ACT_UNSPEC));
 	return ASSERT_EQ(map_count(R.flows), 1) && ASSERT_EQ(rescue_counter(VIGIL_RESCUE_MOVED), 0);
+}
+
+/* Filter first: while rescue_live is 0 neither program looks a flow up, so
+ * entries it does not count (left by an older vigil) translate nothing;
+ * once a flow counts, every flow's packets are looked up again: data and
+ * answers of a moved flow are translated while an unrelated flow's packets
+ * pass. */
+BPF_TEST(filter_follows_live_count)
+{
+	struct spec data = tcp_spec(&CL, &B2, TH_ACK | TH_PSH), back = tcp_spec(&B1, &CL, TH_ACK);
+	struct vigil_endpoint cl2 = client_port(&CL, 40002);
+	struct spec other = tcp_spec(&cl2, &B1, TH_ACK), other_back = tcp_spec(&B1, &cl2, TH_ACK);
+
+	data.payload = 200;
+	T(put_entry(&CL, &B2, VIGIL_RESCUE_FORWARD, &B1, 0, true) &&
+	  put_entry(&B1, &CL, VIGIL_RESCUE_REVERSE, &B2, 0, true) && ASSERT_EQ(live_count(), 0));
+	T(expect_untouched(R.out, &data, TC_ACT_UNSPEC) && expect_untouched(R.in, &back, TC_ACT_UNSPEC));
+	T(set_live(1));
+	T(expect_translated(R.out, &data, &B1, true, B1_MAC, TC_ACT_UNSPEC));
+	T(expect_translated(R.in, &back, &B2, false, NULL, TC_ACT_UNSPEC));
+	return expect_untouched(R.out, &other, TC_ACT_UNSPEC) &&
+	       expect_untouched(R.in, &other_back, TC_ACT_UNSPEC);
+}
+
+/* An older vigil's refused connect (its forward entry not counted) moves
+ * all the same, and the move counts it: its answers are translated. */
+BPF_TEST(move_counts_flow)
+{
+	const struct vigil_endpoint prim[] = { B2, B1 };
+	struct spec syn = tcp_spec(&CL, &B2, TH_SYN), synack = tcp_spec(&B1, &CL, TH_SYN | TH_ACK);
+	struct vigil_rescue_flow f;
+
+	T(publish(prim, 2, NULL, 0));
+	T(put_entry(&CL, &B2, VIGIL_RESCUE_FORWARD, NULL, VIGIL_RESCUE_REFUSED, true) &&
+	  set_live(1)); /* stands for another flow: a SYN of no socket moves only then */
+	T(expect_translated(R.out, &syn, &B1, true, B1_MAC, TC_ACT_UNSPEC));
+	T(ASSERT_TRUE(get_rescue(&CL, &B2, &f)) &&
+	  ASSERT_EQ(f.flags, VIGIL_RESCUE_REFUSED | VIGIL_RESCUE_COUNTED) &&
+	  ASSERT_EQ(live_count(), 2));
+	return expect_translated(R.in, &synack, &B2, false, NULL, TC_ACT_UNSPEC);
 }
 
 int main(int argc, char **argv)
