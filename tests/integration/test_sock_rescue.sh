@@ -22,7 +22,8 @@
 #   resets     b1 refuses every 2,000th SYN (nft reject with tcp reset): each
 #              refusal is rescued, no request fails, nothing is ejected.
 # Every case: the rescue's translations are freed once the connections close
-# (rescue_flows empty at the end). Directions only, no timings.
+# (rescue_flows empty at the end) and its count of live flows is back to 0,
+# so its tc programs skip their lookups again. Directions only, no timings.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
@@ -30,6 +31,7 @@ source "$(dirname "$0")/../lib_failover.sh"
 run_cases blackhole kill kill6 resets
 fo_require_env
 command -v python3 >/dev/null || skip "python3 not installed (getpeername and ss checks)"
+command -v bpftool >/dev/null || skip "bpftool not installed (the rescue_live check)"
 
 THRESHOLD=3
 WORKERS=8
@@ -137,11 +139,18 @@ fault_instant() {
 	mark_fault "$FLG_PID"
 }
 
-# The translations of every closed connection are gone.
+# The translations of every closed connection are gone, and so is their
+# count (abi.h, rescue_live): the programs' filter is on again.
 flows_freed() {
-	local fill
+	local fill live
 	fill=$(vigil_stats | jq -r '.fill.rescue_flows')
 	assert_eq "rescue_flows fill once every connection closed" 0 "$fill"
+	# bpftool prints the value's bytes (little-endian) when it has no BTF for it
+	live=$(bpftool -j map lookup pinned "$VGL_PIN_DIR/rescue_live" key 0 0 0 0 |
+		jq -r 'if (.value | type) == "array" then "0x" + (.value | reverse | map(ltrimstr("0x")) | join(""))
+			else .value end')
+	[[ $live == 0x* ]] && live=$((live))
+	assert_eq "rescue_live once every connection closed" 0 "$live"
 }
 
 # ---- cases -------------------------------------------------------------------------------
