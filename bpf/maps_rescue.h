@@ -20,9 +20,11 @@ struct {
 
 /* How many forward entries are counted (abi.h, VIGIL_RESCUE_COUNTED): while
  * none is, the tc programs have no flow to look up. An array: its lookup is
- * inlined, no helper call. */
+ * inlined, no helper call; mmapable, so vigild adds atomically too (the
+ * flows an older vigil rescued, user/vigild/sock_rescue.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);

@@ -21,14 +21,18 @@
 #   kill6      the kill case over IPv6.
 #   resets     b1 refuses every 2,000th SYN (nft reject with tcp reset): each
 #              refusal is rescued, no request fails, nothing is ejected.
-# Every case: the rescue's translations are freed once the connections close
+#   upgrade    a flow an older vigil rescued (its forward entry without
+#              VIGIL_RESCUE_COUNTED) is in rescue_flows when vigild restarts:
+#              the new vigild counts it in rescue_live, or its tc filter
+#              would skip the flow's packets, and flags it.
+# Every other case: the rescue's translations are freed once the connections close
 # (rescue_flows empty at the end) and its count of live flows is back to 0,
 # so its tc programs skip their lookups again. Directions only, no timings.
 # shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/lib_failover.sh
 source "$(dirname "$0")/../lib_failover.sh"
-run_cases blackhole kill kill6 resets
+run_cases blackhole kill kill6 resets upgrade
 fo_require_env
 command -v python3 >/dev/null || skip "python3 not installed (getpeername and ss checks)"
 command -v bpftool >/dev/null || skip "bpftool not installed (the rescue_live check)"
@@ -42,7 +46,7 @@ kill6)
 	[[ -e /proc/net/if_inet6 ]] || skip "kernel without IPv6"
 	;;
 blackhole | resets) command -v nft >/dev/null || skip "nft not installed" ;;
-kill) ;;
+kill | upgrade) ;;
 *) die "unknown case $VGL_CASE" ;;
 esac
 
@@ -142,15 +146,37 @@ fault_instant() {
 # The translations of every closed connection are gone, and so is their
 # count (abi.h, rescue_live): the programs' filter is on again.
 flows_freed() {
-	local fill live
+	local fill
 	fill=$(vigil_stats | jq -r '.fill.rescue_flows')
 	assert_eq "rescue_flows fill once every connection closed" 0 "$fill"
-	# bpftool prints the value's bytes (little-endian) when it has no BTF for it
-	live=$(bpftool -j map lookup pinned "$VGL_PIN_DIR/rescue_live" key 0 0 0 0 |
-		jq -r 'if (.value | type) == "array" then "0x" + (.value | reverse | map(ltrimstr("0x")) | join(""))
-			else .value end')
-	[[ $live == 0x* ]] && live=$((live))
-	assert_eq "rescue_live once every connection closed" 0 "$live"
+	assert_eq "rescue_live once every connection closed" 0 "$(pinned_number rescue_live 8 0 0 0 0 0)"
+}
+
+# The little-endian number of SIZE bytes at OFFSET in a pinned map's value
+# (bpftool -j prints the value's bytes in hex). KEY: bytes as bpftool takes them.
+pinned_number() { # MAP SIZE OFFSET KEY...
+	local hex
+	hex=$(bpftool -j map lookup pinned "$VGL_PIN_DIR/$1" key "${@:4}" |
+		jq -r --argjson size "$2" --argjson off "$3" \
+			'.value[$off:$off + $size] | reverse | map(ltrimstr("0x")) | join("")')
+	echo $((16#${hex:-x}))
+}
+
+# Hex bytes (bpftool's "hex" form) of the key or value of a forward entry
+# as a vigil before rescue_live wrote it: client 10.255.255.1:40000 -> b1,
+# refused once (VIGIL_RESCUE_REFUSED), not moved, no VIGIL_RESCUE_COUNTED.
+OLD_ENTRY_PY='
+import ipaddress, struct, sys
+what, b1, port, vip = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+m = lambda a: ipaddress.IPv6Address("::ffff:" + a).packed
+if what == "key":
+    b = m("10.255.255.1") + m(b1) + struct.pack("<HHBBH", 40000, port, 2, 6, 0)
+else:
+    b = bytes(20) + m(vip) + struct.pack("<HBB", 80, 2, 0) + struct.pack("<IIQ", 1, 1, 0)
+print(" ".join("%02x" % x for x in b))
+'
+old_entry() { # key|value
+	python3 -c "$OLD_ENTRY_PY" "$1" "${B4[1]}" "$PORT" "$VIP4"
 }
 
 # ---- cases -------------------------------------------------------------------------------
@@ -219,12 +245,29 @@ EOF
 	assert_eq "ejections of any backend" 0 "$(vctl events --json | jq -s '[.[] | select(.to == "ejected")] | length')"
 }
 
+case_upgrade() {
+	local key
+	# shellcheck disable=SC2207 # bytes, one word each
+	key=($(old_entry key))
+	stop_pid "$VIGILD_PID"
+	# shellcheck disable=SC2046 # bytes, one word each
+	bpftool map update pinned "$VGL_PIN_DIR/rescue_flows" key hex "${key[@]}" \
+		value hex $(old_entry value) || die "writing the older vigil's entry failed"
+	start_vigild "$VGL_CONFIG"
+	assert_true "vigild's log names the flow it counted" \
+		grep -q "socket rescue: 1 connections rescued by an earlier vigild counted" "$VIGILD_LOG"
+	assert_eq "rescue_live: the older vigil's flow counted" 1 "$(pinned_number rescue_live 8 0 0 0 0 0)"
+	# flags at byte 44 (after to, vip, kind): refused (1) and counted (2)
+	assert_eq "its flags" 3 "$(pinned_number rescue_flows 4 44 hex "${key[@]}")"
+}
+
 case $VGL_CASE in
 blackhole) case_blackhole ;;
 kill | kill6) case_kill ;;
 resets) case_resets ;;
+upgrade) case_upgrade ;;
 esac
-flows_freed
+[[ $VGL_CASE == upgrade ]] || flows_freed
 
 fo_show
 fo_show_events

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -97,6 +98,44 @@ static int open_and_load(struct vigil_sock_rescue *r, const struct vigil_config 
 	return ret;
 }
 
+/* Flows an older vigil rescued (and a new one keeps translating through
+ * their pinned entries) have forward entries without VIGIL_RESCUE_COUNTED:
+ * uncounted, the filter would skip their packets. Flag and count them before
+ * the new programs attach; the guard keeps the count from reading 0 while
+ * a flagged entry is not in it yet. */
+static void adopt_uncounted(const struct sock_rescue_bpf *skel)
+{
+	int flows = bpf_map__fd(skel->maps.rescue_flows);
+	struct vigil_flow_key key, next;
+	struct vigil_rescue_flow f;
+	__u64 adopted = 0, *live;
+	bool first = true;
+
+	live = mmap(NULL, sizeof(*live), PROT_READ | PROT_WRITE, MAP_SHARED,
+		    bpf_map__fd(skel->maps.rescue_live), 0);
+	if (live == MAP_FAILED) {
+		pr_warn("socket rescue: mapping rescue_live failed: %s: connections an older vigild "
+			"rescued are not translated any more", strerror(errno));
+		return;
+	}
+	__atomic_fetch_add(live, 1, __ATOMIC_SEQ_CST);
+	while (bpf_map_get_next_key(flows, first ? NULL : &key, &next) == 0) {
+		key = next;
+		first = false;
+		if (bpf_map_lookup_elem(flows, &key, &f) || f.kind != VIGIL_RESCUE_FORWARD ||
+		    (f.flags & VIGIL_RESCUE_COUNTED))
+			continue;
+		f.flags |= VIGIL_RESCUE_COUNTED;
+		if (bpf_map_update_elem(flows, &key, &f, BPF_EXIST) == 0)
+			adopted++;
+	}
+	__atomic_fetch_add(live, adopted - 1, __ATOMIC_SEQ_CST); /* the guard goes */
+	munmap(live, sizeof(*live));
+	if (adopted)
+		pr_info("socket rescue: %llu connections rescued by an earlier vigild counted",
+			(unsigned long long)adopted);
+}
+
 static struct vigil_sock_rescue *load(const struct vigil_config *cfg)
 {
 	struct vigil_sock_rescue *r = calloc(1, sizeof(*r));
@@ -104,6 +143,7 @@ static struct vigil_sock_rescue *load(const struct vigil_config *cfg)
 
 	if (r && open_and_load(r, cfg, err, sizeof(err)) == 0) {
 		snprintf(r->pin_dir, sizeof(r->pin_dir), "%s", cfg->pin_dir);
+		adopt_uncounted(r->skel);
 		if (!r->skel->kconfig->CONFIG_HZ)
 			pr_warn("socket rescue: syn_rto_ms is not applied (the kernel's 1 s stays): "
 				"libbpf found no kernel config to read CONFIG_HZ from "
