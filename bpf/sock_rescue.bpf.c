@@ -29,6 +29,10 @@
  *
  * The monitor (bpf/monitor.bpf.c) gives a moved connect's outcome to the
  * backend that answered and frees the flow's entries when the socket closes.
+ * Both tc programs run on every packet of those interfaces, so they filter
+ * first on the count of live flows (rescue_live, bpf/maps_rescue.h): while
+ * it is 0, a packet that is no SYN retransmit (egress) or reset (ingress)
+ * leaves before any parse or hash lookup.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
