@@ -145,6 +145,20 @@ static __always_inline struct vigil_local_stats *local_of(__u32 port)
 	return bpf_map_lookup_elem(&local_stats, &port);
 }
 
+/* The time TCP last stamped sk with (tcp_clock_cache: CLOCK_MONOTONIC ns,
+ * bpf_ktime_get_ns()'s clock): refreshed when it transmits (tcp_write_xmit,
+ * within the sendmsg a send hook follows) and when a segment arrives
+ * (tcp_rcv_established, tcp_rcv_state_process), so a message hook reads when
+ * its data left or came in without a clock read of its own, which costs
+ * about 25 ns on a VM (kvm-clock). A request's latency is then from its
+ * transmission to the reply's arrival, without the wake-up of the reader. */
+static __always_inline __u64 tcp_stamp(const struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+	return tp ? tp->tcp_clock_cache : bpf_ktime_get_ns();
+}
+
 /* ---- the sockets vigil tracks ------------------------------------------------ */
 
 static __always_inline void count_sock(__u32 what)
@@ -249,7 +263,8 @@ static __always_inline void on_connect_start(const struct sock *sk)
 		COUNT(st->connects_opened, 1);
 }
 
-static __always_inline void on_connect_done(struct vigil_inflight *fl)
+/* now: the SYN-ACK's arrival, as TCP stamped it. */
+static __always_inline void on_connect_done(const struct sock *sk, struct vigil_inflight *fl)
 {
 	struct vigil_backend_stats *st;
 	__u64 now;
@@ -257,7 +272,9 @@ static __always_inline void on_connect_done(struct vigil_inflight *fl)
 	if (fl->flags & VIGIL_INFLIGHT_ESTABLISHED)
 		return; /* seen by the other instance during a vigild restart */
 	st = backend_of(&fl->peer);
-	now = bpf_ktime_get_ns();
+	now = tcp_stamp(sk);
+	if (now < fl->syn_sent_ns)
+		now = bpf_ktime_get_ns(); /* a stamp older than the connect: not this SYN-ACK's */
 	fl->flags |= VIGIL_INFLIGHT_ESTABLISHED;
 	health_success(&fl->peer, now);
 	if (!st)
@@ -382,7 +399,7 @@ int BPF_PROG(vigil_set_state, const struct sock *sk, int oldstate, int newstate)
 		if (st->rescued && fl->role == VIGIL_ROLE_CLIENT)
 			take_rescue(sk, fl);
 		if (newstate == TCP_ESTABLISHED)
-			on_connect_done(fl);
+			on_connect_done(sk, fl);
 		else if (newstate == TCP_CLOSE)
 			on_connect_failed(fl);
 	}
@@ -484,8 +501,8 @@ int BPF_PROG(vigil_retransmit, const struct sock *sk)
 
 /* ---- request/response latency (optional hooks, Linux 6.x) ------------------ */
 
-/* The clock is read only where a latency starts or ends: a clock read costs
- * about as much as the rest of a run together on a VM (kvm-clock). */
+/* Time is TCP's stamp (tcp_stamp), read only where a latency starts or
+ * ends. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 {
@@ -506,7 +523,7 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 			if (fl->flags & VIGIL_INFLIGHT_RETRANS)
 				COUNT(st->requests_retrans_cleared, 1);
 		}
-		fl->last_send_ns = bpf_ktime_get_ns();
+		fl->last_send_ns = tcp_stamp(sk);
 		fl->flags = (fl->flags | VIGIL_INFLIGHT_AWAIT_REPLY) & ~VIGIL_INFLIGHT_RETRANS;
 		return 0;
 	}
@@ -519,7 +536,7 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 		fl->flags &= ~VIGIL_INFLIGHT_IN_REQUEST;
 		COUNT_TASK(lst->responses, 1);
 		hist_add_task(lst->response_lat_us, &lst->response_lat_sum_ns,
-			      bpf_ktime_get_ns() - fl->request_start_ns);
+			      tcp_stamp(sk) - fl->request_start_ns);
 	}
 	return 0;
 }
@@ -541,7 +558,7 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 			COUNT_TASK(lst->bytes_rcvd, ret);
 		if (!(fl->flags & VIGIL_INFLIGHT_IN_REQUEST)) {
 			fl->flags |= VIGIL_INFLIGHT_IN_REQUEST;
-			fl->request_start_ns = bpf_ktime_get_ns();
+			fl->request_start_ns = tcp_stamp(sk);
 		}
 		return 0;
 	}
@@ -557,7 +574,7 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 		COUNT_TASK(st->requests, 1);
 		COUNT(st->requests_closed, 1);
 		hist_add_task(st->request_lat_us, &st->request_lat_sum_ns,
-			      bpf_ktime_get_ns() - fl->last_send_ns);
+			      tcp_stamp(sk) - fl->last_send_ns);
 	}
 	return 0;
 }

@@ -80,14 +80,24 @@ static __always_inline void emit_event(const struct vigil_endpoint *ep, __u32 ki
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* How stale last_success_ns may get: far below vigild's connect limits
+ * (tens of ms and more), which are all it is compared with. */
+#define SUCCESS_STAMP_GRAIN_NS 1000000ull
+
+/* Written only when a reader would see a difference: the entry is read by
+ * every connect() of the backend (bpf/set_pick.h), so a store at every
+ * established connect would move its cache line between the CPUs each
+ * time. */
 static __always_inline void health_success(const struct vigil_endpoint *ep, __u64 now)
 {
 	struct vigil_backend_health *h = bpf_map_lookup_elem(&backend_health, ep);
 
 	if (!h)
 		return;
-	h->consecutive_failures = 0;
-	h->last_success_ns = now;
+	if (h->consecutive_failures)
+		h->consecutive_failures = 0;
+	if (now > h->last_success_ns + SUCCESS_STAMP_GRAIN_NS)
+		h->last_success_ns = now;
 }
 
 /* At the threshold the backend is marked down right here, so the very next
