@@ -502,8 +502,8 @@ static int bench(void)
 	       sizeof(struct vigil_flow_key), sizeof(struct vigil_rev_flow),
 	       htab_elem(sizeof(struct vigil_flow_key), sizeof(struct vigil_flow)) +
 		       htab_elem(sizeof(struct vigil_flow_key), sizeof(struct vigil_rev_flow)),
-	       sizeof(__u64), sizeof(struct vigil_inflight),
-	       htab_elem(sizeof(__u64), sizeof(struct vigil_inflight)));
+	       sizeof(__u64), sizeof(struct vigil_pkt_inflight),
+	       htab_elem(sizeof(__u64), sizeof(struct vigil_pkt_inflight)));
 	printf("xdp_mem shared_maps_memlock xdp_flows=%llu xdp_rev_flows=%llu inflight=%llu "
 	       "(LRU maps are preallocated: %d entries per direction, shared by all services)\n",
 	       fd_memlock(F.flows), fd_memlock(F.rev), fd_memlock(F.inflight), VIGIL_MAX_FLOWS);
