@@ -117,7 +117,7 @@ static int parse_ep_host(const struct host_part *h, __u8 addr[16], int *family,
 	if (!h->bracketed && *family == VIGIL_AF_INET6)
 		return fail(why, "IPv6 addresses need brackets: " EP_SYNTAX);
 	/* [::ffff:a.b.c.d] is the IPv4 endpoint a.b.c.d: one key for both. */
-	if (*family == VIGIL_AF_INET6 && memcmp(addr, v4_mapped, sizeof(v4_mapped)) == 0)
+	if (*family == VIGIL_AF_INET6 && vigil_addr_is_v4_mapped(addr))
 		*family = VIGIL_AF_INET;
 	return 0;
 }
@@ -255,6 +255,11 @@ int vigil_prefix_parse(const char *text, struct vigil_prefix_key *key, __u16 *po
 	return vigil_prefix_parse_why(text, key, port, NULL);
 }
 
+bool vigil_addr_is_v4_mapped(const __u8 addr[16])
+{
+	return memcmp(addr, v4_mapped, sizeof(v4_mapped)) == 0;
+}
+
 void vigil_endpoint_make(struct vigil_endpoint *ep, int family, const void *addr, __u16 port)
 {
 	memset(ep, 0, sizeof(*ep));
@@ -267,14 +272,14 @@ void vigil_endpoint_make(struct vigil_endpoint *ep, int family, const void *addr
 	ep->port = port;
 	ep->family = (__u8)family;
 	/* Same rule as the BPF side: a v4-mapped peer is an IPv4 endpoint. */
-	if (family == VIGIL_AF_INET6 && memcmp(ep->addr, v4_mapped, sizeof(v4_mapped)) == 0)
+	if (family == VIGIL_AF_INET6 && vigil_addr_is_v4_mapped(ep->addr))
 		ep->family = VIGIL_AF_INET;
 }
 
 static bool is_v4_prefix(const struct vigil_prefix_key *key)
 {
 	return key->prefixlen >= 96 && key->prefixlen <= 128 &&
-	       memcmp(key->addr, v4_mapped, sizeof(v4_mapped)) == 0;
+	       vigil_addr_is_v4_mapped(key->addr);
 }
 
 const char *vigil_addr_format(const struct vigil_endpoint *ep, char *buf, size_t len)

@@ -3,6 +3,7 @@
 #ifndef VIGIL_ADDR_H
 #define VIGIL_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <vigil/abi.h>
@@ -26,6 +27,10 @@ int vigil_prefix_parse_why(const char *text, struct vigil_prefix_key *key, __u16
  * unspecified address (0.0.0.0, ::), multicast or the IPv4 broadcast address;
  * NULL if it can. The text says what is wrong and how to fix it. */
 const char *vigil_endpoint_unusable(const struct vigil_endpoint *ep);
+
+/* Whether 16 address bytes are an IPv4 address as vigil stores one
+ * (::ffff:a.b.c.d). */
+bool vigil_addr_is_v4_mapped(const __u8 addr[16]);
 
 /* Endpoint from raw address bytes in network order; family VIGIL_AF_*. */
 void vigil_endpoint_make(struct vigil_endpoint *ep, int family, const void *addr, __u16 port);

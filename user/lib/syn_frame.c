@@ -1,23 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include "syn_frame.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <string.h>
+
+#include "addr.h"
 
 #define ETH_LEN 14
 #define IP4_LEN 20
 #define IP6_LEN 40
 #define TCP_LEN 20
 #define TCP_FLAG_SYN 0x02
-
-static const unsigned char v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-static bool is_v4(const __u8 addr[16])
-{
-	return memcmp(addr, v4_mapped_prefix, sizeof(v4_mapped_prefix)) == 0;
-}
 
 static void put16(unsigned char *p, unsigned v)
 {
@@ -105,7 +99,7 @@ size_t vigil_syn_frame(const struct vigil_syn_copy *syn, const struct vigil_endp
 	unsigned char *ip = frame + ETH_LEN, *tcp = ip + ip_len;
 
 	if ((vip->family != VIGIL_AF_INET && vip->family != VIGIL_AF_INET6) ||
-	    is_v4(syn->client) != v4 || syn->opts_len % 4 || syn->opts_len > VIGIL_SYN_OPTS_MAX)
+	    vigil_addr_is_v4_mapped(syn->client) != v4 || syn->opts_len % 4 || syn->opts_len > VIGIL_SYN_OPTS_MAX)
 		return 0;
 	memset(frame, 0, VIGIL_SYN_FRAME_MAX);
 	memcpy(frame, dst_mac, 6);
