@@ -33,6 +33,23 @@ static void sample_u64(FILE *out, const char *name, const char *labels, __u64 v)
 	fprintf(out, "%llu\n", (unsigned long long)v);
 }
 
+/* A family of one unlabelled sample. */
+static void single_u64(FILE *out, const char *name, const char *type, const char *help, __u64 v)
+{
+	family(out, name, type, help);
+	sample_u64(out, name, "", v);
+}
+
+static void gauge_u64(FILE *out, const char *name, const char *help, __u64 v)
+{
+	single_u64(out, name, "gauge", help, v);
+}
+
+static void counter_u64(FILE *out, const char *name, const char *help, __u64 v)
+{
+	single_u64(out, name, "counter", help, v);
+}
+
 static void sample_double(FILE *out, const char *name, const char *labels, double v)
 {
 	series(out, name, "", labels);
@@ -252,8 +269,7 @@ static void monitor_totals(FILE *out, const struct vigil_snapshot *s)
 {
 	char lab[LABELS_LEN];
 
-	family(out, "vigil_inflight_sockets", "gauge", "Watched sockets being tracked now.");
-	sample_u64(out, "vigil_inflight_sockets", "", s->inflight);
+	gauge_u64(out, "vigil_inflight_sockets", "Watched sockets being tracked now.", s->inflight);
 	if (s->have_loss)
 		by_name(out, "vigil_loss_total", "counter", "What the BPF programs could not "
 			"record, by kind (all should stay 0).", "kind", vigil_loss_names, s->loss,
@@ -388,26 +404,18 @@ static void daemon_figures(FILE *out, const struct vigil_daemon_figures *d)
 	by_name(out, "vigil_daemon_stalls_total", "counter", "Spans over 50 ms in which vigild "
 		"(kind vigild) or ordinary processes (kind others, its canary thread) did not run.",
 		"kind", stalls, stall_counts, N(stalls));
-	family(out, "vigil_daemon_map_write_failures_total", "counter", "Map writes of the "
-	       "publisher that failed (each is logged).");
-	sample_u64(out, "vigil_daemon_map_write_failures_total", "", d->map_write_failures);
-	family(out, "vigil_daemon_syn_replays_total", "counter", "Client SYNs waiting on a "
-	       "backend vigild ejected that it replayed through the XDP program to a healthy one.");
-	sample_u64(out, "vigil_daemon_syn_replays_total", "", d->syn_replays);
+	counter_u64(out, "vigil_daemon_map_write_failures_total", "Map writes of the publisher "
+		    "that failed (each is logged).", d->map_write_failures);
+	counter_u64(out, "vigil_daemon_syn_replays_total", "Client SYNs waiting on a backend "
+		    "vigild ejected that it replayed through the XDP program to a healthy one.",
+		    d->syn_replays);
 	by_name(out, "vigil_daemon_reloads_total", "counter", "Config reloads (SIGHUP), applied "
 		"or refused.", "kind", reloads, reload_counts, N(reloads));
-	family(out, "vigil_daemon_config_last_reload_successful", "gauge", "1 when the last "
-	       "reload was applied (or there was none), 0 when it was refused.");
-	sample_u64(out, "vigil_daemon_config_last_reload_successful", "", d->last_reload_ok);
+	gauge_u64(out, "vigil_daemon_config_last_reload_successful", "1 when the last reload "
+		  "was applied (or there was none), 0 when it was refused.", d->last_reload_ok);
 }
 
 /* ---- cluster mode -------------------------------------------------------------------- */
-
-static void gauge_u64(FILE *out, const char *name, const char *help, __u64 v)
-{
-	family(out, name, "gauge", help);
-	sample_u64(out, name, "", v);
-}
 
 static void cluster_figures(FILE *out, const struct vigil_cluster_figures *c)
 {
@@ -429,12 +437,11 @@ static void cluster_figures(FILE *out, const struct vigil_cluster_figures *c)
 		"or removed from etcd (published), not written because other nodes reported them "
 		"(suppressed); other nodes' verdicts new to this node (received).", "kind", kinds,
 		verdicts, N(kinds));
-	family(out, "vigil_cluster_remote_verdicts_applied_total", "counter", "Other nodes' "
-	       "verdicts that changed a backend here (taken out and probed, or ejected).");
-	sample_u64(out, "vigil_cluster_remote_verdicts_applied_total", "", c->applied);
-	family(out, "vigil_cluster_watch_resyncs_total", "counter", "Full reads of every verdict "
-	       "in etcd: at start and whenever the watch broke (etcd lost, compacted).");
-	sample_u64(out, "vigil_cluster_watch_resyncs_total", "", c->resyncs);
+	counter_u64(out, "vigil_cluster_remote_verdicts_applied_total", "Other nodes' verdicts "
+		    "that changed a backend here (taken out and probed, or ejected).", c->applied);
+	counter_u64(out, "vigil_cluster_watch_resyncs_total", "Full reads of every verdict in "
+		    "etcd: at start and whenever the watch broke (etcd lost, compacted).",
+		    c->resyncs);
 }
 
 static void build_info(FILE *out, const struct vigil_metrics_input *in)
@@ -446,9 +453,8 @@ static void build_info(FILE *out, const struct vigil_metrics_input *in)
 	sample_u64(out, "vigil_build_info",
 		   with_label(lab, sizeof(lab), labels, "commit", in->commit ? in->commit : "unknown"),
 		   1);
-	family(out, "vigil_daemon_hooks_detached", "gauge", "Hooks vigild should have attached "
-	       "that are missing or detached (/healthz says which).");
-	sample_u64(out, "vigil_daemon_hooks_detached", "", in->hooks_detached);
+	gauge_u64(out, "vigil_daemon_hooks_detached", "Hooks vigild should have attached that "
+		  "are missing or detached (/healthz says which).", in->hooks_detached);
 }
 
 int vigil_metrics_write(FILE *out, const struct vigil_metrics_input *in)
