@@ -207,8 +207,7 @@ static void scan_pending_syns(struct vigil_failover *fo, const struct vigil_pkt_
 
 	memset(syns, 0, sizeof(*syns));
 	for (size_t i = 0; i < n; i++)
-		if (fls[i].fl.role == VIGIL_ROLE_CLIENT &&
-		    memcmp(&fls[i].fl.peer, ep, sizeof(*ep)) == 0)
+		if (vigil_pending_syn_waits_on(&fls[i], ep))
 			count_stuck(fo, &fls[i].fl, now, s->rt[idx].last_success_ns, &lim, syns);
 }
 

@@ -46,6 +46,12 @@ struct vigil_pkt_inflight *vigil_pending_syns_read(int inflight_fd, size_t *n_ou
 	return vals;
 }
 
+bool vigil_pending_syn_waits_on(const struct vigil_pkt_inflight *e,
+				const struct vigil_endpoint *backend)
+{
+	return e->fl.role == VIGIL_ROLE_CLIENT && memcmp(&e->fl.peer, backend, sizeof(*backend)) == 0;
+}
+
 /* The VIP of vips whose flow from the SYN's client is still placed on the
  * backend with id backend_id; NULL if none (answered meanwhile, evicted, or
  * already moved). */
@@ -76,8 +82,7 @@ unsigned vigil_pending_syns_replay(struct vigil_pkt_dp *xl, const struct vigil_e
 	for (size_t i = 0; id >= 0 && i < n; i++) {
 		const struct vigil_endpoint *vip;
 
-		if (fls[i].fl.role != VIGIL_ROLE_CLIENT || !fls[i].syn.ifindex ||
-		    memcmp(&fls[i].fl.peer, backend, sizeof(*backend)) != 0)
+		if (!fls[i].syn.ifindex || !vigil_pending_syn_waits_on(&fls[i], backend))
 			continue;
 		vip = flow_vip(xl, &fls[i].syn, (__u32)id, vips, n_vips);
 		if (!vip)

@@ -5,10 +5,15 @@
 #ifndef VIGIL_PENDING_SYNS_H
 #define VIGIL_PENDING_SYNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <vigil/abi.h>
 
 struct vigil_pkt_dp;
+
+/* Whether the in-flight entry e is a SYN waiting on backend. */
+bool vigil_pending_syn_waits_on(const struct vigil_pkt_inflight *e,
+				const struct vigil_endpoint *backend);
 
 /* Every entry of the inflight map (fd), read in batches (one syscall per
  * batch); *n_out gets the count. NULL on allocation failure. */
