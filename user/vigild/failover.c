@@ -313,6 +313,8 @@ static void replay_pending_syns(struct vigil_failover *fo, const struct fo_servi
 		if (c->backend_index < 0 || c->to != VIGIL_STATE_EJECTED ||
 		    c->from == VIGIL_STATE_EJECTED)
 			continue;
+		/* Read now, not the tick's copy: a SYN forwarded to the backend
+		 * between that read and the publish waits on it too. */
 		if (!fls && !(fls = read_inflight(fo, &n)))
 			return;
 		ep = &want->backends[c->backend_index].ep;
