@@ -172,6 +172,20 @@ $(BUILD)/bench/%: tests/bench/%.c $(SKELETONS) $(PURE_OBJS) $(BPFTEST_LIB)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(BPFTEST_LIB) $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
+# bpf_floor (scripts/bench.sh FLOOR=1) loads its own object, empty programs
+# on vigil's hooks and the parts of vigil_connect4 (tests/bench/floor.bpf.c).
+all: $(BUILD)/bench/bpf_floor
+$(BUILD)/bench/floor.bpf.o: tests/bench/floor.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/bench/floor.skel.h: $(BUILD)/bench/floor.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen object $(BUILD)/bench/floor.linked.o $<
+	$(Q)$(BPFTOOL) gen skeleton $(BUILD)/bench/floor.linked.o name floor_bpf > $@
+$(BUILD)/bench/bpf_floor: tests/bench/bpf_floor.c $(BUILD)/bench/floor.skel.h $(PURE_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(PURE_OBJS) -o $@ $(LIBBPF_LIBS) $(YAML_LIBS) -lm
 # cluster_scale drives etcd with vigild's own client (docs/cluster.md, "Scale").
 all: $(BUILD)/bench/cluster_scale
 $(BUILD)/bench/cluster_scale: tests/bench/cluster_scale.c $(BUILD)/user/vigild/etcd.o

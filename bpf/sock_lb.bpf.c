@@ -63,29 +63,45 @@ static __always_inline const struct vigil_endpoint *vip_of(struct bpf_sock_addr 
 	return st && st->vip.family ? &st->vip : NULL;
 }
 
+/* The service_sets key of an IPv4 connect(). */
+static __always_inline void vip4_of_connect(const struct bpf_sock_addr *ctx, struct vigil_endpoint *vip)
+{
+	__u32 ip4 = ctx->user_ip4;
+
+	vip->family = VIGIL_AF_INET;
+	vip->addr[10] = 0xff;
+	vip->addr[11] = 0xff;
+	__builtin_memcpy(&vip->addr[12], &ip4, 4);
+	vip->port = bpf_ntohs(ctx->user_port);
+}
+
+/* The address connect() goes to, or getpeername() returns. */
+static __always_inline void sock_addr4_set(struct bpf_sock_addr *ctx, const struct vigil_endpoint *ep)
+{
+	__u32 ip4;
+
+	__builtin_memcpy(&ip4, &ep->addr[12], 4);
+	ctx->user_ip4 = ip4;
+	ctx->user_port = bpf_htons(ep->port);
+}
+
 SEC("cgroup/connect4")
 int vigil_connect4(struct bpf_sock_addr *ctx)
 {
-	struct vigil_endpoint vip = { .family = VIGIL_AF_INET };
+	struct vigil_endpoint vip = {};
 	const struct vigil_backend_set *set;
 	const struct vigil_set_entry *e;
-	__u32 ip4 = ctx->user_ip4;
 
 	if (ctx->type != SOCK_STREAM_TYPE)
 		return ALLOW;
-	vip.addr[10] = 0xff;
-	vip.addr[11] = 0xff;
-	__builtin_memcpy(&vip.addr[12], &ip4, 4);
-	vip.port = bpf_ntohs(ctx->user_port);
+	vip4_of_connect(ctx, &vip);
 	set = bpf_map_lookup_elem(&service_sets, &vip);
 	if (!set)
 		return ALLOW;
 	e = connect_choice(set, VIGIL_AF_INET);
 	if (!e)
 		return ALLOW;
-	__builtin_memcpy(&ip4, &e->backend.addr[12], 4);
-	ctx->user_ip4 = ip4;
-	ctx->user_port = bpf_htons(e->backend.port);
+	sock_addr4_set(ctx, &e->backend);
 	remember_vip(ctx, &vip);
 	return ALLOW;
 }
@@ -131,13 +147,9 @@ SEC("cgroup/getpeername4")
 int vigil_getpeername4(struct bpf_sock_addr *ctx)
 {
 	const struct vigil_endpoint *vip = vip_of(ctx);
-	__u32 ip4;
 
-	if (!vip || vip->family != VIGIL_AF_INET)
-		return ALLOW;
-	__builtin_memcpy(&ip4, &vip->addr[12], 4);
-	ctx->user_ip4 = ip4;
-	ctx->user_port = bpf_htons(vip->port);
+	if (vip && vip->family == VIGIL_AF_INET)
+		sock_addr4_set(ctx, vip);
 	return ALLOW;
 }
 

@@ -36,9 +36,23 @@
 # idle and under each load; the issue 12 targets beside what this run
 # measured. Nothing is asserted.
 #
+# FLOOR=1 adds a third phase per round, without vigild: build/bench/bpf_floor
+# loads programs that return at once on exactly vigil's hooks (tp_btf
+# sock_send_length, sock_recv_length, inet_sock_set_state; sockops and
+# cgroup/connect4 on the cgroup; tc ingress and egress on the client's veth0,
+# where vigil's socket rescue attaches) and runs keep-alive and close to
+# $B1:$PORT: each hook's ns/run floor (what bpf_stats' timing and the dispatch
+# cost before any work) and runs/request, and from them the least BPF
+# ns/request and share any program set on these hooks could have here. Then
+# four more close loads, each with one part of vigil_connect4 as the connect4
+# program (tests/bench/floor.bpf.c): only the socket's storage (to $B1:$PORT),
+# the service lookup, lookup + backend choice, and vigil_connect4 itself
+# (these three to the VIP, from the loader's own copy of the service).
+#
 # Settings: ROUNDS (5), DURATION (s per load, 5), CONNS (32), IDLE (s of
-# vigild idle per round, 5), PEERNAME_CALLS (200000), BUILD (build), OUT (raw
-# output file; default docs/bench/overhead-<commit>.txt, empty: none).
+# vigild idle per round, 5), PEERNAME_CALLS (200000), FLOOR (0), BUILD
+# (build), OUT (raw output file; default docs/bench/overhead-<commit>.txt,
+# empty: none).
 # Run one at a time (fixed subnet, global tracepoints): under the project's
 # lock, flock /tmp/vigil-net.lock scripts/bench.sh.
 BENCH_NAME=bench
@@ -48,6 +62,7 @@ ROUNDS=${ROUNDS:-5}
 CONNS=${CONNS:-32}
 IDLE=${IDLE:-5}
 PEERNAME_CALLS=${PEERNAME_CALLS:-200000}
+FLOOR=${FLOOR:-0}
 NET=10.212.46
 VIP=$NET.100
 VPORT=80
@@ -59,6 +74,7 @@ B1=$NET.11 B2=$NET.12
 need_root "loads BPF programs, creates namespaces"
 need_tools nginx wrk bpftool jq ip git python3
 need_built "$BUILD/vigild" "$BUILD/vigilctl"
+[ "$FLOOR" = 0 ] || need_built "$BUILD/bench/bpf_floor"
 [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || die "/sys/fs/bpf is not a bpf filesystem"
 [ -r /proc/sys/kernel/bpf_stats_enabled ] || die "kernel.bpf_stats_enabled not available"
 find_cgroup2_root
@@ -70,7 +86,7 @@ CLI=vboh$$-cli SRV=vboh$$-srv
 CG=$cg_root/vigil-bench-oh-$$
 PIN=/sys/fs/bpf/vigil-bench-oh-$$
 work=$(mktemp -d /tmp/vigil-bench-oh.XXXXXX)
-nginx_pid="" vigild_pid="" wrk_pid="" netns=() cg_made=0
+nginx_pid="" vigild_pid="" floor_pid="" wrk_pid="" netns=() cg_made=0
 old_stats=$(sysctl -n kernel.bpf_stats_enabled)
 
 # Running (not exited): a child that exited but is not reaped yet (a zombie)
@@ -91,7 +107,7 @@ cleanup() {
 	local rc=$? ns i
 	trap - EXIT INT TERM
 	set +e
-	for p in "$wrk_pid" "$vigild_pid" "$nginx_pid"; do [ -n "$p" ] && stop_pid "$p"; done
+	for p in "$wrk_pid" "$vigild_pid" "$floor_pid" "$nginx_pid"; do [ -n "$p" ] && stop_pid "$p"; done
 	# Removing the pins detaches the cgroup links before the cgroup goes.
 	rm -rf -- "$PIN"
 	if [ "$cg_made" = 1 ]; then
@@ -187,6 +203,18 @@ prog_stats() {
 		'.[] | select(.id as $i | $ids[0] | index($i)) | "\(.name) \(.id) \(.run_time_ns // 0) \(.run_cnt // 0)"'
 }
 
+# The programs PID holds open (its fds' prog_id in fdinfo; bpftool here
+# lists no owner pids) whose name starts with PREFIX, into $work/ids.json:
+# another process's programs, or leftovers pinned elsewhere, are not counted.
+collect_prog_ids() { # PID PREFIX
+	awk '$1 == "prog_id:" { print $2 }' /proc/"$1"/fdinfo/* 2>/dev/null | sort -un |
+		jq -s . >"$work/fd_ids.json"
+	bpftool -j prog show | jq --slurpfile fd "$work/fd_ids.json" --arg pre "$2" \
+		'[.[] | select((.name // "") | startswith($pre)) | select(.id as $i | $fd[0] | index($i)) | .id]' \
+		>"$work/ids.json"
+	[ "$(jq length "$work/ids.json")" -gt 0 ] || die "no $2* programs found among process $1's fds"
+}
+
 start_vigild() {
 	rm -f "$work/ready"
 	"$BUILD/vigild" -c "$work/vigil.yaml" --ready-file "$work/ready" >>"$work/vigild.log" 2>&1 &
@@ -197,15 +225,7 @@ start_vigild() {
 		sleep 0.1
 	done
 	[ -e "$work/ready" ] || { cat "$work/vigild.log" >&2; die "vigild did not start"; }
-	# This run's programs: those this vigild holds open (its fds' prog_id in
-	# fdinfo; bpftool here lists no owner pids), named vigil_*. Another
-	# vigild's programs, or leftovers pinned elsewhere, are not counted.
-	awk '$1 == "prog_id:" { print $2 }' /proc/"$vigild_pid"/fdinfo/* 2>/dev/null | sort -un |
-		jq -s . >"$work/fd_ids.json"
-	bpftool -j prog show | jq --slurpfile fd "$work/fd_ids.json" \
-		'[.[] | select((.name // "") | startswith("vigil_")) | select(.id as $i | $fd[0] | index($i)) | .id]' \
-		>"$work/ids.json"
-	[ "$(jq length "$work/ids.json")" -gt 0 ] || die "no vigil programs found among vigild $vigild_pid's fds"
+	collect_prog_ids "$vigild_pid" vigil_
 	# Let the first probes pass and the backends go healthy before the load.
 	sleep 1
 }
@@ -224,6 +244,26 @@ stop_vigild() {
 	stop_pid "$vigild_pid"
 	vigild_pid=""
 	rm -rf -- "$PIN" # detaches the cgroup hooks: the next phase runs without vigil
+}
+
+# bpf_floor with connect4 program VARIANT (empty lookup choose store vigil).
+start_floor() { # VARIANT
+	rm -f "$work/ready"
+	"$BUILD/bench/bpf_floor" --cgroup "$CG" --netns "/var/run/netns/$CLI" --ifname veth0 \
+		--ready "$work/ready" --connect4 "$1" --vip "$VIP:$VPORT" --backend "$B1:$PORT" \
+		--backend "$B2:$PORT" >>"$work/floor.log" 2>&1 &
+	floor_pid=$!
+	for _ in $(seq 100); do
+		[ -e "$work/ready" ] && break
+		kill -0 "$floor_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -e "$work/ready" ] || { cat "$work/floor.log" >&2; die "bpf_floor did not start"; }
+	collect_prog_ids "$floor_pid" ""
+}
+stop_floor() {
+	stop_pid "$floor_pid"
+	floor_pid=""
 }
 
 # wrk in the client namespace, inside the LB cgroup (in this shell, so that
@@ -267,34 +307,45 @@ run_load() { # PHASE MODE
 	keepalive | close)
 		if [ "$1" = with ]; then run_wrk "$2" "http://$VIP:$VPORT/"
 		else run_wrk "$2" "http://$B1:$PORT/"; fi ;;
+	c4store) run_wrk close "http://$B1:$PORT/" ;;
+	c4lookup | c4choose | c4vigil) run_wrk close "http://$VIP:$VPORT/" ;;
 	unwatched) run_wrk keepalive "http://$B1:$UNWATCHED_PORT/" ;;
 	watched) run_wrk keepalive "http://$B1:$WATCHED_PORT/" ;;
 	peername) run_peername ;;
 	esac
 }
 
-# One load: wrk, plus (with vigil) the BPF and CPU deltas. Appends a line to
-# $work/MODE.PHASE: "rps requests errors busy_ns bpf_ns vigild_ns elapsed_ns",
-# and the per-program deltas to $work/MODE.progs: "name runs ns".
+# One load: wrk, plus (with vigil, or the floor's programs) the BPF and CPU
+# deltas. Appends a line to $work/MODE.PHASE: "rps requests errors busy_ns
+# bpf_ns vigild_ns elapsed_ns", and the per-program deltas to $work/MODE.progs
+# (with) or $work/MODE.floor.progs: "name runs ns".
 measure() { # PHASE MODE
-	local phase=$1 mode=$2 b0 b1 v0=0 v1=0 t0 t1 res
-	[ "$phase" = with ] && { prog_stats >"$work/p0"; v0=$(vigild_cpu_ns); }
+	local phase=$1 mode=$2 b0 b1 v0=0 v1=0 t0 t1 res progs=$work/$2.progs
+	[ "$phase" = floor ] && progs=$work/$2.floor.progs
+	[ "$phase" = without ] || prog_stats >"$work/p0"
+	[ "$phase" = with ] && v0=$(vigild_cpu_ns)
 	b0=$(cpu_busy_ns); t0=$(now_ns)
 	run_load "$phase" "$mode"
 	b1=$(cpu_busy_ns); t1=$(now_ns)
 	res=$(cat "$work/wrk.res")
 	local bpf=0
-	if [ "$phase" = with ]; then
-		v1=$(vigild_cpu_ns); prog_stats >"$work/p1"
+	if [ "$phase" != without ]; then
+		[ "$phase" = with ] && v1=$(vigild_cpu_ns)
+		prog_stats >"$work/p1"
 		# By program id: "id name time0 cnt0 name time1 cnt1".
 		join -j2 <(sort -k2,2 "$work/p0") <(sort -k2,2 "$work/p1") |
-			awk '{ print $2, $7 - $4, $6 - $3 }' | tee -a "$work/$mode.progs" >"$work/pd"
+			awk '{ print $2, $7 - $4, $6 - $3 }' | tee -a "$progs" >"$work/pd"
 		bpf=$(awk '{ s += $3 } END { print s + 0 }' "$work/pd")
 	fi
 	echo "$res $((b1 - b0)) $bpf $((v1 - v0)) $((t1 - t0))" >>"$work/$mode.$phase"
 	# shellcheck disable=SC2086 # split into its three fields
 	set -- $res
-	if [ "$phase" = with ]; then
+	if [ "$phase" = floor ]; then
+		awk -v rps="$1" -v n="$2" -v e="$3" -v busy=$((b1 - b0)) -v bpf="$bpf" -v m="$mode" \
+			-v el=$((t1 - t0)) -v nc="$ncpu" 'BEGIN {
+			printf "    %-9s floor:         %8.0f req/s  errors %d  bpf %.3f%% of busy CPU, %.0f ns/request (machine busy %.0f%%)\n",
+				m, rps, e, 100 * bpf / busy, bpf / n, 100 * busy / (el * nc) }' | tee -a "$work/raw.txt"
+	elif [ "$phase" = with ]; then
 		awk -v rps="$1" -v n="$2" -v e="$3" -v busy=$((b1 - b0)) -v bpf="$bpf" -v m="$mode" \
 			-v el=$((t1 - t0)) -v nc="$ncpu" -v vd=$((v1 - v0)) 'BEGIN {
 			printf "    %-9s with vigil:    %8.0f req/s  errors %d  bpf %.3f%% of busy CPU, %.0f ns/request, vigild %.2f%% of one CPU (machine busy %.0f%%)\n",
@@ -306,8 +357,23 @@ measure() { # PHASE MODE
 	fi
 }
 
+# Empty programs on vigil's hooks under both loads, then the parts of
+# connect4 under the close load, one bpf_floor per connect4 program.
+floor_phase() {
+	local v mode
+	start_floor empty
+	for mode in keepalive close; do measure floor "$mode"; done
+	stop_floor
+	for v in store lookup choose vigil; do
+		start_floor "$v"
+		measure floor "c4$v"
+		stop_floor
+	done
+}
+
 phase() { # PHASE
 	local mode
+	[ "$1" = floor ] && { floor_phase; return; }
 	if [ "$1" = with ]; then
 		start_vigild
 		measure_idle
@@ -339,7 +405,10 @@ p ""
 sysctl -qw kernel.bpf_stats_enabled=1
 for r in $(seq "$ROUNDS"); do
 	p "  round $r"
-	if ((r % 2)); then phase without; phase with; else phase with; phase without; fi
+	if ((r % 2)); then phases=(without with floor); else phases=(floor with without); fi
+	for ph in "${phases[@]}"; do
+		if [ "$ph" != floor ] || [ "$FLOOR" != 0 ]; then phase "$ph"; fi
+	done
 done
 
 # ---- summary ---------------------------------------------------------------------
@@ -420,6 +489,55 @@ p "  send / recv ns/run, unwatched sockets              $(ns_per_run unwatched v
 p "  send / recv ns/run, watched sockets (both ends)    $(ns_per_run watched vigil_send_length) / $(ns_per_run watched vigil_recv_length)   target <= 80"
 p "  BPF share of the run's CPU, keepalive / close      $(share keepalive) % / $(share close) %   target <= 1 %"
 p "  vigild, % of one CPU: idle / keepalive / close     $(vigild_cpu "$work/idle" 1 2) / $(vigild_cpu "$work/keepalive.with" 6 7) / $(vigild_cpu "$work/close.with" 6 7)   target <= 2 under load"
+if [ "$FLOOR" != 0 ]; then
+	p ""
+	p "floor: programs that return at once on vigil's hooks, no vigild (FLOOR=1; summed over rounds):"
+	for mode in keepalive close; do
+		reqs=$(awk '{ n += $2 } END { print n }' "$work/$mode.floor")
+		p "  $mode ($reqs requests):"
+		# Per hook: the floor program's ns/run and runs/request; what vigil's own
+		# program on that hook ran per request (the with phase) at the floor's
+		# ns/run; the floor program set's ns/request over the run's busy time.
+		vreqs=$(awk '{ n += $2 } END { print n + 0 }' "$work/$mode.with")
+		awk -v reqs="$reqs" -v vreqs="$vreqs" '
+			FILENAME ~ /floor.progs$/ { fr[$1] += $2; fns[$1] += $3; next }
+			FILENAME ~ /progs$/ { vr[$1] += $2; next }
+			{ busy += $4; n += $2 }
+			END {
+				# floor program, then vigil'"'"'s program on the same hook
+				k = split("floor_connect4 vigil_connect4 floor_sockops vigil_rescue_ops " \
+					"floor_set_state vigil_set_state floor_send_length vigil_send_length " \
+					"floor_recv_length vigil_recv_length floor_tc_in vigil_rescue_in " \
+					"floor_tc_out vigil_rescue_out", h, " ")
+				printf "    %-18s %8s %14s %12s %20s %20s\n", "hook (floor prog)", "ns/run", "runs/request",
+					"ns/request", "vigil runs/request", "vigil at floor ns/r"
+				for (i = 1; i < k; i += 2) {
+					f = h[i]; nsr = fr[f] ? fns[f] / fr[f] : 0; vrq = vreqs ? vr[h[i + 1]] / vreqs : 0
+					printf "    %-18s %8.0f %14.3f %12.1f %20.3f %20.1f\n", f, nsr, fr[f] / reqs,
+						fns[f] / reqs, vrq, vrq * nsr
+					tot += fns[f] / reqs; vtot += vrq * nsr
+				}
+				printf "    %-18s %8s %14s %12.1f %20s %20.1f\n", "total", "", "", tot, "", vtot
+				printf "    least BPF share on these hooks: %.3f%% of busy CPU (%.0f ns of %.0f ns busy per request)\n",
+					100 * tot * n / busy, tot, busy / n
+				printf "    vigil'"'"'s runs at the floor'"'"'s ns/run: %.1f ns/request = %.3f%% of the same busy CPU\n",
+					vtot, 100 * vtot * n / busy
+			}' "$work/$mode.floor.progs" "$work/$mode.progs" "$work/$mode.floor" | tee -a "$work/raw.txt"
+	done
+	p ""
+	p "connect4 in parts (close load, no vigild; ns/run of the connect4 program over all rounds):"
+	c4() { awk -v p="$2" '$1 == p { r += $2; ns += $3 } END { if (r) printf "%.0f", ns / r; else printf "-" }' \
+		"$work/$1.floor.progs"; }
+	e=$(c4 close floor_connect4) st=$(c4 c4store floor_c4_store) lk=$(c4 c4lookup floor_c4_lookup)
+	ch=$(c4 c4choose floor_c4_choose) vg=$(c4 c4vigil vigil_connect4)
+	p "  empty (returns at once)                  $e"
+	p "  storage only (bpf_sk_storage_get CREATE) $st   (storage over the empty program: $((st - e)))"
+	p "  service lookup                           $lk   (lookup over empty: $((lk - e)))"
+	p "  lookup + choice (set_pick.h choose())    $ch   (choice over lookup: $((ch - lk)))"
+	p "  vigil_connect4 (this build)              $vg   (its storage step: $((vg - ch)))"
+	p "  least connect4 that keeps the VIP in the socket's storage: storage only, $st ns/run (target <= 250)"
+fi
+
 p ""
 p "Notes: client and server share this host, so the tracepoint programs run for both ends of"
 p "every connection (2 send + 2 recv runs per request; with a remote backend the client host"

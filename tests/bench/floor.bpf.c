@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * The floor of vigil's hooks (scripts/bench.sh, FLOOR=1; loaded by
+ * tests/bench/bpf_floor.c): programs that return at once on exactly the
+ * hooks vigil uses, so that kernel.bpf_stats_enabled gives what a run costs
+ * before any work (the two sched_clock() reads of the stats, the dispatch),
+ * and how often each hook runs per request. No vigil program can cost less
+ * on these hooks.
+ *
+ * The connect4 part programs split vigil_connect4 (bpf/sock_lb.bpf.c,
+ * included below with its maps, so the real code is measured) into what it
+ * does: the service lookup, the backend choice, the creation of the socket's
+ * storage. The loader attaches one connect4 program per run.
+ */
+#include "../../bpf/sock_lb.bpf.c"
+#include <bpf/bpf_tracing.h>
+
+#define TC_ACT_OK_ 0
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(floor_send_length, struct sock *sk, int ret, int flags)
+{
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(floor_recv_length, struct sock *sk, int ret, int flags)
+{
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(floor_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	return 0;
+}
+
+SEC("tc")
+int floor_tc_in(struct __sk_buff *skb)
+{
+	return TC_ACT_OK_;
+}
+
+SEC("tc")
+int floor_tc_out(struct __sk_buff *skb)
+{
+	return TC_ACT_OK_;
+}
+
+SEC("sockops")
+int floor_sockops(struct bpf_sock_ops *ops)
+{
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int floor_connect4(struct bpf_sock_addr *ctx)
+{
+	return ALLOW;
+}
+
+/* The service lookup, and the first entry taken as is (the connection must
+ * reach a backend). */
+SEC("cgroup/connect4")
+int floor_c4_lookup(struct bpf_sock_addr *ctx)
+{
+	struct vigil_endpoint vip = {};
+	const struct vigil_backend_set *set;
+
+	if (ctx->type != SOCK_STREAM_TYPE)
+		return ALLOW;
+	vip4_of_connect(ctx, &vip);
+	set = bpf_map_lookup_elem(&service_sets, &vip);
+	if (set)
+		sock_addr4_set(ctx, &set->entries[0].backend);
+	return ALLOW;
+}
+
+/* The lookup and vigil's choice (set_pick.h), without the storage. */
+SEC("cgroup/connect4")
+int floor_c4_choose(struct bpf_sock_addr *ctx)
+{
+	struct vigil_endpoint vip = {};
+	const struct vigil_backend_set *set;
+	const struct vigil_set_entry *e;
+
+	if (ctx->type != SOCK_STREAM_TYPE)
+		return ALLOW;
+	vip4_of_connect(ctx, &vip);
+	set = bpf_map_lookup_elem(&service_sets, &vip);
+	e = set ? connect_choice(set, VIGIL_AF_INET) : NULL;
+	if (e)
+		sock_addr4_set(ctx, &e->backend);
+	return ALLOW;
+}
+
+/* Only the socket's storage, created as vigil_connect4 creates it (no
+ * lookup, no rewrite: the load connects to a backend directly). */
+SEC("cgroup/connect4")
+int floor_c4_store(struct bpf_sock_addr *ctx)
+{
+	struct vigil_endpoint vip = {};
+
+	if (ctx->type != SOCK_STREAM_TYPE)
+		return ALLOW;
+	vip4_of_connect(ctx, &vip);
+	remember_vip(ctx, &vip);
+	return ALLOW;
+}
