@@ -44,10 +44,11 @@
 # $B1:$PORT: each hook's ns/run floor (what bpf_stats' timing and the dispatch
 # cost before any work) and runs/request, and from them the least BPF
 # ns/request and share any program set on these hooks could have here. Then
-# four more close loads, each with one part of vigil_connect4 as the connect4
+# five more close loads, each with one part of vigil_connect4 as the connect4
 # program (tests/bench/floor.bpf.c): only the socket's storage (to $B1:$PORT),
-# the service lookup, lookup + backend choice, and vigil_connect4 itself
-# (these three to the VIP, from the loader's own copy of the service).
+# the service lookup, lookup + a draw from the slot table, lookup + vigil's
+# backend choice (the draw and its health lookup), and vigil_connect4 itself
+# (these four to the VIP, from the loader's own copy of the service).
 #
 # Settings: ROUNDS (5), DURATION (s per load, 5), CONNS (32), IDLE (s of
 # vigild idle per round, 5), PEERNAME_CALLS (200000), FLOOR (0), BUILD
@@ -308,7 +309,7 @@ run_load() { # PHASE MODE
 		if [ "$1" = with ]; then run_wrk "$2" "http://$VIP:$VPORT/"
 		else run_wrk "$2" "http://$B1:$PORT/"; fi ;;
 	c4store) run_wrk close "http://$B1:$PORT/" ;;
-	c4lookup | c4choose | c4vigil) run_wrk close "http://$VIP:$VPORT/" ;;
+	c4lookup | c4draw | c4choose | c4vigil) run_wrk close "http://$VIP:$VPORT/" ;;
 	unwatched) run_wrk keepalive "http://$B1:$UNWATCHED_PORT/" ;;
 	watched) run_wrk keepalive "http://$B1:$WATCHED_PORT/" ;;
 	peername) run_peername ;;
@@ -364,7 +365,7 @@ floor_phase() {
 	start_floor empty
 	for mode in keepalive close; do measure floor "$mode"; done
 	stop_floor
-	for v in store lookup choose vigil; do
+	for v in store lookup draw choose vigil; do
 		start_floor "$v"
 		measure floor "c4$v"
 		stop_floor
@@ -529,11 +530,12 @@ if [ "$FLOOR" != 0 ]; then
 	c4() { awk -v p="$2" '$1 == p { r += $2; ns += $3 } END { if (r) printf "%.0f", ns / r; else printf "-" }' \
 		"$work/$1.floor.progs"; }
 	e=$(c4 close floor_connect4) st=$(c4 c4store floor_c4_store) lk=$(c4 c4lookup floor_c4_lookup)
-	ch=$(c4 c4choose floor_c4_choose) vg=$(c4 c4vigil vigil_connect4)
+	dr=$(c4 c4draw floor_c4_draw) ch=$(c4 c4choose floor_c4_choose) vg=$(c4 c4vigil vigil_connect4)
 	p "  empty (returns at once)                  $e"
 	p "  storage only (bpf_sk_storage_get CREATE) $st   (storage over the empty program: $((st - e)))"
 	p "  service lookup                           $lk   (lookup over empty: $((lk - e)))"
-	p "  lookup + choice (set_pick.h choose())    $ch   (choice over lookup: $((ch - lk)))"
+	p "  lookup + a slot draw, no health lookup   $dr   (draw over lookup: $((dr - lk)))"
+	p "  lookup + choice (set_pick.h choose())    $ch   (backend_health lookup: $((ch - dr)))"
 	p "  vigil_connect4 (this build)              $vg   (its storage step: $((vg - ch)))"
 	p "  least connect4 that keeps the VIP in the socket's storage: storage only, $st ns/run (target <= 250)"
 fi

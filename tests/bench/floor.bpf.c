@@ -107,3 +107,29 @@ int floor_c4_store(struct bpf_sock_addr *ctx)
 	remember_vip(ctx, &vip);
 	return ALLOW;
 }
+
+/* The lookup and choose()'s first draw from the slot table without its
+ * health lookup: choose minus this is what asking backend_health costs. */
+SEC("cgroup/connect4")
+int floor_c4_draw(struct bpf_sock_addr *ctx)
+{
+	struct vigil_endpoint vip = {};
+	const struct vigil_backend_set *set;
+	__u32 n, idx, r;
+
+	if (ctx->type != SOCK_STREAM_TYPE)
+		return ALLOW;
+	vip4_of_connect(ctx, &vip);
+	set = bpf_map_lookup_elem(&service_sets, &vip);
+	if (!set)
+		return ALLOW;
+	n = set->n_slots[VIGIL_SLOTS_V4];
+	if (!n || n > VIGIL_SET_SLOTS)
+		return ALLOW;
+	r = bpf_get_prandom_u32() % n;
+	barrier_var(r);
+	idx = set->slots[VIGIL_SLOTS_V4][r & (VIGIL_SET_SLOTS - 1)];
+	if (idx < VIGIL_MAX_SET)
+		sock_addr4_set(ctx, &set->entries[idx].backend);
+	return ALLOW;
+}
