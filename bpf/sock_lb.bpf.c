@@ -85,24 +85,36 @@ static __always_inline void sock_addr4_set(struct bpf_sock_addr *ctx, const stru
 	ctx->user_port = bpf_htons(ep->port);
 }
 
+/* The set of the IPv4 service a TCP connect() asks for, or NULL; vip gets
+ * the service's key. */
+static __always_inline const struct vigil_backend_set *service4_of(const struct bpf_sock_addr *ctx,
+								    struct vigil_endpoint *vip)
+{
+	if (ctx->type != SOCK_STREAM_TYPE)
+		return NULL;
+	vip4_of_connect(ctx, vip);
+	return bpf_map_lookup_elem(&service_sets, vip);
+}
+
+/* A connect() to an IPv4 service goes to the backend choose() picks: true
+ * when it was rewritten, vip then holds the service's key. */
+static __always_inline bool connect4_to_backend(struct bpf_sock_addr *ctx, struct vigil_endpoint *vip)
+{
+	const struct vigil_backend_set *set = service4_of(ctx, vip);
+	const struct vigil_set_entry *e = set ? connect_choice(set, VIGIL_AF_INET) : NULL;
+
+	if (e)
+		sock_addr4_set(ctx, &e->backend);
+	return e;
+}
+
 SEC("cgroup/connect4")
 int vigil_connect4(struct bpf_sock_addr *ctx)
 {
 	struct vigil_endpoint vip = {};
-	const struct vigil_backend_set *set;
-	const struct vigil_set_entry *e;
 
-	if (ctx->type != SOCK_STREAM_TYPE)
-		return ALLOW;
-	vip4_of_connect(ctx, &vip);
-	set = bpf_map_lookup_elem(&service_sets, &vip);
-	if (!set)
-		return ALLOW;
-	e = connect_choice(set, VIGIL_AF_INET);
-	if (!e)
-		return ALLOW;
-	sock_addr4_set(ctx, &e->backend);
-	remember_vip(ctx, &vip);
+	if (connect4_to_backend(ctx, &vip))
+		remember_vip(ctx, &vip);
 	return ALLOW;
 }
 

@@ -216,16 +216,21 @@ collect_prog_ids() { # PID PREFIX
 	[ "$(jq length "$work/ids.json")" -gt 0 ] || die "no $2* programs found among process $1's fds"
 }
 
+# Up to 10 s for PID to write $work/ready; otherwise show its LOG and stop.
+wait_ready() { # PID LOG NAME
+	for _ in $(seq 100); do
+		[ -e "$work/ready" ] && return 0
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -e "$work/ready" ] || { cat "$2" >&2; die "$3 did not start"; }
+}
+
 start_vigild() {
 	rm -f "$work/ready"
 	"$BUILD/vigild" -c "$work/vigil.yaml" --ready-file "$work/ready" >>"$work/vigild.log" 2>&1 &
 	vigild_pid=$!
-	for _ in $(seq 100); do
-		[ -e "$work/ready" ] && break
-		kill -0 "$vigild_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ -e "$work/ready" ] || { cat "$work/vigild.log" >&2; die "vigild did not start"; }
+	wait_ready "$vigild_pid" "$work/vigild.log" vigild
 	collect_prog_ids "$vigild_pid" vigil_
 	# Let the first probes pass and the backends go healthy before the load.
 	sleep 1
@@ -247,19 +252,14 @@ stop_vigild() {
 	rm -rf -- "$PIN" # detaches the cgroup hooks: the next phase runs without vigil
 }
 
-# bpf_floor with connect4 program VARIANT (empty lookup choose store vigil).
+# bpf_floor with connect4 program VARIANT (empty store lookup draw choose vigil).
 start_floor() { # VARIANT
 	rm -f "$work/ready"
 	"$BUILD/bench/bpf_floor" --cgroup "$CG" --netns "/var/run/netns/$CLI" --ifname veth0 \
 		--ready "$work/ready" --connect4 "$1" --vip "$VIP:$VPORT" --backend "$B1:$PORT" \
 		--backend "$B2:$PORT" >>"$work/floor.log" 2>&1 &
 	floor_pid=$!
-	for _ in $(seq 100); do
-		[ -e "$work/ready" ] && break
-		kill -0 "$floor_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ -e "$work/ready" ] || { cat "$work/floor.log" >&2; die "bpf_floor did not start"; }
+	wait_ready "$floor_pid" "$work/floor.log" bpf_floor
 	collect_prog_ids "$floor_pid" ""
 }
 stop_floor() {

@@ -35,29 +35,17 @@ int BPF_PROG(floor_set_state, const struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-SEC("tc")
-int floor_tc_in(struct __sk_buff *skb)
-{
-	return TC_ACT_OK_;
-}
+/* A program on hook SEC_NAME that returns RET at once. */
+#define EMPTY_PROG(sec_name, name, ctx_type, ret)                                           \
+	SEC(sec_name) int name(ctx_type *ctx)                                              \
+	{                                                                                  \
+		return ret;                                                                \
+	}
 
-SEC("tc")
-int floor_tc_out(struct __sk_buff *skb)
-{
-	return TC_ACT_OK_;
-}
-
-SEC("sockops")
-int floor_sockops(struct bpf_sock_ops *ops)
-{
-	return 1;
-}
-
-SEC("cgroup/connect4")
-int floor_connect4(struct bpf_sock_addr *ctx)
-{
-	return ALLOW;
-}
+EMPTY_PROG("tc", floor_tc_in, struct __sk_buff, TC_ACT_OK_)
+EMPTY_PROG("tc", floor_tc_out, struct __sk_buff, TC_ACT_OK_)
+EMPTY_PROG("sockops", floor_sockops, struct bpf_sock_ops, 1)
+EMPTY_PROG("cgroup/connect4", floor_connect4, struct bpf_sock_addr, ALLOW)
 
 /* The service lookup, and the first entry taken as is (the connection must
  * reach a backend). */
@@ -65,32 +53,43 @@ SEC("cgroup/connect4")
 int floor_c4_lookup(struct bpf_sock_addr *ctx)
 {
 	struct vigil_endpoint vip = {};
-	const struct vigil_backend_set *set;
+	const struct vigil_backend_set *set = service4_of(ctx, &vip);
 
-	if (ctx->type != SOCK_STREAM_TYPE)
-		return ALLOW;
-	vip4_of_connect(ctx, &vip);
-	set = bpf_map_lookup_elem(&service_sets, &vip);
 	if (set)
 		sock_addr4_set(ctx, &set->entries[0].backend);
 	return ALLOW;
 }
 
-/* The lookup and vigil's choice (set_pick.h), without the storage. */
+/* The lookup and choose()'s first draw from the slot table without its
+ * health lookup: choose minus this is what asking backend_health costs. */
+SEC("cgroup/connect4")
+int floor_c4_draw(struct bpf_sock_addr *ctx)
+{
+	struct vigil_endpoint vip = {};
+	const struct vigil_backend_set *set = service4_of(ctx, &vip);
+	__u32 n, idx, r;
+
+	if (!set)
+		return ALLOW;
+	n = set->n_slots[VIGIL_SLOTS_V4];
+	if (!n || n > VIGIL_SET_SLOTS)
+		return ALLOW;
+	r = bpf_get_prandom_u32() % n;
+	barrier_var(r);
+	idx = set->slots[VIGIL_SLOTS_V4][r & (VIGIL_SET_SLOTS - 1)];
+	if (idx < VIGIL_MAX_SET)
+		sock_addr4_set(ctx, &set->entries[idx].backend);
+	return ALLOW;
+}
+
+/* The lookup and vigil's choice (set_pick.h): vigil_connect4 without the
+ * storage. */
 SEC("cgroup/connect4")
 int floor_c4_choose(struct bpf_sock_addr *ctx)
 {
 	struct vigil_endpoint vip = {};
-	const struct vigil_backend_set *set;
-	const struct vigil_set_entry *e;
 
-	if (ctx->type != SOCK_STREAM_TYPE)
-		return ALLOW;
-	vip4_of_connect(ctx, &vip);
-	set = bpf_map_lookup_elem(&service_sets, &vip);
-	e = set ? connect_choice(set, VIGIL_AF_INET) : NULL;
-	if (e)
-		sock_addr4_set(ctx, &e->backend);
+	connect4_to_backend(ctx, &vip);
 	return ALLOW;
 }
 
@@ -105,31 +104,5 @@ int floor_c4_store(struct bpf_sock_addr *ctx)
 		return ALLOW;
 	vip4_of_connect(ctx, &vip);
 	remember_vip(ctx, &vip);
-	return ALLOW;
-}
-
-/* The lookup and choose()'s first draw from the slot table without its
- * health lookup: choose minus this is what asking backend_health costs. */
-SEC("cgroup/connect4")
-int floor_c4_draw(struct bpf_sock_addr *ctx)
-{
-	struct vigil_endpoint vip = {};
-	const struct vigil_backend_set *set;
-	__u32 n, idx, r;
-
-	if (ctx->type != SOCK_STREAM_TYPE)
-		return ALLOW;
-	vip4_of_connect(ctx, &vip);
-	set = bpf_map_lookup_elem(&service_sets, &vip);
-	if (!set)
-		return ALLOW;
-	n = set->n_slots[VIGIL_SLOTS_V4];
-	if (!n || n > VIGIL_SET_SLOTS)
-		return ALLOW;
-	r = bpf_get_prandom_u32() % n;
-	barrier_var(r);
-	idx = set->slots[VIGIL_SLOTS_V4][r & (VIGIL_SET_SLOTS - 1)];
-	if (idx < VIGIL_MAX_SET)
-		sock_addr4_set(ctx, &set->entries[idx].backend);
 	return ALLOW;
 }
