@@ -309,7 +309,7 @@ run_load() { # PHASE MODE
 		if [ "$1" = with ]; then run_wrk "$2" "http://$VIP:$VPORT/"
 		else run_wrk "$2" "http://$B1:$PORT/"; fi ;;
 	c4store) run_wrk close "http://$B1:$PORT/" ;;
-	c4lookup | c4draw | c4choose | c4vigil) run_wrk close "http://$VIP:$VPORT/" ;;
+	c4lookup | c4draw | c4choose | c4vigil | c4lru) run_wrk close "http://$VIP:$VPORT/" ;;
 	unwatched) run_wrk keepalive "http://$B1:$UNWATCHED_PORT/" ;;
 	watched) run_wrk keepalive "http://$B1:$WATCHED_PORT/" ;;
 	peername) run_peername ;;
@@ -365,7 +365,7 @@ floor_phase() {
 	start_floor empty
 	for mode in keepalive close; do measure floor "$mode"; done
 	stop_floor
-	for v in store lookup draw choose vigil; do
+	for v in store lookup draw choose vigil lru; do
 		start_floor "$v"
 		measure floor "c4$v"
 		stop_floor
@@ -531,12 +531,14 @@ if [ "$FLOOR" != 0 ]; then
 		"$work/$1.floor.progs"; }
 	e=$(c4 close floor_connect4) st=$(c4 c4store floor_c4_store) lk=$(c4 c4lookup floor_c4_lookup)
 	dr=$(c4 c4draw floor_c4_draw) ch=$(c4 c4choose floor_c4_choose) vg=$(c4 c4vigil vigil_connect4)
+	lr=$(c4 c4lru floor_c4_lru)
 	p "  empty (returns at once)                  $e"
 	p "  storage only (bpf_sk_storage_get CREATE) $st   (storage over the empty program: $((st - e)))"
 	p "  service lookup                           $lk   (lookup over empty: $((lk - e)))"
 	p "  lookup + a slot draw, no health lookup   $dr   (draw over lookup: $((dr - lk)))"
 	p "  lookup + choice (set_pick.h choose())    $ch   (backend_health lookup: $((ch - dr)))"
 	p "  vigil_connect4 (this build)              $vg   (its storage step: $((vg - ch)))"
+	p "  lookup + choice + VIP in an LRU hash     $lr   (the LRU insert: $((lr - ch)); plus a delete at close elsewhere)"
 	p "  least connect4 that keeps the VIP in the socket's storage: storage only, $st ns/run (target <= 250)"
 fi
 

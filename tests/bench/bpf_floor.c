@@ -6,14 +6,14 @@
  * its loads run. Figures come from the script; this only attaches.
  *
  *   bpf_floor --cgroup DIR --netns PATH --ifname NAME --ready FILE
- *             [--connect4 empty|store|lookup|draw|choose|vigil]
+ *             [--connect4 empty|store|lookup|draw|choose|vigil|lru]
  *             [--vip ADDR:PORT --backend ADDR:PORT...]
  *
  * Attached: tp_btf sock_send_length, sock_recv_length, inet_sock_set_state
  * (every socket of the host); sockops and cgroup/connect4 on DIR; tc clsact
  * ingress and egress of NAME in the network namespace PATH (vigil's socket
  * rescue attaches there). --connect4 picks the connect4 program (default
- * empty); lookup, draw, choose and vigil need the service (--vip, --backend),
+ * empty); lookup, draw, choose, vigil and lru need the service (--vip, --backend),
  * which goes into the object's own service_sets and backend_health (nothing
  * pinned: vigild's maps are not touched). Root; under the net lock.
  * Exit 0 after a signal, 1 on an error (said on stderr).
@@ -67,7 +67,7 @@ static int fail(const char *what, int err)
 static int usage(void)
 {
 	fprintf(stderr, "usage: bpf_floor --cgroup DIR --netns PATH --ifname NAME --ready FILE\n"
-			"                 [--connect4 empty|store|lookup|draw|choose|vigil]\n"
+			"                 [--connect4 empty|store|lookup|draw|choose|vigil|lru]\n"
 			"                 [--vip ADDR:PORT --backend ADDR:PORT...]\n");
 	return 1;
 }
@@ -125,10 +125,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 /* The connect4 program of a --connect4 name, NULL if none. */
 static struct bpf_program *connect4_prog(struct floor_bpf *skel, const char *name)
 {
-	static const char *const names[] = { "empty", "store", "lookup", "draw", "choose", "vigil" };
+	static const char *const names[] = { "empty", "store", "lookup", "draw", "choose", "vigil", "lru" };
 	struct bpf_program *progs[] = { skel->progs.floor_connect4, skel->progs.floor_c4_store,
 					skel->progs.floor_c4_lookup, skel->progs.floor_c4_draw,
-					skel->progs.floor_c4_choose, skel->progs.vigil_connect4 };
+					skel->progs.floor_c4_choose, skel->progs.vigil_connect4,
+					skel->progs.floor_c4_lru };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i]) == 0)
@@ -150,6 +151,9 @@ static void select_programs(struct floor_bpf *skel, const struct bpf_program *c4
 			bpf_program__set_autoload(p, p == c4);
 	bpf_object__for_each_map(m, skel->obj)
 		bpf_map__set_pin_path(m, NULL);
+	/* Preallocated: only the run that uses it pays its ~20 MiB. */
+	if (c4 != skel->progs.floor_c4_lru)
+		bpf_map__set_max_entries(skel->maps.floor_vip_lru, 1);
 }
 
 /* The service as vigild publishes it: one set, slot tables built the same
@@ -326,7 +330,7 @@ int main(int argc, char **argv)
 	if (!c4 || (c4 != skel->progs.floor_connect4 && c4 != skel->progs.floor_c4_store &&
 		    (!o.has_vip || !o.n_backends))) {
 		fprintf(stderr, "bpf_floor: --connect4 %s: %s\n", o.connect4,
-			c4 ? "needs --vip and --backend" : "not one of empty store lookup draw choose vigil");
+			c4 ? "needs --vip and --backend" : "not one of empty store lookup draw choose vigil lru");
 		floor_bpf__destroy(skel);
 		return 1;
 	}

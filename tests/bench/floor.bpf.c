@@ -106,3 +106,29 @@ int floor_c4_store(struct bpf_sock_addr *ctx)
 	remember_vip(ctx, &vip);
 	return ALLOW;
 }
+
+/* What the socket's storage replaced: the VIP in an LRU hash keyed by the
+ * socket's cookie, as the socket LB kept it before issue 12. Measured beside
+ * the storage so its cost is weighed against the alternative, not against
+ * nothing. The map is large enough that a 5 s close load never evicts (a
+ * real user would also delete the entry when the socket closes, in another
+ * program: that cost is not in this figure). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct vigil_endpoint);
+} floor_vip_lru SEC(".maps");
+
+SEC("cgroup/connect4")
+int floor_c4_lru(struct bpf_sock_addr *ctx)
+{
+	struct vigil_endpoint vip = {};
+	__u64 cookie;
+
+	if (!connect4_to_backend(ctx, &vip))
+		return ALLOW;
+	cookie = bpf_get_socket_cookie(ctx);
+	bpf_map_update_elem(&floor_vip_lru, &cookie, &vip, BPF_ANY);
+	return ALLOW;
+}
