@@ -168,6 +168,8 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELETONS) $(MAPS_OBJS) $(PURE_OBJS) $(BPF
 
 # Bench tools (figures, no assertions): tests/bench/X.c -> $(BUILD)/bench/X.
 all: $(BUILD)/bench/xdp_bench
+# xdp_ab: builds of the XDP program alternating in one process (docs/xdp.md, Cost).
+all: $(BUILD)/bench/xdp_ab
 $(BUILD)/bench/%: tests/bench/%.c $(SKELETONS) $(PURE_OBJS) $(BPFTEST_LIB)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
