@@ -19,6 +19,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include <vigil/abi.h>
 #include "maps_health.h"
 #include "maps_signals.h"
@@ -157,6 +158,22 @@ static __always_inline __u64 tcp_stamp(const struct sock *sk)
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 
 	return tp ? tp->tcp_clock_cache : bpf_ktime_get_ns();
+}
+
+/* A read-only view of sk as the tcp_sock it is, without a helper call: the
+ * verifier turns the kfunc into a register move, and loads through the
+ * result are guarded like a probe read. Linux 6.2+, older than the message
+ * hooks (6.3), the only users: weak, so the object still loads without it. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* tcp_stamp() of a socket vigil tracks: only TCP sockets are tracked, so the
+ * type test of bpf_skc_to_tcp_sock() (a helper call on every watched
+ * message) is not needed. */
+static __always_inline __u64 tracked_stamp(const struct sock *sk)
+{
+	const struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+
+	return tp->tcp_clock_cache;
 }
 
 /* ---- the sockets vigil tracks ------------------------------------------------ */
@@ -523,7 +540,7 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 			if (fl->flags & VIGIL_INFLIGHT_RETRANS)
 				COUNT(st->requests_retrans_cleared, 1);
 		}
-		fl->last_send_ns = tcp_stamp(sk);
+		fl->last_send_ns = tracked_stamp(sk);
 		fl->flags = (fl->flags | VIGIL_INFLIGHT_AWAIT_REPLY) & ~VIGIL_INFLIGHT_RETRANS;
 		return 0;
 	}
@@ -536,7 +553,7 @@ int BPF_PROG(vigil_send_length, struct sock *sk, int ret, int flags)
 		fl->flags &= ~VIGIL_INFLIGHT_IN_REQUEST;
 		COUNT_TASK(lst->responses, 1);
 		hist_add_task(lst->response_lat_us, &lst->response_lat_sum_ns,
-			      tcp_stamp(sk) - fl->request_start_ns);
+			      tracked_stamp(sk) - fl->request_start_ns);
 	}
 	return 0;
 }
@@ -558,7 +575,7 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 			COUNT_TASK(lst->bytes_rcvd, ret);
 		if (!(fl->flags & VIGIL_INFLIGHT_IN_REQUEST)) {
 			fl->flags |= VIGIL_INFLIGHT_IN_REQUEST;
-			fl->request_start_ns = tcp_stamp(sk);
+			fl->request_start_ns = tracked_stamp(sk);
 		}
 		return 0;
 	}
@@ -574,7 +591,7 @@ int BPF_PROG(vigil_recv_length, struct sock *sk, int ret, int flags)
 		COUNT_TASK(st->requests, 1);
 		COUNT(st->requests_closed, 1);
 		hist_add_task(st->request_lat_us, &st->request_lat_sum_ns,
-			      tcp_stamp(sk) - fl->last_send_ns);
+			      tracked_stamp(sk) - fl->last_send_ns);
 	}
 	return 0;
 }
