@@ -66,6 +66,7 @@
 #define VIGIL_PIN_RESCUE_SVC    "rescue_svc"
 #define VIGIL_PIN_RESCUE_STATS  "rescue_stats"
 #define VIGIL_PIN_RESCUE_LIVE   "rescue_live" /* __u64, 1 entry: see vigil_rescue_flow */
+#define VIGIL_PIN_TRACKED_PORTS "tracked_ports" /* struct vigil_tracked_ports, 1 entry */
 #define VIGIL_PIN_LINKS_DIR     "links"   /* pinned links (cgroup, XDP, monitor), so they outlive vigild */
 #define VIGIL_PIN_MON_LINK_PREFIX "monitor-" /* links/monitor-TRACEPOINT: the monitor's hooks */
 
@@ -242,6 +243,23 @@ struct vigil_settings {
 };
 _Static_assert(sizeof(struct vigil_settings) == 16 + 2 * 8 * VIGIL_PORT_WORDS,
 	       "vigil_settings layout");
+
+/* Every port a socket the monitor tracks had when it started to be tracked:
+ * the peer port of a client socket, the local port of a server socket
+ * (ARRAY of one, pinned VIGIL_PIN_TRACKED_PORTS; bits as in vigil_settings).
+ * The monitor sets a bit before it tracks a socket and never clears one, so
+ * a message on a socket with neither port set is on an untracked socket:
+ * the receive hook returns there, without loading sk_bpf_storage, a line
+ * the receiving path does not touch otherwise. The bits follow the sockets,
+ * not the config: a port left out on reload stays until `vigild --unpin`.
+ * vigild fills it with ones when it creates it while sock_state was already
+ * pinned (sockets an older vigil tracked, ports unknown). */
+struct vigil_tracked_ports {
+	__u64 remote[VIGIL_PORT_WORDS];
+	__u64 local[VIGIL_PORT_WORDS];
+};
+_Static_assert(sizeof(struct vigil_tracked_ports) == 2 * 8 * VIGIL_PORT_WORDS,
+	       "vigil_tracked_ports layout");
 
 /* ---- ring-buffer events -------------------------------------------------- */
 

@@ -64,7 +64,8 @@ static const char *const monitor_pins[] = {
 	VIGIL_PIN_WATCH_PREFIX,  VIGIL_PIN_INFLIGHT,      VIGIL_PIN_SOCK_STATE,
 	VIGIL_PIN_SOCK_COUNTS,   VIGIL_PIN_EVENTS,        VIGIL_PIN_HEALTH,
 	VIGIL_PIN_LOSS,          VIGIL_PIN_HEARTBEAT,     VIGIL_PIN_DAEMON_STATUS,
-	VIGIL_PIN_RESCUE_FLOWS,  VIGIL_PIN_RESCUE_LIVE,   NULL,
+	VIGIL_PIN_RESCUE_FLOWS,  VIGIL_PIN_RESCUE_LIVE,   VIGIL_PIN_TRACKED_PORTS,
+	NULL,
 };
 /* The socket datapath's own maps only: what vigilctl reads is in state_maps. */
 static const char *const sock_lb_pins[] = {

@@ -143,11 +143,45 @@ static int handle_ring_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Whether map is pinned already: before load, whether libbpf will reuse it. */
+static bool pinned_before_load(const struct bpf_map *map)
+{
+	const char *path = bpf_map__pin_path(map);
+
+	return path && access(path, F_OK) == 0;
+}
+
+/* tracked_ports was created now beside a sock_state pinned before: sockets
+ * an older vigil tracked may not have their ports in it, so every port
+ * counts as tracked (abi.h, struct vigil_tracked_ports). */
+static int fill_tracked_ports(struct monitor_bpf *skel, char *err, size_t errlen)
+{
+	struct vigil_tracked_ports *all = malloc(sizeof(*all));
+	__u32 key = 0;
+	int ret;
+
+	if (!all) {
+		snprintf(err, errlen, "out of memory filling the tracked_ports map");
+		return -ENOMEM;
+	}
+	memset(all, 0xff, sizeof(*all));
+	ret = bpf_map_update_elem(bpf_map__fd(skel->maps.tracked_ports), &key, all, BPF_ANY);
+	ret = ret ? -errno : 0;
+	free(all);
+	if (ret)
+		snprintf(err, errlen, "cannot fill the tracked_ports map: %s", strerror(-ret));
+	else
+		pr_info("monitor: sockets tracked before this version may be open: the receive "
+			"hook's port filter is off until 'vigild --unpin'");
+	return ret;
+}
+
 static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cfg, char *err,
 			size_t errlen)
 {
 	/* Maps marked LIBBPF_PIN_BY_NAME are pinned (or reused) at pin_dir/NAME. */
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = cfg->pin_dir);
+	bool fill;
 	int ret;
 
 	mon->skel = monitor_bpf__open_opts(&opts);
@@ -167,6 +201,8 @@ static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cf
 		ret = vigil_pins_check(mon->skel->obj, err, errlen);
 	if (ret)
 		return ret;
+	fill = !pinned_before_load(mon->skel->maps.tracked_ports) &&
+	       pinned_before_load(mon->skel->maps.sock_state);
 	ret = monitor_bpf__load(mon->skel);
 	if (ret) {
 		snprintf(err, errlen,
@@ -176,7 +212,7 @@ static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cf
 			 strerror(-ret), cfg->pin_dir);
 		return ret;
 	}
-	return 0;
+	return fill ? fill_tracked_ports(mon->skel, err, errlen) : 0;
 }
 
 /* A pinned monitor link's name: VIGIL_PIN_MON_LINK_PREFIX + tracepoint. */

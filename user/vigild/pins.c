@@ -121,7 +121,7 @@ static const char *const own_maps[] = {
 	VIGIL_PIN_XDP_SETS,      VIGIL_PIN_HEARTBEAT,
 	VIGIL_PIN_LOSS,          VIGIL_PIN_RESCUE_FLOWS,
 	VIGIL_PIN_RESCUE_SVC,    VIGIL_PIN_RESCUE_STATS,  VIGIL_PIN_RESCUE_LIVE,
-	VIGIL_PIN_DAEMON_STATUS,
+	VIGIL_PIN_DAEMON_STATUS, VIGIL_PIN_TRACKED_PORTS,
 	VIGIL_PIN_LB_FEEDS,      VIGIL_PIN_PENDING,
 	/* An older vigil's maps: the local-port watch (now a bitmap in the
 	 * monitor's settings), the socket LB's VIPs and the rescue's socket
