@@ -11,7 +11,8 @@
  * Cost model, filter first: a watched connection's state lives in its
  * socket's own storage (sock_state), so a hook on a socket nobody watches
  * returns after one load (the socket has no BPF storage at all) or one
- * storage lookup, before any hash lookup; connection set-up tests the port
+ * storage lookup, before any hash lookup (the receive hook tests the
+ * socket's ports against tracked_ports even before that load); connection set-up tests the port
  * bitmaps of the settings before the watch maps, and caches the verdict as
  * the presence of that storage.
  */
