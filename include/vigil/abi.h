@@ -244,22 +244,27 @@ struct vigil_settings {
 _Static_assert(sizeof(struct vigil_settings) == 16 + 2 * 8 * VIGIL_PORT_WORDS,
 	       "vigil_settings layout");
 
-/* Every port a socket the monitor tracks had when it started to be tracked:
- * the peer port of a client socket, the local port of a server socket
- * (ARRAY of one, pinned VIGIL_PIN_TRACKED_PORTS; bits as in vigil_settings).
- * The monitor sets a bit before it tracks a socket and never clears one, so
- * a message on a socket with neither port set is on an untracked socket:
- * the receive hook returns there, without loading sk_bpf_storage, a line
- * the receiving path does not touch otherwise. The bits follow the sockets,
- * not the config: a port left out on reload stays until `vigild --unpin`.
- * vigild fills it with ones when it creates it while sock_state was already
- * pinned (sockets an older vigil tracked, ports unknown). */
+/* The ports the sockets the monitor tracks had when their tracking started,
+ * hashed to one bit each: the peer port of a client socket in remote, the
+ * local port of a server socket in local (ARRAY of one, pinned
+ * VIGIL_PIN_TRACKED_PORTS). The monitor sets the bit before it tracks a
+ * socket and never clears one, so a message on a socket neither of whose
+ * ports has its bit set is on an untracked socket: the message hooks return
+ * there, before the load of sk_bpf_storage (a line of the socket the message
+ * paths do not touch otherwise). One cache line, read by every message on
+ * the host, so it stays cached (a bitmap of all 65536 ports would spread
+ * the clients' ephemeral ports over 1024 lines); a port sharing another's
+ * bit only costs its sockets that load. The bits follow the sockets, not the
+ * config: a port a reload removes keeps its bit until `vigild --unpin`.
+ * vigild fills the map with ones when it creates it while sock_state was
+ * already pinned (sockets an older vigil tracked, ports unknown). */
+#define VIGIL_TRACKED_PORT_BITS 256
+#define VIGIL_TRACKED_PORT_BIT(port) (((port) ^ ((port) >> 8)) & (VIGIL_TRACKED_PORT_BITS - 1))
 struct vigil_tracked_ports {
-	__u64 remote[VIGIL_PORT_WORDS];
-	__u64 local[VIGIL_PORT_WORDS];
+	__u64 remote[VIGIL_TRACKED_PORT_BITS / 64];
+	__u64 local[VIGIL_TRACKED_PORT_BITS / 64];
 };
-_Static_assert(sizeof(struct vigil_tracked_ports) == 2 * 8 * VIGIL_PORT_WORDS,
-	       "vigil_tracked_ports layout");
+_Static_assert(sizeof(struct vigil_tracked_ports) == 64, "vigil_tracked_ports layout");
 
 /* ---- ring-buffer events -------------------------------------------------- */
 

@@ -1,14 +1,15 @@
 #!/bin/bash
-# The receive hook's port filter (struct vigil_tracked_ports, abi.h): a
-# message on a socket with neither port in tracked_ports returns before the
-# socket's storage is read. The monitor records a port before it tracks a
-# socket and never clears it, so no tracked connection is ever filtered.
+# The message hooks' port filter (struct vigil_tracked_ports, abi.h): a
+# message on a socket neither of whose ports has its bit in tracked_ports
+# returns before the socket's storage is read. The monitor sets a port's bit
+# before it tracks a socket and never clears it, so no tracked connection is
+# ever filtered.
 # Made for real, with one kept-alive connection to the watched EP:
 # 1. its first request is answered and counted on both ends (the client's
 #    requests, counted by the receive hook, and the server's responses, which
 #    count only after that hook saw the request), the unwatched port's
-#    traffic is not; tracked_ports holds EP's port as a
-#    remote port and PORT as a local one, not the unwatched port.
+#    traffic is not; tracked_ports has the bit of EP's port among the remote
+#    ports and of PORT among the local ones, not the unwatched port's.
 # 2. vigild stopped and the tracked_ports pin removed (what a vigil without
 #    the map leaves beside sock_state), vigild started again: the socket was
 #    tracked without its port recorded, so vigild fills the map with ones
@@ -19,8 +20,22 @@ source "$(dirname "$0")/../lib.sh"
 require_env
 command -v python3 >/dev/null || skip "python3 not installed (the client)"
 
+# VIGIL_TRACKED_PORT_BIT (abi.h).
+hash_bit() { echo $((($1 ^ ($1 >> 8)) & 255)); }
+# PORT's bit in the remote (0) or local (1) half of tracked_ports: 0 or 1.
+port_bit() { # HALF PORT
+	local h
+	h=$(hash_bit "$2")
+	bpftool -j map lookup pinned "$VGL_PIN_DIR/tracked_ports" key 0 0 0 0 |
+		jq -r --argjson o $(($1 * 32 + h / 8)) --argjson b $((h % 8)) '(.value[$o] |
+			ltrimstr("0x") | explode | map(if . >= 97 then . - 87 else . - 48 end) |
+			.[0] * 16 + .[1]) / pow(2; $b) | floor % 2'
+}
+
 mon_world
 OTHER_PORT=$((PORT + 1))
+# A port whose bit is not PORT's (else its traffic would pass the filter).
+[[ $(hash_bit "$OTHER_PORT") != $(hash_bit "$PORT") ]] || OTHER_PORT=$((PORT + 2))
 start_testsrv "$SRV_NS" "$SRV4" "$OTHER_PORT"
 GO="$VGL_TMP/go" DONE="$VGL_TMP/done"
 
@@ -39,14 +54,6 @@ for n in (1, 2):
 time.sleep(60)' "$SRV4" "$PORT" "$GO" "$DONE"
 replies() { [[ "$(cat "$DONE" 2>/dev/null)" == "$1" ]]; }
 
-# Bit PORT of the remote (0) or local (1) half of tracked_ports: 0 or 1.
-port_bit() { # HALF PORT
-	local off=$(($1 * 8192 + $2 / 64 * 8 + $2 % 64 / 8))
-	bpftool -j map lookup pinned "$VGL_PIN_DIR/tracked_ports" key 0 0 0 0 |
-		jq -r --argjson o "$off" --argjson b $(($2 % 8)) '(.value[$o] | ltrimstr("0x") |
-			explode | map(if . >= 97 then . - 87 else . - 48 end) | .[0] * 16 + .[1])
-			/ pow(2; $b) | floor % 2'
-}
 all_ones() {
 	bpftool -j map lookup pinned "$VGL_PIN_DIR/tracked_ports" key 0 0 0 0 |
 		jq -e '[.value[] | select(. != "0xff")] | length == 0' >/dev/null

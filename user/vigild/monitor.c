@@ -171,8 +171,8 @@ static int fill_tracked_ports(struct monitor_bpf *skel, char *err, size_t errlen
 	if (ret)
 		snprintf(err, errlen, "cannot fill the tracked_ports map: %s", strerror(-ret));
 	else
-		pr_info("monitor: sockets tracked before this version may be open: the receive "
-			"hook's port filter is off until 'vigild --unpin'");
+		pr_info("monitor: sockets tracked before this version may be open: the message "
+			"hooks' port filter is off until 'vigild --unpin'");
 	return ret;
 }
 
