@@ -245,7 +245,9 @@ static __always_inline bool maybe_tracked(const struct sock *sk)
 {
 	const struct vigil_tracked_ports *tp = tracked_ports_get();
 
-	return !tp || tracked_port_set(tp->remote, bpf_ntohs(sk->__sk_common.skc_dport)) ||
+	/* skc_dport as it is, in network order: the bit of a port is the xor of
+	 * its two bytes, the same for either order. */
+	return !tp || tracked_port_set(tp->remote, sk->__sk_common.skc_dport) ||
 	       tracked_port_set(tp->local, sk->__sk_common.skc_num);
 }
 

@@ -259,6 +259,7 @@ _Static_assert(sizeof(struct vigil_settings) == 16 + 2 * 8 * VIGIL_PORT_WORDS,
  * vigild fills the map with ones when it creates it while sock_state was
  * already pinned (sockets an older vigil tracked, ports unknown). */
 #define VIGIL_TRACKED_PORT_BITS 256
+/* The xor of the port's two bytes: the same in host and network order. */
 #define VIGIL_TRACKED_PORT_BIT(port) (((port) ^ ((port) >> 8)) & (VIGIL_TRACKED_PORT_BITS - 1))
 struct vigil_tracked_ports {
 	__u64 remote[VIGIL_TRACKED_PORT_BITS / 64];
