@@ -247,11 +247,12 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_config
 	$(Q)tests/fuzz/run.sh $(BUILD)/fuzz/fuzz_config
 
-# Figures, not assertions: monitor overhead, XDP per-packet cost and
+# Figures, not assertions: monitor overhead (with the floor of its hooks:
+# empty programs on the same hooks, the least any program set there costs), XDP per-packet cost and
 # forwarding rate, XDP detection from request signals, failover against
 # HAProxy on one netns testbed, vigil feeding HAProxy and nginx.
 bench: all
-	$(Q)scripts/bench.sh
+	$(Q)FLOOR=1 scripts/bench.sh
 	$(Q)$(BUILD)/bench/xdp_bench
 	$(Q)scripts/bench-xdp.sh
 	$(Q)scripts/bench-xdp-detect.sh
