@@ -156,24 +156,19 @@ static bool pinned_before_load(const struct bpf_map *map)
  * counts as tracked (abi.h, struct vigil_tracked_ports). */
 static int fill_tracked_ports(struct monitor_bpf *skel, char *err, size_t errlen)
 {
-	struct vigil_tracked_ports *all = malloc(sizeof(*all));
+	struct vigil_tracked_ports all;
 	__u32 key = 0;
-	int ret;
 
-	if (!all) {
-		snprintf(err, errlen, "out of memory filling the tracked_ports map");
-		return -ENOMEM;
-	}
-	memset(all, 0xff, sizeof(*all));
-	ret = bpf_map_update_elem(bpf_map__fd(skel->maps.tracked_ports), &key, all, BPF_ANY);
-	ret = ret ? -errno : 0;
-	free(all);
-	if (ret)
+	memset(&all, 0xff, sizeof(all));
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.tracked_ports), &key, &all, BPF_ANY)) {
+		int ret = -errno;
+
 		snprintf(err, errlen, "cannot fill the tracked_ports map: %s", strerror(-ret));
-	else
-		pr_info("monitor: sockets tracked before this version may be open: the message "
-			"hooks' port filter is off until 'vigild --unpin'");
-	return ret;
+		return ret;
+	}
+	pr_info("monitor: sockets tracked before this version may be open: the message "
+		"hooks' port filter is off until 'vigild --unpin'");
+	return 0;
 }
 
 static int load_objects(struct vigil_monitor *mon, const struct vigil_config *cfg, char *err,
