@@ -76,7 +76,7 @@ struct {
 } sock_counts SEC(".maps");
 
 /* The ports of the sockets the monitor tracks (struct vigil_tracked_ports):
- * the receive hook's first test. */
+ * the message hooks' first test. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -44,11 +44,12 @@
 # $B1:$PORT: each hook's ns/run floor (what bpf_stats' timing and the dispatch
 # cost before any work) and runs/request, and from them the least BPF
 # ns/request and share any program set on these hooks could have here. Then
-# five more close loads, each with one part of vigil_connect4 as the connect4
+# six more close loads, each with one part of vigil_connect4 as the connect4
 # program (tests/bench/floor.bpf.c): only the socket's storage (to $B1:$PORT),
 # the service lookup, lookup + a draw from the slot table, lookup + vigil's
-# backend choice (the draw and its health lookup), and vigil_connect4 itself
-# (these four to the VIP, from the loader's own copy of the service).
+# backend choice (the draw and its health lookup), vigil_connect4 itself, and
+# the choice with the VIP in an LRU hash instead of the storage (these five to
+# the VIP, from the loader's own copy of the service).
 #
 # Settings: ROUNDS (5), DURATION (s per load, 5), CONNS (32), IDLE (s of
 # vigild idle per round, 5), PEERNAME_CALLS (200000), FLOOR (0), BUILD
@@ -252,7 +253,7 @@ stop_vigild() {
 	rm -rf -- "$PIN" # detaches the cgroup hooks: the next phase runs without vigil
 }
 
-# bpf_floor with connect4 program VARIANT (empty store lookup draw choose vigil).
+# bpf_floor with connect4 program VARIANT (empty store lookup draw choose vigil lru).
 start_floor() { # VARIANT
 	rm -f "$work/ready"
 	"$BUILD/bench/bpf_floor" --cgroup "$CG" --netns "/var/run/netns/$CLI" --ifname veth0 \
